@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The CA port: what acme/ needs from a certificate authority backend
+ * (sectigo/ implements it on the SCM REST API). Plain data in, plain data
+ * out, asynchronous: if a call returns 0, its callback runs exactly once,
+ * later, from the backend's event loop, never from inside the call; if it
+ * returns an error, the callback never runs.
+ */
+#pragma once
+#include <stddef.h>
+
+#define ACME_CA_OPS_V1 1
+
+/** What a CA call came to. */
+enum acme_ca_status {
+	ACME_CA_OK,       /* done: see the result fields for the call */
+	ACME_CA_PENDING,  /* accepted, not finished yet: poll again later */
+	ACME_CA_NOTFOUND, /* find: no enrollment carries the tag */
+	ACME_CA_RETRY,    /* transient failure (network, 5xx, auth): retry */
+	ACME_CA_FAILED,   /* permanent failure: the order must fail */
+};
+
+/** One enrollment to make (borrowed for the duration of the call). */
+struct acme_ca_enroll {
+	const char *tag;          /* unique per order; stored with the SCM
+				     enrollment so a lost reply can be found
+				     again (find) */
+	const char *csr_pem;      /* PEM CSR */
+	const char *const *names; /* SAN values (DNS names or IP addresses);
+				     names[0] is the CN */
+	size_t n_names;
+	int validity_days;        /* 0 = connector default */
+};
+
+/** Outcome of a CA call; valid only during the callback. */
+struct acme_ca_result {
+	enum acme_ca_status status;
+	const char *ca_ref;    /* submit/find: the CA's id (SCM sslId) */
+	const char *chain_pem; /* collect: PEM chain, leaf first */
+	const char *error;     /* RETRY/FAILED: what went wrong, in words an
+				  operator can act on (never secrets) */
+	long http_status;      /* last HTTP status from the CA, 0 if none */
+	int ca_code;           /* CA error code (SCM "code"), 0 if none */
+	int retry_after;       /* PENDING/RETRY: suggested seconds, 0 = none */
+};
+
+struct acme_ca;
+typedef void acme_ca_cb(void *arg, const struct acme_ca_result *res);
+
+struct acme_ca_ops {
+	unsigned version; /* ACME_CA_OPS_V1; new hooks only at the end */
+	const char *name; /* backend type, e.g. "sectigo" */
+	/** Enroll; OK with ca_ref. */
+	int (*submit)(struct acme_ca *, const struct acme_ca_enroll *,
+	    acme_ca_cb *, void *);
+	/** Find an earlier enrollment by tag (after a crash lost the reply):
+	 * OK with ca_ref, or NOTFOUND. */
+	int (*find)(struct acme_ca *, const struct acme_ca_enroll *,
+	    acme_ca_cb *, void *);
+	/** Collect: OK with chain_pem, or PENDING. */
+	int (*collect)(struct acme_ca *, const char *ca_ref, acme_ca_cb *,
+	    void *);
+	/** Revoke with an RFC 5280 reason code: OK. */
+	int (*revoke)(struct acme_ca *, const char *ca_ref, int reason,
+	    acme_ca_cb *, void *);
+	/** Abort every call in flight (no callbacks) and free. */
+	void (*free)(struct acme_ca *);
+};
+
+/** Base of every backend: its first member. */
+struct acme_ca {
+	const struct acme_ca_ops *ops;
+};

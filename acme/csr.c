@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Finalize CSR checks (RFC 8555 §7.4): signature, key policy, names; and the
+ * facts about an issued certificate that revocation and ARI need. */
+#include "acme/csr.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "contrib/b64url.h"
+#include "contrib/log.h"
+
+#define CSR_MAX_B64 (64 * 1024)
+#define CSR_MAX_NAMES 100
+#define RSA_MIN_BITS 2048
+#define RSA_MAX_BITS 8192
+
+void
+acme_csr_free(struct acme_csr *csr)
+{
+	if (csr == NULL)
+		return;
+	free(csr->names);
+	free(csr->cn);
+	free(csr->pem);
+	memset(csr, 0, sizeof(*csr));
+}
+
+/* base64url SHA-256 of the SubjectPublicKeyInfo DER of key. */
+static int
+spki_hash(EVP_PKEY *key, char out[44])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned char *der = NULL;
+	int len;
+
+	len = i2d_PUBKEY(key, &der);
+	if (len <= 0) {
+		log_crypto_err("spki: i2d_PUBKEY");
+		return -1;
+	}
+	SHA256(der, (size_t)len, md);
+	OPENSSL_free(der);
+	b64url_encode(md, sizeof(md), out);
+	return 0;
+}
+
+/* Key policy; writes a description such as "RSA 2048" into desc. */
+static int
+key_policy(EVP_PKEY *key, char *desc, size_t len, struct acme_problem *prob)
+{
+	char group[64];
+	size_t glen = 0;
+	int bits, nid;
+
+	switch (EVP_PKEY_get_base_id(key)) {
+	case EVP_PKEY_RSA:
+		bits = EVP_PKEY_get_bits(key);
+		snprintf(desc, len, "RSA %d", bits);
+		if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
+			acme_problem_set(prob, 400, "badCSR",
+			    "CSR key RSA %d refused: RSA needs %d to %d bits",
+			    bits, RSA_MIN_BITS, RSA_MAX_BITS);
+			return -1;
+		}
+		return 0;
+	case EVP_PKEY_EC:
+		nid = NID_undef;
+		if (EVP_PKEY_get_group_name(key, group, sizeof(group), &glen) ==
+		    1)
+			nid = OBJ_txt2nid(group);
+		if (nid == NID_X9_62_prime256v1) {
+			snprintf(desc, len, "EC P-256");
+			return 0;
+		}
+		if (nid == NID_secp384r1) {
+			snprintf(desc, len, "EC P-384");
+			return 0;
+		}
+		ERR_clear_error();
+		acme_problem_set(prob, 400, "badCSR",
+		    "CSR key EC %s refused: EC needs P-256 or P-384",
+		    nid != NID_undef ? OBJ_nid2sn(nid) : "(unknown curve)");
+		return -1;
+	default:
+		acme_problem_set(prob, 400, "badCSR",
+		    "CSR key type %s refused: use RSA (2048 to 8192 bits) or "
+		    "EC P-256/P-384",
+		    OBJ_nid2sn(EVP_PKEY_get_base_id(key)) != NULL
+		        ? OBJ_nid2sn(EVP_PKEY_get_base_id(key))
+		        : "(unknown)");
+		return -1;
+	}
+}
+
+/* Append id to csr->names unless already there. */
+static void
+add_name(struct acme_csr *csr, const struct acme_ident *id)
+{
+	size_t i;
+
+	for (i = 0; i < csr->n_names; i++) {
+		if (strcmp(csr->names[i].type, id->type) == 0 &&
+		    strcmp(csr->names[i].value, id->value) == 0)
+			return;
+	}
+	csr->names[csr->n_names++] = *id;
+}
+
+static int
+collect_sans(
+    X509_REQ *req, struct acme_csr *csr, size_t *cap, struct acme_problem *prob)
+{
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	GENERAL_NAMES *gens = NULL;
+	struct acme_problem sub;
+	int crit = -1, i, n, rc = -1;
+
+	memset(&sub, 0, sizeof(sub));
+	exts = X509_REQ_get_extensions(req);
+	if (exts != NULL)
+		gens = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
+	if (gens == NULL) {
+		if (crit == -1) {
+			/* no subjectAltName: the CN alone may name it */
+			*cap = 1;
+			csr->names = calloc(1, sizeof(*csr->names));
+			rc = csr->names != NULL ? 0 : -1;
+			if (rc != 0)
+				acme_problem_set(prob, 500, "serverInternal",
+				    "out of memory");
+			goto out;
+		}
+		acme_problem_set(prob, 400, "badCSR",
+		    "CSR subjectAltName extension is %s",
+		    crit == -2 ? "repeated" : "not valid");
+		goto out;
+	}
+	n = sk_GENERAL_NAME_num(gens);
+	if (n > CSR_MAX_NAMES) {
+		acme_problem_set(prob, 400, "badCSR",
+		    "CSR has %d names; at most %d allowed", n, CSR_MAX_NAMES);
+		goto out;
+	}
+	*cap = (size_t)n + 1; /* room for the CN */
+	csr->names = calloc(*cap, sizeof(*csr->names));
+	if (csr->names == NULL) {
+		acme_problem_set(prob, 500, "serverInternal", "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(gens, i);
+		struct acme_ident id;
+		char txt[256];
+		const unsigned char *d;
+		int len;
+
+		if (gn->type == GEN_DNS) {
+			d = ASN1_STRING_get0_data(gn->d.dNSName);
+			len = ASN1_STRING_length(gn->d.dNSName);
+			if (len <= 0 || (size_t)len >= sizeof(txt) ||
+			    memchr(d, '\0', (size_t)len) != NULL) {
+				acme_problem_set(prob, 400, "badCSR",
+				    "CSR has a dNSName that is empty, too long "
+				    "or holds a NUL");
+				goto out;
+			}
+			memcpy(txt, d, (size_t)len);
+			txt[len] = '\0';
+			if (acme_ident_check("dns", txt, &id, &sub) != 0) {
+				acme_problem_set(
+				    prob, 400, "badCSR", "CSR: %s", sub.detail);
+				goto out;
+			}
+		} else if (gn->type == GEN_IPADD) {
+			d = ASN1_STRING_get0_data(gn->d.iPAddress);
+			len = ASN1_STRING_length(gn->d.iPAddress);
+			if ((len != 4 && len != 16) ||
+			    inet_ntop(len == 4 ? AF_INET : AF_INET6, d, txt,
+			        sizeof(txt)) == NULL ||
+			    acme_ident_check("ip", txt, &id, &sub) != 0) {
+				acme_problem_set(prob, 400, "badCSR",
+				    "CSR has an iPAddress of %d bytes; 4 or "
+				    "16 expected",
+				    len);
+				goto out;
+			}
+		} else {
+			/* e-mail, URI, otherName...: not ACME identifiers */
+			acme_problem_set(prob, 400, "badCSR",
+			    "CSR subjectAltName holds a name of a type other "
+			    "than dNSName and iPAddress");
+			goto out;
+		}
+		add_name(csr, &id);
+	}
+	rc = 0;
+out:
+	acme_problem_clear(&sub);
+	GENERAL_NAMES_free(gens);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return rc;
+}
+
+static int
+collect_cn(X509_REQ *req, struct acme_csr *csr, struct acme_problem *prob)
+{
+	const X509_NAME *subj = X509_REQ_get_subject_name(req);
+	const X509_NAME_ENTRY *ent;
+	unsigned char *utf8 = NULL;
+	unsigned char probe[16];
+	struct acme_problem sub;
+	struct acme_ident id;
+	int idx, len, rc = -1;
+
+	memset(&sub, 0, sizeof(sub));
+	idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+	if (idx < 0)
+		return 0;
+	if (X509_NAME_get_index_by_NID(subj, NID_commonName, idx) >= 0) {
+		acme_problem_set(
+		    prob, 400, "badCSR", "CSR subject has more than one CN");
+		goto out;
+	}
+	ent = X509_NAME_get_entry(subj, idx);
+	len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(ent));
+	if (len <= 0 || memchr(utf8, '\0', (size_t)len) != NULL) {
+		ERR_clear_error();
+		acme_problem_set(prob, 400, "badCSR",
+		    "CSR subject CN is not a valid string");
+		goto out;
+	}
+	/* a CN is a DNS name or the text of an IP address */
+	if (inet_pton(AF_INET, (char *)utf8, probe) == 1 ||
+	    inet_pton(AF_INET6, (char *)utf8, probe) == 1)
+		rc = acme_ident_check("ip", (char *)utf8, &id, &sub);
+	else
+		rc = acme_ident_check("dns", (char *)utf8, &id, &sub);
+	if (rc != 0) {
+		acme_problem_set(
+		    prob, 400, "badCSR", "CSR subject CN: %s", sub.detail);
+		goto out;
+	}
+	csr->cn = strdup(id.value);
+	if (csr->cn == NULL) {
+		acme_problem_set(prob, 500, "serverInternal", "out of memory");
+		rc = -1;
+		goto out;
+	}
+	add_name(csr, &id);
+	rc = 0;
+out:
+	acme_problem_clear(&sub);
+	OPENSSL_free(utf8);
+	return rc;
+}
+
+static char *
+req_pem(X509_REQ *req)
+{
+	BIO *bio = NULL;
+	char *data, *out = NULL;
+	long len;
+
+	bio = BIO_new(BIO_s_mem());
+	if (bio == NULL || PEM_write_bio_X509_REQ(bio, req) != 1)
+		goto out;
+	len = BIO_get_mem_data(bio, &data);
+	if (len <= 0)
+		goto out;
+	out = malloc((size_t)len + 1);
+	if (out == NULL)
+		goto out;
+	memcpy(out, data, (size_t)len);
+	out[len] = '\0';
+out:
+	if (out == NULL)
+		log_crypto_err("csr: PEM_write_bio_X509_REQ");
+	BIO_free(bio);
+	return out;
+}
+
+/* Is the signature's digest one we refuse (MD5, SHA-1)? */
+static int
+weak_sig(const X509_REQ *req)
+{
+	int md_nid = NID_undef, pk_nid = NID_undef;
+
+	if (OBJ_find_sigid_algs(
+	        X509_REQ_get_signature_nid(req), &md_nid, &pk_nid) != 1)
+		return 0;
+	return md_nid == NID_md5 || md_nid == NID_sha1 || md_nid == NID_md4;
+}
+
+int
+acme_csr_parse(
+    const char *b64url_der, struct acme_csr *csr, struct acme_problem *prob)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	X509_REQ *req = NULL;
+	EVP_PKEY *key;
+	size_t der_len = 0, b64_len, cap = 0;
+	int rc = -1;
+
+	memset(csr, 0, sizeof(*csr));
+	b64_len = b64url_der != NULL ? strlen(b64url_der) : 0;
+	if (b64_len == 0 || b64_len > CSR_MAX_B64) {
+		acme_problem_set(
+		    prob, 400, "badCSR", "\"csr\" is empty or too large");
+		goto out;
+	}
+	der = b64url_decode_alloc(b64url_der, b64_len, &der_len);
+	if (der == NULL) {
+		acme_problem_set(prob, 400, "badCSR",
+		    "\"csr\" is not base64url without padding");
+		goto out;
+	}
+	p = der;
+	req = d2i_X509_REQ(NULL, &p, (long)der_len);
+	if (req == NULL || p != der + der_len) {
+		ERR_clear_error();
+		acme_problem_set(prob, 400, "badCSR",
+		    "\"csr\" is not a DER PKCS#10 request");
+		goto out;
+	}
+	key = X509_REQ_get0_pubkey(req);
+	if (key == NULL) {
+		ERR_clear_error();
+		acme_problem_set(
+		    prob, 400, "badCSR", "CSR public key cannot be read");
+		goto out;
+	}
+	if (X509_REQ_verify(req, key) != 1) {
+		ERR_clear_error();
+		acme_problem_set(
+		    prob, 400, "badCSR", "CSR signature is invalid");
+		goto out;
+	}
+	if (weak_sig(req)) {
+		acme_problem_set(prob, 400, "badCSR",
+		    "CSR is signed with MD5 or SHA-1; use SHA-256 or better");
+		goto out;
+	}
+	if (key_policy(key, csr->key_desc, sizeof(csr->key_desc), prob) != 0)
+		goto out;
+	if (collect_sans(req, csr, &cap, prob) != 0 ||
+	    collect_cn(req, csr, prob) != 0)
+		goto out;
+	if (csr->n_names == 0) {
+		acme_problem_set(prob, 400, "badCSR",
+		    "CSR names nothing (no subjectAltName and no CN)");
+		goto out;
+	}
+	csr->pem = req_pem(req);
+	if (csr->pem == NULL || spki_hash(key, csr->spki_sha256) != 0) {
+		acme_problem_set(
+		    prob, 500, "serverInternal", "cannot encode the CSR");
+		goto out;
+	}
+	rc = 0;
+out:
+	(void)cap;
+	X509_REQ_free(req);
+	free(der);
+	if (rc != 0)
+		acme_csr_free(csr);
+	return rc;
+}
+
+/* Append ", name" (or "name") to buf, truncating with "..." when full. */
+static void
+list_add(char *buf, size_t len, const char *name)
+{
+	size_t used = strlen(buf);
+	int n;
+
+	if (used + 4 >= len)
+		return;
+	n = snprintf(
+	    buf + used, len - used, "%s%s", used > 0 ? ", " : "", name);
+	if (n < 0 || (size_t)n >= len - used)
+		snprintf(buf + len - 4, 4, "...");
+}
+
+static int
+has_ident(const struct acme_ident *set, size_t n, const struct acme_ident *id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(set[i].type, id->type) == 0 &&
+		    strcasecmp(set[i].value, id->value) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+acme_csr_match(const struct acme_csr *csr, const struct acme_ident *ids,
+    size_t n, struct acme_problem *prob)
+{
+	char extra[200] = "", missing[200] = "";
+	size_t i;
+
+	/* csr->names already holds the CN, so "CN among the identifiers"
+	 * is part of "no extra names" */
+	for (i = 0; i < csr->n_names; i++) {
+		if (!has_ident(ids, n, &csr->names[i]))
+			list_add(extra, sizeof(extra), csr->names[i].value);
+	}
+	for (i = 0; i < n; i++) {
+		if (!has_ident(csr->names, csr->n_names, &ids[i]))
+			list_add(missing, sizeof(missing), ids[i].value);
+	}
+	if (extra[0] == '\0' && missing[0] == '\0')
+		return 0;
+	acme_problem_set(prob, 400, "badCSR",
+	    "CSR names differ from the order's identifiers;%s%s%s%s",
+	    extra[0] != '\0' ? " not in the order: " : "", extra,
+	    missing[0] != '\0' ? (extra[0] != '\0' ? "; missing from the CSR: "
+	                                           : " missing from the CSR: ")
+	                       : "",
+	    missing);
+	return -1;
+}
+
+static int
+asn1_time_unix(const ASN1_TIME *t, long long *out)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -1;
+	*out = (long long)timegm(&tm);
+	return 0;
+}
+
+static int
+cert_info(X509 *x, struct acme_cert_info *out, struct acme_problem *prob)
+{
+	struct acme_cert_info ci;
+	const ASN1_INTEGER *serial;
+	const ASN1_OCTET_STRING *aki;
+	const unsigned char *d;
+	EVP_PKEY *key;
+	int len, i;
+
+	memset(&ci, 0, sizeof(ci));
+	serial = X509_get0_serialNumber(x);
+	d = ASN1_STRING_get0_data(serial);
+	len = ASN1_STRING_length(serial);
+	/* OpenSSL keeps the magnitude without leading zero octets */
+	if (len < 0 || (size_t)len * 2 >= sizeof(ci.serial_hex)) {
+		acme_problem_set(prob, 400, "malformed",
+		    "certificate serial number is too long");
+		return -1;
+	}
+	if (len == 0)
+		snprintf(ci.serial_hex, sizeof(ci.serial_hex), "00");
+	for (i = 0; i < len; i++)
+		snprintf(ci.serial_hex + 2 * i, 3, "%02x", d[i]);
+
+	key = X509_get0_pubkey(x);
+	if (key == NULL || spki_hash(key, ci.spki_sha256) != 0) {
+		ERR_clear_error();
+		acme_problem_set(prob, 400, "malformed",
+		    "certificate public key cannot be read");
+		return -1;
+	}
+	aki = X509_get0_authority_key_id(x);
+	if (aki != NULL) {
+		len = ASN1_STRING_length(aki);
+		if (len < 0 ||
+		    b64url_enc_len((size_t)len) >= sizeof(ci.aki_b64url)) {
+			acme_problem_set(prob, 400, "malformed",
+			    "certificate authority key identifier is too long");
+			return -1;
+		}
+		b64url_encode(
+		    ASN1_STRING_get0_data(aki), (size_t)len, ci.aki_b64url);
+	}
+	if (asn1_time_unix(X509_get0_notBefore(x), &ci.not_before) != 0 ||
+	    asn1_time_unix(X509_get0_notAfter(x), &ci.not_after) != 0) {
+		ERR_clear_error();
+		acme_problem_set(prob, 400, "malformed",
+		    "certificate validity cannot be read");
+		return -1;
+	}
+	*out = ci;
+	return 0;
+}
+
+/* A certificate from DER bytes (all of them) or the first PEM block. */
+static X509 *
+load_cert(const unsigned char *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	BIO *bio;
+	X509 *x;
+
+	if (buf == NULL || len == 0 || len > LONG_MAX)
+		return NULL;
+	x = d2i_X509(NULL, &p, (long)len);
+	if (x != NULL && p == buf + len)
+		return x;
+	X509_free(x);
+	x = NULL;
+	if (len > INT_MAX)
+		goto out;
+	bio = BIO_new_mem_buf(buf, (int)len);
+	if (bio != NULL)
+		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+out:
+	ERR_clear_error();
+	return x;
+}
+
+int
+acme_cert_info_der(const unsigned char *der, size_t len,
+    struct acme_cert_info *out, struct acme_problem *prob)
+{
+	const unsigned char *p = der;
+	X509 *x = NULL;
+	int rc = -1;
+
+	if (der != NULL && len > 0 && len <= LONG_MAX)
+		x = d2i_X509(NULL, &p, (long)len);
+	if (x == NULL || p != der + len) {
+		ERR_clear_error();
+		acme_problem_set(
+		    prob, 400, "malformed", "certificate is not valid DER");
+		goto out;
+	}
+	rc = cert_info(x, out, prob);
+out:
+	X509_free(x);
+	return rc;
+}
+
+int
+acme_cert_info_pem(
+    const char *pem, struct acme_cert_info *out, struct acme_problem *prob)
+{
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	int rc = -1;
+
+	if (pem != NULL)
+		bio = BIO_new_mem_buf(pem, -1);
+	if (bio != NULL)
+		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	if (x == NULL) {
+		ERR_clear_error();
+		acme_problem_set(
+		    prob, 400, "malformed", "certificate is not valid PEM");
+		goto out;
+	}
+	rc = cert_info(x, out, prob);
+out:
+	X509_free(x);
+	BIO_free(bio);
+	return rc;
+}
+
+int
+acme_cert_key_matches(const unsigned char *der, size_t len, EVP_PKEY *key)
+{
+	X509 *x;
+	int rc = 0;
+
+	if (key == NULL)
+		return 0;
+	x = load_cert(der, len);
+	if (x != NULL && X509_get0_pubkey(x) != NULL &&
+	    EVP_PKEY_eq(X509_get0_pubkey(x), key) == 1)
+		rc = 1;
+	ERR_clear_error();
+	X509_free(x);
+	return rc;
+}

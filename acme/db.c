@@ -1,0 +1,418 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* SQLite store: open, migrate, cached statements, rows as JSON. */
+#include "acme/db.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "contrib/log.h"
+
+#define NCACHE 128
+
+struct acme_db {
+	sqlite3 *h;
+	struct {
+		const char *sql; /* string literal: its address is the key */
+		sqlite3_stmt *st;
+	} cache[NCACHE];
+};
+
+/*
+ * Migrations: entry i brings user_version from i to i+1. Never edit a
+ * released entry; append a new one.
+ */
+static const char *const migrations[] = {
+    /* 1: initial schema */
+    "CREATE TABLE accounts ("
+    " id INTEGER PRIMARY KEY,"
+    " kid TEXT NOT NULL UNIQUE,"          /* URL token of the account */
+    " jwk TEXT NOT NULL,"                 /* canonical public JWK */
+    " thumbprint TEXT NOT NULL UNIQUE,"   /* RFC 7638 */
+    " status TEXT NOT NULL,"              /* valid|deactivated|revoked */
+    " contact TEXT NOT NULL DEFAULT '[]',"
+    " tos_agreed INTEGER NOT NULL DEFAULT 0,"
+    " eab_kid TEXT,"
+    " connector TEXT NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE eab_keys ("
+    " kid TEXT PRIMARY KEY,"
+    " hmac_key TEXT NOT NULL,"            /* base64url */
+    " connector TEXT NOT NULL,"
+    " note TEXT NOT NULL DEFAULT '',"
+    " created INTEGER NOT NULL,"
+    " account_id INTEGER REFERENCES accounts(id));"
+    "CREATE TABLE orders ("
+    " id INTEGER PRIMARY KEY,"
+    " oid TEXT NOT NULL UNIQUE,"
+    " account_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " status TEXT NOT NULL,"              /* pending|ready|processing|valid|invalid */
+    " expires INTEGER NOT NULL,"
+    " identifiers TEXT NOT NULL,"         /* JSON array */
+    " error TEXT,"                        /* problem document */
+    " csr_pem TEXT,"
+    " connector TEXT NOT NULL,"
+    " ca_ref TEXT,"                       /* SCM sslId */
+    " enroll_state INTEGER NOT NULL DEFAULT 0," /* 0 none, 1 sending, 2 enrolled */
+    " cert_id INTEGER,"
+    " created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL);"
+    "CREATE INDEX orders_account ON orders(account_id, id);"
+    "CREATE TABLE authzs ("
+    " id INTEGER PRIMARY KEY,"
+    " aid TEXT NOT NULL UNIQUE,"
+    " account_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " id_type TEXT NOT NULL,"
+    " id_value TEXT NOT NULL,"            /* without '*.' */
+    " wildcard INTEGER NOT NULL,"
+    " status TEXT NOT NULL,"              /* pending|valid|invalid|deactivated|expired|revoked */
+    " expires INTEGER NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE INDEX authzs_reuse ON authzs(account_id, id_type, id_value,"
+    " wildcard, status);"
+    "CREATE TABLE order_authzs ("
+    " order_id INTEGER NOT NULL REFERENCES orders(id),"
+    " authz_id INTEGER NOT NULL REFERENCES authzs(id),"
+    " PRIMARY KEY (order_id, authz_id));"
+    "CREATE INDEX order_authzs_authz ON order_authzs(authz_id);"
+    "CREATE TABLE challenges ("
+    " id INTEGER PRIMARY KEY,"
+    " cid TEXT NOT NULL UNIQUE,"
+    " authz_id INTEGER NOT NULL REFERENCES authzs(id),"
+    " type TEXT NOT NULL,"
+    " token TEXT NOT NULL,"
+    " status TEXT NOT NULL,"              /* pending|processing|valid|invalid */
+    " validated INTEGER,"
+    " error TEXT);"
+    "CREATE INDEX challenges_authz ON challenges(authz_id);"
+    "CREATE TABLE certificates ("
+    " id INTEGER PRIMARY KEY,"
+    " crt_id TEXT NOT NULL UNIQUE,"
+    " order_id INTEGER NOT NULL REFERENCES orders(id),"
+    " account_id INTEGER NOT NULL REFERENCES accounts(id),"
+    " serial TEXT NOT NULL,"
+    " spki TEXT NOT NULL,"
+    " chain_pem TEXT NOT NULL,"
+    " not_before INTEGER NOT NULL,"
+    " not_after INTEGER NOT NULL,"
+    " connector TEXT NOT NULL,"
+    " ca_ref TEXT NOT NULL,"
+    " status TEXT NOT NULL,"              /* valid|revoked */
+    " revoke_reason INTEGER,"
+    " created INTEGER NOT NULL);"
+    "CREATE INDEX certificates_serial ON certificates(serial);"
+    "CREATE TABLE jobs ("
+    " id INTEGER PRIMARY KEY,"
+    " kind TEXT NOT NULL,"                /* validate|enroll|collect|revoke */
+    " ref INTEGER NOT NULL,"              /* challenge/order/certificate id */
+    " arg INTEGER NOT NULL DEFAULT 0,"
+    " state TEXT NOT NULL,"               /* queued|done|failed */
+    " next_run INTEGER NOT NULL,"         /* unix ms */
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT,"
+    " created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL);"
+    "CREATE INDEX jobs_due ON jobs(state, next_run);"
+    "CREATE TABLE audit ("
+    " id INTEGER PRIMARY KEY,"
+    " ts INTEGER NOT NULL,"
+    " event TEXT NOT NULL,"
+    " ref TEXT NOT NULL,"
+    " detail TEXT NOT NULL);",
+};
+
+static int
+run_migrations(sqlite3 *h, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0, n = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	char *msg = NULL;
+
+	if (sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL) !=
+		SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		snprintf(err, errlen, "database: %s", sqlite3_errmsg(h));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > n) {
+		snprintf(err, errlen,
+		    "database: schema version %d is newer than this acmebridge "
+		    "(%d)",
+		    version, n);
+		return -1;
+	}
+	for (int v = version; v < n; v++) {
+		char sql[64];
+
+		/* each migration and its version bump commit together */
+		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d;", v + 1);
+		if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, &msg) !=
+			SQLITE_OK ||
+		    sqlite3_exec(h, migrations[v], NULL, NULL, &msg) !=
+			SQLITE_OK ||
+		    sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(h, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+			snprintf(err, errlen, "database: migration %d: %s",
+			    v + 1, msg ? msg : sqlite3_errmsg(h));
+			sqlite3_free(msg);
+			sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct acme_db *
+acme_db_open(const char *path, int sync_full, char *err, size_t errlen)
+{
+	struct acme_db *db = calloc(1, sizeof(*db));
+	char *msg = NULL;
+	const char *pragmas;
+
+	if (db == NULL) {
+		snprintf(err, errlen, "database: out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &db->h,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		    SQLITE_OPEN_NOMUTEX,
+		NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: %s", path,
+		    db->h ? sqlite3_errmsg(db->h) : "cannot open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(db->h, 5000);
+	pragmas = sync_full ? "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
+			      " PRAGMA synchronous=FULL;"
+			    : "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
+			      " PRAGMA synchronous=NORMAL;";
+	if (sqlite3_exec(db->h, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: %s", path, msg);
+		sqlite3_free(msg);
+		goto fail;
+	}
+	if (run_migrations(db->h, err, errlen) != 0)
+		goto fail;
+	return db;
+fail:
+	acme_db_close(db);
+	return NULL;
+}
+
+void
+acme_db_close(struct acme_db *db)
+{
+	if (db == NULL)
+		return;
+	for (int i = 0; i < NCACHE; i++)
+		sqlite3_finalize(db->cache[i].st);
+	sqlite3_close(db->h);
+	free(db);
+}
+
+static sqlite3_stmt *
+prepare(struct acme_db *db, const char *sql)
+{
+	size_t slot = ((uintptr_t)sql >> 3) % NCACHE;
+	sqlite3_stmt *st = NULL;
+
+	for (size_t i = 0; i < NCACHE; i++) {
+		size_t k = (slot + i) % NCACHE;
+		if (db->cache[k].sql == sql)
+			return db->cache[k].st;
+		if (db->cache[k].sql == NULL) {
+			if (sqlite3_prepare_v3(db->h, sql, -1,
+				SQLITE_PREPARE_PERSISTENT, &st,
+				NULL) != SQLITE_OK) {
+				log_err("db: prepare: %s: %s",
+				    sqlite3_errmsg(db->h), sql);
+				return NULL;
+			}
+			db->cache[k].sql = sql;
+			db->cache[k].st = st;
+			return st;
+		}
+	}
+	/* cache full: callers finalize nothing, so fail loudly */
+	log_err("db: statement cache full");
+	return NULL;
+}
+
+static sqlite3_stmt *
+bind(struct acme_db *db, const char *sql, const char *fmt, va_list ap)
+{
+	sqlite3_stmt *st = prepare(db, sql);
+	int i = 1;
+
+	if (st == NULL)
+		return NULL;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	for (const char *f = fmt; f != NULL && *f != '\0'; f++, i++) {
+		if (*f == 'i') {
+			sqlite3_bind_int64(st, i, va_arg(ap, long long));
+		} else if (*f == 's') {
+			const char *s = va_arg(ap, const char *);
+			if (s == NULL)
+				sqlite3_bind_null(st, i);
+			else
+				sqlite3_bind_text(st, i, s, -1,
+				    SQLITE_TRANSIENT);
+		} else if (*f == 'b') {
+			const void *p = va_arg(ap, const void *);
+			size_t n = va_arg(ap, size_t);
+			sqlite3_bind_blob(st, i, p, (int)n, SQLITE_TRANSIENT);
+		}
+	}
+	return st;
+}
+
+int
+acme_db_exec(struct acme_db *db, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	st = bind(db, sql, fmt, ap);
+	va_end(ap);
+	if (st == NULL)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_err("db: %s: %s", sqlite3_errmsg(db->h), sql);
+		return -1;
+	}
+	return sqlite3_changes(db->h);
+}
+
+static json_t *
+row_json(sqlite3_stmt *st)
+{
+	json_t *row = json_object();
+	int n = sqlite3_column_count(st);
+
+	if (row == NULL)
+		return NULL;
+	for (int c = 0; c < n; c++) {
+		const char *name = sqlite3_column_name(st, c);
+		json_t *v;
+
+		switch (sqlite3_column_type(st, c)) {
+		case SQLITE_INTEGER:
+			v = json_integer(sqlite3_column_int64(st, c));
+			break;
+		case SQLITE_NULL:
+			v = json_null();
+			break;
+		default:
+			v = json_stringn(
+			    (const char *)sqlite3_column_text(st, c),
+			    (size_t)sqlite3_column_bytes(st, c));
+			break;
+		}
+		json_object_set_new(row, name, v);
+	}
+	return row;
+}
+
+static json_t *
+query(struct acme_db *db, const char *sql, int all, const char *fmt,
+    va_list ap)
+{
+	sqlite3_stmt *st = bind(db, sql, fmt, ap);
+	json_t *rows = NULL, *row;
+	int rc;
+
+	if (st == NULL)
+		return NULL;
+	if (all && (rows = json_array()) == NULL)
+		goto out;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row = row_json(st);
+		if (!all) {
+			sqlite3_reset(st);
+			return row;
+		}
+		json_array_append_new(rows, row);
+	}
+	if (rc != SQLITE_DONE) {
+		log_err("db: %s: %s", sqlite3_errmsg(db->h), sql);
+		json_decref(rows);
+		rows = NULL;
+	}
+out:
+	sqlite3_reset(st);
+	return rows;
+}
+
+json_t *
+acme_db_one(struct acme_db *db, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	json_t *r;
+
+	va_start(ap, fmt);
+	r = query(db, sql, 0, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+json_t *
+acme_db_all(struct acme_db *db, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	json_t *r;
+
+	va_start(ap, fmt);
+	r = query(db, sql, 1, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+long long
+acme_db_last_id(struct acme_db *db)
+{
+	return sqlite3_last_insert_rowid(db->h);
+}
+
+int
+acme_db_begin(struct acme_db *db)
+{
+	return acme_db_exec(db, "BEGIN IMMEDIATE", NULL) < 0 ? -1 : 0;
+}
+
+int
+acme_db_commit(struct acme_db *db)
+{
+	if (acme_db_exec(db, "COMMIT", NULL) < 0) {
+		acme_db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
+void
+acme_db_rollback(struct acme_db *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		acme_db_exec(db, "ROLLBACK", NULL);
+}
+
+void
+acme_db_audit(struct acme_db *db, long long now, const char *event,
+    const char *ref, const char *detail)
+{
+	acme_db_exec(db,
+	    "INSERT INTO audit(ts, event, ref, detail) VALUES (?, ?, ?, ?)",
+	    "isss", now, event, ref, detail ? detail : "");
+}

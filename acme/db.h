@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SQLite store: one file in WAL mode, schema migrations by
+ * PRAGMA user_version, cached prepared statements, rows as JSON objects.
+ * One struct acme_db per thread (SQLite connections are not shared).
+ */
+#pragma once
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct acme_db;
+
+/**
+ * Open (creating if needed) and migrate the database at path.
+ * @param sync_full 1: PRAGMA synchronous=FULL (durable across power loss),
+ *        0: NORMAL (durable across process crashes only)
+ * @return the handle, or NULL with a message in err.
+ */
+struct acme_db *acme_db_open(const char *path, int sync_full, char *err,
+    size_t errlen);
+void acme_db_close(struct acme_db *db);
+
+/*
+ * Binding format for the variadic calls, one letter per '?' in sql:
+ *   'i' long long, 's' const char * (NULL binds NULL), 'b' const void *
+ *   followed by size_t length (blob).
+ */
+
+/** Run a statement; @return rows changed (>= 0) or -1 (logged). */
+int acme_db_exec(struct acme_db *db, const char *sql, const char *fmt, ...);
+/** First row as a new object (caller decrefs), NULL if none or error. */
+json_t *acme_db_one(struct acme_db *db, const char *sql, const char *fmt, ...);
+/** All rows as a new array of objects (caller decrefs); NULL on error. */
+json_t *acme_db_all(struct acme_db *db, const char *sql, const char *fmt, ...);
+/** rowid of the last INSERT on this connection. */
+long long acme_db_last_id(struct acme_db *db);
+
+/** BEGIN IMMEDIATE / COMMIT / ROLLBACK. 0 or -1. */
+int acme_db_begin(struct acme_db *db);
+int acme_db_commit(struct acme_db *db);
+void acme_db_rollback(struct acme_db *db);
+
+/** Append to the audit log (inside the caller's transaction if any). */
+void acme_db_audit(struct acme_db *db, long long now, const char *event,
+    const char *ref, const char *detail);
+
+/* Convenience accessors for row objects. */
+static inline long long
+acme_row_int(const json_t *row, const char *col)
+{
+	return json_integer_value(json_object_get(row, col));
+}
+
+static inline const char *
+acme_row_str(const json_t *row, const char *col)
+{
+	const char *s = json_string_value(json_object_get(row, col));
+	return s != NULL ? s : "";
+}

@@ -1,0 +1,1638 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * RFC 8555 resources: directory, nonces, accounts, orders, authorizations,
+ * challenges, finalize, certificates, revocation and key rollover.
+ */
+#include "acme/acme.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "acme/csr.h"
+#include "acme/ident.h"
+#include "acme/jws.h"
+#include "acme/state.h"
+#include "contrib/b64url.h"
+#include "contrib/log.h"
+
+#define ORDERS_PAGE 50
+
+struct acme_ctx {
+	const struct acme_settings *s;
+	struct acme_db *db;
+	struct acme_nonces *nonces;
+};
+
+/* One authenticated request being handled. */
+struct call {
+	struct acme_ctx *ctx;
+	const struct acme_req *req;
+	struct acme_resp *resp;
+	struct acme_jws jws;
+	json_t *payload;  /* parsed payload object, NULL for POST-as-GET */
+	json_t *account;  /* signer's account row (kid requests) */
+	EVP_PKEY *key;    /* signer's key */
+	char url[1024];   /* the request URL */
+};
+
+struct acme_ctx *
+acme_ctx_new(const struct acme_settings *s, struct acme_db *db,
+    struct acme_nonces *nonces)
+{
+	struct acme_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (ctx == NULL)
+		return NULL;
+	ctx->s = s;
+	ctx->db = db;
+	ctx->nonces = nonces;
+	return ctx;
+}
+
+void
+acme_ctx_free(struct acme_ctx *ctx)
+{
+	free(ctx);
+}
+
+void
+acme_resp_clear(struct acme_resp *resp)
+{
+	json_decref(resp->json);
+	free(resp->raw);
+	memset(resp, 0, sizeof(*resp));
+}
+
+const char *
+acme_time_str(long long t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+/* ---- responses ---------------------------------------------------- */
+
+static void
+add_link(struct acme_ctx *ctx, struct acme_resp *resp, const char *path,
+    const char *rel)
+{
+	if (resp->nlinks >= 4)
+		return;
+	if (snprintf(resp->links[resp->nlinks], sizeof(resp->links[0]),
+		"<%s%s>;rel=\"%s\"", path[0] == '/' ? ctx->s->base_url : "",
+		path, rel) < (int)sizeof(resp->links[0]))
+		resp->nlinks++;
+}
+
+static void
+set_json(struct acme_resp *resp, int status, json_t *body)
+{
+	json_decref(resp->json);
+	resp->status = status;
+	resp->json = body;
+	resp->ctype = "application/json";
+}
+
+void
+acme_resp_problem(struct acme_ctx *ctx, struct acme_resp *resp,
+    struct acme_problem *prob)
+{
+	json_decref(resp->json);
+	free(resp->raw);
+	resp->raw = NULL;
+	resp->raw_len = 0;
+	resp->json = acme_problem_json(prob);
+	resp->status = prob->status ? prob->status : 500;
+	resp->ctype = "application/problem+json";
+	resp->location[0] = '\0';
+	resp->nlinks = 0;
+	resp->wait = ACME_WAIT_NONE;
+	add_link(ctx, resp, "/directory", "index");
+	acme_problem_clear(prob);
+}
+
+static void
+fail(struct call *c, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+fail(struct call *c, int status, const char *type, const char *fmt, ...)
+{
+	struct acme_problem p = {0};
+	va_list ap;
+
+	p.type = type;
+	p.status = status;
+	va_start(ap, fmt);
+	vsnprintf(p.detail, sizeof(p.detail), fmt, ap);
+	va_end(ap);
+	acme_resp_problem(c->ctx, c->resp, &p);
+}
+
+static void
+fail_prob(struct call *c, struct acme_problem *p)
+{
+	acme_resp_problem(c->ctx, c->resp, p);
+}
+
+static void
+server_error(struct call *c)
+{
+	fail(c, 500, "serverInternal",
+	    "the server could not complete the request; try again later");
+}
+
+static void
+url_of(struct acme_ctx *ctx, char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+url_of(struct acme_ctx *ctx, char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(buf, len, "%s", ctx->s->base_url);
+
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+static json_t *
+url_json(struct acme_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static json_t *
+url_json(struct acme_ctx *ctx, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n = snprintf(buf, sizeof(buf), "%s", ctx->s->base_url);
+
+	va_start(ap, fmt);
+	if (n > 0 && n < (int)sizeof(buf))
+		vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return json_string(buf);
+}
+
+static char *
+random_id(void)
+{
+	return acme_random_token(16);
+}
+
+/* ---- resource representations ----------------------------------- */
+
+static json_t *
+account_json(struct acme_ctx *ctx, const json_t *acct)
+{
+	json_t *contact = json_loads(acme_row_str(acct, "contact"), 0, NULL);
+	json_t *o;
+
+	if (contact == NULL)
+		contact = json_array();
+	o = json_pack("{s:s, s:o, s:b, s:o}", "status",
+	    acme_row_str(acct, "status"), "contact", contact,
+	    "termsOfServiceAgreed", (int)acme_row_int(acct, "tos_agreed"),
+	    "orders", url_json(ctx, "/acct/%s/orders", acme_row_str(acct, "kid")));
+	return o;
+}
+
+static json_t *
+chall_json(struct acme_ctx *ctx, const json_t *ch)
+{
+	char tbuf[32];
+	json_t *o;
+
+	/* "type" first: some clients stop at the first nested object */
+	o = json_pack("{s:s, s:o, s:s, s:s}", "type", acme_row_str(ch, "type"),
+	    "url", url_json(ctx, "/chall/%s", acme_row_str(ch, "cid")),
+	    "status", acme_row_str(ch, "status"), "token",
+	    acme_row_str(ch, "token"));
+	if (o == NULL)
+		return NULL;
+	if (acme_row_int(ch, "validated") > 0)
+		json_object_set_new(o, "validated",
+		    json_string(acme_time_str(acme_row_int(ch, "validated"),
+			tbuf, sizeof(tbuf))));
+	if (json_is_string(json_object_get(ch, "error"))) {
+		json_t *e = json_loads(acme_row_str(ch, "error"), 0, NULL);
+		if (e != NULL)
+			json_object_set_new(o, "error", e);
+	}
+	return o;
+}
+
+static json_t *
+authz_json(struct acme_ctx *ctx, const json_t *az, int *processing)
+{
+	json_t *o, *chs, *arr, *ch;
+	char tbuf[32];
+	size_t i;
+	const char *st = acme_row_str(az, "status");
+
+	chs = acme_db_all(ctx->db,
+	    "SELECT * FROM challenges WHERE authz_id = ? ORDER BY id", "i",
+	    acme_row_int(az, "id"));
+	arr = json_array();
+	if (chs == NULL || arr == NULL) {
+		json_decref(chs);
+		json_decref(arr);
+		return NULL;
+	}
+	*processing = 0;
+	json_array_foreach(chs, i, ch)
+	{
+		const char *cs = acme_row_str(ch, "status");
+		/* RFC 8555 §7.1.4: a valid authorization lists the challenge
+		 * that validated it; the others are left out so that clients
+		 * reading every "status" at once (acme.sh) see no pending */
+		if (strcmp(st, "valid") == 0 && strcmp(cs, "valid") != 0)
+			continue;
+		if (strcmp(cs, "processing") == 0)
+			*processing = 1;
+		json_array_append_new(arr, chall_json(ctx, ch));
+	}
+	json_decref(chs);
+	o = json_pack("{s:{s:s, s:s}, s:s, s:s, s:o}", "identifier", "type",
+	    acme_row_str(az, "id_type"), "value", acme_row_str(az, "id_value"),
+	    "status", st, "expires",
+	    acme_time_str(acme_row_int(az, "expires"), tbuf, sizeof(tbuf)),
+	    "challenges", arr);
+	if (o != NULL && acme_row_int(az, "wildcard"))
+		json_object_set_new(o, "wildcard", json_true());
+	return o;
+}
+
+static json_t *
+order_json(struct acme_ctx *ctx, const json_t *ord)
+{
+	json_t *o, *ids, *azs, *arr, *az;
+	char tbuf[32];
+	size_t i;
+
+	ids = json_loads(acme_row_str(ord, "identifiers"), 0, NULL);
+	azs = acme_db_all(ctx->db,
+	    "SELECT a.aid FROM order_authzs oa JOIN authzs a ON a.id ="
+	    " oa.authz_id WHERE oa.order_id = ? ORDER BY a.id",
+	    "i", acme_row_int(ord, "id"));
+	arr = json_array();
+	if (ids == NULL || azs == NULL || arr == NULL) {
+		json_decref(ids);
+		json_decref(azs);
+		json_decref(arr);
+		return NULL;
+	}
+	json_array_foreach(azs, i, az)
+	    json_array_append_new(arr,
+		url_json(ctx, "/authz/%s", acme_row_str(az, "aid")));
+	json_decref(azs);
+	o = json_pack("{s:s, s:s, s:o, s:o, s:o}", "status",
+	    acme_row_str(ord, "status"), "expires",
+	    acme_time_str(acme_row_int(ord, "expires"), tbuf, sizeof(tbuf)),
+	    "identifiers", ids, "authorizations", arr, "finalize",
+	    url_json(ctx, "/order/%s/finalize", acme_row_str(ord, "oid")));
+	if (o == NULL)
+		return NULL;
+	if (json_is_string(json_object_get(ord, "crt_id")))
+		json_object_set_new(o, "certificate",
+		    url_json(ctx, "/cert/%s", acme_row_str(ord, "crt_id")));
+	if (json_is_string(json_object_get(ord, "error"))) {
+		json_t *e = json_loads(acme_row_str(ord, "error"), 0, NULL);
+		if (e != NULL)
+			json_object_set_new(o, "error", e);
+	}
+	return o;
+}
+
+static const char order_sql[] =
+    "SELECT o.*, c.crt_id FROM orders o LEFT JOIN certificates c ON c.id ="
+    " o.cert_id WHERE o.oid = ?";
+static const char order_by_id_sql[] =
+    "SELECT o.*, c.crt_id FROM orders o LEFT JOIN certificates c ON c.id ="
+    " o.cert_id WHERE o.id = ?";
+
+/* Orders past their expiry that never finished become invalid on read. */
+static json_t *
+load_order(struct acme_ctx *ctx, const char *sql, const char *fmt,
+    const char *sid, long long id, long long now)
+{
+	json_t *o = fmt[0] == 's' ? acme_db_one(ctx->db, sql, "s", sid)
+				  : acme_db_one(ctx->db, sql, "i", id);
+	const char *st;
+
+	if (o == NULL)
+		return NULL;
+	st = acme_row_str(o, "status");
+	if ((strcmp(st, "pending") == 0 || strcmp(st, "ready") == 0) &&
+	    acme_row_int(o, "expires") < now) {
+		acme_db_exec(ctx->db,
+		    "UPDATE orders SET status = 'invalid', error = ?,"
+		    " updated = ? WHERE id = ? AND status IN ('pending',"
+		    " 'ready')",
+		    "sii",
+		    "{\"type\":\"urn:ietf:params:acme:error:malformed\","
+		    "\"detail\":\"the order expired\",\"status\":400}",
+		    now, acme_row_int(o, "id"));
+		json_object_set_new(o, "status", json_string("invalid"));
+	}
+	return o;
+}
+
+static void
+reply_order(struct call *c, int status, const json_t *ord)
+{
+	json_t *body = order_json(c->ctx, ord);
+
+	if (body == NULL) {
+		server_error(c);
+		return;
+	}
+	set_json(c->resp, status, body);
+	url_of(c->ctx, c->resp->location, sizeof(c->resp->location),
+	    "/order/%s", acme_row_str(ord, "oid"));
+	if (strcmp(acme_row_str(ord, "status"), "processing") == 0)
+		c->resp->retry_after = c->ctx->s->retry_after;
+}
+
+/* ---- directory and nonces ----------------------------------------- */
+
+static void
+h_directory(struct acme_ctx *ctx, struct acme_resp *resp)
+{
+	json_t *d, *meta;
+
+	meta = json_pack("{s:b}", "externalAccountRequired",
+	    ctx->s->require_eab);
+	if (ctx->s->tos != NULL && ctx->s->tos[0] != '\0')
+		json_object_set_new(meta, "termsOfService",
+		    json_string(ctx->s->tos));
+	if (ctx->s->website != NULL && ctx->s->website[0] != '\0')
+		json_object_set_new(meta, "website",
+		    json_string(ctx->s->website));
+	if (ctx->s->caa != NULL)
+		json_object_set(meta, "caaIdentities", ctx->s->caa);
+	d = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "newNonce",
+	    url_json(ctx, "%s", "/new-nonce"), "newAccount",
+	    url_json(ctx, "%s", "/new-account"), "newOrder",
+	    url_json(ctx, "%s", "/new-order"), "revokeCert",
+	    url_json(ctx, "%s", "/revoke-cert"), "keyChange",
+	    url_json(ctx, "%s", "/key-change"), "meta", meta);
+	set_json(resp, 200, d);
+}
+
+/* ---- request authentication (RFC 8555 §6.2, §6.3) ---------------- */
+
+static int
+content_type_ok(const char *ct)
+{
+	const char *want = "application/jose+json";
+	size_t n = strlen(want);
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ')
+		ct++;
+	/* a "; charset=..." suffix is fine; media types are case-blind */
+	return strncasecmp(ct, want, n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static json_t *
+account_by_kid_url(struct acme_ctx *ctx, const char *kid)
+{
+	char prefix[600];
+	size_t n;
+
+	url_of(ctx, prefix, sizeof(prefix), "/acct/");
+	n = strlen(prefix);
+	if (strncmp(kid, prefix, n) != 0)
+		return NULL;
+	return acme_db_one(ctx->db, "SELECT * FROM accounts WHERE kid = ?",
+	    "s", kid + n);
+}
+
+/*
+ * Parse, authenticate and check one POST. mode: 0 = kid only, 1 = jwk
+ * only (newAccount), 2 = either (revokeCert). Fills c and returns 0, or
+ * answers with a problem and returns -1.
+ */
+static int
+authenticate(struct call *c, int mode)
+{
+	struct acme_ctx *ctx = c->ctx;
+	const struct acme_req *req = c->req;
+	struct acme_problem p = {0};
+	char qless[1024];
+	const char *q;
+
+	if (!content_type_ok(req->content_type)) {
+		fail(c, 415, "malformed",
+		    "Content-Type must be application/jose+json");
+		return -1;
+	}
+	if (req->body_len > ctx->s->max_body) {
+		fail(c, 413, "malformed", "request body larger than %zu bytes",
+		    ctx->s->max_body);
+		return -1;
+	}
+	if (acme_jws_parse(req->body, req->body_len, &c->jws, &p) != 0) {
+		fail_prob(c, &p);
+		return -1;
+	}
+	/* the JWS "url" names the resource without the query string */
+	q = strchr(req->path, '?');
+	snprintf(qless, sizeof(qless), "%.*s",
+	    (int)(q ? (size_t)(q - req->path) : strlen(req->path)), req->path);
+	url_of(ctx, c->url, sizeof(c->url), "%s", qless);
+	if (strcmp(c->jws.url, c->url) != 0) {
+		fail(c, 401, "unauthorized",
+		    "JWS url \"%.200s\" does not match the request URL "
+		    "\"%.200s\"",
+		    c->jws.url, c->url);
+		return -1;
+	}
+	if (c->jws.jwk != NULL) {
+		if (mode == 0) {
+			fail(c, 400, "malformed",
+			    "this resource needs a \"kid\" (account URL), "
+			    "not a \"jwk\"");
+			return -1;
+		}
+		c->key = acme_jwk_to_pkey(c->jws.jwk, &p);
+		if (c->key == NULL) {
+			fail_prob(c, &p);
+			return -1;
+		}
+	} else {
+		if (mode == 1) {
+			fail(c, 400, "malformed",
+			    "newAccount must be signed with a \"jwk\"");
+			return -1;
+		}
+		c->account = account_by_kid_url(ctx, c->jws.kid);
+		if (c->account == NULL) {
+			fail(c, 400, "accountDoesNotExist",
+			    "no account with kid \"%.200s\"", c->jws.kid);
+			return -1;
+		}
+		json_t *jwk = json_loads(acme_row_str(c->account, "jwk"), 0,
+		    NULL);
+		c->key = jwk ? acme_jwk_to_pkey(jwk, &p) : NULL;
+		json_decref(jwk);
+		if (c->key == NULL) {
+			acme_problem_clear(&p);
+			server_error(c);
+			return -1;
+		}
+	}
+	if (acme_jws_verify(&c->jws, c->key, &p) != 0) {
+		fail_prob(c, &p);
+		return -1;
+	}
+	/* the signature holds; only now spend the nonce (RFC 8555 §6.5) */
+	if (c->jws.nonce == NULL ||
+	    acme_nonce_consume(ctx->nonces, c->jws.nonce) != 0) {
+		fail(c, 400, "badNonce",
+		    "JWS has an invalid anti-replay nonce: \"%.64s\"",
+		    c->jws.nonce ? c->jws.nonce : "");
+		return -1;
+	}
+	if (c->account != NULL &&
+	    strcmp(acme_row_str(c->account, "status"), "valid") != 0) {
+		fail(c, 401, "unauthorized", "account is %s",
+		    acme_row_str(c->account, "status"));
+		return -1;
+	}
+	if (c->jws.payload_len > 0) {
+		json_error_t je;
+		c->payload = json_loadb((const char *)c->jws.payload,
+		    c->jws.payload_len, JSON_REJECT_DUPLICATES, &je);
+		if (c->payload == NULL || !json_is_object(c->payload)) {
+			fail(c, 400, "malformed",
+			    "JWS payload is not a JSON object: %s",
+			    c->payload ? "not an object" : je.text);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+owns(struct call *c, const json_t *row)
+{
+	if (acme_row_int(row, "account_id") == acme_row_int(c->account, "id"))
+		return 1;
+	fail(c, 403, "unauthorized", "the resource belongs to another account");
+	return 0;
+}
+
+static void
+not_found(struct call *c, const char *what)
+{
+	fail(c, 404, "malformed", "no such %s", what);
+}
+
+/* ---- accounts ----------------------------------------------------- */
+
+static int
+check_contact(struct call *c, const json_t *contact)
+{
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_array(contact)) {
+		fail(c, 400, "malformed", "contact must be an array of URLs");
+		return -1;
+	}
+	json_array_foreach(contact, i, v)
+	{
+		const char *s = json_string_value(v);
+		if (s == NULL || strncmp(s, "mailto:", 7) != 0) {
+			fail(c, 400, "unsupportedContact",
+			    "only mailto: contacts are supported");
+			return -1;
+		}
+		if (strchr(s + 7, '@') == NULL || strchr(s, ',') != NULL ||
+		    strchr(s, '?') != NULL || strlen(s) > 256) {
+			fail(c, 400, "invalidContact",
+			    "\"%.100s\" is not a valid e-mail contact", s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+reply_account(struct call *c, int status, const json_t *acct)
+{
+	json_t *body = account_json(c->ctx, acct);
+
+	if (body == NULL) {
+		server_error(c);
+		return;
+	}
+	set_json(c->resp, status, body);
+	url_of(c->ctx, c->resp->location, sizeof(c->resp->location),
+	    "/acct/%s", acme_row_str(acct, "kid"));
+}
+
+static void
+h_new_account(struct call *c)
+{
+	struct acme_ctx *ctx = c->ctx;
+	struct acme_problem p = {0};
+	json_t *existing = NULL, *eab, *contact, *row = NULL, *eabrow = NULL;
+	char thumb[44], eab_kid[128] = "";
+	char *jwk = NULL, *kid = NULL, *contact_s = NULL;
+	const char *connector = ctx->s->default_connector;
+	unsigned char *hmac = NULL;
+	size_t hmac_len = 0;
+
+	if (c->payload == NULL) {
+		fail(c, 400, "malformed", "newAccount needs a payload");
+		return;
+	}
+	if (acme_jwk_thumbprint(c->jws.jwk, thumb) != 0 ||
+	    (jwk = acme_jwk_canonical(c->jws.jwk)) == NULL) {
+		fail(c, 400, "badPublicKey", "the account key is not usable");
+		return;
+	}
+	existing = acme_db_one(ctx->db,
+	    "SELECT * FROM accounts WHERE thumbprint = ?", "s", thumb);
+	if (existing != NULL) {
+		/* RFC 8555 §7.3.1: same key, same account */
+		reply_account(c, 200, existing);
+		goto out;
+	}
+	if (json_is_true(json_object_get(c->payload, "onlyReturnExisting"))) {
+		fail(c, 400, "accountDoesNotExist",
+		    "no account exists with this key");
+		goto out;
+	}
+	if (ctx->s->tos != NULL && ctx->s->tos[0] != '\0' &&
+	    !json_is_true(json_object_get(c->payload, "termsOfServiceAgreed"))) {
+		fail(c, 403, "userActionRequired",
+		    "the terms of service at %s must be agreed to "
+		    "(termsOfServiceAgreed: true)",
+		    ctx->s->tos);
+		add_link(ctx, c->resp, ctx->s->tos, "terms-of-service");
+		goto out;
+	}
+	contact = json_object_get(c->payload, "contact");
+	if (contact != NULL && check_contact(c, contact) != 0)
+		goto out;
+	eab = json_object_get(c->payload, "externalAccountBinding");
+	if (eab == NULL && ctx->s->require_eab) {
+		fail(c, 400, "externalAccountRequired",
+		    "this server requires an External Account Binding");
+		goto out;
+	}
+	if (eab != NULL) {
+		if (acme_eab_parse(eab, eab_kid, sizeof(eab_kid), &p) != 0) {
+			fail_prob(c, &p);
+			goto out;
+		}
+		eabrow = acme_db_one(ctx->db,
+		    "SELECT * FROM eab_keys WHERE kid = ?", "s", eab_kid);
+		if (eabrow == NULL) {
+			fail(c, 401, "unauthorized",
+			    "unknown External Account Binding key \"%.100s\"",
+			    eab_kid);
+			goto out;
+		}
+		hmac = b64url_decode_alloc(acme_row_str(eabrow, "hmac_key"),
+		    strlen(acme_row_str(eabrow, "hmac_key")), &hmac_len);
+		if (hmac == NULL) {
+			server_error(c);
+			goto out;
+		}
+		if (acme_eab_verify(eab, hmac, hmac_len, c->url, c->jws.jwk,
+			&p) != 0) {
+			fail_prob(c, &p);
+			goto out;
+		}
+		connector = acme_row_str(eabrow, "connector");
+	}
+	kid = random_id();
+	contact_s = json_dumps(contact ? contact : json_array(),
+	    JSON_COMPACT);
+	if (kid == NULL || contact_s == NULL) {
+		server_error(c);
+		goto out;
+	}
+	if (acme_db_begin(ctx->db) != 0)
+		goto err;
+	if (acme_db_exec(ctx->db,
+		"INSERT INTO accounts(kid, jwk, thumbprint, status, contact,"
+		" tos_agreed, eab_kid, connector, created) VALUES (?, ?, ?,"
+		" 'valid', ?, ?, ?, ?, ?)",
+		"ssssisss", kid, jwk, thumb, contact_s,
+		(long long)json_is_true(
+		    json_object_get(c->payload, "termsOfServiceAgreed")),
+		eab_kid[0] ? eab_kid : NULL, connector,
+		(long long)c->req->now) != 1) {
+		/* same key registered concurrently by another thread */
+		acme_db_rollback(ctx->db);
+		existing = acme_db_one(ctx->db,
+		    "SELECT * FROM accounts WHERE thumbprint = ?", "s", thumb);
+		if (existing != NULL)
+			reply_account(c, 200, existing);
+		else
+			server_error(c);
+		goto out;
+	}
+	if (eab_kid[0])
+		acme_db_exec(ctx->db,
+		    "UPDATE eab_keys SET account_id = ? WHERE kid = ?", "is",
+		    acme_db_last_id(ctx->db), eab_kid);
+	acme_db_audit(ctx->db, c->req->now, "account.new", kid,
+	    eab_kid[0] ? eab_kid : "");
+	if (acme_db_commit(ctx->db) != 0)
+		goto err;
+	row = acme_db_one(ctx->db, "SELECT * FROM accounts WHERE kid = ?", "s",
+	    kid);
+	if (row == NULL)
+		goto err;
+	reply_account(c, 201, row);
+	goto out;
+err:
+	acme_db_rollback(ctx->db);
+	server_error(c);
+out:
+	if (hmac != NULL) {
+		OPENSSL_cleanse(hmac, hmac_len);
+		free(hmac);
+	}
+	free(jwk);
+	free(kid);
+	free(contact_s);
+	json_decref(existing);
+	json_decref(eabrow);
+	json_decref(row);
+}
+
+static void
+h_account(struct call *c, const char *kid)
+{
+	struct acme_ctx *ctx = c->ctx;
+	json_t *contact, *status, *row = NULL;
+	long long id = acme_row_int(c->account, "id");
+
+	if (strcmp(acme_row_str(c->account, "kid"), kid) != 0) {
+		fail(c, 403, "unauthorized",
+		    "the account URL is not the signer's account");
+		return;
+	}
+	if (c->payload == NULL) {
+		reply_account(c, 200, c->account);
+		return;
+	}
+	contact = json_object_get(c->payload, "contact");
+	status = json_object_get(c->payload, "status");
+	if (contact != NULL && check_contact(c, contact) != 0)
+		return;
+	if (status != NULL &&
+	    (!json_is_string(status) ||
+		strcmp(json_string_value(status), "deactivated") != 0)) {
+		fail(c, 400, "malformed",
+		    "an account's status can only be set to \"deactivated\"");
+		return;
+	}
+	if (acme_db_begin(ctx->db) != 0)
+		goto err;
+	if (contact != NULL) {
+		char *s = json_dumps(contact, JSON_COMPACT);
+		int rc = s ? acme_db_exec(ctx->db,
+				 "UPDATE accounts SET contact = ? WHERE id = ?",
+				 "si", s, id)
+			   : -1;
+		free(s);
+		if (rc < 0)
+			goto err;
+	}
+	if (status != NULL) {
+		/* RFC 8555 §7.3.6: pending authorizations go with it */
+		if (acme_db_exec(ctx->db,
+			"UPDATE accounts SET status = 'deactivated' WHERE id = ?",
+			"i", id) < 0 ||
+		    acme_db_exec(ctx->db,
+			"UPDATE authzs SET status = 'deactivated' WHERE"
+			" account_id = ? AND status IN ('pending', 'valid')",
+			"i", id) < 0)
+			goto err;
+		acme_db_audit(ctx->db, c->req->now, "account.deactivated",
+		    kid, "");
+	}
+	if (acme_db_commit(ctx->db) != 0)
+		goto err;
+	row = acme_db_one(ctx->db, "SELECT * FROM accounts WHERE id = ?", "i",
+	    id);
+	if (row == NULL)
+		goto err;
+	reply_account(c, 200, row);
+	json_decref(row);
+	return;
+err:
+	acme_db_rollback(ctx->db);
+	server_error(c);
+}
+
+static void
+h_orders_list(struct call *c, const char *kid, const char *query)
+{
+	struct acme_ctx *ctx = c->ctx;
+	json_t *rows, *row, *arr;
+	long long cursor = 0;
+	size_t i;
+	char next[256];
+
+	if (strcmp(acme_row_str(c->account, "kid"), kid) != 0) {
+		fail(c, 403, "unauthorized",
+		    "the orders list belongs to another account");
+		return;
+	}
+	if (query != NULL && strncmp(query, "cursor=", 7) == 0)
+		cursor = strtoll(query + 7, NULL, 10);
+	rows = acme_db_all(ctx->db,
+	    "SELECT id, oid FROM orders WHERE account_id = ? AND id > ?"
+	    " ORDER BY id LIMIT ?",
+	    "iii", acme_row_int(c->account, "id"), cursor,
+	    (long long)ORDERS_PAGE + 1);
+	arr = json_array();
+	if (rows == NULL || arr == NULL) {
+		json_decref(rows);
+		json_decref(arr);
+		server_error(c);
+		return;
+	}
+	json_array_foreach(rows, i, row)
+	{
+		if (i == ORDERS_PAGE) {
+			/* a further page exists: RFC 8555 §7.1.2.1 paging */
+			snprintf(next, sizeof(next), "/acct/%s/orders?cursor=%lld",
+			    kid,
+			    acme_row_int(json_array_get(rows, i - 1), "id"));
+			add_link(ctx, c->resp, next, "next");
+			break;
+		}
+		json_array_append_new(arr,
+		    url_json(ctx, "/order/%s", acme_row_str(row, "oid")));
+	}
+	json_decref(rows);
+	set_json(c->resp, 200, json_pack("{s:o}", "orders", arr));
+}
+
+static void
+h_key_change(struct call *c)
+{
+	struct acme_ctx *ctx = c->ctx;
+	struct acme_problem p = {0};
+	struct acme_jws inner = {0};
+	json_t *ipl = NULL, *old = NULL, *other = NULL;
+	EVP_PKEY *newkey = NULL;
+	char *body = NULL, *jwk = NULL, *oldc = NULL, *curc = NULL;
+	char thumb[44], acct_url[600];
+
+	if (c->payload == NULL) {
+		fail(c, 400, "malformed", "keyChange needs a JWS payload");
+		return;
+	}
+	/* RFC 8555 §7.3.5: the payload is a JWS signed by the new key */
+	body = json_dumps(c->payload, JSON_COMPACT);
+	if (body == NULL ||
+	    acme_jws_parse(body, strlen(body), &inner, &p) != 0) {
+		if (body == NULL)
+			server_error(c);
+		else
+			fail_prob(c, &p);
+		goto out;
+	}
+	if (inner.jwk == NULL) {
+		fail(c, 400, "malformed", "the inner JWS must carry a \"jwk\"");
+		goto out;
+	}
+	if (inner.nonce != NULL) {
+		fail(c, 400, "malformed", "the inner JWS must not carry a nonce");
+		goto out;
+	}
+	if (strcmp(inner.url, c->url) != 0) {
+		fail(c, 400, "malformed",
+		    "inner JWS url differs from the outer one");
+		goto out;
+	}
+	newkey = acme_jwk_to_pkey(inner.jwk, &p);
+	if (newkey == NULL) {
+		fail_prob(c, &p);
+		goto out;
+	}
+	if (acme_jws_verify(&inner, newkey, &p) != 0) {
+		fail_prob(c, &p);
+		goto out;
+	}
+	ipl = json_loadb((const char *)inner.payload, inner.payload_len, 0,
+	    NULL);
+	url_of(ctx, acct_url, sizeof(acct_url), "/acct/%s",
+	    acme_row_str(c->account, "kid"));
+	if (!json_is_object(ipl) ||
+	    !json_is_string(json_object_get(ipl, "account")) ||
+	    strcmp(json_string_value(json_object_get(ipl, "account")),
+		acct_url) != 0) {
+		fail(c, 400, "malformed",
+		    "inner payload \"account\" must be the signer's account URL");
+		goto out;
+	}
+	old = json_object_get(ipl, "oldKey");
+	oldc = old ? acme_jwk_canonical(old) : NULL;
+	curc = strdup(acme_row_str(c->account, "jwk"));
+	if (oldc == NULL || curc == NULL || strcmp(oldc, curc) != 0) {
+		fail(c, 400, "malformed",
+		    "inner payload \"oldKey\" is not the account's current key");
+		goto out;
+	}
+	if (acme_jwk_thumbprint(inner.jwk, thumb) != 0 ||
+	    (jwk = acme_jwk_canonical(inner.jwk)) == NULL) {
+		fail(c, 400, "badPublicKey", "the new key is not usable");
+		goto out;
+	}
+	other = acme_db_one(ctx->db,
+	    "SELECT kid FROM accounts WHERE thumbprint = ?", "s", thumb);
+	if (other != NULL) {
+		fail(c, 409, "conflict", "the new key is already in use");
+		url_of(ctx, c->resp->location, sizeof(c->resp->location),
+		    "/acct/%s", acme_row_str(other, "kid"));
+		goto out;
+	}
+	if (acme_db_begin(ctx->db) != 0 ||
+	    acme_db_exec(ctx->db,
+		"UPDATE accounts SET jwk = ?, thumbprint = ? WHERE id = ?",
+		"ssi", jwk, thumb, acme_row_int(c->account, "id")) != 1) {
+		acme_db_rollback(ctx->db);
+		fail(c, 409, "conflict", "the new key is already in use");
+		goto out;
+	}
+	acme_db_audit(ctx->db, c->req->now, "account.keychange",
+	    acme_row_str(c->account, "kid"), thumb);
+	if (acme_db_commit(ctx->db) != 0) {
+		server_error(c);
+		goto out;
+	}
+	json_object_set_new(c->account, "jwk", json_string(jwk));
+	reply_account(c, 200, c->account);
+out:
+	acme_jws_free(&inner);
+	EVP_PKEY_free(newkey);
+	json_decref(ipl);
+	json_decref(other);
+	free(body);
+	free(jwk);
+	free(oldc);
+	free(curc);
+}
+
+/* ---- orders ------------------------------------------------------- */
+
+static unsigned
+challenges_for(struct acme_ctx *ctx, const struct acme_ident *id)
+{
+	unsigned t = ctx->s->chall_types;
+
+	if (id->wildcard)
+		return t & ACME_CHALL_DNS01; /* RFC 8555 §8.4 only */
+	if (strcmp(id->type, "ip") == 0)
+		return t & ~(unsigned)ACME_CHALL_DNS01; /* RFC 8738 §7 */
+	return t;
+}
+
+static int
+add_authz(struct call *c, long long order_id, const struct acme_ident *id,
+    long long expires, int *all_valid)
+{
+	struct acme_ctx *ctx = c->ctx;
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} types[] = {{ACME_CHALL_HTTP01, "http-01"}, {ACME_CHALL_DNS01, "dns-01"},
+	    {ACME_CHALL_TLSALPN01, "tls-alpn-01"}};
+	long long acct = acme_row_int(c->account, "id"), authz_id;
+	const char *base = acme_ident_base(id);
+	unsigned want = challenges_for(ctx, id);
+	json_t *reuse = NULL;
+	char *aid = NULL;
+	int rc = -1;
+
+	if (ctx->s->authz_reuse > 0)
+		reuse = acme_db_one(ctx->db,
+		    "SELECT id FROM authzs WHERE account_id = ? AND id_type = ?"
+		    " AND id_value = ? AND wildcard = ? AND status = 'valid'"
+		    " AND expires > ? ORDER BY expires DESC LIMIT 1",
+		    "issii", acct, id->type, base, (long long)id->wildcard,
+		    c->req->now + 3600);
+	if (reuse != NULL) {
+		authz_id = acme_row_int(reuse, "id");
+		json_decref(reuse);
+	} else {
+		*all_valid = 0;
+		aid = random_id();
+		if (aid == NULL ||
+		    acme_db_exec(ctx->db,
+			"INSERT INTO authzs(aid, account_id, id_type, id_value,"
+			" wildcard, status, expires, created) VALUES (?, ?, ?,"
+			" ?, ?, 'pending', ?, ?)",
+			"sissiii", aid, acct, id->type, base,
+			(long long)id->wildcard, expires, c->req->now) != 1)
+			goto out;
+		authz_id = acme_db_last_id(ctx->db);
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+			char *cid, *token;
+			int r;
+
+			if (!(want & types[i].bit))
+				continue;
+			cid = random_id();
+			token = acme_random_token(32);
+			r = (cid && token)
+			    ? acme_db_exec(ctx->db,
+				  "INSERT INTO challenges(cid, authz_id, type,"
+				  " token, status) VALUES (?, ?, ?, ?,"
+				  " 'pending')",
+				  "siss", cid, authz_id, types[i].name, token)
+			    : -1;
+			free(cid);
+			free(token);
+			if (r != 1)
+				goto out;
+		}
+	}
+	if (acme_db_exec(ctx->db,
+		"INSERT OR IGNORE INTO order_authzs(order_id, authz_id) VALUES"
+		" (?, ?)",
+		"ii", order_id, authz_id) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(aid);
+	return rc;
+}
+
+static void
+h_new_order(struct call *c)
+{
+	struct acme_ctx *ctx = c->ctx;
+	struct acme_problem p = {0};
+	struct acme_ident *ids = NULL;
+	size_t n = 0;
+	json_t *idarr = NULL, *ord = NULL;
+	char *oid = NULL, *ids_s = NULL;
+	long long order_id, expires = c->req->now + ctx->s->order_lifetime;
+	int all_valid = 1;
+
+	if (c->payload == NULL) {
+		fail(c, 400, "malformed", "newOrder needs a payload");
+		return;
+	}
+	if (json_object_get(c->payload, "notBefore") != NULL ||
+	    json_object_get(c->payload, "notAfter") != NULL) {
+		fail(c, 400, "malformed",
+		    "notBefore/notAfter are not supported: the validity comes "
+		    "from the CA connector's configured term");
+		return;
+	}
+	if (acme_idents_parse(json_object_get(c->payload, "identifiers"), &ids,
+		&n, &p) != 0) {
+		fail_prob(c, &p);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (challenges_for(ctx, &ids[i]) == 0)
+			acme_problem_add_sub(&p, "rejectedIdentifier",
+			    "no enabled challenge type can validate this "
+			    "identifier",
+			    ids[i].type, ids[i].value);
+	}
+	if (p.subproblems != NULL) {
+		p.type = "rejectedIdentifier";
+		p.status = 400;
+		snprintf(p.detail, sizeof(p.detail),
+		    "some identifiers cannot be validated here");
+		fail_prob(c, &p);
+		goto out;
+	}
+	idarr = json_array();
+	for (size_t i = 0; idarr != NULL && i < n; i++)
+		json_array_append_new(idarr,
+		    json_pack("{s:s, s:s}", "type", ids[i].type, "value",
+			ids[i].value));
+	ids_s = idarr ? json_dumps(idarr, JSON_COMPACT) : NULL;
+	oid = random_id();
+	if (ids_s == NULL || oid == NULL)
+		goto err;
+	if (acme_db_begin(ctx->db) != 0)
+		goto err;
+	if (acme_db_exec(ctx->db,
+		"INSERT INTO orders(oid, account_id, status, expires,"
+		" identifiers, connector, created, updated) VALUES (?, ?,"
+		" 'pending', ?, ?, ?, ?, ?)",
+		"siissii", oid, acme_row_int(c->account, "id"), expires, ids_s,
+		acme_row_str(c->account, "connector"), c->req->now,
+		c->req->now) != 1)
+		goto err;
+	order_id = acme_db_last_id(ctx->db);
+	for (size_t i = 0; i < n; i++)
+		if (add_authz(c, order_id, &ids[i], expires, &all_valid) != 0)
+			goto err;
+	if (all_valid &&
+	    acme_db_exec(ctx->db,
+		"UPDATE orders SET status = 'ready' WHERE id = ?", "i",
+		order_id) < 0)
+		goto err;
+	acme_db_audit(ctx->db, c->req->now, "order.new", oid, ids_s);
+	if (acme_db_commit(ctx->db) != 0)
+		goto err;
+	ord = load_order(ctx, order_sql, "s", oid, 0, c->req->now);
+	if (ord == NULL)
+		goto err;
+	reply_order(c, 201, ord);
+	goto out;
+err:
+	acme_db_rollback(ctx->db);
+	server_error(c);
+out:
+	free(ids);
+	free(oid);
+	free(ids_s);
+	json_decref(idarr);
+	json_decref(ord);
+}
+
+static void
+h_order(struct call *c, const char *oid)
+{
+	json_t *ord = load_order(c->ctx, order_sql, "s", oid, 0, c->req->now);
+
+	if (ord == NULL) {
+		not_found(c, "order");
+		return;
+	}
+	if (owns(c, ord))
+		reply_order(c, 200, ord);
+	json_decref(ord);
+}
+
+static void
+h_finalize(struct call *c, const char *oid)
+{
+	struct acme_ctx *ctx = c->ctx;
+	struct acme_problem p = {0};
+	struct acme_csr csr = {0};
+	struct acme_ident *ids = NULL;
+	json_t *ord = NULL, *idj = NULL, *v, *csrj;
+	const char *st;
+	size_t n = 0, i;
+
+	ord = load_order(ctx, order_sql, "s", oid, 0, c->req->now);
+	if (ord == NULL) {
+		not_found(c, "order");
+		return;
+	}
+	if (!owns(c, ord))
+		goto out;
+	st = acme_row_str(ord, "status");
+	if (strcmp(st, "processing") == 0 || strcmp(st, "valid") == 0) {
+		/* a client retrying after a timeout gets the order as it is:
+		 * never a second enrollment */
+		reply_order(c, 200, ord);
+		goto out;
+	}
+	if (strcmp(st, "ready") != 0) {
+		fail(c, 403, "orderNotReady", "the order is %s, not ready", st);
+		goto out;
+	}
+	csrj = c->payload ? json_object_get(c->payload, "csr") : NULL;
+	if (!json_is_string(csrj)) {
+		fail(c, 400, "malformed", "finalize needs a \"csr\" string");
+		goto out;
+	}
+	if (acme_csr_parse(json_string_value(csrj), &csr, &p) != 0) {
+		fail_prob(c, &p);
+		goto out;
+	}
+	idj = json_loads(acme_row_str(ord, "identifiers"), 0, NULL);
+	ids = calloc(json_array_size(idj) + 1, sizeof(*ids));
+	if (idj == NULL || ids == NULL) {
+		server_error(c);
+		goto out;
+	}
+	json_array_foreach(idj, i, v)
+	{
+		snprintf(ids[n].type, sizeof(ids[n].type), "%s",
+		    json_string_value(json_object_get(v, "type")));
+		snprintf(ids[n].value, sizeof(ids[n].value), "%s",
+		    json_string_value(json_object_get(v, "value")));
+		ids[n].wildcard = strncmp(ids[n].value, "*.", 2) == 0;
+		n++;
+	}
+	if (acme_csr_match(&csr, ids, n, &p) != 0) {
+		fail_prob(c, &p);
+		goto out;
+	}
+	if (acme_db_begin(ctx->db) != 0)
+		goto err;
+	/* the status guard makes two racing finalize calls enroll once */
+	if (acme_db_exec(ctx->db,
+		"UPDATE orders SET status = 'processing', csr_pem = ?,"
+		" updated = ? WHERE id = ? AND status = 'ready'",
+		"sii", csr.pem, c->req->now, acme_row_int(ord, "id")) != 1) {
+		acme_db_rollback(ctx->db);
+		json_decref(ord);
+		ord = load_order(ctx, order_sql, "s", oid, 0, c->req->now);
+		if (ord == NULL)
+			goto err;
+		reply_order(c, 200, ord);
+		goto out;
+	}
+	if (acme_job_add(ctx->db, "enroll", acme_row_int(ord, "id"), 0,
+		c->req->now) != 0)
+		goto err;
+	acme_db_audit(ctx->db, c->req->now, "order.finalize", oid,
+	    csr.key_desc);
+	if (acme_db_commit(ctx->db) != 0)
+		goto err;
+	json_object_set_new(ord, "status", json_string("processing"));
+	reply_order(c, 200, ord);
+	c->resp->kick = 1;
+	if (ctx->s->finalize_wait > 0) {
+		c->resp->wait = ACME_WAIT_ORDER;
+		c->resp->wait_id = acme_row_int(ord, "id");
+		c->resp->wait_acct = acme_row_int(c->account, "id");
+		c->resp->wait_until =
+		    c->req->now * 1000 + ctx->s->finalize_wait * 1000LL;
+	}
+	goto out;
+err:
+	acme_db_rollback(ctx->db);
+	server_error(c);
+out:
+	acme_csr_free(&csr);
+	free(ids);
+	json_decref(idj);
+	json_decref(ord);
+}
+
+/* ---- authorizations and challenges --------------------------------- */
+
+static void
+reply_authz(struct call *c, const json_t *az)
+{
+	int processing = 0;
+	json_t *body = authz_json(c->ctx, az, &processing);
+
+	if (body == NULL) {
+		server_error(c);
+		return;
+	}
+	set_json(c->resp, 200, body);
+	if (processing)
+		c->resp->retry_after = c->ctx->s->retry_after;
+}
+
+static void
+h_authz(struct call *c, const char *aid)
+{
+	struct acme_ctx *ctx = c->ctx;
+	json_t *az = acme_db_one(ctx->db, "SELECT * FROM authzs WHERE aid = ?",
+	    "s", aid), *st;
+
+	if (az == NULL) {
+		not_found(c, "authorization");
+		return;
+	}
+	if (!owns(c, az))
+		goto out;
+	st = c->payload ? json_object_get(c->payload, "status") : NULL;
+	if (st != NULL) {
+		if (!json_is_string(st) ||
+		    strcmp(json_string_value(st), "deactivated") != 0) {
+			fail(c, 400, "malformed",
+			    "an authorization's status can only be set to "
+			    "\"deactivated\"");
+			goto out;
+		}
+		/* RFC 8555 §7.5.2 */
+		if (acme_db_exec(ctx->db,
+			"UPDATE authzs SET status = 'deactivated' WHERE id = ?"
+			" AND status IN ('pending', 'valid')",
+			"i", acme_row_int(az, "id")) < 0) {
+			server_error(c);
+			goto out;
+		}
+		json_decref(az);
+		az = acme_db_one(ctx->db, "SELECT * FROM authzs WHERE aid = ?",
+		    "s", aid);
+		if (az == NULL) {
+			server_error(c);
+			return;
+		}
+	}
+	reply_authz(c, az);
+out:
+	json_decref(az);
+}
+
+static void
+h_chall(struct call *c, const char *cid)
+{
+	struct acme_ctx *ctx = c->ctx;
+	json_t *ch, *body;
+	char up[600];
+
+	ch = acme_db_one(ctx->db,
+	    "SELECT c.*, a.aid, a.account_id, a.status AS astatus FROM"
+	    " challenges c JOIN authzs a ON a.id = c.authz_id WHERE c.cid = ?",
+	    "s", cid);
+	if (ch == NULL) {
+		not_found(c, "challenge");
+		return;
+	}
+	if (!owns(c, ch))
+		goto out;
+	/* POST {} asks for validation; POST-as-GET just reads */
+	if (c->payload != NULL && strcmp(acme_row_str(ch, "status"), "pending") == 0 &&
+	    strcmp(acme_row_str(ch, "astatus"), "pending") == 0) {
+		int started;
+
+		if (acme_db_begin(ctx->db) != 0)
+			goto err;
+		/* one challenge of an authorization at a time */
+		started = acme_db_exec(ctx->db,
+		    "UPDATE challenges SET status = 'processing' WHERE id = ?"
+		    " AND status = 'pending' AND NOT EXISTS (SELECT 1 FROM"
+		    " challenges WHERE authz_id = ? AND status = 'processing')",
+		    "ii", acme_row_int(ch, "id"), acme_row_int(ch, "authz_id"));
+		if (started < 0)
+			goto err;
+		if (started == 1 &&
+		    acme_job_add(ctx->db, "validate", acme_row_int(ch, "id"), 0,
+			c->req->now) != 0)
+			goto err;
+		if (acme_db_commit(ctx->db) != 0)
+			goto err;
+		if (started == 1) {
+			json_object_set_new(ch, "status",
+			    json_string("processing"));
+			c->resp->kick = 1;
+		}
+	}
+	body = chall_json(ctx, ch);
+	if (body == NULL)
+		goto err;
+	set_json(c->resp, 200, body);
+	url_of(ctx, up, sizeof(up), "/authz/%s", acme_row_str(ch, "aid"));
+	add_link(ctx, c->resp, up, "up");
+	if (strcmp(acme_row_str(ch, "status"), "processing") == 0)
+		c->resp->retry_after = ctx->s->retry_after;
+	goto out;
+err:
+	acme_db_rollback(ctx->db);
+	server_error(c);
+out:
+	json_decref(ch);
+}
+
+/* ---- certificates and revocation ------------------------------------ */
+
+static void
+h_cert(struct call *c, const char *crt_id)
+{
+	json_t *crt = acme_db_one(c->ctx->db,
+	    "SELECT account_id, chain_pem FROM certificates WHERE crt_id = ?",
+	    "s", crt_id);
+	const char *pem;
+
+	if (crt == NULL) {
+		not_found(c, "certificate");
+		return;
+	}
+	if (owns(c, crt)) {
+		pem = acme_row_str(crt, "chain_pem");
+		c->resp->raw = strdup(pem);
+		if (c->resp->raw == NULL) {
+			server_error(c);
+		} else {
+			c->resp->raw_len = strlen(pem);
+			c->resp->status = 200;
+			c->resp->ctype = "application/pem-certificate-chain";
+		}
+	}
+	json_decref(crt);
+}
+
+static void
+h_revoke(struct call *c)
+{
+	struct acme_ctx *ctx = c->ctx;
+	struct acme_problem p = {0};
+	struct acme_cert_info info;
+	json_t *crt = NULL, *cj, *rj;
+	unsigned char *der = NULL;
+	size_t der_len = 0;
+	long long reason = 0;
+
+	cj = c->payload ? json_object_get(c->payload, "certificate") : NULL;
+	if (!json_is_string(cj)) {
+		fail(c, 400, "malformed", "revokeCert needs a \"certificate\"");
+		return;
+	}
+	rj = json_object_get(c->payload, "reason");
+	if (rj != NULL) {
+		reason = json_integer_value(rj);
+		/* RFC 5280 §5.3.1 codes; 7 is unused, 8 (removeFromCRL) has
+		 * no meaning for a revocation request */
+		if (!json_is_integer(rj) || reason < 0 || reason > 10 ||
+		    reason == 7 || reason == 8) {
+			fail(c, 400, "badRevocationReason",
+			    "unsupported revocation reason");
+			return;
+		}
+	}
+	der = b64url_decode_alloc(json_string_value(cj),
+	    strlen(json_string_value(cj)), &der_len);
+	if (der == NULL || acme_cert_info_der(der, der_len, &info, &p) != 0) {
+		if (der == NULL)
+			fail(c, 400, "malformed",
+			    "certificate is not base64url DER");
+		else
+			fail_prob(c, &p);
+		goto out;
+	}
+	crt = acme_db_one(ctx->db,
+	    "SELECT id, account_id, status, crt_id FROM certificates WHERE"
+	    " serial = ? AND spki = ?",
+	    "ss", info.serial_hex, info.spki_sha256);
+	if (crt == NULL) {
+		fail(c, 404, "malformed",
+		    "no certificate with this serial was issued here");
+		goto out;
+	}
+	if (c->account != NULL) {
+		if (acme_row_int(crt, "account_id") !=
+		    acme_row_int(c->account, "id")) {
+			fail(c, 403, "unauthorized",
+			    "the certificate belongs to another account");
+			goto out;
+		}
+	} else if (!acme_cert_key_matches(der, der_len, c->key)) {
+		fail(c, 403, "unauthorized",
+		    "the JWS key is not the certificate's key");
+		goto out;
+	}
+	if (strcmp(acme_row_str(crt, "status"), "revoked") == 0) {
+		fail(c, 400, "alreadyRevoked", "the certificate is revoked");
+		goto out;
+	}
+	if (acme_db_begin(ctx->db) != 0)
+		goto err;
+	if (acme_db_exec(ctx->db,
+		"UPDATE certificates SET status = 'revoked', revoke_reason = ?"
+		" WHERE id = ? AND status = 'valid'",
+		"ii", reason, acme_row_int(crt, "id")) != 1 ||
+	    acme_job_add(ctx->db, "revoke", acme_row_int(crt, "id"), reason,
+		c->req->now) != 0)
+		goto err;
+	acme_db_audit(ctx->db, c->req->now, "certificate.revoke",
+	    acme_row_str(crt, "crt_id"), info.serial_hex);
+	if (acme_db_commit(ctx->db) != 0)
+		goto err;
+	c->resp->status = 200;
+	c->resp->kick = 1;
+	c->resp->wait = ACME_WAIT_JOB;
+	c->resp->wait_id = acme_db_last_id(ctx->db);
+	{
+		json_t *job = acme_db_one(ctx->db,
+		    "SELECT id FROM jobs WHERE kind = 'revoke' AND ref = ?"
+		    " ORDER BY id DESC LIMIT 1",
+		    "i", acme_row_int(crt, "id"));
+		c->resp->wait_id = job ? acme_row_int(job, "id") : 0;
+		json_decref(job);
+	}
+	c->resp->wait_until = c->req->now * 1000 +
+	    (ctx->s->finalize_wait > 0 ? ctx->s->finalize_wait : 15) * 1000LL;
+	goto out;
+err:
+	acme_db_rollback(ctx->db);
+	server_error(c);
+out:
+	free(der);
+	json_decref(crt);
+}
+
+/* ---- deferred replies --------------------------------------------- */
+
+int
+acme_wait_poll(struct acme_ctx *ctx, struct acme_resp *resp, long long now,
+    int final)
+{
+	if (resp->wait == ACME_WAIT_ORDER) {
+		json_t *ord = load_order(ctx, order_by_id_sql, "i", NULL,
+		    resp->wait_id, now);
+		struct call c = {.ctx = ctx, .resp = resp};
+		int done;
+
+		if (ord == NULL) {
+			if (!final)
+				return 0;
+			c.resp = resp;
+			server_error(&c);
+			return 1;
+		}
+		done = strcmp(acme_row_str(ord, "status"), "processing") != 0;
+		if (done || final) {
+			resp->wait = ACME_WAIT_NONE;
+			reply_order(&c, 200, ord);
+		}
+		json_decref(ord);
+		return done || final;
+	}
+	if (resp->wait == ACME_WAIT_JOB) {
+		json_t *job = acme_db_one(ctx->db,
+		    "SELECT state, last_error FROM jobs WHERE id = ?", "i",
+		    resp->wait_id);
+		const char *st = job ? acme_row_str(job, "state") : "done";
+		struct call c = {.ctx = ctx, .resp = resp};
+
+		if (strcmp(st, "queued") == 0 && !final) {
+			json_decref(job);
+			return 0;
+		}
+		resp->wait = ACME_WAIT_NONE;
+		if (strcmp(st, "failed") == 0) {
+			fail(&c, 500, "serverInternal",
+			    "the CA refused the revocation: %.300s",
+			    acme_row_str(job, "last_error"));
+		} else {
+			/* done, or still queued at the deadline: the
+			 * revocation is committed and the job will carry it
+			 * to the CA, so the request has succeeded */
+			resp->status = 200;
+		}
+		json_decref(job);
+		return 1;
+	}
+	return 1;
+}
+
+/* ---- routing ------------------------------------------------------ */
+
+/* "/prefix/<id>[/suffix]" -> id copied into buf when path matches. */
+static int
+route(const char *path, const char *prefix, const char *suffix, char *buf,
+    size_t len)
+{
+	size_t pl = strlen(prefix), il;
+	const char *id = path + pl, *end;
+
+	if (strncmp(path, prefix, pl) != 0)
+		return 0;
+	end = strchr(id, '/');
+	il = end ? (size_t)(end - id) : strlen(id);
+	if (il == 0 || il >= len)
+		return 0;
+	if (suffix == NULL ? end != NULL : (end == NULL || strcmp(end, suffix) != 0))
+		return 0;
+	memcpy(buf, id, il);
+	buf[il] = '\0';
+	return 1;
+}
+
+void
+acme_handle(struct acme_ctx *ctx, const struct acme_req *req,
+    struct acme_resp *resp)
+{
+	struct call c = {.ctx = ctx, .req = req, .resp = resp};
+	char path[512], id[128];
+	const char *query = NULL, *q;
+	int is_post = strcmp(req->method, "POST") == 0;
+	int is_get = strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0;
+
+	memset(resp, 0, sizeof(*resp));
+	q = strchr(req->path, '?');
+	snprintf(path, sizeof(path), "%.*s",
+	    (int)(q ? (size_t)(q - req->path) : strlen(req->path)), req->path);
+	if (q != NULL)
+		query = q + 1;
+
+	if (strcmp(path, "/directory") == 0 || strcmp(path, "/") == 0) {
+		if (!is_get)
+			goto method;
+		h_directory(ctx, resp);
+		return;
+	}
+	if (strcmp(path, "/new-nonce") == 0) {
+		if (!is_get)
+			goto method;
+		/* RFC 8555 §7.2: HEAD 200, GET 204 */
+		resp->status = strcmp(req->method, "HEAD") == 0 ? 200 : 204;
+		resp->no_store = 1;
+		add_link(ctx, resp, "/directory", "index");
+		return;
+	}
+	if (!is_post)
+		goto method;
+
+	add_link(ctx, resp, "/directory", "index");
+	if (strcmp(path, "/new-account") == 0) {
+		if (authenticate(&c, 1) == 0)
+			h_new_account(&c);
+	} else if (strcmp(path, "/revoke-cert") == 0) {
+		if (authenticate(&c, 2) == 0)
+			h_revoke(&c);
+	} else if (strcmp(path, "/new-order") == 0) {
+		if (authenticate(&c, 0) == 0)
+			h_new_order(&c);
+	} else if (strcmp(path, "/key-change") == 0) {
+		if (authenticate(&c, 0) == 0)
+			h_key_change(&c);
+	} else if (route(path, "/acct/", "/orders", id, sizeof(id))) {
+		if (authenticate(&c, 0) == 0)
+			h_orders_list(&c, id, query);
+	} else if (route(path, "/acct/", NULL, id, sizeof(id))) {
+		if (authenticate(&c, 0) == 0)
+			h_account(&c, id);
+	} else if (route(path, "/order/", "/finalize", id, sizeof(id))) {
+		if (authenticate(&c, 0) == 0)
+			h_finalize(&c, id);
+	} else if (route(path, "/order/", NULL, id, sizeof(id))) {
+		if (authenticate(&c, 0) == 0)
+			h_order(&c, id);
+	} else if (route(path, "/authz/", NULL, id, sizeof(id))) {
+		if (authenticate(&c, 0) == 0)
+			h_authz(&c, id);
+	} else if (route(path, "/chall/", NULL, id, sizeof(id))) {
+		if (authenticate(&c, 0) == 0)
+			h_chall(&c, id);
+	} else if (route(path, "/cert/", NULL, id, sizeof(id))) {
+		if (authenticate(&c, 0) == 0)
+			h_cert(&c, id);
+	} else {
+		fail(&c, 404, "malformed", "no such resource");
+	}
+	acme_jws_free(&c.jws);
+	json_decref(c.payload);
+	json_decref(c.account);
+	EVP_PKEY_free(c.key);
+	return;
+method:
+	fail(&c, 405, "malformed", "method %s not allowed here", req->method);
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * State changes driven by durable jobs (validation results, SCM outcomes).
+ * Each function is one SQLite transaction: the object's new state, the
+ * states that follow from it (authorization -> order), the job row and
+ * the audit record commit together or not at all.
+ */
+#pragma once
+#include "acme/db.h"
+#include "acme/problem.h"
+
+/** A due job (row of the jobs table). */
+struct acme_job {
+	long long id;
+	char kind[16]; /* validate | enroll | collect | revoke */
+	long long ref; /* challenge / order / certificate id */
+	long long arg; /* revoke: reason code */
+	int attempts;
+};
+
+/** Queue a job inside the caller's transaction. */
+int acme_job_add(struct acme_db *db, const char *kind, long long ref,
+    long long arg, long long now);
+/** Up to max due jobs (next_run <= now_ms), oldest first, not in skip. */
+int acme_jobs_due(struct acme_db *db, long long now_ms, struct acme_job *out,
+    int max);
+/** Reschedule a job after a transient failure. */
+int acme_job_retry(struct acme_db *db, long long job_id, long long next_ms,
+    const char *error, long long now);
+
+/** Validation finished: prob NULL = valid (the authorization then stays
+ * valid for valid_for seconds). Updates challenge, authz and the orders
+ * waiting on it (ready / invalid). */
+int acme_state_chall_done(struct acme_db *db, const struct acme_job *job,
+    const struct acme_problem *prob, long long valid_for, long long now);
+/** Record that an enrollment request is about to be sent (crash marker). */
+int acme_state_enroll_sending(struct acme_db *db, long long order_id,
+    const struct acme_job *job, long long now);
+/** SCM accepted (or reconciliation found) the enrollment: store the CA
+ * reference and turn the job into a collect job. */
+int acme_state_enrolled(struct acme_db *db, const struct acme_job *job,
+    const char *ca_ref, int found, long long now);
+/** The certificate was collected: store it, order valid, job done. */
+int acme_state_issued(struct acme_db *db, const struct acme_job *job,
+    const char *chain_pem, long long now);
+/** Permanent failure of an order's CA work: order invalid, job failed. */
+int acme_state_order_failed(struct acme_db *db, const struct acme_job *job,
+    const char *detail, long long now);
+/** Revocation reached the CA (ok=1) or was refused (ok=0, detail). */
+int acme_state_revoke_done(struct acme_db *db, const struct acme_job *job,
+    int ok, const char *detail, long long now);

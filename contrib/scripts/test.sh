@@ -1,0 +1,38 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Build acmebridge (warnings are errors) and run every test with ctest.
+#   bash contrib/scripts/test.sh              # build/, plain build
+#   bash contrib/scripts/test.sh --sanitize   # build-asan/, ASan + UBSan
+# Extra arguments after the options are passed to ctest (e.g. -R certbot).
+set -eu
+
+SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+sanitize=0
+if [ "${1:-}" = "--sanitize" ]; then
+	sanitize=1
+	shift
+fi
+
+if [ ! -d "$SRCDIR/tests/integration/node_modules/acme-client" ] &&
+	[ -f "$SRCDIR/tests/integration/package-lock.json" ]; then
+	echo "test.sh: installing the npm packages of the integration tests"
+	(cd "$SRCDIR/tests/integration" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+if [ "$sanitize" = 1 ]; then
+	BUILD=$SRCDIR/build-asan
+	cmake -S "$SRCDIR" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug -DWERROR=ON \
+		-DENABLE_ASAN=ON -DENABLE_UBSAN=ON
+	export ASAN_OPTIONS=detect_leaks=1
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+else
+	BUILD=$SRCDIR/build
+	cmake -S "$SRCDIR" -B "$BUILD" -DWERROR=ON
+fi
+
+cmake --build "$BUILD" -j "$JOBS"
+cd "$BUILD"
+ctest --output-on-failure -j "$JOBS" "$@"

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Asynchronous stub resolver on a libevent event_base: ldns only encodes and
+ * decodes packets, libevent does the UDP/TCP I/O, so nothing blocks the loop.
+ */
+#pragma once
+#include <stddef.h>
+#include <event2/event.h>
+
+struct dns_resolver;
+
+/**
+ * Resolver that sends recursion-desired queries to one server "ip:port"
+ * (IPv4 or [IPv6]:port) over UDP (EDNS0 4096), falls back to TCP on TC,
+ * retries UDP once on timeout. NULL on bad address.
+ * @param base event loop the lookups run on (borrowed; must outlive r)
+ * @param server text address; a missing port means 53 (copied)
+ * @param timeout_ms per-attempt timeout (values <= 0 mean 2000)
+ * @return new resolver, caller frees with dns_resolver_free(), or NULL
+ */
+struct dns_resolver *dns_resolver_new(struct event_base *base,
+    const char *server, int timeout_ms);
+/** Cancel every pending lookup (no callbacks run) and free. NULL: no-op. */
+void dns_resolver_free(struct dns_resolver *r); /* cancels lookups; no callbacks */
+
+/**
+ * Lookup result.
+ * @param rc 0 = answer (n may be 0 for NXDOMAIN/NODATA), <0 = failure
+ *        (-ETIMEDOUT, -ECONNREFUSED, -EIO for SERVFAIL/REFUSED/malformed);
+ * @param vals borrowed for the callback only. The callback may free the
+ *        resolver or start new lookups.
+ */
+typedef void dns_result_cb(void *arg, int rc, const char *const *vals,
+    size_t n);
+
+/**
+ * TXT strings of name (each TXT record's character-strings concatenated),
+ * following CNAME chains (max 8, also when the server returns the chain in
+ * one answer or only the CNAME). Callback exactly once, never inside the
+ * call.
+ * @param name domain name, borrowed during the call
+ * @return 0 (cb will run), or -1 (cb will not run)
+ */
+int dns_lookup_txt(struct dns_resolver *r, const char *name,
+    dns_result_cb *cb, void *arg);
+/**
+ * A and AAAA of name (both queried; addresses as text, A first; CNAMEs
+ * followed). rc is 0 when either query answered with addresses or both
+ * answered; otherwise the first failure.
+ * @return 0 (cb will run), or -1 (cb will not run)
+ */
+int dns_lookup_addr(struct dns_resolver *r, const char *name,
+    dns_result_cb *cb, void *arg);
+/**
+ * Cancel every pending lookup started with this arg; their callbacks will
+ * not run. Unknown arg: no-op.
+ */
+void dns_lookup_cancel(struct dns_resolver *r, void *arg);

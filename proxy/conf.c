@@ -1,0 +1,524 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Configuration: a schema table checks every key (unknown keys are errors,
+ * keys starting with '#' are comments), then values land in px_conf. */
+#include "proxy/conf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "contrib/log.h"
+
+enum kind { K_STR, K_INT, K_BOOL, K_OBJ, K_ARR };
+
+struct key {
+	const char *name;
+	enum kind kind;
+	int required;
+	long long min, max; /* K_INT bounds */
+};
+
+static const struct key top_keys[] = {
+    {"listen", K_STR, 1, 0, 0},
+    {"base_url", K_STR, 1, 0, 0},
+    {"workers", K_INT, 0, 0, 256},
+    {"database", K_STR, 1, 0, 0},
+    {"database_sync", K_STR, 0, 0, 0},
+    {"log_level", K_STR, 0, 0, 0},
+    {"tls", K_OBJ, 1, 0, 0},
+    {"acme", K_OBJ, 0, 0, 0},
+    {"validation", K_OBJ, 0, 0, 0},
+    {"connectors", K_ARR, 1, 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+static const struct key tls_keys[] = {
+    {"cert_file", K_STR, 1, 0, 0},
+    {"key_file", K_STR, 1, 0, 0},
+    {"self_signed", K_BOOL, 0, 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+static const struct key acme_keys[] = {
+    {"terms_of_service", K_STR, 0, 0, 0},
+    {"website", K_STR, 0, 0, 0},
+    {"caa_identities", K_ARR, 0, 0, 0},
+    {"require_eab", K_BOOL, 0, 0, 0},
+    {"default_connector", K_STR, 0, 0, 0},
+    {"authz_reuse_seconds", K_INT, 0, 0, 398LL * 86400},
+    {"order_lifetime_seconds", K_INT, 0, 60, 30LL * 86400},
+    {"finalize_wait_seconds", K_INT, 0, 0, 40},
+    {"retry_after_seconds", K_INT, 0, 5, 60},
+    {"challenge_types", K_ARR, 0, 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+static const struct key val_keys[] = {
+    {"http01_port", K_INT, 0, 1, 65535},
+    {"tlsalpn01_port", K_INT, 0, 1, 65535},
+    {"dns_resolver", K_STR, 0, 0, 0},
+    {"timeout_seconds", K_INT, 0, 1, 120},
+    {NULL, 0, 0, 0, 0},
+};
+static const struct key conn_keys[] = {
+    {"name", K_STR, 1, 0, 0},
+    {"type", K_STR, 1, 0, 0},
+    {"base_url", K_STR, 1, 0, 0},
+    {"auth", K_STR, 0, 0, 0},
+    {"token_url", K_STR, 0, 0, 0},
+    {"client_id", K_STR, 0, 0, 0},
+    {"client_secret_file", K_STR, 0, 0, 0},
+    {"client_secret_env", K_STR, 0, 0, 0},
+    {"login", K_STR, 0, 0, 0},
+    {"password_file", K_STR, 0, 0, 0},
+    {"password_env", K_STR, 0, 0, 0},
+    {"customer_uri", K_STR, 0, 0, 0},
+    {"org_id", K_INT, 1, 1, 2147483647},
+    {"cert_type", K_INT, 1, 1, 2147483647},
+    {"validity_days", K_INT, 0, 1, 3650},
+    {"ca_file", K_STR, 0, 0, 0},
+    {"external_requester", K_STR, 0, 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+
+static const char *
+kind_name(enum kind k)
+{
+	static const char *const n[] = {"a string", "an integer",
+	    "true or false", "an object", "an array"};
+	return n[k];
+}
+
+static int
+kind_ok(const json_t *v, enum kind k)
+{
+	switch (k) {
+	case K_STR:
+		return json_is_string(v);
+	case K_INT:
+		return json_is_integer(v);
+	case K_BOOL:
+		return json_is_boolean(v);
+	case K_OBJ:
+		return json_is_object(v);
+	case K_ARR:
+		return json_is_array(v);
+	}
+	return 0;
+}
+
+/* Check obj against the table; prefix names the object in messages. */
+static int
+check(const json_t *obj, const struct key *keys, const char *prefix,
+    char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, k, v)
+	{
+		const struct key *d = keys;
+		if (k[0] == '#')
+			continue;
+		while (d->name != NULL && strcmp(d->name, k) != 0)
+			d++;
+		if (d->name == NULL) {
+			snprintf(err, errlen, "config: %s%s: unknown setting",
+			    prefix, k);
+			return -1;
+		}
+		if (!kind_ok(v, d->kind)) {
+			snprintf(err, errlen, "config: %s%s: must be %s",
+			    prefix, k, kind_name(d->kind));
+			return -1;
+		}
+		if (d->kind == K_INT && (d->min != 0 || d->max != 0) &&
+		    (json_integer_value(v) < d->min ||
+			json_integer_value(v) > d->max)) {
+			snprintf(err, errlen,
+			    "config: %s%s: must be between %lld and %lld",
+			    prefix, k, d->min, d->max);
+			return -1;
+		}
+		if (d->kind == K_STR && json_string_length(v) == 0 &&
+		    d->required) {
+			snprintf(err, errlen, "config: %s%s: must not be empty",
+			    prefix, k);
+			return -1;
+		}
+	}
+	for (const struct key *d = keys; d->name != NULL; d++) {
+		if (d->required && json_object_get(obj, d->name) == NULL) {
+			snprintf(err, errlen, "config: %s%s: required setting "
+					      "is missing",
+			    prefix, d->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *
+str(const json_t *obj, const char *k, const char *def)
+{
+	const char *s = json_string_value(json_object_get(obj, k));
+	return s != NULL ? s : def;
+}
+
+static long long
+num(const json_t *obj, const char *k, long long def)
+{
+	json_t *v = json_object_get(obj, k);
+	return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+/* Read a secret from key_file or key_env: one of them, not empty. */
+static int
+read_secret(const json_t *c, const char *what, const char *prefix,
+    char **out, char *err, size_t errlen)
+{
+	char kf[64], ke[64], buf[4096];
+	const char *file, *env;
+	size_t n;
+	FILE *f;
+
+	snprintf(kf, sizeof(kf), "%s_file", what);
+	snprintf(ke, sizeof(ke), "%s_env", what);
+	file = str(c, kf, NULL);
+	env = str(c, ke, NULL);
+	if (file != NULL && env != NULL) {
+		snprintf(err, errlen, "config: %s%s / %s: set only one",
+		    prefix, kf, ke);
+		return -1;
+	}
+	if (file != NULL) {
+		f = fopen(file, "r");
+		if (f == NULL) {
+			snprintf(err, errlen, "config: %s%s: cannot read %s: %s",
+			    prefix, kf, file, strerror(errno));
+			return -1;
+		}
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+				    buf[n - 1] == ' '))
+			buf[--n] = '\0';
+	} else if (env != NULL) {
+		const char *v = getenv(env);
+		if (v == NULL) {
+			snprintf(err, errlen,
+			    "config: %s%s: environment variable %s is not set",
+			    prefix, ke, env);
+			return -1;
+		}
+		snprintf(buf, sizeof(buf), "%s", v);
+		n = strlen(buf);
+	} else {
+		snprintf(err, errlen, "config: %s%s: required (or %s)", prefix,
+		    kf, ke);
+		return -1;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "config: %s%s: the secret is empty",
+		    prefix, file ? kf : ke);
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return -1;
+	}
+	*out = strdup(buf);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (*out == NULL) {
+		snprintf(err, errlen, "config: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+load_connector(const json_t *c, size_t i, struct px_connector *pc,
+    int need_secrets, char *err, size_t errlen)
+{
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), "connectors[%zu].", i);
+	if (!json_is_object(c)) {
+		snprintf(err, errlen, "config: connectors[%zu]: must be an "
+				      "object",
+		    i);
+		return -1;
+	}
+	if (check(c, conn_keys, prefix, err, errlen) != 0)
+		return -1;
+	pc->name = str(c, "name", "");
+	pc->type = str(c, "type", "");
+	pc->base_url = str(c, "base_url", "");
+	pc->auth = str(c, "auth", "oauth2");
+	pc->token_url = str(c, "token_url",
+	    "https://auth.sso.sectigo.com/auth/realms/apiclients/protocol/"
+	    "openid-connect/token");
+	pc->client_id = str(c, "client_id", NULL);
+	pc->login = str(c, "login", NULL);
+	pc->customer_uri = str(c, "customer_uri", NULL);
+	pc->ca_file = str(c, "ca_file", NULL);
+	pc->external_requester = str(c, "external_requester", NULL);
+	pc->org_id = (long)num(c, "org_id", 0);
+	pc->cert_type = (int)num(c, "cert_type", 0);
+	pc->validity_days = (int)num(c, "validity_days", 365);
+	if (strcmp(pc->type, "sectigo") != 0) {
+		snprintf(err, errlen,
+		    "config: %stype: unknown connector type \"%s\" (known: "
+		    "sectigo)",
+		    prefix, pc->type);
+		return -1;
+	}
+	if (strncmp(pc->base_url, "https://", 8) != 0 &&
+	    strncmp(pc->base_url, "http://", 7) != 0) {
+		snprintf(err, errlen, "config: %sbase_url: must be an https URL",
+		    prefix);
+		return -1;
+	}
+	if (strcmp(pc->auth, "oauth2") == 0) {
+		if (pc->client_id == NULL) {
+			snprintf(err, errlen,
+			    "config: %sclient_id: required with auth oauth2",
+			    prefix);
+			return -1;
+		}
+		if (need_secrets &&
+		    read_secret(c, "client_secret", prefix, &pc->client_secret,
+			err, errlen) != 0)
+			return -1;
+	} else if (strcmp(pc->auth, "header") == 0) {
+		if (pc->login == NULL || pc->customer_uri == NULL) {
+			snprintf(err, errlen,
+			    "config: %slogin, customer_uri: required with auth "
+			    "header",
+			    prefix);
+			return -1;
+		}
+		if (need_secrets && read_secret(c, "password", prefix,
+					&pc->password, err, errlen) != 0)
+			return -1;
+	} else {
+		snprintf(err, errlen,
+		    "config: %sauth: must be \"oauth2\" or \"header\"", prefix);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_hostport(const char *s, char *host, size_t hlen, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long p;
+
+	if (colon == NULL || colon == s)
+		return -1;
+	p = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || p < 0 || p > 65535)
+		return -1;
+	if (s[0] == '[' && colon[-1] == ']')
+		snprintf(host, hlen, "%.*s", (int)(colon - s - 2), s + 1);
+	else
+		snprintf(host, hlen, "%.*s", (int)(colon - s), s);
+	*port = (int)p;
+	return 0;
+}
+
+int
+px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
+    char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root, *tls, *acme, *val, *conns, *v;
+	const char *ll, *sync;
+	size_t i;
+	long nproc;
+
+	memset(conf, 0, sizeof(*conf));
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (root == NULL) {
+		snprintf(err, errlen, "config: %s:%d: %s", path, je.line,
+		    je.text);
+		return -1;
+	}
+	conf->root = root;
+	conf->path = path;
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "config: %s: must be a JSON object", path);
+		goto fail;
+	}
+	if (check(root, top_keys, "", err, errlen) != 0)
+		goto fail;
+	tls = json_object_get(root, "tls");
+	acme = json_object_get(root, "acme");
+	val = json_object_get(root, "validation");
+	if (check(tls, tls_keys, "tls.", err, errlen) != 0 ||
+	    (acme && check(acme, acme_keys, "acme.", err, errlen) != 0) ||
+	    (val && check(val, val_keys, "validation.", err, errlen) != 0))
+		goto fail;
+
+	if (parse_hostport(str(root, "listen", ""), conf->listen_buf,
+		sizeof(conf->listen_buf), &conf->listen_port) != 0) {
+		snprintf(err, errlen,
+		    "config: listen: must be address:port (e.g. 0.0.0.0:443)");
+		goto fail;
+	}
+	conf->listen_host = conf->listen_buf;
+	conf->workers = (int)num(root, "workers", 0);
+	if (conf->workers == 0) {
+		nproc = sysconf(_SC_NPROCESSORS_ONLN);
+		conf->workers = nproc > 0 ? (int)nproc : 1;
+	}
+	conf->database = str(root, "database", "");
+	sync = str(root, "database_sync", "full");
+	if (strcmp(sync, "full") != 0 && strcmp(sync, "normal") != 0) {
+		snprintf(err, errlen,
+		    "config: database_sync: must be \"full\" or \"normal\"");
+		goto fail;
+	}
+	conf->db_sync_full = strcmp(sync, "full") == 0;
+	ll = str(root, "log_level", "info");
+	if (log_level_parse(ll) < 0) {
+		snprintf(err, errlen,
+		    "config: log_level: must be err, warn, notice, info or "
+		    "debug");
+		goto fail;
+	}
+	conf->log_level = ll;
+	conf->tls_cert = str(tls, "cert_file", "");
+	conf->tls_key = str(tls, "key_file", "");
+	conf->tls_self_signed = json_is_true(json_object_get(tls, "self_signed"));
+
+	conf->acme.base_url = str(root, "base_url", "");
+	if (strncmp(conf->acme.base_url, "https://", 8) != 0 ||
+	    conf->acme.base_url[strlen(conf->acme.base_url) - 1] == '/') {
+		snprintf(err, errlen,
+		    "config: base_url: must be an https URL without a trailing "
+		    "slash");
+		goto fail;
+	}
+	conf->acme.tos = str(acme, "terms_of_service", NULL);
+	conf->acme.website = str(acme, "website", NULL);
+	conf->acme.caa = json_object_get(acme, "caa_identities");
+	conf->acme.require_eab = json_is_true(json_object_get(acme,
+	    "require_eab"));
+	conf->acme.authz_reuse = num(acme, "authz_reuse_seconds", 30 * 86400);
+	conf->acme.order_lifetime = num(acme, "order_lifetime_seconds",
+	    7 * 86400);
+	conf->acme.finalize_wait = (int)num(acme, "finalize_wait_seconds", 15);
+	conf->acme.retry_after = (int)num(acme, "retry_after_seconds", 10);
+	conf->acme.max_body = 64 * 1024;
+	v = json_object_get(acme, "challenge_types");
+	if (v == NULL) {
+		conf->acme.chall_types = ACME_CHALL_HTTP01 | ACME_CHALL_DNS01 |
+		    ACME_CHALL_TLSALPN01;
+	} else {
+		json_t *t;
+		json_array_foreach(v, i, t)
+		{
+			const char *s = json_string_value(t);
+			if (s && strcmp(s, "http-01") == 0)
+				conf->acme.chall_types |= ACME_CHALL_HTTP01;
+			else if (s && strcmp(s, "dns-01") == 0)
+				conf->acme.chall_types |= ACME_CHALL_DNS01;
+			else if (s && strcmp(s, "tls-alpn-01") == 0)
+				conf->acme.chall_types |= ACME_CHALL_TLSALPN01;
+			else {
+				snprintf(err, errlen,
+				    "config: acme.challenge_types[%zu]: must be "
+				    "http-01, dns-01 or tls-alpn-01",
+				    i);
+				goto fail;
+			}
+		}
+		if (conf->acme.chall_types == 0) {
+			snprintf(err, errlen,
+			    "config: acme.challenge_types: must not be empty");
+			goto fail;
+		}
+	}
+
+	conf->validation.http01_port = (int)num(val, "http01_port", 80);
+	conf->validation.tlsalpn01_port = (int)num(val, "tlsalpn01_port", 443);
+	conf->validation.dns_resolver = str(val, "dns_resolver",
+	    "127.0.0.1:53");
+	conf->validation.timeout_seconds = (int)num(val, "timeout_seconds", 10);
+
+	conns = json_object_get(root, "connectors");
+	if (json_array_size(conns) == 0) {
+		snprintf(err, errlen,
+		    "config: connectors: at least one CA connector is needed");
+		goto fail;
+	}
+	conf->connectors = calloc(json_array_size(conns),
+	    sizeof(*conf->connectors));
+	if (conf->connectors == NULL) {
+		snprintf(err, errlen, "config: out of memory");
+		goto fail;
+	}
+	json_array_foreach(conns, i, v)
+	{
+		if (load_connector(v, i, &conf->connectors[i], need_secrets,
+			err, errlen) != 0) {
+			conf->n_connectors = i + 1;
+			goto fail;
+		}
+		conf->n_connectors = i + 1;
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(conf->connectors[j].name,
+				conf->connectors[i].name) == 0) {
+				snprintf(err, errlen,
+				    "config: connectors[%zu].name: \"%s\" is "
+				    "used twice",
+				    i, conf->connectors[i].name);
+				goto fail;
+			}
+		}
+	}
+	conf->acme.default_connector = str(acme, "default_connector",
+	    conf->connectors[0].name);
+	if (px_conf_connector(conf, conf->acme.default_connector) == NULL) {
+		snprintf(err, errlen,
+		    "config: acme.default_connector: no connector named \"%s\"",
+		    conf->acme.default_connector);
+		goto fail;
+	}
+	return 0;
+fail:
+	px_conf_free(conf);
+	return -1;
+}
+
+static void
+free_secret(char *s)
+{
+	if (s != NULL) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+void
+px_conf_free(struct px_conf *conf)
+{
+	for (size_t i = 0; i < conf->n_connectors; i++) {
+		free_secret(conf->connectors[i].client_secret);
+		free_secret(conf->connectors[i].password);
+	}
+	free(conf->connectors);
+	json_decref(conf->root);
+	memset(conf, 0, sizeof(*conf));
+}
+
+const struct px_connector *
+px_conf_connector(const struct px_conf *conf, const char *name)
+{
+	for (size_t i = 0; i < conf->n_connectors; i++)
+		if (strcmp(conf->connectors[i].name, name) == 0)
+			return &conf->connectors[i];
+	return NULL;
+}

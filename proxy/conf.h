@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The JSON configuration file: schema-checked, secrets read from files or
+ * the environment. */
+#pragma once
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "acme/acme.h"
+#include "proxy/validate.h"
+
+/** One CA connector (strings borrowed from the parsed JSON or owned). */
+struct px_connector {
+	const char *name;
+	const char *type;          /* "sectigo" */
+	const char *base_url;
+	const char *auth;          /* "oauth2" | "header" */
+	const char *token_url;
+	const char *client_id;
+	char *client_secret;       /* owned, cleansed on free */
+	const char *login;
+	char *password;            /* owned, cleansed on free */
+	const char *customer_uri;
+	const char *ca_file;
+	const char *external_requester;
+	long org_id;
+	int cert_type;
+	int validity_days;
+};
+
+struct px_conf {
+	json_t *root;              /* the parsed file; strings point into it */
+	const char *path;          /* config file path */
+	const char *listen_host;   /* from "listen" */
+	char listen_buf[256];
+	int listen_port;
+	int workers;               /* resolved: >= 1 */
+	const char *database;
+	int db_sync_full;
+	const char *log_level;
+	const char *tls_cert;
+	const char *tls_key;
+	int tls_self_signed;
+	struct acme_settings acme;
+	struct px_validate_conf validation;
+	struct px_connector *connectors;
+	size_t n_connectors;
+};
+
+/**
+ * Load and check path. On error returns -1 with one line in err naming
+ * the setting at fault (e.g. "config: acme.retry_after_seconds: must be
+ * between 5 and 60").
+ * @param need_secrets 0 to skip reading secret files (eab subcommands)
+ */
+int px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
+    char *err, size_t errlen);
+void px_conf_free(struct px_conf *conf);
+/** Connector by name, or NULL. */
+const struct px_connector *px_conf_connector(const struct px_conf *conf,
+    const char *name);

@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * HTTPS front-end. Each worker owns an event_base, an evhttp accepting on
+ * its own SO_REUSEPORT socket, a SQLite connection and an acme_ctx; the
+ * nonce source is shared. Requests are answered from the callback, or
+ * (finalize, revoke) parked on a timer until the job runner has moved the
+ * state on: the loop never blocks.
+ */
+#include "proxy/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "acme/acme.h"
+#include "contrib/log.h"
+
+#define MAX_BODY (256 * 1024) /* hard cap; acme/ refuses > 64 KiB */
+#define WAIT_TICK_MS 50
+
+struct worker {
+	struct px_http *h;
+	pthread_t th;
+	int started;
+	struct event_base *base;
+	struct evhttp *http;
+	evutil_socket_t fd;
+	struct acme_db *db;
+	struct acme_ctx *ctx;
+};
+
+struct px_http {
+	const struct px_conf *conf;
+	struct px_jobs *jobs;
+	SSL_CTX *ssl;
+	struct acme_nonces *nonces;
+	char base_path[256]; /* path part of base_url, "" or "/prefix" */
+	struct worker *workers;
+	int n_workers;
+};
+
+/* A request whose reply waits for the job runner. */
+struct parked {
+	struct worker *w;
+	struct evhttp_request *req; /* NULL once the client went away */
+	struct acme_resp resp;
+	struct event *timer;
+	unsigned long gen;
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+send_resp(struct worker *w, struct evhttp_request *req, struct acme_resp *r)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	struct evbuffer *buf = evbuffer_new();
+	char nonce[ACME_NONCE_LEN + 1], ra[16];
+
+	/* RFC 8555 §6.5: a fresh nonce on every response, errors too */
+	acme_nonce_issue(w->h->nonces, nonce);
+	evhttp_add_header(out, "Replay-Nonce", nonce);
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	if (r->location[0] != '\0')
+		evhttp_add_header(out, "Location", r->location);
+	for (int i = 0; i < r->nlinks; i++)
+		evhttp_add_header(out, "Link", r->links[i]);
+	if (r->retry_after > 0) {
+		snprintf(ra, sizeof(ra), "%d", r->retry_after);
+		evhttp_add_header(out, "Retry-After", ra);
+	}
+	if (buf != NULL && r->json != NULL) {
+		char *s = json_dumps(r->json, JSON_INDENT(2));
+		if (s != NULL) {
+			evbuffer_add(buf, s, strlen(s));
+			evbuffer_add(buf, "\n", 1);
+			free(s);
+		}
+		evhttp_add_header(out, "Content-Type", r->ctype);
+	} else if (buf != NULL && r->raw != NULL) {
+		evbuffer_add(buf, r->raw, r->raw_len);
+		evhttp_add_header(out, "Content-Type", r->ctype);
+	}
+	evhttp_send_reply(req, r->status ? r->status : 500, NULL, buf);
+	if (buf != NULL)
+		evbuffer_free(buf);
+}
+
+static void
+parked_free(struct parked *p)
+{
+	if (p->req != NULL) {
+		struct evhttp_connection *c = evhttp_request_get_connection(
+		    p->req);
+		if (c != NULL)
+			evhttp_connection_set_closecb(c, NULL, NULL);
+	}
+	event_free(p->timer);
+	acme_resp_clear(&p->resp);
+	free(p);
+}
+
+static void
+parked_closed(struct evhttp_connection *c, void *arg)
+{
+	struct parked *p = arg;
+
+	(void)c;
+	/* evhttp frees the request right after this: forget it */
+	p->req = NULL;
+}
+
+static void
+parked_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct parked *p = arg;
+	unsigned long gen = atomic_load(&px_state_gen);
+	long long now = now_ms();
+	int final = now >= p->resp.wait_until;
+
+	(void)fd;
+	(void)what;
+	if (p->req == NULL) {
+		parked_free(p);
+		return;
+	}
+	if (gen == p->gen && !final)
+		return; /* nothing moved since the last look */
+	p->gen = gen;
+	if (acme_wait_poll(p->w->ctx, &p->resp, now / 1000, final)) {
+		send_resp(p->w, p->req, &p->resp);
+		parked_free(p);
+	}
+}
+
+static void
+park(struct worker *w, struct evhttp_request *req, struct acme_resp *resp)
+{
+	struct parked *p = calloc(1, sizeof(*p));
+	struct timeval tv = {0, WAIT_TICK_MS * 1000};
+
+	if (p == NULL)
+		goto now;
+	p->w = w;
+	p->req = req;
+	p->resp = *resp;
+	p->gen = atomic_load(&px_state_gen);
+	p->timer = event_new(w->base, -1, EV_PERSIST, parked_tick, p);
+	if (p->timer == NULL) {
+		*resp = p->resp;
+		free(p);
+		goto now;
+	}
+	memset(resp, 0, sizeof(*resp));
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+	    parked_closed, p);
+	event_add(p->timer, &tv);
+	return;
+now:
+	resp->wait = ACME_WAIT_NONE;
+	send_resp(w, req, resp);
+	acme_resp_clear(resp);
+}
+
+static const char *
+method_name(enum evhttp_cmd_type t)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	default:
+		return "OTHER";
+	}
+}
+
+static void
+on_request(struct evhttp_request *req, void *arg)
+{
+	struct worker *w = arg;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const char *uri = evhttp_request_get_uri(req);
+	size_t bl = strlen(w->h->base_path), len = evbuffer_get_length(in);
+	struct acme_resp resp;
+	struct acme_req ar = {0};
+
+	ar.method = method_name(evhttp_request_get_command(req));
+	ar.content_type = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Content-Type");
+	ar.body = len ? (const char *)evbuffer_pullup(in, -1) : "";
+	ar.body_len = len;
+	ar.now = time(NULL);
+	if (strncmp(uri, w->h->base_path, bl) == 0 &&
+	    (uri[bl] == '/' || uri[bl] == '\0'))
+		ar.path = uri[bl] ? uri + bl : "/";
+	else
+		ar.path = "/-not-found";
+	acme_handle(w->ctx, &ar, &resp);
+	log_debug("%s %s -> %d", ar.method, uri, resp.status);
+	if (resp.kick)
+		px_jobs_kick(w->h->jobs);
+	if (resp.wait != ACME_WAIT_NONE) {
+		park(w, req, &resp);
+		return;
+	}
+	send_resp(w, req, &resp);
+	acme_resp_clear(&resp);
+}
+
+static struct bufferevent *
+on_conn(struct event_base *base, void *arg)
+{
+	struct worker *w = arg;
+	SSL *ssl = SSL_new(w->h->ssl);
+
+	if (ssl == NULL)
+		return NULL;
+	return bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static evutil_socket_t
+listen_socket(const char *host, int port, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	evutil_socket_t fd;
+	int one = 1;
+
+	if (strchr(host, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			goto bad;
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			goto bad;
+		sl = sizeof(*s4);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 512) != 0) {
+		snprintf(err, errlen, "listen: %s:%d: %s", host, port,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+bad:
+	snprintf(err, errlen,
+	    "config: listen: \"%s\" is not an IP address", host);
+	return -1;
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+static SSL_CTX *
+tls_ctx(const struct px_conf *conf, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (ctx == NULL)
+		goto fail;
+	/* TLS 1.2 and 1.3 only */
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, conf->tls_cert) != 1) {
+		snprintf(err, errlen,
+		    "config: tls.cert_file: cannot load %s (%s)", conf->tls_cert,
+		    ERR_reason_error_string(ERR_get_error()));
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, conf->tls_key, SSL_FILETYPE_PEM) !=
+		1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen,
+		    "config: tls.key_file: cannot load %s or it does not match "
+		    "tls.cert_file (%s)",
+		    conf->tls_key, ERR_reason_error_string(ERR_get_error()));
+		goto fail;
+	}
+	ERR_clear_error();
+	return ctx;
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+struct px_http *
+px_http_start(const struct px_conf *conf, struct px_jobs *jobs, char *err,
+    size_t errlen)
+{
+	struct px_http *h = calloc(1, sizeof(*h));
+	const char *p;
+
+	if (h == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->conf = conf;
+	h->jobs = jobs;
+	/* path part of base_url: everything after scheme://host[:port] */
+	p = strchr(conf->acme.base_url + 8, '/');
+	snprintf(h->base_path, sizeof(h->base_path), "%s", p ? p : "");
+	h->ssl = tls_ctx(conf, err, errlen);
+	h->nonces = acme_nonces_new();
+	h->workers = calloc((size_t)conf->workers, sizeof(*h->workers));
+	if (h->ssl == NULL || h->nonces == NULL || h->workers == NULL) {
+		if (h->ssl != NULL)
+			snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < conf->workers; i++) {
+		struct worker *w = &h->workers[i];
+
+		h->n_workers = i + 1;
+		w->h = h;
+		w->fd = -1;
+		w->fd = listen_socket(conf->listen_host, conf->listen_port,
+		    err, errlen);
+		if (w->fd < 0)
+			goto fail;
+		w->base = event_base_new();
+		w->http = w->base ? evhttp_new(w->base) : NULL;
+		w->db = acme_db_open(conf->database, conf->db_sync_full, err,
+		    errlen);
+		if (w->http == NULL || w->db == NULL)
+			goto fail;
+		w->ctx = acme_ctx_new(&conf->acme, w->db, h->nonces);
+		if (w->ctx == NULL)
+			goto fail;
+		evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET |
+			EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
+		evhttp_set_max_body_size(w->http, MAX_BODY);
+		evhttp_set_max_headers_size(w->http, 16 * 1024);
+		evhttp_set_timeout(w->http, 60);
+		evhttp_set_bevcb(w->http, on_conn, w);
+		evhttp_set_gencb(w->http, on_request, w);
+		if (evhttp_accept_socket(w->http, w->fd) != 0) {
+			snprintf(err, errlen, "listen: cannot accept on %s:%d",
+			    conf->listen_host, conf->listen_port);
+			goto fail;
+		}
+		w->fd = -1; /* evhttp owns it now */
+	}
+	for (int i = 0; i < h->n_workers; i++) {
+		if (pthread_create(&h->workers[i].th, NULL, worker_main,
+			&h->workers[i]) != 0) {
+			snprintf(err, errlen, "cannot start worker threads");
+			goto fail;
+		}
+		h->workers[i].started = 1;
+	}
+	return h;
+fail:
+	px_http_stop(h);
+	return NULL;
+}
+
+void
+px_http_stop(struct px_http *h)
+{
+	if (h == NULL)
+		return;
+	for (int i = 0; i < h->n_workers; i++)
+		if (h->workers[i].started)
+			event_base_loopexit(h->workers[i].base, NULL);
+	for (int i = 0; i < h->n_workers; i++) {
+		struct worker *w = &h->workers[i];
+		if (w->started)
+			pthread_join(w->th, NULL);
+		if (w->http != NULL)
+			evhttp_free(w->http);
+		acme_ctx_free(w->ctx);
+		acme_db_close(w->db);
+		if (w->base != NULL)
+			event_base_free(w->base);
+		if (w->fd >= 0)
+			close(w->fd);
+	}
+	free(h->workers);
+	acme_nonces_free(h->nonces);
+	SSL_CTX_free(h->ssl);
+	free(h);
+}
+
+int
+px_tls_self_signed(const struct px_conf *conf, char *err, size_t errlen)
+{
+	struct stat st;
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	X509V3_CTX v3;
+	X509_EXTENSION *ext = NULL;
+	FILE *f = NULL;
+	char host[256], san[600];
+	const char *hs, *he;
+	int rc = -1;
+
+	if (stat(conf->tls_cert, &st) == 0 && stat(conf->tls_key, &st) == 0)
+		return 0;
+	hs = conf->acme.base_url + 8;
+	he = hs + strcspn(hs, ":/");
+	if (*hs == '[') {
+		hs++;
+		he = strchr(hs, ']');
+		if (he == NULL)
+			he = hs;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)(he - hs), hs);
+	{
+		unsigned char buf[16];
+		int is_ip = inet_pton(AF_INET, host, buf) == 1 ||
+		    inet_pton(AF_INET6, host, buf) == 1;
+		snprintf(san, sizeof(san),
+		    "DNS:localhost,IP:127.0.0.1,IP:::1%s%s",
+		    strcmp(host, "localhost") == 0 ||
+			    strcmp(host, "127.0.0.1") == 0
+			? ""
+			: (is_ip ? ",IP:" : ",DNS:"),
+		    strcmp(host, "localhost") == 0 ||
+			    strcmp(host, "127.0.0.1") == 0
+			? ""
+			: host);
+	}
+	key = EVP_EC_gen("P-256");
+	x = X509_new();
+	if (key == NULL || x == NULL)
+		goto out;
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL));
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 365L * 86400);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)host, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_set_pubkey(x, key);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+	if (ext == NULL || !X509_add_ext(x, ext, -1))
+		goto out;
+	X509_EXTENSION_free(ext);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
+	    "critical,CA:TRUE");
+	if (ext == NULL || !X509_add_ext(x, ext, -1))
+		goto out;
+	if (X509_sign(x, key, EVP_sha256()) == 0)
+		goto out;
+	f = fopen(conf->tls_key, "w");
+	if (f == NULL || fchmod(fileno(f), 0600) != 0 ||
+	    !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)) {
+		snprintf(err, errlen, "config: tls.key_file: cannot write %s",
+		    conf->tls_key);
+		goto out;
+	}
+	fclose(f);
+	f = fopen(conf->tls_cert, "w");
+	if (f == NULL || !PEM_write_X509(f, x)) {
+		snprintf(err, errlen, "config: tls.cert_file: cannot write %s",
+		    conf->tls_cert);
+		goto out;
+	}
+	log_notice("created a self-signed TLS certificate %s for %s",
+	    conf->tls_cert, host);
+	rc = 0;
+out:
+	if (rc != 0 && err[0] == '\0')
+		snprintf(err, errlen, "tls: cannot create a self-signed "
+				      "certificate");
+	if (f != NULL)
+		fclose(f);
+	X509_EXTENSION_free(ext);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return rc;
+}

@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Durable job runner: validation and CA work, resumed from SQLite. */
+#include "proxy/jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "acme/jws.h"
+#include "acme/state.h"
+#include "contrib/evcurl.h"
+#include "contrib/log.h"
+#include "proxy/validate.h"
+#include "sectigo/sectigo.h"
+
+#define MAX_INFLIGHT 64
+#define MAX_ATTEMPTS 40
+#define TICK_MS 200
+
+atomic_ulong px_state_gen;
+
+struct backend {
+	const char *name;
+	struct acme_ca *ca;
+};
+
+struct px_jobs {
+	struct event_base *base;
+	const struct px_conf *conf;
+	struct acme_db *db;
+	struct evcurl *ec;
+	struct px_validator *val;
+	struct backend *backends;
+	size_t n_backends;
+	struct event *tick;
+	struct event *wake;
+	struct task *tasks; /* in flight */
+	int n_tasks;
+};
+
+/* One job in flight. */
+struct task {
+	struct px_jobs *j;
+	struct acme_job job;
+	struct acme_ca *ca;
+	char *csr;            /* enroll: CSR PEM */
+	char **names;         /* enroll: SAN list */
+	size_t n_names;
+	char tag[64];         /* enroll: order oid */
+	int step;             /* enroll: 0 find, 1 submit */
+	struct task *next;
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+changed(void)
+{
+	atomic_fetch_add(&px_state_gen, 1);
+}
+
+static struct acme_ca *
+backend_for(struct px_jobs *j, const char *name)
+{
+	for (size_t i = 0; i < j->n_backends; i++)
+		if (strcmp(j->backends[i].name, name) == 0)
+			return j->backends[i].ca;
+	return NULL;
+}
+
+static void
+task_free(struct task *t)
+{
+	struct task **pp;
+
+	for (pp = &t->j->tasks; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			t->j->n_tasks--;
+			break;
+		}
+	}
+	for (size_t i = 0; i < t->n_names; i++)
+		free(t->names[i]);
+	free(t->names);
+	free(t->csr);
+	free(t);
+}
+
+static int
+in_flight(struct px_jobs *j, long long id)
+{
+	for (struct task *t = j->tasks; t != NULL; t = t->next)
+		if (t->job.id == id)
+			return 1;
+	return 0;
+}
+
+/* Back off after a transient failure: 1 s doubling to 5 min, or the
+ * CA's hint. After MAX_ATTEMPTS the order fails with the last error. */
+static void
+retry_later(struct task *t, const char *error, int hint)
+{
+	long long delay = 1000LL << (t->job.attempts < 9 ? t->job.attempts : 9);
+	long long now = time(NULL);
+
+	if (delay > 300000)
+		delay = 300000;
+	if (hint > 0)
+		delay = hint * 1000LL;
+	if (t->job.attempts + 1 >= MAX_ATTEMPTS &&
+	    strcmp(t->job.kind, "revoke") != 0) {
+		log_err("job=%lld kind=%s: giving up after %d attempts: %s",
+		    t->job.id, t->job.kind, t->job.attempts + 1, error);
+		acme_state_order_failed(t->j->db, &t->job, error, now);
+		changed();
+		return;
+	}
+	log_info("job=%lld kind=%s ref=%lld: retry in %lld ms: %s", t->job.id,
+	    t->job.kind, t->job.ref, delay, error);
+	acme_job_retry(t->j->db, t->job.id, now_ms() + delay, error, now);
+}
+
+/* ---- validate ----------------------------------------------------- */
+
+static void
+validated(void *arg, const struct acme_problem *prob)
+{
+	struct task *t = arg;
+
+	if (prob != NULL)
+		log_info("job=%lld challenge=%lld invalid: %s", t->job.id,
+		    t->job.ref, prob->detail);
+	if (acme_state_chall_done(t->j->db, &t->job, prob,
+		t->j->conf->acme.authz_reuse > 0 ? t->j->conf->acme.authz_reuse
+						 : 86400,
+		time(NULL)) != 0)
+		log_err("job=%lld: cannot store the validation result",
+		    t->job.id);
+	changed();
+	task_free(t);
+}
+
+static int
+start_validate(struct task *t)
+{
+	struct acme_problem p = {0};
+	struct px_validation v;
+	json_t *row, *jwk = NULL;
+	char thumb[44];
+	char *ka = NULL;
+	int rc = -1;
+
+	row = acme_db_one(t->j->db,
+	    "SELECT c.type, c.token, c.status, a.id_type, a.id_value,"
+	    " acc.jwk FROM challenges c JOIN authzs a ON a.id = c.authz_id"
+	    " JOIN accounts acc ON acc.id = a.account_id WHERE c.id = ?",
+	    "i", t->job.ref);
+	if (row == NULL ||
+	    strcmp(acme_row_str(row, "status"), "processing") != 0) {
+		/* nothing left to validate: close the job */
+		acme_state_chall_done(t->j->db, &t->job, NULL, 0, time(NULL));
+		goto out;
+	}
+	jwk = json_loads(acme_row_str(row, "jwk"), 0, NULL);
+	if (jwk == NULL || acme_jwk_thumbprint(jwk, thumb) != 0)
+		goto out;
+	ka = acme_key_authz(acme_row_str(row, "token"), thumb);
+	if (ka == NULL)
+		goto out;
+	v.chall_type = acme_row_str(row, "type");
+	v.id_type = acme_row_str(row, "id_type");
+	v.id_value = acme_row_str(row, "id_value");
+	v.token = acme_row_str(row, "token");
+	v.key_authz = ka;
+	if (px_validate(t->j->val, &v, validated, t) != 0) {
+		acme_problem_set(&p, 500, "serverInternal",
+		    "the validation could not be started");
+		validated(t, &p);
+		acme_problem_clear(&p);
+	}
+	rc = 0;
+out:
+	free(ka);
+	json_decref(jwk);
+	json_decref(row);
+	return rc;
+}
+
+/* ---- enroll / find / collect ---------------------------------------- */
+
+static void enroll_step(struct task *t);
+
+static void
+enroll_done(void *arg, const struct acme_ca_result *res)
+{
+	struct task *t = arg;
+	long long now = time(NULL);
+
+	switch (res->status) {
+	case ACME_CA_OK:
+		log_info("order=%lld %s: ca_ref=%s", t->job.ref,
+		    t->step == 0 ? "reconciled with an earlier enrollment"
+				 : "enrolled",
+		    res->ca_ref);
+		acme_state_enrolled(t->j->db, &t->job, res->ca_ref,
+		    t->step == 0, now);
+		changed();
+		px_jobs_kick(t->j);
+		break;
+	case ACME_CA_NOTFOUND:
+		/* the earlier attempt never reached the CA: send it now */
+		t->step = 1;
+		enroll_step(t);
+		return;
+	case ACME_CA_FAILED:
+		log_warn("order=%lld: enrollment refused: %s", t->job.ref,
+		    res->error ? res->error : "");
+		acme_state_order_failed(t->j->db, &t->job,
+		    res->error ? res->error : "the CA refused the enrollment",
+		    now);
+		changed();
+		break;
+	default:
+		retry_later(t, res->error ? res->error : "CA not reachable",
+		    res->retry_after);
+		break;
+	}
+	task_free(t);
+}
+
+static void
+enroll_step(struct task *t)
+{
+	struct acme_ca_enroll e = {
+	    .tag = t->tag,
+	    .csr_pem = t->csr,
+	    .names = (const char *const *)t->names,
+	    .n_names = t->n_names,
+	    .validity_days = 0,
+	};
+	int rc;
+
+	if (t->step == 1) {
+		/* crash marker first: after this commit, a restart looks the
+		 * enrollment up before it ever sends another one */
+		if (acme_state_enroll_sending(t->j->db, t->job.ref, &t->job,
+			time(NULL)) != 0) {
+			retry_later(t, "database busy", 1);
+			task_free(t);
+			return;
+		}
+		rc = t->ca->ops->submit(t->ca, &e, enroll_done, t);
+	} else {
+		rc = t->ca->ops->find(t->ca, &e, enroll_done, t);
+	}
+	if (rc != 0) {
+		retry_later(t, "the CA call could not be started", 0);
+		task_free(t);
+	}
+}
+
+static int
+start_enroll(struct task *t)
+{
+	json_t *o, *ids, *v;
+	size_t i;
+
+	o = acme_db_one(t->j->db,
+	    "SELECT oid, status, csr_pem, identifiers, connector, enroll_state"
+	    " FROM orders WHERE id = ?",
+	    "i", t->job.ref);
+	if (o == NULL || strcmp(acme_row_str(o, "status"), "processing") != 0) {
+		acme_state_order_failed(t->j->db, &t->job,
+		    "order is not processing", time(NULL));
+		json_decref(o);
+		return -1;
+	}
+	t->ca = backend_for(t->j, acme_row_str(o, "connector"));
+	if (t->ca == NULL) {
+		acme_state_order_failed(t->j->db, &t->job,
+		    "the order's CA connector is no longer configured",
+		    time(NULL));
+		json_decref(o);
+		changed();
+		return -1;
+	}
+	snprintf(t->tag, sizeof(t->tag), "%s", acme_row_str(o, "oid"));
+	t->csr = strdup(acme_row_str(o, "csr_pem"));
+	ids = json_loads(acme_row_str(o, "identifiers"), 0, NULL);
+	t->names = calloc(json_array_size(ids) + 1, sizeof(char *));
+	if (t->csr == NULL || ids == NULL || t->names == NULL) {
+		json_decref(ids);
+		json_decref(o);
+		return -1;
+	}
+	json_array_foreach(ids, i, v)
+	    t->names[t->n_names++] = strdup(
+		json_string_value(json_object_get(v, "value")));
+	json_decref(ids);
+	/* enroll_state 1: an earlier attempt may have reached SCM (crash or
+	 * lost reply): find it by tag before enrolling again */
+	t->step = acme_row_int(o, "enroll_state") == 1 ? 0 : 1;
+	json_decref(o);
+	enroll_step(t);
+	return 0;
+}
+
+static void
+collected(void *arg, const struct acme_ca_result *res)
+{
+	struct task *t = arg;
+	long long now = time(NULL);
+
+	switch (res->status) {
+	case ACME_CA_OK:
+		if (acme_state_issued(t->j->db, &t->job, res->chain_pem, now) !=
+		    0)
+			retry_later(t, "database busy", 1);
+		else
+			log_info("order=%lld: certificate issued", t->job.ref);
+		changed();
+		break;
+	case ACME_CA_PENDING:
+		retry_later(t, "being processed by the CA", res->retry_after);
+		break;
+	case ACME_CA_FAILED:
+		acme_state_order_failed(t->j->db, &t->job,
+		    res->error ? res->error : "the CA refused the collection",
+		    now);
+		changed();
+		break;
+	default:
+		retry_later(t, res->error ? res->error : "CA not reachable",
+		    res->retry_after);
+		break;
+	}
+	task_free(t);
+}
+
+static int
+start_collect(struct task *t)
+{
+	json_t *o = acme_db_one(t->j->db,
+	    "SELECT status, ca_ref, connector FROM orders WHERE id = ?", "i",
+	    t->job.ref);
+	int rc = -1;
+
+	if (o == NULL || strcmp(acme_row_str(o, "status"), "processing") != 0) {
+		acme_state_order_failed(t->j->db, &t->job,
+		    "order is not processing", time(NULL));
+		goto out;
+	}
+	t->ca = backend_for(t->j, acme_row_str(o, "connector"));
+	if (t->ca == NULL)
+		goto out;
+	if (t->ca->ops->collect(t->ca, acme_row_str(o, "ca_ref"), collected,
+		t) != 0) {
+		retry_later(t, "the CA call could not be started", 0);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+static void
+revoked(void *arg, const struct acme_ca_result *res)
+{
+	struct task *t = arg;
+
+	if (res->status == ACME_CA_OK || res->status == ACME_CA_FAILED) {
+		acme_state_revoke_done(t->j->db, &t->job,
+		    res->status == ACME_CA_OK, res->error ? res->error : "",
+		    time(NULL));
+		changed();
+	} else {
+		retry_later(t, res->error ? res->error : "CA not reachable",
+		    res->retry_after);
+	}
+	task_free(t);
+}
+
+static int
+start_revoke(struct task *t)
+{
+	json_t *c = acme_db_one(t->j->db,
+	    "SELECT ca_ref, connector FROM certificates WHERE id = ?", "i",
+	    t->job.ref);
+	int rc = -1;
+
+	if (c == NULL)
+		goto out;
+	t->ca = backend_for(t->j, acme_row_str(c, "connector"));
+	if (t->ca == NULL) {
+		acme_state_revoke_done(t->j->db, &t->job, 0,
+		    "the certificate's CA connector is no longer configured",
+		    time(NULL));
+		goto out;
+	}
+	if (t->ca->ops->revoke(t->ca, acme_row_str(c, "ca_ref"),
+		(int)t->job.arg, revoked, t) != 0) {
+		retry_later(t, "the CA call could not be started", 0);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(c);
+	return rc;
+}
+
+/* ---- the loop ------------------------------------------------------- */
+
+static void
+run_due(struct px_jobs *j)
+{
+	struct acme_job due[MAX_INFLIGHT];
+	int n;
+
+	if (j->n_tasks >= MAX_INFLIGHT)
+		return;
+	n = acme_jobs_due(j->db, now_ms(), due, MAX_INFLIGHT);
+	for (int i = 0; i < n && j->n_tasks < MAX_INFLIGHT; i++) {
+		struct task *t;
+		int rc;
+
+		if (in_flight(j, due[i].id))
+			continue;
+		t = calloc(1, sizeof(*t));
+		if (t == NULL)
+			return;
+		t->j = j;
+		t->job = due[i];
+		t->next = j->tasks;
+		j->tasks = t;
+		j->n_tasks++;
+		log_debug("job=%lld kind=%s ref=%lld attempt=%d", t->job.id,
+		    t->job.kind, t->job.ref, t->job.attempts);
+		if (strcmp(t->job.kind, "validate") == 0)
+			rc = start_validate(t);
+		else if (strcmp(t->job.kind, "enroll") == 0)
+			rc = start_enroll(t);
+		else if (strcmp(t->job.kind, "collect") == 0)
+			rc = start_collect(t);
+		else if (strcmp(t->job.kind, "revoke") == 0)
+			rc = start_revoke(t);
+		else
+			rc = -1;
+		if (rc != 0)
+			task_free(t);
+	}
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	run_due(arg);
+}
+
+void
+px_jobs_kick(struct px_jobs *j)
+{
+	event_active(j->wake, EV_READ, 0);
+}
+
+struct px_jobs *
+px_jobs_new(struct event_base *base, const struct px_conf *conf, char *err,
+    size_t errlen)
+{
+	struct px_jobs *j = calloc(1, sizeof(*j));
+	struct timeval tv = {0, TICK_MS * 1000};
+
+	if (j == NULL) {
+		snprintf(err, errlen, "jobs: out of memory");
+		return NULL;
+	}
+	j->base = base;
+	j->conf = conf;
+	j->db = acme_db_open(conf->database, conf->db_sync_full, err, errlen);
+	if (j->db == NULL)
+		goto fail;
+	j->ec = evcurl_new(base);
+	j->val = j->ec ? px_validator_new(base, j->ec, &conf->validation)
+		       : NULL;
+	j->backends = calloc(conf->n_connectors, sizeof(*j->backends));
+	if (j->ec == NULL || j->val == NULL || j->backends == NULL) {
+		snprintf(err, errlen,
+		    "jobs: cannot start the HTTP client or the validator "
+		    "(validation.dns_resolver?)");
+		goto fail;
+	}
+	for (size_t i = 0; i < conf->n_connectors; i++) {
+		const struct px_connector *pc = &conf->connectors[i];
+		struct sectigo_conf sc = {
+		    .name = pc->name,
+		    .base_url = pc->base_url,
+		    .auth = pc->auth,
+		    .token_url = pc->token_url,
+		    .client_id = pc->client_id,
+		    .client_secret = pc->client_secret,
+		    .login = pc->login,
+		    .password = pc->password,
+		    .customer_uri = pc->customer_uri,
+		    .ca_file = pc->ca_file,
+		    .external_requester = pc->external_requester,
+		    .org_id = pc->org_id,
+		    .cert_type = pc->cert_type,
+		    .validity_days = pc->validity_days,
+		    .timeout_seconds = 30,
+		};
+		j->backends[i].name = pc->name;
+		j->backends[i].ca = sectigo_ca_new(&sc, base, j->ec);
+		j->n_backends = i + 1;
+		if (j->backends[i].ca == NULL) {
+			snprintf(err, errlen,
+			    "config: connectors[%zu]: the SCM backend could not "
+			    "be created (see the log line above)",
+			    i);
+			goto fail;
+		}
+	}
+	j->tick = event_new(base, -1, EV_PERSIST, on_tick, j);
+	j->wake = event_new(base, -1, 0, on_tick, j);
+	if (j->tick == NULL || j->wake == NULL) {
+		snprintf(err, errlen, "jobs: out of memory");
+		goto fail;
+	}
+	event_add(j->tick, &tv);
+	/* resume whatever was queued before the last stop */
+	event_active(j->wake, EV_READ, 0);
+	return j;
+fail:
+	px_jobs_free(j);
+	return NULL;
+}
+
+void
+px_jobs_free(struct px_jobs *j)
+{
+	if (j == NULL)
+		return;
+	/* backends first: they cancel their calls without callbacks */
+	for (size_t i = 0; i < j->n_backends; i++)
+		if (j->backends[i].ca != NULL)
+			j->backends[i].ca->ops->free(j->backends[i].ca);
+	px_validator_free(j->val);
+	while (j->tasks != NULL)
+		task_free(j->tasks);
+	evcurl_free(j->ec);
+	if (j->tick != NULL)
+		event_free(j->tick);
+	if (j->wake != NULL)
+		event_free(j->wake);
+	free(j->backends);
+	acme_db_close(j->db);
+	free(j);
+}

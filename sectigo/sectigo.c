@@ -1,0 +1,1831 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The CA port on the Sectigo Certificate Manager REST API
+ * (/work/shared/sectigo-scm-api.md): enroll, find by tag, collect, revoke and
+ * a connection test, all as asynchronous HTTPS calls through evcurl.
+ */
+#include "sectigo/sectigo.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "contrib/log.h"
+#include "sectigo/internal.h"
+
+#ifndef ACMEBRIDGE_VERSION
+#define ACMEBRIDGE_VERSION "0"
+#endif
+
+#define RESP_MAX (1024 * 1024)    /* response body cap */
+#define FIND_PAGE 200             /* SCM's maximum page size (OAS) */
+#define FIND_MAX_CANDIDATES 10000 /* 50 pages of one common name */
+#define TOKEN_DEFAULT_LIFETIME 300
+#define TOKEN_EARLY 30 /* refresh this many seconds before expiry */
+
+enum op_kind { OP_SUBMIT, OP_FIND, OP_COLLECT, OP_REVOKE, OP_TEST };
+
+/* Connection test steps, in order. */
+enum test_step { T_CONNECTIVITY, T_AUTH, T_ORG, T_API, T_NSTEPS };
+static const char *const test_names[T_NSTEPS] = {
+    "connectivity", "authentication", "organization", "api"};
+
+struct sca;
+struct op;
+typedef void op_handler(struct op *op, CURLcode cc, long status);
+
+/* One call of the port (or one connection test): a sequence of HTTP
+ * requests, one at a time. */
+struct op {
+	struct sca *ca;        /* owner */
+	enum op_kind kind;     /* which call */
+	acme_ca_cb *cb;        /* port callback (not OP_TEST) */
+	sectigo_line_cb *line; /* OP_TEST: per check */
+	sectigo_done_cb *done; /* OP_TEST: at the end */
+	void *arg;             /* callback argument */
+	struct op *next;       /* ca->ops list */
+	int waiting;           /* queued until a token fetch ends */
+	unsigned wait_fetch;   /* the fetch it waits for */
+	int in_flight;         /* easy is in evcurl */
+	int dead;              /* aborted by free; memory released later */
+
+	/* the current HTTP request */
+	const char *method;      /* "GET" or "POST" (static) */
+	char *path;              /* "/api/..." with query; malloc'd */
+	char *body;              /* JSON body or NULL; malloc'd */
+	int noauth;              /* send no credentials (connectivity probe) */
+	int retried;             /* the 401 retry with a fresh token is used */
+	unsigned token_gen;      /* generation of the bearer token sent */
+	CURL *easy;              /* handle, reused across requests */
+	struct curl_slist *hdrs; /* request headers (may hold secrets) */
+	struct evcurl_buf resp;  /* response body */
+	char errbuf[CURL_ERROR_SIZE]; /* curl's error text */
+	long total_count;             /* X-Total-Count, -1 when absent */
+	int retry_after;              /* Retry-After seconds, 0 when absent */
+	struct sectigo_err err;       /* parsed error body (status >= 300) */
+	op_handler *handle;           /* what to do with the response */
+
+	/* call data */
+	char ref[24];        /* sslId (decimal) */
+	char *tag;           /* find: the tag */
+	char *cn;            /* find: names[0] */
+	int reason;          /* revoke: RFC 5280 reason as given */
+	long position;       /* find: list offset */
+	long *cands;         /* find: candidate sslIds */
+	size_t n_cands;      /* find: entries in cands */
+	size_t cap_cands;    /* find: allocated entries */
+	size_t next_cand;    /* find: next detail lookup */
+	enum test_step step; /* test: current check */
+	int failures;        /* test: failed checks so far */
+};
+
+/* The backend: struct acme_ca first. */
+struct sca {
+	struct acme_ca base;    /* must be first */
+	char *name;             /* connector name */
+	char *base_url;         /* without trailing '/' */
+	int oauth;              /* 1 = bearer token, 0 = header auth */
+	char *token_url;        /* oauth2 */
+	const char *token_path; /* path part of token_url, for logs */
+	char *client_id;        /* oauth2 */
+	char *client_secret;    /* oauth2 (secret) */
+	char *login;            /* header auth */
+	char *password;         /* header auth (secret) */
+	char *customer_uri;     /* header auth */
+	char *ca_file;          /* NULL = system store */
+	char *ext_req;          /* externalRequester or NULL */
+	long org_id;            /* organization / department */
+	int cert_type;          /* SSL profile id */
+	int validity_days;      /* default term */
+	long timeout;           /* seconds per HTTP call */
+	struct event_base *evb; /* loop */
+	struct evcurl *ec;      /* HTTP driver (borrowed) */
+	struct op *ops;         /* every live op */
+
+	char *token;                 /* bearer token (secret) or NULL */
+	long long token_expiry;      /* monotonic ms after which it is stale */
+	unsigned token_gen;          /* bumped for each new token */
+	CURL *tok_easy;              /* token fetch in flight, or NULL */
+	unsigned fetch_id;           /* bumped for each fetch started */
+	struct curl_slist *tok_hdrs; /* token request headers */
+	char *tok_form;              /* token request body (secret) */
+	struct evcurl_buf tok_resp;  /* token response */
+	char tok_errbuf[CURL_ERROR_SIZE]; /* curl's error text */
+
+	int depth; /* user callbacks running on the stack */
+	int freed; /* free was called while depth > 0 */
+};
+
+static const struct acme_ca_ops sectigo_ops;
+
+static int op_send(struct op *op);
+static void test_next(struct op *op);
+static void test_report(struct op *op, int ok, const char *detail);
+static void test_token_result(struct op *op, int ok, const char *detail);
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
+/* Header lists can carry passwords and bearer tokens: wipe them. */
+static void
+free_headers(struct curl_slist *h)
+{
+	for (struct curl_slist *p = h; p != NULL; p = p->next)
+		if (p->data != NULL)
+			OPENSSL_cleanse(p->data, strlen(p->data));
+	curl_slist_free_all(h);
+}
+
+static int
+add_header(struct curl_slist **list, const char *name, const char *value)
+{
+	struct curl_slist *n;
+	char *line = NULL;
+	int len;
+
+	len = asprintf(&line, "%s: %s", name, value);
+	if (len < 0)
+		return -ENOMEM;
+	n = curl_slist_append(*list, line);
+	OPENSSL_cleanse(line, (size_t)len);
+	free(line);
+	if (n == NULL)
+		return -ENOMEM;
+	*list = n;
+	return 0;
+}
+
+/* Length of path without its query string (for messages). */
+static int
+path_len(const char *path)
+{
+	return (int)strcspn(path, "?");
+}
+
+/* ---- lifetime: user callbacks may free the backend ---------------------- */
+
+static void
+op_release(struct op *op)
+{
+	if (op->in_flight)
+		evcurl_cancel(op->ca->ec, op->easy);
+	if (op->easy != NULL)
+		curl_easy_cleanup(op->easy);
+	free_headers(op->hdrs);
+	evcurl_buf_reset(&op->resp);
+	free(op->path);
+	free(op->body);
+	free(op->tag);
+	free(op->cn);
+	free(op->cands);
+	free(op);
+}
+
+static void
+ca_destroy(struct sca *ca)
+{
+	while (ca->ops != NULL) {
+		struct op *op = ca->ops;
+
+		ca->ops = op->next;
+		op_release(op);
+	}
+	if (ca->tok_easy != NULL) {
+		evcurl_cancel(ca->ec, ca->tok_easy);
+		curl_easy_cleanup(ca->tok_easy);
+	}
+	free_headers(ca->tok_hdrs);
+	free_secret(ca->tok_form);
+	if (ca->tok_resp.data != NULL)
+		OPENSSL_cleanse(ca->tok_resp.data, ca->tok_resp.len);
+	evcurl_buf_reset(&ca->tok_resp);
+	free_secret(ca->token);
+	free(ca->name);
+	free(ca->base_url);
+	free(ca->token_url);
+	free(ca->client_id);
+	free_secret(ca->client_secret);
+	free(ca->login);
+	free_secret(ca->password);
+	free(ca->customer_uri);
+	free(ca->ca_file);
+	free(ca->ext_req);
+	free(ca);
+}
+
+static void
+ca_enter(struct sca *ca)
+{
+	ca->depth++;
+}
+
+/* After a user callback: 1 if the backend was freed (the caller must not
+ * touch ca or any of its ops again), else 0. */
+static int
+ca_leave(struct sca *ca)
+{
+	ca->depth--;
+	if (!ca->freed)
+		return 0;
+	if (ca->depth == 0)
+		ca_destroy(ca);
+	return 1;
+}
+
+static void
+ca_free(struct acme_ca *base)
+{
+	struct sca *ca = (struct sca *)base;
+
+	if (ca == NULL)
+		return;
+	if (ca->depth == 0) {
+		ca_destroy(ca);
+		return;
+	}
+	/* Called from one of our callbacks: stop every transfer now (no
+	 * callback will run), release the memory when the stack unwinds. */
+	for (struct op *op = ca->ops; op != NULL; op = op->next) {
+		if (op->in_flight)
+			evcurl_cancel(ca->ec, op->easy);
+		op->in_flight = 0;
+		op->waiting = 0;
+		op->dead = 1;
+	}
+	if (ca->tok_easy != NULL) {
+		evcurl_cancel(ca->ec, ca->tok_easy);
+		curl_easy_cleanup(ca->tok_easy);
+		ca->tok_easy = NULL;
+	}
+	ca->freed = 1;
+}
+
+static void
+op_unlink(struct op *op)
+{
+	struct op **pp;
+
+	for (pp = &op->ca->ops; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	}
+	op->next = NULL;
+}
+
+/*
+ * Deliver the result of a port call and free op.
+ * @return 1 if the callback freed the backend, else 0.
+ */
+static int
+op_finish(struct op *op, struct acme_ca_result *res)
+{
+	struct sca *ca = op->ca;
+	int gone;
+
+	op_unlink(op);
+	ca_enter(ca);
+	op->cb(op->arg, res);
+	gone = ca_leave(ca);
+	/* op is off the list (and not in flight): ours to free even if ca
+	 * is gone */
+	op_release(op);
+	return gone;
+}
+
+static int
+op_result(struct op *op, enum acme_ca_status st, const char *error, long status,
+    int code)
+{
+	struct acme_ca_result res = {0};
+
+	res.status = st;
+	res.error = error;
+	res.http_status = status;
+	res.ca_code = code;
+	res.retry_after = op->retry_after;
+	return op_finish(op, &res);
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+static size_t
+on_header(char *buf, size_t size, size_t n, void *arg)
+{
+	struct op *op = arg;
+	size_t len = size * n;
+	char line[128];
+	const char *v;
+
+	if (len >= sizeof(line))
+		return len;
+	memcpy(line, buf, len);
+	line[len] = '\0';
+	v = strchr(line, ':');
+	if (v == NULL)
+		return len;
+	v++;
+	if (strncasecmp(line, "X-Total-Count:", 14) == 0) {
+		char *end;
+		long t = strtol(v, &end, 10);
+
+		if (end != v && t >= 0)
+			op->total_count = t;
+	} else if (strncasecmp(line, "Retry-After:", 12) == 0) {
+		/* delta-seconds only; an HTTP-date is ignored */
+		char *end;
+		long t = strtol(v, &end, 10);
+
+		if (end != v && t >= 0)
+			op->retry_after = t > 86400 ? 86400 : (int)t;
+	}
+	return len;
+}
+
+static void on_op_done(CURL *easy, CURLcode cc, void *arg);
+
+/* Header auth (reference §2.1): the three headers on every call. */
+static int
+auth_headers(struct op *op)
+{
+	struct sca *ca = op->ca;
+	int rc;
+
+	rc = add_header(&op->hdrs, "login", ca->login);
+	if (rc == 0)
+		rc = add_header(&op->hdrs, "password", ca->password);
+	if (rc == 0)
+		rc = add_header(&op->hdrs, "customerUri", ca->customer_uri);
+	return rc;
+}
+
+/* Bearer only: the reference (§2.4) finds customerUri is not declared for
+ * bearer calls, and PCM leaves it out. */
+static int
+bearer_header(struct op *op)
+{
+	struct sca *ca = op->ca;
+	struct curl_slist *n;
+	char *line = NULL;
+	int len;
+
+	op->token_gen = ca->token_gen;
+	len = asprintf(&line, "Authorization: Bearer %s", ca->token);
+	if (len < 0)
+		return -ENOMEM;
+	n = curl_slist_append(op->hdrs, line);
+	OPENSSL_cleanse(line, (size_t)len);
+	free(line);
+	if (n == NULL)
+		return -ENOMEM;
+	op->hdrs = n;
+	return 0;
+}
+
+static void
+common_opts(struct sca *ca, CURL *e, char *errbuf)
+{
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, ca->timeout);
+	curl_easy_setopt(
+	    e, CURLOPT_CONNECTTIMEOUT, ca->timeout < 10 ? ca->timeout : 10L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca->ca_file != NULL)
+		curl_easy_setopt(e, CURLOPT_CAINFO, ca->ca_file);
+	curl_easy_setopt(
+	    e, CURLOPT_USERAGENT, "acmebridge/" ACMEBRIDGE_VERSION);
+	errbuf[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+}
+
+/* Start op's current request now (credentials at hand). */
+static int
+op_start_http(struct op *op)
+{
+	struct sca *ca = op->ca;
+	char *url = NULL;
+	int rc = -ENOMEM;
+
+	if (op->easy == NULL)
+		op->easy = curl_easy_init();
+	else
+		curl_easy_reset(op->easy);
+	if (op->easy == NULL)
+		goto out;
+	free_headers(op->hdrs);
+	op->hdrs = NULL;
+	evcurl_buf_reset(&op->resp);
+	op->resp.max = RESP_MAX;
+	op->total_count = -1;
+	op->retry_after = 0;
+	memset(&op->err, 0, sizeof(op->err));
+	if (asprintf(&url, "%s%s", ca->base_url, op->path) < 0) {
+		url = NULL;
+		goto out;
+	}
+	if (add_header(&op->hdrs, "Accept", "application/json") < 0)
+		goto out;
+	if (op->body != NULL &&
+	    add_header(&op->hdrs, "Content-Type",
+	        "application/json;charset=UTF-8") < 0)
+		goto out;
+	if (!op->noauth) {
+		if (ca->oauth)
+			rc = bearer_header(op);
+		else
+			rc = auth_headers(op);
+		if (rc < 0)
+			goto out;
+		rc = -ENOMEM;
+	}
+	common_opts(ca, op->easy, op->errbuf);
+	curl_easy_setopt(op->easy, CURLOPT_URL, url);
+	curl_easy_setopt(op->easy, CURLOPT_HTTPHEADER, op->hdrs);
+	curl_easy_setopt(op->easy, CURLOPT_WRITEFUNCTION, evcurl_buf_write);
+	curl_easy_setopt(op->easy, CURLOPT_WRITEDATA, &op->resp);
+	curl_easy_setopt(op->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(op->easy, CURLOPT_HEADERDATA, op);
+	if (strcmp(op->method, "POST") == 0) {
+		const char *b = op->body != NULL ? op->body : "";
+
+		curl_easy_setopt(op->easy, CURLOPT_POSTFIELDS, b);
+		curl_easy_setopt(
+		    op->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(b));
+	}
+	if (evcurl_add(ca->ec, op->easy, on_op_done, op) < 0) {
+		log_err(
+		    "scm connector=%s: cannot start HTTP transfer", ca->name);
+		rc = -EIO;
+		goto out;
+	}
+	op->in_flight = 1;
+	rc = 0;
+out:
+	free(url);
+	return rc;
+}
+
+/* Error text for a failed call, and the status it maps to. */
+static enum acme_ca_status
+classify(struct op *op, CURLcode cc, long status, char *msg, size_t msgsz)
+{
+	struct sca *ca = op->ca;
+	int pl = path_len(op->path);
+	const struct sectigo_err *e = &op->err;
+
+	if (cc != CURLE_OK) {
+		if (cc == CURLE_WRITE_ERROR && op->resp.len >= RESP_MAX - 1)
+			snprintf(msg, msgsz,
+			    "SCM %s %.*s: response larger than %d bytes",
+			    op->method, pl, op->path, RESP_MAX);
+		else
+			snprintf(msg, msgsz, "SCM %s %.*s failed: %s",
+			    op->method, pl, op->path,
+			    op->errbuf[0] != '\0' ? op->errbuf
+			                          : curl_easy_strerror(cc));
+		return ACME_CA_RETRY;
+	}
+	if (status == 401) {
+		snprintf(msg, msgsz,
+		    "SCM authentication failed (401 code %d%s%s): check %s",
+		    e->code, e->desc[0] != '\0' ? " " : "", e->desc,
+		    ca->oauth ? "client_id/client_secret"
+		              : "login/password/customerUri");
+		return ACME_CA_RETRY;
+	}
+	if (status == 429) {
+		snprintf(msg, msgsz, "SCM %.*s rate limited (429 code %d%s%s)",
+		    pl, op->path, e->code, e->desc[0] != '\0' ? " " : "",
+		    e->desc);
+		return ACME_CA_RETRY;
+	}
+	if (status >= 500) {
+		snprintf(msg, msgsz, "SCM %.*s server error: %ld code %d%s%s",
+		    pl, op->path, status, e->code,
+		    e->desc[0] != '\0' ? " " : "", e->desc);
+		return ACME_CA_RETRY;
+	}
+	if (status >= 400) {
+		snprintf(msg, msgsz, "SCM %.*s refused: %d %s", pl, op->path,
+		    e->code, e->desc[0] != '\0' ? e->desc : "(no description)");
+		return ACME_CA_FAILED;
+	}
+	/* 1xx/3xx (redirects are not followed: credentials stay put) or a
+	 * 2xx the caller could not use */
+	snprintf(msg, msgsz, "SCM %.*s: unexpected answer HTTP %ld", pl,
+	    op->path, status);
+	return ACME_CA_RETRY;
+}
+
+/* Finish a port call with the classified failure. @return 1 if freed. */
+static int
+op_fail(struct op *op, CURLcode cc, long status)
+{
+	char msg[512];
+	enum acme_ca_status st = classify(op, cc, status, msg, sizeof(msg));
+
+	return op_result(op, st, msg, status, op->err.code);
+}
+
+static int
+op_fail_internal(struct op *op, const char *what)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "SCM connector %s: %s", op->ca->name, what);
+	return op_result(op, ACME_CA_RETRY, msg, 0, 0);
+}
+
+static void
+on_op_done(CURL *easy, CURLcode cc, void *arg)
+{
+	struct op *op = arg;
+	struct sca *ca = op->ca;
+	long status = 0;
+
+	op->in_flight = 0;
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	free_headers(op->hdrs);
+	op->hdrs = NULL;
+	if (cc != CURLE_OK) {
+		log_warn("scm connector=%s %s %s -> error: %s", ca->name,
+		    op->method, op->path,
+		    op->errbuf[0] != '\0' ? op->errbuf
+		                          : curl_easy_strerror(cc));
+	} else {
+		if (status >= 300)
+			sectigo_parse_err(
+			    op->resp.data, op->resp.len, &op->err);
+		log_info("scm connector=%s %s %s -> %ld code=%d", ca->name,
+		    op->method, op->path, status, op->err.code);
+	}
+	if (cc == CURLE_OK && status == 401 && ca->oauth && !op->noauth &&
+	    !op->retried) {
+		/* the token may have been revoked or expired early: fetch a
+		 * fresh one and try this call once more */
+		op->retried = 1;
+		if (ca->token != NULL && op->token_gen == ca->token_gen) {
+			free_secret(ca->token);
+			ca->token = NULL;
+		}
+		if (op_send(op) == 0)
+			return;
+	}
+	op->handle(op, cc, status);
+}
+
+/* ---- OAuth2 token ------------------------------------------------------- */
+
+static int
+token_valid(const struct sca *ca)
+{
+	return ca->token != NULL && now_ms() < ca->token_expiry;
+}
+
+static void on_token_done(CURL *easy, CURLcode cc, void *arg);
+
+static int
+token_fetch(struct sca *ca)
+{
+	char *id = NULL, *secret = NULL;
+	int rc = -ENOMEM, len;
+
+	ca->tok_easy = curl_easy_init();
+	if (ca->tok_easy == NULL)
+		goto out;
+	id = sectigo_urlencode(ca->client_id);
+	secret = sectigo_urlencode(ca->client_secret);
+	if (id == NULL || secret == NULL)
+		goto out;
+	free_secret(ca->tok_form);
+	len = asprintf(&ca->tok_form,
+	    "grant_type=client_credentials&client_id=%s&client_secret=%s", id,
+	    secret);
+	if (len < 0) {
+		ca->tok_form = NULL;
+		goto out;
+	}
+	free_headers(ca->tok_hdrs);
+	ca->tok_hdrs = NULL;
+	if (add_header(&ca->tok_hdrs, "Accept", "application/json") < 0 ||
+	    add_header(&ca->tok_hdrs, "Content-Type",
+	        "application/x-www-form-urlencoded") < 0)
+		goto out;
+	evcurl_buf_reset(&ca->tok_resp);
+	ca->tok_resp.max = RESP_MAX;
+	common_opts(ca, ca->tok_easy, ca->tok_errbuf);
+	curl_easy_setopt(ca->tok_easy, CURLOPT_URL, ca->token_url);
+	curl_easy_setopt(ca->tok_easy, CURLOPT_HTTPHEADER, ca->tok_hdrs);
+	/* not COPYPOSTFIELDS: our copy of the secret is wiped after use */
+	curl_easy_setopt(ca->tok_easy, CURLOPT_POSTFIELDS, ca->tok_form);
+	curl_easy_setopt(ca->tok_easy, CURLOPT_POSTFIELDSIZE, (long)len);
+	curl_easy_setopt(ca->tok_easy, CURLOPT_WRITEFUNCTION, evcurl_buf_write);
+	curl_easy_setopt(ca->tok_easy, CURLOPT_WRITEDATA, &ca->tok_resp);
+	if (evcurl_add(ca->ec, ca->tok_easy, on_token_done, ca) < 0) {
+		log_err(
+		    "scm connector=%s: cannot start HTTP transfer", ca->name);
+		rc = -EIO;
+		goto out;
+	}
+	ca->fetch_id++;
+	rc = 0;
+out:
+	free_secret(id);
+	free_secret(secret);
+	if (rc < 0 && ca->tok_easy != NULL) {
+		curl_easy_cleanup(ca->tok_easy);
+		ca->tok_easy = NULL;
+	}
+	return rc;
+}
+
+/* Parse the token answer; 0 with the token stored, or -1 with msg set. */
+static int
+token_take(struct sca *ca, CURLcode cc, long status, char *msg, size_t msgsz)
+{
+	json_t *root = NULL, *v;
+	long long life = TOKEN_DEFAULT_LIFETIME;
+	const char *tok;
+	int rc = -1;
+
+	if (cc != CURLE_OK) {
+		snprintf(msg, msgsz, "SCM token endpoint %s failed: %s",
+		    ca->token_path,
+		    ca->tok_errbuf[0] != '\0' ? ca->tok_errbuf
+		                              : curl_easy_strerror(cc));
+		goto out;
+	}
+	if (status < 200 || status >= 300) {
+		struct sectigo_err e;
+
+		sectigo_parse_err(ca->tok_resp.data, ca->tok_resp.len, &e);
+		/* Keycloak answers a bad client with 401 invalid_client and
+		 * some errors with 400 (reference §2.4, inferred) */
+		if (status == 400 || status == 401 || status == 403)
+			snprintf(msg, msgsz,
+			    "SCM authentication failed (%ld%s%s): check "
+			    "client_id/client_secret",
+			    status, e.desc[0] != '\0' ? " " : "", e.desc);
+		else
+			snprintf(msg, msgsz,
+			    "SCM token endpoint %s answered %ld%s%s",
+			    ca->token_path, status,
+			    e.desc[0] != '\0' ? " " : "", e.desc);
+		goto out;
+	}
+	root = json_loadb(ca->tok_resp.data != NULL ? ca->tok_resp.data : "",
+	    ca->tok_resp.len, 0, NULL);
+	v = json_object_get(root, "access_token");
+	tok = json_string_value(v);
+	if (tok == NULL || *tok == '\0' || strpbrk(tok, "\r\n") != NULL) {
+		snprintf(msg, msgsz,
+		    "SCM token endpoint %s answered without a usable "
+		    "access_token",
+		    ca->token_path);
+		goto out;
+	}
+	v = json_object_get(root, "expires_in");
+	if (json_is_integer(v))
+		life = json_integer_value(v);
+	else if (json_is_real(v))
+		life = (long long)json_real_value(v);
+	if (life < 0)
+		life = 0;
+	if (life > 86400)
+		life = 86400;
+	free_secret(ca->token);
+	ca->token = strdup(tok);
+	if (ca->token == NULL) {
+		snprintf(msg, msgsz, "out of memory");
+		goto out;
+	}
+	ca->token_gen++;
+	/* refresh TOKEN_EARLY seconds before expiry; a token shorter-lived
+	 * than that serves the calls waiting for it and no more */
+	ca->token_expiry =
+	    now_ms() + (life > TOKEN_EARLY ? (life - TOKEN_EARLY) * 1000 : 0);
+	rc = 0;
+out:
+	if (root != NULL) {
+		/* the JSON copy holds the token too */
+		v = json_object_get(root, "access_token");
+		if (json_is_string(v))
+			OPENSSL_cleanse((char *)json_string_value(v),
+			    json_string_length(v));
+	}
+	json_decref(root);
+	return rc;
+}
+
+static void
+on_token_done(CURL *easy, CURLcode cc, void *arg)
+{
+	struct sca *ca = arg;
+	unsigned fid = ca->fetch_id;
+	char msg[512] = "";
+	long status = 0;
+	int ok;
+
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK)
+		log_warn("scm connector=%s POST %s -> error: %s", ca->name,
+		    ca->token_path,
+		    ca->tok_errbuf[0] != '\0' ? ca->tok_errbuf
+		                              : curl_easy_strerror(cc));
+	else
+		log_info("scm connector=%s POST %s -> %ld code=0", ca->name,
+		    ca->token_path, status);
+	ok = token_take(ca, cc, status, msg, sizeof(msg)) == 0;
+	if (!ok)
+		log_warn("scm connector=%s: %s", ca->name, msg);
+	curl_easy_cleanup(ca->tok_easy);
+	ca->tok_easy = NULL;
+	free_secret(ca->tok_form);
+	ca->tok_form = NULL;
+	if (ca->tok_resp.data != NULL)
+		OPENSSL_cleanse(ca->tok_resp.data, ca->tok_resp.len);
+	evcurl_buf_reset(&ca->tok_resp);
+
+	/* Resume the calls that waited for this fetch, one at a time: any
+	 * callback may free the backend or start new calls (which wait for
+	 * a newer fetch and are left alone here). */
+	ca_enter(ca);
+	for (;;) {
+		struct op *op;
+
+		for (op = ca->ops; op != NULL; op = op->next)
+			if (op->waiting && op->wait_fetch == fid && !op->dead)
+				break;
+		if (op == NULL)
+			break;
+		op->waiting = 0;
+		if (op->kind == OP_TEST) {
+			if (op->step == T_AUTH)
+				test_token_result(op, ok, msg);
+			else if (!ok)
+				test_report(op, 0, msg);
+			else if (op_start_http(op) < 0)
+				test_report(
+				    op, 0, "cannot start HTTP transfer");
+		} else if (!ok) {
+			op_result(op, ACME_CA_RETRY, msg, status, 0);
+		} else if (op_start_http(op) < 0) {
+			op_fail_internal(op, "cannot start HTTP transfer");
+		}
+		if (ca->freed)
+			break;
+	}
+	ca_leave(ca);
+}
+
+/* Send op's current request, fetching a token first when needed.
+ * @return 0 (sent or queued) or a negative error (nothing happened). */
+static int
+op_send(struct op *op)
+{
+	struct sca *ca = op->ca;
+
+	if (!ca->oauth || op->noauth || token_valid(ca))
+		return op_start_http(op);
+	if (ca->tok_easy == NULL) {
+		int rc = token_fetch(ca);
+
+		if (rc < 0)
+			return rc;
+	}
+	op->waiting = 1;
+	op->wait_fetch = ca->fetch_id;
+	return 0;
+}
+
+static struct op *
+op_new(struct sca *ca, enum op_kind kind, acme_ca_cb *cb, void *arg)
+{
+	struct op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL)
+		return NULL;
+	op->ca = ca;
+	op->kind = kind;
+	op->cb = cb;
+	op->arg = arg;
+	op->total_count = -1;
+	return op;
+}
+
+/* Set the next request of op. path is formatted; body is taken. */
+static int op_request(struct op *op, const char *method, char *body,
+    op_handler *h, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static int
+op_request(struct op *op, const char *method, char *body, op_handler *h,
+    const char *fmt, ...)
+{
+	va_list ap;
+	char *p = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	free(op->body);
+	op->body = body;
+	if (n < 0)
+		return -ENOMEM;
+	free(op->path);
+	op->path = p;
+	op->method = method;
+	op->handle = h;
+	op->retried = 0;
+	return 0;
+}
+
+/* Register op and send its first request; on failure op is freed and the
+ * callback never runs. */
+static int
+op_launch(struct op *op)
+{
+	struct sca *ca = op->ca;
+	int rc;
+
+	op->next = ca->ops;
+	ca->ops = op;
+	rc = op_send(op);
+	if (rc < 0) {
+		op_unlink(op);
+		op_release(op);
+	}
+	return rc;
+}
+
+/* Continue op with a new request from inside the loop; on failure the
+ * call ends with RETRY. */
+static void
+op_continue(struct op *op)
+{
+	if (op_send(op) < 0)
+		op_fail_internal(op, "cannot start HTTP transfer");
+}
+
+static int
+parse_ref(const char *ref, long *out)
+{
+	char *end;
+	long v;
+
+	if (ref == NULL || *ref < '0' || *ref > '9' || strlen(ref) > 10)
+		return -EINVAL;
+	errno = 0;
+	v = strtol(ref, &end, 10);
+	if (errno != 0 || *end != '\0' || v <= 0 || v > INT32_MAX)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static json_t *
+resp_json(struct op *op)
+{
+	if (op->resp.data == NULL)
+		return NULL;
+	return json_loadb(op->resp.data, op->resp.len, 0, NULL);
+}
+
+/* An sslId from a JSON object (int, or a decimal string to be lenient). */
+static long
+json_ssl_id(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	long id;
+
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+
+		return i > 0 && i <= INT32_MAX ? (long)i : -1;
+	}
+	if (json_is_string(v) && parse_ref(json_string_value(v), &id) == 0)
+		return id;
+	return -1;
+}
+
+/* ---- submit ------------------------------------------------------------- */
+
+static void
+submit_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	json_t *root;
+	long id;
+
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	root = resp_json(op);
+	id = json_ssl_id(root, "sslId");
+	json_decref(root);
+	if (id <= 0) {
+		/* SCM took the request but we cannot tell the id: RETRY, and
+		 * the caller's find (by tag) recovers the enrollment */
+		op_fail(op, cc, status);
+		return;
+	}
+	snprintf(op->ref, sizeof(op->ref), "%ld", id);
+	res.status = ACME_CA_OK;
+	res.ca_ref = op->ref;
+	res.http_status = status;
+	op_finish(op, &res);
+}
+
+static int
+check_enroll(const struct acme_ca_enroll *en)
+{
+	if (en == NULL || en->tag == NULL || en->tag[0] == '\0' ||
+	    en->csr_pem == NULL || en->csr_pem[0] == '\0' ||
+	    en->names == NULL || en->n_names == 0 || en->validity_days < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < en->n_names; i++)
+		if (en->names[i] == NULL || en->names[i][0] == '\0' ||
+		    strchr(en->names[i], ',') != NULL)
+			return -EINVAL;
+	return 0;
+}
+
+static char *
+join_names(const struct acme_ca_enroll *en)
+{
+	size_t len = 1, off = 0;
+	char *s;
+
+	for (size_t i = 0; i < en->n_names; i++)
+		len += strlen(en->names[i]) + 1;
+	s = malloc(len);
+	if (s == NULL)
+		return NULL;
+	for (size_t i = 0; i < en->n_names; i++) {
+		size_t n = strlen(en->names[i]);
+
+		if (i > 0)
+			s[off++] = ',';
+		memcpy(s + off, en->names[i], n);
+		off += n;
+	}
+	s[off] = '\0';
+	return s;
+}
+
+static int
+sectigo_submit(struct acme_ca *base, const struct acme_ca_enroll *en,
+    acme_ca_cb *cb, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op = NULL;
+	json_t *req = NULL;
+	char *sans = NULL, *comment = NULL, *body = NULL;
+	int rc;
+
+	if (cb == NULL || check_enroll(en) < 0)
+		return -EINVAL;
+	rc = -ENOMEM;
+	sans = join_names(en);
+	if (sans == NULL ||
+	    asprintf(&comment, "%s%s", SECTIGO_TAG_PREFIX, en->tag) < 0) {
+		comment = NULL;
+		goto out;
+	}
+	/* SCM wants subjAltNames as one comma-separated string; an array
+	 * gives -1002 (reference §5.3) */
+	req = json_pack("{s:I, s:s, s:s, s:i, s:i, s:s}", "orgId",
+	    (json_int_t)ca->org_id, "csr", en->csr_pem, "subjAltNames", sans,
+	    "certType", ca->cert_type, "term",
+	    en->validity_days > 0 ? en->validity_days : ca->validity_days,
+	    "comments", comment);
+	if (req == NULL)
+		goto out;
+	if (ca->ext_req != NULL &&
+	    json_object_set_new(
+	        req, "externalRequester", json_string(ca->ext_req)) < 0)
+		goto out;
+	body = json_dumps(req, JSON_COMPACT);
+	if (body == NULL)
+		goto out;
+	op = op_new(ca, OP_SUBMIT, cb, arg);
+	if (op == NULL)
+		goto out;
+	rc = op_request(op, "POST", body, submit_done, "/api/ssl/v1/enroll");
+	body = NULL;
+	if (rc < 0)
+		goto out;
+	rc = op_launch(op);
+	op = NULL;
+out:
+	if (op != NULL)
+		op_release(op);
+	free(body);
+	json_decref(req);
+	free(sans);
+	free(comment);
+	return rc;
+}
+
+/* ---- find --------------------------------------------------------------- */
+
+/*
+ * The crash-recovery path: find the enrollment whose comments carry our tag.
+ * The SSL list (GET /api/ssl/v1?commonName=...) returns only sslId,
+ * commonName, subjectAlternativeNames and serialNumber per entry (reference
+ * §5.7), never the comments, so each candidate needs a detail lookup
+ * (GET /api/ssl/v1/{sslId}). Candidates are tried newest first, taking a
+ * larger sslId as newer (ids are handed out in increasing order), since the
+ * lost enrollment is almost always the latest one for the name.
+ */
+static void find_list_done(struct op *op, CURLcode cc, long status);
+static void find_detail_done(struct op *op, CURLcode cc, long status);
+
+static int
+cmp_desc(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static int
+find_list_page(struct op *op)
+{
+	char *cn = sectigo_urlencode(op->cn);
+	int rc;
+
+	if (cn == NULL)
+		return -ENOMEM;
+	rc = op_request(op, "GET", NULL, find_list_done,
+	    "/api/ssl/v1?commonName=%s&size=%d&position=%ld", cn, FIND_PAGE,
+	    op->position);
+	free(cn);
+	return rc;
+}
+
+static void
+find_next_detail(struct op *op)
+{
+	struct acme_ca_result res = {0};
+
+	if (op->next_cand >= op->n_cands) {
+		res.status = ACME_CA_NOTFOUND;
+		res.http_status = 200;
+		op_finish(op, &res);
+		return;
+	}
+	if (op_request(op, "GET", NULL, find_detail_done, "/api/ssl/v1/%ld",
+	        op->cands[op->next_cand++]) < 0) {
+		op_fail_internal(op, "out of memory");
+		return;
+	}
+	op_continue(op);
+}
+
+static void
+find_list_done(struct op *op, CURLcode cc, long status)
+{
+	json_t *root = NULL, *item;
+	size_t i, page;
+
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	root = resp_json(op);
+	if (!json_is_array(root)) {
+		json_decref(root);
+		op_fail(op, cc, 0);
+		return;
+	}
+	page = json_array_size(root);
+	json_array_foreach(root, i, item) {
+		long id = json_ssl_id(item, "sslId");
+
+		if (id <= 0)
+			id = json_ssl_id(item, "id");
+		if (id <= 0 || op->n_cands >= FIND_MAX_CANDIDATES)
+			continue;
+		if (op->n_cands == op->cap_cands) {
+			size_t cap = op->cap_cands ? op->cap_cands * 2 : 64;
+			long *c = realloc(op->cands, cap * sizeof(*c));
+
+			if (c == NULL) {
+				json_decref(root);
+				op_fail_internal(op, "out of memory");
+				return;
+			}
+			op->cands = c;
+			op->cap_cands = cap;
+		}
+		op->cands[op->n_cands++] = id;
+	}
+	json_decref(root);
+	op->position += (long)page;
+	/* X-Total-Count says how many there are; without it, a short page
+	 * is the last one */
+	if (page > 0 && op->n_cands < FIND_MAX_CANDIDATES &&
+	    (op->total_count >= 0 ? op->position < op->total_count
+	                          : page >= FIND_PAGE)) {
+		if (find_list_page(op) < 0) {
+			op_fail_internal(op, "out of memory");
+			return;
+		}
+		op_continue(op);
+		return;
+	}
+	if (op->n_cands >= FIND_MAX_CANDIDATES)
+		log_warn("scm connector=%s: find cn=%s: more than %d "
+		         "certificates, looking at the first %d only",
+		    op->ca->name, op->cn, FIND_MAX_CANDIDATES,
+		    FIND_MAX_CANDIDATES);
+	qsort(op->cands, op->n_cands, sizeof(*op->cands), cmp_desc);
+	find_next_detail(op);
+}
+
+static void
+find_detail_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	json_t *root;
+	long id = op->cands[op->next_cand - 1];
+	int hit;
+
+	if (cc == CURLE_OK &&
+	    (status == 404 ||
+	        (status >= 400 && status < 500 &&
+	            (op->err.code == -5101 || op->err.code == -124)))) {
+		/* gone between the list and the lookup: not ours to find */
+		find_next_detail(op);
+		return;
+	}
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	root = resp_json(op);
+	hit = sectigo_comment_has_tag(
+	    json_string_value(json_object_get(root, "comments")), op->tag);
+	json_decref(root);
+	if (!hit) {
+		/* skip duplicates left by the list */
+		while (op->next_cand < op->n_cands &&
+		    op->cands[op->next_cand] == id)
+			op->next_cand++;
+		find_next_detail(op);
+		return;
+	}
+	snprintf(op->ref, sizeof(op->ref), "%ld", id);
+	res.status = ACME_CA_OK;
+	res.ca_ref = op->ref;
+	res.http_status = status;
+	op_finish(op, &res);
+}
+
+static int
+sectigo_find(struct acme_ca *base, const struct acme_ca_enroll *en,
+    acme_ca_cb *cb, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+	int rc = -ENOMEM;
+
+	if (cb == NULL || en == NULL || en->tag == NULL || en->tag[0] == '\0' ||
+	    en->names == NULL || en->n_names == 0 || en->names[0] == NULL ||
+	    en->names[0][0] == '\0')
+		return -EINVAL;
+	op = op_new(ca, OP_FIND, cb, arg);
+	if (op == NULL)
+		return -ENOMEM;
+	op->tag = strdup(en->tag);
+	op->cn = strdup(en->names[0]);
+	if (op->tag == NULL || op->cn == NULL || find_list_page(op) < 0)
+		goto fail;
+	return op_launch(op);
+fail:
+	op_release(op);
+	return rc;
+}
+
+/* ---- collect ------------------------------------------------------------ */
+
+static void
+collect_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	const struct sectigo_err *e = &op->err;
+	char msg[512];
+	char *chain = NULL;
+	int rc;
+
+	if (cc != CURLE_OK) {
+		op_fail(op, cc, status);
+		return;
+	}
+	if (sectigo_collect_pending(status, e, op->resp.data, op->resp.len)) {
+		op_result(op, ACME_CA_PENDING, NULL, status, e->code);
+		return;
+	}
+	if (status >= 200 && status < 300) {
+		rc = sectigo_chain_normalize(
+		    op->resp.data, op->resp.len, &chain);
+		if (rc < 0) {
+			/* a garbled download is more likely a transport or
+			 * middlebox fault than a property of the certificate:
+			 * retry rather than fail the order */
+			snprintf(msg, sizeof(msg), "SCM collect %s: %s",
+			    op->ref,
+			    rc == -ENOMEM ? "out of memory"
+			                  : "no parsable certificate in the "
+			                    "answer");
+			op_result(op, ACME_CA_RETRY, msg, status, 0);
+			return;
+		}
+		res.status = ACME_CA_OK;
+		res.ca_ref = op->ref;
+		res.chain_pem = chain;
+		res.http_status = status;
+		op_finish(op, &res);
+		free(chain);
+		return;
+	}
+	if (status >= 400 && status < 500 && e->code == -110) {
+		snprintf(msg, sizeof(msg),
+		    "SCM certificate %s was revoked and cannot be collected "
+		    "(%ld code %d %s)",
+		    op->ref, status, e->code, e->desc);
+		op_result(op, ACME_CA_FAILED, msg, status, e->code);
+		return;
+	}
+	if (status == 404 ||
+	    (status >= 400 && status < 500 &&
+	        (e->code == -5101 || e->code == -124))) {
+		snprintf(msg, sizeof(msg),
+		    "SCM has no certificate %s (%ld code %d %s)", op->ref,
+		    status, e->code, e->desc);
+		op_result(op, ACME_CA_FAILED, msg, status, e->code);
+		return;
+	}
+	op_fail(op, cc, status);
+}
+
+static int
+sectigo_collect(
+    struct acme_ca *base, const char *ca_ref, acme_ca_cb *cb, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+	long id;
+
+	if (cb == NULL || parse_ref(ca_ref, &id) < 0)
+		return -EINVAL;
+	op = op_new(ca, OP_COLLECT, cb, arg);
+	if (op == NULL)
+		return -ENOMEM;
+	snprintf(op->ref, sizeof(op->ref), "%ld", id);
+	/* x509R: PEM, leaf first ... root last (reference §5.5) */
+	if (op_request(op, "GET", NULL, collect_done,
+	        "/api/ssl/v1/collect/%ld?format=x509R", id) < 0) {
+		op_release(op);
+		return -ENOMEM;
+	}
+	return op_launch(op);
+}
+
+/* ---- revoke ------------------------------------------------------------- */
+
+static void
+revoke_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+
+	if (cc == CURLE_OK &&
+	    ((status >= 200 && status < 300) ||
+	        (status >= 400 && status < 500 && op->err.code == -159))) {
+		/* -159 "Your certificate already revoked": the goal holds */
+		res.status = ACME_CA_OK;
+		res.ca_ref = op->ref;
+		res.http_status = status;
+		res.ca_code = op->err.code;
+		op_finish(op, &res);
+		return;
+	}
+	op_fail(op, cc, status);
+}
+
+static int
+sectigo_revoke(struct acme_ca *base, const char *ca_ref, int reason,
+    acme_ca_cb *cb, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+	json_t *req = NULL;
+	char *body = NULL, text[64];
+	long id;
+	int rc = -ENOMEM;
+
+	if (cb == NULL || parse_ref(ca_ref, &id) < 0 || reason < 0 ||
+	    reason > 10)
+		return -EINVAL;
+	/* the reason text keeps the code the client asked for, the
+	 * reasonCode is what SCM accepts (see sectigo_revoke_reason) */
+	snprintf(text, sizeof(text), "ACME revokeCert (reason %d)", reason);
+	req = json_pack("{s:i, s:s}", "reasonCode",
+	    sectigo_revoke_reason(reason), "reason", text);
+	if (req == NULL)
+		return -ENOMEM;
+	body = json_dumps(req, JSON_COMPACT);
+	json_decref(req);
+	if (body == NULL)
+		return -ENOMEM;
+	op = op_new(ca, OP_REVOKE, cb, arg);
+	if (op == NULL) {
+		free(body);
+		return -ENOMEM;
+	}
+	op->reason = reason;
+	snprintf(op->ref, sizeof(op->ref), "%ld", id);
+	if (op_request(op, "POST", body, revoke_done, "/api/ssl/v1/revoke/%ld",
+	        id) < 0) {
+		op_release(op);
+		return rc;
+	}
+	return op_launch(op);
+}
+
+/* ---- connection test ---------------------------------------------------- */
+
+/* Report one check. @return 1 if the callback freed the backend. */
+static int
+test_line(struct op *op, int ok, const char *detail)
+{
+	struct sca *ca = op->ca;
+
+	if (!ok)
+		op->failures++;
+	log_info("scm connector=%s test %s: %s: %s", ca->name,
+	    test_names[op->step], ok ? "ok" : "FAILED", detail);
+	ca_enter(ca);
+	op->line(op->arg, test_names[op->step], ok, detail);
+	return ca_leave(ca);
+}
+
+static void
+test_finish(struct op *op)
+{
+	struct sca *ca = op->ca;
+
+	op_unlink(op);
+	ca_enter(ca);
+	op->done(op->arg, op->failures);
+	ca_leave(ca);
+	op_release(op);
+}
+
+/* Report the current check and go on to the next one. */
+static void
+test_report(struct op *op, int ok, const char *detail)
+{
+	if (test_line(op, ok, detail))
+		return;
+	if (!ok && op->step <= T_AUTH) {
+		/* without a connection or credentials the rest cannot
+		 * work: say so rather than waiting for more timeouts */
+		enum test_step failed = op->step;
+
+		while (++op->step < T_NSTEPS) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "skipped: %s failed",
+			    test_names[failed]);
+			if (test_line(op, 0, why))
+				return;
+		}
+		test_finish(op);
+		return;
+	}
+	op->step++;
+	test_next(op);
+}
+
+static void
+test_token_result(struct op *op, int ok, const char *detail)
+{
+	char msg[256];
+
+	if (ok) {
+		snprintf(msg, sizeof(msg),
+		    "token endpoint %s issued a token for client_id %s",
+		    op->ca->token_path, op->ca->client_id);
+		test_report(op, 1, msg);
+		return;
+	}
+	test_report(op, 0, detail);
+}
+
+static void
+test_conn_done(struct op *op, CURLcode cc, long status)
+{
+	char msg[512];
+
+	if (cc != CURLE_OK) {
+		snprintf(msg, sizeof(msg), "%s: %s", op->ca->base_url,
+		    op->errbuf[0] != '\0' ? op->errbuf
+		                          : curl_easy_strerror(cc));
+		test_report(op, 0, msg);
+		return;
+	}
+	/* any HTTP answer proves DNS, TCP and a verified TLS session */
+	snprintf(msg, sizeof(msg), "%s answered HTTP %ld over verified TLS",
+	    op->ca->base_url, status);
+	test_report(op, 1, msg);
+}
+
+static void
+test_auth_done(struct op *op, CURLcode cc, long status)
+{
+	char msg[512];
+
+	if (cc == CURLE_OK && status >= 200 && status < 300) {
+		snprintf(msg, sizeof(msg),
+		    "login %s accepted for customerUri %s", op->ca->login,
+		    op->ca->customer_uri);
+		test_report(op, 1, msg);
+		return;
+	}
+	classify(op, cc, status, msg, sizeof(msg));
+	test_report(op, 0, msg);
+}
+
+static int
+json_array_has_string(json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v) {
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+test_org_done(struct op *op, CURLcode cc, long status)
+{
+	struct sca *ca = op->ca;
+	json_t *root, *types, *api;
+	const char *name;
+	char msg[512];
+	int ok = 1;
+
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		classify(op, cc, status, msg, sizeof(msg));
+		test_report(op, 0, msg);
+		return;
+	}
+	root = resp_json(op);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		snprintf(msg, sizeof(msg),
+		    "organization %ld: answer is not a JSON object",
+		    ca->org_id);
+		test_report(op, 0, msg);
+		return;
+	}
+	name = json_string_value(json_object_get(root, "name"));
+	types = json_object_get(root, "certTypes");
+	api = json_object_get(root, "sslCertsApiEnabled");
+	/* A field the answer leaves out is not held against the
+	 * organization (older SCM versions may omit it); an explicit "no"
+	 * is. */
+	if (json_is_array(types) && !json_array_has_string(types, "SSL")) {
+		snprintf(msg, sizeof(msg),
+		    "organization %ld (%s) does not allow SSL certificates "
+		    "(certTypes lacks SSL)",
+		    ca->org_id, name != NULL ? name : "?");
+		ok = 0;
+	} else if (json_is_false(api)) {
+		snprintf(msg, sizeof(msg),
+		    "organization %ld (%s) has the SSL Web API disabled "
+		    "(sslCertsApiEnabled false): enable it in SCM",
+		    ca->org_id, name != NULL ? name : "?");
+		ok = 0;
+	} else {
+		snprintf(msg, sizeof(msg),
+		    "organization %ld (%s) allows SSL certificates through "
+		    "the API",
+		    ca->org_id, name != NULL ? name : "?");
+	}
+	json_decref(root);
+	test_report(op, ok, msg);
+}
+
+static void
+test_api_done(struct op *op, CURLcode cc, long status)
+{
+	struct sca *ca = op->ca;
+	json_t *root, *item, *found = NULL, *terms, *t;
+	char msg[512], list[200] = "";
+	size_t i, off = 0;
+	int ok = 0;
+
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		classify(op, cc, status, msg, sizeof(msg));
+		test_report(op, 0, msg);
+		return;
+	}
+	root = resp_json(op);
+	json_array_foreach(root, i, item) {
+		json_t *id = json_object_get(item, "id");
+
+		if (json_is_integer(id) &&
+		    json_integer_value(id) == ca->cert_type)
+			found = item;
+		if (json_is_integer(id) && off < sizeof(list) - 16) {
+			int n = snprintf(list + off, sizeof(list) - off,
+			    "%s%lld", off ? ", " : "",
+			    (long long)json_integer_value(id));
+
+			if (n > 0)
+				off += (size_t)n;
+		}
+	}
+	if (found == NULL) {
+		snprintf(msg, sizeof(msg),
+		    "cert_type %d is not offered to organization %ld "
+		    "(offered: %s)",
+		    ca->cert_type, ca->org_id, off ? list : "none");
+		goto out;
+	}
+	terms = json_object_get(found, "terms");
+	off = 0;
+	list[0] = '\0';
+	json_array_foreach(terms, i, t) {
+		if (!json_is_integer(t))
+			continue;
+		if (json_integer_value(t) == ca->validity_days)
+			ok = 1;
+		if (off < sizeof(list) - 16) {
+			int n = snprintf(list + off, sizeof(list) - off,
+			    "%s%lld", off ? ", " : "",
+			    (long long)json_integer_value(t));
+
+			if (n > 0)
+				off += (size_t)n;
+		}
+	}
+	if (ok)
+		snprintf(msg, sizeof(msg),
+		    "cert_type %d (%s) offers a term of %d days", ca->cert_type,
+		    json_is_string(json_object_get(found, "name"))
+		        ? json_string_value(json_object_get(found, "name"))
+		        : "?",
+		    ca->validity_days);
+	else
+		snprintf(msg, sizeof(msg),
+		    "cert_type %d does not offer validity_days %d (terms: %s)",
+		    ca->cert_type, ca->validity_days, off ? list : "none");
+out:
+	json_decref(root);
+	test_report(op, ok, msg);
+}
+
+static void
+test_next(struct op *op)
+{
+	struct sca *ca = op->ca;
+	int rc = 0;
+
+	switch (op->step) {
+	case T_CONNECTIVITY:
+		op->noauth = 1;
+		rc = op_request(op, "GET", NULL, test_conn_done, "/");
+		break;
+	case T_AUTH:
+		op->noauth = 0;
+		if (ca->oauth) {
+			/* prove the credentials now, not a cached token */
+			if (ca->tok_easy == NULL) {
+				free_secret(ca->token);
+				ca->token = NULL;
+				rc = token_fetch(ca);
+				if (rc < 0)
+					break;
+			}
+			op->waiting = 1;
+			op->wait_fetch = ca->fetch_id;
+			return;
+		}
+		rc = op_request(
+		    op, "GET", NULL, test_auth_done, "/api/organization/v1");
+		break;
+	case T_ORG:
+		rc = op_request(op, "GET", NULL, test_org_done,
+		    "/api/organization/v1/%ld", ca->org_id);
+		break;
+	case T_API:
+		rc = op_request(op, "GET", NULL, test_api_done,
+		    "/api/ssl/v1/types?organizationId=%ld", ca->org_id);
+		break;
+	default:
+		test_finish(op);
+		return;
+	}
+	if (rc == 0)
+		rc = op_send(op);
+	if (rc < 0)
+		test_report(op, 0, "cannot start HTTP transfer");
+}
+
+int
+sectigo_test_connection(struct acme_ca *base, sectigo_line_cb *line,
+    sectigo_done_cb *done, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+	int rc;
+
+	if (ca == NULL || base->ops != &sectigo_ops || line == NULL ||
+	    done == NULL)
+		return -EINVAL;
+	op = op_new(ca, OP_TEST, NULL, arg);
+	if (op == NULL)
+		return -ENOMEM;
+	op->line = line;
+	op->done = done;
+	op->step = T_CONNECTIVITY;
+	op->noauth = 1;
+	rc = op_request(op, "GET", NULL, test_conn_done, "/");
+	if (rc < 0) {
+		op_release(op);
+		return rc;
+	}
+	return op_launch(op);
+}
+
+/* ---- construction ------------------------------------------------------- */
+
+static const struct acme_ca_ops sectigo_ops = {
+    .version = ACME_CA_OPS_V1,
+    .name = "sectigo",
+    .submit = sectigo_submit,
+    .find = sectigo_find,
+    .collect = sectigo_collect,
+    .revoke = sectigo_revoke,
+    .free = ca_free,
+};
+
+static int
+empty(const char *s)
+{
+	return s == NULL || *s == '\0';
+}
+
+/* Header values must not smuggle in more headers. */
+static int
+header_safe(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+static int
+dup_opt(char **dst, const char *src)
+{
+	if (empty(src))
+		return 0;
+	*dst = strdup(src);
+	return *dst == NULL ? -1 : 0;
+}
+
+/* The settings check; logs the first fault. @return 0 or -1. */
+static int
+conf_check(const struct sectigo_conf *c, const char *name)
+{
+	const char *why = NULL;
+
+	if (empty(c->base_url) || strncasecmp(c->base_url, "https://", 8) != 0)
+		why = "base_url must be an https:// URL";
+	else if (empty(c->auth) ||
+	    (strcmp(c->auth, "oauth2") != 0 && strcmp(c->auth, "header") != 0))
+		why = "auth must be \"oauth2\" or \"header\"";
+	else if (strcmp(c->auth, "oauth2") == 0 &&
+	    (empty(c->token_url) ||
+	        strncasecmp(c->token_url, "https://", 8) != 0))
+		why = "oauth2 needs token_url, an https:// URL";
+	else if (strcmp(c->auth, "oauth2") == 0 &&
+	    (empty(c->client_id) || empty(c->client_secret)))
+		why = "oauth2 needs client_id and client_secret";
+	else if (strcmp(c->auth, "header") == 0 &&
+	    (empty(c->login) || empty(c->password) || empty(c->customer_uri)))
+		why = "header auth needs login, password and customer_uri";
+	else if (strcmp(c->auth, "header") == 0 &&
+	    (!header_safe(c->login) || !header_safe(c->password) ||
+	        !header_safe(c->customer_uri)))
+		why = "login, password and customer_uri must not hold control "
+		      "characters";
+	else if (c->org_id <= 0 || c->org_id > INT32_MAX)
+		why = "org_id must be a positive number";
+	else if (c->cert_type <= 0)
+		why = "cert_type must be a positive number";
+	else if (c->validity_days <= 0)
+		why = "validity_days must be a positive number of days";
+	else if (c->timeout_seconds < 0)
+		why = "timeout_seconds must not be negative";
+	if (why == NULL)
+		return 0;
+	log_err("scm connector=%s: %s", name, why);
+	return -1;
+}
+
+struct acme_ca *
+sectigo_ca_new(
+    const struct sectigo_conf *conf, struct event_base *base, struct evcurl *ec)
+{
+	const char *name;
+	struct sca *ca;
+	size_t n;
+
+	if (conf == NULL || base == NULL || ec == NULL) {
+		log_err("sectigo_ca_new: missing settings, event base or "
+		        "evcurl");
+		return NULL;
+	}
+	name = empty(conf->name) ? "sectigo" : conf->name;
+	if (conf_check(conf, name) < 0)
+		return NULL;
+	ca = calloc(1, sizeof(*ca));
+	if (ca == NULL)
+		goto oom;
+	ca->base.ops = &sectigo_ops;
+	ca->evb = base;
+	ca->ec = ec;
+	ca->oauth = strcmp(conf->auth, "oauth2") == 0;
+	ca->org_id = conf->org_id;
+	ca->cert_type = conf->cert_type;
+	ca->validity_days = conf->validity_days;
+	ca->timeout = conf->timeout_seconds > 0 ? conf->timeout_seconds : 30;
+	if (dup_opt(&ca->name, name) < 0 ||
+	    dup_opt(&ca->base_url, conf->base_url) < 0 ||
+	    dup_opt(&ca->ca_file, conf->ca_file) < 0 ||
+	    dup_opt(&ca->ext_req, conf->external_requester) < 0)
+		goto oom;
+	n = strlen(ca->base_url);
+	while (n > 8 && ca->base_url[n - 1] == '/')
+		ca->base_url[--n] = '\0';
+	if (ca->oauth) {
+		const char *p;
+
+		if (dup_opt(&ca->token_url, conf->token_url) < 0 ||
+		    dup_opt(&ca->client_id, conf->client_id) < 0 ||
+		    dup_opt(&ca->client_secret, conf->client_secret) < 0)
+			goto oom;
+		p = strchr(ca->token_url + 8, '/');
+		ca->token_path = p != NULL ? p : "/";
+	} else {
+		if (dup_opt(&ca->login, conf->login) < 0 ||
+		    dup_opt(&ca->password, conf->password) < 0 ||
+		    dup_opt(&ca->customer_uri, conf->customer_uri) < 0)
+			goto oom;
+	}
+	return &ca->base;
+oom:
+	log_err("scm connector=%s: out of memory", name);
+	if (ca != NULL)
+		ca_destroy(ca);
+	return NULL;
+}

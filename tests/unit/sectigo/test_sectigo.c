@@ -1,0 +1,1078 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The SCM backend against the real simulator (contrib/sectigo-sim, started
+ * as a child process on a loopback port), plus its pure helpers.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "contrib/evcurl.h"
+#include "contrib/log.h"
+#include "sectigo/internal.h"
+#include "sectigo/sectigo.h"
+
+#define SIM_DEFAULT "/work/main/build/contrib/sectigo-sim/sectigo-sim"
+#define TOKEN_PATH "/auth/realms/apiclients/protocol/openid-connect/token"
+
+/* ---- the simulator ------------------------------------------------------ */
+
+static struct {
+	pid_t pid;           /* child */
+	char dir[64];        /* state dir */
+	char root[128];      /* dir/root.pem */
+	char base[64];       /* https://127.0.0.1:PORT */
+	char token_url[160]; /* base + TOKEN_PATH */
+	int port;            /* listening port */
+} sim;
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+sim_start(void **state)
+{
+	const char *bin = getenv("SIM_BIN");
+	char portfile[128];
+	int i;
+
+	(void)state;
+	if (bin == NULL || *bin == '\0')
+		bin = SIM_DEFAULT;
+	if (access(bin, X_OK) != 0) {
+		fprintf(stderr, "simulator %s not found\n", bin);
+		return -1;
+	}
+	snprintf(sim.dir, sizeof(sim.dir), "/tmp/sectigo-test-XXXXXX");
+	if (mkdtemp(sim.dir) == NULL)
+		return -1;
+	snprintf(sim.root, sizeof(sim.root), "%s/root.pem", sim.dir);
+	snprintf(portfile, sizeof(portfile), "%s/port", sim.dir);
+	sim.pid = fork();
+	if (sim.pid < 0)
+		return -1;
+	if (sim.pid == 0) {
+		execl(bin, bin, "--state-dir", sim.dir, "--listen",
+		    "127.0.0.1:0", "--pending-polls", "2", (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 200; i++) {
+		FILE *f = fopen(portfile, "r");
+		int st;
+
+		if (f != NULL) {
+			int n = fscanf(f, "%d", &sim.port);
+
+			fclose(f);
+			if (n == 1 && sim.port > 0)
+				break;
+		}
+		if (waitpid(sim.pid, &st, WNOHANG) == sim.pid) {
+			fprintf(stderr, "simulator exited early\n");
+			sim.pid = 0;
+			return -1;
+		}
+		usleep(50 * 1000);
+	}
+	if (sim.port <= 0) {
+		fprintf(stderr, "simulator did not write %s\n", portfile);
+		return -1;
+	}
+	snprintf(sim.base, sizeof(sim.base), "https://127.0.0.1:%d", sim.port);
+	snprintf(
+	    sim.token_url, sizeof(sim.token_url), "%s%s", sim.base, TOKEN_PATH);
+	return 0;
+}
+
+static int
+sim_stop(void **state)
+{
+	(void)state;
+	if (sim.pid > 0) {
+		kill(sim.pid, SIGTERM);
+		waitpid(sim.pid, NULL, 0);
+		sim.pid = 0;
+	}
+	if (sim.dir[0] != '\0')
+		nftw(sim.dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+/* ---- event loop plumbing ------------------------------------------------ */
+
+struct ctx {
+	struct event_base *base;
+	struct evcurl *ec;
+	struct acme_ca *ca;
+};
+
+/* What a port callback delivered. */
+struct box {
+	int called;                 /* times the callback ran */
+	enum acme_ca_status status; /* result */
+	char ref[32];               /* ca_ref */
+	char *chain;                /* chain_pem copy */
+	char error[512];            /* error */
+	long http;                  /* http_status */
+	int code;                   /* ca_code */
+	struct event_base *base;    /* to break out */
+	struct acme_ca **free_ca;   /* free this backend in the callback */
+};
+
+static int
+ctx_setup(void **state)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return -1;
+	c->base = event_base_new();
+	c->ec = c->base != NULL ? evcurl_new(c->base) : NULL;
+	if (c->ec == NULL)
+		return -1;
+	*state = c;
+	return 0;
+}
+
+static int
+ctx_teardown(void **state)
+{
+	struct ctx *c = *state;
+
+	if (c->ca != NULL)
+		c->ca->ops->free(c->ca);
+	evcurl_free(c->ec);
+	event_base_free(c->base);
+	free(c);
+	return 0;
+}
+
+static void
+on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(int *)arg = 1;
+}
+
+/* Run the loop until *flag becomes non-zero; fails the test after 60 s. */
+static void
+run_until(struct event_base *base, const int *flag)
+{
+	struct timeval tv = {60, 0};
+	int timed_out = 0;
+	struct event *t = evtimer_new(base, on_timeout, &timed_out);
+
+	assert_non_null(t);
+	evtimer_add(t, &tv);
+	while (*flag == 0 && !timed_out)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(t);
+	assert_false(timed_out);
+}
+
+/* Run the loop for ms milliseconds. */
+static void
+run_for(struct event_base *base, int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	int done = 0;
+	struct event *t = evtimer_new(base, on_timeout, &done);
+
+	assert_non_null(t);
+	evtimer_add(t, &tv);
+	while (!done)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(t);
+}
+
+static void
+on_result(void *arg, const struct acme_ca_result *res)
+{
+	struct box *b = arg;
+
+	b->called++;
+	b->status = res->status;
+	b->http = res->http_status;
+	b->code = res->ca_code;
+	snprintf(b->ref, sizeof(b->ref), "%s",
+	    res->ca_ref != NULL ? res->ca_ref : "");
+	snprintf(b->error, sizeof(b->error), "%s",
+	    res->error != NULL ? res->error : "");
+	free(b->chain);
+	b->chain = res->chain_pem != NULL ? strdup(res->chain_pem) : NULL;
+	if (b->free_ca != NULL && *b->free_ca != NULL) {
+		(*b->free_ca)->ops->free(*b->free_ca);
+		*b->free_ca = NULL;
+	}
+}
+
+static void
+box_reset(struct box *b)
+{
+	free(b->chain);
+	memset(b, 0, sizeof(*b));
+}
+
+static void
+conf_oauth(struct sectigo_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = "test";
+	c->base_url = sim.base;
+	c->auth = "oauth2";
+	c->token_url = sim.token_url;
+	c->client_id = "acmebridge";
+	c->client_secret = "sim-secret";
+	c->ca_file = sim.root;
+	c->org_id = 1234;
+	c->cert_type = 224;
+	c->validity_days = 365;
+	c->timeout_seconds = 20;
+}
+
+static void
+conf_header(struct sectigo_conf *c)
+{
+	conf_oauth(c);
+	c->auth = "header";
+	c->token_url = NULL;
+	c->client_id = NULL;
+	c->client_secret = NULL;
+	c->login = "admin";
+	c->password = "sim-password";
+	c->customer_uri = "acme-test";
+}
+
+/* ---- helpers: CSR, simulator stats -------------------------------------- */
+
+static EVP_PKEY *csr_key;
+
+/* A P-256 CSR for names (CN = names[0]); caller frees. */
+static char *
+make_csr(const char *const *names, size_t n)
+{
+	X509_REQ *req = X509_REQ_new();
+	X509_NAME *subj = X509_NAME_new();
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	X509_EXTENSION *ext;
+	char san[1024] = "";
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *out, *data;
+	long len;
+
+	assert_non_null(req);
+	assert_non_null(subj);
+	assert_non_null(exts);
+	assert_non_null(mem);
+	if (csr_key == NULL)
+		csr_key = EVP_EC_gen("P-256");
+	assert_non_null(csr_key);
+	assert_int_equal(X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC,
+	                     (const unsigned char *)names[0], -1, -1, 0),
+	    1);
+	assert_int_equal(X509_REQ_set_subject_name(req, subj), 1);
+	for (size_t i = 0; i < n; i++) {
+		strcat(san, i ? ",DNS:" : "DNS:");
+		strcat(san, names[i]);
+	}
+	ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san);
+	assert_non_null(ext);
+	sk_X509_EXTENSION_push(exts, ext);
+	assert_int_equal(X509_REQ_add_extensions(req, exts), 1);
+	assert_int_equal(X509_REQ_set_pubkey(req, csr_key), 1);
+	assert_true(X509_REQ_sign(req, csr_key, EVP_sha256()) > 0);
+	assert_int_equal(PEM_write_bio_X509_REQ(mem, req), 1);
+	len = BIO_get_mem_data(mem, &data);
+	out = strndup(data, (size_t)len);
+	assert_non_null(out);
+	BIO_free(mem);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_NAME_free(subj);
+	X509_REQ_free(req);
+	return out;
+}
+
+struct fetch {
+	struct evcurl_buf buf;
+	int done;
+	CURLcode rc;
+};
+
+static void
+on_fetch(CURL *easy, CURLcode rc, void *arg)
+{
+	struct fetch *f = arg;
+
+	(void)easy;
+	f->rc = rc;
+	f->done = 1;
+}
+
+/* A simulator request (GET, or POST when body != NULL) through evcurl;
+ * returns the parsed JSON answer (caller decrefs), NULL if not JSON. */
+static json_t *
+sim_call(struct ctx *c, const char *path, const char *body)
+{
+	struct fetch f = {{NULL, 0, 1 << 22}, 0, CURLE_OK};
+	struct curl_slist *h = NULL;
+	char url[256];
+	CURL *e = curl_easy_init();
+	json_t *j;
+
+	assert_non_null(e);
+	snprintf(url, sizeof(url), "%s%s", sim.base, path);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_CAINFO, sim.root);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, evcurl_buf_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &f.buf);
+	if (body != NULL) {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+	}
+	assert_int_equal(evcurl_add(c->ec, e, on_fetch, &f), 0);
+	run_until(c->base, &f.done);
+	assert_int_equal(f.rc, CURLE_OK);
+	j = f.buf.data != NULL ? json_loads(f.buf.data, 0, NULL) : NULL;
+	evcurl_buf_reset(&f.buf);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(e);
+	return j;
+}
+
+static long
+stat_count(struct ctx *c, const char *key)
+{
+	json_t *j = sim_call(c, "/sim/stats", NULL);
+	json_t *v;
+	long n;
+
+	assert_non_null(j);
+	v = json_object_get(j, key);
+	assert_true(json_is_integer(v));
+	n = (long)json_integer_value(v);
+	json_decref(j);
+	return n;
+}
+
+/* The simulator's record of sslId ref: copies status and comments. */
+static void
+stat_cert(struct ctx *c, const char *ref, char *status, size_t ssz,
+    char *comments, size_t csz)
+{
+	json_t *j = sim_call(c, "/sim/stats", NULL), *certs, *it;
+	size_t i;
+	int found = 0;
+
+	assert_non_null(j);
+	certs = json_object_get(j, "certificates");
+	assert_true(json_is_array(certs));
+	json_array_foreach(certs, i, it) {
+		json_t *id = json_object_get(it, "sslId");
+
+		if (!json_is_integer(id) || json_integer_value(id) != atol(ref))
+			continue;
+		found = 1;
+		snprintf(status, ssz, "%s",
+		    json_string_value(json_object_get(it, "status")));
+		snprintf(comments, csz, "%s",
+		    json_string_value(json_object_get(it, "comments")));
+	}
+	json_decref(j);
+	assert_true(found);
+}
+
+static void
+unique_names(char *a, char *b, size_t sz)
+{
+	static unsigned seq;
+	unsigned r = (unsigned)getpid() * 7919u + (unsigned)time(NULL) + seq++;
+
+	snprintf(a, sz, "www.t%u.example.com", r);
+	snprintf(b, sz, "api.t%u.example.com", r);
+}
+
+static struct acme_ca *
+new_ca(struct ctx *c, const struct sectigo_conf *conf)
+{
+	c->ca = sectigo_ca_new(conf, c->base, c->ec);
+	assert_non_null(c->ca);
+	return c->ca;
+}
+
+/* Call a port function and wait for its callback. */
+#define CALL(c, b, expr)                                                       \
+	do {                                                                   \
+		box_reset(b);                                                  \
+		assert_int_equal((expr), 0);                                   \
+		/* never from inside the call */                               \
+		assert_int_equal((b)->called, 0);                              \
+		run_until((c)->base, &(b)->called);                            \
+		assert_int_equal((b)->called, 1);                              \
+	} while (0)
+
+/* ---- chain checks ------------------------------------------------------- */
+
+static STACK_OF(X509) * pem_certs(const char *pem)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	BIO *in = BIO_new_mem_buf(pem, -1);
+	X509 *x;
+
+	assert_non_null(sk);
+	assert_non_null(in);
+	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL)
+		sk_X509_push(sk, x);
+	ERR_clear_error();
+	BIO_free(in);
+	return sk;
+}
+
+static void
+check_chain(const char *chain, const char *const *names, size_t n)
+{
+	STACK_OF(X509) *certs = pem_certs(chain), *untrusted;
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *vctx = X509_STORE_CTX_new();
+	X509 *leaf, *last;
+	EVP_PKEY *pk;
+	int count = sk_X509_num(certs);
+
+	assert_null(strchr(chain, '\r'));
+	assert_true(strlen(chain) > 0 && chain[strlen(chain) - 1] == '\n');
+	assert_true(count >= 2); /* leaf + intermediate */
+	leaf = sk_X509_value(certs, 0);
+	last = sk_X509_value(certs, count - 1);
+	/* no self-signed root at the end */
+	assert_int_not_equal(X509_check_issued(last, last), X509_V_OK);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(
+		    X509_check_host(leaf, names[i], 0, 0, NULL), 1);
+	pk = X509_get0_pubkey(leaf);
+	assert_int_equal(EVP_PKEY_eq(pk, csr_key), 1);
+	assert_int_equal(X509_STORE_load_file(store, sim.root), 1);
+	untrusted = sk_X509_dup(certs);
+	assert_non_null(untrusted);
+	(void)sk_X509_shift(untrusted);
+	assert_int_equal(X509_STORE_CTX_init(vctx, store, leaf, untrusted), 1);
+	assert_int_equal(X509_verify_cert(vctx), 1);
+	sk_X509_free(untrusted);
+	X509_STORE_CTX_free(vctx);
+	X509_STORE_free(store);
+	sk_X509_pop_free(certs, X509_free);
+}
+
+/* ---- tests against the simulator ---------------------------------------- */
+
+static void
+test_lifecycle_oauth(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64], ref[32], st[64], comments[256];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	char *csr;
+	long enrolls;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 2);
+	conf_oauth(&conf);
+	new_ca(c, &conf);
+	en.tag = "order-1-lifecycle";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+
+	enrolls = stat_count(c, "enroll_calls");
+	CALL(c, &b, c->ca->ops->submit(c->ca, &en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_true(atol(b.ref) > 0);
+	assert_int_equal(b.http, 200);
+	snprintf(ref, sizeof(ref), "%s", b.ref);
+	assert_int_equal(stat_count(c, "enroll_calls"), enrolls + 1);
+	stat_cert(c, ref, st, sizeof(st), comments, sizeof(comments));
+	assert_string_equal(comments, "acmebridge tag=order-1-lifecycle");
+
+	/* --pending-polls 2 */
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_PENDING);
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_PENDING);
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_non_null(b.chain);
+	check_chain(b.chain, names, 2);
+
+	CALL(c, &b, c->ca->ops->find(c->ca, &en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_string_equal(b.ref, ref);
+	/* a tag that is a prefix of ours must not match */
+	en.tag = "order-1-life";
+	CALL(c, &b, c->ca->ops->find(c->ca, &en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_NOTFOUND);
+	en.tag = "order-2";
+	CALL(c, &b, c->ca->ops->find(c->ca, &en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_NOTFOUND);
+
+	CALL(c, &b, c->ca->ops->revoke(c->ca, ref, 4, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	stat_cert(c, ref, st, sizeof(st), comments, sizeof(comments));
+	assert_int_equal(strcasecmp(st, "revoked"), 0);
+	/* again (and with a reason SCM does not take): still OK */
+	CALL(c, &b, c->ca->ops->revoke(c->ca, ref, 9, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+
+	/* a revoked certificate cannot be collected any more */
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_int_equal(b.code, -110);
+
+	box_reset(&b);
+	free(csr);
+}
+
+static void
+test_collect_unknown(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+
+	conf_oauth(&conf);
+	new_ca(c, &conf);
+	CALL(c, &b, c->ca->ops->collect(c->ca, "999999", on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_non_null(strstr(b.error, "999999"));
+	/* bad references never reach SCM, and never call back */
+	assert_int_equal(
+	    c->ca->ops->collect(c->ca, "12x", on_result, &b), -EINVAL);
+	assert_int_equal(
+	    c->ca->ops->revoke(c->ca, "", 0, on_result, &b), -EINVAL);
+	run_for(c->base, 50);
+	assert_int_equal(b.called, 1);
+	box_reset(&b);
+}
+
+static void
+test_wrong_secret(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	char *csr;
+	long enrolls;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 1);
+	conf_oauth(&conf);
+	conf.client_secret = "not-the-secret";
+	new_ca(c, &conf);
+	en.tag = "wrong-secret";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 1;
+	enrolls = stat_count(c, "enroll_calls");
+	CALL(c, &b, c->ca->ops->submit(c->ca, &en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_RETRY);
+	assert_non_null(strstr(b.error, "authentication failed"));
+	assert_non_null(strstr(b.error, "client_secret"));
+	assert_null(strstr(b.error, "not-the-secret"));
+	assert_true(b.http == 400 || b.http == 401);
+	assert_int_equal(stat_count(c, "enroll_calls"), enrolls);
+	box_reset(&b);
+	free(csr);
+}
+
+static void
+test_header_auth(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64], ref[32];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	char *csr;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 2);
+	conf_header(&conf);
+	new_ca(c, &conf);
+	en.tag = "header-auth";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+	en.validity_days = 730;
+	CALL(c, &b, c->ca->ops->submit(c->ca, &en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	snprintf(ref, sizeof(ref), "%s", b.ref);
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_PENDING);
+	CALL(c, &b, c->ca->ops->find(c->ca, &en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_string_equal(b.ref, ref);
+	c->ca->ops->free(c->ca);
+
+	/* wrong password: RETRY naming the settings to check */
+	conf.password = "wrong-password";
+	new_ca(c, &conf);
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_RETRY);
+	assert_int_equal(b.http, 401);
+	assert_non_null(strstr(b.error, "SCM authentication failed (401"));
+	assert_non_null(strstr(b.error, "login/password/customerUri"));
+	assert_null(strstr(b.error, "wrong-password"));
+	box_reset(&b);
+	free(csr);
+}
+
+static void
+test_bad_cert_type(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	char *csr;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 1);
+	conf_oauth(&conf);
+	conf.cert_type = 999;
+	new_ca(c, &conf);
+	en.tag = "bad-type";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 1;
+	CALL(c, &b, c->ca->ops->submit(c->ca, &en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_int_equal(b.code, -39);
+	assert_int_equal(b.http, 400);
+	assert_non_null(strstr(b.error, "SCM /api/ssl/v1/enroll refused: -39"));
+	box_reset(&b);
+	free(csr);
+}
+
+static void
+test_unreachable(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+
+	conf_header(&conf);
+	conf.base_url = "https://127.0.0.1:1";
+	new_ca(c, &conf);
+	CALL(c, &b, c->ca->ops->collect(c->ca, "1", on_result, &b));
+	assert_int_equal(b.status, ACME_CA_RETRY);
+	assert_int_equal(b.http, 0);
+	assert_non_null(strstr(b.error, "failed"));
+	box_reset(&b);
+}
+
+/* free aborts calls in flight: no callback ever runs */
+static void
+test_free_in_flight(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b1 = {0}, b2 = {0};
+
+	conf_oauth(&conf);
+	new_ca(c, &conf);
+	assert_int_equal(c->ca->ops->collect(c->ca, "1", on_result, &b1), 0);
+	c->ca->ops->free(c->ca);
+	c->ca = NULL;
+	run_for(c->base, 300);
+	assert_int_equal(b1.called, 0);
+	assert_int_equal(evcurl_running(c->ec), 0);
+
+	/* both calls wait for one token; the first callback frees the
+	 * backend, so the second must never be called */
+	new_ca(c, &conf);
+	b1.free_ca = &c->ca;
+	b2.free_ca = &c->ca;
+	assert_int_equal(
+	    c->ca->ops->collect(c->ca, "999998", on_result, &b1), 0);
+	assert_int_equal(
+	    c->ca->ops->collect(c->ca, "999999", on_result, &b2), 0);
+	run_for(c->base, 1500);
+	assert_int_equal(b1.called + b2.called, 1);
+	assert_null(c->ca);
+	assert_int_equal(evcurl_running(c->ec), 0);
+	box_reset(&b1);
+	box_reset(&b2);
+}
+
+struct lines {
+	int n;
+	char check[8][32];
+	int ok[8];
+	char detail[8][512];
+	int done;
+	int failures;
+};
+
+static void
+on_line(void *arg, const char *check, int ok, const char *detail)
+{
+	struct lines *l = arg;
+
+	printf("    %s: %s: %s\n", check, ok ? "ok" : "FAILED", detail);
+	if (l->n < 8) {
+		snprintf(l->check[l->n], sizeof(l->check[0]), "%s", check);
+		l->ok[l->n] = ok;
+		snprintf(l->detail[l->n], sizeof(l->detail[0]), "%s", detail);
+	}
+	l->n++;
+}
+
+static void
+on_test_done(void *arg, int failures)
+{
+	struct lines *l = arg;
+
+	l->done++;
+	l->failures = failures;
+}
+
+static void
+run_test_connection(
+    struct ctx *c, const struct sectigo_conf *conf, struct lines *l)
+{
+	memset(l, 0, sizeof(*l));
+	new_ca(c, conf);
+	assert_int_equal(
+	    sectigo_test_connection(c->ca, on_line, on_test_done, l), 0);
+	assert_int_equal(l->n, 0);
+	run_until(c->base, &l->done);
+	assert_int_equal(l->done, 1);
+	assert_int_equal(l->n, 4);
+	assert_string_equal(l->check[0], "connectivity");
+	assert_string_equal(l->check[1], "authentication");
+	assert_string_equal(l->check[2], "organization");
+	assert_string_equal(l->check[3], "api");
+	c->ca->ops->free(c->ca);
+	c->ca = NULL;
+}
+
+static void
+test_connection(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct lines l;
+
+	conf_oauth(&conf);
+	run_test_connection(c, &conf, &l);
+	for (int i = 0; i < 4; i++)
+		assert_true(l.ok[i]);
+	assert_int_equal(l.failures, 0);
+
+	conf_header(&conf);
+	run_test_connection(c, &conf, &l);
+	for (int i = 0; i < 4; i++)
+		assert_true(l.ok[i]);
+	assert_int_equal(l.failures, 0);
+
+	conf_oauth(&conf);
+	conf.org_id = 999;
+	run_test_connection(c, &conf, &l);
+	assert_true(l.ok[0]);
+	assert_true(l.ok[1]);
+	assert_false(l.ok[2]);
+	assert_non_null(strstr(l.detail[2], "999"));
+	assert_true(l.failures >= 1);
+
+	/* a term the profile does not offer */
+	conf_oauth(&conf);
+	conf.validity_days = 400;
+	run_test_connection(c, &conf, &l);
+	assert_true(l.ok[2]);
+	assert_false(l.ok[3]);
+	assert_non_null(strstr(l.detail[3], "400"));
+	assert_int_equal(l.failures, 1);
+
+	/* bad secret: authentication fails, the rest is skipped */
+	conf_oauth(&conf);
+	conf.client_secret = "nope";
+	run_test_connection(c, &conf, &l);
+	assert_true(l.ok[0]);
+	assert_false(l.ok[1]);
+	assert_false(l.ok[2]);
+	assert_false(l.ok[3]);
+	assert_int_equal(l.failures, 3);
+}
+
+/* ---- pure helpers (no simulator) ---------------------------------------- */
+
+static X509 *
+mk_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey)
+{
+	X509 *x = X509_new();
+	X509_NAME *nm;
+
+	assert_non_null(x);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	nm = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(
+	    nm, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(
+	    x, issuer != NULL ? X509_get_subject_name(issuer) : nm);
+	X509_set_pubkey(x, key);
+	assert_true(X509_sign(x, ikey != NULL ? ikey : key, EVP_sha256()) > 0);
+	return x;
+}
+
+static char *
+to_pem(X509 *x)
+{
+	BIO *m = BIO_new(BIO_s_mem());
+	char *d, *s;
+	long n;
+
+	assert_int_equal(PEM_write_bio_X509(m, x), 1);
+	n = BIO_get_mem_data(m, &d);
+	s = strndup(d, (size_t)n);
+	BIO_free(m);
+	return s;
+}
+
+/* CRLF in, LF out; the root at the end is dropped, leaf and intermediate
+ * stay in order. */
+static void
+test_chain_normalize(void **state)
+{
+	EVP_PKEY *rk = EVP_EC_gen("P-256"), *ik = EVP_EC_gen("P-256"),
+	         *lk = EVP_EC_gen("P-256");
+	X509 *root, *inter, *leaf;
+	char *pr, *pi, *pl, *crlf, *out = NULL, *expect;
+	size_t len, n = 0;
+
+	(void)state;
+	root = mk_cert("root", rk, NULL, NULL);
+	inter = mk_cert("inter", ik, root, rk);
+	leaf = mk_cert("leaf", lk, inter, ik);
+	pr = to_pem(root);
+	pi = to_pem(inter);
+	pl = to_pem(leaf);
+	len = strlen(pr) + strlen(pi) + strlen(pl);
+	crlf = malloc(len * 2 + 1);
+	expect = malloc(len + 1);
+	assert_non_null(crlf);
+	assert_non_null(expect);
+	snprintf(expect, len + 1, "%s%s", pl, pi);
+	for (const char *p = pl;; p = p == pl ? pi : p == pi ? pr : NULL) {
+		if (p == NULL)
+			break;
+		for (const char *q = p; *q != '\0'; q++) {
+			if (*q == '\n')
+				crlf[n++] = '\r';
+			crlf[n++] = *q;
+		}
+	}
+	crlf[n] = '\0';
+	/* no trailing newline after the root: still fine */
+	n -= 2;
+	crlf[n] = '\0';
+	assert_int_equal(sectigo_chain_normalize(crlf, n, &out), 0);
+	assert_string_equal(out, expect);
+	free(out);
+
+	/* a lone leaf is kept even if self-signed */
+	assert_int_equal(sectigo_chain_normalize(pr, strlen(pr), &out), 0);
+	assert_string_equal(out, pr);
+	free(out);
+
+	/* nothing, or garbage inside a block */
+	assert_int_equal(sectigo_chain_normalize("", 0, &out), -EINVAL);
+	assert_int_equal(
+	    sectigo_chain_normalize("<html>oops</html>", 17, &out), -EINVAL);
+	pl[40] = '!';
+	pl[41] = '!';
+	assert_int_equal(
+	    sectigo_chain_normalize(pl, strlen(pl), &out), -EINVAL);
+
+	free(crlf);
+	free(expect);
+	free(pr);
+	free(pi);
+	free(pl);
+	X509_free(root);
+	X509_free(inter);
+	X509_free(leaf);
+	EVP_PKEY_free(rk);
+	EVP_PKEY_free(ik);
+	EVP_PKEY_free(lk);
+}
+
+static void
+test_helpers(void **state)
+{
+	struct sectigo_err e;
+	const char *s;
+	char *enc;
+
+	(void)state;
+	assert_true(sectigo_comment_has_tag("acmebridge tag=abc", "abc"));
+	assert_true(sectigo_comment_has_tag("x; acmebridge tag=abc, y", "abc"));
+	assert_false(sectigo_comment_has_tag("acmebridge tag=abcd", "abc"));
+	assert_false(sectigo_comment_has_tag("acmebridge tag=ab", "abc"));
+	assert_false(sectigo_comment_has_tag("tag=abc", "abc"));
+	assert_false(sectigo_comment_has_tag(NULL, "abc"));
+	assert_false(sectigo_comment_has_tag("acmebridge tag=", ""));
+
+	assert_int_equal(sectigo_revoke_reason(0), 0);
+	assert_int_equal(sectigo_revoke_reason(1), 1);
+	assert_int_equal(sectigo_revoke_reason(2), 0);
+	assert_int_equal(sectigo_revoke_reason(3), 3);
+	assert_int_equal(sectigo_revoke_reason(4), 4);
+	assert_int_equal(sectigo_revoke_reason(5), 5);
+	assert_int_equal(sectigo_revoke_reason(6), 0);
+	assert_int_equal(sectigo_revoke_reason(9), 0);
+
+	s = "{\"code\":-16,\"description\":\"Unknown user\"}";
+	sectigo_parse_err(s, strlen(s), &e);
+	assert_true(e.has_code);
+	assert_int_equal(e.code, -16);
+	assert_string_equal(e.desc, "Unknown user");
+	assert_true(sectigo_collect_pending(400, &e, "", 0) == 0);
+	s = "{\"code\":0,\"description\":\"Being processed\"}";
+	sectigo_parse_err(s, strlen(s), &e);
+	assert_true(e.has_code);
+	assert_true(sectigo_collect_pending(400, &e, "", 0));
+	assert_false(sectigo_collect_pending(500, &e, "", 0));
+	e.code = -1400;
+	assert_true(sectigo_collect_pending(400, &e, "", 0));
+	e.code = -183;
+	assert_true(sectigo_collect_pending(400, &e, "", 0));
+	e.code = -109;
+	assert_true(sectigo_collect_pending(400, &e, "", 0));
+	e.code = -110;
+	assert_false(sectigo_collect_pending(400, &e, "", 0));
+	sectigo_parse_err("", 0, &e);
+	assert_false(e.has_code);
+	assert_false(sectigo_collect_pending(400, &e, "", 0));
+	assert_true(sectigo_collect_pending(200, &e, " \r\n", 3));
+	assert_false(sectigo_collect_pending(200, &e, "-----BEGIN", 10));
+	sectigo_parse_err("<html>\nBad Gateway</html>", 25, &e);
+	assert_false(e.has_code);
+	assert_string_equal(e.desc, "<html> Bad Gateway</html>");
+
+	enc = sectigo_urlencode("a b&c=d+é*.-_~");
+	assert_string_equal(enc, "a%20b%26c%3Dd%2B%C3%A9%2A.-_~");
+	free(enc);
+}
+
+static void
+test_conf_checks(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+
+	conf_oauth(&conf);
+	conf.base_url = "https://127.0.0.1:1/";
+	conf.token_url = "https://127.0.0.1:1/token";
+	c->ca = sectigo_ca_new(&conf, c->base, c->ec);
+	assert_non_null(c->ca);
+	c->ca->ops->free(c->ca);
+	c->ca = NULL;
+	conf.base_url = "http://127.0.0.1:1";
+	assert_null(sectigo_ca_new(&conf, c->base, c->ec));
+	conf.base_url = "https://127.0.0.1:1/";
+	conf.client_secret = "";
+	assert_null(sectigo_ca_new(&conf, c->base, c->ec));
+	conf.client_secret = "x";
+	conf.auth = "basic";
+	assert_null(sectigo_ca_new(&conf, c->base, c->ec));
+	conf_header(&conf);
+	conf.base_url = "https://127.0.0.1:1/";
+	c->ca = sectigo_ca_new(&conf, c->base, c->ec);
+	assert_non_null(c->ca);
+	c->ca->ops->free(c->ca);
+	c->ca = NULL;
+	conf.password = "a\r\nX-Evil: 1";
+	assert_null(sectigo_ca_new(&conf, c->base, c->ec));
+	conf.password = "p";
+	conf.org_id = 0;
+	assert_null(sectigo_ca_new(&conf, c->base, c->ec));
+	conf.org_id = 1;
+	conf.validity_days = 0;
+	assert_null(sectigo_ca_new(&conf, c->base, c->ec));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest pure[] = {
+	    cmocka_unit_test(test_helpers),
+	    cmocka_unit_test(test_chain_normalize),
+	    cmocka_unit_test_setup_teardown(
+	        test_conf_checks, ctx_setup, ctx_teardown),
+	};
+	const struct CMUnitTest with_sim[] = {
+	    cmocka_unit_test_setup_teardown(
+	        test_lifecycle_oauth, ctx_setup, ctx_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_collect_unknown, ctx_setup, ctx_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_wrong_secret, ctx_setup, ctx_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_header_auth, ctx_setup, ctx_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_bad_cert_type, ctx_setup, ctx_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_unreachable, ctx_setup, ctx_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_free_in_flight, ctx_setup, ctx_teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_connection, ctx_setup, ctx_teardown),
+	};
+	int fails;
+
+	log_set_level(LOG_LVL_INFO);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	fails = cmocka_run_group_tests_name("sectigo_pure", pure, NULL, NULL);
+	fails += cmocka_run_group_tests_name(
+	    "sectigo_sim", with_sim, sim_start, sim_stop);
+	EVP_PKEY_free(csr_key);
+	curl_global_cleanup();
+	return fails;
+}
