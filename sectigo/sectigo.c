@@ -492,6 +492,18 @@ out:
 	return rc;
 }
 
+/* " code -16 Unknown user" (or less) for messages. */
+static void
+code_text(const struct sectigo_err *e, char *buf, size_t sz)
+{
+	if (e->has_code)
+		snprintf(buf, sz, " code %d%s%s", e->code,
+		    e->desc[0] != '\0' ? " " : "", e->desc);
+	else
+		snprintf(
+		    buf, sz, "%s%s", e->desc[0] != '\0' ? " " : "", e->desc);
+}
+
 /* Error text for a failed call, and the status it maps to. */
 static enum acme_ca_status
 classify(struct op *op, CURLcode cc, long status, char *msg, size_t msgsz)
@@ -499,42 +511,51 @@ classify(struct op *op, CURLcode cc, long status, char *msg, size_t msgsz)
 	struct sca *ca = op->ca;
 	int pl = path_len(op->path);
 	const struct sectigo_err *e = &op->err;
+	char ct[300];
 
-	if (cc != CURLE_OK) {
-		if (cc == CURLE_WRITE_ERROR && op->resp.len >= RESP_MAX - 1)
-			snprintf(msg, msgsz,
-			    "SCM %s %.*s: response larger than %d bytes",
-			    op->method, pl, op->path, RESP_MAX);
-		else
-			snprintf(msg, msgsz, "SCM %s %.*s failed: %s",
-			    op->method, pl, op->path,
-			    op->errbuf[0] != '\0' ? op->errbuf
-			                          : curl_easy_strerror(cc));
+	if (cc == CURLE_WRITE_ERROR) {
+		snprintf(msg, msgsz,
+		    "SCM %s %.*s: response larger than %d bytes (or out of "
+		    "memory)",
+		    op->method, pl, op->path, RESP_MAX);
 		return ACME_CA_RETRY;
 	}
+	if (cc != CURLE_OK) {
+		/* connection, TLS, timeout: the next attempt may work */
+		snprintf(msg, msgsz, "SCM %s %.*s failed: %s", op->method, pl,
+		    op->path,
+		    op->errbuf[0] != '\0' ? op->errbuf
+		                          : curl_easy_strerror(cc));
+		return ACME_CA_RETRY;
+	}
+	code_text(e, ct, sizeof(ct));
 	if (status == 401) {
+		/* after the retry with a fresh token, or header auth: wrong
+		 * credentials get fixed by the operator, not by failing the
+		 * order */
 		snprintf(msg, msgsz,
-		    "SCM authentication failed (401 code %d%s%s): check %s",
-		    e->code, e->desc[0] != '\0' ? " " : "", e->desc,
+		    "SCM authentication failed (401%s): check %s", ct,
 		    ca->oauth ? "client_id/client_secret"
 		              : "login/password/customerUri");
 		return ACME_CA_RETRY;
 	}
 	if (status == 429) {
-		snprintf(msg, msgsz, "SCM %.*s rate limited (429 code %d%s%s)",
-		    pl, op->path, e->code, e->desc[0] != '\0' ? " " : "",
-		    e->desc);
+		snprintf(msg, msgsz, "SCM %.*s rate limited (429%s)", pl,
+		    op->path, ct);
 		return ACME_CA_RETRY;
 	}
 	if (status >= 500) {
-		snprintf(msg, msgsz, "SCM %.*s server error: %ld code %d%s%s",
-		    pl, op->path, status, e->code,
-		    e->desc[0] != '\0' ? " " : "", e->desc);
+		snprintf(msg, msgsz, "SCM %.*s server error (%ld%s)", pl,
+		    op->path, status, ct);
 		return ACME_CA_RETRY;
 	}
 	if (status >= 400) {
-		snprintf(msg, msgsz, "SCM %.*s refused: %d %s", pl, op->path,
-		    e->code, e->desc[0] != '\0' ? e->desc : "(no description)");
+		if (e->has_code)
+			snprintf(msg, msgsz, "SCM %.*s refused: %d %s", pl,
+			    op->path, e->code, e->desc);
+		else
+			snprintf(msg, msgsz, "SCM %.*s refused: HTTP %ld%s", pl,
+			    op->path, status, ct);
 		return ACME_CA_FAILED;
 	}
 	/* 1xx/3xx (redirects are not followed: credentials stay put) or a
