@@ -85,9 +85,9 @@ on_event(evutil_socket_t fd, short what, void *arg)
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
 	curl_multi_socket_action(ec->multi, fd, flags, &ec->running);
+	/* a completion callback may start a new transfer, which arms the
+	 * timer through on_timer_change: leave the timer to curl */
 	check_done(ec);
-	if (ec->running <= 0 && evtimer_pending(ec->timer, NULL))
-		evtimer_del(ec->timer);
 }
 
 static void

@@ -21,44 +21,44 @@
 
 #include "contrib/log.h"
 
-#define CNAME_MAX 8      /* CNAME hops per query, in and across answers */
-#define VALS_MAX 256     /* values returned per lookup */
-#define EDNS_SIZE 4096   /* advertised UDP payload size */
-#define MSG_MAX 65535    /* largest DNS message (TCP length prefix) */
+#define CNAME_MAX 8    /* CNAME hops per query, in and across answers */
+#define VALS_MAX 256   /* values returned per lookup */
+#define EDNS_SIZE 4096 /* advertised UDP payload size */
+#define MSG_MAX 65535  /* largest DNS message (TCP length prefix) */
 #define DEFAULT_TIMEOUT_MS 2000
 
 struct lookup;
 
 /* One question in flight; follows CNAMEs by asking again. */
 struct query {
-	struct lookup *lk;        /* owner */
-	ldns_rr_type qtype;       /* LDNS_RR_TYPE_TXT, _A or _AAAA */
-	ldns_rdf *qname;          /* name asked now (owned) */
-	int hops;                 /* CNAMEs followed so far */
-	uint16_t id;              /* message id of the current question */
-	uint8_t *wire;            /* current query, 2-byte length prefix
+	struct lookup *lk;       /* owner */
+	ldns_rr_type qtype;      /* LDNS_RR_TYPE_TXT, _A or _AAAA */
+	ldns_rdf *qname;         /* name asked now (owned) */
+	int hops;                /* CNAMEs followed so far */
+	uint16_t id;             /* message id of the current question */
+	uint8_t *wire;           /* current query, 2-byte length prefix
 				     first (for TCP), malloc'd */
-	size_t wirelen;           /* bytes after the prefix */
-	int tries;                /* UDP sends of the current question */
-	evutil_socket_t fd;       /* connected UDP socket, or -1 */
-	struct event *ev_read;    /* readability of fd */
-	struct bufferevent *bev;  /* TCP connection, or NULL */
-	struct event *timer;      /* per-attempt timeout */
-	int done;                 /* finished: rc and vals are final */
-	int rc;                   /* 0 or negative errno */
-	char **vals;              /* results (owned strings) */
-	size_t n;                 /* entries in vals */
+	size_t wirelen;          /* bytes after the prefix */
+	int tries;               /* UDP sends of the current question */
+	evutil_socket_t fd;      /* connected UDP socket, or -1 */
+	struct event *ev_read;   /* readability of fd */
+	struct bufferevent *bev; /* TCP connection, or NULL */
+	struct event *timer;     /* per-attempt timeout */
+	int done;                /* finished: rc and vals are final */
+	int rc;                  /* 0 or negative errno */
+	char **vals;             /* results (owned strings) */
+	size_t n;                /* entries in vals */
 };
 
 /* One dns_lookup_* call: one query (TXT) or two (A and AAAA). */
 struct lookup {
-	struct dns_resolver *r;   /* owner */
-	struct lookup *next;      /* resolver's list */
-	dns_result_cb *cb;        /* user callback */
-	void *arg;                /* its argument */
-	struct query q[2];        /* the questions */
-	int nq;                   /* used entries of q */
-	int pending;              /* questions not yet done */
+	struct dns_resolver *r; /* owner */
+	struct lookup *next;    /* resolver's list */
+	dns_result_cb *cb;      /* user callback */
+	void *arg;              /* its argument */
+	struct query q[2];      /* the questions */
+	int nq;                 /* used entries of q */
+	int pending;            /* questions not yet done */
 };
 
 struct dns_resolver {
@@ -275,7 +275,7 @@ rr_text(const ldns_rr *rr, ldns_rr_type type)
 		    ldns_rdf_size(f) != want)
 			return NULL;
 		if (inet_ntop(type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6,
-			ldns_rdf_data(f), buf, sizeof(buf)) == NULL)
+		        ldns_rdf_data(f), buf, sizeof(buf)) == NULL)
 			return NULL;
 		return strdup(buf);
 	}
@@ -410,8 +410,8 @@ static void
 query_send_tcp(struct query *q)
 {
 	struct dns_resolver *r = q->lk->r;
-	struct timeval tv = { r->timeout_ms / 1000,
-		(r->timeout_ms % 1000) * 1000 };
+	struct timeval tv = {
+	    r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
 
 	query_close(q);
 	q->bev = bufferevent_socket_new(r->base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -427,8 +427,8 @@ query_send_tcp(struct query *q)
 		return;
 	}
 	evtimer_add(q->timer, &tv);
-	if (bufferevent_socket_connect(q->bev, (struct sockaddr *)&r->addr,
-		r->addrlen) < 0) {
+	if (bufferevent_socket_connect(
+	        q->bev, (struct sockaddr *)&r->addr, r->addrlen) < 0) {
 		int e = EVUTIL_SOCKET_ERROR();
 
 		query_finish(q, e == ECONNREFUSED ? -ECONNREFUSED : -EIO);
@@ -571,8 +571,8 @@ static int
 udp_send(struct query *q)
 {
 	struct dns_resolver *r = q->lk->r;
-	struct timeval tv = { r->timeout_ms / 1000,
-		(r->timeout_ms % 1000) * 1000 };
+	struct timeval tv = {
+	    r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
 
 	if (q->fd < 0) {
 		q->fd = socket(r->addr.ss_family,
@@ -582,10 +582,10 @@ udp_send(struct query *q)
 		/* connected: the kernel drops datagrams from anyone else
 		 * and reports ICMP port unreachable as ECONNREFUSED */
 		if (connect(q->fd, (struct sockaddr *)&r->addr,
-			(socklen_t)r->addrlen) < 0)
+		        (socklen_t)r->addrlen) < 0)
 			return -errno;
-		q->ev_read = event_new(r->base, q->fd, EV_READ | EV_PERSIST,
-		    on_udp_read, q);
+		q->ev_read = event_new(
+		    r->base, q->fd, EV_READ | EV_PERSIST, on_udp_read, q);
 		if (q->ev_read == NULL || event_add(q->ev_read, NULL) < 0)
 			return -ENOMEM;
 	}
@@ -619,8 +619,8 @@ dns_resolver_new(struct event_base *base, const char *server, int timeout_ms)
 	if (base == NULL || server == NULL)
 		return NULL;
 	memset(&ss, 0, sizeof(ss));
-	if (evutil_parse_sockaddr_port(server, (struct sockaddr *)&ss,
-		&len) < 0) {
+	if (evutil_parse_sockaddr_port(server, (struct sockaddr *)&ss, &len) <
+	    0) {
 		log_err("dns: bad resolver address: %s", server);
 		return NULL;
 	}
@@ -728,20 +728,19 @@ out:
 }
 
 int
-dns_lookup_txt(struct dns_resolver *r, const char *name, dns_result_cb *cb,
-    void *arg)
+dns_lookup_txt(
+    struct dns_resolver *r, const char *name, dns_result_cb *cb, void *arg)
 {
-	static const ldns_rr_type types[] = { LDNS_RR_TYPE_TXT };
+	static const ldns_rr_type types[] = {LDNS_RR_TYPE_TXT};
 
 	return lookup_start(r, name, types, 1, cb, arg);
 }
 
 int
-dns_lookup_addr(struct dns_resolver *r, const char *name, dns_result_cb *cb,
-    void *arg)
+dns_lookup_addr(
+    struct dns_resolver *r, const char *name, dns_result_cb *cb, void *arg)
 {
-	static const ldns_rr_type types[] = { LDNS_RR_TYPE_A,
-		LDNS_RR_TYPE_AAAA };
+	static const ldns_rr_type types[] = {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA};
 
 	return lookup_start(r, name, types, 2, cb, arg);
 }

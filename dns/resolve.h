@@ -18,10 +18,10 @@ struct dns_resolver;
  * @param timeout_ms per-attempt timeout (values <= 0 mean 2000)
  * @return new resolver, caller frees with dns_resolver_free(), or NULL
  */
-struct dns_resolver *dns_resolver_new(struct event_base *base,
-    const char *server, int timeout_ms);
+struct dns_resolver *dns_resolver_new(
+    struct event_base *base, const char *server, int timeout_ms);
 /** Cancel every pending lookup (no callbacks run) and free. NULL: no-op. */
-void dns_resolver_free(struct dns_resolver *r); /* cancels lookups; no callbacks */
+void dns_resolver_free(struct dns_resolver *r);
 
 /**
  * Lookup result.
@@ -30,8 +30,8 @@ void dns_resolver_free(struct dns_resolver *r); /* cancels lookups; no callbacks
  * @param vals borrowed for the callback only. The callback may free the
  *        resolver or start new lookups.
  */
-typedef void dns_result_cb(void *arg, int rc, const char *const *vals,
-    size_t n);
+typedef void dns_result_cb(
+    void *arg, int rc, const char *const *vals, size_t n);
 
 /**
  * TXT strings of name (each TXT record's character-strings concatenated),
@@ -41,16 +41,16 @@ typedef void dns_result_cb(void *arg, int rc, const char *const *vals,
  * @param name domain name, borrowed during the call
  * @return 0 (cb will run), or -1 (cb will not run)
  */
-int dns_lookup_txt(struct dns_resolver *r, const char *name,
-    dns_result_cb *cb, void *arg);
+int dns_lookup_txt(
+    struct dns_resolver *r, const char *name, dns_result_cb *cb, void *arg);
 /**
  * A and AAAA of name (both queried; addresses as text, A first; CNAMEs
  * followed). rc is 0 when either query answered with addresses or both
  * answered; otherwise the first failure.
  * @return 0 (cb will run), or -1 (cb will not run)
  */
-int dns_lookup_addr(struct dns_resolver *r, const char *name,
-    dns_result_cb *cb, void *arg);
+int dns_lookup_addr(
+    struct dns_resolver *r, const char *name, dns_result_cb *cb, void *arg);
 /**
  * Cancel every pending lookup started with this arg; their callbacks will
  * not run. Unknown arg: no-op.

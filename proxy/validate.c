@@ -42,37 +42,38 @@ enum kind { KIND_HTTP, KIND_DNS, KIND_TLS };
 
 /* One validation in flight. */
 struct job {
-	struct px_validator *v;   /* owner */
-	struct job *next;         /* v->jobs */
-	enum kind kind;           /* challenge type */
-	int is_ip;                /* identifier type "ip" */
-	int family;               /* AF_INET/AF_INET6 for ip identifiers */
-	unsigned char ip[16];     /* binary address for ip identifiers */
-	char *id_value;           /* identifier (canonical text for ip) */
-	char *token;              /* challenge token */
-	char *key_authz;          /* expected key authorization */
-	px_validate_cb *cb;       /* user callback */
-	void *arg;                /* its argument */
-	struct event *start;      /* zero delay: first step from the loop */
-	struct event *deadline;   /* whole-validation timeout */
-	const char *stage;        /* what we wait for, for the timeout */
-	char **addrs;             /* addresses to try (owned), IPv6 first */
-	size_t naddrs;            /* entries in addrs */
-	size_t addr_i;            /* address being tried */
+	struct px_validator *v; /* owner */
+	struct job *next;       /* v->jobs */
+	enum kind kind;         /* challenge type */
+	int is_ip;              /* identifier type "ip" */
+	int family;             /* AF_INET/AF_INET6 for ip identifiers */
+	unsigned char ip[16];   /* binary address for ip identifiers */
+	char *id_value;         /* identifier (canonical text for ip) */
+	char *token;            /* challenge token */
+	char *key_authz;        /* expected key authorization */
+	px_validate_cb *cb;     /* user callback */
+	void *arg;              /* its argument */
+	struct event *start;    /* zero delay: first step from the loop */
+	struct event *deadline; /* whole-validation timeout */
+	struct event *kick;     /* zero delay: next HTTP request */
+	const char *stage;      /* what we wait for, for the timeout */
+	char **addrs;           /* addresses to try (owned), IPv6 first */
+	size_t naddrs;          /* entries in addrs */
+	size_t addr_i;          /* address being tried */
 	/* http-01 */
-	CURL *easy;               /* current transfer (owned) */
-	struct curl_slist *conn_to; /* CURLOPT_CONNECT_TO pinning */
-	struct evcurl_buf body;   /* response body, capped */
+	CURL *easy;                   /* current transfer (owned) */
+	struct curl_slist *conn_to;   /* CURLOPT_CONNECT_TO pinning */
+	struct evcurl_buf body;       /* response body, capped */
 	char errbuf[CURL_ERROR_SIZE]; /* libcurl's message */
-	char *url;                /* URL being fetched (owned) */
-	char *host;               /* its host, without brackets (owned) */
-	int port;                 /* its port */
-	int redirects;            /* redirects followed */
+	char *url;                    /* URL being fetched (owned) */
+	char *host;                   /* its host, without brackets (owned) */
+	int port;                     /* its port */
+	int redirects;                /* redirects followed */
 	/* tls-alpn-01 */
-	evutil_socket_t fd;       /* connecting socket, or -1 */
-	struct event *conn_ev;    /* writability of fd while connecting */
-	struct bufferevent *bev;  /* TLS connection (owns fd once made) */
-	char sni[80];             /* server name sent */
+	evutil_socket_t fd;      /* connecting socket, or -1 */
+	struct event *conn_ev;   /* writability of fd while connecting */
+	struct bufferevent *bev; /* TLS connection (owns fd once made) */
+	char sni[80];            /* server name sent */
 };
 
 struct px_validator {
@@ -86,8 +87,7 @@ struct px_validator {
 	struct job *jobs;         /* in flight */
 };
 
-static const char *const kind_name[] = { "http-01", "dns-01",
-	"tls-alpn-01" };
+static const char *const kind_name[] = {"http-01", "dns-01", "tls-alpn-01"};
 
 static void http_fetch(struct job *j);
 static void tls_connect(struct job *j);
@@ -171,6 +171,8 @@ job_free(struct job *j)
 		event_free(j->start);
 	if (j->deadline != NULL)
 		event_free(j->deadline);
+	if (j->kick != NULL)
+		event_free(j->kick);
 	addrs_free(j);
 	free(j->url);
 	free(j->host);
@@ -192,8 +194,8 @@ job_done(struct job *j, const struct acme_problem *prob)
 	void *arg = j->arg;
 
 	if (prob == NULL)
-		log_info("validate: %s %s: valid", kind_name[j->kind],
-		    j->id_value);
+		log_info(
+		    "validate: %s %s: valid", kind_name[j->kind], j->id_value);
 	else
 		log_info("validate: %s %s: %s: %s", kind_name[j->kind],
 		    j->id_value, prob->type, prob->detail);
@@ -261,6 +263,13 @@ digest(const char *s, unsigned char md[32], char *out)
 	return 0;
 }
 
+/* Per-address connect timeout: a dead address leaves time for the next. */
+static long
+connect_timeout_ms(const struct px_validator *v)
+{
+	return (long)v->timeout_seconds * 1000L / 3;
+}
+
 static int
 is_ip_literal(const char *s)
 {
@@ -294,8 +303,9 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	job_fail(j, "connection", "%s validation of %s timed out after %d s (%s)",
-	    kind_name[j->kind], j->id_value, j->v->timeout_seconds, j->stage);
+	job_fail(j, "connection",
+	    "%s validation of %s timed out after %d s (%s)", kind_name[j->kind],
+	    j->id_value, j->v->timeout_seconds, j->stage);
 }
 
 /* ---- dns-01 (RFC 8555 §8.4) ---- */
@@ -309,7 +319,8 @@ on_txt(void *arg, int rc, const char *const *vals, size_t n)
 	size_t off = 0;
 
 	if (rc < 0) {
-		job_fail(j, "dns", "DNS problem: TXT lookup of _acme-challenge.%s: %s",
+		job_fail(j, "dns",
+		    "DNS problem: TXT lookup of _acme-challenge.%s: %s",
 		    j->id_value, rc_text(rc));
 		return;
 	}
@@ -355,8 +366,8 @@ dns01_start(struct job *j)
 	snprintf(name, sizeof(name), "_acme-challenge.%s", j->id_value);
 	j->stage = "TXT lookup";
 	if (dns_lookup_txt(j->v->res, name, on_txt, j) < 0)
-		job_fail(j, "dns", "DNS problem: cannot look up TXT of %s",
-		    name);
+		job_fail(
+		    j, "dns", "DNS problem: cannot look up TXT of %s", name);
 }
 
 /* ---- address lookup shared by http-01 and tls-alpn-01 ---- */
@@ -372,7 +383,8 @@ on_addrs(void *arg, int rc, const char *const *vals, size_t n)
 		return;
 	}
 	if (n == 0) {
-		job_fail(j, "dns", "DNS problem: no A/AAAA records found for %s",
+		job_fail(j, "dns",
+		    "DNS problem: no A/AAAA records found for %s",
 		    j->host != NULL ? j->host : j->id_value);
 		return;
 	}
@@ -391,7 +403,7 @@ static void
 resolve_then(struct job *j, const char *name)
 {
 	if (is_ip_literal(name)) {
-		const char *one[1] = { name };
+		const char *one[1] = {name};
 
 		on_addrs(j, 0, one, 1);
 		return;
@@ -435,7 +447,8 @@ http_redirect(struct job *j, const char *location)
 
 	printable(shown, sizeof(shown), location, strlen(location));
 	if (++j->redirects > REDIRECTS_MAX) {
-		job_fail(j, "connection", "too many redirects (more than %d), last to %s",
+		job_fail(j, "connection",
+		    "too many redirects (more than %d), last to %s",
 		    REDIRECTS_MAX, shown);
 		goto out;
 	}
@@ -445,7 +458,7 @@ http_redirect(struct job *j, const char *location)
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
-		CURLUE_OK ||
+	        CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_URL, &url, 0) != CURLUE_OK) {
 		job_fail(j, "connection", "invalid redirect target %s", shown);
 		goto out;
@@ -498,10 +511,16 @@ on_http_done(CURL *easy, CURLcode code, void *arg)
 	char shown[120];
 	long status = 0;
 	char *location = NULL;
+	curl_off_t connected = 0;
 	size_t len;
 
 	(void)easy;
-	if (code == CURLE_COULDNT_CONNECT && j->addr_i + 1 < j->naddrs) {
+	curl_easy_getinfo(j->easy, CURLINFO_CONNECT_TIME_T, &connected);
+	/* could not connect (refused, unreachable, connect timeout): the
+	 * next address, if there is one */
+	if ((code == CURLE_COULDNT_CONNECT ||
+	        (code == CURLE_OPERATION_TIMEDOUT && connected == 0)) &&
+	    j->addr_i + 1 < j->naddrs) {
 		j->addr_i++;
 		http_fetch(j);
 		return;
@@ -528,8 +547,8 @@ on_http_done(CURL *easy, CURLcode code, void *arg)
 		return;
 	}
 	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
-	if (status == 301 || status == 302 || status == 303 ||
-	    status == 307 || status == 308) {
+	if (status == 301 || status == 302 || status == 303 || status == 307 ||
+	    status == 308) {
 		curl_easy_getinfo(j->easy, CURLINFO_REDIRECT_URL, &location);
 		if (location == NULL) {
 			job_fail(j, "unauthorized",
@@ -548,42 +567,73 @@ on_http_done(CURL *easy, CURLcode code, void *arg)
 		return;
 	}
 	if (status != 200) {
-		job_fail(j, "unauthorized", "invalid response from %s: HTTP %ld",
-		    j->url, status);
+		job_fail(j, "unauthorized",
+		    "invalid response from %s: HTTP %ld", j->url, status);
 		return;
 	}
 	/* RFC 8555 §8.3: trailing whitespace is ignored */
 	len = j->body.len;
-	while (len > 0 && (j->body.data[len - 1] == ' ' ||
-			      j->body.data[len - 1] == '\t' ||
-			      j->body.data[len - 1] == '\r' ||
-			      j->body.data[len - 1] == '\n'))
+	while (len > 0 &&
+	    (j->body.data[len - 1] == ' ' || j->body.data[len - 1] == '\t' ||
+	        j->body.data[len - 1] == '\r' || j->body.data[len - 1] == '\n'))
 		len--;
 	if (len == strlen(j->key_authz) &&
 	    memcmp(j->body.data, j->key_authz, len) == 0) {
 		job_done(j, NULL);
 		return;
 	}
-	printable(shown, sizeof(shown), j->body.data ? j->body.data : "",
-	    len);
-	job_fail(j, "incorrectResponse",
-	    "expected \"%s\" at %s, found \"%s\"", j->key_authz, j->url,
-	    shown);
+	printable(shown, sizeof(shown), j->body.data ? j->body.data : "", len);
+	job_fail(j, "incorrectResponse", "expected \"%s\" at %s, found \"%s\"",
+	    j->key_authz, j->url, shown);
+}
+
+/*
+ * CURLOPT_OPENSOCKETFUNCTION: a safety net behind CURLOPT_CONNECT_TO. Only
+ * the address our resolver gave may be dialled; were libcurl ever to resolve
+ * a name itself, the connection fails instead of going elsewhere.
+ */
+static curl_socket_t
+on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct job *j = arg;
+	unsigned char want[16];
+	const void *got = NULL;
+	size_t len = 0;
+	curl_socket_t s;
+
+	if (purpose == CURLSOCKTYPE_IPCXN && a->family == AF_INET &&
+	    inet_pton(AF_INET, j->addrs[j->addr_i], want) == 1) {
+		got = &((const struct sockaddr_in *)&a->addr)->sin_addr;
+		len = 4;
+	} else if (purpose == CURLSOCKTYPE_IPCXN && a->family == AF_INET6 &&
+	    inet_pton(AF_INET6, j->addrs[j->addr_i], want) == 1) {
+		got = &((const struct sockaddr_in6 *)&a->addr)->sin6_addr;
+		len = 16;
+	}
+	if (got == NULL || memcmp(got, want, len) != 0) {
+		log_warn("validate: %s: refusing a connection not to %s",
+		    j->url, j->addrs[j->addr_i]);
+		return CURL_SOCKET_BAD;
+	}
+	s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	return s < 0 ? CURL_SOCKET_BAD : s;
 }
 
 /* GET j->url, connecting to j->addrs[j->addr_i]. */
 static void
-http_fetch(struct job *j)
+on_kick(evutil_socket_t fd, short what, void *arg)
 {
+	struct job *j = arg;
 	struct px_validator *v = j->v;
 	char pin[400];
 	CURL *e;
 	int ok = 1;
 
+	(void)fd;
+	(void)what;
 	http_close(j);
 	j->errbuf[0] = '\0';
 	j->body.max = BODY_MAX;
-	j->stage = "HTTP request";
 	e = curl_easy_init();
 	if (e == NULL)
 		goto fail;
@@ -610,26 +660,44 @@ http_fetch(struct job *j)
 	ok &= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-		  (long)CURL_HTTP_VERSION_1_1) == CURLE_OK;
+	          (long)CURL_HTTP_VERSION_1_1) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+	          connect_timeout_ms(v)) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-		  (long)v->timeout_seconds * 1000L) == CURLE_OK;
+	          (long)v->timeout_seconds * 1000L) == CURLE_OK;
 	/* the content proves control, not the certificate (a redirect to
 	 * https usually meets a certificate for another name) */
 	ok &= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_USERAGENT,
-		  "acmebridge-validator/" ACMEBRIDGE_VERSION) == CURLE_OK;
-	ok &= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf) ==
-	    CURLE_OK;
-	ok &= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) ==
-	    CURLE_OK;
+	          "acmebridge-validator/" ACMEBRIDGE_VERSION) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_WRITEDATA, j) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket) ==
+	    CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, j) == CURLE_OK;
 	if (!ok || evcurl_add(v->ec, e, on_http_done, j) < 0)
 		goto fail;
 	return;
 fail:
-	job_fail(j, "serverInternal", "cannot start HTTP request to %s",
-	    j->url);
+	job_fail(
+	    j, "serverInternal", "cannot start HTTP request to %s", j->url);
+}
+
+/*
+ * Schedule the next request. Always from a fresh loop iteration: this runs
+ * inside evcurl's completion callback (retry, redirect), where adding a
+ * transfer is not safe.
+ */
+static void
+http_fetch(struct job *j)
+{
+	struct timeval now = {0, 0};
+
+	j->stage = "HTTP request";
+	if (evtimer_add(j->kick, &now) < 0)
+		job_fail(j, "serverInternal", "cannot schedule HTTP request");
 }
 
 static void
@@ -698,26 +766,26 @@ tls_check(struct job *j, SSL *ssl, struct acme_problem *p)
 	}
 	gn = sk_GENERAL_NAME_value(sans, 0);
 	if (j->is_ip) {
-		const ASN1_OCTET_STRING *a = gn->type == GEN_IPADD ?
-		    gn->d.iPAddress :
-		    NULL;
+		const ASN1_OCTET_STRING *a =
+		    gn->type == GEN_IPADD ? gn->d.iPAddress : NULL;
 		int alen = j->family == AF_INET ? 4 : 16;
 
 		if (a == NULL || ASN1_STRING_length(a) != alen ||
-		    memcmp(ASN1_STRING_get0_data(a), j->ip, (size_t)alen) != 0) {
+		    memcmp(ASN1_STRING_get0_data(a), j->ip, (size_t)alen) !=
+		        0) {
 			acme_problem_set(p, 403, "unauthorized",
 			    "certificate subjectAltName is not iPAddress %s",
 			    j->id_value);
 			goto out;
 		}
 	} else {
-		const ASN1_IA5STRING *d = gn->type == GEN_DNS ? gn->d.dNSName :
-		    NULL;
+		const ASN1_IA5STRING *d =
+		    gn->type == GEN_DNS ? gn->d.dNSName : NULL;
 		size_t want_len = strlen(j->id_value);
 
 		if (d == NULL || (size_t)ASN1_STRING_length(d) != want_len ||
 		    strncasecmp((const char *)ASN1_STRING_get0_data(d),
-			j->id_value, want_len) != 0) {
+		        j->id_value, want_len) != 0) {
 			if (d != NULL)
 				printable(shown, sizeof(shown),
 				    (const char *)ASN1_STRING_get0_data(d),
@@ -787,6 +855,7 @@ tls_check(struct job *j, SSL *ssl, struct acme_problem *p)
 		goto out;
 	}
 out:
+	ERR_clear_error(); /* d2i leftovers of a hostile certificate */
 	ASN1_OCTET_STRING_free(inner);
 	ASN1_OBJECT_free(oid);
 	GENERAL_NAMES_free(sans);
@@ -868,10 +937,11 @@ on_tcp_connected(evutil_socket_t fd, short what, void *arg)
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	(void)what;
 	event_free(j->conn_ev);
 	j->conn_ev = NULL;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+	if (what & EV_TIMEOUT)
+		err = ETIMEDOUT;
+	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err != 0) {
 		tls_close(j);
@@ -885,6 +955,7 @@ on_tcp_connected(evutil_socket_t fd, short what, void *arg)
 static void
 tls_connect(struct job *j)
 {
+	struct timeval tv;
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	const char *a = j->addrs[j->addr_i];
@@ -910,8 +981,8 @@ tls_connect(struct job *j)
 	}
 	if (err != 0)
 		goto fail;
-	j->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	j->fd =
+	    socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (j->fd < 0) {
 		err = errno;
 		goto fail;
@@ -924,9 +995,11 @@ tls_connect(struct job *j)
 		err = errno;
 		goto fail;
 	}
-	j->conn_ev = event_new(j->v->base, j->fd, EV_WRITE, on_tcp_connected,
-	    j);
-	if (j->conn_ev == NULL || event_add(j->conn_ev, NULL) < 0) {
+	j->conn_ev =
+	    event_new(j->v->base, j->fd, EV_WRITE, on_tcp_connected, j);
+	tv.tv_sec = connect_timeout_ms(j->v) / 1000;
+	tv.tv_usec = connect_timeout_ms(j->v) % 1000 * 1000;
+	if (j->conn_ev == NULL || event_add(j->conn_ev, &tv) < 0) {
 		err = ENOMEM;
 		goto fail;
 	}
@@ -1009,9 +1082,8 @@ px_validator_new(struct event_base *base, struct evcurl *ec,
 	v->ec = ec;
 	v->http01_port = conf->http01_port;
 	v->tlsalpn01_port = conf->tlsalpn01_port;
-	v->timeout_seconds = conf->timeout_seconds > 0 ?
-	    conf->timeout_seconds :
-	    DEFAULT_TIMEOUT;
+	v->timeout_seconds =
+	    conf->timeout_seconds > 0 ? conf->timeout_seconds : DEFAULT_TIMEOUT;
 	/* two UDP tries and a TCP try should fit in the whole budget */
 	dns_ms = v->timeout_seconds * 1000 / 4;
 	if (dns_ms > DNS_ATTEMPT_MS)
@@ -1063,8 +1135,8 @@ chars_ok(const char *s, const char *extra)
 		unsigned char c = (unsigned char)*s;
 
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || c == '-' || c == '_' ||
-			strchr(extra, c) != NULL))
+		        (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		        strchr(extra, c) != NULL))
 			return 0;
 	}
 	return 1;
@@ -1075,7 +1147,7 @@ px_validate(struct px_validator *v, const struct px_validation *val,
     px_validate_cb *cb, void *arg)
 {
 	struct job *j = NULL;
-	struct timeval now = { 0, 0 };
+	struct timeval now = {0, 0};
 	struct timeval limit;
 	char canon[INET6_ADDRSTRLEN];
 
@@ -1125,8 +1197,9 @@ px_validate(struct px_validator *v, const struct px_validation *val,
 	j->key_authz = strdup(val->key_authz);
 	j->start = evtimer_new(v->base, on_start, j);
 	j->deadline = evtimer_new(v->base, on_deadline, j);
+	j->kick = evtimer_new(v->base, on_kick, j);
 	if (j->id_value == NULL || j->token == NULL || j->key_authz == NULL ||
-	    j->start == NULL || j->deadline == NULL)
+	    j->start == NULL || j->deadline == NULL || j->kick == NULL)
 		goto fail;
 	limit.tv_sec = v->timeout_seconds;
 	limit.tv_usec = 0;

@@ -10,10 +10,10 @@
 
 /** Validator settings; copied by px_validator_new(). */
 struct px_validate_conf {
-	int http01_port;     /* 80 in production; tests use a loopback port */
-	int tlsalpn01_port;  /* 443 in production */
+	int http01_port;    /* 80 in production; tests use a loopback port */
+	int tlsalpn01_port; /* 443 in production */
 	const char *dns_resolver; /* "ip:port" */
-	int timeout_seconds; /* whole validation */
+	int timeout_seconds;      /* whole validation */
 };
 
 struct px_validator;
@@ -37,7 +37,7 @@ struct px_validation {
 	const char *id_type;    /* "dns" or "ip" */
 	const char *id_value;   /* name without "*." or IP text */
 	const char *token;
-	const char *key_authz;  /* token.thumbprint */
+	const char *key_authz; /* token.thumbprint */
 };
 
 /**

@@ -30,27 +30,27 @@
 
 /* how one member of a request body was found */
 enum field {
-	FIELD_BAD = -1,	 /* wrong JSON type: -1002 like a Jackson failure */
+	FIELD_BAD = -1,   /* wrong JSON type: -1002 like a Jackson failure */
 	FIELD_ABSENT = 0, /* missing or null */
-	FIELD_SET = 1,	 /* present with a usable value */
+	FIELD_SET = 1,    /* present with a usable value */
 };
 
 /* collect formats (reference §5.5); parts: L leaf, I intermediate, R root */
 static const struct collect_format {
-	const char *name; /* value of ?format= or the last path segment */
+	const char *name;  /* value of ?format= or the last path segment */
 	const char *parts; /* PEM blocks in order, NULL for PKCS#7 */
-	int der;	  /* PKCS#7 as DER instead of PEM */
+	int der;           /* PKCS#7 as DER instead of PEM */
 } formats[] = {
-	{ "x509", "RIL", 0 },	  /* with chain, root first, leaf last */
-	{ "pem", "RIL", 0 },	  /* same order as x509 */
-	{ "x509CO", "L", 0 },	  /* certificate only */
-	{ "pemco", "L", 0 },	  /* certificate only */
-	{ "x509R", "LIR", 0 },	  /* leaf first, root last */
-	{ "pemia", "LI", 0 },	  /* leaf, then issuer; no root */
-	{ "x509IO", "RI", 0 },	  /* root, then intermediate */
-	{ "x509IOR", "IR", 0 },	  /* intermediate, then root */
-	{ "base64", NULL, 0 },	  /* PKCS#7, PEM armour (default) */
-	{ "bin", NULL, 1 },	  /* PKCS#7, DER */
+    {"x509", "RIL", 0},   /* with chain, root first, leaf last */
+    {"pem", "RIL", 0},    /* same order as x509 */
+    {"x509CO", "L", 0},   /* certificate only */
+    {"pemco", "L", 0},    /* certificate only */
+    {"x509R", "LIR", 0},  /* leaf first, root last */
+    {"pemia", "LI", 0},   /* leaf, then issuer; no root */
+    {"x509IO", "RI", 0},  /* root, then intermediate */
+    {"x509IOR", "IR", 0}, /* intermediate, then root */
+    {"base64", NULL, 0},  /* PKCS#7, PEM armour (default) */
+    {"bin", NULL, 1},     /* PKCS#7, DER */
 };
 
 /* Sets o[key] = v, taking v; any failure is remembered in *err. */
@@ -103,7 +103,7 @@ sim_profiles_init(struct sim *sim)
 	sim->nprofiles = 1;
 	if (p->id == 284)
 		return;
-	/* [INF] terms of the ECC profile: those of the main one; EC keys only */
+	/* [INF] ECC profile: the main profile's terms, EC keys only */
 	p = &sim->profiles[1];
 	p->id = 284;
 	p->name = "InCommon ECC";
@@ -206,8 +206,8 @@ static json_t *
 departments_json(const struct sim *sim)
 {
 	return json_pack("[{s:I, s:s, s:s}]", "id",
-	    (json_int_t)sim->conf->org_id + 1, "name", DEPT_NAME,
-	    "parentName", ORG_NAME);
+	    (json_int_t)sim->conf->org_id + 1, "name", DEPT_NAME, "parentName",
+	    ORG_NAME);
 }
 
 void
@@ -215,8 +215,8 @@ sim_api_org_list(struct sim_req *r)
 {
 	sim_reply_json(r, 200,
 	    json_pack("[{s:I, s:s, s:o}]", "id",
-		(json_int_t)r->sim->conf->org_id, "name", ORG_NAME,
-		"departments", departments_json(r->sim)));
+	        (json_int_t)r->sim->conf->org_id, "name", ORG_NAME,
+	        "departments", departments_json(r->sim)));
 }
 
 void
@@ -230,13 +230,13 @@ sim_api_org_get(struct sim_req *r)
 	if (sim_parse_long(r->seg[3], 1, INT32_MAX, &id) != 0 ||
 	    !org_known(sim, id)) {
 		/* [INF] status 404 per OAS NotFoundErrorResponse */
-		sim_reply_error(r, 404, -1023, "Organization '%s' not found.",
-		    r->seg[3]);
+		sim_reply_error(
+		    r, 404, -1023, "Organization '%s' not found.", r->seg[3]);
 		return;
 	}
 	dept = id != sim->conf->org_id;
 	o = json_pack("{s:I, s:s, s:[s], s:o, s:s, s:s, s:s, s:s, s:s, s:s,"
-		      " s:b, s:b}",
+	              " s:b, s:b}",
 	    "id", (json_int_t)id, "name", dept ? DEPT_NAME : ORG_NAME,
 	    "certTypes", "SSL", "departments",
 	    dept ? json_array() : departments_json(sim), "contactEmails",
@@ -245,10 +245,10 @@ sim_api_org_get(struct sim_req *r)
 	    "country", "US", "sslCertsApiEnabled", 1, "clientCertsApiEnabled",
 	    0);
 	if (o != NULL && dept &&
-	    (json_object_set_new(o, "parentId",
-		 json_integer(sim->conf->org_id)) != 0 ||
-		json_object_set_new(o, "parentName", json_string(ORG_NAME)) !=
-		    0)) {
+	    (json_object_set_new(
+	         o, "parentId", json_integer(sim->conf->org_id)) != 0 ||
+	        json_object_set_new(o, "parentName", json_string(ORG_NAME)) !=
+	            0)) {
 		json_decref(o);
 		o = NULL;
 	}
@@ -272,8 +272,8 @@ sim_api_types(struct sim_req *r)
 		}
 		if (!org_known(sim, id)) {
 			/* [UNK] status and code for an unknown org here */
-			sim_reply_error(r, 400, -1023,
-			    "Organization '%ld' not found.", id);
+			sim_reply_error(
+			    r, 400, -1023, "Organization '%ld' not found.", id);
 			return;
 		}
 	}
@@ -329,7 +329,7 @@ field_long(const json_t *o, const char *key, long *out)
 	}
 	if (json_is_string(v) &&
 	    sim_parse_long(json_string_value(v), INT32_MIN, INT32_MAX, out) ==
-		0)
+	        0)
 		return FIELD_SET;
 	return FIELD_BAD;
 }
@@ -404,8 +404,7 @@ classify_name(const char *s)
 	const char *p;
 
 	if (strchr(s, ':') != NULL)
-		return inet_pton(AF_INET6, s, buf) == 1 ? NAME_IP
-							: NAME_BAD_IP;
+		return inet_pton(AF_INET6, s, buf) == 1 ? NAME_IP : NAME_BAD_IP;
 	for (p = s; *p != '\0'; p++)
 		if (!isdigit((unsigned char)*p) && *p != '.')
 			break;
@@ -437,12 +436,12 @@ add_name(struct sim_req *r, json_t *list, const char *name)
 		return -1;
 	}
 	for (i = 0; i < json_array_size(list); i++)
-		if (strcasecmp(json_string_value(json_array_get(list, i)),
-			name) == 0)
+		if (strcasecmp(
+		        json_string_value(json_array_get(list, i)), name) == 0)
 			return 0;
 	if (json_array_size(list) >= SIM_MAX_SANS) {
-		sim_reply_error(r, 400, -1601,
-		    "Field 'subjAltNames' has invalid value.");
+		sim_reply_error(
+		    r, 400, -1601, "Field 'subjAltNames' has invalid value.");
 		return -1;
 	}
 	if (json_array_append_new(list, json_string(name)) != 0) {
@@ -525,13 +524,13 @@ check_csr(struct sim_req *r, const struct sim_profile *p, const char *text,
 	else if (strcmp(csr->key_alg, "EC") == 0)
 		allowed = p->ec_curves;
 	if (allowed == NULL || allowed[0] == NULL) {
-		sim_reply_error(r, 400, -11,
-		    "The CSR uses an unsupported algorithm!");
+		sim_reply_error(
+		    r, 400, -11, "The CSR uses an unsupported algorithm!");
 		goto fail;
 	}
 	if (!in_list(allowed, csr->key_param)) {
-		sim_reply_error(r, 400, -13,
-		    "The CSR uses an unsupported key size!");
+		sim_reply_error(
+		    r, 400, -13, "The CSR uses an unsupported key size!");
 		goto fail;
 	}
 	return 0;
@@ -580,8 +579,8 @@ sim_cert_advance(struct sim *sim, struct sim_cert *c, int collect)
 	}
 	if (time(NULL) < c->ready_at)
 		return 0;
-	if (sim_ca_issue(sim->ca, c->csr_pem, c->common_name, c->sans,
-		c->term, &leaf) != 0)
+	if (sim_ca_issue(sim->ca, c->csr_pem, c->common_name, c->sans, c->term,
+	        &leaf) != 0)
 		return -1;
 	serial = strdup(leaf.serial);
 	if (serial == NULL) {
@@ -645,20 +644,20 @@ sim_api_enroll(struct sim_req *r)
 	    field_custom(body, &custom) == FIELD_BAD)
 		goto parse_error;
 
-	/* [INF] a missing or non-positive orgId is -639, an unknown one -1023 */
+	/* [INF] missing or non-positive orgId: -639; unknown one: -1023 */
 	if (f_org != FIELD_SET || org_id <= 0) {
 		sim_reply_error(r, 400, -639, "Supplied orgid invalid..");
 		goto out;
 	}
 	if (!org_known(sim, org_id)) {
-		sim_reply_error(r, 400, -1023, "Organization '%ld' not found.",
-		    org_id);
+		sim_reply_error(
+		    r, 400, -1023, "Organization '%ld' not found.", org_id);
 		goto out;
 	}
 	p = f_type == FIELD_SET ? profile_find(sim, cert_type) : NULL;
 	if (p == NULL) {
-		sim_reply_error(r, 400, -39,
-		    "The certificate profile id is invalid!");
+		sim_reply_error(
+		    r, 400, -39, "The certificate profile id is invalid!");
 		goto out;
 	}
 	/* [INF] a missing term is treated like a wrong one */
@@ -670,8 +669,8 @@ sim_api_enroll(struct sim_req *r)
 	}
 	/* OAS length limits: comments 0..1024, externalRequester 0..512 */
 	if (comments != NULL && strlen(comments) > 1024) {
-		sim_reply_error(r, 400, -1601,
-		    "Field 'comments' has invalid value.");
+		sim_reply_error(
+		    r, 400, -1601, "Field 'comments' has invalid value.");
 		goto out;
 	}
 	if (ext_req != NULL && strlen(ext_req) > 512) {
@@ -699,12 +698,12 @@ sim_api_enroll(struct sim_req *r)
 		goto out;
 	if (json_array_size(sans) == 0) {
 		/* [UNK] neither a CN nor subjAltNames */
-		sim_reply_error(r, 400, -7,
-		    "subjAltNames is required but missing.");
+		sim_reply_error(
+		    r, 400, -7, "subjAltNames is required but missing.");
 		goto out;
 	}
 	cn = csr.cn != NULL ? csr.cn
-			    : json_string_value(json_array_get(sans, 0));
+	                    : json_string_value(json_array_get(sans, 0));
 
 	c = sim_cert_new();
 	if (c == NULL || sim_random_alnum(c->renew_id, 20) != 0 ||
@@ -727,17 +726,17 @@ sim_api_enroll(struct sim_req *r)
 	}
 	/* kept for /sim/stats and the record; SCM ignores them today */
 	if ((f_ns == FIELD_SET &&
-		json_object_set_new(c->extra, "numberServers",
-		    json_integer(nservers)) != 0) ||
+	        json_object_set_new(
+	            c->extra, "numberServers", json_integer(nservers)) != 0) ||
 	    (f_st == FIELD_SET &&
-		json_object_set_new(c->extra, "serverType",
-		    json_integer(stype)) != 0) ||
+	        json_object_set_new(
+	            c->extra, "serverType", json_integer(stype)) != 0) ||
 	    (dcv_mode != NULL &&
-		json_object_set_new(c->extra, "dcvMode",
-		    json_string(dcv_mode)) != 0) ||
+	        json_object_set_new(
+	            c->extra, "dcvMode", json_string(dcv_mode)) != 0) ||
 	    (dcv_email != NULL &&
-		json_object_set_new(c->extra, "dcvEmail",
-		    json_string(dcv_email)) != 0))
+	        json_object_set_new(
+	            c->extra, "dcvEmail", json_string(dcv_email)) != 0))
 		goto internal;
 	take_csr(c, &csr);
 	c->requested = time(NULL);
@@ -753,14 +752,14 @@ sim_api_enroll(struct sim_req *r)
 		sim->duplicate_csr++;
 	/* with no pending rule configured the order is issued right away */
 	if (sim_cert_advance(sim, c, 0) != 0)
-		fprintf(stderr, "sectigo-sim: sslId=%ld: signing failed\n",
-		    c->id);
+		fprintf(
+		    stderr, "sectigo-sim: sslId=%ld: signing failed\n", c->id);
 	snprintf(r->note, sizeof(r->note), "sslId=%ld%s", c->id,
 	    dup ? " duplicate-csr" : "");
 	/* reference §5.3: 200, not 201 */
 	sim_reply_json(r, 200,
 	    json_pack("{s:I, s:s}", "sslId", (json_int_t)c->id, "renewId",
-		c->renew_id));
+	        c->renew_id));
 	c = NULL;
 	goto out;
 
@@ -821,7 +820,7 @@ content_disposition(struct sim_req *r, const struct sim_cert *c)
 		/* keep the header well-formed: "*" and quotes become "_" */
 		for (i = 0; cn[i] != '\0' && i < sizeof(name) - 1; i++)
 			name[i] = isalnum((unsigned char)cn[i]) ||
-				cn[i] == '.' || cn[i] == '-'
+			        cn[i] == '.' || cn[i] == '-'
 			    ? cn[i]
 			    : '_';
 		name[i] = '\0';
@@ -870,7 +869,7 @@ sim_api_collect(struct sim_req *r)
 	}
 	if (f->parts == NULL) {
 		if (sim_ca_pkcs7(sim->ca, c->cert_pem, f->der, &p7, &len) !=
-			0 ||
+		        0 ||
 		    evbuffer_add(r->out, p7, len) != 0) {
 			free(p7);
 			sim_reply_error(r, 500, -2, DESC_INTERNAL);
@@ -881,7 +880,7 @@ sim_api_collect(struct sim_req *r)
 		for (i = 0; f->parts[i] != '\0'; i++) {
 			pem = f->parts[i] == 'L' ? c->cert_pem
 			    : f->parts[i] == 'I' ? sim_ca_inter_pem(sim->ca)
-						 : sim_ca_root_pem(sim->ca);
+			                         : sim_ca_root_pem(sim->ca);
 			if (evbuffer_add(r->out, pem, strlen(pem)) != 0) {
 				sim_reply_error(r, 500, -2, DESC_INTERNAL);
 				return;
@@ -889,8 +888,8 @@ sim_api_collect(struct sim_req *r)
 		}
 	}
 	r->status = 200;
-	sim_set_header(r, "Content-Type",
-	    "application/octet-stream;charset=UTF-8");
+	sim_set_header(
+	    r, "Content-Type", "application/octet-stream;charset=UTF-8");
 	content_disposition(r, c);
 }
 
@@ -926,7 +925,7 @@ cert_details_json(const struct sim *sim, const struct sim_cert *c)
 	put(o, "vendor", json_string("acmebridge Sim CA"), &err);
 	put(o, "certType",
 	    p != NULL ? profile_json(p)
-		      : json_pack("{s:I}", "id", (json_int_t)c->cert_type),
+	              : json_pack("{s:I}", "id", (json_int_t)c->cert_type),
 	    &err);
 	put(o, "subType", json_string(""), &err);
 	put(o, "validationType", json_string("Organization Validation (OV)"),
@@ -961,8 +960,7 @@ cert_details_json(const struct sim *sim, const struct sim_cert *c)
 		put(o, "signatureAlg", json_string("SHA256WITHECDSA"), &err);
 		put(o, "keyAlgorithm", json_string(c->key_alg), &err);
 		put(o, "keySize", json_integer(c->key_size), &err);
-		snprintf(buf, sizeof(buf), "%s - %s", c->key_alg,
-		    c->key_param);
+		snprintf(buf, sizeof(buf), "%s - %s", c->key_alg, c->key_param);
 		put(o, "keyType", json_string(buf), &err);
 		cd = json_object();
 		put(o, "certificateDetails", cd, &err);
@@ -990,12 +988,12 @@ cert_details_json(const struct sim *sim, const struct sim_cert *c)
 		put(o, "replaced", date_json(c->replaced), &err);
 		/* sim extension: serials this sslId carried before */
 		old = json_array();
-		for (i = 0; old != NULL &&
-		     i < json_array_size(c->replaced_serials);
+		for (i = 0;
+		     old != NULL && i < json_array_size(c->replaced_serials);
 		     i++) {
 			e = json_array_get(c->replaced_serials, i);
-			if (json_array_append(old,
-				json_object_get(e, "serialNumber")) != 0)
+			if (json_array_append(
+			        old, json_object_get(e, "serialNumber")) != 0)
 				err = 1;
 		}
 		put(o, "replacedSerialNumbers", old, &err);
@@ -1029,7 +1027,7 @@ san_has(const struct sim_cert *c, const char *name)
 
 	for (i = 0; i < json_array_size(c->sans); i++)
 		if (strcasecmp(json_string_value(json_array_get(c->sans, i)),
-			name) == 0)
+		        name) == 0)
 			return 1;
 	return 0;
 }
@@ -1054,14 +1052,14 @@ serial_eq(const char *a, const char *b)
 
 /* Query filters of GET /ssl/v1 (§5.7) the simulator understands. */
 struct list_filter {
-	const char *cn;	      /* commonName: exact, any case */
-	const char *san;      /* subjectAlternativeName: one SAN equals */
-	const char *status;   /* status name, any case */
-	const char *ext_req;  /* externalRequester: substring, any case */
-	const char *serial;   /* serialNumber: colons/case/zeros ignored */
-	const char *via;      /* requestedVia: API or "Web API" only */
-	long org_id;	      /* orgId, 0 = any */
-	long type_id;	      /* sslTypeId, 0 = any */
+	const char *cn;      /* commonName: exact, any case */
+	const char *san;     /* subjectAlternativeName: one SAN equals */
+	const char *status;  /* status name, any case */
+	const char *ext_req; /* externalRequester: substring, any case */
+	const char *serial;  /* serialNumber: colons/case/zeros ignored */
+	const char *via;     /* requestedVia: API or "Web API" only */
+	long org_id;         /* orgId, 0 = any */
+	long type_id;        /* sslTypeId, 0 = any */
 };
 
 static int
@@ -1081,7 +1079,7 @@ list_match(const struct list_filter *f, const struct sim_cert *c)
 		return 0;
 	if (f->ext_req != NULL &&
 	    (c->external_requester == NULL ||
-		strcasestr(c->external_requester, f->ext_req) == NULL))
+	        strcasestr(c->external_requester, f->ext_req) == NULL))
 		return 0;
 	if (f->serial != NULL &&
 	    (c->serial == NULL || !serial_eq(f->serial, c->serial)))
@@ -1098,16 +1096,15 @@ list_match(const struct list_filter *f, const struct sim_cert *c)
 }
 
 static int
-query_long(struct sim_req *r, const char *name, long min, long max,
-    long *out)
+query_long(struct sim_req *r, const char *name, long min, long max, long *out)
 {
 	const char *q = sim_req_query(r, name);
 
 	if (q == NULL)
 		return 0;
 	if (sim_parse_long(q, min, max, out) != 0) {
-		sim_reply_error(r, 400, -1601, "Field '%s' has invalid value.",
-		    name);
+		sim_reply_error(
+		    r, 400, -1601, "Field '%s' has invalid value.", name);
 		return -1;
 	}
 	return 0;
@@ -1160,7 +1157,7 @@ sim_api_list(struct sim_req *r)
 			    "subjectAlternativeNames", c->sans);
 			if (item != NULL && c->serial != NULL &&
 			    json_object_set_new(item, "serialNumber",
-				json_string(c->serial)) != 0) {
+			        json_string(c->serial)) != 0) {
 				json_decref(item);
 				item = NULL;
 			}
@@ -1223,8 +1220,8 @@ revoke_body(struct sim_req *r, json_t *body, int *code, const char **reason)
 		return -1;
 	}
 	if (strlen(*reason) > 512) {
-		sim_reply_error(r, 400, -1601,
-		    "Field 'reason' has invalid value.");
+		sim_reply_error(
+		    r, 400, -1601, "Field 'reason' has invalid value.");
 		return -1;
 	}
 	*code = (int)v;
@@ -1232,8 +1229,7 @@ revoke_body(struct sim_req *r, json_t *body, int *code, const char **reason)
 }
 
 static void
-do_revoke(struct sim_req *r, struct sim_cert *c, int code,
-    const char *reason)
+do_revoke(struct sim_req *r, struct sim_cert *c, int code, const char *reason)
 {
 	char *copy;
 
@@ -1242,12 +1238,13 @@ do_revoke(struct sim_req *r, struct sim_cert *c, int code,
 		return;
 	}
 	if (c->status == SIM_ST_REVOKED) {
-		sim_reply_error(r, 400, -159, "Your certificate already revoked");
+		sim_reply_error(
+		    r, 400, -159, "Your certificate already revoked");
 		return;
 	}
 	if (c->status != SIM_ST_ISSUED) {
-		sim_reply_error(r, 400, -102,
-		    "Only issued certificates could be revoked.");
+		sim_reply_error(
+		    r, 400, -102, "Only issued certificates could be revoked.");
 		return;
 	}
 	copy = strdup(reason);
@@ -1376,10 +1373,10 @@ renew_order(struct sim_req *r, struct sim_cert *old, const char *csr_text)
 	old->renewed_date = time(NULL);
 	(void)sim_store_save(sim->store, old);
 	if (sim_cert_advance(sim, c, 0) != 0)
-		fprintf(stderr, "sectigo-sim: sslId=%ld: signing failed\n",
-		    c->id);
-	snprintf(r->note, sizeof(r->note), "sslId=%ld renewed=%ld", old->id,
-	    c->id);
+		fprintf(
+		    stderr, "sectigo-sim: sslId=%ld: signing failed\n", c->id);
+	snprintf(
+	    r->note, sizeof(r->note), "sslId=%ld renewed=%ld", old->id, c->id);
 	sim_csr_clear(&csr);
 	return c;
 internal:
@@ -1407,8 +1404,8 @@ sim_api_renew_by_id(struct sim_req *r)
 		goto out;
 	c = renew_order(r, old, csr_text);
 	if (c != NULL)
-		sim_reply_json(r, 200,
-		    json_pack("{s:I}", "sslId", (json_int_t)c->id));
+		sim_reply_json(
+		    r, 200, json_pack("{s:I}", "sslId", (json_int_t)c->id));
 out:
 	json_decref(body);
 }
@@ -1432,8 +1429,8 @@ sim_api_renew(struct sim_req *r)
 	old = sim_store_by_renew_id(r->sim->store, r->seg[4]);
 	if (old == NULL) {
 		/* [INF] the documented "(null)" text fits a failed lookup */
-		sim_reply_error(r, 400, -123,
-		    "SSL Certificate to renew is invalid (null)");
+		sim_reply_error(
+		    r, 400, -123, "SSL Certificate to renew is invalid (null)");
 		goto out;
 	}
 	if (renew_order(r, old, csr_text) != NULL)
@@ -1483,7 +1480,7 @@ sim_api_replace(struct sim_req *r)
 	    field_str(body, "dcvMode", &dummy) == FIELD_BAD ||
 	    field_str(body, "dcvEmail", &dummy) == FIELD_BAD ||
 	    field_str_array(body, "subjectAlternativeNames", &san_in) ==
-		FIELD_BAD) {
+	        FIELD_BAD) {
 		/* a comma string where the array belongs fails like Jackson */
 		sim_reply_error(r, 400, -1002, DESC_PARSE);
 		goto out;
@@ -1497,13 +1494,13 @@ sim_api_replace(struct sim_req *r)
 		goto out;
 	}
 	if (strlen(reason) > 512) {
-		sim_reply_error(r, 400, -1601,
-		    "Field 'reason' has invalid value.");
+		sim_reply_error(
+		    r, 400, -1601, "Field 'reason' has invalid value.");
 		goto out;
 	}
 	if (cn_in != NULL && (strlen(cn_in) == 0 || strlen(cn_in) > 64)) {
-		sim_reply_error(r, 400, -1601,
-		    "Field 'commonName' has invalid value.");
+		sim_reply_error(
+		    r, 400, -1601, "Field 'commonName' has invalid value.");
 		goto out;
 	}
 	c = cert_from_seg(r, 4);
@@ -1521,8 +1518,8 @@ sim_api_replace(struct sim_req *r)
 	}
 	p = profile_find(sim, c->cert_type);
 	if (p == NULL) {
-		sim_reply_error(r, 400, -39,
-		    "The certificate profile id is invalid!");
+		sim_reply_error(
+		    r, 400, -39, "The certificate profile id is invalid!");
 		goto out;
 	}
 	if (check_csr(r, p, csr_text, &csr) != 0)
@@ -1543,9 +1540,9 @@ sim_api_replace(struct sim_req *r)
 		json_decref(names);
 		names = json_deep_copy(c->sans);
 	}
-	cn = cn_in != NULL ? cn_in
+	cn = cn_in != NULL   ? cn_in
 	    : csr.cn != NULL ? csr.cn
-			     : json_string_value(json_array_get(names, 0));
+	                     : json_string_value(json_array_get(names, 0));
 	entry = json_pack("{s:s, s:I, s:s}", "serialNumber", c->serial,
 	    "replaced", (json_int_t)now, "reason", reason);
 	if (names == NULL || entry == NULL || dup_opt(cn, &cn_copy) != 0) {
@@ -1582,8 +1579,8 @@ sim_api_replace(struct sim_req *r)
 	start_pending(sim, c);
 	(void)sim_store_save(sim->store, c);
 	if (sim_cert_advance(sim, c, 0) != 0)
-		fprintf(stderr, "sectigo-sim: sslId=%ld: signing failed\n",
-		    c->id);
+		fprintf(
+		    stderr, "sectigo-sim: sslId=%ld: signing failed\n", c->id);
 	snprintf(r->note, sizeof(r->note), "sslId=%ld replaced", c->id);
 	sim_reply_empty(r, 204);
 out:

@@ -95,8 +95,8 @@ token_url(const struct sim_req *r, char *buf, size_t size)
 	if (host != NULL && *host != '\0' && strpbrk(host, "\"\\ \r\n") == NULL)
 		snprintf(buf, size, "%s://%s%s", scheme, host, TOKEN_PATH);
 	else
-		snprintf(buf, size, "%s://127.0.0.1:%u%s", scheme,
-		    r->sim->port, TOKEN_PATH);
+		snprintf(buf, size, "%s://127.0.0.1:%u%s", scheme, r->sim->port,
+		    TOKEN_PATH);
 }
 
 int
@@ -120,9 +120,9 @@ sim_auth_check(struct sim_req *r)
 			return 0;
 		}
 		token_url(r, url, sizeof(url));
-		/* [UNK] exact syntax; RFC 6750 §3 form with authorization_uri */
-		snprintf(hdr, sizeof(hdr), "Bearer authorization_uri=\"%s\"",
-		    url);
+		/* [UNK] exact syntax: RFC 6750 §3 form, authorization_uri */
+		snprintf(
+		    hdr, sizeof(hdr), "Bearer authorization_uri=\"%s\"", url);
 		sim_set_header(r, "WWW-Authenticate", hdr);
 		/*
 		 * [UNK] the body: SCM's error shape, so a client can parse
@@ -131,8 +131,8 @@ sim_auth_check(struct sim_req *r)
 		 */
 		sim_reply_json(r, 401,
 		    json_pack("{s:i, s:s, s:s}", "code", -16, "description",
-			"Unknown user", "details",
-			"invalid or expired bearer token"));
+		        "Unknown user", "details",
+		        "invalid or expired bearer token"));
 		snprintf(r->note, sizeof(r->note), "auth=bearer-rejected");
 		return -1;
 	}
@@ -156,13 +156,11 @@ sim_auth_check(struct sim_req *r)
 }
 
 static void
-oauth_error(struct sim_req *r, int status, const char *error,
-    const char *desc)
+oauth_error(struct sim_req *r, int status, const char *error, const char *desc)
 {
 	sim_set_header(r, "Cache-Control", "no-store");
 	sim_reply_json(r, status,
-	    json_pack("{s:s, s:s}", "error", error, "error_description",
-		desc));
+	    json_pack("{s:s, s:s}", "error", error, "error_description", desc));
 	snprintf(r->note, sizeof(r->note), "error=%s", error);
 }
 
@@ -254,8 +252,8 @@ sim_token_endpoint(struct sim_req *r)
 		goto out;
 	}
 	if (strcmp(grant, "client_credentials") != 0) {
-		oauth_error(r, 400, "unsupported_grant_type",
-		    "Unsupported grant_type");
+		oauth_error(
+		    r, 400, "unsupported_grant_type", "Unsupported grant_type");
 		goto out;
 	}
 	if (sim_tokens_live(sim) >= TOKEN_MAX) {
@@ -287,9 +285,9 @@ sim_token_endpoint(struct sim_req *r)
 	 */
 	sim_reply_json(r, 200,
 	    json_pack("{s:s, s:i, s:i, s:s, s:i, s:s}", "access_token",
-		t->value, "expires_in", sim->token_lifetime,
-		"refresh_expires_in", 0, "token_type", "Bearer",
-		"not-before-policy", 0, "scope", "profile email"));
+	        t->value, "expires_in", sim->token_lifetime,
+	        "refresh_expires_in", 0, "token_type", "Bearer",
+	        "not-before-policy", 0, "scope", "profile email"));
 out:
 	if (basic_secret != NULL)
 		OPENSSL_cleanse(basic_secret, strlen(basic_secret));

@@ -27,12 +27,12 @@
 
 struct sim_ca {
 	EVP_PKEY *root_key;  /* root signing key */
-	X509 *root;	     /* self-signed root */
+	X509 *root;          /* self-signed root */
 	EVP_PKEY *inter_key; /* key that signs the leaves */
-	X509 *inter;	     /* issuing intermediate, signed by the root */
+	X509 *inter;         /* issuing intermediate, signed by the root */
 	EVP_PKEY *tls_key;   /* key of the simulator's TLS certificate */
-	X509 *tls;	     /* TLS certificate of the simulator */
-	char *root_pem;	     /* root as PEM */
+	X509 *tls;           /* TLS certificate of the simulator */
+	char *root_pem;      /* root as PEM */
 	char *inter_pem;     /* intermediate as PEM */
 	char *issuer_dn;     /* intermediate subject in RFC 2253 form */
 };
@@ -181,7 +181,7 @@ static int
 name_add(X509_NAME *name, const char *field, const char *value)
 {
 	return X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
-		   (const unsigned char *)value, -1, -1, 0) == 1
+	           (const unsigned char *)value, -1, -1, 0) == 1
 	    ? 0
 	    : -1;
 }
@@ -207,46 +207,49 @@ make_cert(enum cert_kind kind, EVP_PKEY *key, const char *cn, X509 *issuer,
 	if (X509_set_version(x, X509_VERSION_3) != 1 ||
 	    set_random_serial(x, NULL, 0) != 0 ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) ==
+	        NULL ||
 	    X509_set_subject_name(x, name) != 1 ||
 	    X509_set_issuer_name(x,
-		issuer != NULL ? X509_get_subject_name(issuer) : name) != 1 ||
+	        issuer != NULL ? X509_get_subject_name(issuer) : name) != 1 ||
 	    X509_set_pubkey(x, key) != 1)
 		goto out;
 	iss = issuer != NULL ? issuer : x;
 	switch (kind) {
 	case KIND_ROOT:
-		if (add_ext(x, iss, NID_basic_constraints, "critical,CA:TRUE") ||
+		if (add_ext(
+		        x, iss, NID_basic_constraints, "critical,CA:TRUE") ||
 		    add_ext(x, iss, NID_key_usage,
-			"critical,keyCertSign,cRLSign") ||
+		        "critical,keyCertSign,cRLSign") ||
 		    add_ext(x, iss, NID_subject_key_identifier, "hash"))
 			goto out;
 		break;
 	case KIND_INTER:
 		if (add_ext(x, iss, NID_basic_constraints,
-			"critical,CA:TRUE,pathlen:0") ||
+		        "critical,CA:TRUE,pathlen:0") ||
 		    add_ext(x, iss, NID_key_usage,
-			"critical,digitalSignature,keyCertSign,cRLSign") ||
+		        "critical,digitalSignature,keyCertSign,cRLSign") ||
 		    add_ext(x, iss, NID_subject_key_identifier, "hash") ||
-		    add_ext(x, iss, NID_authority_key_identifier,
-			"keyid:always"))
+		    add_ext(
+		        x, iss, NID_authority_key_identifier, "keyid:always"))
 			goto out;
 		break;
 	case KIND_TLS:
-		if (add_ext(x, iss, NID_basic_constraints, "critical,CA:FALSE") ||
-		    add_ext(x, iss, NID_key_usage,
-			"critical,digitalSignature") ||
+		if (add_ext(
+		        x, iss, NID_basic_constraints, "critical,CA:FALSE") ||
+		    add_ext(
+		        x, iss, NID_key_usage, "critical,digitalSignature") ||
 		    add_ext(x, iss, NID_ext_key_usage, "serverAuth") ||
 		    add_ext(x, iss, NID_subject_key_identifier, "hash") ||
-		    add_ext(x, iss, NID_authority_key_identifier,
-			"keyid:always") ||
+		    add_ext(
+		        x, iss, NID_authority_key_identifier, "keyid:always") ||
 		    add_ext(x, iss, NID_subject_alt_name,
-			"DNS:localhost,IP:127.0.0.1,IP:::1"))
+		        "DNS:localhost,IP:127.0.0.1,IP:::1"))
 			goto out;
 		break;
 	}
-	if (X509_sign(x, issuer_key != NULL ? issuer_key : key,
-		EVP_sha256()) <= 0)
+	if (X509_sign(x, issuer_key != NULL ? issuer_key : key, EVP_sha256()) <=
+	    0)
 		goto out;
 	ok = 1;
 out:
@@ -272,8 +275,8 @@ save_pem(const char *dir, const char *file, X509 *cert, EVP_PKEY *key)
 		goto out;
 	if (cert != NULL && PEM_write_bio_X509(bio, cert) != 1)
 		goto out;
-	if (key != NULL && PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0,
-			       NULL, NULL) != 1)
+	if (key != NULL &&
+	    PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1)
 		goto out;
 	data = bio_to_string(bio, &len);
 	path = sim_path(dir, file);
@@ -351,8 +354,8 @@ create_tls(struct sim_ca *ca, const char *dir)
 	ca->tls_key = new_key();
 	if (ca->tls_key == NULL)
 		return -1;
-	ca->tls = make_cert(KIND_TLS, ca->tls_key, "localhost", ca->root,
-	    ca->root_key, 825);
+	ca->tls = make_cert(
+	    KIND_TLS, ca->tls_key, "localhost", ca->root, ca->root_key, 825);
 	if (ca->tls == NULL)
 		return -1;
 	if (save_pem(dir, "server.key", NULL, ca->tls_key) != 0 ||
@@ -368,12 +371,12 @@ create_all(struct sim_ca *ca, const char *dir)
 	ca->inter_key = new_key();
 	if (ca->root_key == NULL || ca->inter_key == NULL)
 		return -1;
-	ca->root = make_cert(KIND_ROOT, ca->root_key, ROOT_CN, NULL, NULL,
-	    3650);
+	ca->root =
+	    make_cert(KIND_ROOT, ca->root_key, ROOT_CN, NULL, NULL, 3650);
 	if (ca->root == NULL)
 		return -1;
-	ca->inter = make_cert(KIND_INTER, ca->inter_key, INTER_CN, ca->root,
-	    ca->root_key, 3650);
+	ca->inter = make_cert(
+	    KIND_INTER, ca->inter_key, INTER_CN, ca->root, ca->root_key, 3650);
 	if (ca->inter == NULL)
 		return -1;
 	/* keys first: a crash in between leaves no certificate without key */
@@ -394,9 +397,8 @@ load_all(struct sim_ca *ca, const char *dir)
 	ca->inter = load_cert(dir, "intermediate.pem");
 	ca->tls_key = load_key(dir, "server.key");
 	ca->tls = load_cert(dir, "server.pem");
-	if (ca->root_key == NULL || ca->root == NULL ||
-	    ca->inter_key == NULL || ca->inter == NULL ||
-	    ca->tls_key == NULL || ca->tls == NULL)
+	if (ca->root_key == NULL || ca->root == NULL || ca->inter_key == NULL ||
+	    ca->inter == NULL || ca->tls_key == NULL || ca->tls == NULL)
 		return -1;
 	if (X509_check_private_key(ca->root, ca->root_key) != 1 ||
 	    X509_check_private_key(ca->inter, ca->inter_key) != 1 ||
@@ -415,9 +417,8 @@ load_all(struct sim_ca *ca, const char *dir)
 struct sim_ca *
 sim_ca_load_or_create(const char *dir)
 {
-	static const char *const files[] = { "root.key", "root.pem",
-		"intermediate.key", "intermediate.pem", "server.key",
-		"server.pem" };
+	static const char *const files[] = {"root.key", "root.pem",
+	    "intermediate.key", "intermediate.pem", "server.key", "server.pem"};
 	struct sim_ca *ca = NULL;
 	BIO *bio = NULL;
 	char *path = NULL, *chain = NULL;
@@ -452,8 +453,8 @@ sim_ca_load_or_create(const char *dir)
 	bio = BIO_new(BIO_s_mem());
 	if (ca->root_pem == NULL || ca->inter_pem == NULL || bio == NULL)
 		goto out;
-	if (X509_NAME_print_ex(bio, X509_get_subject_name(ca->inter), 0,
-		XN_FLAG_RFC2253) < 0)
+	if (X509_NAME_print_ex(
+	        bio, X509_get_subject_name(ca->inter), 0, XN_FLAG_RFC2253) < 0)
 		goto out;
 	ca->issuer_dn = bio_to_string(bio, NULL);
 	if (ca->issuer_dn == NULL)
@@ -469,8 +470,8 @@ sim_ca_load_or_create(const char *dir)
 	ok = 1;
 out:
 	if (!ok) {
-		fprintf(stderr, "sectigo-sim: cannot set up the CA in %s\n",
-		    dir);
+		fprintf(
+		    stderr, "sectigo-sim: cannot set up the CA in %s\n", dir);
 		sim_ca_free(ca);
 		ca = NULL;
 	}
@@ -586,6 +587,8 @@ static void
 describe_key(EVP_PKEY *pkey, struct sim_csr *csr)
 {
 	char group[64];
+	const char *curve;
+	size_t n;
 
 	csr->key_bits = EVP_PKEY_get_bits(pkey);
 	switch (EVP_PKEY_get_base_id(pkey)) {
@@ -596,16 +599,22 @@ describe_key(EVP_PKEY *pkey, struct sim_csr *csr)
 		break;
 	case EVP_PKEY_EC:
 		snprintf(csr->key_alg, sizeof(csr->key_alg), "EC");
-		if (EVP_PKEY_get_group_name(pkey, group, sizeof(group),
-			NULL) != 1)
+		if (EVP_PKEY_get_group_name(pkey, group, sizeof(group), NULL) !=
+		    1)
 			group[0] = '\0';
+		curve = group;
 		if (strcmp(group, "prime256v1") == 0)
-			snprintf(group, sizeof(group), "P-256");
+			curve = "P-256";
 		else if (strcmp(group, "secp384r1") == 0)
-			snprintf(group, sizeof(group), "P-384");
+			curve = "P-384";
 		else if (strcmp(group, "secp521r1") == 0)
-			snprintf(group, sizeof(group), "P-521");
-		snprintf(csr->key_param, sizeof(csr->key_param), "%s", group);
+			curve = "P-521";
+		/* a curve name too long to keep is unsupported anyway */
+		n = strlen(curve);
+		if (n >= sizeof(csr->key_param))
+			n = 0;
+		memcpy(csr->key_param, curve, n);
+		csr->key_param[n] = '\0';
 		break;
 	default:
 		/* RSA-PSS, EdDSA, DSA...: reported as unsupported later */
@@ -656,8 +665,8 @@ sim_csr_parse(const char *text, struct sim_csr *out)
 	describe_key(pkey, &csr);
 
 	dlen = i2d_X509_REQ(req, &der);
-	if (dlen <= 0 || EVP_Digest(der, (size_t)dlen, md, &mdlen,
-			     EVP_sha256(), NULL) != 1)
+	if (dlen <= 0 ||
+	    EVP_Digest(der, (size_t)dlen, md, &mdlen, EVP_sha256(), NULL) != 1)
 		goto out;
 	hex_lower(md, mdlen, csr.sha256);
 
@@ -671,8 +680,8 @@ sim_csr_parse(const char *text, struct sim_csr *out)
 	subj = X509_REQ_get_subject_name(req);
 	idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
 	if (idx >= 0) {
-		ulen = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(
-			X509_NAME_get_entry(subj, idx)));
+		ulen = ASN1_STRING_to_UTF8(&utf8,
+		    X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, idx)));
 		if (ulen < 0)
 			goto out;
 		if (strlen((char *)utf8) != (size_t)ulen) {
@@ -784,7 +793,8 @@ sim_ca_issue(const struct sim_ca *ca, const char *csr_pem, const char *cn,
 	if (X509_set_version(x, X509_VERSION_3) != 1 ||
 	    set_random_serial(x, leaf.serial, sizeof(leaf.serial)) != 0 ||
 	    X509_time_adj_ex(X509_getm_notBefore(x), 0, -3600, &now) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), days, 0, &now) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, &now) ==
+	        NULL ||
 	    X509_set_subject_name(x, name) != 1 ||
 	    X509_set_issuer_name(x, X509_get_subject_name(ca->inter)) != 1 ||
 	    X509_set_pubkey(x, pub) != 1)
@@ -797,16 +807,15 @@ sim_ca_issue(const struct sim_ca *ca, const char *csr_pem, const char *cn,
 	    add_ext(x, ca->inter, NID_key_usage, ku) ||
 	    add_ext(x, ca->inter, NID_ext_key_usage, "serverAuth") ||
 	    add_ext(x, ca->inter, NID_subject_key_identifier, "hash") ||
-	    add_ext(x, ca->inter, NID_authority_key_identifier,
-		"keyid:always"))
+	    add_ext(x, ca->inter, NID_authority_key_identifier, "keyid:always"))
 		goto out;
 	if (json_array_size(sans) > 0) {
 		gens = build_sans(sans);
 		/* RFC 5280 4.2.1.6: critical when the subject is empty */
 		if (gens == NULL ||
 		    X509_add1_ext_i2d(x, NID_subject_alt_name, gens,
-			X509_NAME_entry_count(name) == 0 ? 1 : 0,
-			X509V3_ADD_DEFAULT) != 1)
+		        X509_NAME_entry_count(name) == 0 ? 1 : 0,
+		        X509V3_ADD_DEFAULT) != 1)
 			goto out;
 	}
 	if (X509_sign(x, ca->inter_key, EVP_sha256()) <= 0)
@@ -853,7 +862,7 @@ sim_ca_pkcs7(const struct sim_ca *ca, const char *leaf_pem, int der,
 	    PKCS7_add_certificate(p7, ca->root) != 1)
 		goto out;
 	if (der ? i2d_PKCS7_bio(bio, p7) != 1
-		: PEM_write_bio_PKCS7(bio, p7) != 1)
+	        : PEM_write_bio_PKCS7(bio, p7) != 1)
 		goto out;
 	s = bio_to_string(bio, &len);
 	if (s == NULL)

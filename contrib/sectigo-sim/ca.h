@@ -21,20 +21,20 @@ struct sim_ca;
 
 /** What the simulator keeps of a parsed CSR. */
 struct sim_csr {
-	char *pem;	     /* the CSR re-encoded as PEM (owned) */
-	char sha256[65];     /* lower-case hex SHA-256 of the CSR's DER */
-	char *cn;	     /* subject commonName, UTF-8, or NULL (owned) */
-	char key_alg[8];     /* "RSA", "EC", or "" for anything else */
-	int key_bits;	     /* key size in bits */
-	char key_param[16];  /* "2048" for RSA, "P-256" etc. for EC */
+	char *pem;          /* the CSR re-encoded as PEM (owned) */
+	char sha256[65];    /* lower-case hex SHA-256 of the CSR's DER */
+	char *cn;           /* subject commonName, UTF-8, or NULL (owned) */
+	char key_alg[8];    /* "RSA", "EC", or "" for anything else */
+	int key_bits;       /* key size in bits */
+	char key_param[16]; /* "2048" for RSA, "P-256" etc. for EC */
 };
 
 /** A freshly signed leaf certificate. */
 struct sim_leaf {
-	char *pem;	    /* the leaf as PEM (owned) */
-	char serial[64];    /* colon-separated upper-case hex */
-	time_t not_before;  /* validity start */
-	time_t not_after;   /* validity end */
+	char *pem;         /* the leaf as PEM (owned) */
+	char serial[64];   /* colon-separated upper-case hex */
+	time_t not_before; /* validity start */
+	time_t not_after;  /* validity end */
 };
 
 /**

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -37,50 +38,50 @@ struct route {
 	 * a decimal id.
 	 */
 	const char *pattern;
-	unsigned methods;	   /* EVHTTP_REQ_* mask */
-	int flags;		   /* R_* */
-	enum sim_counter counter;  /* counted after authentication */
+	unsigned methods;              /* EVHTTP_REQ_* mask */
+	int flags;                     /* R_* */
+	enum sim_counter counter;      /* counted after authentication */
 	void (*fn)(struct sim_req *r); /* the handler; replies exactly once */
 };
 
 /* first match wins; ssl v2 has the same shapes as v1 (reference §1) */
 static const struct route routes[] = {
-	{ "auth/realms/apiclients/protocol/openid-connect/token", M_POST,
-	    R_INJECT, SIM_CNT_TOKEN, sim_token_endpoint },
-	{ "sim/stats", M_GET, 0, SIM_CNT_NONE, sim_ctl_stats },
-	{ "sim/control", M_GET | M_POST, 0, SIM_CNT_NONE, sim_ctl_control },
-	{ "api/organization/v1", M_GET, R_AUTH | R_INJECT, SIM_CNT_NONE,
-	    sim_api_org_list },
-	{ "api/organization/v1/*", M_GET, R_AUTH | R_INJECT, SIM_CNT_NONE,
-	    sim_api_org_get },
-	{ "api/ssl/v1|v2/types", M_GET, R_AUTH | R_INJECT, SIM_CNT_NONE,
-	    sim_api_types },
-	{ "api/ssl/v1|v2/customFields", M_GET, R_AUTH | R_INJECT,
-	    SIM_CNT_NONE, sim_api_custom_fields },
-	{ "api/ssl/v1|v2/enroll", M_POST, R_AUTH | R_INJECT, SIM_CNT_ENROLL,
-	    sim_api_enroll },
-	{ "api/ssl/v1|v2/collect/#", M_GET, R_AUTH | R_INJECT,
-	    SIM_CNT_COLLECT, sim_api_collect },
-	{ "api/ssl/v1|v2/collect/#/*", M_GET, R_AUTH | R_INJECT,
-	    SIM_CNT_COLLECT, sim_api_collect },
-	{ "api/ssl/v1|v2/revoke/serial/*", M_POST, R_AUTH | R_INJECT,
-	    SIM_CNT_REVOKE, sim_api_revoke_serial },
-	{ "api/ssl/v1|v2/revoke/#", M_POST, R_AUTH | R_INJECT, SIM_CNT_REVOKE,
-	    sim_api_revoke },
-	{ "api/ssl/v1|v2/renewById/#", M_POST, R_AUTH | R_INJECT,
-	    SIM_CNT_RENEW, sim_api_renew_by_id },
-	{ "api/ssl/v1|v2/renew/*", M_POST, R_AUTH | R_INJECT, SIM_CNT_RENEW,
-	    sim_api_renew },
-	{ "api/ssl/v1|v2/replace/#", M_POST, R_AUTH | R_INJECT,
-	    SIM_CNT_REPLACE, sim_api_replace },
-	{ "api/ssl/v1|v2/#", M_GET, R_AUTH | R_INJECT, SIM_CNT_DETAILS,
-	    sim_api_details },
-	{ "api/ssl/v1|v2", M_GET | M_HEAD, R_AUTH | R_INJECT, SIM_CNT_LIST,
-	    sim_api_list },
+    {"auth/realms/apiclients/protocol/openid-connect/token", M_POST, R_INJECT,
+        SIM_CNT_TOKEN, sim_token_endpoint},
+    {"sim/stats", M_GET, 0, SIM_CNT_NONE, sim_ctl_stats},
+    {"sim/control", M_GET | M_POST, 0, SIM_CNT_NONE, sim_ctl_control},
+    {"api/organization/v1", M_GET, R_AUTH | R_INJECT, SIM_CNT_NONE,
+        sim_api_org_list},
+    {"api/organization/v1/*", M_GET, R_AUTH | R_INJECT, SIM_CNT_NONE,
+        sim_api_org_get},
+    {"api/ssl/v1|v2/types", M_GET, R_AUTH | R_INJECT, SIM_CNT_NONE,
+        sim_api_types},
+    {"api/ssl/v1|v2/customFields", M_GET, R_AUTH | R_INJECT, SIM_CNT_NONE,
+        sim_api_custom_fields},
+    {"api/ssl/v1|v2/enroll", M_POST, R_AUTH | R_INJECT, SIM_CNT_ENROLL,
+        sim_api_enroll},
+    {"api/ssl/v1|v2/collect/#", M_GET, R_AUTH | R_INJECT, SIM_CNT_COLLECT,
+        sim_api_collect},
+    {"api/ssl/v1|v2/collect/#/*", M_GET, R_AUTH | R_INJECT, SIM_CNT_COLLECT,
+        sim_api_collect},
+    {"api/ssl/v1|v2/revoke/serial/*", M_POST, R_AUTH | R_INJECT, SIM_CNT_REVOKE,
+        sim_api_revoke_serial},
+    {"api/ssl/v1|v2/revoke/#", M_POST, R_AUTH | R_INJECT, SIM_CNT_REVOKE,
+        sim_api_revoke},
+    {"api/ssl/v1|v2/renewById/#", M_POST, R_AUTH | R_INJECT, SIM_CNT_RENEW,
+        sim_api_renew_by_id},
+    {"api/ssl/v1|v2/renew/*", M_POST, R_AUTH | R_INJECT, SIM_CNT_RENEW,
+        sim_api_renew},
+    {"api/ssl/v1|v2/replace/#", M_POST, R_AUTH | R_INJECT, SIM_CNT_REPLACE,
+        sim_api_replace},
+    {"api/ssl/v1|v2/#", M_GET, R_AUTH | R_INJECT, SIM_CNT_DETAILS,
+        sim_api_details},
+    {"api/ssl/v1|v2", M_GET | M_HEAD, R_AUTH | R_INJECT, SIM_CNT_LIST,
+        sim_api_list},
 };
 
-static const char *
-method_name(enum evhttp_cmd_type m)
+const char *
+sim_method_name(enum evhttp_cmd_type m)
 {
 	switch (m) {
 	case EVHTTP_REQ_GET:
@@ -153,8 +154,8 @@ sim_set_header(struct sim_req *r, const char *name, const char *value)
 const char *
 sim_req_header(const struct sim_req *r, const char *name)
 {
-	return evhttp_find_header(evhttp_request_get_input_headers(r->req),
-	    name);
+	return evhttp_find_header(
+	    evhttp_request_get_input_headers(r->req), name);
 }
 
 const char *
@@ -196,8 +197,8 @@ sim_reply_json(struct sim_req *r, int status, json_t *body)
 		free(s);
 		reset_body(r);
 		r->status = 500;
-		sim_set_header(r, "Content-Type",
-		    "application/json;charset=UTF-8");
+		sim_set_header(
+		    r, "Content-Type", "application/json;charset=UTF-8");
 		evbuffer_add_printf(r->out,
 		    "{\"code\":-2,\"description\":\"Internal error. Please "
 		    "contact Support for details.\"}");
@@ -209,8 +210,7 @@ sim_reply_json(struct sim_req *r, int status, json_t *body)
 }
 
 void
-sim_reply_error(struct sim_req *r, int status, long code, const char *fmt,
-    ...)
+sim_reply_error(struct sim_req *r, int status, long code, const char *fmt, ...)
 {
 	char desc[1024];
 	va_list ap;
@@ -340,9 +340,9 @@ read_body(struct sim_req *r)
 static void
 reply_allow(struct sim_req *r, unsigned methods)
 {
-	static const enum evhttp_cmd_type all[] = { EVHTTP_REQ_GET,
-		EVHTTP_REQ_HEAD, EVHTTP_REQ_POST, EVHTTP_REQ_PUT,
-		EVHTTP_REQ_DELETE };
+	static const enum evhttp_cmd_type all[] = {EVHTTP_REQ_GET,
+	    EVHTTP_REQ_HEAD, EVHTTP_REQ_POST, EVHTTP_REQ_PUT,
+	    EVHTTP_REQ_DELETE};
 	char allow[64] = "";
 	size_t i;
 
@@ -351,15 +351,18 @@ reply_allow(struct sim_req *r, unsigned methods)
 			continue;
 		if (allow[0] != '\0')
 			strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
-		strncat(allow, method_name(all[i]),
+		strncat(allow, sim_method_name(all[i]),
 		    sizeof(allow) - strlen(allow) - 1);
 	}
 	sim_set_header(r, "Allow", allow);
 	/* [UNK] SCM's 405 body; an SCM-shaped error keeps clients simple */
 	sim_reply_json(r, 405,
 	    json_pack("{s:i, s:s, s:s}", "code", -1, "description",
-		"Unknown error.", "details", "Method Not Allowed"));
+	        "Unknown error.", "details", "Method Not Allowed"));
 }
+
+/* how often held-back connections are checked for a vanished peer */
+#define HUNG_CHECK_MS 200
 
 static void
 hung_closed(struct evhttp_connection *evcon, void *arg)
@@ -377,15 +380,63 @@ hung_closed(struct evhttp_connection *evcon, void *arg)
 	 */
 	if (evhttp_request_get_connection(h->req) == NULL)
 		evhttp_request_free(h->req);
-	fprintf(stderr, "sectigo-sim: held-back request dropped: client "
-			"disconnected\n");
+	fprintf(stderr,
+	    "sectigo-sim: held-back request dropped: client "
+	    "disconnected\n");
 	free(h);
+}
+
+/* 1 while the peer of a held-back request still has its side open */
+static int
+peer_alive(struct sim_hung *h)
+{
+	struct bufferevent *bev;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	evutil_socket_t fd;
+
+	bev = evhttp_connection_get_bufferevent(h->evcon);
+	fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+	if (fd < 0)
+		return 0;
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return 0;
+	/*
+	 * Looking at the TCP state rather than reading: with TLS the peer's
+	 * close_notify sits unread in front of the FIN, and evhttp must not
+	 * get data in the state it is in.
+	 */
+	return ti.tcpi_state == TCP_ESTABLISHED;
+}
+
+/*
+ * libevent 2.1 stops reading once a request is complete, so it never sees
+ * the EOF of a client that gave up on a held-back reply.  This timer looks
+ * for such peers and frees their connection; hung_closed() then runs.
+ */
+static void
+hung_check(evutil_socket_t fd, short events, void *arg)
+{
+	struct sim *sim = arg;
+	struct sim_hung *h, *next;
+
+	(void)fd;
+	(void)events;
+	for (h = TAILQ_FIRST(&sim->hung); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, entry);
+		if (!peer_alive(h))
+			evhttp_connection_free(h->evcon);
+	}
+	if (TAILQ_EMPTY(&sim->hung))
+		event_del(sim->hung_timer);
 }
 
 /* Keeps the request open without a reply (control "hang_enrolls"). */
 static int
 hold(struct sim_req *r)
 {
+	struct timeval tv = {0, HUNG_CHECK_MS * 1000};
 	struct sim_hung *h;
 
 	h = calloc(1, sizeof(*h));
@@ -395,6 +446,11 @@ hold(struct sim_req *r)
 	h->req = r->req;
 	h->evcon = evhttp_request_get_connection(r->req);
 	if (h->evcon == NULL) {
+		free(h);
+		return -1;
+	}
+	if (!event_pending(r->sim->hung_timer, EV_TIMEOUT, NULL) &&
+	    event_add(r->sim->hung_timer, &tv) != 0) {
 		free(h);
 		return -1;
 	}
@@ -416,11 +472,11 @@ log_request(const struct sim_req *r, const char *raw_path)
 	/* the path only: no query string, no headers, so no secrets */
 	if (r->hang)
 		fprintf(stderr, "%s sectigo-sim: %s %s held (no reply)%s%s\n",
-		    when, method_name(r->method), raw_path,
+		    when, sim_method_name(r->method), raw_path,
 		    r->note[0] != '\0' ? " " : "", r->note);
 	else
 		fprintf(stderr, "%s sectigo-sim: %s %s %d%s%s\n", when,
-		    method_name(r->method), raw_path, r->status,
+		    sim_method_name(r->method), raw_path, r->status,
 		    r->note[0] != '\0' ? " " : "", r->note);
 }
 
@@ -462,8 +518,8 @@ handle_request(struct evhttp_request *req, void *arg)
 		goto send;
 	}
 	if (query != NULL && evhttp_parse_query_str(query, &r.query) != 0) {
-		sim_reply_error(&r, 400, -1601,
-		    "Field 'query' has invalid value.");
+		sim_reply_error(
+		    &r, 400, -1601, "Field 'query' has invalid value.");
 		goto send;
 	}
 	for (i = 0; rc == 0 && i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -482,8 +538,8 @@ handle_request(struct evhttp_request *req, void *arg)
 			/* [UNK] SCM's body for unknown paths */
 			sim_reply_json(&r, 404,
 			    json_pack("{s:i, s:s, s:s}", "code", -1,
-				"description", "Unknown error.", "details",
-				"Not Found"));
+			        "description", "Unknown error.", "details",
+			        "Not Found"));
 		goto send;
 	}
 	if ((rt->flags & R_AUTH) != 0 && sim_auth_check(&r) != 0) {
@@ -498,10 +554,11 @@ handle_request(struct evhttp_request *req, void *arg)
 send:
 	if (r.hang && hold(&r) != 0)
 		r.hang = 0;
-	if (!r.hang)
-		evhttp_send_reply(req, r.status, reason_phrase(r.status),
-		    r.out);
+	/* raw belongs to req, which the reply may free: log first */
 	log_request(&r, raw);
+	if (!r.hang)
+		evhttp_send_reply(
+		    req, r.status, reason_phrase(r.status), r.out);
 	evhttp_clear_headers(&r.query);
 	for (i = 0; i < r.nseg; i++)
 		free(r.seg[i]);
@@ -522,8 +579,8 @@ make_tls_bev(struct event_base *base, void *arg)
 		ERR_clear_error();
 		return NULL;
 	}
-	bev = bufferevent_openssl_socket_new(base, -1, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	bev = bufferevent_openssl_socket_new(
+	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		SSL_free(ssl);
 		return NULL;
@@ -549,13 +606,18 @@ sim_http_start(struct sim *sim)
 	/* let every method through so that the router can answer 405 */
 	evhttp_set_allowed_methods(sim->http,
 	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-		EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-		EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
+	        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+	        EVHTTP_REQ_TRACE | EVHTTP_REQ_PATCH);
 	evhttp_set_max_body_size(sim->http, SIM_MAX_BODY);
 	evhttp_set_max_headers_size(sim->http, 64 * 1024);
 	evhttp_set_timeout(sim->http, 120);
 	evhttp_set_default_content_type(sim->http, NULL);
 	evhttp_set_gencb(sim->http, handle_request, sim);
+	sim->hung_timer = event_new(sim->base, -1, EV_PERSIST, hung_check, sim);
+	if (sim->hung_timer == NULL) {
+		fprintf(stderr, "sectigo-sim: event_new failed\n");
+		return -1;
+	}
 	if (!sim->conf->plain_http) {
 		sim->ssl_ctx = sim_ca_server_ctx(sim->ca);
 		if (sim->ssl_ctx == NULL)
@@ -596,6 +658,10 @@ sim_http_stop(struct sim *sim)
 		TAILQ_REMOVE(&sim->hung, h, entry);
 		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
 		free(h);
+	}
+	if (sim->hung_timer != NULL) {
+		event_free(sim->hung_timer);
+		sim->hung_timer = NULL;
 	}
 	if (sim->http != NULL) {
 		evhttp_free(sim->http);

@@ -30,115 +30,116 @@ struct sim_store;
 
 /** Command-line configuration; strings are owned. */
 struct sim_conf {
-	char *state_dir;     /* --state-dir */
-	char *listen_host;   /* host part of --listen */
+	char *state_dir;      /* --state-dir */
+	char *listen_host;    /* host part of --listen */
 	unsigned listen_port; /* port part of --listen, 0 = any free port */
-	char *client_id;     /* --client-id (OAuth2) */
-	char *client_secret; /* --client-secret (OAuth2) */
-	char *login;	     /* --login (header auth) */
-	char *password;	     /* --password (header auth) */
-	char *customer_uri;  /* --customer-uri (header auth) */
-	long org_id;	     /* --org-id; its department is org_id + 1 */
-	long cert_type;	     /* --cert-type: id of the main profile */
-	int pending_polls;   /* --pending-polls */
-	int pending_seconds; /* --pending-seconds */
-	int token_lifetime;  /* --token-lifetime, seconds */
-	int plain_http;	     /* --plain-http: no TLS */
-	int no_db;	     /* --no-db: keep certificates in memory only */
+	char *client_id;      /* --client-id (OAuth2) */
+	char *client_secret;  /* --client-secret (OAuth2) */
+	char *login;          /* --login (header auth) */
+	char *password;       /* --password (header auth) */
+	char *customer_uri;   /* --customer-uri (header auth) */
+	long org_id;          /* --org-id; its department is org_id + 1 */
+	long cert_type;       /* --cert-type: id of the main profile */
+	int pending_polls;    /* --pending-polls */
+	int pending_seconds;  /* --pending-seconds */
+	int token_lifetime;   /* --token-lifetime, seconds */
+	int plain_http;       /* --plain-http: no TLS */
+	int no_db;            /* --no-db: keep certificates in memory only */
 };
 
 /** A certificate profile offered by GET /ssl/v1/types. */
 struct sim_profile {
-	long id;		   /* certType */
-	const char *name;	   /* display name */
-	const char *description;   /* description */
-	long terms[4];		   /* allowed terms in days */
-	size_t nterms;		   /* entries in terms */
-	const char *rsa_sizes[4];  /* allowed RSA sizes, NULL-terminated */
-	const char *ec_curves[4];  /* allowed EC curves, NULL-terminated */
+	long id;                  /* certType */
+	const char *name;         /* display name */
+	const char *description;  /* description */
+	long terms[4];            /* allowed terms in days */
+	size_t nterms;            /* entries in terms */
+	const char *rsa_sizes[4]; /* allowed RSA sizes, NULL-terminated */
+	const char *ec_curves[4]; /* allowed EC curves, NULL-terminated */
 };
 
 /** An issued OAuth2 access token. */
 struct sim_token {
-	char *value;		      /* the bearer string (owned) */
-	time_t expires;		      /* not valid from this time on */
+	char *value;                  /* the bearer string (owned) */
+	time_t expires;               /* not valid from this time on */
 	TAILQ_ENTRY(sim_token) entry; /* link in sim.tokens, oldest first */
 };
 
 /** An error to inject, set through POST /sim/control "fail_next". */
 struct sim_fail_rule {
-	char *path_prefix;		  /* matched on the /api/... path */
-	char *method;			  /* "POST" etc., or NULL for any */
-	int status;			  /* HTTP status to answer */
-	long code;			  /* SCM error code in the body */
-	char *description;		  /* SCM description in the body */
-	int count;			  /* requests still to fail */
+	char *path_prefix;                /* matched on the /api/... path */
+	char *method;                     /* "POST" etc., or NULL for any */
+	int status;                       /* HTTP status to answer */
+	long code;                        /* SCM error code in the body */
+	char *description;                /* SCM description in the body */
+	int count;                        /* requests still to fail */
 	TAILQ_ENTRY(sim_fail_rule) entry; /* link in sim.fail_rules */
 };
 
 /** A request whose reply is held back on purpose ("hang_enrolls"). */
 struct sim_hung {
-	struct sim *sim;		 /* back pointer for the close callback */
-	struct evhttp_request *req;	 /* the request, owned by evhttp */
+	struct sim *sim;            /* back pointer for the close callback */
+	struct evhttp_request *req; /* the request, owned by evhttp */
 	struct evhttp_connection *evcon; /* its connection */
-	TAILQ_ENTRY(sim_hung) entry;	 /* link in sim.hung */
+	TAILQ_ENTRY(sim_hung) entry;     /* link in sim.hung */
 };
 
 /** Request counters reported by GET /sim/stats. */
 enum sim_counter {
 	SIM_CNT_NONE = 0,
-	SIM_CNT_ENROLL,	 /* POST enroll reaching the handler */
-	SIM_CNT_COLLECT, /* GET collect */
-	SIM_CNT_REVOKE,	 /* POST revoke (by id or serial) */
-	SIM_CNT_TOKEN,	 /* POST to the token endpoint */
-	SIM_CNT_RENEW,	 /* POST renew and renewById */
-	SIM_CNT_REPLACE, /* POST replace */
-	SIM_CNT_DETAILS, /* GET ssl/v1/{id} */
-	SIM_CNT_LIST,	 /* GET or HEAD ssl/v1 */
+	SIM_CNT_ENROLL,    /* POST enroll reaching the handler */
+	SIM_CNT_COLLECT,   /* GET collect */
+	SIM_CNT_REVOKE,    /* POST revoke (by id or serial) */
+	SIM_CNT_TOKEN,     /* POST to the token endpoint */
+	SIM_CNT_RENEW,     /* POST renew and renewById */
+	SIM_CNT_REPLACE,   /* POST replace */
+	SIM_CNT_DETAILS,   /* GET ssl/v1/{id} */
+	SIM_CNT_LIST,      /* GET or HEAD ssl/v1 */
 	SIM_CNT_AUTH_FAIL, /* 401 answers on the API */
 	SIM_CNT_MAX,
 };
 
 /** The whole simulator. */
 struct sim {
-	struct sim_conf *conf;	     /* configuration (borrowed from main) */
-	struct event_base *base;     /* the event loop */
-	struct evhttp *http;	     /* the HTTP server */
-	SSL_CTX *ssl_ctx;	     /* TLS context, NULL with --plain-http */
-	unsigned port;		     /* port actually bound */
-	struct sim_ca *ca;	     /* test PKI */
-	struct sim_store *store;     /* certificate table */
+	struct sim_conf *conf;   /* configuration (borrowed from main) */
+	struct event_base *base; /* the event loop */
+	struct evhttp *http;     /* the HTTP server */
+	SSL_CTX *ssl_ctx;        /* TLS context, NULL with --plain-http */
+	unsigned port;           /* port actually bound */
+	struct sim_ca *ca;       /* test PKI */
+	struct sim_store *store; /* certificate table */
 	struct sim_profile profiles[2]; /* offered profiles */
-	size_t nprofiles;	     /* entries in profiles */
-	int pending_polls;	     /* current default for new orders */
-	int pending_seconds;	     /* current default for new orders */
-	int token_lifetime;	     /* lifetime of new tokens, seconds */
-	int hang_enrolls;	     /* enroll replies still to hold back */
+	size_t nprofiles;               /* entries in profiles */
+	int pending_polls;              /* current default for new orders */
+	int pending_seconds;            /* current default for new orders */
+	int token_lifetime;             /* lifetime of new tokens, seconds */
+	int hang_enrolls;               /* enroll replies still to hold back */
 	unsigned long count[SIM_CNT_MAX]; /* request counters */
-	unsigned long enrollments;   /* successful enrollments */
-	unsigned long duplicate_csr; /* enrollments of an already seen CSR */
-	TAILQ_HEAD(, sim_token) tokens;	    /* live tokens, oldest first */
-	size_t ntokens;			    /* entries in tokens */
+	unsigned long enrollments;        /* successful enrollments */
+	unsigned long duplicate_csr;    /* enrollments of an already seen CSR */
+	TAILQ_HEAD(, sim_token) tokens; /* live tokens, oldest first */
+	size_t ntokens;                 /* entries in tokens */
 	TAILQ_HEAD(, sim_fail_rule) fail_rules; /* injected errors */
-	TAILQ_HEAD(, sim_hung) hung;	    /* held-back requests */
+	TAILQ_HEAD(, sim_hung) hung;            /* held-back requests */
+	struct event *hung_timer;               /* watches held-back peers */
 };
 
 /** One request being handled; lives for the duration of the callback. */
 struct sim_req {
-	struct sim *sim;	   /* the simulator */
-	struct evhttp_request *req; /* the evhttp request */
+	struct sim *sim;             /* the simulator */
+	struct evhttp_request *req;  /* the evhttp request */
 	enum evhttp_cmd_type method; /* request method */
-	char *path;		   /* path without "/private" and query */
-	char *seg[SIM_MAX_SEGS];   /* decoded path segments (owned) */
-	size_t nseg;		   /* entries in seg */
-	struct evkeyvalq query;	   /* decoded query parameters */
-	char *body;		   /* request body, NUL-terminated (owned) */
-	size_t body_len;	   /* body length without the NUL */
-	const char *principal;	   /* login or client id after auth */
-	int status;		   /* HTTP status of the reply */
-	struct evbuffer *out;	   /* reply body */
-	int hang;		   /* 1: never send the reply */
-	char note[64];		   /* extra text for the log line */
+	char *path;                  /* path without "/private" and query */
+	char *seg[SIM_MAX_SEGS];     /* decoded path segments (owned) */
+	size_t nseg;                 /* entries in seg */
+	struct evkeyvalq query;      /* decoded query parameters */
+	char *body;                  /* request body, NUL-terminated (owned) */
+	size_t body_len;             /* body length without the NUL */
+	const char *principal;       /* login or client id after auth */
+	int status;                  /* HTTP status of the reply */
+	struct evbuffer *out;        /* reply body */
+	int hang;                    /* 1: never send the reply */
+	char note[64];               /* extra text for the log line */
 };
 
 /* http.c */
@@ -152,12 +153,15 @@ int sim_http_start(struct sim *sim);
 /** Drops held-back requests and frees the server; safe to call twice. */
 void sim_http_stop(struct sim *sim);
 
+/** @return "GET", "POST", ... */
+const char *sim_method_name(enum evhttp_cmd_type m);
+
 /** Replies with a JSON document; takes ownership of body. */
 void sim_reply_json(struct sim_req *r, int status, json_t *body);
 
 /** Replies with an SCM error body {"code":..,"description":..}. */
-void sim_reply_error(struct sim_req *r, int status, long code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void sim_reply_error(struct sim_req *r, int status, long code, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
 /** Replies with a status and an empty body. */
 void sim_reply_empty(struct sim_req *r, int status);

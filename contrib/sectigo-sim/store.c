@@ -16,12 +16,12 @@
 #define FIRST_ID 1001
 
 struct sim_store {
-	sqlite3 *db;		/* NULL for a memory-only store */
-	sqlite3_stmt *put;	/* INSERT OR REPLACE of one record */
+	sqlite3 *db;             /* NULL for a memory-only store */
+	sqlite3_stmt *put;       /* INSERT OR REPLACE of one record */
 	struct sim_cert **certs; /* records in increasing sslId order */
-	size_t n;		/* records in use */
-	size_t cap;		/* allocated slots */
-	long next_id;		/* sslId of the next record */
+	size_t n;                /* records in use */
+	size_t cap;              /* allocated slots */
+	long next_id;            /* sslId of the next record */
 };
 
 const char *
@@ -96,9 +96,9 @@ static json_t *
 cert_to_json(const struct sim_cert *c)
 {
 	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:s?, s:O, s:s, s:s,"
-			 " s:s, s:i, s:s, s:s?, s:s?, s:s?, s:O, s:O, s:s,"
-			 " s:I, s:i, s:I, s:s?, s:s?, s:I, s:I, s:I, s:i,"
-			 " s:s?, s:I, s:O, s:b, s:I, s:I}",
+	                 " s:s, s:i, s:s, s:s?, s:s?, s:s?, s:O, s:O, s:s,"
+	                 " s:I, s:i, s:I, s:s?, s:s?, s:I, s:I, s:I, s:i,"
+	                 " s:s?, s:I, s:O, s:b, s:I, s:I}",
 	    "id", (json_int_t)c->id, "renew_id", c->renew_id, "org_id",
 	    (json_int_t)c->org_id, "cert_type", (json_int_t)c->cert_type,
 	    "term", (json_int_t)c->term, "common_name", c->common_name, "sans",
@@ -253,9 +253,8 @@ db_load(struct sim_store *st)
 	json_error_t jerr;
 	int rc = -1, step;
 
-	if (sqlite3_prepare_v2(st->db,
-		"SELECT id, data FROM certs ORDER BY id", -1, &q,
-		NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(st->db, "SELECT id, data FROM certs ORDER BY id",
+	        -1, &q, NULL) != SQLITE_OK)
 		goto out;
 	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
 		const char *data = (const char *)sqlite3_column_text(q, 1);
@@ -265,8 +264,9 @@ db_load(struct sim_store *st)
 		json_decref(o);
 		if (c == NULL || c->id != sqlite3_column_int64(q, 0)) {
 			/* keep going: one bad row should not lose the rest */
-			fprintf(stderr, "sectigo-sim: sqlite: skipping bad "
-					"record %lld\n",
+			fprintf(stderr,
+			    "sectigo-sim: sqlite: skipping bad "
+			    "record %lld\n",
 			    (long long)sqlite3_column_int64(q, 0));
 			sim_cert_free(c);
 			continue;
@@ -302,21 +302,22 @@ sim_store_open(const char *db_path)
 	if (db_path == NULL)
 		return st;
 	if (sqlite3_open_v2(db_path, &st->db,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	        NULL) != SQLITE_OK) {
 		fprintf(stderr, "sectigo-sim: sqlite: open %s: %s\n", db_path,
 		    st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, 2000);
-	if (db_exec(st->db, "PRAGMA journal_mode=WAL;"
-			    "PRAGMA synchronous=NORMAL;"
-			    "CREATE TABLE IF NOT EXISTS certs("
-			    " id INTEGER PRIMARY KEY, data TEXT NOT NULL);") !=
-	    0)
+	if (db_exec(st->db,
+	        "PRAGMA journal_mode=WAL;"
+	        "PRAGMA synchronous=NORMAL;"
+	        "CREATE TABLE IF NOT EXISTS certs("
+	        " id INTEGER PRIMARY KEY, data TEXT NOT NULL);") != 0)
 		goto fail;
 	if (sqlite3_prepare_v2(st->db,
-		"INSERT OR REPLACE INTO certs(id, data) VALUES(?, ?)", -1,
-		&st->put, NULL) != SQLITE_OK) {
+	        "INSERT OR REPLACE INTO certs(id, data) VALUES(?, ?)", -1,
+	        &st->put, NULL) != SQLITE_OK) {
 		fprintf(stderr, "sectigo-sim: sqlite: prepare: %s\n",
 		    sqlite3_errmsg(st->db));
 		goto fail;
@@ -362,7 +363,7 @@ sim_store_save(struct sim_store *st, const struct sim_cert *c)
 		goto out;
 	if (sqlite3_bind_int64(st->put, 1, c->id) != SQLITE_OK ||
 	    sqlite3_bind_text(st->put, 2, text, -1, SQLITE_STATIC) !=
-		SQLITE_OK ||
+	        SQLITE_OK ||
 	    sqlite3_step(st->put) != SQLITE_DONE)
 		goto out;
 	rc = 0;

@@ -13,45 +13,45 @@
 /** Life-cycle states the simulator uses (SCM spelling via names below). */
 enum sim_status {
 	SIM_ST_APPLIED = 0, /* sent to the "CA", not issued yet */
-	SIM_ST_ISSUED,	    /* issued and collectable */
-	SIM_ST_REVOKED,	    /* revoked; collect answers -110 */
+	SIM_ST_ISSUED,      /* issued and collectable */
+	SIM_ST_REVOKED,     /* revoked; collect answers -110 */
 };
 
 /** One SSL certificate order (sslId). */
 struct sim_cert {
-	long id;		  /* sslId, also "id" in details */
-	char renew_id[21];	  /* 20 alphanumerics for /renew/{renewId} */
-	long org_id;		  /* organization or department id */
-	long cert_type;		  /* profile id */
-	long term;		  /* validity in days */
-	char *common_name;	  /* subject CN (owned) */
-	json_t *sans;		  /* array of SAN strings (owned ref) */
-	char *csr_pem;		  /* normalised CSR (owned) */
-	char csr_sha256[65];	  /* hex SHA-256 of the CSR DER */
-	char key_alg[8];	  /* "RSA" or "EC" */
-	int key_size;		  /* bits */
-	char key_param[16];	  /* "2048", "P-256", ... */
-	char *comments;		  /* as sent, or NULL (owned) */
+	long id;                  /* sslId, also "id" in details */
+	char renew_id[21];        /* 20 alphanumerics for /renew/{renewId} */
+	long org_id;              /* organization or department id */
+	long cert_type;           /* profile id */
+	long term;                /* validity in days */
+	char *common_name;        /* subject CN (owned) */
+	json_t *sans;             /* array of SAN strings (owned ref) */
+	char *csr_pem;            /* normalised CSR (owned) */
+	char csr_sha256[65];      /* hex SHA-256 of the CSR DER */
+	char key_alg[8];          /* "RSA" or "EC" */
+	int key_size;             /* bits */
+	char key_param[16];       /* "2048", "P-256", ... */
+	char *comments;           /* as sent, or NULL (owned) */
 	char *external_requester; /* as sent, or NULL (owned) */
-	char *requester;	  /* login or OAuth client id (owned) */
-	json_t *custom_fields;	  /* array of {name,value} (owned ref) */
-	json_t *extra;		  /* legacy/ignored fields as sent (owned ref) */
-	enum sim_status status;	  /* current state */
-	time_t requested;	  /* enroll time */
-	int pending_left;	  /* collect calls still answered "pending" */
-	time_t ready_at;	  /* not issued before this time */
-	char *cert_pem;		  /* issued leaf, or NULL (owned) */
-	char *serial;		  /* colon hex serial, or NULL (owned) */
-	time_t issued;		  /* issue time, 0 before */
-	time_t expires;		  /* notAfter, 0 before issue */
-	time_t revoked;		  /* revocation time, 0 if not revoked */
-	int reason_code;	  /* RFC 5280 reason given at revocation */
-	char *revoke_reason;	  /* free-text reason (owned) */
-	time_t replaced;	  /* time of the last replace, 0 if none */
+	char *requester;          /* login or OAuth client id (owned) */
+	json_t *custom_fields;    /* array of {name,value} (owned ref) */
+	json_t *extra;          /* legacy/ignored fields as sent (owned ref) */
+	enum sim_status status; /* current state */
+	time_t requested;       /* enroll time */
+	int pending_left;       /* collect calls still answered "pending" */
+	time_t ready_at;        /* not issued before this time */
+	char *cert_pem;         /* issued leaf, or NULL (owned) */
+	char *serial;           /* colon hex serial, or NULL (owned) */
+	time_t issued;          /* issue time, 0 before */
+	time_t expires;         /* notAfter, 0 before issue */
+	time_t revoked;         /* revocation time, 0 if not revoked */
+	int reason_code;        /* RFC 5280 reason given at revocation */
+	char *revoke_reason;    /* free-text reason (owned) */
+	time_t replaced;        /* time of the last replace, 0 if none */
 	json_t *replaced_serials; /* array of {serialNumber,replaced} */
-	int renewed;		  /* 1 once renewed into a new sslId */
-	time_t renewed_date;	  /* time of that renewal */
-	long renewed_from;	  /* sslId this order renews, 0 if none */
+	int renewed;              /* 1 once renewed into a new sslId */
+	time_t renewed_date;      /* time of that renewal */
+	long renewed_from;        /* sslId this order renews, 0 if none */
 };
 
 /** Opaque store. */
@@ -102,16 +102,16 @@ struct sim_cert *sim_store_at(const struct sim_store *st, size_t i);
 struct sim_cert *sim_store_get(const struct sim_store *st, long id);
 
 /** @return the record with this renewId (borrowed), or NULL */
-struct sim_cert *sim_store_by_renew_id(const struct sim_store *st,
-    const char *renew_id);
+struct sim_cert *sim_store_by_renew_id(
+    const struct sim_store *st, const char *renew_id);
 
 /**
  * Finds the record whose current serial matches, ignoring colons, case and
  * leading zeros.
  * @return the record (borrowed), or NULL
  */
-struct sim_cert *sim_store_by_serial(const struct sim_store *st,
-    const char *serial);
+struct sim_cert *sim_store_by_serial(
+    const struct sim_store *st, const char *serial);
 
 /** @return 1 if any record was made from a CSR with this SHA-256 */
 int sim_store_has_csr(const struct sim_store *st, const char *sha256);

@@ -45,8 +45,8 @@ sim_write_file(const char *path, const void *data, size_t len, mode_t mode)
 	snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd == -1) {
-		fprintf(stderr, "sectigo-sim: open %s: %s\n", tmp,
-		    strerror(errno));
+		fprintf(
+		    stderr, "sectigo-sim: open %s: %s\n", tmp, strerror(errno));
 		goto out;
 	}
 	while (len > 0) {
@@ -96,7 +96,7 @@ int
 sim_random_alnum(char *buf, size_t n)
 {
 	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789";
+	                          "abcdefghijklmnopqrstuvwxyz0123456789";
 	unsigned char rnd[64];
 	size_t i = 0, j = sizeof(rnd);
 

@@ -21,8 +21,7 @@ char *sim_path(const char *dir, const char *name);
  * @param mode permission bits of the new file
  * @return 0, or -1 with a message on stderr
  */
-int sim_write_file(const char *path, const void *data, size_t len,
-    mode_t mode);
+int sim_write_file(const char *path, const void *data, size_t len, mode_t mode);
 
 /** @return 1 if path names an existing file, else 0 */
 int sim_file_exists(const char *path);

@@ -99,6 +99,7 @@ async function main() {
         let order = await client.createOrder({
             identifiers: names.map((value) => ({ type: 'dns', value })),
         });
+        const orderUrl = order.url;
         check(order.status === 'pending', 'new order is pending', order);
         check(Array.isArray(order.authorizations) && order.authorizations.length === names.length,
             'order has one authorization per name', order);
@@ -141,7 +142,7 @@ async function main() {
         const list = await client.api.apiRequest(account.orders, null, []);
         check(list.status === 200 && list.data && Array.isArray(list.data.orders),
             'account orders URL answers {"orders": [...]}', describe(list));
-        check(list.data.orders.includes(order.url), 'orders list contains the order', describe(list));
+        check(list.data.orders.includes(orderUrl), 'orders list contains the order', { orderUrl, list: describe(list) });
 
         // ---- key change (RFC 8555 7.3.5)
         const newAccountKey = await acme.crypto.createPrivateKey();

@@ -126,7 +126,12 @@ _lib_cleanup() {
 	local rc=$? i bad=0
 	set +e
 	trap - EXIT INT TERM
-	if _alive "$BRIDGE_PID"; then
+	if [ -n "$BRIDGE_PID" ] && ! _alive "$BRIDGE_PID"; then
+		wait "$BRIDGE_PID" 2>/dev/null
+		printf '[%s] FAIL: acmebridge (pid %s) died during the test, exit status %s (log: %s)\n' \
+			"$(_ts)" "$BRIDGE_PID" "$?" "$T/bridge.log" >&2
+		bad=1
+	elif _alive "$BRIDGE_PID"; then
 		if ! _stop_pid "$BRIDGE_PID"; then
 			printf '[%s] FAIL: acmebridge did not stop within %ss of SIGTERM\n' "$(_ts)" "$WAIT_SECONDS" >&2
 			bad=1

@@ -39,11 +39,12 @@ CONTACT_EMAIL="dehydrated@$ZONE"
 EAB_KID="$KID"
 EAB_HMAC_KEY="$HMAC"
 KEY_ALGO=secp384r1
-HOOK="$D/hook.sh"
 HOOK_CHAIN=no
 EOF
 
-# dns-01 hook: deploy_challenge/clean_challenge DOMAIN TOKEN_FILE TOKEN_VALUE
+# dns-01 hook (given with --hook for the dns-01 run only: dehydrated calls
+# deploy_challenge for every challenge type):
+#   deploy_challenge/clean_challenge DOMAIN TOKEN_FILE TOKEN_VALUE
 cat >"$D/hook.sh" <<EOF
 #!/bin/bash
 set -eu
@@ -88,7 +89,7 @@ verify_chain "$D/certs/web/fullchain.pem" "web.$ZONE" "www.$ZONE"
 
 # ---- dns-01 (wildcard) through the nsupdate hook
 start=$SECONDS
-dh_ok "dns-01 (wildcard)" --cron --challenge dns-01 --alias star -d "*.$ZONE"
+dh_ok "dns-01 (wildcard)" --cron --challenge dns-01 --hook "$D/hook.sh" --alias star -d "*.$ZONE"
 log "dns-01 issuance took $((SECONDS - start))s"
 verify_chain "$D/certs/star/fullchain.pem" "*.$ZONE"
 [ -z "$(dig +short @127.0.0.1 -p "$DNS_PORT" "_acme-challenge.$ZONE" TXT)" ] ||

@@ -68,7 +68,11 @@ if lego_cmd "$L/badmac" --eab --kid "$KID" --hmac "$BAD_HMAC" -d "badmac.$ZONE" 
 	--http --http.port "127.0.0.1:$HTTP01_PORT" run >"$L/out.txt" 2>&1; then
 	fail "account with a wrong EAB MAC key was accepted"
 fi
-pass "registration with a wrong EAB MAC key refused"
+grep -q 'urn:ietf:params:acme:error:' "$L/out.txt" || {
+	cat "$L/out.txt" >&2
+	fail "registration with a wrong EAB MAC key failed without an ACME problem from the server"
+}
+pass "registration with a wrong EAB MAC key refused: $(grep -o 'urn:ietf:params:acme:error:[A-Za-z]*' "$L/out.txt" | head -n 1)"
 
 # ---- http-01
 start=$SECONDS
@@ -90,6 +94,7 @@ export RFC2136_TSIG_ALGORITHM=hmac-sha256.
 export RFC2136_PROPAGATION_TIMEOUT=30
 export RFC2136_POLLING_INTERVAL=1
 export RFC2136_TTL=5
+export RFC2136_SEQUENCE_INTERVAL=1
 start=$SECONDS
 lego_ok "dns-01 (wildcard)" -d "*.$ZONE" -d "dns.$ZONE" --dns rfc2136 \
 	--dns.resolvers "127.0.0.1:$DNS_PORT" --dns.disable-cp run

@@ -40,8 +40,8 @@ parse1(const char *type, const char *value, struct acme_ident *id,
 }
 
 static void
-expect_good(const char *type, const char *value, const char *norm,
-    int wildcard, const char *base)
+expect_good(const char *type, const char *value, const char *norm, int wildcard,
+    const char *base)
 {
 	struct acme_problem p;
 	struct acme_ident id;
@@ -95,19 +95,19 @@ test_dns_good(void **state)
 
 	(void)state;
 	expect_good("dns", "example.com", "example.com", 0, "example.com");
-	expect_good("dns", "WWW.Example.COM", "www.example.com", 0,
-	    "www.example.com");
-	expect_good("dns", "a-b.c-d.example", "a-b.c-d.example", 0,
-	    "a-b.c-d.example");
+	expect_good(
+	    "dns", "WWW.Example.COM", "www.example.com", 0, "www.example.com");
+	expect_good(
+	    "dns", "a-b.c-d.example", "a-b.c-d.example", 0, "a-b.c-d.example");
 	expect_good("dns", "xn--bcher-kva.example", "xn--bcher-kva.example", 0,
 	    "xn--bcher-kva.example");
-	expect_good("dns", "123.example.com", "123.example.com", 0,
-	    "123.example.com");
+	expect_good(
+	    "dns", "123.example.com", "123.example.com", 0, "123.example.com");
 	expect_good("dns", "host.a1", "host.a1", 0, "host.a1");
 	expect_good("dns", "localhost", "localhost", 0, "localhost");
 	expect_good("dns", "*.example.com", "*.example.com", 1, "example.com");
-	expect_good("dns", "*.EXAMPLE.co.uk", "*.example.co.uk", 1,
-	    "example.co.uk");
+	expect_good(
+	    "dns", "*.EXAMPLE.co.uk", "*.example.co.uk", 1, "example.co.uk");
 
 	/* the length limits themselves are fine */
 	memset(label63, 'a', 63);
@@ -141,8 +141,9 @@ test_dns_bad(void **state)
 	expect_bad("dns", "a_b.example.com", "rejectedIdentifier");
 	expect_bad("dns", "a b.example.com", "rejectedIdentifier");
 	expect_bad("dns", "ex@mple.com", "rejectedIdentifier");
-	expect_bad("dns", "b\xc3\xbc"
-			  "cher.example",
+	expect_bad("dns",
+	    "b\xc3\xbc"
+	    "cher.example",
 	    "rejectedIdentifier");
 	expect_bad("dns", "1.2.3.4", "rejectedIdentifier");
 	expect_bad("dns", "example.123", "rejectedIdentifier");
@@ -174,8 +175,8 @@ test_ip(void **state)
 {
 	(void)state;
 	expect_good("ip", "192.0.2.1", "192.0.2.1", 0, "192.0.2.1");
-	expect_good("ip", "2001:DB8:0:0:0:0:0:1", "2001:db8::1", 0,
-	    "2001:db8::1");
+	expect_good(
+	    "ip", "2001:DB8:0:0:0:0:0:1", "2001:db8::1", 0, "2001:db8::1");
 	expect_good("ip", "2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1", 0,
 	    "2001:db8::1:0:0:1");
 	expect_good("ip", "2001:0db8:0000:0000:0000:0000:0000:0001",
@@ -232,8 +233,8 @@ test_type_and_shape(void **state)
 	/* the bare-value form */
 	assert_int_equal(acme_ident_check("dns", "A.Example.ORG", &id, &p), 0);
 	assert_string_equal(id.value, "a.example.org");
-	assert_int_equal(acme_ident_check("ip", "::FFFF:192.0.2.1", &id, &p),
-	    0);
+	assert_int_equal(
+	    acme_ident_check("ip", "::FFFF:192.0.2.1", &id, &p), 0);
 	assert_string_equal(id.value, "::ffff:192.0.2.1");
 	assert_int_equal(acme_ident_check("uri", "x", &id, &p), -1);
 	expect_prob(&p, 400, "unsupportedIdentifier", "uri");
@@ -247,19 +248,18 @@ list_of(const char *const *pairs, size_t n)
 
 	assert_non_null(arr);
 	for (i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "type",
-					       pairs[2 * i], "value",
-					       pairs[2 * i + 1]));
+		json_array_append_new(arr,
+		    json_pack("{s:s, s:s}", "type", pairs[2 * i], "value",
+		        pairs[2 * i + 1]));
 	return arr;
 }
 
 static void
 test_list_good_dedup(void **state)
 {
-	static const char *const in[] = { "dns", "Example.com", "dns",
-		"*.example.com", "ip", "2001:DB8::1", "dns", "example.COM",
-		"ip", "2001:db8:0:0:0:0:0:1", "ip", "192.0.2.7", "dns",
-		"*.Example.com" };
+	static const char *const in[] = {"dns", "Example.com", "dns",
+	    "*.example.com", "ip", "2001:DB8::1", "dns", "example.COM", "ip",
+	    "2001:db8:0:0:0:0:0:1", "ip", "192.0.2.7", "dns", "*.Example.com"};
 	struct acme_problem p;
 	struct acme_ident *ids = NULL;
 	size_t n = 0;
@@ -297,16 +297,17 @@ test_list_limits(void **state)
 	assert_null(ids);
 	for (i = 0; i < 100; i++) {
 		snprintf(name, sizeof(name), "h%zu.example.com", i);
-		json_array_append_new(arr, json_pack("{s:s, s:s}", "type",
-					       "dns", "value", name));
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s}", "type", "dns", "value", name));
 	}
 	assert_int_equal(acme_idents_parse(arr, &ids, &n, &p), 0);
 	assert_int_equal(n, 100);
 	assert_string_equal(ids[99].value, "h99.example.com");
 	free(ids);
 	ids = NULL;
-	json_array_append_new(arr, json_pack("{s:s, s:s}", "type", "dns",
-				       "value", "one-too-many.example.com"));
+	json_array_append_new(arr,
+	    json_pack("{s:s, s:s}", "type", "dns", "value",
+	        "one-too-many.example.com"));
 	assert_int_equal(acme_idents_parse(arr, &ids, &n, &p), -1);
 	expect_prob(&p, 400, "rejectedIdentifier", "100");
 	assert_null(ids);
@@ -330,8 +331,8 @@ test_list_limits(void **state)
 static void
 test_list_one_bad(void **state)
 {
-	static const char *const in[] = { "dns", "good.example.com", "dns",
-		"bad_name.example.com" };
+	static const char *const in[] = {
+	    "dns", "good.example.com", "dns", "bad_name.example.com"};
 	struct acme_problem p;
 	struct acme_ident *ids = NULL;
 	size_t n = 0;
@@ -350,10 +351,10 @@ test_list_one_bad(void **state)
 static void
 test_list_subproblems(void **state)
 {
-	static const char *const in[] = { "dns", "ok.example.com", "dns",
-		"bad_one.example.com", "ip", "300.1.1.1", "dns", "*.com" };
-	static const char *const mixed[] = { "dns", "-x.example.com", "uri",
-		"https://example.com/" };
+	static const char *const in[] = {"dns", "ok.example.com", "dns",
+	    "bad_one.example.com", "ip", "300.1.1.1", "dns", "*.com"};
+	static const char *const mixed[] = {
+	    "dns", "-x.example.com", "uri", "https://example.com/"};
 	struct acme_problem p;
 	struct acme_ident *ids = NULL;
 	size_t n = 0;
@@ -370,23 +371,22 @@ test_list_subproblems(void **state)
 	assert_string_equal(json_string_value(json_object_get(sub, "type")),
 	    "urn:ietf:params:acme:error:rejectedIdentifier");
 	assert_string_equal(json_string_value(json_object_get(
-				json_object_get(sub, "identifier"), "value")),
+	                        json_object_get(sub, "identifier"), "value")),
 	    "bad_one.example.com");
 	sub = json_array_get(p.subproblems, 1);
 	assert_string_equal(json_string_value(json_object_get(
-				json_object_get(sub, "identifier"), "type")),
+	                        json_object_get(sub, "identifier"), "type")),
 	    "ip");
-	assert_non_null(
-	    strstr(json_string_value(json_object_get(sub, "detail")),
-		"300.1.1.1"));
+	assert_non_null(strstr(
+	    json_string_value(json_object_get(sub, "detail")), "300.1.1.1"));
 	sub = json_array_get(p.subproblems, 2);
 	assert_string_equal(json_string_value(json_object_get(
-				json_object_get(sub, "identifier"), "value")),
+	                        json_object_get(sub, "identifier"), "value")),
 	    "*.com");
 	/* the document carries them */
 	doc = acme_problem_json(&p);
-	assert_int_equal(json_array_size(json_object_get(doc, "subproblems")),
-	    3);
+	assert_int_equal(
+	    json_array_size(json_object_get(doc, "subproblems")), 3);
 	json_decref(doc);
 	expect_prob(&p, 400, "rejectedIdentifier", "3 identifiers");
 	json_decref(arr);
@@ -406,14 +406,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dns_good),
-		cmocka_unit_test(test_dns_bad),
-		cmocka_unit_test(test_ip),
-		cmocka_unit_test(test_type_and_shape),
-		cmocka_unit_test(test_list_good_dedup),
-		cmocka_unit_test(test_list_limits),
-		cmocka_unit_test(test_list_one_bad),
-		cmocka_unit_test(test_list_subproblems),
+	    cmocka_unit_test(test_dns_good),
+	    cmocka_unit_test(test_dns_bad),
+	    cmocka_unit_test(test_ip),
+	    cmocka_unit_test(test_type_and_shape),
+	    cmocka_unit_test(test_list_good_dedup),
+	    cmocka_unit_test(test_list_limits),
+	    cmocka_unit_test(test_list_one_bad),
+	    cmocka_unit_test(test_list_subproblems),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

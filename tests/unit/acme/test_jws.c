@@ -33,10 +33,10 @@ struct alg_case {
 };
 
 static const struct alg_case alg_cases[] = {
-	{ &k_rsa, "RS256" },
-	{ &k_p256, "ES256" },
-	{ &k_p384, "ES384" },
-	{ &k_ed, "EdDSA" },
+    {&k_rsa, "RS256"},
+    {&k_p256, "ES256"},
+    {&k_p384, "ES384"},
+    {&k_ed, "EdDSA"},
 };
 
 static int
@@ -90,16 +90,15 @@ sign_raw(EVP_PKEY *key, const char *input, size_t *out_len)
 	if (type == EVP_PKEY_RSA)
 		md = EVP_sha256();
 	else if (type == EVP_PKEY_EC)
-		md = EVP_PKEY_get_bits(key) > 256 ? EVP_sha384() :
-						    EVP_sha256();
+		md = EVP_PKEY_get_bits(key) > 256 ? EVP_sha384() : EVP_sha256();
 	assert_int_equal(EVP_DigestSignInit(ctx, NULL, md, NULL, key), 1);
 	assert_int_equal(EVP_DigestSign(ctx, NULL, &sig_len,
-			     (const unsigned char *)input, strlen(input)),
+	                     (const unsigned char *)input, strlen(input)),
 	    1);
 	sig = malloc(sig_len);
 	assert_non_null(sig);
 	assert_int_equal(EVP_DigestSign(ctx, sig, &sig_len,
-			     (const unsigned char *)input, strlen(input)),
+	                     (const unsigned char *)input, strlen(input)),
 	    1);
 	EVP_MD_CTX_free(ctx);
 	if (type == EVP_PKEY_EC) {
@@ -113,8 +112,7 @@ sign_raw(EVP_PKEY *key, const char *input, size_t *out_len)
 		assert_int_equal(
 		    BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, half), half);
 		assert_int_equal(
-		    BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + half, half),
-		    half);
+		    BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + half, half), half);
 		ECDSA_SIG_free(es);
 		free(sig);
 		*out_len = (size_t)half * 2;
@@ -188,8 +186,8 @@ hdr_jwk(EVP_PKEY *key, const char *alg)
 	json_t *jwk = acme_jwk_from_pkey(key);
 
 	assert_non_null(jwk);
-	return json_pack("{s:s, s:s, s:s, s:o}", "alg", alg, "nonce",
-	    "nonce-1", "url", URL, "jwk", jwk);
+	return json_pack("{s:s, s:s, s:s, s:o}", "alg", alg, "nonce", "nonce-1",
+	    "url", URL, "jwk", jwk);
 }
 
 static void
@@ -206,8 +204,8 @@ expect_prob(struct acme_problem *p, int status, const char *type,
 
 /* Parse must fail with the given problem, leaving jws empty. */
 static void
-expect_parse_fail(const char *body, int status, const char *type,
-    const char *detail_part)
+expect_parse_fail(
+    const char *body, int status, const char *type, const char *detail_part)
 {
 	struct acme_problem p;
 	struct acme_jws jws;
@@ -233,10 +231,10 @@ expect_bad_alg(struct acme_problem *p)
 	algs = json_object_get(p->extra, "algorithms");
 	assert_true(json_is_array(algs));
 	assert_int_equal(json_array_size(algs), 4);
-	assert_string_equal(json_string_value(json_array_get(algs, 0)),
-	    "RS256");
-	assert_string_equal(json_string_value(json_array_get(algs, 3)),
-	    "EdDSA");
+	assert_string_equal(
+	    json_string_value(json_array_get(algs, 0)), "RS256");
+	assert_string_equal(
+	    json_string_value(json_array_get(algs, 3)), "EdDSA");
 	expect_prob(p, 400, "badSignatureAlgorithm", NULL);
 }
 
@@ -274,8 +272,8 @@ test_each_alg_verifies(void **state)
 
 		body = make_jws(*alg_cases[i].key,
 		    hdr_jwk(*alg_cases[i].key, alg_cases[i].alg), payload);
-		assert_int_equal(acme_jws_parse(body, strlen(body), &jws, &p),
-		    0);
+		assert_int_equal(
+		    acme_jws_parse(body, strlen(body), &jws, &p), 0);
 		assert_string_equal(jws.alg, alg_cases[i].alg);
 		assert_string_equal(jws.url, URL);
 		assert_string_equal(jws.nonce, "nonce-1");
@@ -284,9 +282,9 @@ test_each_alg_verifies(void **state)
 		assert_int_equal(jws.payload_len, strlen(payload));
 		assert_string_equal((char *)jws.payload, payload);
 		/* the signing input is the two encoded parts */
-		assert_int_equal(strncmp(body + strlen("{\"protected\":\""),
-				     jws.signing_input,
-				     strcspn(jws.signing_input, ".")),
+		assert_int_equal(
+		    strncmp(body + strlen("{\"protected\":\""),
+		        jws.signing_input, strcspn(jws.signing_input, ".")),
 		    0);
 		key = acme_jwk_to_pkey(jws.jwk, &p);
 		assert_non_null(key);
@@ -312,25 +310,24 @@ test_kid_and_post_as_get(void **state)
 	(void)state;
 	memset(&p, 0, sizeof(p));
 	for (i = 0; i < sizeof(alg_cases) / sizeof(alg_cases[0]); i++) {
-		hdr = json_pack("{s:s, s:s, s:s, s:s}", "alg",
-		    alg_cases[i].alg, "nonce", "n2", "url",
-		    "https://acme.example/acme/order/1", "kid",
-		    "https://acme.example/acme/acct/7");
+		hdr = json_pack("{s:s, s:s, s:s, s:s}", "alg", alg_cases[i].alg,
+		    "nonce", "n2", "url", "https://acme.example/acme/order/1",
+		    "kid", "https://acme.example/acme/acct/7");
 		body = make_jws(*alg_cases[i].key, hdr, "");
-		assert_int_equal(acme_jws_parse(body, strlen(body), &jws, &p),
-		    0);
-		assert_string_equal(jws.kid,
-		    "https://acme.example/acme/acct/7");
+		assert_int_equal(
+		    acme_jws_parse(body, strlen(body), &jws, &p), 0);
+		assert_string_equal(
+		    jws.kid, "https://acme.example/acme/acct/7");
 		assert_null(jws.jwk);
 		assert_int_equal(jws.payload_len, 0);
 		assert_non_null(jws.payload);
 		assert_int_equal(jws.payload[0], '\0');
-		assert_int_equal(acme_jws_verify(&jws, *alg_cases[i].key, &p),
-		    0);
+		assert_int_equal(
+		    acme_jws_verify(&jws, *alg_cases[i].key, &p), 0);
 		/* another key of the same type does not verify */
 		if (i == 1) {
-			EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
-			    "P-256");
+			EVP_PKEY *other =
+			    EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 			assert_int_equal(acme_jws_verify(&jws, other, &p), -1);
 			expect_prob(&p, 400, "malformed", "invalid");
 			EVP_PKEY_free(other);
@@ -351,8 +348,8 @@ test_no_nonce_parses(void **state)
 	(void)state;
 	memset(&p, 0, sizeof(p));
 	/* nonce absence is the caller's badNonce, not a parse error */
-	hdr = json_pack("{s:s, s:s, s:s}", "alg", "ES256", "url", URL, "kid",
-	    "k");
+	hdr = json_pack(
+	    "{s:s, s:s, s:s}", "alg", "ES256", "url", URL, "kid", "k");
 	body = make_jws(k_p256, hdr, "{}");
 	assert_int_equal(acme_jws_parse(body, strlen(body), &jws, &p), 0);
 	assert_null(jws.nonce);
@@ -365,24 +362,25 @@ test_no_nonce_parses(void **state)
 static void
 test_not_a_flat_jws(void **state)
 {
-	char *body, *prot = b64s("{\"alg\":\"ES256\",\"url\":\"u\",\"kid\":"
-				 "\"k\"}");
+	char *body,
+	    *prot = b64s("{\"alg\":\"ES256\",\"url\":\"u\",\"kid\":"
+	                 "\"k\"}");
 
 	(void)state;
 	expect_parse_fail("", 400, "malformed", "not JSON");
 	expect_parse_fail("not json", 400, "malformed", "not JSON");
 	expect_parse_fail("{\"protected\":", 400, "malformed", "not JSON");
 	expect_parse_fail("[]", 400, "malformed", NULL);
-	expect_parse_fail("[\"a\",\"b\",\"c\"]", 400, "malformed",
-	    "not a JSON object");
+	expect_parse_fail(
+	    "[\"a\",\"b\",\"c\"]", 400, "malformed", "not a JSON object");
 	expect_parse_fail("\"abc\"", 400, "malformed", NULL);
 	expect_parse_fail("{}", 400, "malformed", "no \"protected\"");
 
 	/* missing members */
 	body = malloc(512);
 	assert_non_null(body);
-	snprintf(body, 512, "{\"protected\":\"%s\",\"signature\":\"AAAA\"}",
-	    prot);
+	snprintf(
+	    body, 512, "{\"protected\":\"%s\",\"signature\":\"AAAA\"}", prot);
 	expect_parse_fail(body, 400, "malformed", "no \"payload\"");
 	snprintf(body, 512, "{\"protected\":\"%s\",\"payload\":\"\"}", prot);
 	expect_parse_fail(body, 400, "malformed", "no \"signature\"");
@@ -397,8 +395,7 @@ test_not_a_flat_jws(void **state)
 	    "{\"protected\":1,\"payload\":\"\",\"signature\":\"AAAA\"}");
 	expect_parse_fail(body, 400, "malformed", "not a string");
 	snprintf(body, 512,
-	    "{\"protected\":\"%s\",\"payload\":\"\",\"signature\":null}",
-	    prot);
+	    "{\"protected\":\"%s\",\"payload\":\"\",\"signature\":null}", prot);
 	expect_parse_fail(body, 400, "malformed", "not a string");
 	/* duplicate member */
 	snprintf(body, 512,
@@ -472,8 +469,8 @@ test_bad_base64url(void **state)
 static void
 test_protected_not_object(void **state)
 {
-	static const char *const hdrs[] = { "[1,2]", "not json", "\"str\"",
-		"42", "{\"alg\":\"ES256\",\"alg\":\"ES256\"}" };
+	static const char *const hdrs[] = {"[1,2]", "not json", "\"str\"", "42",
+	    "{\"alg\":\"ES256\",\"alg\":\"ES256\"}"};
 	size_t i;
 	char *prot, *body;
 
@@ -504,8 +501,8 @@ test_bad_alg(void **state)
 {
 	struct acme_problem p;
 	struct acme_jws jws;
-	static const char *const algs[] = { "none", "HS256", "HS512",
-		"RS512", "PS256", "ES512", "XYZ", "", "rs256" };
+	static const char *const algs[] = {"none", "HS256", "HS512", "RS512",
+	    "PS256", "ES512", "XYZ", "", "rs256"};
 	size_t i;
 	char txt[256], *body;
 
@@ -518,8 +515,8 @@ test_bad_alg(void **state)
 		    algs[i], URL);
 		body = jws_raw_hdr(k_rsa, txt);
 		memset(&jws, 0, sizeof(jws));
-		assert_int_equal(acme_jws_parse(body, strlen(body), &jws, &p),
-		    -1);
+		assert_int_equal(
+		    acme_jws_parse(body, strlen(body), &jws, &p), -1);
 		assert_null(jws.hdr);
 		expect_bad_alg(&p);
 		free(body);
@@ -562,8 +559,9 @@ test_alg_key_mismatch(void **state)
 	expect_verify_fail(body, k_ed, "badSignatureAlgorithm");
 	free(body);
 	/* a P-521 key fits no accepted algorithm */
-	body = make_jws(k_p521, json_pack("{s:s, s:s, s:s}", "alg", "ES256",
-				    "url", URL, "kid", "k"),
+	body = make_jws(k_p521,
+	    json_pack(
+	        "{s:s, s:s, s:s}", "alg", "ES256", "url", URL, "kid", "k"),
 	    "{}");
 	expect_verify_fail(body, k_p521, "badSignatureAlgorithm");
 	free(body);
@@ -588,27 +586,27 @@ test_header_members(void **state)
 	body = jws_raw_hdr(k_p256, "{\"alg\":\"ES256\",\"url\":\"u\"}");
 	expect_parse_fail(body, 400, "malformed", "neither");
 	free(body);
-	body = jws_raw_hdr(k_p256,
-	    "{\"alg\":\"ES256\",\"url\":\"u\",\"jwk\":\"key\"}");
+	body = jws_raw_hdr(
+	    k_p256, "{\"alg\":\"ES256\",\"url\":\"u\",\"jwk\":\"key\"}");
 	expect_parse_fail(body, 400, "malformed", "\"jwk\" is not an object");
 	free(body);
-	body = jws_raw_hdr(k_p256,
-	    "{\"alg\":\"ES256\",\"url\":\"u\",\"kid\":7}");
+	body =
+	    jws_raw_hdr(k_p256, "{\"alg\":\"ES256\",\"url\":\"u\",\"kid\":7}");
 	expect_parse_fail(body, 400, "malformed", "\"kid\" is not a string");
 	free(body);
-	body = jws_raw_hdr(k_p256,
-	    "{\"alg\":\"ES256\",\"url\":\"u\",\"kid\":null}");
+	body = jws_raw_hdr(
+	    k_p256, "{\"alg\":\"ES256\",\"url\":\"u\",\"kid\":null}");
 	expect_parse_fail(body, 400, "malformed", "\"kid\"");
 	free(body);
 	body = jws_raw_hdr(k_p256, "{\"alg\":\"ES256\",\"kid\":\"k\"}");
 	expect_parse_fail(body, 400, "malformed", "\"url\"");
 	free(body);
-	body = jws_raw_hdr(k_p256,
-	    "{\"alg\":\"ES256\",\"url\":1,\"kid\":\"k\"}");
+	body =
+	    jws_raw_hdr(k_p256, "{\"alg\":\"ES256\",\"url\":1,\"kid\":\"k\"}");
 	expect_parse_fail(body, 400, "malformed", "\"url\"");
 	free(body);
-	body = jws_raw_hdr(k_p256,
-	    "{\"alg\":\"ES256\",\"url\":\"\",\"kid\":\"k\"}");
+	body = jws_raw_hdr(
+	    k_p256, "{\"alg\":\"ES256\",\"url\":\"\",\"kid\":\"k\"}");
 	expect_parse_fail(body, 400, "malformed", "\"url\"");
 	free(body);
 	body = jws_raw_hdr(k_p256,
@@ -659,8 +657,8 @@ zero_all(unsigned char *sig, size_t *len)
 static void
 test_bad_signatures(void **state)
 {
-	void (*mangles[])(unsigned char *, size_t *) = { flip_first, flip_last,
-		drop_last, zero_all };
+	void (*mangles[])(unsigned char *, size_t *) = {
+	    flip_first, flip_last, drop_last, zero_all};
 	size_t i, m;
 	char *body;
 
@@ -670,8 +668,8 @@ test_bad_signatures(void **state)
 			body = make_jws_ex(*alg_cases[i].key,
 			    hdr_jwk(*alg_cases[i].key, alg_cases[i].alg), "{}",
 			    mangles[m]);
-			expect_verify_fail(body, *alg_cases[i].key,
-			    "malformed");
+			expect_verify_fail(
+			    body, *alg_cases[i].key, "malformed");
 			free(body);
 		}
 	}
@@ -683,7 +681,7 @@ test_wrong_signature_length(void **state)
 	char *body, *prot, *hdr_txt, *sig;
 	unsigned char raw[200];
 	json_t *hdr;
-	size_t i, lens[] = { 63, 65, 96, 128 };
+	size_t i, lens[] = {63, 65, 96, 128};
 
 	(void)state;
 	memset(raw, 0x11, sizeof(raw));
@@ -780,7 +778,7 @@ flip_member(json_t *jwk, const char *name, size_t idx, unsigned char bit)
 static void
 test_jwk_roundtrip(void **state)
 {
-	EVP_PKEY *keys[] = { k_rsa, k_p256, k_p384, k_ed };
+	EVP_PKEY *keys[] = {k_rsa, k_p256, k_p384, k_ed};
 	struct acme_problem p;
 	char tp1[44], tp2[44];
 	EVP_PKEY *back;
@@ -909,8 +907,8 @@ test_jwk_refused(void **state)
 	    "x", "AAAA", "y", "AAAA");
 	expect_bad_jwk(jwk, "P-521");
 	json_decref(jwk);
-	jwk = json_pack("{s:s, s:s, s:s}", "kty", "OKP", "crv", "Ed448", "x",
-	    "AAAA");
+	jwk = json_pack(
+	    "{s:s, s:s, s:s}", "kty", "OKP", "crv", "Ed448", "x", "AAAA");
 	expect_bad_jwk(jwk, "Ed448");
 	json_decref(jwk);
 	jwk = jwk_of(k_ed);
@@ -946,8 +944,8 @@ test_thumbprint_rfc7638(void **state)
 
 	(void)state;
 	memset(&p, 0, sizeof(p));
-	jwk = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kty", "RSA", "n", n,
-	    "e", "AQAB", "alg", "RS256", "kid", "2011-04-29");
+	jwk = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kty", "RSA", "n", n, "e",
+	    "AQAB", "alg", "RS256", "kid", "2011-04-29");
 	assert_non_null(jwk);
 	assert_int_equal(acme_jwk_thumbprint(jwk, tp), 0);
 	assert_string_equal(tp, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
@@ -964,8 +962,8 @@ test_thumbprint_rfc7638(void **state)
 	json_decref(jwk);
 
 	/* key authorization and dns-01 value built on that thumbprint */
-	canon = acme_key_authz("evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA",
-	    tp);
+	canon =
+	    acme_key_authz("evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA", tp);
 	assert_string_equal(canon,
 	    "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA."
 	    "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
@@ -1025,16 +1023,17 @@ static json_t *
 make_eab(int bits, const char *kid, const char *url, const char *extra_hdr,
     const char *payload_txt, const unsigned char *key, size_t key_len)
 {
-	const EVP_MD *md = bits == 256 ? EVP_sha256() :
-	    bits == 384		       ? EVP_sha384() :
-					 EVP_sha512();
+	const EVP_MD *md = bits == 256 ? EVP_sha256()
+	    : bits == 384              ? EVP_sha384()
+	                               : EVP_sha512();
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;
 	char hdr[512], input[4096], *prot, *pay, *sig;
 	json_t *eab;
 
-	snprintf(hdr, sizeof(hdr), "{\"alg\":\"HS%d\",\"kid\":\"%s\",\"url\":"
-				   "\"%s\"%s}",
+	snprintf(hdr, sizeof(hdr),
+	    "{\"alg\":\"HS%d\",\"kid\":\"%s\",\"url\":"
+	    "\"%s\"%s}",
 	    bits, kid, url, extra_hdr != NULL ? extra_hdr : "");
 	prot = b64s(hdr);
 	pay = b64s(payload_txt);
@@ -1051,14 +1050,14 @@ make_eab(int bits, const char *kid, const char *url, const char *extra_hdr,
 	return eab;
 }
 
-static const unsigned char hkey[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-	12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29,
-	30, 31, 32 };
+static const unsigned char hkey[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+    13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31,
+    32};
 
 static void
 test_eab_valid(void **state)
 {
-	int bits[] = { 256, 384, 512 };
+	int bits[] = {256, 384, 512};
 	struct acme_problem p;
 	char kid[64], *jwk_txt;
 	json_t *outer, *eab;
@@ -1069,18 +1068,18 @@ test_eab_valid(void **state)
 	outer = jwk_of(k_p256);
 	jwk_txt = json_dumps(outer, JSON_COMPACT);
 	for (i = 0; i < 3; i++) {
-		eab = make_eab(bits[i], "kid-1", URL, NULL, jwk_txt, hkey,
-		    sizeof(hkey));
+		eab = make_eab(
+		    bits[i], "kid-1", URL, NULL, jwk_txt, hkey, sizeof(hkey));
 		memset(kid, 0, sizeof(kid));
 		assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p), 0);
 		assert_string_equal(kid, "kid-1");
-		assert_int_equal(acme_eab_verify(eab, hkey, sizeof(hkey), URL,
-				     outer, &p),
+		assert_int_equal(
+		    acme_eab_verify(eab, hkey, sizeof(hkey), URL, outer, &p),
 		    0);
 		assert_null(p.type);
 		/* wrong HMAC key */
 		assert_int_equal(acme_eab_verify(eab, hkey, sizeof(hkey) - 1,
-				     URL, outer, &p),
+		                     URL, outer, &p),
 		    -1);
 		expect_prob(&p, 401, "unauthorized", "signature is invalid");
 		json_decref(eab);
@@ -1112,9 +1111,8 @@ test_eab_key_as_key(void **state)
 	}
 	eab = make_eab(256, "acme-sh", URL, NULL, txt, hkey, sizeof(hkey));
 	assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p), 0);
-	assert_int_equal(acme_eab_verify(eab, hkey, sizeof(hkey), URL, outer,
-			     &p),
-	    0);
+	assert_int_equal(
+	    acme_eab_verify(eab, hkey, sizeof(hkey), URL, outer, &p), 0);
 	json_decref(eab);
 	free(txt);
 
@@ -1123,9 +1121,8 @@ test_eab_key_as_key(void **state)
 	txt = json_dumps(other, 0);
 	eab = make_eab(256, "k", URL, NULL, txt, hkey, sizeof(hkey));
 	assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p), 0);
-	assert_int_equal(acme_eab_verify(eab, hkey, sizeof(hkey), URL, outer,
-			     &p),
-	    -1);
+	assert_int_equal(
+	    acme_eab_verify(eab, hkey, sizeof(hkey), URL, outer, &p), -1);
 	expect_prob(&p, 401, "unauthorized", "not the account key");
 	json_decref(eab);
 	free(txt);
@@ -1135,9 +1132,8 @@ test_eab_key_as_key(void **state)
 	txt = json_dumps(outer, 0);
 	eab = make_eab(256, "k", URL "x", NULL, txt, hkey, sizeof(hkey));
 	assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p), 0);
-	assert_int_equal(acme_eab_verify(eab, hkey, sizeof(hkey), URL, outer,
-			     &p),
-	    -1);
+	assert_int_equal(
+	    acme_eab_verify(eab, hkey, sizeof(hkey), URL, outer, &p), -1);
 	expect_prob(&p, 401, "unauthorized", "url");
 	json_decref(eab);
 
@@ -1163,13 +1159,12 @@ test_eab_malformed(void **state)
 	txt = json_dumps(outer, JSON_COMPACT);
 
 	/* nonce present */
-	eab = make_eab(256, "k", URL, ",\"nonce\":\"abc\"", txt, hkey,
-	    sizeof(hkey));
+	eab = make_eab(
+	    256, "k", URL, ",\"nonce\":\"abc\"", txt, hkey, sizeof(hkey));
 	assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p), -1);
 	expect_prob(&p, 400, "malformed", "nonce");
-	assert_int_equal(acme_eab_verify(eab, hkey, sizeof(hkey), URL, outer,
-			     &p),
-	    -1);
+	assert_int_equal(
+	    acme_eab_verify(eab, hkey, sizeof(hkey), URL, outer, &p), -1);
 	expect_prob(&p, 400, "malformed", "nonce");
 	json_decref(eab);
 
@@ -1186,31 +1181,28 @@ test_eab_malformed(void **state)
 	/* a non-MAC alg */
 	{
 		char *prot = b64s("{\"alg\":\"RS256\",\"kid\":\"k\",\"url\":"
-				  "\"" URL "\"}");
+		                  "\"" URL "\"}");
 		char *pay = b64s(txt);
 
-		eab = json_pack("{s:s, s:s, s:s}", "protected", prot,
-		    "payload", pay, "signature", "AAAA");
-		assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p),
-		    -1);
+		eab = json_pack("{s:s, s:s, s:s}", "protected", prot, "payload",
+		    pay, "signature", "AAAA");
+		assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p), -1);
 		expect_prob(&p, 400, "malformed", "HS256");
 		json_decref(eab);
 		free(prot);
 		/* no kid */
 		prot = b64s("{\"alg\":\"HS256\",\"url\":\"" URL "\"}");
-		eab = json_pack("{s:s, s:s, s:s}", "protected", prot,
-		    "payload", pay, "signature", "AAAA");
-		assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p),
-		    -1);
+		eab = json_pack("{s:s, s:s, s:s}", "protected", prot, "payload",
+		    pay, "signature", "AAAA");
+		assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p), -1);
 		expect_prob(&p, 400, "malformed", "kid");
 		json_decref(eab);
 		free(prot);
 		/* no url */
 		prot = b64s("{\"alg\":\"HS256\",\"kid\":\"k\"}");
-		eab = json_pack("{s:s, s:s, s:s}", "protected", prot,
-		    "payload", pay, "signature", "AAAA");
-		assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p),
-		    -1);
+		eab = json_pack("{s:s, s:s, s:s}", "protected", prot, "payload",
+		    pay, "signature", "AAAA");
+		assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p), -1);
 		expect_prob(&p, 400, "malformed", "url");
 		json_decref(eab);
 		free(prot);
@@ -1222,8 +1214,8 @@ test_eab_malformed(void **state)
 	assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p), -1);
 	expect_prob(&p, 400, "malformed", "payload");
 	json_decref(eab);
-	eab = make_eab(256, "k", URL, NULL, "{\"kty\":\"EC\"}", hkey,
-	    sizeof(hkey));
+	eab = make_eab(
+	    256, "k", URL, NULL, "{\"kty\":\"EC\"}", hkey, sizeof(hkey));
 	assert_int_equal(acme_eab_parse(eab, kid, sizeof(kid), &p), -1);
 	expect_prob(&p, 400, "malformed", "payload");
 	json_decref(eab);
@@ -1253,8 +1245,9 @@ test_random_token(void **state)
 	assert_non_null(a);
 	assert_non_null(b);
 	assert_int_equal(strlen(a), 43);
-	assert_int_equal(strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-				   "qrstuvwxyz0123456789-_"),
+	assert_int_equal(strspn(a,
+	                     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+	                     "qrstuvwxyz0123456789-_"),
 	    43);
 	assert_string_not_equal(a, b);
 	free(a);
@@ -1282,27 +1275,27 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_each_alg_verifies),
-		cmocka_unit_test(test_kid_and_post_as_get),
-		cmocka_unit_test(test_no_nonce_parses),
-		cmocka_unit_test(test_not_a_flat_jws),
-		cmocka_unit_test(test_bad_base64url),
-		cmocka_unit_test(test_protected_not_object),
-		cmocka_unit_test(test_bad_alg),
-		cmocka_unit_test(test_alg_key_mismatch),
-		cmocka_unit_test(test_header_members),
-		cmocka_unit_test(test_bad_signatures),
-		cmocka_unit_test(test_wrong_signature_length),
-		cmocka_unit_test(test_flipped_payload),
-		cmocka_unit_test(test_jwk_roundtrip),
-		cmocka_unit_test(test_jwk_refused),
-		cmocka_unit_test(test_thumbprint_rfc7638),
-		cmocka_unit_test(test_canonical_ignores_form),
-		cmocka_unit_test(test_eab_valid),
-		cmocka_unit_test(test_eab_key_as_key),
-		cmocka_unit_test(test_eab_malformed),
-		cmocka_unit_test(test_random_token),
-		cmocka_unit_test(test_free_zeroed),
+	    cmocka_unit_test(test_each_alg_verifies),
+	    cmocka_unit_test(test_kid_and_post_as_get),
+	    cmocka_unit_test(test_no_nonce_parses),
+	    cmocka_unit_test(test_not_a_flat_jws),
+	    cmocka_unit_test(test_bad_base64url),
+	    cmocka_unit_test(test_protected_not_object),
+	    cmocka_unit_test(test_bad_alg),
+	    cmocka_unit_test(test_alg_key_mismatch),
+	    cmocka_unit_test(test_header_members),
+	    cmocka_unit_test(test_bad_signatures),
+	    cmocka_unit_test(test_wrong_signature_length),
+	    cmocka_unit_test(test_flipped_payload),
+	    cmocka_unit_test(test_jwk_roundtrip),
+	    cmocka_unit_test(test_jwk_refused),
+	    cmocka_unit_test(test_thumbprint_rfc7638),
+	    cmocka_unit_test(test_canonical_ignores_form),
+	    cmocka_unit_test(test_eab_valid),
+	    cmocka_unit_test(test_eab_key_as_key),
+	    cmocka_unit_test(test_eab_malformed),
+	    cmocka_unit_test(test_random_token),
+	    cmocka_unit_test(test_free_zeroed),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -16,13 +16,13 @@ static const struct {
 	const char *plain;
 	const char *enc;
 } vectors[] = {
-	{ "", "" },
-	{ "f", "Zg" },
-	{ "fo", "Zm8" },
-	{ "foo", "Zm9v" },
-	{ "foob", "Zm9vYg" },
-	{ "fooba", "Zm9vYmE" },
-	{ "foobar", "Zm9vYmFy" },
+    {"", ""},
+    {"f", "Zg"},
+    {"fo", "Zm8"},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg"},
+    {"fooba", "Zm9vYmE"},
+    {"foobar", "Zm9vYmFy"},
 };
 
 static void
@@ -60,7 +60,7 @@ test_rfc4648_decode(void **state)
 static void
 test_url_alphabet(void **state)
 {
-	static const unsigned char bin[] = { 0xfb, 0xff, 0xbf };
+	static const unsigned char bin[] = {0xfb, 0xff, 0xbf};
 	unsigned char out[8];
 	char enc[8];
 
@@ -140,8 +140,8 @@ test_roundtrip_all_lengths(void **state)
 		assert_non_null(enc);
 		assert_int_equal(strlen(enc), b64url_enc_len(n));
 		assert_null(strchr(enc, '='));
-		assert_int_equal(b64url_decode(enc, strlen(enc), back),
-		    (long)n);
+		assert_int_equal(
+		    b64url_decode(enc, strlen(enc), back), (long)n);
 		assert_memory_equal(back, bin, n);
 		dec = b64url_decode_alloc(enc, strlen(enc), &blen);
 		assert_non_null(dec);
@@ -157,13 +157,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc4648_encode),
-		cmocka_unit_test(test_rfc4648_decode),
-		cmocka_unit_test(test_url_alphabet),
-		cmocka_unit_test(test_padding_refused),
-		cmocka_unit_test(test_bad_chars_refused),
-		cmocka_unit_test(test_non_canonical_refused),
-		cmocka_unit_test(test_roundtrip_all_lengths),
+	    cmocka_unit_test(test_rfc4648_encode),
+	    cmocka_unit_test(test_rfc4648_decode),
+	    cmocka_unit_test(test_url_alphabet),
+	    cmocka_unit_test(test_padding_refused),
+	    cmocka_unit_test(test_bad_chars_refused),
+	    cmocka_unit_test(test_non_canonical_refused),
+	    cmocka_unit_test(test_roundtrip_all_lengths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

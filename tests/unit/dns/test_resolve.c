@@ -27,60 +27,60 @@
 /* The test zone. Names under o.test. are answered one CNAME at a time
  * (the client has to ask again); elsewhere chains come in one answer. */
 static const char *const zone[] = {
-	"txt.test. 300 IN TXT \"abc\" \"def\"",
-	"txt.test. 300 IN TXT \"xyz\"",
-	"a.test. 300 IN A 192.0.2.1",
-	"a.test. 300 IN AAAA 2001:db8::1",
-	"v4only.test. 300 IN A 192.0.2.2",
-	"nodata.test. 300 IN A 192.0.2.3",
-	"c1.test. 300 IN CNAME c2.test.",
-	"c2.test. 300 IN CNAME a.test.",
-	"ctxt.test. 300 IN CNAME txt.test.",
-	"cnx.test. 300 IN CNAME nx.test.",
-	"loop.test. 300 IN CNAME loop2.test.",
-	"loop2.test. 300 IN CNAME loop.test.",
-	"only.o.test. 300 IN CNAME txt.test.",
-	"l0.o.test. 300 IN CNAME l1.o.test.",
-	"l1.o.test. 300 IN CNAME l2.o.test.",
-	"l2.o.test. 300 IN CNAME l3.o.test.",
-	"l3.o.test. 300 IN CNAME l4.o.test.",
-	"l4.o.test. 300 IN CNAME l5.o.test.",
-	"l5.o.test. 300 IN CNAME l6.o.test.",
-	"l6.o.test. 300 IN CNAME l7.o.test.",
-	"l7.o.test. 300 IN CNAME l8.o.test.",
-	"l8.o.test. 300 IN CNAME l9.o.test.",
-	"l9.o.test. 300 IN CNAME l10.o.test.",
-	"l10.o.test. 300 IN TXT \"end\"",
-	"f0.test. 300 IN CNAME f1.test.",
-	"f1.test. 300 IN CNAME f2.test.",
-	"f2.test. 300 IN CNAME f3.test.",
-	"f3.test. 300 IN CNAME f4.test.",
-	"f4.test. 300 IN CNAME f5.test.",
-	"f5.test. 300 IN CNAME f6.test.",
-	"f6.test. 300 IN CNAME f7.test.",
-	"f7.test. 300 IN CNAME f8.test.",
-	"f8.test. 300 IN CNAME f9.test.",
-	"f9.test. 300 IN TXT \"end\"",
-	"slow.test. 300 IN TXT \"late\"",
-	"wrongid.test. 300 IN TXT \"right\"",
-	NULL,
+    "txt.test. 300 IN TXT \"abc\" \"def\"",
+    "txt.test. 300 IN TXT \"xyz\"",
+    "a.test. 300 IN A 192.0.2.1",
+    "a.test. 300 IN AAAA 2001:db8::1",
+    "v4only.test. 300 IN A 192.0.2.2",
+    "nodata.test. 300 IN A 192.0.2.3",
+    "c1.test. 300 IN CNAME c2.test.",
+    "c2.test. 300 IN CNAME a.test.",
+    "ctxt.test. 300 IN CNAME txt.test.",
+    "cnx.test. 300 IN CNAME nx.test.",
+    "loop.test. 300 IN CNAME loop2.test.",
+    "loop2.test. 300 IN CNAME loop.test.",
+    "only.o.test. 300 IN CNAME txt.test.",
+    "l0.o.test. 300 IN CNAME l1.o.test.",
+    "l1.o.test. 300 IN CNAME l2.o.test.",
+    "l2.o.test. 300 IN CNAME l3.o.test.",
+    "l3.o.test. 300 IN CNAME l4.o.test.",
+    "l4.o.test. 300 IN CNAME l5.o.test.",
+    "l5.o.test. 300 IN CNAME l6.o.test.",
+    "l6.o.test. 300 IN CNAME l7.o.test.",
+    "l7.o.test. 300 IN CNAME l8.o.test.",
+    "l8.o.test. 300 IN CNAME l9.o.test.",
+    "l9.o.test. 300 IN CNAME l10.o.test.",
+    "l10.o.test. 300 IN TXT \"end\"",
+    "f0.test. 300 IN CNAME f1.test.",
+    "f1.test. 300 IN CNAME f2.test.",
+    "f2.test. 300 IN CNAME f3.test.",
+    "f3.test. 300 IN CNAME f4.test.",
+    "f4.test. 300 IN CNAME f5.test.",
+    "f5.test. 300 IN CNAME f6.test.",
+    "f6.test. 300 IN CNAME f7.test.",
+    "f7.test. 300 IN CNAME f8.test.",
+    "f8.test. 300 IN CNAME f9.test.",
+    "f9.test. 300 IN TXT \"end\"",
+    "slow.test. 300 IN TXT \"late\"",
+    "wrongid.test. 300 IN TXT \"right\"",
+    NULL,
 };
 
 /* In-process DNS server: UDP and TCP on the same loopback port. */
 struct responder {
 	struct event_base *base;
-	ldns_rr_list *rrs;           /* the zone */
-	evutil_socket_t ufd;         /* UDP socket */
-	struct event *uev;           /* its read event */
-	struct evconnlistener *lis;  /* TCP, or NULL when disabled */
+	ldns_rr_list *rrs;            /* the zone */
+	evutil_socket_t ufd;          /* UDP socket */
+	struct event *uev;            /* its read event */
+	struct evconnlistener *lis;   /* TCP, or NULL when disabled */
 	struct bufferevent *conns[8]; /* open TCP connections */
-	int port;                    /* shared port */
-	int udp_queries;             /* UDP queries seen */
-	int tcp_queries;             /* TCP queries seen */
-	int tcp_accepts;             /* TCP connections accepted */
-	int slow_dropped;            /* slow.test queries dropped so far */
-	int last_rd;                 /* RD flag of the last query */
-	int last_edns;               /* EDNS UDP size of the last query */
+	int port;                     /* shared port */
+	int udp_queries;              /* UDP queries seen */
+	int tcp_queries;              /* TCP queries seen */
+	int tcp_accepts;              /* TCP connections accepted */
+	int slow_dropped;             /* slow.test queries dropped so far */
+	int last_rd;                  /* RD flag of the last query */
+	int last_edns;                /* EDNS UDP size of the last query */
 };
 
 struct state {
@@ -95,8 +95,8 @@ struct result {
 	int rc;
 	size_t n;
 	char vals[32][512];
-	int in_call;        /* set while dns_lookup_* runs */
-	int called_inside;  /* callback ran inside the call */
+	int in_call;                  /* set while dns_lookup_* runs */
+	int called_inside;            /* callback ran inside the call */
 	struct dns_resolver **free_r; /* resolver to free from the callback */
 };
 
@@ -192,8 +192,8 @@ answer(struct responder *rs, const ldns_pkt *q, int tcp, int *skip)
 	ldns_pkt_set_qr(p, true);
 	ldns_pkt_set_rd(p, ldns_pkt_rd(q));
 	ldns_pkt_set_ra(p, true);
-	assert_true(ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION,
-	    ldns_rr_clone(qrr)));
+	assert_true(
+	    ldns_pkt_push_rr(p, LDNS_SECTION_QUESTION, ldns_rr_clone(qrr)));
 	cur = ldns_rr_owner(qrr);
 	type = ldns_rr_get_type(qrr);
 	if (name_is(cur, "servfail.test.")) {
@@ -263,9 +263,8 @@ udp_reply(struct responder *rs, const struct sockaddr_storage *from,
 	size_t len = 0;
 
 	assert_int_equal(ldns_pkt2wire(&wire, p, &len), LDNS_STATUS_OK);
-	assert_true(sendto(rs->ufd, wire, len, 0,
-			(const struct sockaddr *)from, fromlen) ==
-	    (ssize_t)len);
+	assert_true(sendto(rs->ufd, wire, len, 0, (const struct sockaddr *)from,
+	                fromlen) == (ssize_t)len);
 	free(wire);
 }
 
@@ -281,8 +280,8 @@ on_udp(evutil_socket_t fd, short what, void *arg)
 	int skip;
 
 	(void)what;
-	got = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from,
-	    &fromlen);
+	got = recvfrom(
+	    fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen);
 	if (got <= 0)
 		return;
 	rs->udp_queries++;
@@ -291,17 +290,17 @@ on_udp(evutil_socket_t fd, short what, void *arg)
 	rs->last_edns = ldns_pkt_edns(q) ? ldns_pkt_edns_udp_size(q) : 0;
 	p = answer(rs, q, 0, &skip);
 	if (name_is(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(q), 0)),
-		"garbage.test.")) {
+	        "garbage.test.")) {
 		/* right id and QR, then a question that does not parse */
-		uint8_t bad[16] = { buf[0], buf[1], 0x81, 0x80, 0, 1, 0, 0, 0,
-			0, 0, 0, 0x3f, 'x', 'y', 'z' };
+		uint8_t bad[16] = {buf[0], buf[1], 0x81, 0x80, 0, 1, 0, 0, 0, 0,
+		    0, 0, 0x3f, 'x', 'y', 'z'};
 
-		sendto(fd, bad, sizeof(bad), 0, (struct sockaddr *)&from,
-		    fromlen);
+		sendto(
+		    fd, bad, sizeof(bad), 0, (struct sockaddr *)&from, fromlen);
 		skip = 1;
 	}
 	if (name_is(ldns_rr_owner(ldns_rr_list_rr(ldns_pkt_question(q), 0)),
-		"wrongid.test.")) {
+	        "wrongid.test.")) {
 		/* a stale or spoofed reply first: must be ignored */
 		ldns_pkt_set_id(p, (uint16_t)(ldns_pkt_id(q) + 1));
 		udp_reply(rs, &from, fromlen, p);
@@ -343,8 +342,8 @@ on_tcp_read(struct bufferevent *bev, void *arg)
 	rs->tcp_queries++;
 	p = answer(rs, q, 1, &skip);
 	if (!skip) {
-		assert_int_equal(ldns_pkt2wire(&wire, p, &wlen),
-		    LDNS_STATUS_OK);
+		assert_int_equal(
+		    ldns_pkt2wire(&wire, p, &wlen), LDNS_STATUS_OK);
 		hdr[0] = (uint8_t)(wlen >> 8);
 		hdr[1] = (uint8_t)wlen;
 		bufferevent_write(bev, hdr, 2);
@@ -363,8 +362,8 @@ on_tcp_event(struct bufferevent *bev, short what, void *arg)
 }
 
 static void
-on_accept(struct evconnlistener *lis, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
 {
 	struct responder *rs = arg;
 	struct bufferevent *bev;
@@ -387,8 +386,8 @@ on_accept(struct evconnlistener *lis, evutil_socket_t fd,
 
 /* Bind UDP (and TCP when tcp) on one free port of addr (v4 or v6). */
 static int
-responder_start(struct responder *rs, struct event_base *base, int family,
-    int tcp)
+responder_start(
+    struct responder *rs, struct event_base *base, int family, int tcp)
 {
 	memset(rs, 0, sizeof(*rs));
 	rs->base = base;
@@ -398,8 +397,8 @@ responder_start(struct responder *rs, struct event_base *base, int family,
 	for (size_t i = 0; zone[i] != NULL; i++) {
 		ldns_rr *rr = NULL;
 
-		assert_int_equal(ldns_rr_new_frm_str(&rr, zone[i], 0, NULL,
-				     NULL),
+		assert_int_equal(
+		    ldns_rr_new_frm_str(&rr, zone[i], 0, NULL, NULL),
 		    LDNS_STATUS_OK);
 		assert_true(ldns_rr_list_push_rr(rs->rrs, rr));
 	}
@@ -430,9 +429,9 @@ responder_start(struct responder *rs, struct event_base *base, int family,
 			rs->ufd = -1;
 			return -1;
 		}
-		rs->port = ntohs(family == AF_INET ?
-			((struct sockaddr_in *)&ss)->sin_port :
-			((struct sockaddr_in6 *)&ss)->sin6_port);
+		rs->port = ntohs(family == AF_INET
+		        ? ((struct sockaddr_in *)&ss)->sin_port
+		        : ((struct sockaddr_in6 *)&ss)->sin6_port);
 		if (!tcp)
 			break;
 		rs->lis = evconnlistener_new_bind(base, on_accept, rs,
@@ -503,7 +502,7 @@ on_guard(evutil_socket_t fd, short what, void *arg)
 static void
 run_until(struct event_base *base, struct result *const *res, size_t n)
 {
-	struct timeval step = { 0, 10000 };
+	struct timeval step = {0, 10000};
 	int rounds = 0;
 
 	for (;;) {
@@ -522,7 +521,7 @@ run_until(struct event_base *base, struct result *const *res, size_t n)
 static void
 run_for(struct event_base *base, int ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
@@ -532,7 +531,7 @@ static void
 lookup(struct state *st, struct dns_resolver *r, int txt, const char *name,
     struct result *res)
 {
-	struct result *list[1] = { res };
+	struct result *list[1] = {res};
 
 	memset(res, 0, sizeof(*res));
 	res->in_call = 1;
@@ -772,7 +771,7 @@ static void
 test_timeout(void **ctx)
 {
 	struct state *st = *ctx;
-	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sin);
 	struct dns_resolver *r;
 	struct result res;
@@ -805,7 +804,7 @@ static void
 test_refused(void **ctx)
 {
 	struct state *st = *ctx;
-	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sin);
 	struct dns_resolver *r;
 	struct result res;
@@ -879,7 +878,7 @@ test_cancel(void **ctx)
 	struct state *st = *ctx;
 	struct dns_resolver *r = resolver(st, 1000);
 	struct result a, b, c;
-	struct result *list[1] = { &c };
+	struct result *list[1] = {&c};
 
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
@@ -898,8 +897,7 @@ test_cancel(void **ctx)
 
 	/* free with UDP (first query dropped) and TCP lookups in flight */
 	assert_int_equal(dns_lookup_txt(r, "slow.test", on_result, &a), 0);
-	assert_int_equal(dns_lookup_txt(r, "bighang.test", on_result, &b),
-	    0);
+	assert_int_equal(dns_lookup_txt(r, "bighang.test", on_result, &b), 0);
 	for (int i = 0; i < 200 && st->rs.tcp_accepts == 0; i++)
 		run_for(st->base, 10);
 	assert_int_equal(st->rs.tcp_accepts, 1);
@@ -915,15 +913,14 @@ test_free_in_callback(void **ctx)
 	struct state *st = *ctx;
 	struct dns_resolver *r = resolver(st, 1000);
 	struct result a, b;
-	struct result *list[1] = { &a };
+	struct result *list[1] = {&a};
 
 	memset(&a, 0, sizeof(a));
 	memset(&b, 0, sizeof(b));
 	a.free_r = &r;
 	assert_int_equal(dns_lookup_txt(r, "txt.test", on_result, &a), 0);
 	/* still waiting for the TCP answer that never comes */
-	assert_int_equal(dns_lookup_addr(r, "bighang.test", on_result, &b),
-	    0);
+	assert_int_equal(dns_lookup_addr(r, "bighang.test", on_result, &b), 0);
 	run_until(st->base, list, 1);
 	assert_int_equal(a.calls, 1);
 	assert_null(r);
@@ -935,27 +932,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bad_address, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_txt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_addr, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cname, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_negative, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_tcp_fallback, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_tcp_refused, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ipv6_server, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_bad_name, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_free_in_callback, setup,
-		    teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_address, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_txt, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_addr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cname, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_negative, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tcp_fallback, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tcp_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ipv6_server, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_name, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_free_in_callback, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,79 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Protocol-level error handling of acmebridge (RFC 8555 §6, §7) with the
+# small Python client tests/integration/acmetest.py: every refused request
+# must answer the right HTTP status, problem type, Content-Type
+# application/problem+json and a Replay-Nonce (the cases are listed in
+# test_protocol_errors.py), and one full order through the client's own
+# http-01 responder must give a chain that verifies.
+SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
+. "$SRCDIR/tests/integration/lib.sh"
+
+# Debian's python3 with python3-cryptography, else whatever python3 is first
+export PYTHONDONTWRITEBYTECODE=1
+PY=python3
+for p in /usr/bin/python3 python3; do
+	if "$p" -c 'import cryptography' 2>/dev/null; then
+		PY=$p
+		break
+	fi
+done
+"$PY" -c 'import cryptography' 2>/dev/null ||
+	fail "python3-cryptography is not installed"
+
+NPASS=0
+NFAIL=0
+ok() {
+	pass "$*"
+	NPASS=$((NPASS + 1))
+}
+bad() {
+	printf '[%s] FAIL: %s\n' "$(_ts)" "$*" >&2
+	NFAIL=$((NFAIL + 1))
+}
+summary() {
+	printf '%s: %d passed, %d failed\n' "$(basename "$0")" "$NPASS" "$NFAIL"
+	[ "$NFAIL" -eq 0 ]
+}
+
+start_bind
+start_sim
+start_bridge
+
+OUT=$T/proto
+mkdir -p "$OUT"
+log "running the protocol checks (test_protocol_errors.py)"
+rc=0
+OUT=$OUT "$PY" "$SRCDIR/tests/integration/test_protocol_errors.py" || rc=$?
+if [ -s "$OUT/py-counts.json" ]; then
+	NPASS=$((NPASS + $(jq -r .passed "$OUT/py-counts.json")))
+	NFAIL=$((NFAIL + $(jq -r .failed "$OUT/py-counts.json")))
+else
+	bad "test_protocol_errors.py did not report (exit $rc)"
+fi
+if [ "$rc" -ne 0 ] && [ "$NFAIL" -eq 0 ]; then
+	bad "test_protocol_errors.py exited $rc"
+fi
+
+# the positive path's certificate
+if [ -s "$OUT/positive.pem" ]; then
+	# shellcheck disable=SC2046 # two names, split on purpose
+	if (verify_chain "$OUT/positive.pem" $(cat "$OUT/positive.names")); then
+		ok "positive path: certificate chain verifies and carries both names"
+	else
+		bad "positive path: certificate does not verify"
+	fi
+else
+	bad "positive path: no certificate to verify"
+fi
+
+# the bridge must still be alive after all this
+if _alive "$BRIDGE_PID" && _bridge_ready >/dev/null 2>&1; then
+	ok "the bridge still serves its directory"
+else
+	bad "the bridge died or stopped answering"
+fi
+
+summary

@@ -1,0 +1,449 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Integration test of contrib/sectigo-sim, the SCM API simulator: drives
+# its API with curl and openssl and checks the answers, the certificates it
+# issues and its /sim/stats counters.  Exits non-zero on any failure.
+set -eu
+
+SIM_BIN=${SIM_BIN:-/work/main/build/contrib/sectigo-sim/sectigo-sim}
+
+for tool in curl openssl jq sha256sum; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "test_sim_api: $tool is required" >&2
+		exit 1
+	fi
+done
+if [ ! -x "$SIM_BIN" ]; then
+	echo "test_sim_api: no simulator at $SIM_BIN (set SIM_BIN)" >&2
+	exit 1
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/test_sim_api.XXXXXX")
+STATE=$TMP/state
+SIM_PID=
+SIM_LOG=$TMP/sim.log
+
+cleanup() {
+	if [ -n "$SIM_PID" ] && kill -0 "$SIM_PID" 2>/dev/null; then
+		kill -TERM "$SIM_PID" 2>/dev/null || true
+		wait "$SIM_PID" 2>/dev/null || true
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+PASS=0
+FAIL=0
+ok() {
+	PASS=$((PASS + 1))
+	echo "ok - $1"
+}
+not_ok() {
+	FAIL=$((FAIL + 1))
+	echo "not ok - $1"
+}
+# check NAME EXPECTED ACTUAL
+check() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		not_ok "$1: expected '$2', got '$3'"
+	fi
+}
+# check_match NAME REGEX ACTUAL
+check_match() {
+	if [[ $3 =~ $2 ]]; then
+		ok "$1"
+	else
+		not_ok "$1: '$3' does not match /$2/"
+	fi
+}
+
+start_sim() {
+	rm -f "$STATE/port"
+	"$SIM_BIN" --state-dir "$STATE" --listen 127.0.0.1:0 \
+	    --pending-polls 2 "$@" 2>>"$SIM_LOG" &
+	SIM_PID=$!
+	for _ in $(seq 1 200); do
+		[ -s "$STATE/port" ] && break
+		if ! kill -0 "$SIM_PID" 2>/dev/null; then
+			echo "test_sim_api: simulator died:" >&2
+			cat "$SIM_LOG" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+	if [ ! -s "$STATE/port" ]; then
+		echo "test_sim_api: no $STATE/port after 10 s" >&2
+		exit 1
+	fi
+	PORT=$(cat "$STATE/port")
+	BASE=https://localhost:$PORT
+}
+
+# Stops the simulator with SIGTERM and checks it exits 0 (LeakSanitizer
+# makes a leaking process exit non-zero).
+stop_sim() {
+	local rc=0
+	kill -TERM "$SIM_PID"
+	wait "$SIM_PID" || rc=$?
+	SIM_PID=
+	check "simulator exits 0 on SIGTERM" 0 "$rc"
+}
+
+AUTH=(-H "login: admin" -H "password: sim-password" \
+    -H "customerUri: acme-test")
+
+# req METHOD PATH [curl args...]: sets STATUS; body in $TMP/body, headers
+# in $TMP/hdr.
+req() {
+	local method=$1 path=$2
+	shift 2
+	STATUS=$(curl -sS -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' \
+	    --cacert "$STATE/root.pem" -X "$method" "$BASE$path" "$@") ||
+	    STATUS=curl-failed
+}
+body() {
+	cat "$TMP/body"
+}
+jbody() {
+	jq -r "$1" <"$TMP/body" 2>/dev/null || echo "(not json)"
+}
+header() {
+	# headers are case-insensitive; strip the CR of HTTP line ends
+	grep -i "^$1:" "$TMP/hdr" | head -n1 | sed 's/^[^:]*:[[:space:]]*//' |
+	    tr -d '\r'
+}
+# enroll_json SAN CSR_FILE [extra jq filter]
+enroll_json() {
+	jq -n --arg san "$1" --rawfile csr "$2" \
+	    '{orgId:1234, certType:224, term:365, subjAltNames:$san,
+	      csr:$csr, comments:"from test_sim_api",
+	      externalRequester:"ops@example.test", numberServers:1,
+	      serverType:-1} '"${3:-}"
+}
+fingerprint() {
+	openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2
+}
+# split_pem FILE PREFIX: writes PREFIX1.pem, PREFIX2.pem, ...; prints count
+split_pem() {
+	awk -v p="$2" '/-----BEGIN CERTIFICATE-----/ { n++ }
+	    n { print > (p n ".pem") } END { print n + 0 }' "$1"
+}
+
+mkdir -p "$STATE"
+start_sim
+
+# --- state dir ---
+check "root.pem written" yes "$([ -s "$STATE/root.pem" ] && echo yes)"
+check "root CN" "CN = acmebridge Sim Root CA" \
+    "$(openssl x509 -noout -subject -nameopt oneline -in "$STATE/root.pem" |
+	sed 's/.*\(CN = .*\)/\1/')"
+check "chain.pem = intermediate + root" 2 \
+    "$(grep -c 'BEGIN CERTIFICATE' "$STATE/chain.pem")"
+openssl verify -CAfile "$STATE/root.pem" "$STATE/intermediate.pem" \
+    >"$TMP/verify" 2>&1 || true
+check "intermediate verifies against root" \
+    "$STATE/intermediate.pem: OK" "$(cat "$TMP/verify")"
+
+# --- OAuth2 ---
+TOKEN_PATH=/auth/realms/apiclients/protocol/openid-connect/token
+req POST "$TOKEN_PATH" -d grant_type=client_credentials \
+    -d client_id=acmebridge -d client_secret=sim-secret
+check "token: 200" 200 "$STATUS"
+check "token: type Bearer" Bearer "$(jbody .token_type)"
+check "token: expires_in 300" 300 "$(jbody .expires_in)"
+TOKEN=$(jbody .access_token)
+check_match "token: non-empty" '^[A-Za-z0-9]{20,}$' "$TOKEN"
+
+req POST "$TOKEN_PATH" -d grant_type=client_credentials \
+    -d client_id=acmebridge -d client_secret=wrong
+check "bad secret: 401" 401 "$STATUS"
+check "bad secret: invalid_client" invalid_client "$(jbody .error)"
+
+req POST "$TOKEN_PATH" -d grant_type=password -d client_id=acmebridge \
+    -d client_secret=sim-secret
+check "bad grant: 400" 400 "$STATUS"
+check "bad grant: unsupported_grant_type" unsupported_grant_type \
+    "$(jbody .error)"
+
+req GET /api/organization/v1 -H "Authorization: Bearer $TOKEN"
+check "bearer: org list 200" 200 "$STATUS"
+check "bearer: org id" 1234 "$(jbody '.[0].id')"
+check "bearer: department id" 1235 "$(jbody '.[0].departments[0].id')"
+
+req GET /api/organization/v1 -H "Authorization: Bearer not-a-token"
+check "bad bearer: 401" 401 "$STATUS"
+check_match "bad bearer: WWW-Authenticate" \
+    "^Bearer authorization_uri=\"https://localhost:$PORT$TOKEN_PATH\"\$" \
+    "$(header WWW-Authenticate)"
+
+req GET /api/ssl/v1/types -H "login: admin" -H "password: nope" \
+    -H "customerUri: acme-test"
+check "bad password: 401" 401 "$STATUS"
+check "bad password: code -16" -16 "$(jbody .code)"
+check "bad password: description" "Unknown user" "$(jbody .description)"
+
+# --- organization and profiles ---
+req GET /api/organization/v1/1234 "${AUTH[@]}"
+check "org details: SSL enabled" "true SSL" \
+    "$(jbody '"\(.sslCertsApiEnabled) \(.certTypes[0])"')"
+req GET /api/organization/v1/999 "${AUTH[@]}"
+check "unknown org: 404 -1023" "404 -1023" "$STATUS $(jbody .code)"
+req GET "/private/api/ssl/v1/types?organizationId=1234" "${AUTH[@]}"
+check "types via /private/api: 200" 200 "$STATUS"
+check "types: 224 and 284" "224 284" "$(jbody '[.[].id] | join(" ")')"
+check "types: 224 terms" "365,730" "$(jbody '.[0].terms | join(",")')"
+
+# --- enroll ---
+openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/a.key" \
+    -subj /CN=a.example.test \
+    -addext subjectAltName=DNS:a.example.test,DNS:b.example.test \
+    -out "$TMP/a.csr" 2>/dev/null
+CSR_SHA=$(openssl req -in "$TMP/a.csr" -outform DER | sha256sum |
+    cut -d' ' -f1)
+ENROLL_CALLS=0
+
+enroll_json "a.example.test,b.example.test" "$TMP/a.csr" >"$TMP/enroll.json"
+req POST /api/ssl/v1/enroll "${AUTH[@]}" \
+    -H "Content-Type: application/json;charset=UTF-8" \
+    --data-binary @"$TMP/enroll.json"
+ENROLL_CALLS=$((ENROLL_CALLS + 1))
+check "enroll: 200" 200 "$STATUS"
+SSL_ID=$(jbody .sslId)
+check_match "enroll: sslId" '^[0-9]+$' "$SSL_ID"
+check_match "enroll: renewId 20 alnum" '^[A-Za-z0-9]{20}$' \
+    "$(jbody .renewId)"
+
+req GET "/api/ssl/v1/$SSL_ID" "${AUTH[@]}"
+check "details before issue: Applied" Applied "$(jbody .status)"
+check "details before issue: no serial" null "$(jbody .serialNumber)"
+check "details: SANs" "a.example.test,b.example.test" \
+    "$(jbody '.subjectAlternativeNames | join(",")')"
+check "details: requestedVia" "Web API" "$(jbody .requestedVia)"
+check_match "details: requested date" '^[0-9]{2}/[0-9]{2}/[0-9]{4}$' \
+    "$(jbody .requested)"
+
+COLLECTS=0
+for i in 1 2; do
+	req GET "/api/ssl/v1/collect/$SSL_ID?format=x509R" "${AUTH[@]}"
+	COLLECTS=$((COLLECTS + 1))
+	check "collect #$i: pending 400" 400 "$STATUS"
+	check "collect #$i: code 0" 0 "$(jbody .code)"
+	check "collect #$i: description" "Being processed by Sectigo" \
+	    "$(jbody .description)"
+done
+
+req GET "/api/ssl/v1/collect/$SSL_ID/x509R" "${AUTH[@]}"
+COLLECTS=$((COLLECTS + 1))
+check "collect #3: issued 200" 200 "$STATUS"
+check "collect: content type" "application/octet-stream;charset=UTF-8" \
+    "$(header Content-Type)"
+check "collect: disposition" 'attachment; filename="a.example.test.cert"' \
+    "$(header Content-Disposition)"
+cp "$TMP/body" "$TMP/x509R.pem"
+check "x509R: 3 certificates" 3 "$(split_pem "$TMP/x509R.pem" "$TMP/r")"
+openssl verify -CAfile "$STATE/root.pem" -untrusted "$TMP/r2.pem" \
+    "$TMP/r1.pem" >"$TMP/verify" 2>&1 || true
+check "x509R: leaf verifies (root + intermediate)" "$TMP/r1.pem: OK" \
+    "$(cat "$TMP/verify")"
+check "x509R: last is the root" "$(fingerprint "$STATE/root.pem")" \
+    "$(fingerprint "$TMP/r3.pem")"
+check "leaf: SAN is exactly the requested names" \
+    "DNS:a.example.test, DNS:b.example.test" \
+    "$(openssl x509 -noout -ext subjectAltName -in "$TMP/r1.pem" |
+	tail -n +2 | tr -d ' \n' | sed 's/,/, /g')"
+check "leaf: subject CN" "CN = a.example.test" \
+    "$(openssl x509 -noout -subject -nameopt oneline -in "$TMP/r1.pem" |
+	sed 's/^subject=//')"
+check_match "leaf: serverAuth" "TLS Web Server Authentication" \
+    "$(openssl x509 -noout -ext extendedKeyUsage -in "$TMP/r1.pem")"
+check_match "leaf: not a CA" "CA:FALSE" \
+    "$(openssl x509 -noout -ext basicConstraints -in "$TMP/r1.pem")"
+check "leaf: public key from the CSR" \
+    "$(openssl req -in "$TMP/a.csr" -noout -pubkey)" \
+    "$(openssl x509 -in "$TMP/r1.pem" -noout -pubkey)"
+LEAF_FP=$(fingerprint "$TMP/r1.pem")
+
+req GET "/api/ssl/v1/collect/$SSL_ID?format=x509" "${AUTH[@]}"
+COLLECTS=$((COLLECTS + 1))
+check "x509: 3 certificates" 3 "$(split_pem "$TMP/body" "$TMP/x")"
+check "x509: root first" "$(fingerprint "$STATE/root.pem")" \
+    "$(fingerprint "$TMP/x1.pem")"
+check "x509: leaf last" "$LEAF_FP" "$(fingerprint "$TMP/x3.pem")"
+
+req GET "/api/ssl/v1/collect/$SSL_ID/x509CO" "${AUTH[@]}"
+COLLECTS=$((COLLECTS + 1))
+check "x509CO: leaf only" "1 $LEAF_FP" \
+    "$(split_pem "$TMP/body" "$TMP/co") $(fingerprint "$TMP/co1.pem")"
+
+req GET "/api/ssl/v1/collect/$SSL_ID" "${AUTH[@]}"
+COLLECTS=$((COLLECTS + 1))
+check "default format: PKCS#7 PEM" "-----BEGIN PKCS7-----" \
+    "$(head -n1 "$TMP/body")"
+check "PKCS#7: 3 certificates" 3 \
+    "$(openssl pkcs7 -in "$TMP/body" -print_certs 2>/dev/null |
+	grep -c 'BEGIN CERTIFICATE')"
+
+req GET "/api/ssl/v1/collect/$SSL_ID?format=nope" "${AUTH[@]}"
+COLLECTS=$((COLLECTS + 1))
+check "bad format: 400 -1450" "400 -1450" "$STATUS $(jbody .code)"
+
+req GET "/api/ssl/v1/collect/99999" "${AUTH[@]}"
+COLLECTS=$((COLLECTS + 1))
+check "unknown sslId: 404 -5101" "404 -5101" "$STATUS $(jbody .code)"
+
+req GET "/api/ssl/v1/$SSL_ID" "${AUTH[@]}"
+check "details after issue: Issued" Issued "$(jbody .status)"
+SERIAL=$(jbody .serialNumber)
+check_match "details: colon hex serial" '^([0-9A-F]{2}:){15}[0-9A-F]{2}$' \
+    "$SERIAL"
+check "details: serial matches the leaf" \
+    "$(openssl x509 -noout -serial -in "$TMP/r1.pem" | cut -d= -f2)" \
+    "$(echo "$SERIAL" | tr -d :)"
+check "details: key" "RSA 2048 RSA - 2048" \
+    "$(jbody '"\(.keyAlgorithm) \(.keySize) \(.keyType)"')"
+
+# --- list ---
+req GET "/api/ssl/v1?commonName=a.example.test" "${AUTH[@]}"
+check "list by CN: 200" 200 "$STATUS"
+check "list by CN: X-Total-Count 1" 1 "$(header X-Total-Count)"
+check "list by CN: the certificate" "$SSL_ID $SERIAL" \
+    "$(jbody '.[] | "\(.sslId) \(.serialNumber)"')"
+req GET "/api/ssl/v1?commonName=nothing.example.test" "${AUTH[@]}"
+check "list no match: count 0, []" "0 0" \
+    "$(header X-Total-Count) $(jbody length)"
+STATUS=$(curl -sS -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' -I \
+    --cacert "$STATE/root.pem" "$BASE/api/ssl/v1?serialNumber=$SERIAL" \
+    "${AUTH[@]}") || STATUS=curl-failed
+check "HEAD list: 200 and count 1" "200 1" \
+    "$STATUS $(header X-Total-Count)"
+req GET "/api/ssl/v1?size=201" "${AUTH[@]}"
+check "list size 201: 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+
+# --- revoke ---
+req POST "/api/ssl/v1/revoke/$SSL_ID" "${AUTH[@]}" \
+    -H "Content-Type: application/json" \
+    -d '{"reasonCode":4,"reason":"superseded by test"}'
+check "revoke: 204" 204 "$STATUS"
+check "revoke: empty body" 0 "$(wc -c <"$TMP/body" | tr -d ' ')"
+req POST "/api/ssl/v1/revoke/$SSL_ID" "${AUTH[@]}" \
+    -H "Content-Type: application/json" \
+    -d '{"reasonCode":4,"reason":"again"}'
+check "revoke again: 400 -159" "400 -159" "$STATUS $(jbody .code)"
+req GET "/api/ssl/v1/collect/$SSL_ID/x509" "${AUTH[@]}"
+COLLECTS=$((COLLECTS + 1))
+check "collect revoked: 400 -110" "400 -110" "$STATUS $(jbody .code)"
+req GET "/api/ssl/v1/$SSL_ID" "${AUTH[@]}"
+check "details revoked: status, reasonCode" "Revoked 4" \
+    "$(jbody '"\(.status) \(.reasonCode)"')"
+REVOKES=2
+
+# --- enroll errors ---
+# bad_enroll NAME CODE JQ-FILTER [SAN]
+bad_enroll() {
+	enroll_json "${4:-a.example.test}" "$TMP/a.csr" "$3" >"$TMP/bad.json"
+	req POST /api/ssl/v1/enroll "${AUTH[@]}" \
+	    -H "Content-Type: application/json" --data-binary @"$TMP/bad.json"
+	ENROLL_CALLS=$((ENROLL_CALLS + 1))
+	check "$1: 400 $2" "400 $2" "$STATUS $(jbody .code)"
+}
+bad_enroll "subjAltNames as array" -1002 \
+    '| .subjAltNames = ["a.example.test","b.example.test"]'
+check "subjAltNames as array: description" "Cannot parse message body" \
+    "$(jbody .description)"
+bad_enroll "term 400" -36 '| .term = 400'
+bad_enroll "unknown certType" -39 '| .certType = 1'
+bad_enroll "unknown orgId" -1023 '| .orgId = 77'
+bad_enroll "no csr" -7 '| del(.csr)'
+bad_enroll "garbage csr" -10 '| .csr = "bm90IGEgY3Ny"'
+bad_enroll "RSA for the ECC profile" -11 '| .certType = 284'
+req POST /api/ssl/v1/enroll "${AUTH[@]}" -d '{"orgId":'
+ENROLL_CALLS=$((ENROLL_CALLS + 1))
+check "malformed JSON: 400 -1002" "400 -1002" "$STATUS $(jbody .code)"
+
+# bare base64 CSR, duplicate of the first one
+openssl req -in "$TMP/a.csr" -outform DER | openssl base64 >"$TMP/a.b64"
+enroll_json "a.example.test" "$TMP/a.b64" >"$TMP/dup.json"
+req POST /api/ssl/v1/enroll "${AUTH[@]}" --data-binary @"$TMP/dup.json"
+ENROLL_CALLS=$((ENROLL_CALLS + 1))
+check "enroll bare base64 CSR: 200" 200 "$STATUS"
+DUP_ID=$(jbody .sslId)
+check "sslIds increase" yes "$([ "$DUP_ID" -gt "$SSL_ID" ] && echo yes)"
+
+# --- injected failure ---
+req POST /sim/control -d '{"fail_next":{"path_prefix":"/api/ssl/v1/enroll",
+    "status":500,"code":-2,"description":"Internal error. Please contact Support for details.","count":1}}'
+check "control fail_next: 200" 200 "$STATUS"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$TMP/c.key" -subj /CN=c.example.test -out "$TMP/c.csr" \
+    2>/dev/null
+enroll_json "c.example.test" "$TMP/c.csr" >"$TMP/c.json"
+req POST /private/api/ssl/v1/enroll "${AUTH[@]}" --data-binary @"$TMP/c.json"
+ENROLL_CALLS=$((ENROLL_CALLS + 1))
+check "injected: 500 -2" "500 -2" "$STATUS $(jbody .code)"
+req POST /private/api/ssl/v1/enroll "${AUTH[@]}" --data-binary @"$TMP/c.json"
+ENROLL_CALLS=$((ENROLL_CALLS + 1))
+check "after injection: 200" 200 "$STATUS"
+
+# --- held-back enroll reply ---
+req POST /sim/control -d '{"hang_enrolls":1}'
+check "control hang_enrolls: 200" "200 1" "$STATUS $(jbody .hang_enrolls)"
+rc=0
+curl -sS -o /dev/null --max-time 2 --cacert "$STATE/root.pem" \
+    "${AUTH[@]}" --data-binary @"$TMP/c.json" \
+    "$BASE/api/ssl/v1/enroll" 2>/dev/null || rc=$?
+ENROLL_CALLS=$((ENROLL_CALLS + 1))
+check "held enroll: client times out (curl 28)" 28 "$rc"
+held=1
+for _ in $(seq 1 50); do
+	req GET /sim/stats
+	held=$(jbody .held_requests)
+	[ "$held" = 0 ] && break
+	sleep 0.1
+done
+check "held enroll: freed after the client left" 0 "$held"
+
+# --- misc routing ---
+req GET /api/ssl/v1/enroll "${AUTH[@]}"
+check "wrong method: 405" 405 "$STATUS"
+req GET /api/nothing/here "${AUTH[@]}"
+check "unknown path: 404 JSON" "404 -1" "$STATUS $(jbody .code)"
+
+# --- stats ---
+req GET /sim/stats
+check "stats: enroll_calls" "$ENROLL_CALLS" "$(jbody .enroll_calls)"
+check "stats: enrollments" 4 "$(jbody .enrollments)"
+# 1002 repeats the CSR of 1001, the held 1004 the CSR of 1003
+check "stats: duplicate_csr_enrollments" 2 \
+    "$(jbody .duplicate_csr_enrollments)"
+check "stats: collect_calls" "$COLLECTS" "$(jbody .collect_calls)"
+check "stats: revoke_calls" "$REVOKES" "$(jbody .revoke_calls)"
+check "stats: token_calls" 3 "$(jbody .token_calls)"
+check "stats: certificates" 4 "$(jbody '.certificates | length')"
+check "stats: first certificate" \
+    "$SSL_ID Revoked a.example.test from test_sim_api $CSR_SHA" \
+    "$(jbody '.certificates[0] |
+	"\(.sslId) \(.status) \(.commonName) \(.comments) \(.csr_sha256)"')"
+
+# --- restart: state survives ---
+stop_sim
+start_sim
+req GET "/api/ssl/v1/$SSL_ID" "${AUTH[@]}"
+check "after restart: certificate kept" "Revoked $SERIAL" \
+    "$(jbody '"\(.status) \(.serialNumber)"')"
+stop_sim
+
+if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$SIM_LOG"; then
+	not_ok "sanitizer reports in the simulator log"
+	grep -E -A20 'Sanitizer|runtime error' "$SIM_LOG" | head -60
+else
+	ok "no sanitizer reports"
+fi
+
+echo "$PASS passed, $FAIL failed"
+if [ "$FAIL" -ne 0 ]; then
+	echo "--- simulator log ---"
+	cat "$SIM_LOG"
+	exit 1
+fi
