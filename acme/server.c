@@ -678,7 +678,7 @@ h_new_account(struct call *c)
 		"INSERT INTO accounts(kid, jwk, thumbprint, status, contact,"
 		" tos_agreed, eab_kid, connector, created) VALUES (?, ?, ?,"
 		" 'valid', ?, ?, ?, ?, ?)",
-		"ssssisss", kid, jwk, thumb, contact_s,
+		"ssssissi", kid, jwk, thumb, contact_s,
 		(long long)json_is_true(
 		    json_object_get(c->payload, "termsOfServiceAgreed")),
 		eab_kid[0] ? eab_kid : NULL, connector,

@@ -55,6 +55,8 @@ struct op {
 	int waiting;           /* queued until a token fetch ends */
 	unsigned wait_fetch;   /* the fetch it waits for */
 	int in_flight;         /* easy is in evcurl */
+	int queued;            /* kick is active: easy goes to evcurl next */
+	struct event *kick;    /* starts the transfer from the loop */
 	int dead;              /* aborted by free; memory released later */
 
 	/* the current HTTP request */
@@ -113,7 +115,9 @@ struct sca {
 	char *token;                 /* bearer token (secret) or NULL */
 	long long token_expiry;      /* monotonic ms after which it is stale */
 	unsigned token_gen;          /* bumped for each new token */
-	CURL *tok_easy;              /* token fetch in flight, or NULL */
+	CURL *tok_easy;              /* token fetch in progress, or NULL */
+	int tok_in_evcurl;           /* tok_easy is in evcurl */
+	struct event *tok_kick;      /* starts the token fetch from the loop */
 	unsigned fetch_id;           /* bumped for each fetch started */
 	struct curl_slist *tok_hdrs; /* token request headers */
 	char *tok_form;              /* token request body (secret) */
@@ -190,6 +194,8 @@ path_len(const char *path)
 static void
 op_release(struct op *op)
 {
+	if (op->kick != NULL)
+		event_free(op->kick);
 	if (op->in_flight)
 		evcurl_cancel(op->ca->ec, op->easy);
 	if (op->easy != NULL)
@@ -204,6 +210,20 @@ op_release(struct op *op)
 	free(op);
 }
 
+/* Stop a token fetch in progress (no callback). */
+static void
+token_abort(struct sca *ca)
+{
+	if (ca->tok_kick != NULL)
+		event_del(ca->tok_kick);
+	if (ca->tok_in_evcurl)
+		evcurl_cancel(ca->ec, ca->tok_easy);
+	ca->tok_in_evcurl = 0;
+	if (ca->tok_easy != NULL)
+		curl_easy_cleanup(ca->tok_easy);
+	ca->tok_easy = NULL;
+}
+
 static void
 ca_destroy(struct sca *ca)
 {
@@ -213,10 +233,9 @@ ca_destroy(struct sca *ca)
 		ca->ops = op->next;
 		op_release(op);
 	}
-	if (ca->tok_easy != NULL) {
-		evcurl_cancel(ca->ec, ca->tok_easy);
-		curl_easy_cleanup(ca->tok_easy);
-	}
+	token_abort(ca);
+	if (ca->tok_kick != NULL)
+		event_free(ca->tok_kick);
 	free_headers(ca->tok_hdrs);
 	free_secret(ca->tok_form);
 	if (ca->tok_resp.data != NULL)
@@ -269,17 +288,16 @@ ca_free(struct acme_ca *base)
 	/* Called from one of our callbacks: stop every transfer now (no
 	 * callback will run), release the memory when the stack unwinds. */
 	for (struct op *op = ca->ops; op != NULL; op = op->next) {
+		if (op->kick != NULL)
+			event_del(op->kick);
 		if (op->in_flight)
 			evcurl_cancel(ca->ec, op->easy);
+		op->queued = 0;
 		op->in_flight = 0;
 		op->waiting = 0;
 		op->dead = 1;
 	}
-	if (ca->tok_easy != NULL) {
-		evcurl_cancel(ca->ec, ca->tok_easy);
-		curl_easy_cleanup(ca->tok_easy);
-		ca->tok_easy = NULL;
-	}
+	token_abort(ca);
 	ca->freed = 1;
 }
 
@@ -367,6 +385,7 @@ on_header(char *buf, size_t size, size_t n, void *arg)
 }
 
 static void on_op_done(CURL *easy, CURLcode cc, void *arg);
+static void on_op_kick(evutil_socket_t fd, short what, void *arg);
 
 /* Header auth (reference §2.1): the three headers on every call. */
 static int
@@ -479,13 +498,15 @@ op_start_http(struct op *op)
 		curl_easy_setopt(
 		    op->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(b));
 	}
-	if (evcurl_add(ca->ec, op->easy, on_op_done, op) < 0) {
-		log_err(
-		    "scm connector=%s: cannot start HTTP transfer", ca->name);
-		rc = -EIO;
+	/* The transfer starts from the loop, not here: this may run inside
+	 * an evcurl completion callback, and evcurl_add from there can leave
+	 * the new transfer without its kick-off timer. */
+	if (op->kick == NULL)
+		op->kick = evtimer_new(ca->evb, on_op_kick, op);
+	if (op->kick == NULL)
 		goto out;
-	}
-	op->in_flight = 1;
+	event_active(op->kick, EV_TIMEOUT, 1);
+	op->queued = 1;
 	rc = 0;
 out:
 	free(url);
@@ -585,6 +606,25 @@ op_fail_internal(struct op *op, const char *what)
 }
 
 static void
+on_op_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct op *op = arg;
+
+	(void)fd;
+	(void)what;
+	op->queued = 0;
+	if (evcurl_add(op->ca->ec, op->easy, on_op_done, op) == 0) {
+		op->in_flight = 1;
+		return;
+	}
+	log_err("scm connector=%s: cannot start HTTP transfer", op->ca->name);
+	if (op->kind == OP_TEST)
+		test_report(op, 0, "cannot start HTTP transfer");
+	else
+		op_fail_internal(op, "cannot start HTTP transfer");
+}
+
+static void
 on_op_done(CURL *easy, CURLcode cc, void *arg)
 {
 	struct op *op = arg;
@@ -632,6 +672,22 @@ token_valid(const struct sca *ca)
 }
 
 static void on_token_done(CURL *easy, CURLcode cc, void *arg);
+static void token_settle(struct sca *ca, int ok, const char *msg, long status);
+
+static void
+on_tok_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct sca *ca = arg;
+
+	(void)fd;
+	(void)what;
+	if (evcurl_add(ca->ec, ca->tok_easy, on_token_done, ca) == 0) {
+		ca->tok_in_evcurl = 1;
+		return;
+	}
+	log_err("scm connector=%s: cannot start HTTP transfer", ca->name);
+	token_settle(ca, 0, "cannot start HTTP transfer", 0);
+}
 
 static int
 token_fetch(struct sca *ca)
@@ -670,12 +726,8 @@ token_fetch(struct sca *ca)
 	curl_easy_setopt(ca->tok_easy, CURLOPT_POSTFIELDSIZE, (long)len);
 	curl_easy_setopt(ca->tok_easy, CURLOPT_WRITEFUNCTION, evcurl_buf_write);
 	curl_easy_setopt(ca->tok_easy, CURLOPT_WRITEDATA, &ca->tok_resp);
-	if (evcurl_add(ca->ec, ca->tok_easy, on_token_done, ca) < 0) {
-		log_err(
-		    "scm connector=%s: cannot start HTTP transfer", ca->name);
-		rc = -EIO;
-		goto out;
-	}
+	/* started from the loop, as op_start_http explains */
+	event_active(ca->tok_kick, EV_TIMEOUT, 1);
 	ca->fetch_id++;
 	rc = 0;
 out:
@@ -770,11 +822,11 @@ static void
 on_token_done(CURL *easy, CURLcode cc, void *arg)
 {
 	struct sca *ca = arg;
-	unsigned fid = ca->fetch_id;
 	char msg[512] = "";
 	long status = 0;
 	int ok;
 
+	ca->tok_in_evcurl = 0;
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	if (cc != CURLE_OK)
@@ -788,6 +840,15 @@ on_token_done(CURL *easy, CURLcode cc, void *arg)
 	ok = token_take(ca, cc, status, msg, sizeof(msg)) == 0;
 	if (!ok)
 		log_warn("scm connector=%s: %s", ca->name, msg);
+	token_settle(ca, ok, msg, status);
+}
+
+/* The token fetch is over: resume the calls that waited for it. */
+static void
+token_settle(struct sca *ca, int ok, const char *msg, long status)
+{
+	unsigned fid = ca->fetch_id;
+
 	curl_easy_cleanup(ca->tok_easy);
 	ca->tok_easy = NULL;
 	free_secret(ca->tok_form);
@@ -1820,6 +1881,9 @@ sectigo_ca_new(
 	ca->cert_type = conf->cert_type;
 	ca->validity_days = conf->validity_days;
 	ca->timeout = conf->timeout_seconds > 0 ? conf->timeout_seconds : 30;
+	ca->tok_kick = evtimer_new(base, on_tok_kick, ca);
+	if (ca->tok_kick == NULL)
+		goto oom;
 	if (dup_opt(&ca->name, name) < 0 ||
 	    dup_opt(&ca->base_url, conf->base_url) < 0 ||
 	    dup_opt(&ca->ca_file, conf->ca_file) < 0 ||

@@ -62,7 +62,7 @@ check_match() {
 start_sim() {
 	rm -f "$STATE/port"
 	"$SIM_BIN" --state-dir "$STATE" --listen 127.0.0.1:0 \
-	    --pending-polls 2 "$@" 2>>"$SIM_LOG" &
+	    --pending-polls 2 2>>"$SIM_LOG" &
 	SIM_PID=$!
 	for _ in $(seq 1 200); do
 		[ -s "$STATE/port" ] && break
@@ -404,6 +404,31 @@ for _ in $(seq 1 50); do
 done
 check "held enroll: freed after the client left" 0 "$held"
 
+# --- renew by id: a new order with the same names ---
+req POST "/api/ssl/v1/renewById/$SSL_ID" "${AUTH[@]}" -d '""'
+check "renewById with \"\": 400 -1002" "400 -1002" "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/renewById/$SSL_ID" "${AUTH[@]}" -d '{}'
+RENEW_ID=$(jbody .sslId)
+check "renewById {}: 200 with a new sslId" "200 yes" \
+    "$STATUS $([ "$RENEW_ID" -gt "$DUP_ID" ] 2>/dev/null && echo yes)"
+req GET "/api/ssl/v1/$RENEW_ID" "${AUTH[@]}"
+check "renewal: same names, Applied" \
+    "Applied a.example.test,b.example.test" \
+    "$(jbody '"\(.status) \(.subjectAlternativeNames | join(","))"')"
+
+# --- token lifetime ---
+req POST /sim/control -d '{"token_lifetime":2}'
+req POST "$TOKEN_PATH" -d grant_type=client_credentials \
+    -d client_id=acmebridge -d client_secret=sim-secret
+SHORT=$(jbody .access_token)
+check "short token: expires_in 2" 2 "$(jbody .expires_in)"
+req GET /api/ssl/v1/types -H "Authorization: Bearer $SHORT"
+check "short token: valid at once" 200 "$STATUS"
+sleep 3
+req GET /api/ssl/v1/types -H "Authorization: Bearer $SHORT"
+check "short token: expired after its lifetime" 401 "$STATUS"
+req POST /sim/control -d '{"token_lifetime":300}'
+
 # --- misc routing ---
 req GET /api/ssl/v1/enroll "${AUTH[@]}"
 check "wrong method: 405" 405 "$STATUS"
@@ -419,8 +444,9 @@ check "stats: duplicate_csr_enrollments" 2 \
     "$(jbody .duplicate_csr_enrollments)"
 check "stats: collect_calls" "$COLLECTS" "$(jbody .collect_calls)"
 check "stats: revoke_calls" "$REVOKES" "$(jbody .revoke_calls)"
-check "stats: token_calls" 3 "$(jbody .token_calls)"
-check "stats: certificates" 4 "$(jbody '.certificates | length')"
+check "stats: token_calls" 4 "$(jbody .token_calls)"
+check "stats: renew_calls" 2 "$(jbody .renew_calls)"
+check "stats: certificates" 5 "$(jbody '.certificates | length')"
 check "stats: first certificate" \
     "$SSL_ID Revoked a.example.test from test_sim_api $CSR_SHA" \
     "$(jbody '.certificates[0] |

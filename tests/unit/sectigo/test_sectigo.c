@@ -738,6 +738,229 @@ test_free_in_flight(void **state)
 	box_reset(&b2);
 }
 
+/* POST /sim/control with body; the answer must be 200 JSON. */
+static void
+sim_control(struct ctx *c, const char *body)
+{
+	json_t *j = sim_call(c, "/sim/control", body);
+
+	assert_non_null(j);
+	assert_null(json_object_get(j, "error"));
+	json_decref(j);
+}
+
+/* One token serves many calls; a rejected token is replaced once; a
+ * second 401 is RETRY; a token shorter-lived than the 30 s margin is not
+ * cached. */
+static void
+test_token_handling(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b1 = {0}, b2 = {0};
+	long t0, a0;
+
+	conf_oauth(&conf);
+	new_ca(c, &conf);
+	t0 = stat_count(c, "token_calls");
+	a0 = stat_count(c, "auth_failures");
+	assert_int_equal(
+	    c->ca->ops->collect(c->ca, "999998", on_result, &b1), 0);
+	assert_int_equal(
+	    c->ca->ops->collect(c->ca, "999999", on_result, &b2), 0);
+	run_until(c->base, &b1.called);
+	run_until(c->base, &b2.called);
+	assert_int_equal(b1.status, ACME_CA_FAILED);
+	assert_int_equal(b2.status, ACME_CA_FAILED);
+	CALL(c, &b1, c->ca->ops->collect(c->ca, "999999", on_result, &b1));
+	assert_int_equal(stat_count(c, "token_calls"), t0 + 1);
+
+	/* the simulator forgets its tokens: 401, new token, same call */
+	sim_control(c, "{\"expire_tokens\":true}");
+	CALL(c, &b1, c->ca->ops->collect(c->ca, "999999", on_result, &b1));
+	assert_int_equal(b1.status, ACME_CA_FAILED);
+	assert_int_equal(b1.http, 404);
+	assert_int_equal(stat_count(c, "token_calls"), t0 + 2);
+	assert_int_equal(stat_count(c, "auth_failures"), a0 + 1);
+
+	/* 401 again after the retry: RETRY naming the credentials */
+	sim_control(c,
+	    "{\"fail_next\":{\"path_prefix\":"
+	    "\"/api/ssl/v1/collect\",\"status\":401,"
+	    "\"code\":-16,\"description\":\"Unknown user\","
+	    "\"count\":2}}");
+	CALL(c, &b1, c->ca->ops->collect(c->ca, "999999", on_result, &b1));
+	assert_int_equal(b1.status, ACME_CA_RETRY);
+	assert_int_equal(b1.http, 401);
+	assert_int_equal(b1.code, -16);
+	assert_string_equal(b1.error,
+	    "SCM authentication failed (401 code -16 Unknown user): check "
+	    "client_id/client_secret");
+	assert_int_equal(stat_count(c, "token_calls"), t0 + 3);
+
+	/* expires_in 1: used for the waiting call only */
+	sim_control(c, "{\"token_lifetime\":1}");
+	sim_control(c, "{\"expire_tokens\":true}");
+	CALL(c, &b1, c->ca->ops->collect(c->ca, "999999", on_result, &b1));
+	assert_int_equal(b1.status, ACME_CA_FAILED);
+	CALL(c, &b1, c->ca->ops->collect(c->ca, "999999", on_result, &b1));
+	assert_int_equal(b1.status, ACME_CA_FAILED);
+	sim_control(c, "{\"token_lifetime\":300}");
+	/* 401 + refetch, then one fetch for the second call */
+	assert_int_equal(stat_count(c, "token_calls"), t0 + 5);
+	box_reset(&b1);
+	box_reset(&b2);
+}
+
+/* How SCM errors map onto the port's statuses (injected by the sim). */
+static void
+test_error_classes(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	static const struct {
+		const char *rule;
+		enum acme_ca_status st;
+		long http;
+		const char *text;
+	} cases[] = {
+	    {"\"status\":503,\"code\":-2", ACME_CA_RETRY, 503,
+	        "SCM /api/ssl/v1/collect/999999 server error (503 code -2"},
+	    {"\"status\":429,\"code\":-1", ACME_CA_RETRY, 429, "rate limited"},
+	    {"\"status\":400,\"code\":-1400", ACME_CA_PENDING, 400, ""},
+	    {"\"status\":400,\"code\":-183", ACME_CA_PENDING, 400, ""},
+	    {"\"status\":400,\"code\":-109", ACME_CA_PENDING, 400, ""},
+	    {"\"status\":400,\"code\":-124", ACME_CA_FAILED, 400,
+	        "SCM has no certificate 999999"},
+	    {"\"status\":403,\"code\":-37,\"description\":\"Access "
+	     "denied.\"",
+	        ACME_CA_FAILED, 403,
+	        "SCM /api/ssl/v1/collect/999999 refused: -37 Access denied."},
+	};
+	char rule[256];
+
+	conf_header(&conf);
+	new_ca(c, &conf);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(rule, sizeof(rule),
+		    "{\"fail_next\":{\"path_prefix\":\"/api/ssl/v1/"
+		    "collect\",%s}}",
+		    cases[i].rule);
+		sim_control(c, rule);
+		CALL(
+		    c, &b, c->ca->ops->collect(c->ca, "999999", on_result, &b));
+		assert_int_equal(b.status, cases[i].st);
+		assert_int_equal(b.http, cases[i].http);
+		assert_non_null(strstr(b.error, cases[i].text));
+	}
+
+	sim_control(c,
+	    "{\"fail_next\":{\"path_prefix\":\"/api/ssl/v1/"
+	    "revoke\",\"status\":400,\"code\":-102,"
+	    "\"description\":\"Only issued certificates could "
+	    "be revoked.\"}}");
+	CALL(c, &b, c->ca->ops->revoke(c->ca, "999999", 1, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_int_equal(b.code, -102);
+	assert_string_equal(b.error,
+	    "SCM /api/ssl/v1/revoke/999999 refused: -102 Only issued "
+	    "certificates could be revoked.");
+	box_reset(&b);
+}
+
+/* A lost enroll reply (timeout) is RETRY; find recovers the enrollment. */
+static void
+test_timeout_then_find(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	char *csr;
+	long enrolls;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 2);
+	conf_header(&conf);
+	conf.timeout_seconds = 1;
+	new_ca(c, &conf);
+	en.tag = "lost-reply";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+	enrolls = stat_count(c, "enrollments");
+	sim_control(c, "{\"hang_enrolls\":1}");
+	CALL(c, &b, c->ca->ops->submit(c->ca, &en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_RETRY);
+	assert_int_equal(b.http, 0);
+	assert_non_null(strstr(b.error, "SCM POST /api/ssl/v1/enroll failed"));
+	assert_non_null(strstr(b.error, "timed out"));
+	assert_int_equal(stat_count(c, "enrollments"), enrolls + 1);
+	CALL(c, &b, c->ca->ops->find(c->ca, &en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_true(atol(b.ref) > 0);
+	box_reset(&b);
+	free(csr);
+}
+
+/* find pages through the list (X-Total-Count) and looks newest first.
+ * 201 enrollments of one name, all waiting for one token. */
+static void
+test_find_paging(void **state)
+{
+	struct ctx *c = *state;
+	enum { N = 201 };
+	struct sectigo_conf conf;
+	struct box *b = calloc(N, sizeof(*b)), fb = {0};
+	char n0[64], n1[64], tags[N][32];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	long t0, lists, details, best = 0;
+	size_t newest = 0;
+	char *csr;
+
+	assert_non_null(b);
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 1);
+	conf_oauth(&conf);
+	new_ca(c, &conf);
+	t0 = stat_count(c, "token_calls");
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 1;
+	for (size_t i = 0; i < N; i++) {
+		snprintf(tags[i], sizeof(tags[i]), "paging-%zu", i);
+		en.tag = tags[i];
+		assert_int_equal(
+		    c->ca->ops->submit(c->ca, &en, on_result, &b[i]), 0);
+	}
+	for (size_t i = 0; i < N; i++) {
+		run_until(c->base, &b[i].called);
+		assert_int_equal(b[i].status, ACME_CA_OK);
+		if (atol(b[i].ref) > best) {
+			best = atol(b[i].ref);
+			newest = i;
+		}
+	}
+	assert_int_equal(stat_count(c, "token_calls"), t0 + 1);
+	lists = stat_count(c, "list_calls");
+	details = stat_count(c, "details_calls");
+	en.tag = tags[newest];
+	CALL(c, &fb, c->ca->ops->find(c->ca, &en, on_result, &fb));
+	assert_int_equal(fb.status, ACME_CA_OK);
+	assert_string_equal(fb.ref, b[newest].ref);
+	assert_int_equal(stat_count(c, "list_calls"), lists + 2);
+	assert_int_equal(stat_count(c, "details_calls"), details + 1);
+	for (size_t i = 0; i < N; i++)
+		box_reset(&b[i]);
+	box_reset(&fb);
+	free(b);
+	free(csr);
+}
+
 struct lines {
 	int n;
 	char check[8][32];
@@ -1038,32 +1261,29 @@ test_conf_checks(void **state)
 	assert_null(sectigo_ca_new(&conf, c->base, c->ec));
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
+
 int
 main(void)
 {
 	const struct CMUnitTest pure[] = {
 	    cmocka_unit_test(test_helpers),
 	    cmocka_unit_test(test_chain_normalize),
-	    cmocka_unit_test_setup_teardown(
-	        test_conf_checks, ctx_setup, ctx_teardown),
+	    T(test_conf_checks),
 	};
 	const struct CMUnitTest with_sim[] = {
-	    cmocka_unit_test_setup_teardown(
-	        test_lifecycle_oauth, ctx_setup, ctx_teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_collect_unknown, ctx_setup, ctx_teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_wrong_secret, ctx_setup, ctx_teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_header_auth, ctx_setup, ctx_teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_bad_cert_type, ctx_setup, ctx_teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_unreachable, ctx_setup, ctx_teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_free_in_flight, ctx_setup, ctx_teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_connection, ctx_setup, ctx_teardown),
+	    T(test_lifecycle_oauth),
+	    T(test_collect_unknown),
+	    T(test_wrong_secret),
+	    T(test_header_auth),
+	    T(test_bad_cert_type),
+	    T(test_unreachable),
+	    T(test_free_in_flight),
+	    T(test_connection),
+	    T(test_token_handling),
+	    T(test_error_classes),
+	    T(test_timeout_then_find),
+	    T(test_find_paging),
 	};
 	int fails;
 
