@@ -323,6 +323,11 @@ static const char order_by_id_sql[] =
     "SELECT o.*, c.crt_id FROM orders o LEFT JOIN certificates c ON c.id ="
     " o.cert_id WHERE o.id = ?";
 
+static const char expired_problem[] =
+    "{\"type\":\"urn:ietf:params:acme:error:malformed\","
+    "\"detail\":\"the order expired before it was finalized\","
+    "\"status\":400}";
+
 /* Orders past their expiry that never finished become invalid on read. */
 static json_t *
 load_order(struct acme_ctx *ctx, const char *sql, const char *fmt,
@@ -341,11 +346,9 @@ load_order(struct acme_ctx *ctx, const char *sql, const char *fmt,
 		    "UPDATE orders SET status = 'invalid', error = ?,"
 		    " updated = ? WHERE id = ? AND status IN ('pending',"
 		    " 'ready')",
-		    "sii",
-		    "{\"type\":\"urn:ietf:params:acme:error:malformed\","
-		    "\"detail\":\"the order expired\",\"status\":400}",
-		    now, acme_row_int(o, "id"));
+		    "sii", expired_problem, now, acme_row_int(o, "id"));
 		json_object_set_new(o, "status", json_string("invalid"));
+		json_object_set_new(o, "error", json_string(expired_problem));
 	}
 	return o;
 }
@@ -456,7 +459,12 @@ authenticate(struct call *c, int mode)
 	snprintf(qless, sizeof(qless), "%.*s",
 	    (int)(q ? (size_t)(q - req->path) : strlen(req->path)), req->path);
 	url_of(ctx, c->url, sizeof(c->url), "%s", qless);
-	if (strcmp(c->jws.url, c->url) != 0) {
+	/* RFC 8555 §6.4: the url is the full request URL; a client following
+	 * a Link with a query (orders paging) signs it with the query */
+	if (strcmp(c->jws.url, c->url) != 0 &&
+	    (q == NULL ||
+		strncmp(c->jws.url, c->url, strlen(c->url)) != 0 ||
+		strcmp(c->jws.url + strlen(c->url), q) != 0)) {
 		fail(c, 401, "unauthorized",
 		    "JWS url \"%.200s\" does not match the request URL "
 		    "\"%.200s\"",
@@ -612,6 +620,13 @@ h_new_account(struct call *c)
 	existing = acme_db_one(ctx->db,
 	    "SELECT * FROM accounts WHERE thumbprint = ?", "s", thumb);
 	if (existing != NULL) {
+		/* RFC 8555 §7.3.6: a deactivated account's key is refused */
+		if (strcmp(acme_row_str(existing, "status"), "valid") != 0) {
+			fail(c, 401, "unauthorized",
+			    "the account of this key is %s",
+			    acme_row_str(existing, "status"));
+			goto out;
+		}
 		/* RFC 8555 §7.3.1: same key, same account */
 		reply_account(c, 200, existing);
 		goto out;
@@ -666,8 +681,7 @@ h_new_account(struct call *c)
 		connector = acme_row_str(eabrow, "connector");
 	}
 	kid = random_id();
-	contact_s = json_dumps(contact ? contact : json_array(),
-	    JSON_COMPACT);
+	contact_s = contact ? json_dumps(contact, JSON_COMPACT) : strdup("[]");
 	if (kid == NULL || contact_s == NULL) {
 		server_error(c);
 		goto out;
@@ -1298,7 +1312,8 @@ h_chall(struct call *c, const char *cid)
 	char up[600];
 
 	ch = acme_db_one(ctx->db,
-	    "SELECT c.*, a.aid, a.account_id, a.status AS astatus FROM"
+	    "SELECT c.*, a.aid, a.account_id, a.status AS astatus,"
+	    " a.expires AS aexpires FROM"
 	    " challenges c JOIN authzs a ON a.id = c.authz_id WHERE c.cid = ?",
 	    "s", cid);
 	if (ch == NULL) {
@@ -1308,6 +1323,13 @@ h_chall(struct call *c, const char *cid)
 	if (!owns(c, ch))
 		goto out;
 	/* POST {} asks for validation; POST-as-GET just reads */
+	if (c->payload != NULL && strcmp(acme_row_str(ch, "status"), "pending") == 0 &&
+	    strcmp(acme_row_str(ch, "astatus"), "pending") == 0 &&
+	    acme_row_int(ch, "aexpires") < c->req->now) {
+		fail(c, 400, "malformed",
+		    "the authorization expired; create a new order");
+		goto out;
+	}
 	if (c->payload != NULL && strcmp(acme_row_str(ch, "status"), "pending") == 0 &&
 	    strcmp(acme_row_str(ch, "astatus"), "pending") == 0) {
 		int started;

@@ -55,7 +55,6 @@ struct op {
 	int waiting;           /* queued until a token fetch ends */
 	unsigned wait_fetch;   /* the fetch it waits for */
 	int in_flight;         /* easy is in evcurl */
-	int queued;            /* kick is active: easy goes to evcurl next */
 	struct event *kick;    /* starts the transfer from the loop */
 	int dead;              /* aborted by free; memory released later */
 
@@ -79,7 +78,6 @@ struct op {
 	char ref[24];        /* sslId (decimal) */
 	char *tag;           /* find: the tag */
 	char *cn;            /* find: names[0] */
-	int reason;          /* revoke: RFC 5280 reason as given */
 	long position;       /* find: list offset */
 	long *cands;         /* find: candidate sslIds */
 	size_t n_cands;      /* find: entries in cands */
@@ -292,7 +290,6 @@ ca_free(struct acme_ca *base)
 			event_del(op->kick);
 		if (op->in_flight)
 			evcurl_cancel(ca->ec, op->easy);
-		op->queued = 0;
 		op->in_flight = 0;
 		op->waiting = 0;
 		op->dead = 1;
@@ -471,10 +468,19 @@ op_start_http(struct op *op)
 	}
 	if (add_header(&op->hdrs, "Accept", "application/json") < 0)
 		goto out;
-	if (op->body != NULL &&
-	    add_header(&op->hdrs, "Content-Type",
-	        "application/json;charset=UTF-8") < 0)
-		goto out;
+	if (op->body != NULL) {
+		struct curl_slist *n;
+
+		if (add_header(&op->hdrs, "Content-Type",
+		        "application/json;charset=UTF-8") < 0)
+			goto out;
+		/* no "Expect: 100-continue" (curl adds it to larger bodies):
+		 * it costs a round trip or a one-second wait */
+		n = curl_slist_append(op->hdrs, "Expect:");
+		if (n == NULL)
+			goto out;
+		op->hdrs = n;
+	}
 	if (!op->noauth) {
 		if (ca->oauth)
 			rc = bearer_header(op);
@@ -506,7 +512,6 @@ op_start_http(struct op *op)
 	if (op->kick == NULL)
 		goto out;
 	event_active(op->kick, EV_TIMEOUT, 1);
-	op->queued = 1;
 	rc = 0;
 out:
 	free(url);
@@ -612,7 +617,6 @@ on_op_kick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	op->queued = 0;
 	if (evcurl_add(op->ca->ec, op->easy, on_op_done, op) == 0) {
 		op->in_flight = 1;
 		return;
@@ -634,6 +638,8 @@ on_op_done(CURL *easy, CURLcode cc, void *arg)
 	op->in_flight = 0;
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	/* the headers may carry credentials: gone as soon as they are sent */
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
 	free_headers(op->hdrs);
 	op->hdrs = NULL;
 	if (cc != CURLE_OK) {
@@ -1038,7 +1044,9 @@ submit_done(struct op *op, CURLcode cc, long status)
 	if (id <= 0) {
 		/* SCM took the request but we cannot tell the id: RETRY, and
 		 * the caller's find (by tag) recovers the enrollment */
-		op_fail(op, cc, status);
+		op_result(op, ACME_CA_RETRY,
+		    "SCM /api/ssl/v1/enroll answered without an sslId", status,
+		    0);
 		return;
 	}
 	snprintf(op->ref, sizeof(op->ref), "%ld", id);
@@ -1048,12 +1056,33 @@ submit_done(struct op *op, CURLcode cc, long status)
 	op_finish(op, &res);
 }
 
+/* The tag goes into SCM's comments (at most 1024 characters) and is found
+ * again as a whole word: no spaces, ',' or ';', and a sane length. */
+static int
+tag_ok(const char *tag)
+{
+	size_t n;
+
+	if (tag == NULL)
+		return 0;
+	n = strlen(tag);
+	if (n == 0 || n > 200)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)tag[i];
+
+		if (c <= ' ' || c == 0x7f || c == ',' || c == ';')
+			return 0;
+	}
+	return 1;
+}
+
 static int
 check_enroll(const struct acme_ca_enroll *en)
 {
-	if (en == NULL || en->tag == NULL || en->tag[0] == '\0' ||
-	    en->csr_pem == NULL || en->csr_pem[0] == '\0' ||
-	    en->names == NULL || en->n_names == 0 || en->validity_days < 0)
+	if (en == NULL || !tag_ok(en->tag) || en->csr_pem == NULL ||
+	    en->csr_pem[0] == '\0' || en->names == NULL || en->n_names == 0 ||
+	    en->validity_days < 0)
 		return -EINVAL;
 	for (size_t i = 0; i < en->n_names; i++)
 		if (en->names[i] == NULL || en->names[i][0] == '\0' ||
@@ -1111,8 +1140,11 @@ sectigo_submit(struct acme_ca *base, const struct acme_ca_enroll *en,
 	    "certType", ca->cert_type, "term",
 	    en->validity_days > 0 ? en->validity_days : ca->validity_days,
 	    "comments", comment);
-	if (req == NULL)
+	if (req == NULL) {
+		/* almost always a CSR or name that is not UTF-8 */
+		rc = -EINVAL;
 		goto out;
+	}
 	if (ca->ext_req != NULL &&
 	    json_object_set_new(
 	        req, "externalRequester", json_string(ca->ext_req)) < 0)
@@ -1303,9 +1335,8 @@ sectigo_find(struct acme_ca *base, const struct acme_ca_enroll *en,
 	struct op *op;
 	int rc = -ENOMEM;
 
-	if (cb == NULL || en == NULL || en->tag == NULL || en->tag[0] == '\0' ||
-	    en->names == NULL || en->n_names == 0 || en->names[0] == NULL ||
-	    en->names[0][0] == '\0')
+	if (cb == NULL || en == NULL || !tag_ok(en->tag) || en->names == NULL ||
+	    en->n_names == 0 || en->names[0] == NULL || en->names[0][0] == '\0')
 		return -EINVAL;
 	op = op_new(ca, OP_FIND, cb, arg);
 	if (op == NULL)
@@ -1456,7 +1487,6 @@ sectigo_revoke(struct acme_ca *base, const char *ca_ref, int reason,
 		free(body);
 		return -ENOMEM;
 	}
-	op->reason = reason;
 	snprintf(op->ref, sizeof(op->ref), "%ld", id);
 	if (op_request(op, "POST", body, revoke_done, "/api/ssl/v1/revoke/%ld",
 	        id) < 0) {
@@ -1779,6 +1809,15 @@ sectigo_test_connection(struct acme_ca *base, sectigo_line_cb *line,
 
 /* ---- construction ------------------------------------------------------- */
 
+/*
+ * The port (acme/backend.h). Every call returns 0 and later runs its
+ * callback exactly once from the loop, or returns -EINVAL (missing tag,
+ * CSR or names, a name holding ',', a ca_ref that is not a decimal sslId, a
+ * reason outside RFC 5280's 0..10) or -ENOMEM and never calls back.
+ * Errors: RETRY for transport failures, timeouts, 5xx, 429 and 401 (after
+ * one retry with a fresh token); FAILED for other 4xx; http_status and
+ * ca_code carry SCM's answer.
+ */
 static const struct acme_ca_ops sectigo_ops = {
     .version = ACME_CA_OPS_V1,
     .name = "sectigo",

@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,21 +63,16 @@ sectigo_parse_err(const char *body, size_t len, struct sectigo_err *out)
 			out->code = (int)c;
 		}
 	}
+	/* SCM uses "description"; the OAuth2 token endpoint answers with
+	 * "error" and "error_description" (RFC 6749 §5.2) */
 	v = json_object_get(root, "description");
+	if (!json_is_string(v))
+		v = json_object_get(root, "error_description");
+	if (!json_is_string(v))
+		v = json_object_get(root, "error");
 	if (json_is_string(v))
 		excerpt(out->desc, sizeof(out->desc), json_string_value(v),
 		    json_string_length(v));
-	else if (json_is_string(json_object_get(root, "error_description")))
-		/* OAuth2 token endpoint errors (RFC 6749 §5.2) */
-		excerpt(out->desc, sizeof(out->desc),
-		    json_string_value(
-		        json_object_get(root, "error_description")),
-		    strlen(json_string_value(
-		        json_object_get(root, "error_description"))));
-	else if (json_is_string(json_object_get(root, "error")))
-		excerpt(out->desc, sizeof(out->desc),
-		    json_string_value(json_object_get(root, "error")),
-		    strlen(json_string_value(json_object_get(root, "error"))));
 out:
 	json_decref(root);
 }
@@ -122,10 +118,14 @@ sectigo_chain_normalize(const char *body, size_t len, char **out)
 		}
 	}
 	lf[n] = '\0';
+	if (n > INT32_MAX) {
+		rc = -EINVAL;
+		goto out;
+	}
 	certs = sk_X509_new_null();
 	in = BIO_new_mem_buf(lf, (int)n);
 	mem = BIO_new(BIO_s_mem());
-	if (certs == NULL || in == NULL || mem == NULL || n > INT32_MAX)
+	if (certs == NULL || in == NULL || mem == NULL)
 		goto out;
 	ERR_clear_error();
 	for (;;) {
@@ -271,8 +271,11 @@ sectigo_urlencode(const char *s)
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' ||
-		    c == '~') {
+		/* RFC 3986 unreserved, spelled out: isalnum() follows the
+		 * locale */
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~') {
 			*o++ = (char)c;
 		} else {
 			*o++ = '%';

@@ -37,7 +37,7 @@ start_bridge '.log_level = "notice" | .acme.authz_reuse_seconds = 0 | .database_
 run_load() { # name url ca pids...
 	local name=$1 url=$2 ca=$3
 	shift 3
-	local before=() after=() p i total=0
+	local before=() after=() p i total=0 parts=""
 	for p in "$@"; do before+=("$(cpu_ticks "$p")"); done
 	/usr/bin/python3 "$load" "$url" --ca-bundle "$ca" -c "$conc" -d "$dur" \
 		--warmup 0 --domain-suffix "$ZONE" --http01-port "$HTTP01_PORT" \
@@ -47,9 +47,11 @@ run_load() { # name url ca pids...
 	for p in "$@"; do
 		after=$(cpu_ticks "$p")
 		total=$((total + after - before[i]))
+		parts="$parts $(basename "$(readlink "/proc/$p/exe")")=$(((after - before[i]) * 1000 / hz))ms"
 		i=$((i + 1))
 	done
 	# no warm-up: the window is the whole run, like the CPU ticks
+	echo "$name CPU by process:$parts"
 	python3 - "$T/$name.json" "$total" "$hz" "$name" <<-'PY'
 	import json, sys
 	s = json.load(open(sys.argv[1]))

@@ -17,7 +17,7 @@ set -o pipefail
 : "${BUILDDIR:=$SRCDIR/build}"
 : "${ACMEBRIDGE_BIN:=$BUILDDIR/acmebridge}"
 : "${SIM_BIN:=$BUILDDIR/contrib/sectigo-sim/sectigo-sim}"
-: "${WAIT_SECONDS:=10}"
+: "${WAIT_SECONDS:=20}"
 export SRCDIR BUILDDIR ACMEBRIDGE_BIN SIM_BIN
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/acmebridge-it.XXXXXX")

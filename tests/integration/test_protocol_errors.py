@@ -517,12 +517,61 @@ def t_bad_csr():
     state["csr_order"] = (url, o, n1, n2)
 
 
-@case("CSR carrying the account's own key -> 400 badCSR (RFC 8555 §11.1)")
+@case("CSR carrying the account's own key -> 400 badCSR (or malformed, as "
+      "Pebble answers)")
 def t_csr_account_key():
+    # RFC 8555 §11.1; Boulder and Pebble refuse a certificate for the
+    # account key
     need("csr_order" in state, "no ready order (previous case failed)")
     url, o, n1, n2 = state["csr_order"]
     der, _ = make_csr([n1, n2], key=A.key)
-    expect_problem(A.finalize(o, der), 400, "badCSR")
+    expect_problem(A.finalize(o, der), 400, ("badCSR", "malformed"))
+
+
+# ----------------------------------------------------------- EAB
+
+
+def _eab():
+    kid, key = os.environ.get("EAB_KID"), os.environ.get("EAB_KEY")
+    need(kid and key, "no EAB key from 'acmebridge eab add'")
+    return kid, key
+
+
+@case("newAccount with a wrong EAB HMAC key -> 401 unauthorized")
+def t_eab_bad_mac():
+    kid, key = _eab()
+    c = Client(DIR, CA)
+    r = c.new_account(eab_kid=kid, eab_key=b64u(secrets.token_bytes(32)))
+    expect_problem(r, 401, "unauthorized")
+
+
+@case("newAccount with an unknown EAB kid -> 401 unauthorized")
+def t_eab_unknown_kid():
+    kid, key = _eab()
+    c = Client(DIR, CA)
+    r = c.new_account(eab_kid="no-such-" + kid, eab_key=key)
+    expect_problem(r, 401, "unauthorized")
+
+
+@case("newAccount whose EAB binds another key -> 401 unauthorized")
+def t_eab_other_key():
+    kid, key = _eab()
+    c = Client(DIR, CA)
+    other = Key.generate("ec256")
+    body = {"termsOfServiceAgreed": True,
+            "externalAccountBinding": c.eab(kid, key, jwk=other.jwk())}
+    r = c.post(c.url("newAccount"), body, use_jwk=True)
+    expect_problem(r, 401, "unauthorized")
+
+
+@case("newAccount with a valid EAB (HS256, JWK payload with spaces) -> 201")
+def t_eab_ok():
+    kid, key = _eab()
+    c = Client(DIR, CA)
+    r = c.new_account(eab_kid=kid, eab_key=key)
+    need(r.status == 201, r.describe())
+    need(bool(c.kid), "no account URL")
+    expect_ok(c.new_order([name("eab")]), 201, "newOrder: ")
 
 
 # ----------------------------------------------------------- positive path

@@ -61,7 +61,7 @@ at_sign_es256(EVP_PKEY *key, const char *input)
 	assert_int_equal(
 	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key), 1);
 	assert_int_equal(EVP_DigestSign(md, der, &der_len,
-			     (const unsigned char *)input, strlen(input)),
+	                     (const unsigned char *)input, strlen(input)),
 	    1);
 	EVP_MD_CTX_free(md);
 	es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
@@ -147,8 +147,8 @@ static inline json_t *
 at_eab(EVP_PKEY *acct_key, const char *eab_kid, const char *url,
     const unsigned char *mac, size_t mac_len)
 {
-	json_t *hdr = json_pack("{s:s, s:s, s:s}", "alg", "HS256", "kid",
-	    eab_kid, "url", url);
+	json_t *hdr = json_pack(
+	    "{s:s, s:s, s:s}", "alg", "HS256", "kid", eab_kid, "url", url);
 	json_t *jwk = acme_jwk_from_pkey(acct_key), *o;
 	char *hdr_s, *jwk_s, *prot, *pay, *input, *sig;
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -218,9 +218,9 @@ at_csr_b64(EVP_PKEY *key, const char *const *names, size_t n, const char *cn)
 	assert_non_null(subj);
 	assert_non_null(exts);
 	if (cn != NULL)
-		assert_int_equal(X509_NAME_add_entry_by_txt(subj, "CN",
-				     MBSTRING_ASC, (const unsigned char *)cn,
-				     -1, -1, 0),
+		assert_int_equal(
+		    X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC,
+		        (const unsigned char *)cn, -1, -1, 0),
 		    1);
 	assert_int_equal(X509_REQ_set_subject_name(req, subj), 1);
 	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
@@ -263,7 +263,7 @@ at_cert_pem(EVP_PKEY *key, const char *const *names, size_t n, long serial,
 	assert_non_null(ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na));
 	nm = X509_get_subject_name(x);
 	assert_int_equal(X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
-			     (const unsigned char *)names[0], -1, -1, 0),
+	                     (const unsigned char *)names[0], -1, -1, 0),
 	    1);
 	assert_int_equal(X509_set_issuer_name(x, nm), 1);
 	assert_int_equal(X509_set_pubkey(x, key), 1);

@@ -96,8 +96,8 @@ raw_user_version(const char *path)
 	int v;
 
 	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st,
-			     NULL),
+	assert_int_equal(
+	    sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL),
 	    SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	v = sqlite3_column_int(st, 0);
@@ -132,10 +132,10 @@ static void
 insert_account(struct acme_db *db, const char *kid, long long now)
 {
 	assert_int_equal(acme_db_exec(db,
-			     "INSERT INTO accounts(kid, jwk, thumbprint,"
-			     " status, connector, created) VALUES (?, '{}',"
-			     " ?, 'valid', 'conn', ?)",
-			     "ssi", kid, kid, now),
+	                     "INSERT INTO accounts(kid, jwk, thumbprint,"
+	                     " status, connector, created) VALUES (?, '{}',"
+	                     " ?, 'valid', 'conn', ?)",
+	                     "ssi", kid, kid, now),
 	    1);
 }
 
@@ -232,8 +232,8 @@ test_open_bad_path(void **state)
 	struct acme_db *db;
 
 	(void)state;
-	db = acme_db_open("/nonexistent-acme-dir/sub/acme.db", 1, err,
-	    sizeof(err));
+	db = acme_db_open(
+	    "/nonexistent-acme-dir/sub/acme.db", 1, err, sizeof(err));
 	assert_null(db);
 	assert_non_null(strstr(err, "/nonexistent-acme-dir/sub/acme.db"));
 }
@@ -318,73 +318,70 @@ test_exec_one_all(void **state)
 	assert_true(json_is_null(json_object_get(r, "eab_kid")));
 	assert_string_equal(acme_row_str(r, "contact"), "[]"); /* default */
 	json_decref(r);
-	assert_int_equal(acme_db_exec(db,
-			     "UPDATE accounts SET eab_kid = ? WHERE id = ?",
-			     "si", "eab-1", id1),
+	assert_int_equal(
+	    acme_db_exec(db, "UPDATE accounts SET eab_kid = ? WHERE id = ?",
+	        "si", "eab-1", id1),
 	    1);
-	assert_int_equal(acme_db_exec(db,
-			     "UPDATE accounts SET eab_kid = ? WHERE id = ?",
-			     "si", (const char *)NULL, id1),
+	assert_int_equal(
+	    acme_db_exec(db, "UPDATE accounts SET eab_kid = ? WHERE id = ?",
+	        "si", (const char *)NULL, id1),
 	    1);
-	r = acme_db_one(db, "SELECT eab_kid FROM accounts WHERE id = ?", "i",
-	    id1);
+	r = acme_db_one(
+	    db, "SELECT eab_kid FROM accounts WHERE id = ?", "i", id1);
 	assert_true(json_is_null(json_object_get(r, "eab_kid")));
 	json_decref(r);
 
 	/* rows changed */
-	assert_int_equal(acme_db_exec(db,
-			     "UPDATE accounts SET status = ? WHERE created > ?",
-			     "si", "deactivated", 0LL),
+	assert_int_equal(
+	    acme_db_exec(db, "UPDATE accounts SET status = ? WHERE created > ?",
+	        "si", "deactivated", 0LL),
 	    2);
-	assert_int_equal(acme_db_exec(db,
-			     "UPDATE accounts SET status = ? WHERE created > ?",
-			     "si", "deactivated", 1000LL),
+	assert_int_equal(
+	    acme_db_exec(db, "UPDATE accounts SET status = ? WHERE created > ?",
+	        "si", "deactivated", 1000LL),
 	    0);
 
 	/* one: no row is NULL; all: no row is an empty array */
-	assert_null(acme_db_one(db, "SELECT * FROM accounts WHERE kid = ?",
-	    "s", "nope"));
-	rows = acme_db_all(db, "SELECT kid FROM accounts WHERE kid = ?", "s",
-	    "nope");
+	assert_null(acme_db_one(
+	    db, "SELECT * FROM accounts WHERE kid = ?", "s", "nope"));
+	rows = acme_db_all(
+	    db, "SELECT kid FROM accounts WHERE kid = ?", "s", "nope");
 	assert_non_null(rows);
 	assert_int_equal(json_array_size(rows), 0);
 	json_decref(rows);
 	rows = acme_db_all(db,
 	    "SELECT kid, created FROM accounts ORDER BY created DESC", NULL);
 	assert_int_equal(json_array_size(rows), 2);
-	assert_string_equal(acme_row_str(json_array_get(rows, 0), "kid"),
-	    "a2");
-	assert_string_equal(acme_row_str(json_array_get(rows, 1), "kid"),
-	    "a1");
+	assert_string_equal(acme_row_str(json_array_get(rows, 0), "kid"), "a2");
+	assert_string_equal(acme_row_str(json_array_get(rows, 1), "kid"), "a1");
 	json_decref(rows);
 
 	/* errors: -1 / NULL, and the connection stays usable */
-	assert_int_equal(acme_db_exec(db, "INSERT INTO nosuch VALUES (1)",
-			     NULL),
-	    -1);
+	assert_int_equal(
+	    acme_db_exec(db, "INSERT INTO nosuch VALUES (1)", NULL), -1);
 	assert_null(acme_db_one(db, "SELECT nosuch FROM accounts", NULL));
 	assert_null(acme_db_all(db, "SELECT nosuch FROM accounts", NULL));
 	/* UNIQUE(kid) */
 	assert_int_equal(acme_db_exec(db,
-			     "INSERT INTO accounts(kid, jwk, thumbprint,"
-			     " status, connector, created) VALUES (?, '{}',"
-			     " ?, 'valid', 'conn', ?)",
-			     "ssi", "a1", "other", 1LL),
+	                     "INSERT INTO accounts(kid, jwk, thumbprint,"
+	                     " status, connector, created) VALUES (?, '{}',"
+	                     " ?, 'valid', 'conn', ?)",
+	                     "ssi", "a1", "other", 1LL),
 	    -1);
 	/* NOT NULL */
 	assert_int_equal(acme_db_exec(db,
-			     "INSERT INTO accounts(kid, jwk, thumbprint,"
-			     " status, connector, created) VALUES (?, '{}',"
-			     " ?, 'valid', 'conn', ?)",
-			     "ssi", "a3", (const char *)NULL, 1LL),
+	                     "INSERT INTO accounts(kid, jwk, thumbprint,"
+	                     " status, connector, created) VALUES (?, '{}',"
+	                     " ?, 'valid', 'conn', ?)",
+	                     "ssi", "a3", (const char *)NULL, 1LL),
 	    -1);
 	/* foreign keys are enforced */
 	assert_int_equal(acme_db_exec(db,
-			     "INSERT INTO orders(oid, account_id, status,"
-			     " expires, identifiers, connector, created,"
-			     " updated) VALUES ('o', ?, 'pending', 0, '[]',"
-			     " 'c', 0, 0)",
-			     "i", id2 + 100),
+	                     "INSERT INTO orders(oid, account_id, status,"
+	                     " expires, identifiers, connector, created,"
+	                     " updated) VALUES ('o', ?, 'pending', 0, '[]',"
+	                     " 'c', 0, 0)",
+	                     "i", id2 + 100),
 	    -1);
 	assert_int_equal(count(db, "SELECT count(*) AS n FROM accounts"), 2);
 	assert_int_equal(count(db, "SELECT count(*) AS n FROM orders"), 0);
@@ -404,22 +401,20 @@ test_transactions(void **state)
 	insert_account(db, "rolled", 1);
 	assert_int_equal(count(db, "SELECT count(*) AS n FROM accounts"), 1);
 	/* uncommitted: another connection does not see it */
-	assert_int_equal(count(other, "SELECT count(*) AS n FROM accounts"),
-	    0);
+	assert_int_equal(count(other, "SELECT count(*) AS n FROM accounts"), 0);
 	/* no nesting: a second BEGIN fails and leaves the first open */
 	assert_int_equal(acme_db_begin(db), -1);
 	acme_db_rollback(db);
 	assert_int_equal(count(db, "SELECT count(*) AS n FROM accounts"), 0);
-	assert_null(acme_db_one(db, "SELECT * FROM accounts WHERE kid = ?",
-	    "s", "rolled"));
+	assert_null(acme_db_one(
+	    db, "SELECT * FROM accounts WHERE kid = ?", "s", "rolled"));
 
 	/* a committed one stays, and the other connection sees it */
 	assert_int_equal(acme_db_begin(db), 0);
 	insert_account(db, "kept", 2);
 	acme_db_audit(db, 2, "account.new", "kept", NULL);
 	assert_int_equal(acme_db_commit(db), 0);
-	assert_int_equal(count(other, "SELECT count(*) AS n FROM accounts"),
-	    1);
+	assert_int_equal(count(other, "SELECT count(*) AS n FROM accounts"), 1);
 	assert_int_equal(count(other, "SELECT count(*) AS n FROM audit"), 1);
 
 	/* COMMIT outside a transaction fails; ROLLBACK outside is a no-op */
@@ -433,23 +428,21 @@ test_transactions(void **state)
 	assert_int_equal(acme_db_begin(db), 0);
 	insert_account(db, "partial", 3);
 	assert_int_equal(acme_db_exec(db,
-			     "INSERT INTO accounts(kid, jwk, thumbprint,"
-			     " status, connector, created) VALUES (?, '{}',"
-			     " ?, 'valid', 'conn', ?)",
-			     "ssi", "kept", "dup", 3LL),
+	                     "INSERT INTO accounts(kid, jwk, thumbprint,"
+	                     " status, connector, created) VALUES (?, '{}',"
+	                     " ?, 'valid', 'conn', ?)",
+	                     "ssi", "kept", "dup", 3LL),
 	    -1);
 	acme_db_rollback(db);
-	assert_null(acme_db_one(db, "SELECT * FROM accounts WHERE kid = ?",
-	    "s", "partial"));
-	assert_int_equal(count(other, "SELECT count(*) AS n FROM accounts"),
-	    1);
+	assert_null(acme_db_one(
+	    db, "SELECT * FROM accounts WHERE kid = ?", "s", "partial"));
+	assert_int_equal(count(other, "SELECT count(*) AS n FROM accounts"), 1);
 
 	/* the store is usable for a new transaction after all that */
 	assert_int_equal(acme_db_begin(db), 0);
 	insert_account(db, "after", 4);
 	assert_int_equal(acme_db_commit(db), 0);
-	assert_int_equal(count(other, "SELECT count(*) AS n FROM accounts"),
-	    2);
+	assert_int_equal(count(other, "SELECT count(*) AS n FROM accounts"), 2);
 	acme_db_close(other);
 	acme_db_close(db);
 }
@@ -491,18 +484,17 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_open_migrates, setup,
-		teardown),
-	    cmocka_unit_test_setup_teardown(test_reopen_idempotent, setup,
-		teardown),
-	    cmocka_unit_test_setup_teardown(test_future_version_refused,
-		setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_open_migrates, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_reopen_idempotent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_future_version_refused, setup, teardown),
 	    cmocka_unit_test(test_open_bad_path),
 	    cmocka_unit_test(test_memory_db),
 	    cmocka_unit_test(test_bind_types),
 	    cmocka_unit_test(test_exec_one_all),
-	    cmocka_unit_test_setup_teardown(test_transactions, setup,
-		teardown),
+	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 	    cmocka_unit_test(test_audit),
 	};
 

@@ -217,7 +217,7 @@ static void
 test_threads(void **state)
 {
 	struct acme_nonces *n = nonces();
-	char (*list)[ACME_NONCE_LEN + 1] = calloc(NSHARED, sizeof(*list));
+	char(*list)[ACME_NONCE_LEN + 1] = calloc(NSHARED, sizeof(*list));
 	struct shared a = {0}, b = {0};
 	pthread_t ta, tb;
 

@@ -159,32 +159,39 @@ dump(const char *what, const struct acme_resp *r)
 	free(s);
 }
 
+/* The checks below report the caller's line. */
+#define expect_status(r, status) expect_status_at(r, status, __LINE__)
+#define expect_prob(r, status, type) expect_prob_at(r, status, type, __LINE__)
+
 static void
-expect_status(const struct acme_resp *r, int status)
+expect_status_at(const struct acme_resp *r, int status, int line)
 {
 	if (r->status != status) {
 		dump("unexpected response", r);
-		fail_msg("status %d, want %d", r->status, status);
+		fail_msg(
+		    "line %d: status %d, want %d", line, r->status, status);
 	}
 }
 
 /* r is the problem document type (short name) with that status. */
 static void
-expect_prob(const struct acme_resp *r, int status, const char *type)
+expect_prob_at(
+    const struct acme_resp *r, int status, const char *type, int line)
 {
 	char urn[128];
 	const char *t;
 
-	expect_status(r, status);
-	assert_non_null(r->json);
-	assert_non_null(r->ctype);
-	assert_string_equal(r->ctype, "application/problem+json");
+	expect_status_at(r, status, line);
+	if (r->json == NULL || r->ctype == NULL ||
+	    strcmp(r->ctype, "application/problem+json") != 0)
+		fail_msg("line %d: not a problem document", line);
 	t = json_string_value(json_object_get(r->json, "type"));
-	assert_non_null(t);
 	snprintf(urn, sizeof(urn), "urn:ietf:params:acme:error:%s", type);
-	if (strcmp(t, urn) != 0)
+	if (t == NULL || strcmp(t, urn) != 0) {
 		dump("unexpected problem", r);
-	assert_string_equal(t, urn);
+		fail_msg("line %d: problem %s, want %s", line,
+		    t != NULL ? t : "(none)", urn);
+	}
 	assert_int_equal(
 	    json_integer_value(json_object_get(r->json, "status")), status);
 }
@@ -228,8 +235,8 @@ has_link(const struct acme_resp *r, const char *relname, const char *want)
 
 /* Target of the Link with rel relname into out. */
 static void
-link_target(const struct acme_resp *r, const char *relname, char *out,
-    size_t len)
+link_target(
+    const struct acme_resp *r, const char *relname, char *out, size_t len)
 {
 	char tail[64];
 
@@ -237,8 +244,8 @@ link_target(const struct acme_resp *r, const char *relname, char *out,
 	for (int i = 0; i < r->nlinks; i++) {
 		const char *end = strstr(r->links[i], tail);
 		if (r->links[i][0] == '<' && end != NULL) {
-			snprintf(out, len, "%.*s",
-			    (int)(end - r->links[i] - 1), r->links[i] + 1);
+			snprintf(out, len, "%.*s", (int)(end - r->links[i] - 1),
+			    r->links[i] + 1);
 			return;
 		}
 	}
@@ -251,7 +258,7 @@ static long long
 db_count(const char *sql, const char *fmt, long long id)
 {
 	json_t *r = fmt != NULL ? acme_db_one(T.db, sql, fmt, id)
-				: acme_db_one(T.db, sql, NULL);
+	                        : acme_db_one(T.db, sql, NULL);
 	long long n;
 
 	assert_non_null(r);
@@ -328,8 +335,8 @@ order_payload(const char *const *names, size_t n)
 
 /* newOrder for names; the response stays in r (201 checked). */
 static void
-new_order(EVP_PKEY *key, const char *kid, const char *const *names,
-    size_t n, struct acme_resp *r)
+new_order(EVP_PKEY *key, const char *kid, const char *const *names, size_t n,
+    struct acme_resp *r)
 {
 	char *pl = order_payload(names, n);
 
@@ -353,8 +360,7 @@ find_chall(EVP_PKEY *key, const char *kid, const char *authz_url,
 
 	post(key, kid, rel(authz_url), NULL, &r);
 	expect_status(&r, 200);
-	json_array_foreach(json_object_get(r.json, "challenges"), i, ch)
-	{
+	json_array_foreach(json_object_get(r.json, "challenges"), i, ch) {
 		if (strcmp(jstr(ch, "type"), type) == 0) {
 			snprintf(out, len, "%s", jstr(ch, "url"));
 			found = 1;
@@ -366,8 +372,8 @@ find_chall(EVP_PKEY *key, const char *kid, const char *authz_url,
 
 /* POST {} to the challenge: the client says "ready". */
 static void
-respond_chall(EVP_PKEY *key, const char *kid, const char *chall_url,
-    struct acme_resp *r)
+respond_chall(
+    EVP_PKEY *key, const char *kid, const char *chall_url, struct acme_resp *r)
 {
 	post(key, kid, rel(chall_url), "{}", r);
 	expect_status(r, 200);
@@ -395,8 +401,8 @@ run_validations(const struct acme_problem *prob)
 	int n = due_jobs("validate", jobs, 16);
 
 	for (int i = 0; i < n; i++)
-		assert_int_equal(acme_state_chall_done(T.db, &jobs[i], prob,
-				     REUSE, T.now),
+		assert_int_equal(
+		    acme_state_chall_done(T.db, &jobs[i], prob, REUSE, T.now),
 		    0);
 	return n;
 }
@@ -412,12 +418,11 @@ validate_order(EVP_PKEY *key, const char *kid, const struct acme_resp *ord,
 	char url[600];
 	size_t i;
 
-	json_array_foreach(azs, i, az)
-	{
+	json_array_foreach(azs, i, az) {
 		struct acme_resp r;
 
-		assert_true(find_chall(key, kid, json_string_value(az), type,
-		    url, sizeof(url)));
+		assert_true(find_chall(
+		    key, kid, json_string_value(az), type, url, sizeof(url)));
 		respond_chall(key, kid, url, &r);
 		acme_resp_clear(&r);
 	}
@@ -447,12 +452,12 @@ static char *
 run_enrollment(const char *const *names, size_t n, long serial)
 {
 	struct acme_job job;
-	char *pem = at_cert_pem(k_cert, names, n, serial, T.now - 60,
-	    T.now + 90 * 86400);
+	char *pem = at_cert_pem(
+	    k_cert, names, n, serial, T.now - 60, T.now + 90 * 86400);
 
 	assert_int_equal(due_jobs("enroll", &job, 1), 1);
-	assert_int_equal(acme_state_enroll_sending(T.db, job.ref, &job, T.now),
-	    0);
+	assert_int_equal(
+	    acme_state_enroll_sending(T.db, job.ref, &job, T.now), 0);
 	assert_int_equal(
 	    acme_state_enrolled(T.db, &job, "ssl-77", 0, T.now), 0);
 	assert_int_equal(due_jobs("collect", &job, 1), 1);
@@ -463,8 +468,8 @@ run_enrollment(const char *const *names, size_t n, long serial)
 /* An account (kid) with a valid order for names; returns the chain and
  * writes the order URL. */
 static char *
-issue_cert(EVP_PKEY *key, const char *kid, const char *const *names,
-    size_t n, long serial, char order_url[512])
+issue_cert(EVP_PKEY *key, const char *kid, const char *const *names, size_t n,
+    long serial, char order_url[512])
 {
 	struct acme_resp r;
 	char *pem;
@@ -525,8 +530,8 @@ test_directory(void **state)
 	assert_string_equal(jstr(meta, "termsOfService"), T.s.tos);
 	assert_string_equal(jstr(meta, "website"), T.s.website);
 	assert_true(json_equal(json_object_get(meta, "caaIdentities"), T.caa));
-	assert_true(json_is_false(
-	    json_object_get(meta, "externalAccountRequired")));
+	assert_true(
+	    json_is_false(json_object_get(meta, "externalAccountRequired")));
 	acme_resp_clear(&r);
 
 	handle("GET", "/", NULL, NULL, &r);
@@ -581,6 +586,24 @@ test_new_nonce_and_routing(void **state)
 	expect_prob(&r, 404, "malformed");
 	assert_true(has_link(&r, "index", BASE "/directory"));
 	acme_resp_clear(&r);
+
+	/* proxy-level problems use the same document */
+	{
+		struct acme_problem p = {0};
+		char tbuf[32];
+
+		memset(&r, 0, sizeof(r));
+		acme_problem_set(&p, 429, "rateLimited", "slow down");
+		acme_resp_problem(T.ctx, &r, &p);
+		expect_prob(&r, 429, "rateLimited");
+		assert_string_equal(detail(&r), "slow down");
+		assert_true(has_link(&r, "index", BASE "/directory"));
+		assert_null(p.type); /* consumed */
+		acme_resp_clear(&r);
+		assert_string_equal(time_str(0, tbuf), "1970-01-01T00:00:00Z");
+		assert_string_equal(
+		    time_str(NOW0, tbuf), "2023-11-14T22:13:20Z");
+	}
 }
 
 /* ---- accounts -------------------------------------------------------- */
@@ -606,7 +629,7 @@ test_new_account(void **state)
 	assert_true(
 	    json_is_true(json_object_get(r.json, "termsOfServiceAgreed")));
 	assert_string_equal(json_string_value(json_array_get(
-				json_object_get(r.json, "contact"), 0)),
+	                        json_object_get(r.json, "contact"), 0)),
 	    "mailto:admin@example.com");
 	snprintf(orders, sizeof(orders), "%s/orders", kid);
 	assert_string_equal(jstr(r.json, "orders"), orders);
@@ -626,8 +649,8 @@ test_new_account(void **state)
 	json_decref(row);
 	json_decref(jwk);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM audit WHERE"
-				  " event = 'account.new'",
-			     NULL, 0),
+	                          " event = 'account.new'",
+	                     NULL, 0),
 	    1);
 
 	/* the same key again: the same account, 200 (RFC 8555 §7.3.1) */
@@ -672,8 +695,7 @@ test_account_errors(void **state)
 	acme_resp_clear(&r);
 
 	T.s.tos = "https://acme.test/tos.pdf";
-	post(k_a, NULL, "/new-account", "{\"termsOfServiceAgreed\":false}",
-	    &r);
+	post(k_a, NULL, "/new-account", "{\"termsOfServiceAgreed\":false}", &r);
 	expect_prob(&r, 403, "userActionRequired");
 	assert_true(has_link(&r, "terms-of-service", T.s.tos));
 	acme_resp_clear(&r);
@@ -817,7 +839,8 @@ static void
 test_eab(void **state)
 {
 	static const unsigned char mac[32] = "0123456789abcdef0123456789abcde";
-	static const unsigned char wrong[32] = "X123456789abcdef0123456789abcde";
+	static const unsigned char wrong[32] =
+	    "X123456789abcdef0123456789abcde";
 	struct acme_resp r;
 	char mac_b64[64], *pl, kid[512];
 	json_t *row;
@@ -828,14 +851,14 @@ test_eab(void **state)
 	T.s.require_eab = 1;
 	b64url_encode(mac, sizeof(mac), mac_b64);
 	assert_int_equal(acme_db_exec(T.db,
-			     "INSERT INTO eab_keys(kid, hmac_key, connector,"
-			     " created) VALUES (?, ?, ?, ?)",
-			     "sssi", "eab-1", mac_b64, "conn-eab", NOW0),
+	                     "INSERT INTO eab_keys(kid, hmac_key, connector,"
+	                     " created) VALUES (?, ?, ?, ?)",
+	                     "sssi", "eab-1", mac_b64, "conn-eab", NOW0),
 	    1);
 
 	/* wrong MAC key */
-	pl = eab_payload(k_a, "eab-1", BASE "/new-account", wrong,
-	    sizeof(wrong));
+	pl = eab_payload(
+	    k_a, "eab-1", BASE "/new-account", wrong, sizeof(wrong));
 	post(k_a, NULL, "/new-account", pl, &r);
 	expect_prob(&r, 401, "unauthorized");
 	acme_resp_clear(&r);
@@ -847,8 +870,8 @@ test_eab(void **state)
 	acme_resp_clear(&r);
 	free(pl);
 	/* binds another key than the one signing the request */
-	pl = eab_payload(k_other, "eab-1", BASE "/new-account", mac,
-	    sizeof(mac));
+	pl = eab_payload(
+	    k_other, "eab-1", BASE "/new-account", mac, sizeof(mac));
 	post(k_a, NULL, "/new-account", pl, &r);
 	expect_prob(&r, 401, "unauthorized");
 	acme_resp_clear(&r);
@@ -873,12 +896,12 @@ test_eab(void **state)
 	assert_string_equal(acme_row_str(row, "eab_kid"), "eab-1");
 	acct_id = acme_row_int(row, "id");
 	json_decref(row);
-	row = acme_db_one(T.db, "SELECT * FROM eab_keys WHERE kid = ?", "s",
-	    "eab-1");
+	row = acme_db_one(
+	    T.db, "SELECT * FROM eab_keys WHERE kid = ?", "s", "eab-1");
 	assert_int_equal(acme_row_int(row, "account_id"), acct_id);
 	json_decref(row);
-	row = acme_db_one(T.db,
-	    "SELECT detail FROM audit WHERE event = 'account.new'", NULL);
+	row = acme_db_one(
+	    T.db, "SELECT detail FROM audit WHERE event = 'account.new'", NULL);
 	assert_string_equal(acme_row_str(row, "detail"), "eab-1");
 	json_decref(row);
 
@@ -941,17 +964,16 @@ test_order_flow(void **state)
 	assert_string_equal(jstr(r.json, "status"), "pending");
 	assert_string_equal(
 	    jstr(json_object_get(r.json, "identifier"), "type"), "dns");
-	assert_string_equal(jstr(json_object_get(r.json, "identifier"),
-				"value"),
+	assert_string_equal(
+	    jstr(json_object_get(r.json, "identifier"), "value"),
 	    "www.example.com");
 	assert_null(json_object_get(r.json, "wildcard"));
 	assert_int_equal(
 	    json_array_size(json_object_get(r.json, "challenges")), 3);
 	{
 		const char *types[] = {"http-01", "dns-01", "tls-alpn-01"};
-		json_array_foreach(json_object_get(r.json, "challenges"), i,
-		    ch)
-		{
+		json_array_foreach(
+		    json_object_get(r.json, "challenges"), i, ch) {
 			assert_string_equal(jstr(ch, "type"), types[i]);
 			assert_string_equal(jstr(ch, "status"), "pending");
 			assert_int_equal(strlen(jstr(ch, "token")), 43);
@@ -967,8 +989,8 @@ test_order_flow(void **state)
 	acme_resp_clear(&r);
 
 	/* POST {} starts validation: processing, one validate job */
-	assert_true(find_chall(k_a, kid, az_url[0], "http-01", chall,
-	    sizeof(chall)));
+	assert_true(
+	    find_chall(k_a, kid, az_url[0], "http-01", chall, sizeof(chall)));
 	assert_true(
 	    find_chall(k_a, kid, az_url[0], "dns-01", dns, sizeof(dns)));
 	respond_chall(k_a, kid, chall, &r);
@@ -997,8 +1019,8 @@ test_order_flow(void **state)
 	assert_string_equal(jstr(r.json, "status"), "pending");
 	assert_int_equal(r.kick, 0);
 	acme_resp_clear(&r);
-	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs", NULL, 0),
-	    1);
+	assert_int_equal(
+	    db_count("SELECT count(*) AS n FROM jobs", NULL, 0), 1);
 
 	/* the authorization shows the challenge processing */
 	post(k_a, kid, rel(az_url[0]), NULL, &r);
@@ -1009,8 +1031,8 @@ test_order_flow(void **state)
 	 * authorization is not done) */
 	assert_int_equal(run_validations(NULL), 1);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
-				  " state = 'done'",
-			     NULL, 0),
+	                          " state = 'done'",
+	                     NULL, 0),
 	    1);
 	post(k_a, kid, rel(az_url[0]), NULL, &r);
 	assert_string_equal(jstr(r.json, "status"), "valid");
@@ -1030,8 +1052,8 @@ test_order_flow(void **state)
 
 	/* the second authorization: now the order is ready, in the same
 	 * transaction as the challenge */
-	assert_true(find_chall(k_a, kid, az_url[1], "dns-01", chall,
-	    sizeof(chall)));
+	assert_true(
+	    find_chall(k_a, kid, az_url[1], "dns-01", chall, sizeof(chall)));
 	respond_chall(k_a, kid, chall, &r);
 	acme_resp_clear(&r);
 	assert_int_equal(run_validations(NULL), 1);
@@ -1076,8 +1098,8 @@ test_order_flow(void **state)
 	    "-----BEGIN CERTIFICATE REQUEST-----", 35);
 	json_decref(row);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
-				  " kind = 'enroll' AND ref = ?",
-			     "i", order_id),
+	                          " kind = 'enroll' AND ref = ?",
+	                     "i", order_id),
 	    1);
 	/* still processing: the deferred reply keeps waiting */
 	assert_int_equal(acme_wait_poll(T.ctx, &fin, T.now, 0), 0);
@@ -1089,8 +1111,8 @@ test_order_flow(void **state)
 	assert_int_equal(r.wait, ACME_WAIT_NONE);
 	acme_resp_clear(&r);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
-				  " kind = 'enroll' AND ref = ?",
-			     "i", order_id),
+	                          " kind = 'enroll' AND ref = ?",
+	                     "i", order_id),
 	    1);
 
 	/* the CA work: enrolled, then collected */
@@ -1139,8 +1161,8 @@ test_order_flow(void **state)
 	assert_string_equal(jstr(r.json, "status"), "valid");
 	acme_resp_clear(&r);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
-				  " kind IN ('enroll', 'collect')",
-			     NULL, 0),
+	                          " kind IN ('enroll', 'collect')",
+	                     NULL, 0),
 	    1);
 
 	/* the account's orders */
@@ -1186,12 +1208,12 @@ test_finalize_twice(void **state)
 	acme_resp_clear(&r2);
 	row = order_row(order_url);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
-				  " kind = 'enroll' AND ref = ?",
-			     "i", acme_row_int(row, "id")),
+	                          " kind = 'enroll' AND ref = ?",
+	                     "i", acme_row_int(row, "id")),
 	    1);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM audit WHERE"
-				  " event = 'order.finalize'",
-			     NULL, 0),
+	                          " event = 'order.finalize'",
+	                     NULL, 0),
 	    1);
 	json_decref(row);
 
@@ -1215,6 +1237,48 @@ test_finalize_twice(void **state)
 	}
 }
 
+/* The CA refuses: the waiting finalize answers with the invalid order. */
+static void
+test_finalize_ca_failure(void **state)
+{
+	const char *const names[] = {"refused.example.com"};
+	struct acme_resp r, fin;
+	struct acme_job job;
+	char kid[512], order_url[512];
+	json_t *err;
+
+	(void)state;
+	new_account(k_a, kid);
+	new_order(k_a, kid, names, 1, &r);
+	snprintf(order_url, sizeof(order_url), "%s", r.location);
+	validate_order(k_a, kid, &r, "tls-alpn-01");
+	acme_resp_clear(&r);
+	finalize(k_a, kid, order_url, names, 1, &fin);
+	expect_status(&fin, 200);
+	assert_int_equal(fin.wait, ACME_WAIT_ORDER);
+	assert_int_equal(due_jobs("enroll", &job, 1), 1);
+	assert_int_equal(acme_state_order_failed(T.db, &job,
+	                     "SCM refused: domain not validated", T.now),
+	    0);
+	assert_int_equal(acme_wait_poll(T.ctx, &fin, T.now, 0), 1);
+	expect_status(&fin, 200);
+	assert_string_equal(jstr(fin.json, "status"), "invalid");
+	err = json_object_get(fin.json, "error");
+	assert_string_equal(
+	    jstr(err, "type"), "urn:ietf:params:acme:error:serverInternal");
+	assert_non_null(strstr(jstr(err, "detail"), "domain not validated"));
+	assert_null(json_object_get(fin.json, "certificate"));
+	acme_resp_clear(&fin);
+	/* and a finalize retry is refused, without a new enrollment */
+	finalize(k_a, kid, order_url, names, 1, &r);
+	expect_prob(&r, 403, "orderNotReady");
+	acme_resp_clear(&r);
+	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
+	                          " kind = 'enroll'",
+	                     NULL, 0),
+	    1);
+}
+
 static void
 test_wildcard_and_ip(void **state)
 {
@@ -1226,7 +1290,8 @@ test_wildcard_and_ip(void **state)
 	(void)state;
 	new_account(k_a, kid);
 	post(k_a, kid, "/new-order",
-	    "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"*.Example.COM\"}]}",
+	    "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"*.Example.COM\"}]"
+	    "}",
 	    &r);
 	expect_status(&r, 201);
 	/* the order keeps the wildcard name (normalised) */
@@ -1236,7 +1301,7 @@ test_wildcard_and_ip(void **state)
 	    jstr(json_array_get(ids, 0), "value"), "*.example.com");
 	post(k_a, kid,
 	    rel(json_string_value(
-		json_array_get(json_object_get(r.json, "authorizations"), 0))),
+	        json_array_get(json_object_get(r.json, "authorizations"), 0))),
 	    NULL, &a);
 	expect_status(&a, 200);
 	/* the authorization names the base domain, flagged wildcard, and
@@ -1249,14 +1314,32 @@ test_wildcard_and_ip(void **state)
 	    json_array_size(json_object_get(a.json, "challenges")), 1);
 	assert_string_equal(
 	    jstr(json_array_get(json_object_get(a.json, "challenges"), 0),
-		"type"),
+	        "type"),
 	    "dns-01");
 	acme_resp_clear(&a);
 	acme_resp_clear(&r);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM authzs WHERE"
-				  " id_value = 'example.com' AND wildcard = 1",
-			     NULL, 0),
+	                          " id_value = 'example.com' AND wildcard = 1",
+	                     NULL, 0),
 	    1);
+
+	/* the wildcard order goes through: dns-01, then a CSR naming
+	 * "*.example.com" */
+	{
+		const char *const wc[] = {"*.example.com"};
+		char order_url[512];
+
+		new_order(k_a, kid, wc, 1, &r);
+		snprintf(order_url, sizeof(order_url), "%s", r.location);
+		/* a new authorization: the one above is pending, not valid */
+		assert_string_equal(jstr(r.json, "status"), "pending");
+		validate_order(k_a, kid, &r, "dns-01");
+		acme_resp_clear(&r);
+		finalize(k_a, kid, order_url, wc, 1, &r);
+		expect_status(&r, 200);
+		assert_string_equal(jstr(r.json, "status"), "processing");
+		acme_resp_clear(&r);
+	}
 
 	/* an IP identifier (RFC 8738): no dns-01 */
 	post(k_a, kid, "/new-order",
@@ -1265,14 +1348,14 @@ test_wildcard_and_ip(void **state)
 	expect_status(&r, 201);
 	post(k_a, kid,
 	    rel(json_string_value(
-		json_array_get(json_object_get(r.json, "authorizations"), 0))),
+	        json_array_get(json_object_get(r.json, "authorizations"), 0))),
 	    NULL, &a);
 	assert_string_equal(
 	    jstr(json_object_get(a.json, "identifier"), "type"), "ip");
 	assert_int_equal(
 	    json_array_size(json_object_get(a.json, "challenges")), 2);
 	json_array_foreach(json_object_get(a.json, "challenges"), i, ch)
-	    assert_string_not_equal(jstr(ch, "type"), "dns-01");
+		assert_string_not_equal(jstr(ch, "type"), "dns-01");
 	acme_resp_clear(&a);
 	acme_resp_clear(&r);
 
@@ -1286,11 +1369,10 @@ test_wildcard_and_ip(void **state)
 	assert_int_equal(
 	    json_array_size(json_object_get(r.json, "subproblems")), 1);
 	assert_string_equal(
-	    jstr(json_object_get(json_array_get(json_object_get(r.json,
-						    "subproblems"),
-				     0),
-		     "identifier"),
-		"value"),
+	    jstr(json_object_get(
+	             json_array_get(json_object_get(r.json, "subproblems"), 0),
+	             "identifier"),
+	        "value"),
 	    "*.example.org");
 	acme_resp_clear(&r);
 
@@ -1312,9 +1394,9 @@ test_wildcard_and_ip(void **state)
 	post(k_a, kid, "/new-order", NULL, &r);
 	expect_prob(&r, 400, "malformed");
 	acme_resp_clear(&r);
-	/* 3 good orders made: 2 before the chall_types change, none after */
+	/* 3 good orders made before the chall_types change, none after */
 	assert_int_equal(
-	    db_count("SELECT count(*) AS n FROM orders", NULL, 0), 2);
+	    db_count("SELECT count(*) AS n FROM orders", NULL, 0), 3);
 }
 
 static void
@@ -1377,8 +1459,7 @@ test_orders_paging(void **state)
 	snprintf(orders, sizeof(orders), "%s/orders", kid_b);
 	post(k_b, kid_b, rel(orders), NULL, &r);
 	expect_status(&r, 200);
-	assert_int_equal(
-	    json_array_size(json_object_get(r.json, "orders")), 0);
+	assert_int_equal(json_array_size(json_object_get(r.json, "orders")), 0);
 	acme_resp_clear(&r);
 	/* and nobody reads another account's list */
 	snprintf(orders, sizeof(orders), "%s/orders", kid);
@@ -1407,8 +1488,7 @@ test_orders_next_full_url(void **state)
 	acme_resp_clear(&r);
 	post_full(k_a, kid, rel(next), next, NULL, NULL, &r);
 	expect_status(&r, 200);
-	assert_int_equal(
-	    json_array_size(json_object_get(r.json, "orders")), 1);
+	assert_int_equal(json_array_size(json_object_get(r.json, "orders")), 1);
 	acme_resp_clear(&r);
 }
 
@@ -1427,7 +1507,7 @@ test_validation_failed(void **state)
 	snprintf(order_url, sizeof(order_url), "%s", r.location);
 	snprintf(az, sizeof(az), "%s",
 	    json_string_value(
-		json_array_get(json_object_get(r.json, "authorizations"), 0)));
+	        json_array_get(json_object_get(r.json, "authorizations"), 0)));
 	acme_resp_clear(&r);
 	assert_true(find_chall(k_a, kid, az, "http-01", chall, sizeof(chall)));
 	assert_true(find_chall(k_a, kid, az, "dns-01", other, sizeof(other)));
@@ -1445,14 +1525,13 @@ test_validation_failed(void **state)
 	assert_string_equal(acme_row_str(row, "status"), "invalid");
 	err = json_loads(acme_row_str(row, "error"), 0, NULL);
 	assert_non_null(err);
-	assert_string_equal(jstr(err, "type"),
-	    "urn:ietf:params:acme:error:incorrectResponse");
+	assert_string_equal(
+	    jstr(err, "type"), "urn:ietf:params:acme:error:incorrectResponse");
 	json_decref(err);
 	json_decref(row);
 	post(k_a, kid, rel(chall), NULL, &r);
 	assert_string_equal(jstr(r.json, "status"), "invalid");
-	assert_non_null(strstr(jstr(json_object_get(r.json, "error"),
-				   "detail"),
+	assert_non_null(strstr(jstr(json_object_get(r.json, "error"), "detail"),
 	    "wrong key authorization"));
 	acme_resp_clear(&r);
 
@@ -1469,12 +1548,12 @@ test_validation_failed(void **state)
 	assert_true(json_is_object(err));
 	assert_string_equal(
 	    jstr(err, "type"), "urn:ietf:params:acme:error:unauthorized");
-	assert_int_equal(json_integer_value(json_object_get(err, "status")),
-	    403);
+	assert_int_equal(
+	    json_integer_value(json_object_get(err, "status")), 403);
 	sub = json_array_get(json_object_get(err, "subproblems"), 0);
 	assert_non_null(sub);
-	assert_string_equal(jstr(sub, "type"),
-	    "urn:ietf:params:acme:error:incorrectResponse");
+	assert_string_equal(
+	    jstr(sub, "type"), "urn:ietf:params:acme:error:incorrectResponse");
 	assert_string_equal(jstr(json_object_get(sub, "identifier"), "value"),
 	    "bad.example.com");
 	acme_resp_clear(&r);
@@ -1484,15 +1563,15 @@ test_validation_failed(void **state)
 	assert_string_equal(jstr(r.json, "status"), "pending");
 	acme_resp_clear(&r);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
-				  " state = 'queued'",
-			     NULL, 0),
+	                          " state = 'queued'",
+	                     NULL, 0),
 	    0);
 	finalize(k_a, kid, order_url, names, 2, &r);
 	expect_prob(&r, 403, "orderNotReady");
 	acme_resp_clear(&r);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM audit WHERE"
-				  " event = 'challenge.invalid'",
-			     NULL, 0),
+	                          " event = 'challenge.invalid'",
+	                     NULL, 0),
 	    1);
 }
 
@@ -1518,8 +1597,8 @@ test_bad_nonce(void **state)
 	assert_true(has_link(&r, "index", BASE "/directory"));
 	acme_resp_clear(&r);
 	/* made up */
-	post_full(k_a, kid, "/new-order", NULL, "AAAAAAAAAAAAAAAAAAAAAA", pl,
-	    &r);
+	post_full(
+	    k_a, kid, "/new-order", NULL, "AAAAAAAAAAAAAAAAAAAAAA", pl, &r);
 	expect_prob(&r, 400, "badNonce");
 	acme_resp_clear(&r);
 	/* missing */
@@ -1559,12 +1638,12 @@ test_url_mismatch(void **state)
 	    pl, &r);
 	expect_prob(&r, 401, "unauthorized");
 	acme_resp_clear(&r);
-	post_full(k_a, kid, "/new-order", "http://acme.test/new-order", NULL,
-	    pl, &r);
+	post_full(
+	    k_a, kid, "/new-order", "http://acme.test/new-order", NULL, pl, &r);
 	expect_prob(&r, 401, "unauthorized");
 	acme_resp_clear(&r);
-	post_full(k_a, NULL, "/new-account", BASE "/new-account/", NULL,
-	    "{}", &r);
+	post_full(
+	    k_a, NULL, "/new-account", BASE "/new-account/", NULL, "{}", &r);
 	expect_prob(&r, 401, "unauthorized");
 	acme_resp_clear(&r);
 	assert_int_equal(
@@ -1614,8 +1693,8 @@ test_revoke_by_account(void **state)
 	expect_prob(&r, 400, "malformed");
 	acme_resp_clear(&r);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
-				  " kind = 'revoke'",
-			     NULL, 0),
+	                          " kind = 'revoke'",
+	                     NULL, 0),
 	    0);
 
 	/* by the account: revoked at once, the job carries it to the CA */
@@ -1624,28 +1703,27 @@ test_revoke_by_account(void **state)
 	assert_null(r.json);
 	assert_int_equal(r.kick, 1);
 	assert_int_equal(r.wait, ACME_WAIT_JOB);
-	row = acme_db_one(T.db, "SELECT * FROM jobs WHERE kind = 'revoke'",
-	    NULL);
+	row =
+	    acme_db_one(T.db, "SELECT * FROM jobs WHERE kind = 'revoke'", NULL);
 	assert_non_null(row);
 	assert_int_equal(acme_row_int(row, "ref"), cert_id);
 	assert_int_equal(acme_row_int(row, "arg"), 4);
 	assert_string_equal(acme_row_str(row, "state"), "queued");
 	assert_int_equal(r.wait_id, acme_row_int(row, "id"));
 	json_decref(row);
-	row = acme_db_one(T.db, "SELECT * FROM certificates WHERE id = ?", "i",
-	    cert_id);
+	row = acme_db_one(
+	    T.db, "SELECT * FROM certificates WHERE id = ?", "i", cert_id);
 	assert_string_equal(acme_row_str(row, "status"), "revoked");
 	assert_int_equal(acme_row_int(row, "revoke_reason"), 4);
 	json_decref(row);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM audit WHERE"
-				  " event = 'certificate.revoke'",
-			     NULL, 0),
+	                          " event = 'certificate.revoke'",
+	                     NULL, 0),
 	    1);
 	/* the deferred reply waits for the job, then succeeds */
 	assert_int_equal(acme_wait_poll(T.ctx, &r, T.now, 0), 0);
 	assert_int_equal(due_jobs("revoke", &job, 1), 1);
-	assert_int_equal(
-	    acme_state_revoke_done(T.db, &job, 1, NULL, T.now), 0);
+	assert_int_equal(acme_state_revoke_done(T.db, &job, 1, NULL, T.now), 0);
 	assert_int_equal(acme_wait_poll(T.ctx, &r, T.now, 0), 1);
 	expect_status(&r, 200);
 	acme_resp_clear(&r);
@@ -1655,8 +1733,8 @@ test_revoke_by_account(void **state)
 	expect_prob(&r, 400, "alreadyRevoked");
 	acme_resp_clear(&r);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
-				  " kind = 'revoke'",
-			     NULL, 0),
+	                          " kind = 'revoke'",
+	                     NULL, 0),
 	    1);
 	free(pl);
 	free(pem);
@@ -1679,7 +1757,7 @@ test_revoke_refused_by_ca(void **state)
 	expect_status(&r, 200);
 	assert_int_equal(due_jobs("revoke", &job, 1), 1);
 	assert_int_equal(acme_state_revoke_done(T.db, &job, 0,
-			     "SCM: certificate already expired", T.now),
+	                     "SCM: certificate already expired", T.now),
 	    0);
 	assert_int_equal(acme_wait_poll(T.ctx, &r, T.now, 0), 1);
 	expect_prob(&r, 500, "serverInternal");
@@ -1718,8 +1796,8 @@ test_revoke_by_cert_key(void **state)
 	assert_int_equal(acme_row_int(row, "revoke_reason"), 1);
 	json_decref(row);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
-				  " kind = 'revoke' AND arg = 1",
-			     NULL, 0),
+	                          " kind = 'revoke' AND arg = 1",
+	                     NULL, 0),
 	    1);
 	/* no account was made for the certificate key */
 	assert_int_equal(
@@ -1757,14 +1835,13 @@ test_key_change(void **state)
 	new_account(k_b, kid_b);
 
 	/* refused: wrong oldKey, a nonce inside, another url, a key in use */
-	inner = key_change_inner(k_new, kid, k_other, NULL,
-	    BASE "/key-change");
+	inner = key_change_inner(k_new, kid, k_other, NULL, BASE "/key-change");
 	post(k_a, kid, "/key-change", inner, &r);
 	expect_prob(&r, 400, "malformed");
 	acme_resp_clear(&r);
 	free(inner);
-	inner = key_change_inner(k_new, kid, k_a, "AAAAAAAAAAAAAAAAAAAAAA",
-	    BASE "/key-change");
+	inner = key_change_inner(
+	    k_new, kid, k_a, "AAAAAAAAAAAAAAAAAAAAAA", BASE "/key-change");
 	post(k_a, kid, "/key-change", inner, &r);
 	expect_prob(&r, 400, "malformed");
 	acme_resp_clear(&r);
@@ -1812,8 +1889,8 @@ test_key_change(void **state)
 	assert_string_equal(acme_row_str(row, "jwk"), canon_new);
 	json_decref(row);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM audit WHERE"
-				  " event = 'account.keychange'",
-			     NULL, 0),
+	                          " event = 'account.keychange'",
+	                     NULL, 0),
 	    1);
 
 	/* the old key no longer signs for the account; the new one does */
@@ -1873,12 +1950,12 @@ test_deactivate(void **state)
 	json_decref(row);
 	/* its pending authorizations go with it (RFC 8555 §7.3.6) */
 	assert_int_equal(db_count("SELECT count(*) AS n FROM authzs WHERE"
-				  " status = 'deactivated'",
-			     NULL, 0),
+	                          " status = 'deactivated'",
+	                     NULL, 0),
 	    1);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM audit WHERE"
-				  " event = 'account.deactivated'",
-			     NULL, 0),
+	                          " event = 'account.deactivated'",
+	                     NULL, 0),
 	    1);
 
 	/* later requests: 401 unauthorized */
@@ -1900,6 +1977,35 @@ test_deactivate(void **state)
 	acme_resp_clear(&r);
 }
 
+/*
+ * RFC 8555 §7.3.6: once deactivated, the server must not accept further
+ * requests authorized by the account's key, newAccount included: the
+ * client is told, not handed back the account as if it could be used.
+ */
+static void
+test_deactivated_key_new_account(void **state)
+{
+	struct acme_resp r;
+	char kid[512];
+
+	(void)state;
+	new_account(k_a, kid);
+	post(k_a, kid, rel(kid), "{\"status\":\"deactivated\"}", &r);
+	expect_status(&r, 200);
+	acme_resp_clear(&r);
+	/* Boulder and Pebble answer 403; this server's other "account is
+	 * deactivated" answers are 401: either is fine, the type is not */
+	post(k_a, NULL, "/new-account", "{\"termsOfServiceAgreed\":true}", &r);
+	expect_prob(&r, r.status == 403 ? 403 : 401, "unauthorized");
+	assert_string_equal(r.location, "");
+	acme_resp_clear(&r);
+	post(k_a, NULL, "/new-account", "{\"onlyReturnExisting\":true}", &r);
+	expect_prob(&r, r.status == 403 ? 403 : 401, "unauthorized");
+	acme_resp_clear(&r);
+	assert_int_equal(
+	    db_count("SELECT count(*) AS n FROM accounts", NULL, 0), 1);
+}
+
 static void
 test_authz_reuse(void **state)
 {
@@ -1913,7 +2019,7 @@ test_authz_reuse(void **state)
 	new_order(k_a, kid, names, 1, &r);
 	snprintf(az1, sizeof(az1), "%s",
 	    json_string_value(
-		json_array_get(json_object_get(r.json, "authorizations"), 0)));
+	        json_array_get(json_object_get(r.json, "authorizations"), 0)));
 	validate_order(k_a, kid, &r, "http-01");
 	acme_resp_clear(&r);
 
@@ -1921,16 +2027,15 @@ test_authz_reuse(void **state)
 	T.now += 3600;
 	new_order(k_a, kid, names, 1, &r);
 	assert_string_equal(jstr(r.json, "status"), "ready");
-	assert_string_equal(
-	    json_string_value(
-		json_array_get(json_object_get(r.json, "authorizations"), 0)),
+	assert_string_equal(json_string_value(json_array_get(
+	                        json_object_get(r.json, "authorizations"), 0)),
 	    az1);
 	acme_resp_clear(&r);
 	assert_int_equal(
 	    db_count("SELECT count(*) AS n FROM authzs", NULL, 0), 1);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM orders WHERE"
-				  " status = 'ready'",
-			     NULL, 0),
+	                          " status = 'ready'",
+	                     NULL, 0),
 	    2);
 
 	/* not across accounts */
@@ -2001,8 +2106,8 @@ test_order_expiry(void **state)
 	assert_string_equal(acme_row_str(row, "status"), "invalid");
 	json_decref(row);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
-				  " kind = 'enroll'",
-			     NULL, 0),
+	                          " kind = 'enroll'",
+	                     NULL, 0),
 	    0);
 }
 
@@ -2021,7 +2126,7 @@ test_other_account(void **state)
 	snprintf(order_url, sizeof(order_url), "%s", r.location);
 	snprintf(az, sizeof(az), "%s",
 	    json_string_value(
-		json_array_get(json_object_get(r.json, "authorizations"), 0)));
+	        json_array_get(json_object_get(r.json, "authorizations"), 0)));
 	acme_resp_clear(&r);
 	assert_true(find_chall(k_a, kid, az, "http-01", chall, sizeof(chall)));
 
@@ -2038,8 +2143,8 @@ test_other_account(void **state)
 	post(k_b, kid_b, path, "{\"csr\":\"AAAA\"}", &r);
 	expect_prob(&r, 403, "unauthorized");
 	acme_resp_clear(&r);
-	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs", NULL, 0),
-	    0);
+	assert_int_equal(
+	    db_count("SELECT count(*) AS n FROM jobs", NULL, 0), 0);
 	/* unknown ids */
 	post(k_a, kid, "/order/nosuch", NULL, &r);
 	expect_prob(&r, 404, "malformed");
@@ -2067,7 +2172,7 @@ test_authz_deactivate(void **state)
 	new_order(k_a, kid, names, 1, &r);
 	snprintf(az, sizeof(az), "%s",
 	    json_string_value(
-		json_array_get(json_object_get(r.json, "authorizations"), 0)));
+	        json_array_get(json_object_get(r.json, "authorizations"), 0)));
 	acme_resp_clear(&r);
 	post(k_a, kid, rel(az), "{\"status\":\"valid\"}", &r);
 	expect_prob(&r, 400, "malformed");
@@ -2077,8 +2182,8 @@ test_authz_deactivate(void **state)
 	assert_string_equal(jstr(r.json, "status"), "deactivated");
 	acme_resp_clear(&r);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM authzs WHERE"
-				  " status = 'deactivated'",
-			     NULL, 0),
+	                          " status = 'deactivated'",
+	                     NULL, 0),
 	    1);
 }
 
@@ -2088,45 +2193,46 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_directory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_new_nonce_and_routing, setup, teardown),
+	        test_new_nonce_and_routing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_account, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_account_errors, setup, teardown),
+	        test_account_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_request_format, setup, teardown),
+	        test_request_format, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_eab_required_missing, setup, teardown),
+	        test_eab_required_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_eab, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_order_flow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_finalize_twice, setup, teardown),
+	        test_finalize_twice, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_wildcard_and_ip, setup, teardown),
+	        test_finalize_ca_failure, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_orders_paging, setup, teardown),
+	        test_wildcard_and_ip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_orders_next_full_url, setup, teardown),
+	        test_orders_paging, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_validation_failed, setup, teardown),
+	        test_orders_next_full_url, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_validation_failed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_nonce, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_url_mismatch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_url_mismatch, setup, teardown),
+	        test_revoke_by_account, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_revoke_by_account, setup, teardown),
+	        test_revoke_refused_by_ca, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_revoke_refused_by_ca, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_revoke_by_cert_key, setup, teardown),
+	        test_revoke_by_cert_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_key_change, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deactivate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_authz_reuse, setup, teardown),
+	        test_deactivated_key_new_account, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_authz_reuse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_expiry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_order_expiry, setup, teardown),
+	        test_other_account, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_other_account, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_authz_deactivate, setup, teardown),
+	        test_authz_deactivate, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,6 +79,8 @@ sim_start(void **state)
 	if (sim.pid < 0)
 		return -1;
 	if (sim.pid == 0) {
+		/* do not outlive a test killed by ctest's timeout */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		execl(bin, bin, "--state-dir", sim.dir, "--listen",
 		    "127.0.0.1:0", "--pending-polls", "2", (char *)NULL);
 		_exit(127);
@@ -272,11 +275,12 @@ conf_header(struct sectigo_conf *c)
 
 /* ---- helpers: CSR, simulator stats -------------------------------------- */
 
-static EVP_PKEY *csr_key;
+static EVP_PKEY *csr_key; /* P-256, most tests */
+static EVP_PKEY *rsa_key; /* RSA 2048: a body above 1 KiB */
 
-/* A P-256 CSR for names (CN = names[0]); caller frees. */
+/* A CSR for names (CN = names[0]) with key; caller frees. */
 static char *
-make_csr(const char *const *names, size_t n)
+make_csr_key(const char *const *names, size_t n, EVP_PKEY *key)
 {
 	X509_REQ *req = X509_REQ_new();
 	X509_NAME *subj = X509_NAME_new();
@@ -291,9 +295,7 @@ make_csr(const char *const *names, size_t n)
 	assert_non_null(subj);
 	assert_non_null(exts);
 	assert_non_null(mem);
-	if (csr_key == NULL)
-		csr_key = EVP_EC_gen("P-256");
-	assert_non_null(csr_key);
+	assert_non_null(key);
 	assert_int_equal(X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC,
 	                     (const unsigned char *)names[0], -1, -1, 0),
 	    1);
@@ -306,8 +308,8 @@ make_csr(const char *const *names, size_t n)
 	assert_non_null(ext);
 	sk_X509_EXTENSION_push(exts, ext);
 	assert_int_equal(X509_REQ_add_extensions(req, exts), 1);
-	assert_int_equal(X509_REQ_set_pubkey(req, csr_key), 1);
-	assert_true(X509_REQ_sign(req, csr_key, EVP_sha256()) > 0);
+	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
+	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
 	assert_int_equal(PEM_write_bio_X509_REQ(mem, req), 1);
 	len = BIO_get_mem_data(mem, &data);
 	out = strndup(data, (size_t)len);
@@ -317,6 +319,15 @@ make_csr(const char *const *names, size_t n)
 	X509_NAME_free(subj);
 	X509_REQ_free(req);
 	return out;
+}
+
+/* A P-256 CSR for names; caller frees. */
+static char *
+make_csr(const char *const *names, size_t n)
+{
+	if (csr_key == NULL)
+		csr_key = EVP_EC_gen("P-256");
+	return make_csr_key(names, n, csr_key);
 }
 
 struct fetch {
@@ -382,14 +393,12 @@ stat_count(struct ctx *c, const char *key)
 	return n;
 }
 
-/* The simulator's record of sslId ref: copies status and comments. */
-static void
-stat_cert(struct ctx *c, const char *ref, char *status, size_t ssz,
-    char *comments, size_t csz)
+/* The simulator's record of sslId ref (caller decrefs). */
+static json_t *
+stat_cert(struct ctx *c, const char *ref)
 {
-	json_t *j = sim_call(c, "/sim/stats", NULL), *certs, *it;
+	json_t *j = sim_call(c, "/sim/stats", NULL), *certs, *it, *found = NULL;
 	size_t i;
-	int found = 0;
 
 	assert_non_null(j);
 	certs = json_object_get(j, "certificates");
@@ -397,16 +406,20 @@ stat_cert(struct ctx *c, const char *ref, char *status, size_t ssz,
 	json_array_foreach(certs, i, it) {
 		json_t *id = json_object_get(it, "sslId");
 
-		if (!json_is_integer(id) || json_integer_value(id) != atol(ref))
-			continue;
-		found = 1;
-		snprintf(status, ssz, "%s",
-		    json_string_value(json_object_get(it, "status")));
-		snprintf(comments, csz, "%s",
-		    json_string_value(json_object_get(it, "comments")));
+		if (json_is_integer(id) && json_integer_value(id) == atol(ref))
+			found = json_incref(it);
 	}
 	json_decref(j);
-	assert_true(found);
+	assert_non_null(found);
+	return found;
+}
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "(absent)";
 }
 
 static void
@@ -497,9 +510,10 @@ test_lifecycle_oauth(void **state)
 	struct ctx *c = *state;
 	struct sectigo_conf conf;
 	struct box b = {0};
-	char n0[64], n1[64], ref[32], st[64], comments[256];
+	char n0[64], n1[64], ref[32];
 	const char *names[2] = {n0, n1};
 	struct acme_ca_enroll en = {0};
+	json_t *rec, *sans;
 	char *csr;
 	long enrolls;
 
@@ -519,8 +533,17 @@ test_lifecycle_oauth(void **state)
 	assert_int_equal(b.http, 200);
 	snprintf(ref, sizeof(ref), "%s", b.ref);
 	assert_int_equal(stat_count(c, "enroll_calls"), enrolls + 1);
-	stat_cert(c, ref, st, sizeof(st), comments, sizeof(comments));
-	assert_string_equal(comments, "acmebridge tag=order-1-lifecycle");
+	rec = stat_cert(c, ref);
+	assert_string_equal(
+	    jstr(rec, "comments"), "acmebridge tag=order-1-lifecycle");
+	assert_string_equal(jstr(rec, "commonName"), n0);
+	sans = json_object_get(rec, "subjectAlternativeNames");
+	assert_int_equal(json_array_size(sans), 2);
+	assert_string_equal(json_string_value(json_array_get(sans, 0)), n0);
+	assert_string_equal(json_string_value(json_array_get(sans, 1)), n1);
+	assert_null(
+	    json_string_value(json_object_get(rec, "externalRequester")));
+	json_decref(rec);
 
 	/* --pending-polls 2 */
 	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
@@ -545,8 +568,9 @@ test_lifecycle_oauth(void **state)
 
 	CALL(c, &b, c->ca->ops->revoke(c->ca, ref, 4, on_result, &b));
 	assert_int_equal(b.status, ACME_CA_OK);
-	stat_cert(c, ref, st, sizeof(st), comments, sizeof(comments));
-	assert_int_equal(strcasecmp(st, "revoked"), 0);
+	rec = stat_cert(c, ref);
+	assert_int_equal(strcasecmp(jstr(rec, "status"), "revoked"), 0);
+	json_decref(rec);
 	/* again (and with a reason SCM does not take): still OK */
 	CALL(c, &b, c->ca->ops->revoke(c->ca, ref, 9, on_result, &b));
 	assert_int_equal(b.status, ACME_CA_OK);
@@ -577,6 +601,21 @@ test_collect_unknown(void **state)
 	    c->ca->ops->collect(c->ca, "12x", on_result, &b), -EINVAL);
 	assert_int_equal(
 	    c->ca->ops->revoke(c->ca, "", 0, on_result, &b), -EINVAL);
+	{
+		const char *names[2] = {"a.example.com", "b,c.example.com"};
+		struct acme_ca_enroll en = {"has space", "csr", names, 1, 0};
+
+		assert_int_equal(
+		    c->ca->ops->submit(c->ca, &en, on_result, &b), -EINVAL);
+		assert_int_equal(
+		    c->ca->ops->find(c->ca, &en, on_result, &b), -EINVAL);
+		en.tag = "ok-tag";
+		en.n_names = 2;
+		assert_int_equal(
+		    c->ca->ops->submit(c->ca, &en, on_result, &b), -EINVAL);
+		assert_int_equal(
+		    c->ca->ops->revoke(c->ca, "1", 11, on_result, &b), -EINVAL);
+	}
 	run_for(c->base, 50);
 	assert_int_equal(b.called, 1);
 	box_reset(&b);
@@ -624,11 +663,15 @@ test_header_auth(void **state)
 	char n0[64], n1[64], ref[32];
 	const char *names[2] = {n0, n1};
 	struct acme_ca_enroll en = {0};
+	json_t *rec;
 	char *csr;
 
 	unique_names(n0, n1, sizeof(n0));
-	csr = make_csr(names, 2);
+	if (rsa_key == NULL)
+		rsa_key = EVP_RSA_gen(2048);
+	csr = make_csr_key(names, 2, rsa_key);
 	conf_header(&conf);
+	conf.external_requester = "ops@example.com";
 	new_ca(c, &conf);
 	en.tag = "header-auth";
 	en.csr_pem = csr;
@@ -638,6 +681,9 @@ test_header_auth(void **state)
 	CALL(c, &b, c->ca->ops->submit(c->ca, &en, on_result, &b));
 	assert_int_equal(b.status, ACME_CA_OK);
 	snprintf(ref, sizeof(ref), "%s", b.ref);
+	rec = stat_cert(c, ref);
+	assert_string_equal(jstr(rec, "externalRequester"), "ops@example.com");
+	json_decref(rec);
 	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
 	assert_int_equal(b.status, ACME_CA_PENDING);
 	CALL(c, &b, c->ca->ops->find(c->ca, &en, on_result, &b));
@@ -1293,6 +1339,7 @@ main(void)
 	fails += cmocka_run_group_tests_name(
 	    "sectigo_sim", with_sim, sim_start, sim_stop);
 	EVP_PKEY_free(csr_key);
+	EVP_PKEY_free(rsa_key);
 	curl_global_cleanup();
 	return fails;
 }
