@@ -42,7 +42,7 @@ struct acme_req {
 	const char *content_type; /* or NULL */
 	const char *body;         /* not NUL-terminated */
 	size_t body_len;
-	long long now;            /* unix seconds */
+	long long now; /* unix seconds */
 };
 
 enum acme_wait { ACME_WAIT_NONE, ACME_WAIT_ORDER, ACME_WAIT_JOB };
@@ -50,45 +50,45 @@ enum acme_wait { ACME_WAIT_NONE, ACME_WAIT_ORDER, ACME_WAIT_JOB };
 /** The response to send; acme_resp_clear() frees what it owns. */
 struct acme_resp {
 	int status;
-	json_t *json;        /* JSON body (owned), or NULL */
-	const char *ctype;   /* Content-Type of the body */
-	char *raw;           /* raw body (owned), e.g. a PEM chain */
+	json_t *json;      /* JSON body (owned), or NULL */
+	const char *ctype; /* Content-Type of the body */
+	char *raw;         /* raw body (owned), e.g. a PEM chain */
 	size_t raw_len;
-	char location[512];  /* Location header or "" */
-	char links[4][600];  /* complete Link header values */
+	char location[512]; /* Location header or "" */
+	char links[4][600]; /* complete Link header values */
 	int nlinks;
-	int retry_after;     /* seconds, 0 = none */
-	int no_store;        /* Cache-Control: no-store */
-	int kick;            /* durable jobs were queued: wake the runner */
+	int retry_after; /* seconds, 0 = none */
+	int no_store;    /* Cache-Control: no-store */
+	int kick;        /* durable jobs were queued: wake the runner */
 	/* Deferred reply: the proxy waits (without blocking) until
 	 * acme_wait_poll() says the reply is ready or wait_until passes. */
 	enum acme_wait wait;
-	long long wait_id;     /* order or job row id */
-	long long wait_until;  /* unix ms */
-	long long wait_acct;   /* account id the reply is for */
+	long long wait_id;    /* order or job row id */
+	long long wait_until; /* unix ms */
+	long long wait_acct;  /* account id the reply is for */
 };
 
 struct acme_ctx;
 
 /** Per-thread engine over its own db connection; shares nonces. */
-struct acme_ctx *acme_ctx_new(const struct acme_settings *s,
-    struct acme_db *db, struct acme_nonces *nonces);
+struct acme_ctx *acme_ctx_new(const struct acme_settings *s, struct acme_db *db,
+    struct acme_nonces *nonces);
 void acme_ctx_free(struct acme_ctx *ctx);
 
 /** Handle one request; always fills resp (a problem on any error). */
-void acme_handle(struct acme_ctx *ctx, const struct acme_req *req,
-    struct acme_resp *resp);
+void acme_handle(
+    struct acme_ctx *ctx, const struct acme_req *req, struct acme_resp *resp);
 /**
  * For a deferred response: check whether the awaited state is reached.
  * @param final 1 when the wait time is over (reply with what there is)
  * @return 1 when resp now holds the reply to send, 0 to keep waiting.
  */
-int acme_wait_poll(struct acme_ctx *ctx, struct acme_resp *resp,
-    long long now, int final);
+int acme_wait_poll(
+    struct acme_ctx *ctx, struct acme_resp *resp, long long now, int final);
 void acme_resp_clear(struct acme_resp *resp);
 /** Fill resp with a problem document (for proxy-level errors). */
-void acme_resp_problem(struct acme_ctx *ctx, struct acme_resp *resp,
-    struct acme_problem *prob);
+void acme_resp_problem(
+    struct acme_ctx *ctx, struct acme_resp *resp, struct acme_problem *prob);
 
 /** RFC 3339 UTC time into buf (at least 21 bytes). */
 const char *acme_time_str(long long t, char *buf, size_t len);

@@ -29,7 +29,7 @@ struct acme_ca_enroll {
 	const char *const *names; /* SAN values (DNS names or IP addresses);
 				     names[0] is the CN */
 	size_t n_names;
-	int validity_days;        /* 0 = connector default */
+	int validity_days; /* 0 = connector default */
 };
 
 /** Outcome of a CA call; valid only during the callback. */
@@ -58,8 +58,8 @@ struct acme_ca_ops {
 	int (*find)(struct acme_ca *, const struct acme_ca_enroll *,
 	    acme_ca_cb *, void *);
 	/** Collect: OK with chain_pem, or PENDING. */
-	int (*collect)(struct acme_ca *, const char *ca_ref, acme_ca_cb *,
-	    void *);
+	int (*collect)(
+	    struct acme_ca *, const char *ca_ref, acme_ca_cb *, void *);
 	/** Revoke with an RFC 5280 reason code: OK. */
 	int (*revoke)(struct acme_ca *, const char *ca_ref, int reason,
 	    acme_ca_cb *, void *);

@@ -30,10 +30,10 @@ static const char *const migrations[] = {
     /* 1: initial schema */
     "CREATE TABLE accounts ("
     " id INTEGER PRIMARY KEY,"
-    " kid TEXT NOT NULL UNIQUE,"          /* URL token of the account */
-    " jwk TEXT NOT NULL,"                 /* canonical public JWK */
-    " thumbprint TEXT NOT NULL UNIQUE,"   /* RFC 7638 */
-    " status TEXT NOT NULL,"              /* valid|deactivated|revoked */
+    " kid TEXT NOT NULL UNIQUE,"        /* URL token of the account */
+    " jwk TEXT NOT NULL,"               /* canonical public JWK */
+    " thumbprint TEXT NOT NULL UNIQUE," /* RFC 7638 */
+    " status TEXT NOT NULL,"            /* valid|deactivated|revoked */
     " contact TEXT NOT NULL DEFAULT '[]',"
     " tos_agreed INTEGER NOT NULL DEFAULT 0,"
     " eab_kid TEXT,"
@@ -41,7 +41,7 @@ static const char *const migrations[] = {
     " created INTEGER NOT NULL);"
     "CREATE TABLE eab_keys ("
     " kid TEXT PRIMARY KEY,"
-    " hmac_key TEXT NOT NULL,"            /* base64url */
+    " hmac_key TEXT NOT NULL," /* base64url */
     " connector TEXT NOT NULL,"
     " note TEXT NOT NULL DEFAULT '',"
     " created INTEGER NOT NULL,"
@@ -50,13 +50,13 @@ static const char *const migrations[] = {
     " id INTEGER PRIMARY KEY,"
     " oid TEXT NOT NULL UNIQUE,"
     " account_id INTEGER NOT NULL REFERENCES accounts(id),"
-    " status TEXT NOT NULL,"              /* pending|ready|processing|valid|invalid */
+    " status TEXT NOT NULL," /* pending|ready|processing|valid|invalid */
     " expires INTEGER NOT NULL,"
-    " identifiers TEXT NOT NULL,"         /* JSON array */
-    " error TEXT,"                        /* problem document */
+    " identifiers TEXT NOT NULL," /* JSON array */
+    " error TEXT,"                /* problem document */
     " csr_pem TEXT,"
     " connector TEXT NOT NULL,"
-    " ca_ref TEXT,"                       /* SCM sslId */
+    " ca_ref TEXT,"                             /* SCM sslId */
     " enroll_state INTEGER NOT NULL DEFAULT 0," /* 0 none, 1 sending, 2 enrolled */
     " cert_id INTEGER,"
     " created INTEGER NOT NULL,"
@@ -67,9 +67,9 @@ static const char *const migrations[] = {
     " aid TEXT NOT NULL UNIQUE,"
     " account_id INTEGER NOT NULL REFERENCES accounts(id),"
     " id_type TEXT NOT NULL,"
-    " id_value TEXT NOT NULL,"            /* without '*.' */
+    " id_value TEXT NOT NULL," /* without '*.' */
     " wildcard INTEGER NOT NULL,"
-    " status TEXT NOT NULL,"              /* pending|valid|invalid|deactivated|expired|revoked */
+    " status TEXT NOT NULL," /* pending|valid|invalid|deactivated|expired|revoked */
     " expires INTEGER NOT NULL,"
     " created INTEGER NOT NULL);"
     "CREATE INDEX authzs_reuse ON authzs(account_id, id_type, id_value,"
@@ -85,7 +85,7 @@ static const char *const migrations[] = {
     " authz_id INTEGER NOT NULL REFERENCES authzs(id),"
     " type TEXT NOT NULL,"
     " token TEXT NOT NULL,"
-    " status TEXT NOT NULL,"              /* pending|processing|valid|invalid */
+    " status TEXT NOT NULL," /* pending|processing|valid|invalid */
     " validated INTEGER,"
     " error TEXT);"
     "CREATE INDEX challenges_authz ON challenges(authz_id);"
@@ -101,17 +101,17 @@ static const char *const migrations[] = {
     " not_after INTEGER NOT NULL,"
     " connector TEXT NOT NULL,"
     " ca_ref TEXT NOT NULL,"
-    " status TEXT NOT NULL,"              /* valid|revoked */
+    " status TEXT NOT NULL," /* valid|revoked */
     " revoke_reason INTEGER,"
     " created INTEGER NOT NULL);"
     "CREATE INDEX certificates_serial ON certificates(serial);"
     "CREATE TABLE jobs ("
     " id INTEGER PRIMARY KEY,"
-    " kind TEXT NOT NULL,"                /* validate|enroll|collect|revoke */
-    " ref INTEGER NOT NULL,"              /* challenge/order/certificate id */
+    " kind TEXT NOT NULL,"   /* validate|enroll|collect|revoke */
+    " ref INTEGER NOT NULL," /* challenge/order/certificate id */
     " arg INTEGER NOT NULL DEFAULT 0,"
-    " state TEXT NOT NULL,"               /* queued|done|failed */
-    " next_run INTEGER NOT NULL,"         /* unix ms */
+    " state TEXT NOT NULL,"       /* queued|done|failed */
+    " next_run INTEGER NOT NULL," /* unix ms */
     " attempts INTEGER NOT NULL DEFAULT 0,"
     " last_error TEXT,"
     " created INTEGER NOT NULL,"
@@ -133,7 +133,7 @@ run_migrations(sqlite3 *h, char *err, size_t errlen)
 	char *msg = NULL;
 
 	if (sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL) !=
-		SQLITE_OK ||
+	        SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
 		snprintf(err, errlen, "database: %s", sqlite3_errmsg(h));
 		sqlite3_finalize(st);
@@ -154,9 +154,9 @@ run_migrations(sqlite3 *h, char *err, size_t errlen)
 		/* each migration and its version bump commit together */
 		snprintf(sql, sizeof(sql), "PRAGMA user_version=%d;", v + 1);
 		if (sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, &msg) !=
-			SQLITE_OK ||
+		        SQLITE_OK ||
 		    sqlite3_exec(h, migrations[v], NULL, NULL, &msg) !=
-			SQLITE_OK ||
+		        SQLITE_OK ||
 		    sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK ||
 		    sqlite3_exec(h, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 			snprintf(err, errlen, "database: migration %d: %s",
@@ -181,18 +181,18 @@ acme_db_open(const char *path, int sync_full, char *err, size_t errlen)
 		return NULL;
 	}
 	if (sqlite3_open_v2(path, &db->h,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-		    SQLITE_OPEN_NOMUTEX,
-		NULL) != SQLITE_OK) {
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	            SQLITE_OPEN_NOMUTEX,
+	        NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "database %s: %s", path,
 		    db->h ? sqlite3_errmsg(db->h) : "cannot open");
 		goto fail;
 	}
 	sqlite3_busy_timeout(db->h, 5000);
 	pragmas = sync_full ? "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
-			      " PRAGMA synchronous=FULL;"
-			    : "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
-			      " PRAGMA synchronous=NORMAL;";
+	                      " PRAGMA synchronous=FULL;"
+	                    : "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
+	                      " PRAGMA synchronous=NORMAL;";
 	if (sqlite3_exec(db->h, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errlen, "database %s: %s", path, msg);
 		sqlite3_free(msg);
@@ -229,8 +229,8 @@ prepare(struct acme_db *db, const char *sql)
 			return db->cache[k].st;
 		if (db->cache[k].sql == NULL) {
 			if (sqlite3_prepare_v3(db->h, sql, -1,
-				SQLITE_PREPARE_PERSISTENT, &st,
-				NULL) != SQLITE_OK) {
+			        SQLITE_PREPARE_PERSISTENT, &st,
+			        NULL) != SQLITE_OK) {
 				log_err("db: prepare: %s: %s",
 				    sqlite3_errmsg(db->h), sql);
 				return NULL;
@@ -263,8 +263,8 @@ bind(struct acme_db *db, const char *sql, const char *fmt, va_list ap)
 			if (s == NULL)
 				sqlite3_bind_null(st, i);
 			else
-				sqlite3_bind_text(st, i, s, -1,
-				    SQLITE_TRANSIENT);
+				sqlite3_bind_text(
+				    st, i, s, -1, SQLITE_TRANSIENT);
 		} else if (*f == 'b') {
 			const void *p = va_arg(ap, const void *);
 			size_t n = va_arg(ap, size_t);
@@ -326,8 +326,7 @@ row_json(sqlite3_stmt *st)
 }
 
 static json_t *
-query(struct acme_db *db, const char *sql, int all, const char *fmt,
-    va_list ap)
+query(struct acme_db *db, const char *sql, int all, const char *fmt, va_list ap)
 {
 	sqlite3_stmt *st = bind(db, sql, fmt, ap);
 	json_t *rows = NULL, *row;

@@ -17,8 +17,8 @@ struct acme_db;
  *        0: NORMAL (durable across process crashes only)
  * @return the handle, or NULL with a message in err.
  */
-struct acme_db *acme_db_open(const char *path, int sync_full, char *err,
-    size_t errlen);
+struct acme_db *acme_db_open(
+    const char *path, int sync_full, char *err, size_t errlen);
 void acme_db_close(struct acme_db *db);
 
 /*

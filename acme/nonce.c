@@ -20,8 +20,8 @@
 
 struct acme_nonces {
 	pthread_mutex_t mu;
-	uint64_t next;             /* counter of the next nonce */
-	unsigned char key[32];     /* MAC key, random per process */
+	uint64_t next;                  /* counter of the next nonce */
+	unsigned char key[32];          /* MAC key, random per process */
 	unsigned char used[WINDOW / 8]; /* bit per counter mod WINDOW */
 };
 

@@ -15,8 +15,8 @@ acme_problem_clear(struct acme_problem *p)
 }
 
 void
-acme_problem_set(struct acme_problem *p, int status, const char *type,
-    const char *fmt, ...)
+acme_problem_set(
+    struct acme_problem *p, int status, const char *type, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -60,8 +60,8 @@ acme_problem_json(const struct acme_problem *p)
 	json_t *doc;
 
 	doc = json_pack("{s:s, s:s, s:i}", "type",
-	    acme_problem_urn(p->type ? p->type : "serverInternal", urn,
-		sizeof(urn)),
+	    acme_problem_urn(
+	        p->type ? p->type : "serverInternal", urn, sizeof(urn)),
 	    "detail", p->detail, "status", p->status);
 	if (doc == NULL)
 		return NULL;

@@ -36,10 +36,10 @@ struct call {
 	const struct acme_req *req;
 	struct acme_resp *resp;
 	struct acme_jws jws;
-	json_t *payload;  /* parsed payload object, NULL for POST-as-GET */
-	json_t *account;  /* signer's account row (kid requests) */
-	EVP_PKEY *key;    /* signer's key */
-	char url[1024];   /* the request URL */
+	json_t *payload; /* parsed payload object, NULL for POST-as-GET */
+	json_t *account; /* signer's account row (kid requests) */
+	EVP_PKEY *key;   /* signer's key */
+	char url[1024];  /* the request URL */
 };
 
 struct acme_ctx *
@@ -90,8 +90,8 @@ add_link(struct acme_ctx *ctx, struct acme_resp *resp, const char *path,
 	if (resp->nlinks >= 4)
 		return;
 	if (snprintf(resp->links[resp->nlinks], sizeof(resp->links[0]),
-		"<%s%s>;rel=\"%s\"", path[0] == '/' ? ctx->s->base_url : "",
-		path, rel) < (int)sizeof(resp->links[0]))
+	        "<%s%s>;rel=\"%s\"", path[0] == '/' ? ctx->s->base_url : "",
+	        path, rel) < (int)sizeof(resp->links[0]))
 		resp->nlinks++;
 }
 
@@ -105,8 +105,8 @@ set_json(struct acme_resp *resp, int status, json_t *body)
 }
 
 void
-acme_resp_problem(struct acme_ctx *ctx, struct acme_resp *resp,
-    struct acme_problem *prob)
+acme_resp_problem(
+    struct acme_ctx *ctx, struct acme_resp *resp, struct acme_problem *prob)
 {
 	json_decref(resp->json);
 	free(resp->raw);
@@ -122,9 +122,8 @@ acme_resp_problem(struct acme_ctx *ctx, struct acme_resp *resp,
 	acme_problem_clear(prob);
 }
 
-static void
-fail(struct call *c, int status, const char *type, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void fail(struct call *c, int status, const char *type, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
 static void
 fail(struct call *c, int status, const char *type, const char *fmt, ...)
@@ -153,9 +152,8 @@ server_error(struct call *c)
 	    "the server could not complete the request; try again later");
 }
 
-static void
-url_of(struct acme_ctx *ctx, char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void url_of(struct acme_ctx *ctx, char *buf, size_t len, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
 static void
 url_of(struct acme_ctx *ctx, char *buf, size_t len, const char *fmt, ...)
@@ -168,8 +166,7 @@ url_of(struct acme_ctx *ctx, char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static json_t *
-url_json(struct acme_ctx *ctx, const char *fmt, ...)
+static json_t *url_json(struct acme_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static json_t *
@@ -205,7 +202,8 @@ account_json(struct acme_ctx *ctx, const json_t *acct)
 	o = json_pack("{s:s, s:o, s:b, s:o}", "status",
 	    acme_row_str(acct, "status"), "contact", contact,
 	    "termsOfServiceAgreed", (int)acme_row_int(acct, "tos_agreed"),
-	    "orders", url_json(ctx, "/acct/%s/orders", acme_row_str(acct, "kid")));
+	    "orders",
+	    url_json(ctx, "/acct/%s/orders", acme_row_str(acct, "kid")));
 	return o;
 }
 
@@ -224,8 +222,8 @@ chall_json(struct acme_ctx *ctx, const json_t *ch)
 		return NULL;
 	if (acme_row_int(ch, "validated") > 0)
 		json_object_set_new(o, "validated",
-		    json_string(acme_time_str(acme_row_int(ch, "validated"),
-			tbuf, sizeof(tbuf))));
+		    json_string(acme_time_str(
+		        acme_row_int(ch, "validated"), tbuf, sizeof(tbuf))));
 	if (json_is_string(json_object_get(ch, "error"))) {
 		json_t *e = json_loads(acme_row_str(ch, "error"), 0, NULL);
 		if (e != NULL)
@@ -252,8 +250,7 @@ authz_json(struct acme_ctx *ctx, const json_t *az, int *processing)
 		return NULL;
 	}
 	*processing = 0;
-	json_array_foreach(chs, i, ch)
-	{
+	json_array_foreach(chs, i, ch) {
 		const char *cs = acme_row_str(ch, "status");
 		/* RFC 8555 §7.1.4: a valid authorization lists the challenge
 		 * that validated it; the others are left out so that clients
@@ -295,8 +292,8 @@ order_json(struct acme_ctx *ctx, const json_t *ord)
 		return NULL;
 	}
 	json_array_foreach(azs, i, az)
-	    json_array_append_new(arr,
-		url_json(ctx, "/authz/%s", acme_row_str(az, "aid")));
+		json_array_append_new(
+		    arr, url_json(ctx, "/authz/%s", acme_row_str(az, "aid")));
 	json_decref(azs);
 	o = json_pack("{s:s, s:s, s:o, s:o, s:o}", "status",
 	    acme_row_str(ord, "status"), "expires",
@@ -334,7 +331,7 @@ load_order(struct acme_ctx *ctx, const char *sql, const char *fmt,
     const char *sid, long long id, long long now)
 {
 	json_t *o = fmt[0] == 's' ? acme_db_one(ctx->db, sql, "s", sid)
-				  : acme_db_one(ctx->db, sql, "i", id);
+	                          : acme_db_one(ctx->db, sql, "i", id);
 	const char *st;
 
 	if (o == NULL)
@@ -376,14 +373,14 @@ h_directory(struct acme_ctx *ctx, struct acme_resp *resp)
 {
 	json_t *d, *meta;
 
-	meta = json_pack("{s:b}", "externalAccountRequired",
-	    ctx->s->require_eab);
+	meta =
+	    json_pack("{s:b}", "externalAccountRequired", ctx->s->require_eab);
 	if (ctx->s->tos != NULL && ctx->s->tos[0] != '\0')
-		json_object_set_new(meta, "termsOfService",
-		    json_string(ctx->s->tos));
+		json_object_set_new(
+		    meta, "termsOfService", json_string(ctx->s->tos));
 	if (ctx->s->website != NULL && ctx->s->website[0] != '\0')
-		json_object_set_new(meta, "website",
-		    json_string(ctx->s->website));
+		json_object_set_new(
+		    meta, "website", json_string(ctx->s->website));
 	if (ctx->s->caa != NULL)
 		json_object_set(meta, "caaIdentities", ctx->s->caa);
 	d = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "newNonce",
@@ -422,8 +419,8 @@ account_by_kid_url(struct acme_ctx *ctx, const char *kid)
 	n = strlen(prefix);
 	if (strncmp(kid, prefix, n) != 0)
 		return NULL;
-	return acme_db_one(ctx->db, "SELECT * FROM accounts WHERE kid = ?",
-	    "s", kid + n);
+	return acme_db_one(
+	    ctx->db, "SELECT * FROM accounts WHERE kid = ?", "s", kid + n);
 }
 
 /*
@@ -462,9 +459,8 @@ authenticate(struct call *c, int mode)
 	/* RFC 8555 §6.4: the url is the full request URL; a client following
 	 * a Link with a query (orders paging) signs it with the query */
 	if (strcmp(c->jws.url, c->url) != 0 &&
-	    (q == NULL ||
-		strncmp(c->jws.url, c->url, strlen(c->url)) != 0 ||
-		strcmp(c->jws.url + strlen(c->url), q) != 0)) {
+	    (q == NULL || strncmp(c->jws.url, c->url, strlen(c->url)) != 0 ||
+	        strcmp(c->jws.url + strlen(c->url), q) != 0)) {
 		fail(c, 401, "unauthorized",
 		    "JWS url \"%.200s\" does not match the request URL "
 		    "\"%.200s\"",
@@ -495,8 +491,8 @@ authenticate(struct call *c, int mode)
 			    "no account with kid \"%.200s\"", c->jws.kid);
 			return -1;
 		}
-		json_t *jwk = json_loads(acme_row_str(c->account, "jwk"), 0,
-		    NULL);
+		json_t *jwk =
+		    json_loads(acme_row_str(c->account, "jwk"), 0, NULL);
 		c->key = jwk ? acme_jwk_to_pkey(jwk, &p) : NULL;
 		json_decref(jwk);
 		if (c->key == NULL) {
@@ -564,8 +560,7 @@ check_contact(struct call *c, const json_t *contact)
 		fail(c, 400, "malformed", "contact must be an array of URLs");
 		return -1;
 	}
-	json_array_foreach(contact, i, v)
-	{
+	json_array_foreach(contact, i, v) {
 		const char *s = json_string_value(v);
 		if (s == NULL || strncmp(s, "mailto:", 7) != 0) {
 			fail(c, 400, "unsupportedContact",
@@ -592,8 +587,8 @@ reply_account(struct call *c, int status, const json_t *acct)
 		return;
 	}
 	set_json(c->resp, status, body);
-	url_of(c->ctx, c->resp->location, sizeof(c->resp->location),
-	    "/acct/%s", acme_row_str(acct, "kid"));
+	url_of(c->ctx, c->resp->location, sizeof(c->resp->location), "/acct/%s",
+	    acme_row_str(acct, "kid"));
 }
 
 static void
@@ -617,8 +612,8 @@ h_new_account(struct call *c)
 		fail(c, 400, "badPublicKey", "the account key is not usable");
 		return;
 	}
-	existing = acme_db_one(ctx->db,
-	    "SELECT * FROM accounts WHERE thumbprint = ?", "s", thumb);
+	existing = acme_db_one(
+	    ctx->db, "SELECT * FROM accounts WHERE thumbprint = ?", "s", thumb);
 	if (existing != NULL) {
 		/* RFC 8555 §7.3.6: a deactivated account's key is refused */
 		if (strcmp(acme_row_str(existing, "status"), "valid") != 0) {
@@ -637,7 +632,8 @@ h_new_account(struct call *c)
 		goto out;
 	}
 	if (ctx->s->tos != NULL && ctx->s->tos[0] != '\0' &&
-	    !json_is_true(json_object_get(c->payload, "termsOfServiceAgreed"))) {
+	    !json_is_true(
+	        json_object_get(c->payload, "termsOfServiceAgreed"))) {
 		fail(c, 403, "userActionRequired",
 		    "the terms of service at %s must be agreed to "
 		    "(termsOfServiceAgreed: true)",
@@ -673,8 +669,8 @@ h_new_account(struct call *c)
 			server_error(c);
 			goto out;
 		}
-		if (acme_eab_verify(eab, hmac, hmac_len, c->url, c->jws.jwk,
-			&p) != 0) {
+		if (acme_eab_verify(
+		        eab, hmac, hmac_len, c->url, c->jws.jwk, &p) != 0) {
 			fail_prob(c, &p);
 			goto out;
 		}
@@ -689,14 +685,14 @@ h_new_account(struct call *c)
 	if (acme_db_begin(ctx->db) != 0)
 		goto err;
 	if (acme_db_exec(ctx->db,
-		"INSERT INTO accounts(kid, jwk, thumbprint, status, contact,"
-		" tos_agreed, eab_kid, connector, created) VALUES (?, ?, ?,"
-		" 'valid', ?, ?, ?, ?, ?)",
-		"ssssissi", kid, jwk, thumb, contact_s,
-		(long long)json_is_true(
-		    json_object_get(c->payload, "termsOfServiceAgreed")),
-		eab_kid[0] ? eab_kid : NULL, connector,
-		(long long)c->req->now) != 1) {
+	        "INSERT INTO accounts(kid, jwk, thumbprint, status, contact,"
+	        " tos_agreed, eab_kid, connector, created) VALUES (?, ?, ?,"
+	        " 'valid', ?, ?, ?, ?, ?)",
+	        "ssssissi", kid, jwk, thumb, contact_s,
+	        (long long)json_is_true(
+	            json_object_get(c->payload, "termsOfServiceAgreed")),
+	        eab_kid[0] ? eab_kid : NULL, connector,
+	        (long long)c->req->now) != 1) {
 		/* same key registered concurrently by another thread */
 		acme_db_rollback(ctx->db);
 		existing = acme_db_one(ctx->db,
@@ -715,8 +711,8 @@ h_new_account(struct call *c)
 	    eab_kid[0] ? eab_kid : "");
 	if (acme_db_commit(ctx->db) != 0)
 		goto err;
-	row = acme_db_one(ctx->db, "SELECT * FROM accounts WHERE kid = ?", "s",
-	    kid);
+	row = acme_db_one(
+	    ctx->db, "SELECT * FROM accounts WHERE kid = ?", "s", kid);
 	if (row == NULL)
 		goto err;
 	reply_account(c, 201, row);
@@ -759,7 +755,7 @@ h_account(struct call *c, const char *kid)
 		return;
 	if (status != NULL &&
 	    (!json_is_string(status) ||
-		strcmp(json_string_value(status), "deactivated") != 0)) {
+	        strcmp(json_string_value(status), "deactivated") != 0)) {
 		fail(c, 400, "malformed",
 		    "an account's status can only be set to \"deactivated\"");
 		return;
@@ -769,9 +765,9 @@ h_account(struct call *c, const char *kid)
 	if (contact != NULL) {
 		char *s = json_dumps(contact, JSON_COMPACT);
 		int rc = s ? acme_db_exec(ctx->db,
-				 "UPDATE accounts SET contact = ? WHERE id = ?",
-				 "si", s, id)
-			   : -1;
+		                 "UPDATE accounts SET contact = ? WHERE id = ?",
+		                 "si", s, id)
+		           : -1;
 		free(s);
 		if (rc < 0)
 			goto err;
@@ -779,20 +775,21 @@ h_account(struct call *c, const char *kid)
 	if (status != NULL) {
 		/* RFC 8555 §7.3.6: pending authorizations go with it */
 		if (acme_db_exec(ctx->db,
-			"UPDATE accounts SET status = 'deactivated' WHERE id = ?",
-			"i", id) < 0 ||
+		        "UPDATE accounts SET status = 'deactivated' WHERE id = "
+		        "?",
+		        "i", id) < 0 ||
 		    acme_db_exec(ctx->db,
-			"UPDATE authzs SET status = 'deactivated' WHERE"
-			" account_id = ? AND status IN ('pending', 'valid')",
-			"i", id) < 0)
+		        "UPDATE authzs SET status = 'deactivated' WHERE"
+		        " account_id = ? AND status IN ('pending', 'valid')",
+		        "i", id) < 0)
 			goto err;
-		acme_db_audit(ctx->db, c->req->now, "account.deactivated",
-		    kid, "");
+		acme_db_audit(
+		    ctx->db, c->req->now, "account.deactivated", kid, "");
 	}
 	if (acme_db_commit(ctx->db) != 0)
 		goto err;
-	row = acme_db_one(ctx->db, "SELECT * FROM accounts WHERE id = ?", "i",
-	    id);
+	row = acme_db_one(
+	    ctx->db, "SELECT * FROM accounts WHERE id = ?", "i", id);
 	if (row == NULL)
 		goto err;
 	reply_account(c, 200, row);
@@ -831,18 +828,17 @@ h_orders_list(struct call *c, const char *kid, const char *query)
 		server_error(c);
 		return;
 	}
-	json_array_foreach(rows, i, row)
-	{
+	json_array_foreach(rows, i, row) {
 		if (i == ORDERS_PAGE) {
 			/* a further page exists: RFC 8555 §7.1.2.1 paging */
-			snprintf(next, sizeof(next), "/acct/%s/orders?cursor=%lld",
-			    kid,
+			snprintf(next, sizeof(next),
+			    "/acct/%s/orders?cursor=%lld", kid,
 			    acme_row_int(json_array_get(rows, i - 1), "id"));
 			add_link(ctx, c->resp, next, "next");
 			break;
 		}
-		json_array_append_new(arr,
-		    url_json(ctx, "/order/%s", acme_row_str(row, "oid")));
+		json_array_append_new(
+		    arr, url_json(ctx, "/order/%s", acme_row_str(row, "oid")));
 	}
 	json_decref(rows);
 	set_json(c->resp, 200, json_pack("{s:o}", "orders", arr));
@@ -878,7 +874,8 @@ h_key_change(struct call *c)
 		goto out;
 	}
 	if (inner.nonce != NULL) {
-		fail(c, 400, "malformed", "the inner JWS must not carry a nonce");
+		fail(c, 400, "malformed",
+		    "the inner JWS must not carry a nonce");
 		goto out;
 	}
 	if (strcmp(inner.url, c->url) != 0) {
@@ -895,16 +892,17 @@ h_key_change(struct call *c)
 		fail_prob(c, &p);
 		goto out;
 	}
-	ipl = json_loadb((const char *)inner.payload, inner.payload_len, 0,
-	    NULL);
+	ipl =
+	    json_loadb((const char *)inner.payload, inner.payload_len, 0, NULL);
 	url_of(ctx, acct_url, sizeof(acct_url), "/acct/%s",
 	    acme_row_str(c->account, "kid"));
 	if (!json_is_object(ipl) ||
 	    !json_is_string(json_object_get(ipl, "account")) ||
 	    strcmp(json_string_value(json_object_get(ipl, "account")),
-		acct_url) != 0) {
+	        acct_url) != 0) {
 		fail(c, 400, "malformed",
-		    "inner payload \"account\" must be the signer's account URL");
+		    "inner payload \"account\" must be the signer's account "
+		    "URL");
 		goto out;
 	}
 	old = json_object_get(ipl, "oldKey");
@@ -912,7 +910,8 @@ h_key_change(struct call *c)
 	curc = strdup(acme_row_str(c->account, "jwk"));
 	if (oldc == NULL || curc == NULL || strcmp(oldc, curc) != 0) {
 		fail(c, 400, "malformed",
-		    "inner payload \"oldKey\" is not the account's current key");
+		    "inner payload \"oldKey\" is not the account's current "
+		    "key");
 		goto out;
 	}
 	if (acme_jwk_thumbprint(inner.jwk, thumb) != 0 ||
@@ -930,8 +929,8 @@ h_key_change(struct call *c)
 	}
 	if (acme_db_begin(ctx->db) != 0 ||
 	    acme_db_exec(ctx->db,
-		"UPDATE accounts SET jwk = ?, thumbprint = ? WHERE id = ?",
-		"ssi", jwk, thumb, acme_row_int(c->account, "id")) != 1) {
+	        "UPDATE accounts SET jwk = ?, thumbprint = ? WHERE id = ?",
+	        "ssi", jwk, thumb, acme_row_int(c->account, "id")) != 1) {
 		acme_db_rollback(ctx->db);
 		fail(c, 409, "conflict", "the new key is already in use");
 		goto out;
@@ -977,7 +976,8 @@ add_authz(struct call *c, long long order_id, const struct acme_ident *id,
 	static const struct {
 		unsigned bit;
 		const char *name;
-	} types[] = {{ACME_CHALL_HTTP01, "http-01"}, {ACME_CHALL_DNS01, "dns-01"},
+	} types[] = {{ACME_CHALL_HTTP01, "http-01"},
+	    {ACME_CHALL_DNS01, "dns-01"},
 	    {ACME_CHALL_TLSALPN01, "tls-alpn-01"}};
 	long long acct = acme_row_int(c->account, "id"), authz_id;
 	const char *base = acme_ident_base(id);
@@ -1001,11 +1001,11 @@ add_authz(struct call *c, long long order_id, const struct acme_ident *id,
 		aid = random_id();
 		if (aid == NULL ||
 		    acme_db_exec(ctx->db,
-			"INSERT INTO authzs(aid, account_id, id_type, id_value,"
-			" wildcard, status, expires, created) VALUES (?, ?, ?,"
-			" ?, ?, 'pending', ?, ?)",
-			"sissiii", aid, acct, id->type, base,
-			(long long)id->wildcard, expires, c->req->now) != 1)
+		        "INSERT INTO authzs(aid, account_id, id_type, id_value,"
+		        " wildcard, status, expires, created) VALUES (?, ?, ?,"
+		        " ?, ?, 'pending', ?, ?)",
+		        "sissiii", aid, acct, id->type, base,
+		        (long long)id->wildcard, expires, c->req->now) != 1)
 			goto out;
 		authz_id = acme_db_last_id(ctx->db);
 		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -1018,10 +1018,10 @@ add_authz(struct call *c, long long order_id, const struct acme_ident *id,
 			token = acme_random_token(32);
 			r = (cid && token)
 			    ? acme_db_exec(ctx->db,
-				  "INSERT INTO challenges(cid, authz_id, type,"
-				  " token, status) VALUES (?, ?, ?, ?,"
-				  " 'pending')",
-				  "siss", cid, authz_id, types[i].name, token)
+			          "INSERT INTO challenges(cid, authz_id, type,"
+			          " token, status) VALUES (?, ?, ?, ?,"
+			          " 'pending')",
+			          "siss", cid, authz_id, types[i].name, token)
 			    : -1;
 			free(cid);
 			free(token);
@@ -1030,9 +1030,9 @@ add_authz(struct call *c, long long order_id, const struct acme_ident *id,
 		}
 	}
 	if (acme_db_exec(ctx->db,
-		"INSERT OR IGNORE INTO order_authzs(order_id, authz_id) VALUES"
-		" (?, ?)",
-		"ii", order_id, authz_id) < 0)
+	        "INSERT OR IGNORE INTO order_authzs(order_id, authz_id) VALUES"
+	        " (?, ?)",
+	        "ii", order_id, authz_id) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -1064,7 +1064,7 @@ h_new_order(struct call *c)
 		return;
 	}
 	if (acme_idents_parse(json_object_get(c->payload, "identifiers"), &ids,
-		&n, &p) != 0) {
+	        &n, &p) != 0) {
 		fail_prob(c, &p);
 		return;
 	}
@@ -1087,7 +1087,7 @@ h_new_order(struct call *c)
 	for (size_t i = 0; idarr != NULL && i < n; i++)
 		json_array_append_new(idarr,
 		    json_pack("{s:s, s:s}", "type", ids[i].type, "value",
-			ids[i].value));
+		        ids[i].value));
 	ids_s = idarr ? json_dumps(idarr, JSON_COMPACT) : NULL;
 	oid = random_id();
 	if (ids_s == NULL || oid == NULL)
@@ -1095,12 +1095,12 @@ h_new_order(struct call *c)
 	if (acme_db_begin(ctx->db) != 0)
 		goto err;
 	if (acme_db_exec(ctx->db,
-		"INSERT INTO orders(oid, account_id, status, expires,"
-		" identifiers, connector, created, updated) VALUES (?, ?,"
-		" 'pending', ?, ?, ?, ?, ?)",
-		"siissii", oid, acme_row_int(c->account, "id"), expires, ids_s,
-		acme_row_str(c->account, "connector"), c->req->now,
-		c->req->now) != 1)
+	        "INSERT INTO orders(oid, account_id, status, expires,"
+	        " identifiers, connector, created, updated) VALUES (?, ?,"
+	        " 'pending', ?, ?, ?, ?, ?)",
+	        "siissii", oid, acme_row_int(c->account, "id"), expires, ids_s,
+	        acme_row_str(c->account, "connector"), c->req->now,
+	        c->req->now) != 1)
 		goto err;
 	order_id = acme_db_last_id(ctx->db);
 	for (size_t i = 0; i < n; i++)
@@ -1108,8 +1108,8 @@ h_new_order(struct call *c)
 			goto err;
 	if (all_valid &&
 	    acme_db_exec(ctx->db,
-		"UPDATE orders SET status = 'ready' WHERE id = ?", "i",
-		order_id) < 0)
+	        "UPDATE orders SET status = 'ready' WHERE id = ?", "i",
+	        order_id) < 0)
 		goto err;
 	acme_db_audit(ctx->db, c->req->now, "order.new", oid, ids_s);
 	if (acme_db_commit(ctx->db) != 0)
@@ -1188,8 +1188,7 @@ h_finalize(struct call *c, const char *oid)
 		server_error(c);
 		goto out;
 	}
-	json_array_foreach(idj, i, v)
-	{
+	json_array_foreach(idj, i, v) {
 		snprintf(ids[n].type, sizeof(ids[n].type), "%s",
 		    json_string_value(json_object_get(v, "type")));
 		snprintf(ids[n].value, sizeof(ids[n].value), "%s",
@@ -1205,9 +1204,9 @@ h_finalize(struct call *c, const char *oid)
 		goto err;
 	/* the status guard makes two racing finalize calls enroll once */
 	if (acme_db_exec(ctx->db,
-		"UPDATE orders SET status = 'processing', csr_pem = ?,"
-		" updated = ? WHERE id = ? AND status = 'ready'",
-		"sii", csr.pem, c->req->now, acme_row_int(ord, "id")) != 1) {
+	        "UPDATE orders SET status = 'processing', csr_pem = ?,"
+	        " updated = ? WHERE id = ? AND status = 'ready'",
+	        "sii", csr.pem, c->req->now, acme_row_int(ord, "id")) != 1) {
 		acme_db_rollback(ctx->db);
 		json_decref(ord);
 		ord = load_order(ctx, order_sql, "s", oid, 0, c->req->now);
@@ -1217,10 +1216,10 @@ h_finalize(struct call *c, const char *oid)
 		goto out;
 	}
 	if (acme_job_add(ctx->db, "enroll", acme_row_int(ord, "id"), 0,
-		c->req->now) != 0)
+	        c->req->now) != 0)
 		goto err;
-	acme_db_audit(ctx->db, c->req->now, "order.finalize", oid,
-	    csr.key_desc);
+	acme_db_audit(
+	    ctx->db, c->req->now, "order.finalize", oid, csr.key_desc);
 	if (acme_db_commit(ctx->db) != 0)
 		goto err;
 	json_object_set_new(ord, "status", json_string("processing"));
@@ -1265,8 +1264,9 @@ static void
 h_authz(struct call *c, const char *aid)
 {
 	struct acme_ctx *ctx = c->ctx;
-	json_t *az = acme_db_one(ctx->db, "SELECT * FROM authzs WHERE aid = ?",
-	    "s", aid), *st;
+	json_t *az = acme_db_one(
+	           ctx->db, "SELECT * FROM authzs WHERE aid = ?", "s", aid),
+	       *st;
 
 	if (az == NULL) {
 		not_found(c, "authorization");
@@ -1285,15 +1285,15 @@ h_authz(struct call *c, const char *aid)
 		}
 		/* RFC 8555 §7.5.2 */
 		if (acme_db_exec(ctx->db,
-			"UPDATE authzs SET status = 'deactivated' WHERE id = ?"
-			" AND status IN ('pending', 'valid')",
-			"i", acme_row_int(az, "id")) < 0) {
+		        "UPDATE authzs SET status = 'deactivated' WHERE id = ?"
+		        " AND status IN ('pending', 'valid')",
+		        "i", acme_row_int(az, "id")) < 0) {
 			server_error(c);
 			goto out;
 		}
 		json_decref(az);
-		az = acme_db_one(ctx->db, "SELECT * FROM authzs WHERE aid = ?",
-		    "s", aid);
+		az = acme_db_one(
+		    ctx->db, "SELECT * FROM authzs WHERE aid = ?", "s", aid);
 		if (az == NULL) {
 			server_error(c);
 			return;
@@ -1323,14 +1323,16 @@ h_chall(struct call *c, const char *cid)
 	if (!owns(c, ch))
 		goto out;
 	/* POST {} asks for validation; POST-as-GET just reads */
-	if (c->payload != NULL && strcmp(acme_row_str(ch, "status"), "pending") == 0 &&
+	if (c->payload != NULL &&
+	    strcmp(acme_row_str(ch, "status"), "pending") == 0 &&
 	    strcmp(acme_row_str(ch, "astatus"), "pending") == 0 &&
 	    acme_row_int(ch, "aexpires") < c->req->now) {
 		fail(c, 400, "malformed",
 		    "the authorization expired; create a new order");
 		goto out;
 	}
-	if (c->payload != NULL && strcmp(acme_row_str(ch, "status"), "pending") == 0 &&
+	if (c->payload != NULL &&
+	    strcmp(acme_row_str(ch, "status"), "pending") == 0 &&
 	    strcmp(acme_row_str(ch, "astatus"), "pending") == 0) {
 		int started;
 
@@ -1346,13 +1348,13 @@ h_chall(struct call *c, const char *cid)
 			goto err;
 		if (started == 1 &&
 		    acme_job_add(ctx->db, "validate", acme_row_int(ch, "id"), 0,
-			c->req->now) != 0)
+		        c->req->now) != 0)
 			goto err;
 		if (acme_db_commit(ctx->db) != 0)
 			goto err;
 		if (started == 1) {
-			json_object_set_new(ch, "status",
-			    json_string("processing"));
+			json_object_set_new(
+			    ch, "status", json_string("processing"));
 			c->resp->kick = 1;
 		}
 	}
@@ -1428,8 +1430,8 @@ h_revoke(struct call *c)
 			return;
 		}
 	}
-	der = b64url_decode_alloc(json_string_value(cj),
-	    strlen(json_string_value(cj)), &der_len);
+	der = b64url_decode_alloc(
+	    json_string_value(cj), strlen(json_string_value(cj)), &der_len);
 	if (der == NULL || acme_cert_info_der(der, der_len, &info, &p) != 0) {
 		if (der == NULL)
 			fail(c, 400, "malformed",
@@ -1466,11 +1468,11 @@ h_revoke(struct call *c)
 	if (acme_db_begin(ctx->db) != 0)
 		goto err;
 	if (acme_db_exec(ctx->db,
-		"UPDATE certificates SET status = 'revoked', revoke_reason = ?"
-		" WHERE id = ? AND status = 'valid'",
-		"ii", reason, acme_row_int(crt, "id")) != 1 ||
+	        "UPDATE certificates SET status = 'revoked', revoke_reason = ?"
+	        " WHERE id = ? AND status = 'valid'",
+	        "ii", reason, acme_row_int(crt, "id")) != 1 ||
 	    acme_job_add(ctx->db, "revoke", acme_row_int(crt, "id"), reason,
-		c->req->now) != 0)
+	        c->req->now) != 0)
 		goto err;
 	acme_db_audit(ctx->db, c->req->now, "certificate.revoke",
 	    acme_row_str(crt, "crt_id"), info.serial_hex);
@@ -1502,12 +1504,12 @@ out:
 /* ---- deferred replies --------------------------------------------- */
 
 int
-acme_wait_poll(struct acme_ctx *ctx, struct acme_resp *resp, long long now,
-    int final)
+acme_wait_poll(
+    struct acme_ctx *ctx, struct acme_resp *resp, long long now, int final)
 {
 	if (resp->wait == ACME_WAIT_ORDER) {
-		json_t *ord = load_order(ctx, order_by_id_sql, "i", NULL,
-		    resp->wait_id, now);
+		json_t *ord = load_order(
+		    ctx, order_by_id_sql, "i", NULL, resp->wait_id, now);
 		struct call c = {.ctx = ctx, .resp = resp};
 		int done;
 
@@ -1570,7 +1572,8 @@ route(const char *path, const char *prefix, const char *suffix, char *buf,
 	il = end ? (size_t)(end - id) : strlen(id);
 	if (il == 0 || il >= len)
 		return 0;
-	if (suffix == NULL ? end != NULL : (end == NULL || strcmp(end, suffix) != 0))
+	if (suffix == NULL ? end != NULL
+	                   : (end == NULL || strcmp(end, suffix) != 0))
 		return 0;
 	memcpy(buf, id, il);
 	buf[il] = '\0';
@@ -1578,15 +1581,15 @@ route(const char *path, const char *prefix, const char *suffix, char *buf,
 }
 
 void
-acme_handle(struct acme_ctx *ctx, const struct acme_req *req,
-    struct acme_resp *resp)
+acme_handle(
+    struct acme_ctx *ctx, const struct acme_req *req, struct acme_resp *resp)
 {
 	struct call c = {.ctx = ctx, .req = req, .resp = resp};
 	char path[512], id[128];
 	const char *query = NULL, *q;
 	int is_post = strcmp(req->method, "POST") == 0;
-	int is_get = strcmp(req->method, "GET") == 0 ||
-	    strcmp(req->method, "HEAD") == 0;
+	int is_get =
+	    strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 
 	memset(resp, 0, sizeof(*resp));
 	q = strchr(req->path, '?');

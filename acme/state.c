@@ -13,20 +13,20 @@
 #include <openssl/rand.h>
 
 int
-acme_job_add(struct acme_db *db, const char *kind, long long ref,
-    long long arg, long long now)
+acme_job_add(struct acme_db *db, const char *kind, long long ref, long long arg,
+    long long now)
 {
 	return acme_db_exec(db,
-		   "INSERT INTO jobs(kind, ref, arg, state, next_run, created,"
-		   " updated) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-		   "siiiii", kind, ref, arg, now * 1000, now, now) == 1
+	           "INSERT INTO jobs(kind, ref, arg, state, next_run, created,"
+	           " updated) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+	           "siiiii", kind, ref, arg, now * 1000, now, now) == 1
 	    ? 0
 	    : -1;
 }
 
 int
-acme_jobs_due(struct acme_db *db, long long now_ms, struct acme_job *out,
-    int max)
+acme_jobs_due(
+    struct acme_db *db, long long now_ms, struct acme_job *out, int max)
 {
 	json_t *rows, *row;
 	size_t i;
@@ -38,8 +38,7 @@ acme_jobs_due(struct acme_db *db, long long now_ms, struct acme_job *out,
 	    "ii", now_ms, (long long)max);
 	if (rows == NULL)
 		return -1;
-	json_array_foreach(rows, i, row)
-	{
+	json_array_foreach(rows, i, row) {
 		out[n].id = acme_row_int(row, "id");
 		snprintf(out[n].kind, sizeof(out[n].kind), "%s",
 		    acme_row_str(row, "kind"));
@@ -57,9 +56,9 @@ acme_job_retry(struct acme_db *db, long long job_id, long long next_ms,
     const char *error, long long now)
 {
 	return acme_db_exec(db,
-		   "UPDATE jobs SET next_run = ?, attempts = attempts + 1,"
-		   " last_error = ?, updated = ? WHERE id = ?",
-		   "isii", next_ms, error, now, job_id) < 0
+	           "UPDATE jobs SET next_run = ?, attempts = attempts + 1,"
+	           " last_error = ?, updated = ? WHERE id = ?",
+	           "isii", next_ms, error, now, job_id) < 0
 	    ? -1
 	    : 0;
 }
@@ -69,9 +68,9 @@ job_finish(struct acme_db *db, long long job_id, const char *state,
     const char *error, long long now)
 {
 	return acme_db_exec(db,
-		   "UPDATE jobs SET state = ?, last_error = ?, updated = ?"
-		   " WHERE id = ?",
-		   "ssii", state, error, now, job_id) < 0
+	           "UPDATE jobs SET state = ?, last_error = ?, updated = ?"
+	           " WHERE id = ?",
+	           "ssii", state, error, now, job_id) < 0
 	    ? -1
 	    : 0;
 }
@@ -115,48 +114,47 @@ acme_state_chall_done(struct acme_db *db, const struct acme_job *job,
 		 * all in this one transaction (certbot 2.1 does not retry
 		 * orderNotReady; acme.sh reads all statuses at once). */
 		if (acme_db_exec(db,
-			"UPDATE challenges SET status = 'valid', validated = ?"
-			" WHERE id = ?",
-			"ii", now, job->ref) < 0 ||
+		        "UPDATE challenges SET status = 'valid', validated = ?"
+		        " WHERE id = ?",
+		        "ii", now, job->ref) < 0 ||
 		    acme_db_exec(db,
-			"UPDATE authzs SET status = 'valid', expires = ?"
-			" WHERE id = ?",
-			"ii", now + valid_for, authz_id) < 0)
+		        "UPDATE authzs SET status = 'valid', expires = ?"
+		        " WHERE id = ?",
+		        "ii", now + valid_for, authz_id) < 0)
 			goto out;
 		if (acme_db_exec(db,
-			"UPDATE orders SET status = 'ready', updated = ?"
-			" WHERE status = 'pending' AND id IN (SELECT order_id"
-			" FROM order_authzs WHERE authz_id = ?) AND NOT EXISTS"
-			" (SELECT 1 FROM order_authzs oa JOIN authzs a ON"
-			" a.id = oa.authz_id WHERE oa.order_id = orders.id"
-			" AND a.status != 'valid')",
-			"ii", now, authz_id) < 0)
+		        "UPDATE orders SET status = 'ready', updated = ?"
+		        " WHERE status = 'pending' AND id IN (SELECT order_id"
+		        " FROM order_authzs WHERE authz_id = ?) AND NOT EXISTS"
+		        " (SELECT 1 FROM order_authzs oa JOIN authzs a ON"
+		        " a.id = oa.authz_id WHERE oa.order_id = orders.id"
+		        " AND a.status != 'valid')",
+		        "ii", now, authz_id) < 0)
 			goto out;
 		acme_db_audit(db, now, "challenge.valid",
 		    acme_row_str(ch, "id_value"), "");
 	} else {
 		err = problem_text(prob);
 		if (acme_db_exec(db,
-			"UPDATE challenges SET status = 'invalid', error = ?"
-			" WHERE id = ?",
-			"si", err, job->ref) < 0 ||
+		        "UPDATE challenges SET status = 'invalid', error = ?"
+		        " WHERE id = ?",
+		        "si", err, job->ref) < 0 ||
 		    acme_db_exec(db,
-			"UPDATE authzs SET status = 'invalid' WHERE id = ?",
-			"i", authz_id) < 0)
+		        "UPDATE authzs SET status = 'invalid' WHERE id = ?",
+		        "i", authz_id) < 0)
 			goto out;
 		orders = acme_db_all(db,
 		    "SELECT order_id FROM order_authzs WHERE authz_id = ?", "i",
 		    authz_id);
-		json_array_foreach(orders, i, o)
-		{
+		json_array_foreach(orders, i, o) {
 			struct acme_problem op = {0};
 			char *oerr;
 
 			acme_problem_set(&op, 403, "unauthorized",
 			    "authorization for %s failed",
 			    acme_row_str(ch, "id_value"));
-			acme_problem_add_sub(&op, prob->type ? prob->type
-							     : "unauthorized",
+			acme_problem_add_sub(&op,
+			    prob->type ? prob->type : "unauthorized",
 			    prob->detail, acme_row_str(ch, "id_type"),
 			    acme_row_str(ch, "id_value"));
 			oerr = problem_text(&op);
@@ -193,12 +191,12 @@ acme_state_enroll_sending(struct acme_db *db, long long order_id,
 	if (acme_db_begin(db) != 0)
 		return -1;
 	if (acme_db_exec(db,
-		"UPDATE orders SET enroll_state = 1, updated = ? WHERE id = ?",
-		"ii", now, order_id) < 0 ||
+	        "UPDATE orders SET enroll_state = 1, updated = ? WHERE id = ?",
+	        "ii", now, order_id) < 0 ||
 	    acme_db_exec(db,
-		"UPDATE jobs SET attempts = attempts + 1, updated = ?"
-		" WHERE id = ?",
-		"ii", now, job->id) < 0)
+	        "UPDATE jobs SET attempts = attempts + 1, updated = ?"
+	        " WHERE id = ?",
+	        "ii", now, job->id) < 0)
 		goto out;
 	rc = acme_db_commit(db);
 out:
@@ -218,13 +216,13 @@ acme_state_enrolled(struct acme_db *db, const struct acme_job *job,
 		return -1;
 	snprintf(ref, sizeof(ref), "order=%lld", job->ref);
 	if (acme_db_exec(db,
-		"UPDATE orders SET ca_ref = ?, enroll_state = 2, updated = ?"
-		" WHERE id = ?",
-		"sii", ca_ref, now, job->ref) < 0 ||
+	        "UPDATE orders SET ca_ref = ?, enroll_state = 2, updated = ?"
+	        " WHERE id = ?",
+	        "sii", ca_ref, now, job->ref) < 0 ||
 	    acme_db_exec(db,
-		"UPDATE jobs SET kind = 'collect', attempts = 0,"
-		" next_run = ?, last_error = NULL, updated = ? WHERE id = ?",
-		"iii", now * 1000, now, job->id) < 0)
+	        "UPDATE jobs SET kind = 'collect', attempts = 0,"
+	        " next_run = ?, last_error = NULL, updated = ? WHERE id = ?",
+	        "iii", now * 1000, now, job->id) < 0)
 		goto out;
 	acme_db_audit(db, now, found ? "scm.enroll.reconciled" : "scm.enroll",
 	    ref, ca_ref);
@@ -262,26 +260,26 @@ acme_state_issued(struct acme_db *db, const struct acme_job *job,
 	    "SELECT id, account_id, connector, ca_ref, status FROM orders"
 	    " WHERE id = ?",
 	    "i", job->ref);
-	if (order == NULL || strcmp(acme_row_str(order, "status"),
-				 "processing") != 0) {
+	if (order == NULL ||
+	    strcmp(acme_row_str(order, "status"), "processing") != 0) {
 		rc = job_finish(db, job->id, "done", NULL, now);
 		goto commit;
 	}
 	if (acme_db_exec(db,
-		"INSERT INTO certificates(crt_id, order_id, account_id, serial,"
-		" spki, chain_pem, not_before, not_after, connector, ca_ref,"
-		" status, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-		" 'valid', ?)",
-		"siisssiissi", crt_id, job->ref,
-		acme_row_int(order, "account_id"), info.serial_hex,
-		info.spki_sha256, chain_pem, info.not_before, info.not_after,
-		acme_row_str(order, "connector"), acme_row_str(order, "ca_ref"),
-		now) != 1)
+	        "INSERT INTO certificates(crt_id, order_id, account_id, serial,"
+	        " spki, chain_pem, not_before, not_after, connector, ca_ref,"
+	        " status, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+	        " 'valid', ?)",
+	        "siisssiissi", crt_id, job->ref,
+	        acme_row_int(order, "account_id"), info.serial_hex,
+	        info.spki_sha256, chain_pem, info.not_before, info.not_after,
+	        acme_row_str(order, "connector"), acme_row_str(order, "ca_ref"),
+	        now) != 1)
 		goto out;
 	if (acme_db_exec(db,
-		"UPDATE orders SET status = 'valid', cert_id = ?, updated = ?"
-		" WHERE id = ?",
-		"iii", acme_db_last_id(db), now, job->ref) < 0)
+	        "UPDATE orders SET status = 'valid', cert_id = ?, updated = ?"
+	        " WHERE id = ?",
+	        "iii", acme_db_last_id(db), now, job->ref) < 0)
 		goto out;
 	snprintf(ref, sizeof(ref), "order=%lld", job->ref);
 	acme_db_audit(db, now, "certificate.issued", ref, info.serial_hex);
@@ -313,9 +311,9 @@ acme_state_order_failed(struct acme_db *db, const struct acme_job *job,
 		return -1;
 	}
 	if (acme_db_exec(db,
-		"UPDATE orders SET status = 'invalid', error = ?, updated = ?"
-		" WHERE id = ? AND status = 'processing'",
-		"sii", err, now, job->ref) < 0)
+	        "UPDATE orders SET status = 'invalid', error = ?, updated = ?"
+	        " WHERE id = ? AND status = 'processing'",
+	        "sii", err, now, job->ref) < 0)
 		goto out;
 	snprintf(ref, sizeof(ref), "order=%lld", job->ref);
 	acme_db_audit(db, now, "order.failed", ref, detail);
@@ -343,13 +341,13 @@ acme_state_revoke_done(struct acme_db *db, const struct acme_job *job, int ok,
 		/* the CA refused: the certificate is still good there, so it
 		 * must not look revoked here either */
 		if (acme_db_exec(db,
-			"UPDATE certificates SET status = 'valid',"
-			" revoke_reason = NULL WHERE id = ?",
-			"i", job->ref) < 0)
+		        "UPDATE certificates SET status = 'valid',"
+		        " revoke_reason = NULL WHERE id = ?",
+		        "i", job->ref) < 0)
 			goto out;
 	}
-	acme_db_audit(db, now, ok ? "scm.revoke" : "scm.revoke.refused", ref,
-	    detail);
+	acme_db_audit(
+	    db, now, ok ? "scm.revoke" : "scm.revoke.refused", ref, detail);
 	if (job_finish(db, job->id, ok ? "done" : "failed", detail, now) != 0)
 		goto out;
 	rc = acme_db_commit(db);

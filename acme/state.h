@@ -22,8 +22,8 @@ struct acme_job {
 int acme_job_add(struct acme_db *db, const char *kind, long long ref,
     long long arg, long long now);
 /** Up to max due jobs (next_run <= now_ms), oldest first, not in skip. */
-int acme_jobs_due(struct acme_db *db, long long now_ms, struct acme_job *out,
-    int max);
+int acme_jobs_due(
+    struct acme_db *db, long long now_ms, struct acme_job *out, int max);
 /** Reschedule a job after a transient failure. */
 int acme_job_retry(struct acme_db *db, long long job_id, long long next_ms,
     const char *error, long long now);

@@ -20,8 +20,8 @@ b64url_encode(const void *in, size_t n, char *out)
 	size_t i, o = 0;
 
 	for (i = 0; i + 2 < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 |
-		    p[i + 2];
+		unsigned v =
+		    (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
 		out[o++] = alpha[(v >> 18) & 63];
 		out[o++] = alpha[(v >> 12) & 63];
 		out[o++] = alpha[(v >> 6) & 63];

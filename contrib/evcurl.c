@@ -97,8 +97,8 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	curl_multi_socket_action(ec->multi, CURL_SOCKET_TIMEOUT, 0,
-	    &ec->running);
+	curl_multi_socket_action(
+	    ec->multi, CURL_SOCKET_TIMEOUT, 0, &ec->running);
 	check_done(ec);
 }
 

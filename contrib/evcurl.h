@@ -31,9 +31,9 @@ int evcurl_running(const struct evcurl *ec);
 
 /** Bounded response body for CURLOPT_WRITEFUNCTION / CURLOPT_WRITEDATA. */
 struct evcurl_buf {
-	char *data;  /* NUL-terminated, malloc'd; NULL until the first byte */
-	size_t len;  /* bytes in data, not counting the NUL */
-	size_t max;  /* larger bodies fail the transfer (CURLE_WRITE_ERROR) */
+	char *data; /* NUL-terminated, malloc'd; NULL until the first byte */
+	size_t len; /* bytes in data, not counting the NUL */
+	size_t max; /* larger bodies fail the transfer (CURLE_WRITE_ERROR) */
 };
 
 /** CURLOPT_WRITEFUNCTION that appends to a struct evcurl_buf. */

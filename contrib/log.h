@@ -2,8 +2,13 @@
 /* Logging to stderr with a level threshold; thread-safe (one write per line). */
 #pragma once
 
-enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_NOTICE, LOG_LVL_INFO,
-	LOG_LVL_DEBUG };
+enum log_level {
+	LOG_LVL_ERR,
+	LOG_LVL_WARN,
+	LOG_LVL_NOTICE,
+	LOG_LVL_INFO,
+	LOG_LVL_DEBUG
+};
 
 /** Set the threshold; messages above it are dropped. */
 void log_set_level(enum log_level lvl);

@@ -85,8 +85,8 @@ static const struct key conn_keys[] = {
 static const char *
 kind_name(enum kind k)
 {
-	static const char *const n[] = {"a string", "an integer",
-	    "true or false", "an object", "an array"};
+	static const char *const n[] = {
+	    "a string", "an integer", "true or false", "an object", "an array"};
 	return n[k];
 }
 
@@ -110,14 +110,13 @@ kind_ok(const json_t *v, enum kind k)
 
 /* Check obj against the table; prefix names the object in messages. */
 static int
-check(const json_t *obj, const struct key *keys, const char *prefix,
-    char *err, size_t errlen)
+check(const json_t *obj, const struct key *keys, const char *prefix, char *err,
+    size_t errlen)
 {
 	const char *k;
 	json_t *v;
 
-	json_object_foreach((json_t *)obj, k, v)
-	{
+	json_object_foreach((json_t *)obj, k, v) {
 		const struct key *d = keys;
 		if (k[0] == '#')
 			continue;
@@ -135,7 +134,7 @@ check(const json_t *obj, const struct key *keys, const char *prefix,
 		}
 		if (d->kind == K_INT && (d->min != 0 || d->max != 0) &&
 		    (json_integer_value(v) < d->min ||
-			json_integer_value(v) > d->max)) {
+		        json_integer_value(v) > d->max)) {
 			snprintf(err, errlen,
 			    "config: %s%s: must be between %lld and %lld",
 			    prefix, k, d->min, d->max);
@@ -150,8 +149,9 @@ check(const json_t *obj, const struct key *keys, const char *prefix,
 	}
 	for (const struct key *d = keys; d->name != NULL; d++) {
 		if (d->required && json_object_get(obj, d->name) == NULL) {
-			snprintf(err, errlen, "config: %s%s: required setting "
-					      "is missing",
+			snprintf(err, errlen,
+			    "config: %s%s: required setting "
+			    "is missing",
 			    prefix, d->name);
 			return -1;
 		}
@@ -175,8 +175,8 @@ num(const json_t *obj, const char *k, long long def)
 
 /* Read a secret from key_file or key_env: one of them, not empty. */
 static int
-read_secret(const json_t *c, const char *what, const char *prefix,
-    char **out, char *err, size_t errlen)
+read_secret(const json_t *c, const char *what, const char *prefix, char **out,
+    char *err, size_t errlen)
 {
 	char kf[64], ke[64], buf[4096];
 	const char *file, *env;
@@ -188,22 +188,24 @@ read_secret(const json_t *c, const char *what, const char *prefix,
 	file = str(c, kf, NULL);
 	env = str(c, ke, NULL);
 	if (file != NULL && env != NULL) {
-		snprintf(err, errlen, "config: %s%s / %s: set only one",
-		    prefix, kf, ke);
+		snprintf(err, errlen, "config: %s%s / %s: set only one", prefix,
+		    kf, ke);
 		return -1;
 	}
 	if (file != NULL) {
 		f = fopen(file, "r");
 		if (f == NULL) {
-			snprintf(err, errlen, "config: %s%s: cannot read %s: %s",
-			    prefix, kf, file, strerror(errno));
+			snprintf(err, errlen,
+			    "config: %s%s: cannot read %s: %s", prefix, kf,
+			    file, strerror(errno));
 			return -1;
 		}
 		n = fread(buf, 1, sizeof(buf) - 1, f);
 		fclose(f);
 		buf[n] = '\0';
-		while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-				    buf[n - 1] == ' '))
+		while (n > 0 &&
+		    (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+		        buf[n - 1] == ' '))
 			buf[--n] = '\0';
 	} else if (env != NULL) {
 		const char *v = getenv(env);
@@ -243,8 +245,9 @@ load_connector(const json_t *c, size_t i, struct px_connector *pc,
 
 	snprintf(prefix, sizeof(prefix), "connectors[%zu].", i);
 	if (!json_is_object(c)) {
-		snprintf(err, errlen, "config: connectors[%zu]: must be an "
-				      "object",
+		snprintf(err, errlen,
+		    "config: connectors[%zu]: must be an "
+		    "object",
 		    i);
 		return -1;
 	}
@@ -274,8 +277,8 @@ load_connector(const json_t *c, size_t i, struct px_connector *pc,
 	}
 	if (strncmp(pc->base_url, "https://", 8) != 0 &&
 	    strncmp(pc->base_url, "http://", 7) != 0) {
-		snprintf(err, errlen, "config: %sbase_url: must be an https URL",
-		    prefix);
+		snprintf(err, errlen,
+		    "config: %sbase_url: must be an https URL", prefix);
 		return -1;
 	}
 	if (strcmp(pc->auth, "oauth2") == 0) {
@@ -287,7 +290,7 @@ load_connector(const json_t *c, size_t i, struct px_connector *pc,
 		}
 		if (need_secrets &&
 		    read_secret(c, "client_secret", prefix, &pc->client_secret,
-			err, errlen) != 0)
+		        err, errlen) != 0)
 			return -1;
 	} else if (strcmp(pc->auth, "header") == 0) {
 		if (pc->login == NULL || pc->customer_uri == NULL) {
@@ -297,8 +300,9 @@ load_connector(const json_t *c, size_t i, struct px_connector *pc,
 			    prefix);
 			return -1;
 		}
-		if (need_secrets && read_secret(c, "password", prefix,
-					&pc->password, err, errlen) != 0)
+		if (need_secrets &&
+		    read_secret(
+		        c, "password", prefix, &pc->password, err, errlen) != 0)
 			return -1;
 	} else {
 		snprintf(err, errlen,
@@ -341,14 +345,15 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	memset(conf, 0, sizeof(*conf));
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL) {
-		snprintf(err, errlen, "config: %s:%d: %s", path, je.line,
-		    je.text);
+		snprintf(
+		    err, errlen, "config: %s:%d: %s", path, je.line, je.text);
 		return -1;
 	}
 	conf->root = root;
 	conf->path = path;
 	if (!json_is_object(root)) {
-		snprintf(err, errlen, "config: %s: must be a JSON object", path);
+		snprintf(
+		    err, errlen, "config: %s: must be a JSON object", path);
 		goto fail;
 	}
 	if (check(root, top_keys, "", err, errlen) != 0)
@@ -362,7 +367,7 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 		goto fail;
 
 	if (parse_hostport(str(root, "listen", ""), conf->listen_buf,
-		sizeof(conf->listen_buf), &conf->listen_port) != 0) {
+	        sizeof(conf->listen_buf), &conf->listen_port) != 0) {
 		snprintf(err, errlen,
 		    "config: listen: must be address:port (e.g. 0.0.0.0:443)");
 		goto fail;
@@ -391,7 +396,8 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	conf->log_level = ll;
 	conf->tls_cert = str(tls, "cert_file", "");
 	conf->tls_key = str(tls, "key_file", "");
-	conf->tls_self_signed = json_is_true(json_object_get(tls, "self_signed"));
+	conf->tls_self_signed =
+	    json_is_true(json_object_get(tls, "self_signed"));
 
 	conf->acme.base_url = str(root, "base_url", "");
 	if (strncmp(conf->acme.base_url, "https://", 8) != 0 ||
@@ -404,22 +410,21 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	conf->acme.tos = str(acme, "terms_of_service", NULL);
 	conf->acme.website = str(acme, "website", NULL);
 	conf->acme.caa = json_object_get(acme, "caa_identities");
-	conf->acme.require_eab = json_is_true(json_object_get(acme,
-	    "require_eab"));
+	conf->acme.require_eab =
+	    json_is_true(json_object_get(acme, "require_eab"));
 	conf->acme.authz_reuse = num(acme, "authz_reuse_seconds", 30 * 86400);
-	conf->acme.order_lifetime = num(acme, "order_lifetime_seconds",
-	    7 * 86400);
+	conf->acme.order_lifetime =
+	    num(acme, "order_lifetime_seconds", 7 * 86400);
 	conf->acme.finalize_wait = (int)num(acme, "finalize_wait_seconds", 15);
 	conf->acme.retry_after = (int)num(acme, "retry_after_seconds", 10);
 	conf->acme.max_body = 64 * 1024;
 	v = json_object_get(acme, "challenge_types");
 	if (v == NULL) {
-		conf->acme.chall_types = ACME_CHALL_HTTP01 | ACME_CHALL_DNS01 |
-		    ACME_CHALL_TLSALPN01;
+		conf->acme.chall_types =
+		    ACME_CHALL_HTTP01 | ACME_CHALL_DNS01 | ACME_CHALL_TLSALPN01;
 	} else {
 		json_t *t;
-		json_array_foreach(v, i, t)
-		{
+		json_array_foreach(v, i, t) {
 			const char *s = json_string_value(t);
 			if (s && strcmp(s, "http-01") == 0)
 				conf->acme.chall_types |= ACME_CHALL_HTTP01;
@@ -429,7 +434,8 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 				conf->acme.chall_types |= ACME_CHALL_TLSALPN01;
 			else {
 				snprintf(err, errlen,
-				    "config: acme.challenge_types[%zu]: must be "
+				    "config: acme.challenge_types[%zu]: must "
+				    "be "
 				    "http-01, dns-01 or tls-alpn-01",
 				    i);
 				goto fail;
@@ -444,8 +450,8 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 
 	conf->validation.http01_port = (int)num(val, "http01_port", 80);
 	conf->validation.tlsalpn01_port = (int)num(val, "tlsalpn01_port", 443);
-	conf->validation.dns_resolver = str(val, "dns_resolver",
-	    "127.0.0.1:53");
+	conf->validation.dns_resolver =
+	    str(val, "dns_resolver", "127.0.0.1:53");
 	conf->validation.timeout_seconds = (int)num(val, "timeout_seconds", 10);
 
 	conns = json_object_get(root, "connectors");
@@ -454,23 +460,22 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 		    "config: connectors: at least one CA connector is needed");
 		goto fail;
 	}
-	conf->connectors = calloc(json_array_size(conns),
-	    sizeof(*conf->connectors));
+	conf->connectors =
+	    calloc(json_array_size(conns), sizeof(*conf->connectors));
 	if (conf->connectors == NULL) {
 		snprintf(err, errlen, "config: out of memory");
 		goto fail;
 	}
-	json_array_foreach(conns, i, v)
-	{
+	json_array_foreach(conns, i, v) {
 		if (load_connector(v, i, &conf->connectors[i], need_secrets,
-			err, errlen) != 0) {
+		        err, errlen) != 0) {
 			conf->n_connectors = i + 1;
 			goto fail;
 		}
 		conf->n_connectors = i + 1;
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(conf->connectors[j].name,
-				conf->connectors[i].name) == 0) {
+			        conf->connectors[i].name) == 0) {
 				snprintf(err, errlen,
 				    "config: connectors[%zu].name: \"%s\" is "
 				    "used twice",
@@ -479,8 +484,8 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 			}
 		}
 	}
-	conf->acme.default_connector = str(acme, "default_connector",
-	    conf->connectors[0].name);
+	conf->acme.default_connector =
+	    str(acme, "default_connector", conf->connectors[0].name);
 	if (px_conf_connector(conf, conf->acme.default_connector) == NULL) {
 		snprintf(err, errlen,
 		    "config: acme.default_connector: no connector named \"%s\"",

@@ -12,14 +12,14 @@
 /** One CA connector (strings borrowed from the parsed JSON or owned). */
 struct px_connector {
 	const char *name;
-	const char *type;          /* "sectigo" */
+	const char *type; /* "sectigo" */
 	const char *base_url;
-	const char *auth;          /* "oauth2" | "header" */
+	const char *auth; /* "oauth2" | "header" */
 	const char *token_url;
 	const char *client_id;
-	char *client_secret;       /* owned, cleansed on free */
+	char *client_secret; /* owned, cleansed on free */
 	const char *login;
-	char *password;            /* owned, cleansed on free */
+	char *password; /* owned, cleansed on free */
 	const char *customer_uri;
 	const char *ca_file;
 	const char *external_requester;
@@ -29,12 +29,12 @@ struct px_connector {
 };
 
 struct px_conf {
-	json_t *root;              /* the parsed file; strings point into it */
-	const char *path;          /* config file path */
-	const char *listen_host;   /* from "listen" */
+	json_t *root;            /* the parsed file; strings point into it */
+	const char *path;        /* config file path */
+	const char *listen_host; /* from "listen" */
 	char listen_buf[256];
 	int listen_port;
-	int workers;               /* resolved: >= 1 */
+	int workers; /* resolved: >= 1 */
 	const char *database;
 	int db_sync_full;
 	const char *log_level;
@@ -57,5 +57,5 @@ int px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
     char *err, size_t errlen);
 void px_conf_free(struct px_conf *conf);
 /** Connector by name, or NULL. */
-const struct px_connector *px_conf_connector(const struct px_conf *conf,
-    const char *name);
+const struct px_connector *px_conf_connector(
+    const struct px_conf *conf, const char *name);

@@ -116,8 +116,8 @@ static void
 parked_free(struct parked *p)
 {
 	if (p->req != NULL) {
-		struct evhttp_connection *c = evhttp_request_get_connection(
-		    p->req);
+		struct evhttp_connection *c =
+		    evhttp_request_get_connection(p->req);
 		if (c != NULL)
 			evhttp_connection_set_closecb(c, NULL, NULL);
 	}
@@ -178,8 +178,8 @@ park(struct worker *w, struct evhttp_request *req, struct acme_resp *resp)
 		goto now;
 	}
 	memset(resp, 0, sizeof(*resp));
-	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
-	    parked_closed, p);
+	evhttp_connection_set_closecb(
+	    evhttp_request_get_connection(req), parked_closed, p);
 	event_add(p->timer, &tv);
 	return;
 now:
@@ -244,8 +244,8 @@ on_conn(struct event_base *base, void *arg)
 
 	if (ssl == NULL)
 		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	return bufferevent_openssl_socket_new(
+	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 }
 
 static evutil_socket_t
@@ -271,8 +271,8 @@ listen_socket(const char *host, int port, char *err, size_t errlen)
 			goto bad;
 		sl = sizeof(*s4);
 	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
+	fd =
+	    socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
@@ -289,8 +289,8 @@ listen_socket(const char *host, int port, char *err, size_t errlen)
 	}
 	return fd;
 bad:
-	snprintf(err, errlen,
-	    "config: listen: \"%s\" is not an IP address", host);
+	snprintf(
+	    err, errlen, "config: listen: \"%s\" is not an IP address", host);
 	return -1;
 }
 
@@ -315,12 +315,12 @@ tls_ctx(const struct px_conf *conf, char *err, size_t errlen)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	if (SSL_CTX_use_certificate_chain_file(ctx, conf->tls_cert) != 1) {
 		snprintf(err, errlen,
-		    "config: tls.cert_file: cannot load %s (%s)", conf->tls_cert,
-		    ERR_reason_error_string(ERR_get_error()));
+		    "config: tls.cert_file: cannot load %s (%s)",
+		    conf->tls_cert, ERR_reason_error_string(ERR_get_error()));
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, conf->tls_key, SSL_FILETYPE_PEM) !=
-		1 ||
+	        1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		snprintf(err, errlen,
 		    "config: tls.key_file: cannot load %s or it does not match "
@@ -337,8 +337,8 @@ fail:
 }
 
 struct px_http *
-px_http_start(const struct px_conf *conf, struct px_jobs *jobs, char *err,
-    size_t errlen)
+px_http_start(
+    const struct px_conf *conf, struct px_jobs *jobs, char *err, size_t errlen)
 {
 	struct px_http *h = calloc(1, sizeof(*h));
 	const char *p;
@@ -366,21 +366,21 @@ px_http_start(const struct px_conf *conf, struct px_jobs *jobs, char *err,
 		h->n_workers = i + 1;
 		w->h = h;
 		w->fd = -1;
-		w->fd = listen_socket(conf->listen_host, conf->listen_port,
-		    err, errlen);
+		w->fd = listen_socket(
+		    conf->listen_host, conf->listen_port, err, errlen);
 		if (w->fd < 0)
 			goto fail;
 		w->base = event_base_new();
 		w->http = w->base ? evhttp_new(w->base) : NULL;
-		w->db = acme_db_open(conf->database, conf->db_sync_full, err,
-		    errlen);
+		w->db = acme_db_open(
+		    conf->database, conf->db_sync_full, err, errlen);
 		if (w->http == NULL || w->db == NULL)
 			goto fail;
 		w->ctx = acme_ctx_new(&conf->acme, w->db, h->nonces);
 		if (w->ctx == NULL)
 			goto fail;
-		evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET |
-			EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
+		evhttp_set_allowed_methods(w->http,
+		    EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
 		evhttp_set_max_body_size(w->http, MAX_BODY);
 		evhttp_set_max_headers_size(w->http, 16 * 1024);
 		evhttp_set_timeout(w->http, 60);
@@ -395,7 +395,7 @@ px_http_start(const struct px_conf *conf, struct px_jobs *jobs, char *err,
 	}
 	for (int i = 0; i < h->n_workers; i++) {
 		if (pthread_create(&h->workers[i].th, NULL, worker_main,
-			&h->workers[i]) != 0) {
+		        &h->workers[i]) != 0) {
 			snprintf(err, errlen, "cannot start worker threads");
 			goto fail;
 		}
@@ -465,13 +465,13 @@ px_tls_self_signed(const struct px_conf *conf, char *err, size_t errlen)
 		snprintf(san, sizeof(san),
 		    "DNS:localhost,IP:127.0.0.1,IP:::1%s%s",
 		    strcmp(host, "localhost") == 0 ||
-			    strcmp(host, "127.0.0.1") == 0
-			? ""
-			: (is_ip ? ",IP:" : ",DNS:"),
+		            strcmp(host, "127.0.0.1") == 0
+		        ? ""
+		        : (is_ip ? ",IP:" : ",DNS:"),
 		    strcmp(host, "localhost") == 0 ||
-			    strcmp(host, "127.0.0.1") == 0
-			? ""
-			: host);
+		            strcmp(host, "127.0.0.1") == 0
+		        ? ""
+		        : host);
 	}
 	key = EVP_EC_gen("P-256");
 	x = X509_new();
@@ -490,8 +490,8 @@ px_tls_self_signed(const struct px_conf *conf, char *err, size_t errlen)
 	if (ext == NULL || !X509_add_ext(x, ext, -1))
 		goto out;
 	X509_EXTENSION_free(ext);
-	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
-	    "critical,CA:TRUE");
+	ext = X509V3_EXT_conf_nid(
+	    NULL, &v3, NID_basic_constraints, "critical,CA:TRUE");
 	if (ext == NULL || !X509_add_ext(x, ext, -1))
 		goto out;
 	if (X509_sign(x, key, EVP_sha256()) == 0)
@@ -515,8 +515,9 @@ px_tls_self_signed(const struct px_conf *conf, char *err, size_t errlen)
 	rc = 0;
 out:
 	if (rc != 0 && err[0] == '\0')
-		snprintf(err, errlen, "tls: cannot create a self-signed "
-				      "certificate");
+		snprintf(err, errlen,
+		    "tls: cannot create a self-signed "
+		    "certificate");
 	if (f != NULL)
 		fclose(f);
 	X509_EXTENSION_free(ext);

@@ -45,11 +45,11 @@ struct task {
 	struct px_jobs *j;
 	struct acme_job job;
 	struct acme_ca *ca;
-	char *csr;            /* enroll: CSR PEM */
-	char **names;         /* enroll: SAN list */
+	char *csr;    /* enroll: CSR PEM */
+	char **names; /* enroll: SAN list */
 	size_t n_names;
-	char tag[64];         /* enroll: order oid */
-	int step;             /* enroll: 0 find, 1 submit */
+	char tag[64]; /* enroll: order oid */
+	int step;     /* enroll: 0 find, 1 submit */
 	struct task *next;
 };
 
@@ -141,11 +141,11 @@ validated(void *arg, const struct acme_problem *prob)
 		log_info("job=%lld challenge=%lld invalid: %s", t->job.id,
 		    t->job.ref, prob->detail);
 	if (acme_state_chall_done(t->j->db, &t->job, prob,
-		t->j->conf->acme.authz_reuse > 0 ? t->j->conf->acme.authz_reuse
-						 : 86400,
-		time(NULL)) != 0)
-		log_err("job=%lld: cannot store the validation result",
-		    t->job.id);
+	        t->j->conf->acme.authz_reuse > 0 ? t->j->conf->acme.authz_reuse
+	                                         : 86400,
+	        time(NULL)) != 0)
+		log_err(
+		    "job=%lld: cannot store the validation result", t->job.id);
 	changed();
 	task_free(t);
 }
@@ -210,10 +210,10 @@ enroll_done(void *arg, const struct acme_ca_result *res)
 	case ACME_CA_OK:
 		log_info("order=%lld %s: ca_ref=%s", t->job.ref,
 		    t->step == 0 ? "reconciled with an earlier enrollment"
-				 : "enrolled",
+		                 : "enrolled",
 		    res->ca_ref);
-		acme_state_enrolled(t->j->db, &t->job, res->ca_ref,
-		    t->step == 0, now);
+		acme_state_enrolled(
+		    t->j->db, &t->job, res->ca_ref, t->step == 0, now);
 		changed();
 		px_jobs_kick(t->j);
 		break;
@@ -253,8 +253,8 @@ enroll_step(struct task *t)
 	if (t->step == 1) {
 		/* crash marker first: after this commit, a restart looks the
 		 * enrollment up before it ever sends another one */
-		if (acme_state_enroll_sending(t->j->db, t->job.ref, &t->job,
-			time(NULL)) != 0) {
+		if (acme_state_enroll_sending(
+		        t->j->db, t->job.ref, &t->job, time(NULL)) != 0) {
 			retry_later(t, "database busy", 1);
 			task_free(t);
 			return;
@@ -280,8 +280,8 @@ start_enroll(struct task *t)
 	    " FROM orders WHERE id = ?",
 	    "i", t->job.ref);
 	if (o == NULL || strcmp(acme_row_str(o, "status"), "processing") != 0) {
-		acme_state_order_failed(t->j->db, &t->job,
-		    "order is not processing", time(NULL));
+		acme_state_order_failed(
+		    t->j->db, &t->job, "order is not processing", time(NULL));
 		json_decref(o);
 		return -1;
 	}
@@ -304,8 +304,8 @@ start_enroll(struct task *t)
 		return -1;
 	}
 	json_array_foreach(ids, i, v)
-	    t->names[t->n_names++] = strdup(
-		json_string_value(json_object_get(v, "value")));
+		t->names[t->n_names++] =
+		    strdup(json_string_value(json_object_get(v, "value")));
 	json_decref(ids);
 	/* enroll_state 1: an earlier attempt may have reached SCM (crash or
 	 * lost reply): find it by tag before enrolling again */
@@ -356,15 +356,15 @@ start_collect(struct task *t)
 	int rc = -1;
 
 	if (o == NULL || strcmp(acme_row_str(o, "status"), "processing") != 0) {
-		acme_state_order_failed(t->j->db, &t->job,
-		    "order is not processing", time(NULL));
+		acme_state_order_failed(
+		    t->j->db, &t->job, "order is not processing", time(NULL));
 		goto out;
 	}
 	t->ca = backend_for(t->j, acme_row_str(o, "connector"));
 	if (t->ca == NULL)
 		goto out;
-	if (t->ca->ops->collect(t->ca, acme_row_str(o, "ca_ref"), collected,
-		t) != 0) {
+	if (t->ca->ops->collect(
+	        t->ca, acme_row_str(o, "ca_ref"), collected, t) != 0) {
 		retry_later(t, "the CA call could not be started", 0);
 		goto out;
 	}
@@ -409,7 +409,7 @@ start_revoke(struct task *t)
 		goto out;
 	}
 	if (t->ca->ops->revoke(t->ca, acme_row_str(c, "ca_ref"),
-		(int)t->job.arg, revoked, t) != 0) {
+	        (int)t->job.arg, revoked, t) != 0) {
 		retry_later(t, "the CA call could not be started", 0);
 		goto out;
 	}
@@ -492,8 +492,8 @@ px_jobs_new(struct event_base *base, const struct px_conf *conf, char *err,
 	if (j->db == NULL)
 		goto fail;
 	j->ec = evcurl_new(base);
-	j->val = j->ec ? px_validator_new(base, j->ec, &conf->validation)
-		       : NULL;
+	j->val =
+	    j->ec ? px_validator_new(base, j->ec, &conf->validation) : NULL;
 	j->backends = calloc(conf->n_connectors, sizeof(*j->backends));
 	if (j->ec == NULL || j->val == NULL || j->backends == NULL) {
 		snprintf(err, errlen,
@@ -525,7 +525,8 @@ px_jobs_new(struct event_base *base, const struct px_conf *conf, char *err,
 		j->n_backends = i + 1;
 		if (j->backends[i].ca == NULL) {
 			snprintf(err, errlen,
-			    "config: connectors[%zu]: the SCM backend could not "
+			    "config: connectors[%zu]: the SCM backend could "
+			    "not "
 			    "be created (see the log line above)",
 			    i);
 			goto fail;

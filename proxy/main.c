@@ -58,7 +58,6 @@ usage(FILE *f)
 	    "  -V, --version       print the version\n");
 }
 
-
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -77,8 +76,8 @@ cmd_serve(struct px_conf *conf)
 	char err[512] = "";
 	int rc = 1;
 
-	if (conf->tls_self_signed && px_tls_self_signed(conf, err,
-					 sizeof(err)) != 0) {
+	if (conf->tls_self_signed &&
+	    px_tls_self_signed(conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "acmebridge: %s\n", err);
 		return 1;
 	}
@@ -102,7 +101,7 @@ cmd_serve(struct px_conf *conf)
 	event_add(sint, NULL);
 	event_add(sterm, NULL);
 	log_notice("acmebridge %s listening on %s:%d (%d workers), directory "
-		   "%s/directory",
+	           "%s/directory",
 	    ACMEBRIDGE_VERSION, conf->listen_host, conf->listen_port,
 	    conf->workers, conf->acme.base_url);
 	event_base_dispatch(base);
@@ -125,8 +124,8 @@ open_db(const struct px_conf *conf, struct acme_db **db)
 {
 	char err[512];
 
-	*db = acme_db_open(conf->database, conf->db_sync_full, err,
-	    sizeof(err));
+	*db =
+	    acme_db_open(conf->database, conf->db_sync_full, err, sizeof(err));
 	if (*db == NULL) {
 		fprintf(stderr, "acmebridge: %s\n", err);
 		return -1;
@@ -170,10 +169,10 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const char *connector,
 		b64url_encode(key, sizeof(key), hmac);
 		OPENSSL_cleanse(key, sizeof(key));
 		if (acme_db_exec(db,
-			"INSERT INTO eab_keys(kid, hmac_key, connector, note,"
-			" created) VALUES (?, ?, ?, ?, ?)",
-			"ssssi", kid, hmac, connector, note ? note : "",
-			(long long)time(NULL)) != 1)
+		        "INSERT INTO eab_keys(kid, hmac_key, connector, note,"
+		        " created) VALUES (?, ?, ?, ?, ?)",
+		        "ssssi", kid, hmac, connector, note ? note : "",
+		        (long long)time(NULL)) != 1)
 			goto out;
 		acme_db_audit(db, time(NULL), "eab.add", kid, connector);
 		out = json_pack("{s:s, s:s, s:s}", "kid", kid, "hmac_key", hmac,
@@ -196,20 +195,22 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const char *connector,
 		printf("%-24s %-16s %-8s %s\n", "KID", "CONNECTOR", "ACCOUNTS",
 		    "NOTE");
 		json_array_foreach(rows, i, row)
-		    printf("%-24s %-16s %-8lld %s\n", acme_row_str(row, "kid"),
-			acme_row_str(row, "connector"),
-			acme_row_int(row, "accounts"),
-			acme_row_str(row, "note"));
+			printf("%-24s %-16s %-8lld %s\n",
+			    acme_row_str(row, "kid"),
+			    acme_row_str(row, "connector"),
+			    acme_row_int(row, "accounts"),
+			    acme_row_str(row, "note"));
 		rc = 0;
 	} else if (strcmp(argv[0], "remove") == 0) {
 		int n;
 		if (argc < 2) {
-			fprintf(stderr, "acmebridge: eab remove: KID missing\n");
+			fprintf(
+			    stderr, "acmebridge: eab remove: KID missing\n");
 			rc = 2;
 			goto out;
 		}
-		n = acme_db_exec(db, "DELETE FROM eab_keys WHERE kid = ?", "s",
-		    argv[1]);
+		n = acme_db_exec(
+		    db, "DELETE FROM eab_keys WHERE kid = ?", "s", argv[1]);
 		if (n == 0) {
 			fprintf(stderr, "acmebridge: eab remove: no key %s\n",
 			    argv[1]);
@@ -303,15 +304,17 @@ cmd_test_connection(struct px_conf *conf, const char *only)
 		}
 		/* one connector at a time so the lines stay grouped */
 		st.pending = 1;
-		if (sectigo_test_connection(cas[i], tc_line, tc_done, &st) != 0) {
+		if (sectigo_test_connection(cas[i], tc_line, tc_done, &st) !=
+		    0) {
 			st.failures++;
 			continue;
 		}
 		event_base_dispatch(st.base);
 	}
 	if (only != NULL && px_conf_connector(conf, only) == NULL) {
-		fprintf(stderr, "acmebridge: --connector: no connector named "
-				"\"%s\"\n",
+		fprintf(stderr,
+		    "acmebridge: --connector: no connector named "
+		    "\"%s\"\n",
 		    only);
 		goto out;
 	}
@@ -421,8 +424,8 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "test-connection") == 0) {
 		rc = cmd_test_connection(&conf, connector);
 	} else {
-		rc = cmd_eab(&conf, argc - optind, argv + optind, connector,
-		    note);
+		rc = cmd_eab(
+		    &conf, argc - optind, argv + optind, connector, note);
 	}
 	px_conf_free(&conf);
 	curl_global_cleanup();

@@ -632,6 +632,12 @@ sim_http_start(struct sim *sim)
 		return -1;
 	}
 	fd = evhttp_bound_socket_get_fd(bound);
+	{
+		/* accepted sockets inherit it: no 40 ms delayed-ACK stall when
+		 * a reply goes out in more than one TLS record */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0) {
 		perror("sectigo-sim: getsockname");
 		return -1;
