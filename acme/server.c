@@ -23,11 +23,21 @@
 #include "contrib/log.h"
 
 #define ORDERS_PAGE 50
+#define KEY_CACHE 256
 
 struct acme_ctx {
 	const struct acme_settings *s;
 	struct acme_db *db;
 	struct acme_nonces *nonces;
+	/* Account keys already imported: OpenSSL 3 key import goes through
+	 * its decoder machinery and costs more than the ECDSA verify. The
+	 * stored JWK text is compared on every hit, so a key change is seen
+	 * at once. */
+	struct {
+		long long acct_id;
+		char *jwk;
+		EVP_PKEY *key;
+	} keys[KEY_CACHE];
 };
 
 /* One authenticated request being handled. */
@@ -59,7 +69,45 @@ acme_ctx_new(const struct acme_settings *s, struct acme_db *db,
 void
 acme_ctx_free(struct acme_ctx *ctx)
 {
+	if (ctx == NULL)
+		return;
+	for (int i = 0; i < KEY_CACHE; i++) {
+		free(ctx->keys[i].jwk);
+		EVP_PKEY_free(ctx->keys[i].key);
+	}
 	free(ctx);
+}
+
+/* The account's public key, from the cache or imported; caller frees. */
+static EVP_PKEY *
+account_key(struct acme_ctx *ctx, const json_t *acct, struct acme_problem *p)
+{
+	long long id = acme_row_int(acct, "id");
+	const char *jwk_s = acme_row_str(acct, "jwk");
+	int slot = (int)(id % KEY_CACHE);
+	json_t *jwk;
+	EVP_PKEY *key;
+	char *copy;
+
+	if (ctx->keys[slot].key != NULL && ctx->keys[slot].acct_id == id &&
+	    strcmp(ctx->keys[slot].jwk, jwk_s) == 0) {
+		EVP_PKEY_up_ref(ctx->keys[slot].key);
+		return ctx->keys[slot].key;
+	}
+	jwk = json_loads(jwk_s, 0, NULL);
+	key = jwk ? acme_jwk_to_pkey(jwk, p) : NULL;
+	json_decref(jwk);
+	copy = key ? strdup(jwk_s) : NULL;
+	if (copy != NULL && EVP_PKEY_up_ref(key) == 1) {
+		free(ctx->keys[slot].jwk);
+		EVP_PKEY_free(ctx->keys[slot].key);
+		ctx->keys[slot].acct_id = id;
+		ctx->keys[slot].jwk = copy;
+		ctx->keys[slot].key = key;
+	} else {
+		free(copy);
+	}
+	return key;
 }
 
 void
@@ -491,10 +539,7 @@ authenticate(struct call *c, int mode)
 			    "no account with kid \"%.200s\"", c->jws.kid);
 			return -1;
 		}
-		json_t *jwk =
-		    json_loads(acme_row_str(c->account, "jwk"), 0, NULL);
-		c->key = jwk ? acme_jwk_to_pkey(jwk, &p) : NULL;
-		json_decref(jwk);
+		c->key = account_key(ctx, c->account, &p);
 		if (c->key == NULL) {
 			acme_problem_clear(&p);
 			server_error(c);

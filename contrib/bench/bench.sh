@@ -32,7 +32,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
 start_sim --pending-polls 0
-start_bridge '.log_level = "notice" | .acme.authz_reuse_seconds = 0 | .database_sync = "full"'
+start_bridge '.log_level = "notice" | .acme.authz_reuse_seconds = 0 | .database_sync = (env.BENCH_SYNC // "full")'
 
 run_load() { # name url ca pids...
 	local name=$1 url=$2 ca=$3

@@ -386,6 +386,20 @@ def t_get_on_post():
     expect_problem(r, 405, "malformed", what="GET order: ")
 
 
+@case("405 answers carry an Allow header (RFC 9110 §15.5.6)")
+def t_405_allow():
+    r = http_request("GET", A.url("newOrder"), cafile=CA)
+    need(r.status == 405, r.describe())
+    allow = (r.header("Allow") or "").upper()
+    need("POST" in allow, "GET newOrder: Allow is %r" % r.header("Allow"))
+    r = http_request("POST", A.url("newNonce"), b"",
+                     {"Content-Type": "application/jose+json"}, cafile=CA)
+    expect_problem(r, 405, "malformed", what="POST newNonce: ")
+    allow = (r.header("Allow") or "").upper()
+    need("GET" in allow and "HEAD" in allow,
+         "POST newNonce: Allow is %r" % r.header("Allow"))
+
+
 @case("unknown URL (GET and signed POST) -> 404 with a problem document")
 def t_unknown_url():
     url = BASE + "/no-such-resource"
