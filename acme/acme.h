@@ -57,9 +57,10 @@ struct acme_resp {
 	char location[512]; /* Location header or "" */
 	char links[4][600]; /* complete Link header values */
 	int nlinks;
-	int retry_after; /* seconds, 0 = none */
-	int no_store;    /* Cache-Control: no-store */
-	int kick;        /* durable jobs were queued: wake the runner */
+	int retry_after;   /* seconds, 0 = none */
+	int no_store;      /* Cache-Control: no-store */
+	const char *allow; /* Allow header of a 405 (static string) or NULL */
+	int kick;          /* durable jobs were queued: wake the runner */
 	/* Deferred reply: the proxy waits (without blocking) until
 	 * acme_wait_poll() says the reply is ready or wait_until passes. */
 	enum acme_wait wait;

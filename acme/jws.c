@@ -215,11 +215,6 @@ flat_decode(const json_t *obj, const char *what, struct acme_jws *jws,
 		    "%s signature is not valid base64url", what);
 		goto out;
 	}
-	if (jws->sig_len == 0) {
-		acme_problem_set(
-		    prob, 400, "malformed", "%s signature is empty", what);
-		goto out;
-	}
 
 	jws->signing_input = malloc(len[0] + len[1] + 2);
 	if (jws->signing_input == NULL) {
@@ -274,6 +269,12 @@ acme_jws_parse(const char *body, size_t len, struct acme_jws *jws,
 	}
 	if (!alg_supported(jws->alg)) {
 		set_bad_alg(prob, jws->alg, "is not supported");
+		goto out;
+	}
+	/* after "alg": an unsecured JWS ("none") has no signature */
+	if (jws->sig_len == 0) {
+		acme_problem_set(
+		    prob, 400, "malformed", "JWS signature is empty");
 		goto out;
 	}
 	/* RFC 7515 §4.1.11: we understand no extension, so any "crit" must

@@ -14,6 +14,8 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "acme/csr.h"
 #include "acme/ident.h"
@@ -1013,6 +1015,14 @@ challenges_for(struct acme_ctx *ctx, const struct acme_ident *id)
 	return t;
 }
 
+/* A reused authorization must outlive the order's likely use of it by a
+ * margin: an hour, or half the reuse window when that is shorter. */
+static long long
+reuse_margin(long long reuse)
+{
+	return reuse / 2 < 3600 ? reuse / 2 : 3600;
+}
+
 static int
 add_authz(struct call *c, long long order_id, const struct acme_ident *id,
     long long expires, int *all_valid)
@@ -1037,7 +1047,7 @@ add_authz(struct call *c, long long order_id, const struct acme_ident *id,
 		    " AND id_value = ? AND wildcard = ? AND status = 'valid'"
 		    " AND expires > ? ORDER BY expires DESC LIMIT 1",
 		    "issii", acct, id->type, base, (long long)id->wildcard,
-		    c->req->now + 3600);
+		    c->req->now + reuse_margin(ctx->s->authz_reuse));
 	if (reuse != NULL) {
 		authz_id = acme_row_int(reuse, "id");
 		json_decref(reuse);
@@ -1189,6 +1199,22 @@ h_order(struct call *c, const char *oid)
 	json_decref(ord);
 }
 
+/* RFC 8555 §11.1: the account key is never certified. */
+static int
+csr_is_account_key(const struct acme_csr *csr, EVP_PKEY *key)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH], *der = NULL;
+	char spki[44];
+	int len = i2d_PUBKEY(key, &der);
+
+	if (len <= 0)
+		return 0;
+	SHA256(der, (size_t)len, md);
+	OPENSSL_free(der);
+	b64url_encode(md, sizeof(md), spki);
+	return strcmp(spki, csr->spki_sha256) == 0;
+}
+
 static void
 h_finalize(struct call *c, const char *oid)
 {
@@ -1243,6 +1269,11 @@ h_finalize(struct call *c, const char *oid)
 	}
 	if (acme_csr_match(&csr, ids, n, &p) != 0) {
 		fail_prob(c, &p);
+		goto out;
+	}
+	if (csr_is_account_key(&csr, c->key)) {
+		fail(c, 400, "badCSR",
+		    "the CSR's public key is the account key");
 		goto out;
 	}
 	if (acme_db_begin(ctx->db) != 0)
@@ -1625,6 +1656,25 @@ route(const char *path, const char *prefix, const char *suffix, char *buf,
 	return 1;
 }
 
+/* Is path one of the POST resources? */
+static int
+is_post_route(const char *path)
+{
+	char id[128];
+
+	return strcmp(path, "/new-account") == 0 ||
+	    strcmp(path, "/revoke-cert") == 0 ||
+	    strcmp(path, "/new-order") == 0 ||
+	    strcmp(path, "/key-change") == 0 ||
+	    route(path, "/acct/", "/orders", id, sizeof(id)) ||
+	    route(path, "/acct/", NULL, id, sizeof(id)) ||
+	    route(path, "/order/", "/finalize", id, sizeof(id)) ||
+	    route(path, "/order/", NULL, id, sizeof(id)) ||
+	    route(path, "/authz/", NULL, id, sizeof(id)) ||
+	    route(path, "/chall/", NULL, id, sizeof(id)) ||
+	    route(path, "/cert/", NULL, id, sizeof(id));
+}
+
 void
 acme_handle(
     struct acme_ctx *ctx, const struct acme_req *req, struct acme_resp *resp)
@@ -1658,8 +1708,11 @@ acme_handle(
 		add_link(ctx, resp, "/directory", "index");
 		return;
 	}
-	if (!is_post)
+	if (!is_post) {
+		if (!is_post_route(path))
+			goto unknown;
 		goto method;
+	}
 
 	add_link(ctx, resp, "/directory", "index");
 	if (strcmp(path, "/new-account") == 0) {
@@ -1696,6 +1749,7 @@ acme_handle(
 		if (authenticate(&c, 0) == 0)
 			h_cert(&c, id);
 	} else {
+	unknown:
 		fail(&c, 404, "malformed", "no such resource");
 	}
 	acme_jws_free(&c.jws);
@@ -1705,4 +1759,6 @@ acme_handle(
 	return;
 method:
 	fail(&c, 405, "malformed", "method %s not allowed here", req->method);
+	/* RFC 9110 §15.5.6: a 405 lists the allowed methods */
+	resp->allow = is_post_route(path) ? "POST" : "GET, HEAD";
 }

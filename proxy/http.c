@@ -87,6 +87,8 @@ send_resp(struct worker *w, struct evhttp_request *req, struct acme_resp *r)
 	acme_nonce_issue(w->h->nonces, nonce);
 	evhttp_add_header(out, "Replay-Nonce", nonce);
 	evhttp_add_header(out, "Cache-Control", "no-store");
+	if (r->allow != NULL)
+		evhttp_add_header(out, "Allow", r->allow);
 	if (r->location[0] != '\0')
 		evhttp_add_header(out, "Location", r->location);
 	for (int i = 0; i < r->nlinks; i++)

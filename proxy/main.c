@@ -372,8 +372,13 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	cmd = argv[optind++];
-	/* options may also follow the command */
+	cmd = argv[optind];
+	/* options may also follow the command and its words ("eab add -c
+	 * FILE"): rescan from the command in permuting mode; optind = 0 makes
+	 * glibc start over (argv[0] is then the command) */
+	argc -= optind;
+	argv += optind;
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
