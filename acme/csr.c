@@ -3,6 +3,8 @@
  * facts about an issued certificate that revocation and ARI need. */
 #include "acme/csr.h"
 
+#include "contrib/x509der.h"
+
 #include <arpa/inet.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -437,73 +439,6 @@ acme_csr_match(const struct acme_csr *csr, const struct acme_ident *ids,
 	return -1;
 }
 
-static int
-asn1_time_unix(const ASN1_TIME *t, long long *out)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
-		return -1;
-	*out = (long long)timegm(&tm);
-	return 0;
-}
-
-static int
-cert_info(X509 *x, struct acme_cert_info *out, struct acme_problem *prob)
-{
-	struct acme_cert_info ci;
-	const ASN1_INTEGER *serial;
-	const ASN1_OCTET_STRING *aki;
-	const unsigned char *d;
-	EVP_PKEY *key;
-	int len, i;
-
-	memset(&ci, 0, sizeof(ci));
-	serial = X509_get0_serialNumber(x);
-	d = ASN1_STRING_get0_data(serial);
-	len = ASN1_STRING_length(serial);
-	/* OpenSSL keeps the magnitude without leading zero octets */
-	if (len < 0 || (size_t)len * 2 >= sizeof(ci.serial_hex)) {
-		acme_problem_set(prob, 400, "malformed",
-		    "certificate serial number is too long");
-		return -1;
-	}
-	if (len == 0)
-		snprintf(ci.serial_hex, sizeof(ci.serial_hex), "00");
-	for (i = 0; i < len; i++)
-		snprintf(ci.serial_hex + 2 * i, 3, "%02x", d[i]);
-
-	key = X509_get0_pubkey(x);
-	if (key == NULL || spki_hash(key, ci.spki_sha256) != 0) {
-		ERR_clear_error();
-		acme_problem_set(prob, 400, "malformed",
-		    "certificate public key cannot be read");
-		return -1;
-	}
-	aki = X509_get0_authority_key_id(x);
-	if (aki != NULL) {
-		len = ASN1_STRING_length(aki);
-		if (len < 0 ||
-		    b64url_enc_len((size_t)len) >= sizeof(ci.aki_b64url)) {
-			acme_problem_set(prob, 400, "malformed",
-			    "certificate authority key identifier is too long");
-			return -1;
-		}
-		b64url_encode(
-		    ASN1_STRING_get0_data(aki), (size_t)len, ci.aki_b64url);
-	}
-	if (asn1_time_unix(X509_get0_notBefore(x), &ci.not_before) != 0 ||
-	    asn1_time_unix(X509_get0_notAfter(x), &ci.not_after) != 0) {
-		ERR_clear_error();
-		acme_problem_set(prob, 400, "malformed",
-		    "certificate validity cannot be read");
-		return -1;
-	}
-	*out = ci;
-	return 0;
-}
-
 /* A certificate from DER bytes (all of them) or the first PEM block. */
 static X509 *
 load_cert(const unsigned char *buf, size_t len)
@@ -530,49 +465,89 @@ out:
 	return x;
 }
 
+/*
+ * Certificate facts from the DER walker: the bridge stores one per issued
+ * certificate and reads one per revokeCert, and OpenSSL's X509 decode
+ * (which imports the public key) costs several times an ECDSA verify.
+ */
+static int
+der_info(const unsigned char *der, size_t len, struct acme_cert_info *out,
+    struct acme_problem *prob)
+{
+	struct acme_cert_info ci;
+	struct x509der x;
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	const unsigned char *d;
+	size_t n;
+
+	memset(&ci, 0, sizeof(ci));
+	if (x509der_parse(der, len, &x) != 0) {
+		acme_problem_set(
+		    prob, 400, "malformed", "certificate is not valid DER");
+		return -1;
+	}
+	/* the magnitude without leading zero octets, like OpenSSL prints */
+	d = x.serial;
+	n = x.serial_len;
+	while (n > 1 && d[0] == 0) {
+		d++;
+		n--;
+	}
+	if (n * 2 >= sizeof(ci.serial_hex)) {
+		acme_problem_set(prob, 400, "malformed",
+		    "certificate serial number is too long");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		snprintf(ci.serial_hex + 2 * i, 3, "%02x", d[i]);
+	SHA256(x.spki, x.spki_len, md);
+	b64url_encode(md, sizeof(md), ci.spki_sha256);
+	if (x.aki != NULL) {
+		if (b64url_enc_len(x.aki_len) >= sizeof(ci.aki_b64url)) {
+			acme_problem_set(prob, 400, "malformed",
+			    "certificate authority key identifier is too long");
+			return -1;
+		}
+		b64url_encode(x.aki, x.aki_len, ci.aki_b64url);
+	}
+	ci.not_before = x.not_before;
+	ci.not_after = x.not_after;
+	*out = ci;
+	return 0;
+}
+
 int
 acme_cert_info_der(const unsigned char *der, size_t len,
     struct acme_cert_info *out, struct acme_problem *prob)
 {
-	const unsigned char *p = der;
-	X509 *x = NULL;
-	int rc = -1;
-
-	if (der != NULL && len > 0 && len <= LONG_MAX)
-		x = d2i_X509(NULL, &p, (long)len);
-	if (x == NULL || p != der + len) {
-		ERR_clear_error();
-		acme_problem_set(
-		    prob, 400, "malformed", "certificate is not valid DER");
-		goto out;
-	}
-	rc = cert_info(x, out, prob);
-out:
-	X509_free(x);
-	return rc;
+	return der_info(der, len, out, prob);
 }
 
 int
 acme_cert_info_pem(
     const char *pem, struct acme_cert_info *out, struct acme_problem *prob)
 {
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	long len = 0;
 	BIO *bio = NULL;
-	X509 *x = NULL;
 	int rc = -1;
 
 	if (pem != NULL)
 		bio = BIO_new_mem_buf(pem, -1);
-	if (bio != NULL)
-		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	if (x == NULL) {
+	/* PEM_read_bio only un-armours: no X509 decode */
+	if (bio == NULL || PEM_read_bio(bio, &name, &header, &der, &len) != 1 ||
+	    strcmp(name, PEM_STRING_X509) != 0 || len <= 0) {
 		ERR_clear_error();
 		acme_problem_set(
 		    prob, 400, "malformed", "certificate is not valid PEM");
 		goto out;
 	}
-	rc = cert_info(x, out, prob);
+	rc = der_info(der, (size_t)len, out, prob);
 out:
-	X509_free(x);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
 	BIO_free(bio);
 	return rc;
 }

@@ -5,6 +5,8 @@
  */
 #include "sectigo/internal.h"
 
+#include "contrib/x509der.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
@@ -79,32 +81,25 @@ out:
 
 /* A trailing root is a certificate that issued itself (names match and its
  * own key verifies its signature). */
-static int
-self_signed(X509 *x)
-{
-	EVP_PKEY *pk;
-
-	if (X509_check_issued(x, x) != X509_V_OK)
-		return 0;
-	pk = X509_get0_pubkey(x);
-	if (pk == NULL)
-		return 0;
-	return X509_verify(x, pk) == 1;
-}
-
 int
 sectigo_chain_normalize(const char *body, size_t len, char **out)
 {
-	STACK_OF(X509) *certs = NULL;
+	struct {
+		unsigned char *der;
+		long len;
+		struct x509der x;
+	} certs[16];
 	BIO *in = NULL, *mem = NULL;
 	char *lf = NULL, *res = NULL;
 	size_t i, n = 0;
-	int rc = -ENOMEM, count;
+	int rc = -ENOMEM, count = 0;
 	BUF_MEM *bm;
 
+	memset(certs, 0, sizeof(certs));
 	/* SCM may answer with CRLF line ends (see the reference, §5.5):
-	 * re-encoding each certificate below gives LF-only, 64-column PEM,
-	 * and parsing each block checks the download is what it claims. */
+	 * re-armouring each certificate below gives LF-only, 64-column PEM,
+	 * and walking each block's DER checks the download is what it
+	 * claims, without OpenSSL's costly full X509 decode */
 	lf = malloc(len + 1);
 	if (lf == NULL)
 		goto out;
@@ -122,21 +117,35 @@ sectigo_chain_normalize(const char *body, size_t len, char **out)
 		rc = -EINVAL;
 		goto out;
 	}
-	certs = sk_X509_new_null();
 	in = BIO_new_mem_buf(lf, (int)n);
 	mem = BIO_new(BIO_s_mem());
-	if (certs == NULL || in == NULL || mem == NULL)
+	if (in == NULL || mem == NULL)
 		goto out;
 	ERR_clear_error();
 	for (;;) {
-		X509 *x = PEM_read_bio_X509(in, NULL, NULL, NULL);
+		char *name = NULL, *header = NULL;
+		unsigned char *der = NULL;
+		long dlen = 0;
 		unsigned long e;
 
-		if (x != NULL) {
-			if (sk_X509_push(certs, x) <= 0) {
-				X509_free(x);
+		if (PEM_read_bio(in, &name, &header, &der, &dlen) == 1) {
+			int ok = strcmp(name, PEM_STRING_X509) == 0 &&
+			    count < (int)(sizeof(certs) / sizeof(certs[0])) &&
+			    dlen > 0 &&
+			    x509der_parse(der, (size_t)dlen, &certs[count].x) ==
+			        0;
+			OPENSSL_free(name);
+			OPENSSL_free(header);
+			if (!ok) {
+				OPENSSL_free(der);
+				log_err("sectigo: certificate block does not "
+				        "parse");
+				rc = -EINVAL;
 				goto out;
 			}
+			certs[count].der = der;
+			certs[count].len = dlen;
+			count++;
 			continue;
 		}
 		e = ERR_peek_last_error();
@@ -150,18 +159,24 @@ sectigo_chain_normalize(const char *body, size_t len, char **out)
 		rc = -EINVAL;
 		goto out;
 	}
-	count = sk_X509_num(certs);
 	if (count == 0) {
 		rc = -EINVAL;
 		goto out;
 	}
 	/* x509R ends with the root; ACME clients want leaf + intermediates
-	 * (RFC 8555 §7.4.2: the chain a TLS server would send) */
-	if (count > 1 && self_signed(sk_X509_value(certs, count - 1)))
-		count--;
+	 * (RFC 8555 §7.4.2: the chain a TLS server would send). A root is
+	 * recognised as self-issued (issuer and subject the same bytes);
+	 * its signature is not checked, since nothing here trusts it */
+	if (count > 1) {
+		const struct x509der *r = &certs[count - 1].x;
+		if (r->issuer_len == r->subject_len &&
+		    memcmp(r->issuer, r->subject, r->issuer_len) == 0)
+			count--;
+	}
 	for (int k = 0; k < count; k++) {
-		if (PEM_write_bio_X509(mem, sk_X509_value(certs, k)) != 1) {
-			log_crypto_err("sectigo: PEM_write_bio_X509");
+		if (PEM_write_bio(mem, PEM_STRING_X509, "", certs[k].der,
+		        certs[k].len) <= 0) {
+			log_crypto_err("sectigo: PEM_write_bio");
 			goto out;
 		}
 	}
@@ -174,7 +189,8 @@ sectigo_chain_normalize(const char *body, size_t len, char **out)
 	*out = res;
 	rc = 0;
 out:
-	sk_X509_pop_free(certs, X509_free);
+	for (size_t k = 0; k < sizeof(certs) / sizeof(certs[0]); k++)
+		OPENSSL_free(certs[k].der);
 	BIO_free(in);
 	BIO_free(mem);
 	free(lf);

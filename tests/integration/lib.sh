@@ -191,8 +191,12 @@ start_bind() {
 	EOF
 	named-checkconf "$dir/named.conf" >"$dir/named.log" 2>&1 ||
 		{ tail_log "$dir/named.log"; fail "named-checkconf failed"; }
-	# -g: foreground, log to stderr; -u root keeps it from switching user.
-	named -g -4 -u root -c "$dir/named.conf" >>"$dir/named.log" 2>&1 &
+	# -g: foreground, log to stderr. As root, -u root keeps named from
+	# switching to the bind user (which could not write $T); as another
+	# user named does not switch at all.
+	local user=()
+	[ "$(id -u)" -ne 0 ] || user=(-u root)
+	named -g -4 "${user[@]}" -c "$dir/named.conf" >>"$dir/named.log" 2>&1 &
 	DNS_PID=$!
 	track_pid "$DNS_PID" named
 	export DNS_PID
