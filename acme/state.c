@@ -55,12 +55,22 @@ int
 acme_job_retry(struct acme_db *db, long long job_id, long long next_ms,
     const char *error, long long now)
 {
-	return acme_db_exec(db,
-	           "UPDATE jobs SET next_run = ?, attempts = attempts + 1,"
-	           " last_error = ?, updated = ? WHERE id = ?",
-	           "isii", next_ms, error, now, job_id) < 0
-	    ? -1
-	    : 0;
+	char ref[32];
+
+	snprintf(ref, sizeof(ref), "job=%lld", job_id);
+	if (acme_db_begin(db) != 0)
+		return -1;
+	/* the audit log keeps every failed CA or validation attempt, not
+	 * only the last error the job row holds */
+	if (acme_db_exec(db,
+	        "UPDATE jobs SET next_run = ?, attempts = attempts + 1,"
+	        " last_error = ?, updated = ? WHERE id = ?",
+	        "isii", next_ms, error, now, job_id) < 0) {
+		acme_db_rollback(db);
+		return -1;
+	}
+	acme_db_audit(db, now, "job.retry", ref, error);
+	return acme_db_commit(db);
 }
 
 static int

@@ -168,13 +168,19 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const char *connector,
 			goto out;
 		b64url_encode(key, sizeof(key), hmac);
 		OPENSSL_cleanse(key, sizeof(key));
+		if (acme_db_begin(db) != 0)
+			goto out;
 		if (acme_db_exec(db,
 		        "INSERT INTO eab_keys(kid, hmac_key, connector, note,"
 		        " created) VALUES (?, ?, ?, ?, ?)",
 		        "ssssi", kid, hmac, connector, note ? note : "",
-		        (long long)time(NULL)) != 1)
+		        (long long)time(NULL)) != 1) {
+			acme_db_rollback(db);
 			goto out;
+		}
 		acme_db_audit(db, time(NULL), "eab.add", kid, connector);
+		if (acme_db_commit(db) != 0)
+			goto out;
 		out = json_pack("{s:s, s:s, s:s}", "kid", kid, "hmac_key", hmac,
 		    "connector", connector);
 		OPENSSL_cleanse(hmac, sizeof(hmac));
@@ -209,21 +215,21 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const char *connector,
 			rc = 2;
 			goto out;
 		}
+		/* accounts already bound keep working; the key can no longer
+		 * bind new ones */
+		if (acme_db_begin(db) != 0)
+			goto out;
 		n = acme_db_exec(
 		    db, "DELETE FROM eab_keys WHERE kid = ?", "s", argv[1]);
-		if (n == 0) {
-			fprintf(stderr, "acmebridge: eab remove: no key %s\n",
-			    argv[1]);
-			goto out;
-		}
-		if (n < 0) {
-			fprintf(stderr,
-			    "acmebridge: eab remove: %s is in use by an "
-			    "account\n",
-			    argv[1]);
+		if (n <= 0) {
+			acme_db_rollback(db);
+			fprintf(stderr, "acmebridge: eab remove: %s\n",
+			    n == 0 ? "no such key" : "database error");
 			goto out;
 		}
 		acme_db_audit(db, time(NULL), "eab.remove", argv[1], "");
+		if (acme_db_commit(db) != 0)
+			goto out;
 		printf("removed %s\n", argv[1]);
 		rc = 0;
 	} else {
