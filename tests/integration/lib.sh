@@ -356,7 +356,10 @@ restart_bridge() {
 		}
 		rc=0
 		wait "$BRIDGE_PID" 2>/dev/null || rc=$?
-		[ "$rc" -eq 0 ] || fail "acmebridge exited $rc after SIGTERM (log: $T/bridge.log)"
+		if [ "$rc" -ne 0 ]; then
+			_sanitizer_check "$T/bridge.log" acmebridge || true
+			fail "acmebridge exited $rc after SIGTERM (log: $T/bridge.log)"
+		fi
 	fi
 	BRIDGE_PID=""
 	_bridge_launch

