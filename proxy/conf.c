@@ -527,3 +527,25 @@ px_conf_connector(const struct px_conf *conf, const char *name)
 			return &conf->connectors[i];
 	return NULL;
 }
+
+void
+px_connector_sectigo(
+    const struct px_connector *pc, int timeout_seconds, struct sectigo_conf *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->name = pc->name;
+	sc->base_url = pc->base_url;
+	sc->auth = pc->auth;
+	sc->token_url = pc->token_url;
+	sc->client_id = pc->client_id;
+	sc->client_secret = pc->client_secret;
+	sc->login = pc->login;
+	sc->password = pc->password;
+	sc->customer_uri = pc->customer_uri;
+	sc->ca_file = pc->ca_file;
+	sc->external_requester = pc->external_requester;
+	sc->org_id = pc->org_id;
+	sc->cert_type = pc->cert_type;
+	sc->validity_days = pc->validity_days;
+	sc->timeout_seconds = timeout_seconds;
+}

@@ -8,6 +8,7 @@
 
 #include "acme/acme.h"
 #include "proxy/validate.h"
+#include "sectigo/sectigo.h"
 
 /** One CA connector (strings borrowed from the parsed JSON or owned). */
 struct px_connector {
@@ -56,6 +57,9 @@ struct px_conf {
 int px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
     char *err, size_t errlen);
 void px_conf_free(struct px_conf *conf);
+/** The SCM backend settings of a connector (strings borrowed from pc). */
+void px_connector_sectigo(const struct px_connector *pc, int timeout_seconds,
+    struct sectigo_conf *sc);
 /** Connector by name, or NULL. */
 const struct px_connector *px_conf_connector(
     const struct px_conf *conf, const char *name);

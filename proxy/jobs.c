@@ -503,23 +503,9 @@ px_jobs_new(struct event_base *base, const struct px_conf *conf, char *err,
 	}
 	for (size_t i = 0; i < conf->n_connectors; i++) {
 		const struct px_connector *pc = &conf->connectors[i];
-		struct sectigo_conf sc = {
-		    .name = pc->name,
-		    .base_url = pc->base_url,
-		    .auth = pc->auth,
-		    .token_url = pc->token_url,
-		    .client_id = pc->client_id,
-		    .client_secret = pc->client_secret,
-		    .login = pc->login,
-		    .password = pc->password,
-		    .customer_uri = pc->customer_uri,
-		    .ca_file = pc->ca_file,
-		    .external_requester = pc->external_requester,
-		    .org_id = pc->org_id,
-		    .cert_type = pc->cert_type,
-		    .validity_days = pc->validity_days,
-		    .timeout_seconds = 30,
-		};
+		struct sectigo_conf sc;
+
+		px_connector_sectigo(pc, 30, &sc);
 		j->backends[i].name = pc->name;
 		j->backends[i].ca = sectigo_ca_new(&sc, base, j->ec);
 		j->n_backends = i + 1;

@@ -46,7 +46,8 @@ usage(FILE *f)
 	    "\"connector\"}\n"
 	    "  eab list -c CONFIG            list EAB keys (without their "
 	    "secrets)\n"
-	    "  eab remove -c CONFIG KID      delete an unused EAB key\n"
+	    "  eab remove -c CONFIG KID      delete an EAB key (bound accounts "
+	    "keep working)\n"
 	    "\n"
 	    "options:\n"
 	    "  -c, --config FILE   JSON configuration (see "
@@ -283,23 +284,9 @@ cmd_test_connection(struct px_conf *conf, const char *only)
 		goto out;
 	for (size_t i = 0; i < conf->n_connectors; i++) {
 		const struct px_connector *pc = &conf->connectors[i];
-		struct sectigo_conf sc = {
-		    .name = pc->name,
-		    .base_url = pc->base_url,
-		    .auth = pc->auth,
-		    .token_url = pc->token_url,
-		    .client_id = pc->client_id,
-		    .client_secret = pc->client_secret,
-		    .login = pc->login,
-		    .password = pc->password,
-		    .customer_uri = pc->customer_uri,
-		    .ca_file = pc->ca_file,
-		    .external_requester = pc->external_requester,
-		    .org_id = pc->org_id,
-		    .cert_type = pc->cert_type,
-		    .validity_days = pc->validity_days,
-		    .timeout_seconds = 15,
-		};
+		struct sectigo_conf sc;
+
+		px_connector_sectigo(pc, 15, &sc);
 		if (only != NULL && strcmp(only, pc->name) != 0)
 			continue;
 		printf("connector %s (%s)\n", pc->name, pc->base_url);
@@ -336,8 +323,16 @@ out:
 	return rc;
 }
 
-int
-main(int argc, char **argv)
+/* Command-line options; they may stand before and after the command. */
+struct cli {
+	const char *config;
+	const char *connector;
+	const char *note;
+};
+
+/* One getopt pass over argv; -1 to go on, else the exit code. */
+static int
+parse_opts(int argc, char **argv, const char *spec, struct cli *cli)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
@@ -347,21 +342,18 @@ main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *config = NULL, *connector = NULL, *note = NULL, *cmd;
-	struct px_conf conf;
-	char err[512];
-	int c, rc, need_secrets;
+	int c;
 
-	while ((c = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, spec, opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			config = optarg;
+			cli->config = optarg;
 			break;
 		case 'n':
-			connector = optarg;
+			cli->connector = optarg;
 			break;
 		case 'N':
-			note = optarg;
+			cli->note = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -374,6 +366,21 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli = {0};
+	const char *cmd;
+	struct px_conf conf;
+	char err[512];
+	int rc, need_secrets;
+
+	rc = parse_opts(argc, argv, "+c:hV", &cli);
+	if (rc >= 0)
+		return rc;
 	if (optind >= argc) {
 		usage(stderr);
 		return 2;
@@ -385,37 +392,22 @@ main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config = optarg;
-			break;
-		case 'n':
-			connector = optarg;
-			break;
-		case 'N':
-			note = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	rc = parse_opts(argc, argv, "c:hV", &cli);
+	if (rc >= 0)
+		return rc;
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "eab") != 0 && strcmp(cmd, "test-connection") != 0) {
 		fprintf(stderr, "acmebridge: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
 	}
-	if (config == NULL) {
+	if (cli.config == NULL) {
 		fprintf(stderr, "acmebridge: %s: -c CONFIG is required\n", cmd);
 		return 2;
 	}
 	need_secrets = strcmp(cmd, "eab") != 0;
-	if (px_conf_load(config, &conf, need_secrets, err, sizeof(err)) != 0) {
+	if (px_conf_load(cli.config, &conf, need_secrets, err, sizeof(err)) !=
+	    0) {
 		fprintf(stderr, "acmebridge: %s\n", err);
 		return 1;
 	}
@@ -433,10 +425,10 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "serve") == 0) {
 		rc = cmd_serve(&conf);
 	} else if (strcmp(cmd, "test-connection") == 0) {
-		rc = cmd_test_connection(&conf, connector);
+		rc = cmd_test_connection(&conf, cli.connector);
 	} else {
-		rc = cmd_eab(
-		    &conf, argc - optind, argv + optind, connector, note);
+		rc = cmd_eab(&conf, argc - optind, argv + optind, cli.connector,
+		    cli.note);
 	}
 	px_conf_free(&conf);
 	curl_global_cleanup();
