@@ -91,6 +91,16 @@ parse_time(const struct tlv *t, long long *out)
 	    tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
 	    tm.tm_sec > 60 || s[10] != 'Z')
 		return -1;
+	{
+		/* timegm() would roll 30 February over into March */
+		static const int mdays[] = {
+		    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+		int leap =
+		    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+		int max = mdays[tm.tm_mon] + (tm.tm_mon == 1 && leap);
+		if (tm.tm_mday > max || tm.tm_sec > 59)
+			return -1;
+	}
 	*out = (long long)timegm(&tm);
 	return 0;
 }
@@ -146,15 +156,23 @@ find_aki(const struct tlv *exts, struct x509der *out)
 int
 x509der_parse(const unsigned char *der, size_t len, struct x509der *out)
 {
-	const unsigned char *p = der, *end = der + len, *q, *tend;
+	const unsigned char *p, *end, *q, *tend, *cend;
 	struct tlv cert, tbs, t, validity, nb, na;
 
 	memset(out, 0, sizeof(*out));
-	if (der == NULL || next(&p, end, &cert) != 0 || cert.tag != 0x30 ||
-	    p != end)
+	if (der == NULL)
 		return -1;
+	p = der;
+	end = der + len;
+	if (next(&p, end, &cert) != 0 || cert.tag != 0x30 || p != end)
+		return -1;
+	/* Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm,
+	 * signatureValue BIT STRING } and nothing more */
 	p = cert.val;
-	if (next(&p, cert.val + cert.len, &tbs) != 0 || tbs.tag != 0x30)
+	cend = cert.val + cert.len;
+	if (next(&p, cend, &tbs) != 0 || tbs.tag != 0x30 ||
+	    next(&p, cend, &t) != 0 || t.tag != 0x30 ||
+	    next(&p, cend, &t) != 0 || t.tag != 0x03 || p != cend)
 		return -1;
 	q = tbs.val;
 	tend = tbs.val + tbs.len;
