@@ -275,8 +275,8 @@ load_connector(const json_t *c, size_t i, struct px_connector *pc,
 		    prefix, pc->type);
 		return -1;
 	}
-	if (strncmp(pc->base_url, "https://", 8) != 0 &&
-	    strncmp(pc->base_url, "http://", 7) != 0) {
+	/* the client secret travels to this URL: TLS only */
+	if (strncmp(pc->base_url, "https://", 8) != 0) {
 		snprintf(err, errlen,
 		    "config: %sbase_url: must be an https URL", prefix);
 		return -1;
@@ -295,9 +295,8 @@ load_connector(const json_t *c, size_t i, struct px_connector *pc,
 	} else if (strcmp(pc->auth, "header") == 0) {
 		if (pc->login == NULL || pc->customer_uri == NULL) {
 			snprintf(err, errlen,
-			    "config: %slogin, customer_uri: required with auth "
-			    "header",
-			    prefix);
+			    "config: %s%s: required with auth header", prefix,
+			    pc->login == NULL ? "login" : "customer_uri");
 			return -1;
 		}
 		if (need_secrets &&
@@ -345,8 +344,11 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	memset(conf, 0, sizeof(*conf));
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL) {
-		snprintf(
-		    err, errlen, "config: %s:%d: %s", path, je.line, je.text);
+		if (je.line < 0) /* not opened: the text names the file */
+			snprintf(err, errlen, "config: %s", je.text);
+		else
+			snprintf(err, errlen, "config: %s:%d: %s", path,
+			    je.line, je.text);
 		return -1;
 	}
 	conf->root = root;

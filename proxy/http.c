@@ -296,6 +296,43 @@ bad:
 	return -1;
 }
 
+/* 1 (with err set) when another socket already holds host:port. */
+static int
+port_taken(const char *host, int port, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	int fd, one = 1, rc = 0;
+
+	if (strchr(host, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return 0; /* listen_socket() reports it */
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return 0;
+		sl = sizeof(*s4);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (port != 0 && bind(fd, (struct sockaddr *)&ss, sl) != 0 &&
+	    errno == EADDRINUSE) {
+		snprintf(err, errlen, "listen: %s:%d: %s", host, port,
+		    strerror(errno));
+		rc = 1;
+	}
+	close(fd);
+	return rc;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -362,6 +399,10 @@ px_http_start(
 			snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* SO_REUSEPORT would let a second acmebridge (same user) share the
+	 * port silently: probe with a plain socket first */
+	if (port_taken(conf->listen_host, conf->listen_port, err, errlen))
+		goto fail;
 	for (int i = 0; i < conf->workers; i++) {
 		struct worker *w = &h->workers[i];
 

@@ -12,14 +12,15 @@
 # Not a test: numbers on a shared 2-core machine are noisy; compare ratios
 # measured in the same run.
 set -eu
-conc=4 dur=20
+conc=4 dur=20 pebble=1
 benchdir=${BENCH_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/bench}
 while [ $# -gt 0 ]; do
 	case $1 in
 	-c) conc=$2; shift 2 ;;
 	-d) dur=$2; shift 2 ;;
 	--bench-dir) benchdir=$2; shift 2 ;;
-	*) echo "usage: $0 [-c N] [-d SECONDS] [--bench-dir DIR]" >&2; exit 2 ;;
+	--no-pebble) pebble=0; shift ;;
+	*) echo "usage: $0 [-c N] [-d SECONDS] [--bench-dir DIR] [--no-pebble]" >&2; exit 2 ;;
 	esac
 done
 SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
@@ -29,6 +30,7 @@ load=$benchdir/acme_load.py
 [ -f "$load" ] || fail "load generator not found: $load (use --bench-dir)"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
 start_sim --pending-polls 0
@@ -37,8 +39,11 @@ start_bridge '.log_level = "notice" | .acme.authz_reuse_seconds = 0 | .database_
 run_load() { # name url ca pids...
 	local name=$1 url=$2 ca=$3
 	shift 3
-	local before=() after=() p i total=0 parts=""
-	for p in "$@"; do before+=("$(cpu_ticks "$p")"); done
+	local before=() sbefore=() after=() p i total=0 parts=""
+	for p in "$@"; do
+		before+=("$(cpu_ticks "$p")")
+		sbefore+=("$(sys_ticks "$p")")
+	done
 	/usr/bin/python3 "$load" "$url" --ca-bundle "$ca" -c "$conc" -d "$dur" \
 		--warmup 0 --domain-suffix "$ZONE" --http01-port "$HTTP01_PORT" \
 		--json "$T/$name.json" >"$T/$name.out" 2>&1 ||
@@ -47,7 +52,7 @@ run_load() { # name url ca pids...
 	for p in "$@"; do
 		after=$(cpu_ticks "$p")
 		total=$((total + after - before[i]))
-		parts="$parts $(basename "$(readlink "/proc/$p/exe")")=$(((after - before[i]) * 1000 / hz))ms"
+		parts="$parts $(basename "$(readlink "/proc/$p/exe")")=$(((after - before[i]) * 1000 / hz))ms(sys $((($(sys_ticks "$p") - sbefore[i]) * 1000 / hz))ms)"
 		i=$((i + 1))
 	done
 	# no warm-up: the window is the whole run, like the CPU ticks
@@ -68,6 +73,7 @@ echo "== acmebridge + sectigo-sim (c=$conc, ${dur}s)"
 run_load bridge "$BRIDGE_DIR_URL" "$BRIDGE_CA" "$BRIDGE_PID" "$SIM_PID"
 cat "$T/bridge.out"
 
+[ "$pebble" = 1 ] || exit 0
 echo "== pebble (c=$conc, ${dur}s)"
 read -r purl pca ppid < <(bash "$benchdir/pebble-ref.sh" start "$T/pebble" 14000)
 track_pid "$ppid" pebble
