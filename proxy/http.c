@@ -46,6 +46,7 @@ struct worker {
 	evutil_socket_t fd;
 	struct acme_db *db;
 	struct acme_ctx *ctx;
+	struct parked *parked; /* requests waiting for the job runner */
 };
 
 struct px_http {
@@ -65,6 +66,8 @@ struct parked {
 	struct acme_resp resp;
 	struct event *timer;
 	unsigned long gen;
+	struct parked *next; /* the worker's list of parked requests */
+	struct parked **prevp;
 };
 
 static long long
@@ -117,6 +120,11 @@ send_resp(struct worker *w, struct evhttp_request *req, struct acme_resp *r)
 static void
 parked_free(struct parked *p)
 {
+	if (p->prevp != NULL) {
+		*p->prevp = p->next;
+		if (p->next != NULL)
+			p->next->prevp = p->prevp;
+	}
 	if (p->req != NULL) {
 		struct evhttp_connection *c =
 		    evhttp_request_get_connection(p->req);
@@ -180,6 +188,11 @@ park(struct worker *w, struct evhttp_request *req, struct acme_resp *resp)
 		goto now;
 	}
 	memset(resp, 0, sizeof(*resp));
+	p->next = w->parked;
+	if (p->next != NULL)
+		p->next->prevp = &p->next;
+	p->prevp = &w->parked;
+	w->parked = p;
 	evhttp_connection_set_closecb(
 	    evhttp_request_get_connection(req), parked_closed, p);
 	event_add(p->timer, &tv);
@@ -200,6 +213,14 @@ method_name(enum evhttp_cmd_type t)
 		return "HEAD";
 	case EVHTTP_REQ_POST:
 		return "POST";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
 	default:
 		return "OTHER";
 	}
@@ -422,8 +443,12 @@ px_http_start(
 		w->ctx = acme_ctx_new(&conf->acme, w->db, h->nonces);
 		if (w->ctx == NULL)
 			goto fail;
+		/* every method reaches acme_handle, so a 405 is a problem
+		 * document with a nonce like any other error */
 		evhttp_set_allowed_methods(w->http,
-		    EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
+		    EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+		        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+		        EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 		evhttp_set_max_body_size(w->http, MAX_BODY);
 		evhttp_set_max_headers_size(w->http, 16 * 1024);
 		evhttp_set_timeout(w->http, 60);
@@ -462,6 +487,13 @@ px_http_stop(struct px_http *h)
 		struct worker *w = &h->workers[i];
 		if (w->started)
 			pthread_join(w->th, NULL);
+		/* requests still parked at shutdown: the loop is gone, so no
+		 * reply can go out; the client sees the connection close and
+		 * polls its order again after the restart */
+		while (w->parked != NULL) {
+			struct parked *p = w->parked;
+			parked_free(p);
+		}
 		if (w->http != NULL)
 			evhttp_free(w->http);
 		acme_ctx_free(w->ctx);
