@@ -37,26 +37,8 @@ acme_csr_free(struct acme_csr *csr)
 	free(csr->names);
 	free(csr->cn);
 	free(csr->pem);
+	EVP_PKEY_free(csr->key);
 	memset(csr, 0, sizeof(*csr));
-}
-
-/* base64url SHA-256 of the SubjectPublicKeyInfo DER of key. */
-static int
-spki_hash(EVP_PKEY *key, char out[44])
-{
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	unsigned char *der = NULL;
-	int len;
-
-	len = i2d_PUBKEY(key, &der);
-	if (len <= 0) {
-		log_crypto_err("spki: i2d_PUBKEY");
-		return -1;
-	}
-	SHA256(der, (size_t)len, md);
-	OPENSSL_free(der);
-	b64url_encode(md, sizeof(md), out);
-	return 0;
 }
 
 /* Key policy; writes a description such as "RSA 2048" into desc. */
@@ -269,29 +251,51 @@ out:
 	return rc;
 }
 
+/* PEM armour of the DER exactly as received (no re-encoding). */
 static char *
-req_pem(X509_REQ *req)
+req_pem(const unsigned char *der, size_t len)
 {
 	BIO *bio = NULL;
 	char *data, *out = NULL;
-	long len;
+	long n;
 
 	bio = BIO_new(BIO_s_mem());
-	if (bio == NULL || PEM_write_bio_X509_REQ(bio, req) != 1)
+	if (bio == NULL || len > LONG_MAX ||
+	    PEM_write_bio(bio, PEM_STRING_X509_REQ, "", der, (long)len) <= 0)
 		goto out;
-	len = BIO_get_mem_data(bio, &data);
-	if (len <= 0)
+	n = BIO_get_mem_data(bio, &data);
+	if (n <= 0)
 		goto out;
-	out = malloc((size_t)len + 1);
+	out = malloc((size_t)n + 1);
 	if (out == NULL)
 		goto out;
-	memcpy(out, data, (size_t)len);
-	out[len] = '\0';
+	memcpy(out, data, (size_t)n);
+	out[n] = '\0';
 out:
 	if (out == NULL)
-		log_crypto_err("csr: PEM_write_bio_X509_REQ");
+		log_crypto_err("csr: PEM_write_bio");
 	BIO_free(bio);
 	return out;
+}
+
+/* base64url SHA-256 of the request's SubjectPublicKeyInfo, from its
+ * parsed form: i2d_PUBKEY would go through OpenSSL 3's encoders. */
+static int
+req_spki_hash(X509_REQ *req, char out[44])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned char *der = NULL;
+	int len;
+
+	len = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &der);
+	if (len <= 0) {
+		log_crypto_err("spki: i2d_X509_PUBKEY");
+		return -1;
+	}
+	SHA256(der, (size_t)len, md);
+	OPENSSL_free(der);
+	b64url_encode(md, sizeof(md), out);
+	return 0;
 }
 
 /* Is the signature's digest one we refuse (MD5, SHA-1)? */
@@ -366,12 +370,15 @@ acme_csr_parse(
 		    "CSR names nothing (no subjectAltName and no CN)");
 		goto out;
 	}
-	csr->pem = req_pem(req);
-	if (csr->pem == NULL || spki_hash(key, csr->spki_sha256) != 0) {
+	csr->pem = req_pem(der, der_len);
+	if (csr->pem == NULL || req_spki_hash(req, csr->spki_sha256) != 0) {
 		acme_problem_set(
 		    prob, 500, "serverInternal", "cannot encode the CSR");
 		goto out;
 	}
+	if (EVP_PKEY_up_ref(key) != 1)
+		goto out;
+	csr->key = key;
 	rc = 0;
 out:
 	(void)cap;

@@ -19,6 +19,7 @@ struct acme_csr {
 				     NULL; malloc'd */
 	char *pem;                /* "-----BEGIN CERTIFICATE REQUEST-----" PEM
 				     text; malloc'd */
+	EVP_PKEY *key;            /* the request's public key; owned */
 	char key_desc[32];        /* "RSA 2048", "EC P-256", "EC P-384" */
 	char spki_sha256[44];     /* base64url SHA-256 of the
 				     SubjectPublicKeyInfo DER */

@@ -14,7 +14,6 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "acme/csr.h"
@@ -1203,16 +1202,8 @@ h_order(struct call *c, const char *oid)
 static int
 csr_is_account_key(const struct acme_csr *csr, EVP_PKEY *key)
 {
-	unsigned char md[SHA256_DIGEST_LENGTH], *der = NULL;
-	char spki[44];
-	int len = i2d_PUBKEY(key, &der);
-
-	if (len <= 0)
-		return 0;
-	SHA256(der, (size_t)len, md);
-	OPENSSL_free(der);
-	b64url_encode(md, sizeof(md), spki);
-	return strcmp(spki, csr->spki_sha256) == 0;
+	return csr->key != NULL && key != NULL &&
+	    EVP_PKEY_eq(csr->key, key) == 1;
 }
 
 static void
