@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,6 @@
 #include "contrib/log.h"
 
 #define MAX_BODY (256 * 1024) /* hard cap; acme/ refuses > 64 KiB */
-#define WAIT_TICK_MS 10
 
 struct worker {
 	struct px_http *h;
@@ -47,6 +47,8 @@ struct worker {
 	struct acme_db *db;
 	struct acme_ctx *ctx;
 	struct parked *parked; /* requests waiting for the job runner */
+	atomic_int n_parked;   /* how many: read by the job thread */
+	struct event *wake;    /* activated by the job thread on change */
 };
 
 struct px_http {
@@ -64,8 +66,7 @@ struct parked {
 	struct worker *w;
 	struct evhttp_request *req; /* NULL once the client went away */
 	struct acme_resp resp;
-	struct event *timer;
-	unsigned long gen;
+	struct event *timer; /* the wait's deadline */
 	struct parked *next; /* the worker's list of parked requests */
 	struct parked **prevp;
 };
@@ -124,6 +125,7 @@ parked_free(struct parked *p)
 		*p->prevp = p->next;
 		if (p->next != NULL)
 			p->next->prevp = p->prevp;
+		atomic_fetch_sub(&p->w->n_parked, 1);
 	}
 	if (p->req != NULL) {
 		struct evhttp_connection *c =
@@ -146,42 +148,73 @@ parked_closed(struct evhttp_connection *c, void *arg)
 	p->req = NULL;
 }
 
+/* Look at one parked request; reply when its state is reached or, with
+ * final, with what there is. */
 static void
-parked_tick(evutil_socket_t fd, short what, void *arg)
+parked_check(struct parked *p, int final)
 {
-	struct parked *p = arg;
-	unsigned long gen = atomic_load(&px_state_gen);
-	long long now = now_ms();
-	int final = now >= p->resp.wait_until;
-
-	(void)fd;
-	(void)what;
 	if (p->req == NULL) {
 		parked_free(p);
 		return;
 	}
-	if (gen == p->gen && !final)
-		return; /* nothing moved since the last look */
-	p->gen = gen;
-	if (acme_wait_poll(p->w->ctx, &p->resp, now / 1000, final)) {
+	if (acme_wait_poll(p->w->ctx, &p->resp, now_ms() / 1000, final)) {
 		send_resp(p->w, p->req, &p->resp);
 		parked_free(p);
 	}
+}
+
+/* The wait's deadline. */
+static void
+parked_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	parked_check(arg, 1);
+}
+
+/* The job runner committed a state change: re-read what is parked here
+ * (a primary-key read per request; no polling in between). */
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct parked *p = w->parked, *next;
+
+	(void)fd;
+	(void)what;
+	for (; p != NULL; p = next) {
+		next = p->next;
+		parked_check(p, 0);
+	}
+}
+
+void
+px_http_notify(void *arg)
+{
+	struct px_http *h = arg;
+
+	for (int i = 0; i < h->n_workers; i++)
+		if (atomic_load(&h->workers[i].n_parked) > 0)
+			event_active(h->workers[i].wake, EV_READ, 0);
 }
 
 static void
 park(struct worker *w, struct evhttp_request *req, struct acme_resp *resp)
 {
 	struct parked *p = calloc(1, sizeof(*p));
-	struct timeval tv = {0, WAIT_TICK_MS * 1000};
+	long long left = resp->wait_until - now_ms();
+	struct timeval tv;
 
 	if (p == NULL)
 		goto now;
 	p->w = w;
 	p->req = req;
 	p->resp = *resp;
-	p->gen = atomic_load(&px_state_gen);
-	p->timer = event_new(w->base, -1, EV_PERSIST, parked_tick, p);
+	if (left < 0)
+		left = 0;
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	p->timer = event_new(w->base, -1, 0, parked_deadline, p);
 	if (p->timer == NULL) {
 		*resp = p->resp;
 		free(p);
@@ -193,6 +226,7 @@ park(struct worker *w, struct evhttp_request *req, struct acme_resp *resp)
 		p->next->prevp = &p->next;
 	p->prevp = &w->parked;
 	w->parked = p;
+	atomic_fetch_add(&w->n_parked, 1);
 	evhttp_connection_set_closecb(
 	    evhttp_request_get_connection(req), parked_closed, p);
 	event_add(p->timer, &tv);
@@ -436,9 +470,11 @@ px_http_start(
 			goto fail;
 		w->base = event_base_new();
 		w->http = w->base ? evhttp_new(w->base) : NULL;
+		w->wake =
+		    w->base ? event_new(w->base, -1, 0, on_wake, w) : NULL;
 		w->db = acme_db_open(
 		    conf->database, conf->db_sync_full, err, errlen);
-		if (w->http == NULL || w->db == NULL)
+		if (w->http == NULL || w->db == NULL || w->wake == NULL)
 			goto fail;
 		w->ctx = acme_ctx_new(&conf->acme, w->db, h->nonces);
 		if (w->ctx == NULL)
@@ -494,6 +530,8 @@ px_http_stop(struct px_http *h)
 			struct parked *p = w->parked;
 			parked_free(p);
 		}
+		if (w->wake != NULL)
+			event_free(w->wake);
 		if (w->http != NULL)
 			evhttp_free(w->http);
 		acme_ctx_free(w->ctx);

@@ -19,8 +19,6 @@
 #define MAX_ATTEMPTS 40
 #define TICK_MS 200
 
-atomic_ulong px_state_gen;
-
 struct backend {
 	const char *name;
 	struct acme_ca *ca;
@@ -38,6 +36,8 @@ struct px_jobs {
 	struct event *wake;
 	struct task *tasks; /* in flight */
 	int n_tasks;
+	px_jobs_notify_fn *notify; /* state changed: wake parked requests */
+	void *notify_arg;
 };
 
 /* One job in flight. */
@@ -63,9 +63,17 @@ now_ms(void)
 }
 
 static void
-changed(void)
+changed(struct px_jobs *j)
 {
-	atomic_fetch_add(&px_state_gen, 1);
+	if (j->notify != NULL)
+		j->notify(j->notify_arg);
+}
+
+void
+px_jobs_set_notify(struct px_jobs *j, px_jobs_notify_fn *fn, void *arg)
+{
+	j->notify = fn;
+	j->notify_arg = arg;
 }
 
 static struct acme_ca *
@@ -122,7 +130,7 @@ retry_later(struct task *t, const char *error, int hint)
 		log_err("job=%lld kind=%s: giving up after %d attempts: %s",
 		    t->job.id, t->job.kind, t->job.attempts + 1, error);
 		acme_state_order_failed(t->j->db, &t->job, error, now);
-		changed();
+		changed(t->j);
 		return;
 	}
 	log_info("job=%lld kind=%s ref=%lld: retry in %lld ms: %s", t->job.id,
@@ -146,7 +154,7 @@ validated(void *arg, const struct acme_problem *prob)
 	        time(NULL)) != 0)
 		log_err(
 		    "job=%lld: cannot store the validation result", t->job.id);
-	changed();
+	changed(t->j);
 	task_free(t);
 }
 
@@ -214,7 +222,7 @@ enroll_done(void *arg, const struct acme_ca_result *res)
 		    res->ca_ref);
 		acme_state_enrolled(
 		    t->j->db, &t->job, res->ca_ref, t->step == 0, now);
-		changed();
+		changed(t->j);
 		px_jobs_kick(t->j);
 		break;
 	case ACME_CA_NOTFOUND:
@@ -228,7 +236,7 @@ enroll_done(void *arg, const struct acme_ca_result *res)
 		acme_state_order_failed(t->j->db, &t->job,
 		    res->error ? res->error : "the CA refused the enrollment",
 		    now);
-		changed();
+		changed(t->j);
 		break;
 	default:
 		retry_later(t, res->error ? res->error : "CA not reachable",
@@ -291,7 +299,7 @@ start_enroll(struct task *t)
 		    "the order's CA connector is no longer configured",
 		    time(NULL));
 		json_decref(o);
-		changed();
+		changed(t->j);
 		return -1;
 	}
 	snprintf(t->tag, sizeof(t->tag), "%s", acme_row_str(o, "oid"));
@@ -328,7 +336,7 @@ collected(void *arg, const struct acme_ca_result *res)
 			retry_later(t, "database busy", 1);
 		else
 			log_info("order=%lld: certificate issued", t->job.ref);
-		changed();
+		changed(t->j);
 		break;
 	case ACME_CA_PENDING:
 		retry_later(t, "being processed by the CA", res->retry_after);
@@ -337,7 +345,7 @@ collected(void *arg, const struct acme_ca_result *res)
 		acme_state_order_failed(t->j->db, &t->job,
 		    res->error ? res->error : "the CA refused the collection",
 		    now);
-		changed();
+		changed(t->j);
 		break;
 	default:
 		retry_later(t, res->error ? res->error : "CA not reachable",
@@ -383,7 +391,7 @@ revoked(void *arg, const struct acme_ca_result *res)
 		acme_state_revoke_done(t->j->db, &t->job,
 		    res->status == ACME_CA_OK, res->error ? res->error : "",
 		    time(NULL));
-		changed();
+		changed(t->j);
 	} else {
 		retry_later(t, res->error ? res->error : "CA not reachable",
 		    res->retry_after);

@@ -6,21 +6,21 @@
  * table after any restart.
  */
 #pragma once
-#include <stdatomic.h>
-
 #include <event2/event.h>
 
 #include "proxy/conf.h"
 
-/** Bumped after every state change the runner commits; waiting requests
- * re-read the database only when it moved. */
-extern atomic_ulong px_state_gen;
-
 struct px_jobs;
+
+/** Called from the job thread after every state change it commits. */
+typedef void px_jobs_notify_fn(void *arg);
 
 /** New runner on base (the caller runs the loop). NULL + err on failure. */
 struct px_jobs *px_jobs_new(struct event_base *base, const struct px_conf *conf,
     char *err, size_t errlen);
+/** Register the state-change callback (NULL to remove). Call before
+ * requests can be parked; the callback must be safe from another thread. */
+void px_jobs_set_notify(struct px_jobs *j, px_jobs_notify_fn *fn, void *arg);
 /** Wake the runner: new jobs were queued. Safe from any thread. */
 void px_jobs_kick(struct px_jobs *j);
 /** Cancel work in flight (it resumes from the database next start). */

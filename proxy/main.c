@@ -93,6 +93,7 @@ cmd_serve(struct px_conf *conf)
 	http = px_http_start(conf, jobs, err, sizeof(err));
 	if (http == NULL)
 		goto out;
+	px_jobs_set_notify(jobs, px_http_notify, http);
 	sint = evsignal_new(base, SIGINT, on_signal, base);
 	sterm = evsignal_new(base, SIGTERM, on_signal, base);
 	if (sint == NULL || sterm == NULL) {
@@ -110,6 +111,8 @@ cmd_serve(struct px_conf *conf)
 out:
 	if (rc != 0)
 		fprintf(stderr, "acmebridge: %s\n", err);
+	if (jobs != NULL)
+		px_jobs_set_notify(jobs, NULL, NULL);
 	px_http_stop(http);
 	px_jobs_free(jobs);
 	if (sint != NULL)
