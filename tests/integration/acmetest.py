@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 """Small RFC 8555 client for the integration tests: a library (Key, Client,
-Http01Responder, make_csr) and a CLI whose subcommands keep their state in a
+Http01Responder, make_csr; Checks and need() for counted checks) and a CLI whose subcommands keep their state in a
 JSON file so that a shell script can kill and restart the server between
 steps.  Standard library plus python3-cryptography only.
 
@@ -31,6 +31,7 @@ import ssl
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 
 from cryptography import x509
@@ -66,6 +67,94 @@ class AcmeError(Exception):
     def __init__(self, msg, resp=None):
         super().__init__(msg)
         self.resp = resp
+
+
+# --------------------------------------------------------------- checks
+
+
+class CheckFailed(Exception):
+    """Raised by need(): the check in progress failed; the message says
+    why."""
+
+
+def need(cond, msg):
+    """Fail the check in progress (raise CheckFailed(msg)) unless cond."""
+    if not cond:
+        raise CheckFailed(msg)
+
+
+def ts():
+    """The time of day for PASS/FAIL lines (HH:MM:SS)."""
+    return time.strftime("%H:%M:%S")
+
+
+class Checks:
+    """Counted checks of a test script.  ok() and bad() print a PASS or
+    FAIL line on stdout and count it; check() is either, by a condition;
+    case() is a decorator that registers a function as one named check
+    (it passes unless it raises; CheckFailed from need() or any other
+    exception fails it) and run_cases() runs the registered cases in
+    order; report() writes the counts for the driving shell script (see
+    check_add_counts in lib.sh) and prints the summary line."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.failures = []
+        self.cases = []
+
+    def ok(self, msg):
+        self.passed += 1
+        print("[%s] PASS: %s" % (ts(), msg), flush=True)
+
+    def bad(self, msg):
+        self.failed += 1
+        self.failures.append(msg)
+        print("[%s] FAIL: %s" % (ts(), msg), flush=True)
+
+    def check(self, cond, msg):
+        """ok(msg) when cond is true, else bad(msg); returns cond."""
+        if cond:
+            self.ok(msg)
+        else:
+            self.bad(msg)
+        return cond
+
+    def case(self, title):
+        """Decorator: run the function as the check named title."""
+
+        def wrap(fn):
+            def run():
+                try:
+                    fn()
+                except CheckFailed as e:
+                    self.bad("%s: %s" % (title, e))
+                except Exception as e:  # noqa: BLE001 - any error fails it
+                    self.bad("%s: %s: %s\n%s" % (
+                        title, type(e).__name__, e, traceback.format_exc()))
+                else:
+                    self.ok(title)
+
+            run.__name__ = fn.__name__
+            self.cases.append(run)
+            return run
+
+        return wrap
+
+    def run_cases(self):
+        """Run the cases registered with case(), in order."""
+        for fn in self.cases:
+            fn()
+
+    def report(self, path, label):
+        """Write {"passed", "failed", "failures"} as JSON to path, print
+        "label: N passed, M failed"; returns the exit status (1 when a
+        check failed)."""
+        with open(path, "w") as f:
+            json.dump({"passed": self.passed, "failed": self.failed,
+                       "failures": self.failures}, f)
+        print("%s: %d passed, %d failed" % (label, self.passed, self.failed))
+        return 0 if self.failed == 0 else 1
 
 
 # --------------------------------------------------------------- keys
@@ -652,6 +741,32 @@ def _client(a, st):
                   verbose=a.verbose)
 
 
+def _save_cert(c, o, path):
+    """Download the certificate of order o to path (when both are given)."""
+    if path and o.get("certificate"):
+        cr = c.expect(c.download(o["certificate"]), 200, "cert")
+        with open(path, "wb") as f:
+            f.write(cr.body)
+
+
+def _finalize(a, c, st, ent, o, out):
+    """Finalize the ready order o (state entry ent) with a CSR for a new
+    key, saved in the state first; the answer goes to out.  With --until
+    valid, wait for the order and save the certificate to --cert-out."""
+    der, ckey = make_csr(ent["names"])
+    ent["csr_key"] = ckey.pem()
+    _save_state(a.state, st)
+    r = c.finalize(o, der)
+    out["finalize_status"] = r.status
+    out["order"] = r.json
+    if r.status != 200:
+        raise AcmeError("finalize: " + r.describe(), r)
+    if a.until == "valid":
+        o = c.poll_order(ent["url"], ("valid", "invalid"), a.timeout).json
+        out["order"] = o
+        _save_cert(c, o, a.cert_out)
+
+
 def cmd_account(a):
     st = _load_state(a.state)
     if "key" not in st:
@@ -697,21 +812,7 @@ def cmd_order(a):
         if a.until == "ready" or o["status"] != "ready":
             print(json.dumps(out))
             return 0
-        der, ckey = make_csr(a.name)
-        ent["csr_key"] = ckey.pem()
-        _save_state(a.state, st)
-        r = c.finalize(o, der)
-        out["finalize_status"] = r.status
-        out["order"] = r.json
-        if r.status != 200:
-            raise AcmeError("finalize: " + r.describe(), r)
-        if a.until == "valid":
-            o = c.poll_order(ourl, ("valid", "invalid"), a.timeout).json
-            out["order"] = o
-            if a.cert_out and o.get("certificate"):
-                cr = c.expect(c.download(o["certificate"]), 200, "cert")
-                with open(a.cert_out, "wb") as f:
-                    f.write(cr.body)
+        _finalize(a, c, st, ent, o, out)
     finally:
         if resp is not None:
             resp.close()
@@ -726,10 +827,7 @@ def cmd_poll(a):
     url = ent["url"] if ent else a.tag
     r = c.poll_order(url, tuple(a.until.split(",")), a.timeout)
     o = r.json
-    if a.cert_out and o.get("certificate"):
-        cr = c.expect(c.download(o["certificate"]), 200, "cert")
-        with open(a.cert_out, "wb") as f:
-            f.write(cr.body)
+    _save_cert(c, o, a.cert_out)
     print(json.dumps({"url": url, "order": o}))
     return 0
 
@@ -746,21 +844,7 @@ def cmd_finalize(a):
     out = {"url": url, "order": o}
     if o["status"] != "ready":
         raise AcmeError("order is %s, not ready: %s" % (o["status"], o))
-    der, ckey = make_csr(ent["names"])
-    ent["csr_key"] = ckey.pem()
-    _save_state(a.state, st)
-    r = c.finalize(o, der)
-    out["finalize_status"] = r.status
-    out["order"] = r.json
-    if r.status != 200:
-        raise AcmeError("finalize: " + r.describe(), r)
-    if a.until == "valid":
-        o = c.poll_order(url, ("valid", "invalid"), a.timeout).json
-        out["order"] = o
-        if a.cert_out and o.get("certificate"):
-            cr = c.expect(c.download(o["certificate"]), 200, "cert")
-            with open(a.cert_out, "wb") as f:
-                f.write(cr.body)
+    _finalize(a, c, st, ent, o, out)
     print(json.dumps(out))
     return 0
 

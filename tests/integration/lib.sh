@@ -53,6 +53,81 @@ tail_log() {
 	fi
 }
 
+# ---------------------------------------------------------------- counted checks
+# For scripts that run every check and report at the end instead of stopping
+# at the first failure (as fail does).  The counts are CHECK_PASSED and
+# CHECK_FAILED; the last line of such a script comes from check_summary.
+CHECK_PASSED=0
+CHECK_FAILED=0
+
+# check_ok MSG: count a passed check; prints "PASS: MSG".
+check_ok() {
+	pass "$*"
+	CHECK_PASSED=$((CHECK_PASSED + 1))
+}
+
+# check_bad MSG: count a failed check and go on; prints "FAIL: MSG" to
+# stderr.  Returns 0, so it does not trip set -e.
+check_bad() {
+	printf '[%s] FAIL: %s\n' "$(_ts)" "$*" >&2
+	CHECK_FAILED=$((CHECK_FAILED + 1))
+}
+
+# check_add_counts FILE WHAT RC: add the counts of a Python check script,
+# the JSON object {"passed": N, "failed": M, ...} in FILE, to CHECK_PASSED
+# and CHECK_FAILED; when FILE is missing or empty, check_bad "WHAT did not
+# report (exit RC)".  Returns 0.
+check_add_counts() {
+	if [ -s "$1" ]; then
+		CHECK_PASSED=$((CHECK_PASSED + $(jq -r .passed "$1")))
+		CHECK_FAILED=$((CHECK_FAILED + $(jq -r .failed "$1")))
+	else
+		check_bad "$2 did not report (exit $3)"
+	fi
+}
+
+# check_py SCRIPT OUTDIR: run tests/integration/SCRIPT with $PY (see
+# find_python) and OUT=OUTDIR in the environment, then add the counts it
+# wrote to OUTDIR/py-counts.json (check_add_counts); a non-zero exit while
+# no check has failed counts as a failure too.  Returns 0.
+check_py() {
+	local rc=0
+	OUT=$2 "$PY" "$SRCDIR/tests/integration/$1" || rc=$?
+	check_add_counts "$2/py-counts.json" "$1" "$rc"
+	if [ "$rc" -ne 0 ] && [ "$CHECK_FAILED" -eq 0 ]; then
+		check_bad "$1 exited $rc"
+	fi
+}
+
+# check_summary [LABEL]: print "LABEL: N passed, M failed" (LABEL defaults
+# to the script's file name; an empty LABEL prints just "N passed,
+# M failed"); returns non-zero when a check failed, so that it can be the
+# script's last command.
+check_summary() {
+	local label=${1-$(basename "$0")}
+	printf '%s%d passed, %d failed\n' "${label:+$label: }" \
+		"$CHECK_PASSED" "$CHECK_FAILED"
+	[ "$CHECK_FAILED" -eq 0 ]
+}
+
+# ---------------------------------------------------------------- python
+# find_python: set PY to a python3 that can import cryptography (Debian's
+# /usr/bin/python3 first, then the first python3 on PATH) and export
+# PYTHONDONTWRITEBYTECODE=1; fail when there is none.
+find_python() {
+	local p
+	export PYTHONDONTWRITEBYTECODE=1
+	PY=python3
+	for p in /usr/bin/python3 python3; do
+		if "$p" -c 'import cryptography' 2>/dev/null; then
+			PY=$p
+			break
+		fi
+	done
+	"$PY" -c 'import cryptography' 2>/dev/null ||
+		fail "python3-cryptography is not installed"
+}
+
 # ---------------------------------------------------------------- processes
 # free_port: print a TCP port that is free on 127.0.0.1 right now.
 free_port() {
@@ -333,6 +408,16 @@ _bridge_launch() {
 
 _bridge_ready() {
 	curl -fsS --max-time 2 --cacert "$BRIDGE_CA" "$BRIDGE_DIR_URL" | jq -e .newNonce
+}
+
+# check_bridge_alive: counted check that the bridge still runs and serves
+# its directory.
+check_bridge_alive() {
+	if _alive "$BRIDGE_PID" && _bridge_ready >/dev/null 2>&1; then
+		check_ok "the bridge still serves its directory"
+	else
+		check_bad "the bridge died or stopped answering"
+	fi
 }
 
 # kill9_bridge: SIGKILL the bridge (crash simulation).

@@ -17,31 +17,7 @@ SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
 . "$SRCDIR/tests/integration/lib.sh"
 
-export PYTHONDONTWRITEBYTECODE=1
-PY=python3
-for p in /usr/bin/python3 python3; do
-	if "$p" -c 'import cryptography' 2>/dev/null; then
-		PY=$p
-		break
-	fi
-done
-"$PY" -c 'import cryptography' 2>/dev/null ||
-	fail "python3-cryptography is not installed"
-
-NPASS=0
-NFAIL=0
-ok() {
-	pass "$*"
-	NPASS=$((NPASS + 1))
-}
-bad() {
-	printf '[%s] FAIL: %s\n' "$(_ts)" "$*" >&2
-	NFAIL=$((NFAIL + 1))
-}
-summary() {
-	printf '%s: %d passed, %d failed\n' "$(basename "$0")" "$NPASS" "$NFAIL"
-	[ "$NFAIL" -eq 0 ]
-}
+find_python
 
 # run_py PHASE: run the Python checks of PHASE (reuse | noreuse), add
 # their counts
@@ -49,10 +25,10 @@ run_py() {
 	local rc=0 out=$T/py-$1.json
 	rm -f "$out"
 	PHASE=$1 OUT=$out ACMETEST_DIR=$SRCDIR/tests/integration "$PY" - <<-'EOF' || rc=$?
-		import json, os, sys, time, traceback
+		import json, os, sys, traceback
 		sys.dont_write_bytecode = True
 		sys.path.insert(0, os.environ["ACMETEST_DIR"])
-		from acmetest import Client, Http01Responder, Key, make_csr
+		from acmetest import Checks, Client, Http01Responder, Key, make_csr
 
 		DIR = os.environ["BRIDGE_DIR_URL"]
 		CA = os.environ["BRIDGE_CA"]
@@ -60,17 +36,8 @@ run_py() {
 		T = os.environ["T"]
 		ZONE = os.environ.get("ZONE", "example.test")
 		PHASE = os.environ["PHASE"]
-		res = {"passed": 0, "failed": 0}
-
-		def check(cond, msg):
-		    ts = time.strftime("%H:%M:%S")
-		    if cond:
-		        res["passed"] += 1
-		        print("[%s] PASS: %s" % (ts, msg), flush=True)
-		    else:
-		        res["failed"] += 1
-		        print("[%s] FAIL: %s" % (ts, msg), flush=True)
-		    return cond
+		CHECKS = Checks()
+		check = CHECKS.check
 
 		def load_state():
 		    with open(os.path.join(T, "reuse-state.json")) as f:
@@ -214,19 +181,11 @@ run_py() {
 		    with Http01Responder(PORT) as resp:
 		        (phase_reuse if PHASE == "reuse" else phase_noreuse)(resp)
 		except Exception as e:
-		    check(False, "%s phase aborted: %s: %s\n%s" % (
+		    CHECKS.bad("%s phase aborted: %s: %s\n%s" % (
 		        PHASE, type(e).__name__, e, traceback.format_exc()))
-		with open(os.environ["OUT"], "w") as f:
-		    json.dump(res, f)
-		print("%s phase: %d passed, %d failed" % (PHASE, res["passed"], res["failed"]))
-		sys.exit(1 if res["failed"] else 0)
+		sys.exit(CHECKS.report(os.environ["OUT"], "%s phase" % PHASE))
 	EOF
-	if [ -s "$out" ]; then
-		NPASS=$((NPASS + $(jq -r .passed "$out")))
-		NFAIL=$((NFAIL + $(jq -r .failed "$out")))
-	else
-		bad "$1 phase did not report (exit $rc)"
-	fi
+	check_add_counts "$out" "$1 phase" "$rc"
 }
 
 start_bind
@@ -237,12 +196,12 @@ log "phase 1: authz_reuse_seconds = 86400"
 run_py reuse
 if [ -s "$T/reuse.pem" ]; then
 	if (verify_chain "$T/reuse.pem" "$(cat "$T/reuse.name")"); then
-		ok "certificate from the reused authorization verifies"
+		check_ok "certificate from the reused authorization verifies"
 	else
-		bad "certificate from the reused authorization does not verify"
+		check_bad "certificate from the reused authorization does not verify"
 	fi
 else
-	bad "no certificate from the reused authorization"
+	check_bad "no certificate from the reused authorization"
 fi
 
 log "phase 2: authz_reuse_seconds = 0 (restart with the same database)"
@@ -252,7 +211,7 @@ if [ -s "$T/reuse-state.json" ]; then
 	restart_bridge
 	run_py noreuse
 else
-	bad "phase 2 skipped: phase 1 left no account behind"
+	check_bad "phase 2 skipped: phase 1 left no account behind"
 fi
 
-summary
+check_summary

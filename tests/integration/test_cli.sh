@@ -14,8 +14,8 @@
 #    in any output
 # Unlike most tests, a failed check does not stop the script: every check
 # runs and the last line is "N passed, M failed".
-# SC2015: "A && ok || bad" is meant (ok never fails); SC2016: $names in
-# single quotes are jq variables.
+# SC2015: "A && check_ok || check_bad" is meant (check_ok never fails);
+# SC2016: $names in single quotes are jq variables.
 # shellcheck disable=SC2015,SC2016
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
@@ -23,22 +23,9 @@ SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 command -v sqlite3 >/dev/null || fail "sqlite3 (CLI) is not installed"
 
-NPASS=0
-NFAIL=0
 OUT=$T/out
 CONF=$T/conf
 mkdir -p "$OUT" "$CONF"
-
-ok() {
-	NPASS=$((NPASS + 1))
-	pass "$*"
-}
-
-# bad MSG: record a failure and go on.
-bad() {
-	NFAIL=$((NFAIL + 1))
-	printf '[%s] FAIL: %s\n' "$(_ts)" "$*" >&2
-}
 
 # show NAME: stdout and stderr of run NAME, for failure messages.
 show() {
@@ -61,10 +48,10 @@ run() {
 # expect_rc NAME WANT: run NAME exited WANT.
 expect_rc() {
 	if [ "$RC" -eq "$2" ]; then
-		ok "$1: exit $2"
+		check_ok "$1: exit $2"
 		return 0
 	fi
-	bad "$1: expected exit $2, $(show "$1")"
+	check_bad "$1: expected exit $2, $(show "$1")"
 	return 1
 }
 
@@ -86,18 +73,18 @@ expect_one_line() {
 	n=$(wc -l <"$f")
 	re=$(_re "$2")
 	if [ "$n" -ne 1 ] || [ "$(wc -c <"$f")" -ne "$(head -n 1 "$f" | wc -c)" ]; then
-		bad "$1: stderr is not exactly one line ($n lines): $(show "$1")"
+		check_bad "$1: stderr is not exactly one line ($n lines): $(show "$1")"
 		return 0
 	fi
 	if ! grep -qE "(^|[ \"'])$re([:,/ \"']|\$)" "$f"; then
-		bad "$1: the error does not name \"$2\": $(show "$1")"
+		check_bad "$1: the error does not name \"$2\": $(show "$1")"
 		return 0
 	fi
 	if [ -s "$OUT/$1.out" ]; then
-		bad "$1: unexpected stdout: $(show "$1")"
+		check_bad "$1: unexpected stdout: $(show "$1")"
 		return 0
 	fi
-	ok "$1: one line naming $2: $(cat "$f")"
+	check_ok "$1: one line naming $2: $(cat "$f")"
 }
 # (always returns 0: the failure is counted; so "expect_rc && expect_one_line"
 # does not trip set -e)
@@ -149,11 +136,11 @@ expect_tc() {
 		got=$(tc_field "$name" "$c")
 		all="$all $c=$got"
 		if [ "$got" != "${!i}" ]; then
-			bad "$name: $c: expected ${!i}, got $got: $(show "$name")"
+			check_bad "$name: $c: expected ${!i}, got $got: $(show "$name")"
 			return
 		fi
 	done
-	ok "$name:$all"
+	check_ok "$name:$all"
 }
 
 # ================================================================ setup
@@ -168,35 +155,35 @@ run help --help
 check_rc help 0
 for c in serve check-config test-connection "eab add" "eab list" "eab remove"; do
 	if grep -qF -- "$c " "$OUT/help.out"; then
-		ok "--help lists \"$c\""
+		check_ok "--help lists \"$c\""
 	else
-		bad "--help does not list \"$c\": $(show help)"
+		check_bad "--help does not list \"$c\": $(show help)"
 	fi
 done
-[ ! -s "$OUT/help.err" ] && ok "--help: stderr empty" ||
-	bad "--help wrote to stderr: $(show help)"
+[ ! -s "$OUT/help.err" ] && check_ok "--help: stderr empty" ||
+	check_bad "--help wrote to stderr: $(show help)"
 
 run help_short -h
 check_rc help_short 0
-cmp -s "$OUT/help.out" "$OUT/help_short.out" && ok "-h prints the same as --help" ||
-	bad "-h differs from --help: $(show help_short)"
+cmp -s "$OUT/help.out" "$OUT/help_short.out" && check_ok "-h prints the same as --help" ||
+	check_bad "-h differs from --help: $(show help_short)"
 
 for v in --version -V; do
 	run "version$v" "$v"
 	check_rc "version$v" 0
 	if [ "$(cat "$OUT/version$v.out")" = "acmebridge $WANT_VERSION" ]; then
-		ok "$v prints \"acmebridge $WANT_VERSION\""
+		check_ok "$v prints \"acmebridge $WANT_VERSION\""
 	else
-		bad "$v: expected \"acmebridge $WANT_VERSION\": $(show "version$v")"
+		check_bad "$v: expected \"acmebridge $WANT_VERSION\": $(show "version$v")"
 	fi
 done
 
 run unknown_cmd frobnicate -c "$BASE"
 expect_rc unknown_cmd 2 &&
 	if grep -qF 'frobnicate' "$OUT/unknown_cmd.err" && [ ! -s "$OUT/unknown_cmd.out" ]; then
-		ok "unknown command: named on stderr"
+		check_ok "unknown command: named on stderr"
 	else
-		bad "unknown command not named on stderr: $(show unknown_cmd)"
+		check_bad "unknown command not named on stderr: $(show unknown_cmd)"
 	fi
 
 run no_cmd
@@ -220,9 +207,9 @@ expect_rc config_missing_file 1 &&
 run conf_ok check-config -c "$BASE"
 expect_rc conf_ok 0 &&
 	if [ "$(cat "$OUT/conf_ok.out")" = "config ok" ] && [ ! -s "$OUT/conf_ok.err" ]; then
-		ok "check-config: \"config ok\""
+		check_ok "check-config: \"config ok\""
 	else
-		bad "check-config on the test config: $(show conf_ok)"
+		check_bad "check-config on the test config: $(show conf_ok)"
 	fi
 
 # the example configuration is schema-valid (only its secret file is missing)
@@ -272,9 +259,9 @@ run secret_env_set check-config -c "$CONF/secret_env_unset.json"
 CLI_ENV=()
 expect_rc secret_env_set 0 &&
 	if [ "$(cat "$OUT/secret_env_set.out")" = "config ok" ]; then
-		ok "client_secret_env set: config ok"
+		check_ok "client_secret_env set: config ok"
 	else
-		bad "client_secret_env set: $(show secret_env_set)"
+		check_bad "client_secret_env set: $(show secret_env_set)"
 	fi
 conf_error secret_both "connectors[0].client_secret_file" \
 	'.connectors[0].client_secret_env = $e' --arg e "$ENVNAME"
@@ -307,8 +294,8 @@ expect_rc not_object 1 && expect_one_line not_object "$CONF/not_object.json:"
 run tc_ok test-connection -c "$BASE"
 expect_tc tc_ok 0 ok ok ok ok
 n=$(grep -cE '^(connectivity|authentication|organization|api) ' "$OUT/tc_ok.out" || true)
-[ "$n" -eq 4 ] && ok "test-connection: exactly four check lines" ||
-	bad "test-connection: $n check lines: $(show tc_ok)"
+[ "$n" -eq 4 ] && check_ok "test-connection: exactly four check lines" ||
+	check_bad "test-connection: $n check lines: $(show tc_ok)"
 
 run tc_connector test-connection -c "$BASE" --connector sectigo
 expect_tc tc_connector 0 ok ok ok ok
@@ -377,19 +364,19 @@ if expect_rc eab_add 0; then
 	KEYS=$(jq -c 'keys' "$OUT/eab_add.out" 2>/dev/null || true)
 	[ "$(wc -l <"$OUT/eab_add.out")" -eq 1 ] &&
 		[ "$KEYS" = '["connector","hmac_key","kid"]' ] &&
-		ok "eab add: one JSON object with kid, hmac_key, connector" ||
-		bad "eab add: output is not {kid,hmac_key,connector}: $(show eab_add)"
-	[[ $KID =~ ^[A-Za-z0-9_-]+$ ]] && ok "eab add: kid $KID" ||
-		bad "eab add: bad kid \"$KID\""
+		check_ok "eab add: one JSON object with kid, hmac_key, connector" ||
+		check_bad "eab add: output is not {kid,hmac_key,connector}: $(show eab_add)"
+	[[ $KID =~ ^[A-Za-z0-9_-]+$ ]] && check_ok "eab add: kid $KID" ||
+		check_bad "eab add: bad kid \"$KID\""
 	if [[ $KEY =~ ^[A-Za-z0-9_-]{43}$ ]] &&
 		[ "$(python3 -c 'import base64,sys
 print(len(base64.urlsafe_b64decode(sys.argv[1] + "=")))' "$KEY")" = 32 ]; then
-		ok "eab add: hmac_key is 43 chars unpadded base64url (256 bit)"
+		check_ok "eab add: hmac_key is 43 chars unpadded base64url (256 bit)"
 	else
-		bad "eab add: hmac_key \"$KEY\" is not 256-bit unpadded base64url"
+		check_bad "eab add: hmac_key \"$KEY\" is not 256-bit unpadded base64url"
 	fi
-	[ "$CONN" = sectigo ] && ok "eab add: connector sectigo" ||
-		bad "eab add: connector \"$CONN\", expected sectigo"
+	[ "$CONN" = sectigo ] && check_ok "eab add: connector sectigo" ||
+		check_bad "eab add: connector \"$CONN\", expected sectigo"
 fi
 
 run eab_add2 eab add -c "$BASE" --connector sectigo
@@ -398,30 +385,30 @@ if expect_rc eab_add2 0; then
 	KID2=$(jq -r '.kid // empty' "$OUT/eab_add2.out" 2>/dev/null || true)
 	KEY2=$(jq -r '.hmac_key // empty' "$OUT/eab_add2.out" 2>/dev/null || true)
 	[ -n "$KID2" ] && [ "$KID2" != "$KID" ] && [ "$KEY2" != "$KEY" ] &&
-		ok "eab add: a second key has its own kid and hmac_key" ||
-		bad "eab add: second key repeats kid or hmac_key: $(show eab_add2)"
+		check_ok "eab add: a second key has its own kid and hmac_key" ||
+		check_bad "eab add: second key repeats kid or hmac_key: $(show eab_add2)"
 fi
 
 before=$(eab_count)
 run eab_nosuch eab add -c "$BASE" --connector nosuch
 expect_rc eab_nosuch 1 && expect_one_line eab_nosuch '--connector'
-grep -qF nosuch "$OUT/eab_nosuch.err" && ok "eab add --connector nosuch: names nosuch" ||
-	bad "eab add --connector nosuch: does not name it: $(show eab_nosuch)"
-[ "$(eab_count)" = "$before" ] && ok "eab add --connector nosuch: no key stored" ||
-	bad "eab add --connector nosuch: a key was stored anyway"
+grep -qF nosuch "$OUT/eab_nosuch.err" && check_ok "eab add --connector nosuch: names nosuch" ||
+	check_bad "eab add --connector nosuch: does not name it: $(show eab_nosuch)"
+[ "$(eab_count)" = "$before" ] && check_ok "eab add --connector nosuch: no key stored" ||
+	check_bad "eab add --connector nosuch: a key was stored anyway"
 
 run eab_list eab list -c "$BASE"
 check_rc eab_list 0
 if [ -n "$KID" ] && grep -qF -- "$KID" "$OUT/eab_list.out" &&
 	grep -qF "cli test key" "$OUT/eab_list.out"; then
-	ok "eab list shows the kid and the note"
+	check_ok "eab list shows the kid and the note"
 else
-	bad "eab list does not show kid \"$KID\" and its note: $(show eab_list)"
+	check_bad "eab list does not show kid \"$KID\" and its note: $(show eab_list)"
 fi
 if [ -n "$KEY" ] && ! grep -qF -- "$KEY" "$OUT/eab_list.out" "$OUT/eab_list.err"; then
-	ok "eab list does not show the hmac key"
+	check_ok "eab list does not show the hmac key"
 else
-	bad "eab list shows the hmac key (or there is none): $(show eab_list)"
+	check_bad "eab list shows the hmac key (or there is none): $(show eab_list)"
 fi
 
 run eab_remove eab remove -c "$BASE" "$KID"
@@ -430,9 +417,9 @@ run eab_list2 eab list -c "$BASE"
 check_rc eab_list2 0
 if [ -n "$KID" ] && ! grep -qF -- "$KID" "$OUT/eab_list2.out" &&
 	grep -qF -- "$KID2" "$OUT/eab_list2.out"; then
-	ok "eab remove: the key is gone from the list, the other one stays"
+	check_ok "eab remove: the key is gone from the list, the other one stays"
 else
-	bad "eab remove: list after remove: $(show eab_list2)"
+	check_bad "eab remove: list after remove: $(show eab_list2)"
 fi
 run eab_remove2 eab remove -c "$BASE" "$KID"
 expect_rc eab_remove2 1 && expect_one_line eab_remove2 "eab remove:"
@@ -442,18 +429,18 @@ run eab_bogus eab frobnicate -c "$BASE"
 check_rc eab_bogus 2
 
 n=$(audit_count eab.add "$KID")
-[ "$n" = 1 ] && ok "audit: one eab.add row for $KID" ||
-	bad "audit: $n eab.add rows for $KID"
+[ "$n" = 1 ] && check_ok "audit: one eab.add row for $KID" ||
+	check_bad "audit: $n eab.add rows for $KID"
 n=$(audit_count eab.remove "$KID")
-[ "$n" = 1 ] && ok "audit: one eab.remove row for $KID" ||
-	bad "audit: $n eab.remove rows for $KID"
+[ "$n" = 1 ] && check_ok "audit: one eab.remove row for $KID" ||
+	check_bad "audit: $n eab.remove rows for $KID"
 n=$(audit_count eab.add "$KID2")
-[ "$n" = 1 ] && ok "audit: one eab.add row for $KID2" ||
-	bad "audit: $n eab.add rows for $KID2"
+[ "$n" = 1 ] && check_ok "audit: one eab.add row for $KID2" ||
+	check_bad "audit: $n eab.add rows for $KID2"
 if [ -n "$KEY" ] && sqlite3 "$BRIDGE_DB" 'SELECT * FROM audit;' | grep -qF -- "$KEY"; then
-	bad "audit: the hmac key is in the audit table"
+	check_bad "audit: the hmac key is in the audit table"
 else
-	ok "audit: no hmac key in the audit table"
+	check_ok "audit: no hmac key in the audit table"
 fi
 
 # eab needs no CA secrets: it works where the secret file is missing
@@ -486,15 +473,15 @@ RC=0
 timeout 20 "$ACMEBRIDGE_BIN" serve -c "$CONF/serve_busy.json" \
 	>"$OUT/serve_busy.out" 2>"$OUT/serve_busy.err" </dev/null || RC=$?
 if [ "$RC" -eq 124 ]; then
-	bad "serve on busy port $BUSY: still running after 20s: $(show serve_busy)"
+	check_bad "serve on busy port $BUSY: still running after 20s: $(show serve_busy)"
 elif [ "$RC" -eq 0 ]; then
-	bad "serve on busy port $BUSY: exit 0: $(show serve_busy)"
+	check_bad "serve on busy port $BUSY: exit 0: $(show serve_busy)"
 elif [ "$RC" -ge 128 ]; then
-	bad "serve on busy port $BUSY: killed by a signal: $(show serve_busy)"
+	check_bad "serve on busy port $BUSY: killed by a signal: $(show serve_busy)"
 elif grep -q 'listen' "$OUT/serve_busy.err"; then
-	ok "serve on busy port: exit $RC, $(grep listen "$OUT/serve_busy.err" | head -n 1)"
+	check_ok "serve on busy port: exit $RC, $(grep listen "$OUT/serve_busy.err" | head -n 1)"
 else
-	bad "serve on busy port: message does not name listen: $(show serve_busy)"
+	check_bad "serve on busy port: message does not name listen: $(show serve_busy)"
 fi
 
 # ================================================================ secrets
@@ -502,18 +489,17 @@ fi
 # in anything acmebridge printed, nor in the server's log
 for s in sim-secret sim-password "$WRONG_SECRET"; do
 	hits=$(grep -rlF -- "$s" "$OUT" "$T/bridge.log" || true)
-	[ -z "$hits" ] && ok "secret \"$s\" appears in no output" ||
-		bad "secret \"$s\" appears in: $hits"
+	[ -z "$hits" ] && check_ok "secret \"$s\" appears in no output" ||
+		check_bad "secret \"$s\" appears in: $hits"
 done
 # (sanitizer builds) no report in any command's stderr
 hits=$(grep -lE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' \
 	"$OUT"/*.err || true)
-[ -z "$hits" ] && ok "no sanitizer report from any command" ||
-	bad "sanitizer reports in: $hits"
+[ -z "$hits" ] && check_ok "no sanitizer report from any command" ||
+	check_bad "sanitizer reports in: $hits"
 
 # the bridge kept running through all of this
-_alive "$BRIDGE_PID" && ok "the running bridge is still alive" ||
-	bad "the running bridge died"
+_alive "$BRIDGE_PID" && check_ok "the running bridge is still alive" ||
+	check_bad "the running bridge died"
 
-printf '%s passed, %s failed\n' "$NPASS" "$NFAIL"
-[ "$NFAIL" -eq 0 ]
+check_summary ""

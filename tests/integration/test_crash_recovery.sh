@@ -18,40 +18,17 @@ SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
 . "$SRCDIR/tests/integration/lib.sh"
 
-export PYTHONDONTWRITEBYTECODE=1
-PY=python3
-for p in /usr/bin/python3 python3; do
-	if "$p" -c 'import cryptography' 2>/dev/null; then
-		PY=$p
-		break
-	fi
-done
-"$PY" -c 'import cryptography' 2>/dev/null ||
-	fail "python3-cryptography is not installed"
+find_python
 
-NPASS=0
-NFAIL=0
-ok() {
-	pass "$*"
-	NPASS=$((NPASS + 1))
-}
-bad() {
-	printf '[%s] FAIL: %s\n' "$(_ts)" "$*" >&2
-	NFAIL=$((NFAIL + 1))
-}
 # check DESCRIPTION COMMAND...: count COMMAND's success as a check
 check() {
 	local what=$1
 	shift
 	if "$@"; then
-		ok "$what"
+		check_ok "$what"
 	else
-		bad "$what"
+		check_bad "$what"
 	fi
-}
-summary() {
-	printf '%s: %d passed, %d failed\n' "$(basename "$0")" "$NPASS" "$NFAIL"
-	[ "$NFAIL" -eq 0 ]
 }
 
 STATE=$T/client.json
@@ -87,9 +64,9 @@ check_chain() {
 	local what=$1
 	shift
 	if (verify_chain "$@"); then
-		ok "$what"
+		check_ok "$what"
 	else
-		bad "$what"
+		check_bad "$what"
 	fi
 }
 audit_count() {
@@ -110,7 +87,7 @@ for i in 1 2 3; do
 	N1+=("crash$i-$(suffix).$ZONE")
 	if ! acme order --name "${N1[$((i - 1))]}" --tag "c1o$i" \
 		--http01-port "$HTTP01_PORT" --until finalize >"$T/c1o$i.json"; then
-		bad "case 1: order $i could not be finalized"
+		check_bad "case 1: order $i could not be finalized"
 		continue
 	fi
 	st=$(order_status "$T/c1o$i.json")
@@ -131,7 +108,7 @@ for i in 1 2 3; do
 		check_chain "case 1: order $i chain verifies" \
 			"$T/c1o$i.pem" "${N1[$((i - 1))]}"
 	else
-		bad "case 1: order $i did not become valid within 60 s after the restart"
+		check_bad "case 1: order $i did not become valid within 60 s after the restart"
 	fi
 done
 s=$(sim_stats)
@@ -155,7 +132,7 @@ if acme order --name "$N2" --tag c2 --http01-port "$HTTP01_PORT" \
 	st=$(order_status "$T/c2.json")
 	check "case 2: finalize answered 'processing' (got $st)" [ "$st" = processing ]
 else
-	bad "case 2: the order could not be finalized"
+	check_bad "case 2: the order could not be finalized"
 fi
 check "case 2: SCM recorded the enroll call (enroll_calls > $calls0)" \
 	wait_stat enroll_calls $((calls0 + 1)) 20
@@ -169,7 +146,7 @@ if acme poll --tag c2 --until valid,invalid --timeout 60 \
 	check "case 2: the order is valid after the restart (got $st)" [ "$st" = valid ]
 	check_chain "case 2: chain verifies" "$T/c2.pem" "$N2"
 else
-	bad "case 2: the order did not become valid within 60 s after the restart"
+	check_bad "case 2: the order did not become valid within 60 s after the restart"
 fi
 s=$(sim_stats)
 log "sim stats after case 2: $(jq -c 'del(.certificates)' <<<"$s")"
@@ -201,7 +178,7 @@ if acme order --name "$N3" --tag c3 --webroot "$WEBROOT" --until authz \
 	check "case 3: the http-01 challenge is processing (got $cst)" \
 		[ "$cst" = processing ]
 else
-	bad "case 3: the challenge could not be answered"
+	check_bad "case 3: the challenge could not be answered"
 fi
 hit=0
 for ((i = 0; i < 50; i++)); do
@@ -220,10 +197,10 @@ if acme finalize --tag c3 --until valid --timeout 60 --cert-out "$T/c3.pem" \
 	check "case 3: the order completed after the restart (got $st)" [ "$st" = valid ]
 	check_chain "case 3: chain verifies" "$T/c3.pem" "$N3"
 else
-	bad "case 3: the order did not complete after the restart"
+	check_bad "case 3: the order did not complete after the restart"
 fi
 hits=$(grep -c '^hit ' "$T/http01-slow.log" || true)
 check "case 3: the validation was retried after the restart ($hits requests)" \
 	[ "$hits" -ge 2 ]
 
-summary
+check_summary

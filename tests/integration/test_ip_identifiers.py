@@ -17,17 +17,18 @@ import socket
 import ssl
 import sys
 import threading
-import time
 import traceback
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from acmetest import (  # noqa: E402
     ERR,
+    Checks,
     Client,
     Http01Responder,
     Key,
     make_csr,
+    need,
 )
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
@@ -45,60 +46,9 @@ OID_ACME_IDENTIFIER = ObjectIdentifier("1.3.6.1.5.5.7.1.31")
 IP4 = "127.0.0.1"
 IP4_REVERSE = "1.0.0.127.in-addr.arpa"
 
-passed = 0
-failed = 0
-failures = []
-
-
-def ts():
-    return time.strftime("%H:%M:%S")
-
-
-def ok(msg):
-    global passed
-    passed += 1
-    print("[%s] PASS: %s" % (ts(), msg), flush=True)
-
-
-def bad(msg):
-    global failed
-    failed += 1
-    failures.append(msg)
-    print("[%s] FAIL: %s" % (ts(), msg), flush=True)
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def need(cond, msg):
-    if not cond:
-        raise CheckFailed(msg)
-
-
-CASES = []
-
-
-def case(title):
-    """Decorator: run the function as one named check, count the result."""
-
-    def wrap(fn):
-        def run():
-            try:
-                fn()
-            except CheckFailed as e:
-                bad("%s: %s" % (title, e))
-            except Exception as e:  # noqa: BLE001 - any error fails the case
-                bad("%s: %s: %s\n%s" % (title, type(e).__name__, e,
-                                        traceback.format_exc()))
-            else:
-                ok(title)
-
-        run.__name__ = fn.__name__
-        CASES.append(run)
-        return run
-
-    return wrap
+CHECKS = Checks()
+bad = CHECKS.bad
+case = CHECKS.case
 
 
 def name(label):
@@ -494,8 +444,7 @@ def main():
         bad("setup (account, responders): %s\n%s" % (
             e, traceback.format_exc()))
     else:
-        for fn in CASES:
-            fn()
+        CHECKS.run_cases()
         print("tls-alpn-01 handshakes seen: %s" % json.dumps(ALPN.seen()),
               flush=True)
     finally:
@@ -503,11 +452,8 @@ def main():
             HTTP.close()
         if ALPN is not None:
             ALPN.close()
-    with open(os.path.join(OUT, "py-counts.json"), "w") as f:
-        json.dump({"passed": passed, "failed": failed,
-                   "failures": failures}, f)
-    print("ip/tls-alpn checks: %d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+    return CHECKS.report(os.path.join(OUT, "py-counts.json"),
+                         "ip/tls-alpn checks")
 
 
 if __name__ == "__main__":

@@ -17,32 +17,7 @@ SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
 . "$SRCDIR/tests/integration/lib.sh"
 
-# Debian's python3 with python3-cryptography, else whatever python3 is first
-export PYTHONDONTWRITEBYTECODE=1
-PY=python3
-for p in /usr/bin/python3 python3; do
-	if "$p" -c 'import cryptography' 2>/dev/null; then
-		PY=$p
-		break
-	fi
-done
-"$PY" -c 'import cryptography' 2>/dev/null ||
-	fail "python3-cryptography is not installed"
-
-NPASS=0
-NFAIL=0
-ok() {
-	pass "$*"
-	NPASS=$((NPASS + 1))
-}
-bad() {
-	printf '[%s] FAIL: %s\n' "$(_ts)" "$*" >&2
-	NFAIL=$((NFAIL + 1))
-}
-summary() {
-	printf '%s: %d passed, %d failed\n' "$(basename "$0")" "$NPASS" "$NFAIL"
-	[ "$NFAIL" -eq 0 ]
-}
+find_python
 
 # leaf_sans FILE: the subjectAltName line of the first certificate in FILE
 leaf_sans() {
@@ -55,25 +30,25 @@ leaf_sans() {
 check_ip_cert() {
 	local f=$1 what=$2 sans
 	if [ ! -s "$f" ]; then
-		bad "$what: no certificate to verify"
+		check_bad "$what: no certificate to verify"
 		return
 	fi
 	if (verify_chain "$f"); then
-		ok "$what: certificate chain verifies"
+		check_ok "$what: certificate chain verifies"
 	else
-		bad "$what: certificate chain does not verify"
+		check_bad "$what: certificate chain does not verify"
 	fi
 	sans=$(leaf_sans "$f")
 	if printf '%s\n' "$sans" | tr ',' '\n' | sed 's/^ *//' |
 		grep -qxF 'IP Address:127.0.0.1'; then
-		ok "$what: subjectAltName has IP Address:127.0.0.1 ($sans)"
+		check_ok "$what: subjectAltName has IP Address:127.0.0.1 ($sans)"
 	else
-		bad "$what: subjectAltName lacks IP Address:127.0.0.1: '$sans'"
+		check_bad "$what: subjectAltName lacks IP Address:127.0.0.1: '$sans'"
 	fi
 	if printf '%s\n' "$sans" | grep -q 'DNS:'; then
-		bad "$what: subjectAltName has a DNS name: '$sans'"
+		check_bad "$what: subjectAltName has a DNS name: '$sans'"
 	else
-		ok "$what: subjectAltName has no DNS name"
+		check_ok "$what: subjectAltName has no DNS name"
 	fi
 }
 
@@ -84,35 +59,21 @@ start_bridge
 OUT=$T/ip
 mkdir -p "$OUT"
 log "running the IP identifier / tls-alpn-01 checks (test_ip_identifiers.py)"
-rc=0
-OUT=$OUT "$PY" "$SRCDIR/tests/integration/test_ip_identifiers.py" || rc=$?
-if [ -s "$OUT/py-counts.json" ]; then
-	NPASS=$((NPASS + $(jq -r .passed "$OUT/py-counts.json")))
-	NFAIL=$((NFAIL + $(jq -r .failed "$OUT/py-counts.json")))
-else
-	bad "test_ip_identifiers.py did not report (exit $rc)"
-fi
-if [ "$rc" -ne 0 ] && [ "$NFAIL" -eq 0 ]; then
-	bad "test_ip_identifiers.py exited $rc"
-fi
+check_py test_ip_identifiers.py "$OUT"
 
 # the issued certificates, checked with openssl
 check_ip_cert "$OUT/ip-http01.pem" "IP order via http-01"
 check_ip_cert "$OUT/ip-alpn.pem" "IP order via tls-alpn-01"
 if [ -s "$OUT/alpn-dns.pem" ] && [ -s "$OUT/alpn-dns.names" ]; then
 	if (verify_chain "$OUT/alpn-dns.pem" "$(cat "$OUT/alpn-dns.names")"); then
-		ok "DNS order via tls-alpn-01: chain verifies and carries the name"
+		check_ok "DNS order via tls-alpn-01: chain verifies and carries the name"
 	else
-		bad "DNS order via tls-alpn-01: certificate does not verify"
+		check_bad "DNS order via tls-alpn-01: certificate does not verify"
 	fi
 else
-	bad "DNS order via tls-alpn-01: no certificate to verify"
+	check_bad "DNS order via tls-alpn-01: no certificate to verify"
 fi
 
-if _alive "$BRIDGE_PID" && _bridge_ready >/dev/null 2>&1; then
-	ok "the bridge still serves its directory"
-else
-	bad "the bridge died or stopped answering"
-fi
+check_bridge_alive
 
-summary
+check_summary

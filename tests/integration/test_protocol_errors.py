@@ -6,7 +6,6 @@ application/problem+json and a Replay-Nonce; plus one full order through
 the built-in http-01 responder.  Needs BRIDGE_DIR_URL, BRIDGE_CA,
 HTTP01_PORT, ZONE and OUT (directory for the certificate and counts)."""
 
-import json
 import os
 import secrets
 import sys
@@ -17,12 +16,14 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from acmetest import (  # noqa: E402
     ERR,
+    Checks,
     Client,
     Http01Responder,
     Key,
     b64u,
     http_request,
     make_csr,
+    need,
 )
 
 DIR = os.environ["BRIDGE_DIR_URL"]
@@ -32,60 +33,9 @@ ZONE = os.environ.get("ZONE", "example.test")
 OUT = os.environ["OUT"]
 BASE = DIR.rsplit("/directory", 1)[0]
 
-passed = 0
-failed = 0
-failures = []
-
-
-def ts():
-    return time.strftime("%H:%M:%S")
-
-
-def ok(msg):
-    global passed
-    passed += 1
-    print("[%s] PASS: %s" % (ts(), msg), flush=True)
-
-
-def bad(msg):
-    global failed
-    failed += 1
-    failures.append(msg)
-    print("[%s] FAIL: %s" % (ts(), msg), flush=True)
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def need(cond, msg):
-    if not cond:
-        raise CheckFailed(msg)
-
-
-def case(name):
-    """Decorator: run the function as one named check, count the result."""
-
-    def wrap(fn):
-        def run():
-            try:
-                fn()
-            except CheckFailed as e:
-                bad("%s: %s" % (name, e))
-            except Exception as e:  # noqa: BLE001 - any error fails the case
-                bad("%s: %s: %s\n%s" % (name, type(e).__name__, e,
-                                        traceback.format_exc()))
-            else:
-                ok(name)
-
-        run.__name__ = fn.__name__
-        CASES.append(run)
-        return run
-
-    return wrap
-
-
-CASES = []
+CHECKS = Checks()
+bad = CHECKS.bad
+case = CHECKS.case
 
 
 def expect_problem(r, status, ptype, detail=None, what=""):
@@ -691,13 +641,9 @@ def main():
         bad("setup (accounts and a first order): %s\n%s" % (
             e, traceback.format_exc()))
     else:
-        for fn in CASES:
-            fn()
-    with open(os.path.join(OUT, "py-counts.json"), "w") as f:
-        json.dump({"passed": passed, "failed": failed,
-                   "failures": failures}, f)
-    print("protocol checks: %d passed, %d failed" % (passed, failed))
-    return 0 if failed == 0 else 1
+        CHECKS.run_cases()
+    return CHECKS.report(os.path.join(OUT, "py-counts.json"),
+                         "protocol checks")
 
 
 if __name__ == "__main__":
