@@ -18,6 +18,8 @@
 #define MAX_INFLIGHT 64
 #define MAX_ATTEMPTS 40
 #define TICK_MS 200
+#define PURGE_EVERY 3600         /* seconds between purges */
+#define PURGE_AFTER (30 * 86400) /* finished jobs kept this long */
 
 struct backend {
 	const char *name;
@@ -36,6 +38,7 @@ struct px_jobs {
 	struct event *wake;
 	struct task *tasks; /* in flight */
 	int n_tasks;
+	long long last_purge; /* unix time of the last finished-jobs purge */
 	px_jobs_notify_fn *notify; /* state changed: wake parked requests */
 	void *notify_arg;
 };
@@ -469,12 +472,33 @@ run_due(struct px_jobs *j)
 	}
 }
 
+/* Finished job rows are kept a while for operators (last_error), then
+ * dropped; the audit table keeps the history for good. */
+static void
+purge_jobs(struct px_jobs *j)
+{
+	long long now = time(NULL);
+	int n;
+
+	if (now - j->last_purge < PURGE_EVERY)
+		return;
+	j->last_purge = now;
+	n = acme_db_exec(j->db,
+	    "DELETE FROM jobs WHERE state IN ('done', 'failed') AND"
+	    " updated < ?",
+	    "i", now - PURGE_AFTER);
+	if (n > 0)
+		log_info("jobs: purged %d finished jobs older than %d days", n,
+		    PURGE_AFTER / 86400);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	run_due(arg);
+	purge_jobs(arg);
 }
 
 void
