@@ -211,6 +211,24 @@ out:
 
 static void enroll_step(struct task *t);
 
+/* An order's CA call failed: for good (the order fails with the CA's
+ * words) or for now (retry later). */
+static void
+order_trouble(
+    struct task *t, const struct acme_ca_result *res, const char *refused)
+{
+	if (res->status == ACME_CA_FAILED) {
+		log_warn("order=%lld job=%s: %s", t->job.ref, t->job.kind,
+		    res->error ? res->error : refused);
+		acme_state_order_failed(t->j->db, &t->job,
+		    res->error ? res->error : refused, time(NULL));
+		changed(t->j);
+		return;
+	}
+	retry_later(
+	    t, res->error ? res->error : "CA not reachable", res->retry_after);
+}
+
 static void
 enroll_done(void *arg, const struct acme_ca_result *res)
 {
@@ -233,17 +251,8 @@ enroll_done(void *arg, const struct acme_ca_result *res)
 		t->step = 1;
 		enroll_step(t);
 		return;
-	case ACME_CA_FAILED:
-		log_warn("order=%lld: enrollment refused: %s", t->job.ref,
-		    res->error ? res->error : "");
-		acme_state_order_failed(t->j->db, &t->job,
-		    res->error ? res->error : "the CA refused the enrollment",
-		    now);
-		changed(t->j);
-		break;
 	default:
-		retry_later(t, res->error ? res->error : "CA not reachable",
-		    res->retry_after);
+		order_trouble(t, res, "the CA refused the enrollment");
 		break;
 	}
 	task_free(t);
@@ -344,15 +353,8 @@ collected(void *arg, const struct acme_ca_result *res)
 	case ACME_CA_PENDING:
 		retry_later(t, "being processed by the CA", res->retry_after);
 		break;
-	case ACME_CA_FAILED:
-		acme_state_order_failed(t->j->db, &t->job,
-		    res->error ? res->error : "the CA refused the collection",
-		    now);
-		changed(t->j);
-		break;
 	default:
-		retry_later(t, res->error ? res->error : "CA not reachable",
-		    res->retry_after);
+		order_trouble(t, res, "the CA refused the collection");
 		break;
 	}
 	task_free(t);
