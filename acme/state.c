@@ -73,6 +73,15 @@ acme_job_retry(struct acme_db *db, long long job_id, long long next_ms,
 	return acme_db_commit(db);
 }
 
+int
+acme_jobs_purge(struct acme_db *db, long long before)
+{
+	return acme_db_exec(db,
+	    "DELETE FROM jobs WHERE state IN ('done', 'failed') AND"
+	    " updated < ?",
+	    "i", before);
+}
+
 static int
 job_finish(struct acme_db *db, long long job_id, const char *state,
     const char *error, long long now)

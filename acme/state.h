@@ -28,6 +28,10 @@ int acme_jobs_due(
 int acme_job_retry(struct acme_db *db, long long job_id, long long next_ms,
     const char *error, long long now);
 
+/** Delete finished (done/failed) job rows last updated before `before`;
+ * queued jobs are never touched. @return rows deleted, or -1. */
+int acme_jobs_purge(struct acme_db *db, long long before);
+
 /** Validation finished: prob NULL = valid (the authorization then stays
  * valid for valid_for seconds). Updates challenge, authz and the orders
  * waiting on it (ready / invalid). */

@@ -485,10 +485,7 @@ purge_jobs(struct px_jobs *j)
 	if (now - j->last_purge < PURGE_EVERY)
 		return;
 	j->last_purge = now;
-	n = acme_db_exec(j->db,
-	    "DELETE FROM jobs WHERE state IN ('done', 'failed') AND"
-	    " updated < ?",
-	    "i", now - PURGE_AFTER);
+	n = acme_jobs_purge(j->db, now - PURGE_AFTER);
 	if (n > 0)
 		log_info("jobs: purged %d finished jobs older than %d days", n,
 		    PURGE_AFTER / 86400);

@@ -786,12 +786,51 @@ test_nested_transaction_refused(void **state)
 	JOB_STATE(j.id, "queued");
 }
 
+/* Finished jobs older than the cut-off go; recent ones and queued ones,
+ * however old, stay. */
+static void
+test_jobs_purge(void **state)
+{
+	struct acme_job old_done = add_job("validate", 1, 0, NOW - 100);
+	struct acme_job old_failed = add_job("enroll", 2, 0, NOW - 100);
+	struct acme_job old_queued = add_job("collect", 3, 0, NOW - 100);
+	struct acme_job new_done = add_job("revoke", 4, 0, NOW);
+	json_t *left;
+
+	(void)state;
+	assert_int_equal(acme_db_exec(db,
+	                     "UPDATE jobs SET state = 'done', updated = ?"
+	                     " WHERE id IN (?, ?)",
+	                     "iii", NOW - 100, old_done.id, new_done.id),
+	    2);
+	assert_int_equal(
+	    acme_db_exec(db, "UPDATE jobs SET updated = ? WHERE id = ?", "ii",
+	        NOW, new_done.id),
+	    1);
+	assert_int_equal(acme_db_exec(db,
+	                     "UPDATE jobs SET state = 'failed', updated = ?"
+	                     " WHERE id = ?",
+	                     "ii", NOW - 100, old_failed.id),
+	    1);
+	assert_int_equal(acme_jobs_purge(db, NOW - 50), 2);
+	left = acme_db_all(db, "SELECT id FROM jobs ORDER BY id", NULL);
+	assert_non_null(left);
+	assert_int_equal(json_array_size(left), 2);
+	assert_int_equal(
+	    acme_row_int(json_array_get(left, 0), "id"), old_queued.id);
+	assert_int_equal(
+	    acme_row_int(json_array_get(left, 1), "id"), new_done.id);
+	json_decref(left);
+	assert_int_equal(acme_jobs_purge(db, NOW - 50), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_jobs_due, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_job_retry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_jobs_purge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_chall_done_valid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
