@@ -183,11 +183,18 @@ start_validate(struct task *t)
 		goto out;
 	}
 	jwk = json_loads(acme_row_str(row, "jwk"), 0, NULL);
-	if (jwk == NULL || acme_jwk_thumbprint(jwk, thumb) != 0)
+	if (jwk != NULL && acme_jwk_thumbprint(jwk, thumb) == 0)
+		ka = acme_key_authz(acme_row_str(row, "token"), thumb);
+	if (ka == NULL) {
+		/* settle the challenge rather than leave a job that fails
+		 * again on every tick */
+		acme_problem_set(&p, 500, "serverInternal",
+		    "the key authorization could not be computed");
+		validated(t, &p);
+		acme_problem_clear(&p);
+		rc = 0;
 		goto out;
-	ka = acme_key_authz(acme_row_str(row, "token"), thumb);
-	if (ka == NULL)
-		goto out;
+	}
 	v.chall_type = acme_row_str(row, "type");
 	v.id_type = acme_row_str(row, "id_type");
 	v.id_value = acme_row_str(row, "id_value");
@@ -374,8 +381,13 @@ start_collect(struct task *t)
 		goto out;
 	}
 	t->ca = backend_for(t->j, acme_row_str(o, "connector"));
-	if (t->ca == NULL)
+	if (t->ca == NULL) {
+		acme_state_order_failed(t->j->db, &t->job,
+		    "the order's CA connector is no longer configured",
+		    time(NULL));
+		changed(t->j);
 		goto out;
+	}
 	if (t->ca->ops->collect(
 	        t->ca, acme_row_str(o, "ca_ref"), collected, t) != 0) {
 		retry_later(t, "the CA call could not be started", 0);
@@ -412,8 +424,11 @@ start_revoke(struct task *t)
 	    t->job.ref);
 	int rc = -1;
 
-	if (c == NULL)
+	if (c == NULL) {
+		acme_state_revoke_done(t->j->db, &t->job, 0,
+		    "the certificate is no longer stored", time(NULL));
 		goto out;
+	}
 	t->ca = backend_for(t->j, acme_row_str(c, "connector"));
 	if (t->ca == NULL) {
 		acme_state_revoke_done(t->j->db, &t->job, 0,
