@@ -1478,7 +1478,7 @@ h_revoke(struct call *c)
 	json_t *crt = NULL, *cj, *rj;
 	unsigned char *der = NULL;
 	size_t der_len = 0;
-	long long reason = 0;
+	long long reason = 0, job_id;
 
 	cj = c->payload ? json_object_get(c->payload, "certificate") : NULL;
 	if (!json_is_string(cj)) {
@@ -1541,6 +1541,7 @@ h_revoke(struct call *c)
 	    acme_job_add(ctx->db, "revoke", acme_row_int(crt, "id"), reason,
 	        c->req->now) != 0)
 		goto err;
+	job_id = acme_db_last_id(ctx->db); /* before the audit insert */
 	acme_db_audit(ctx->db, c->req->now, "certificate.revoke",
 	    acme_row_str(crt, "crt_id"), info.serial_hex);
 	if (acme_db_commit(ctx->db) != 0)
@@ -1548,15 +1549,7 @@ h_revoke(struct call *c)
 	c->resp->status = 200;
 	c->resp->kick = 1;
 	c->resp->wait = ACME_WAIT_JOB;
-	c->resp->wait_id = acme_db_last_id(ctx->db);
-	{
-		json_t *job = acme_db_one(ctx->db,
-		    "SELECT id FROM jobs WHERE kind = 'revoke' AND ref = ?"
-		    " ORDER BY id DESC LIMIT 1",
-		    "i", acme_row_int(crt, "id"));
-		c->resp->wait_id = job ? acme_row_int(job, "id") : 0;
-		json_decref(job);
-	}
+	c->resp->wait_id = job_id;
 	c->resp->wait_until = c->req->now * 1000 +
 	    (ctx->s->finalize_wait > 0 ? ctx->s->finalize_wait : 15) * 1000LL;
 	goto out;
