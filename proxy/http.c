@@ -305,28 +305,37 @@ on_conn(struct event_base *base, void *arg)
 	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 }
 
+/* host:port into ss; the address length, or 0 if host is no IP. */
+static socklen_t
+make_addr(const char *host, int port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(host, ':') != NULL) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, host, &s6->sin6_addr) == 1
+		    ? sizeof(*s6)
+		    : 0;
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? sizeof(*s4) : 0;
+}
+
 static evutil_socket_t
 listen_socket(const char *host, int port, char *err, size_t errlen)
 {
-	struct sockaddr_storage ss = {0};
-	socklen_t sl;
+	struct sockaddr_storage ss;
+	socklen_t sl = make_addr(host, port, &ss);
 	evutil_socket_t fd;
 	int one = 1;
 
-	if (strchr(host, ':') != NULL) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			goto bad;
-		sl = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			goto bad;
-		sl = sizeof(*s4);
+	if (sl == 0) {
+		snprintf(err, errlen,
+		    "config: listen: \"%s\" is not an IP address", host);
+		return -1;
 	}
 	fd =
 	    socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -345,41 +354,23 @@ listen_socket(const char *host, int port, char *err, size_t errlen)
 		return -1;
 	}
 	return fd;
-bad:
-	snprintf(
-	    err, errlen, "config: listen: \"%s\" is not an IP address", host);
-	return -1;
 }
 
 /* 1 (with err set) when another socket already holds host:port. */
 static int
 port_taken(const char *host, int port, char *err, size_t errlen)
 {
-	struct sockaddr_storage ss = {0};
-	socklen_t sl;
+	struct sockaddr_storage ss;
+	socklen_t sl = make_addr(host, port, &ss);
 	int fd, one = 1, rc = 0;
 
-	if (strchr(host, ':') != NULL) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
-			return 0; /* listen_socket() reports it */
-		sl = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
-			return 0;
-		sl = sizeof(*s4);
-	}
+	if (sl == 0 || port == 0)
+		return 0; /* listen_socket() reports a bad address */
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return 0;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (port != 0 && bind(fd, (struct sockaddr *)&ss, sl) != 0 &&
-	    errno == EADDRINUSE) {
+	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 && errno == EADDRINUSE) {
 		snprintf(err, errlen, "listen: %s:%d: %s", host, port,
 		    strerror(errno));
 		rc = 1;
