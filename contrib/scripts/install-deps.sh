@@ -19,7 +19,9 @@ PACKAGES=(
 	# build
 	build-essential cmake pkg-config
 	libevent-dev libcurl4-openssl-dev libjansson-dev libssl-dev
-	libsqlite3-dev libldns-dev libcmocka-dev
+	libsqlite3-dev libldns-dev libcmocka-dev libidn2-dev
+	# fuzzing (libFuzzer ships with clang)
+	clang
 	# test infrastructure
 	bind9 bind9-utils bind9-dnsutils sqlite3 curl jq openssl procps
 	ca-certificates python3 python3-cryptography clang-format
