@@ -141,8 +141,8 @@ lookup(struct acme_ratelimiter *rl, const char *key, long long now_ms)
 }
 
 static long long
-gcra(struct acme_ratelimiter *rl, const char *key,
-    const struct acme_limit *lim, long long now_ms, int cost, int take)
+gcra(struct acme_ratelimiter *rl, const char *key, const struct acme_limit *lim,
+    long long now_ms, int cost, int take)
 {
 	long long interval, period_ms, tat, new_tat, wait_ms;
 	struct bucket *b;
@@ -221,5 +221,13 @@ acme_registered_domain(const char *name, char *buf, size_t len)
 		}
 	}
 	snprintf(buf, len, "%s", rd);
+	return buf;
+}
+
+const char *
+acme_failed_validation_key(
+    long long account_id, const char *id_value, char *buf, size_t len)
+{
+	snprintf(buf, len, "failval/%lld/%s", account_id, id_value);
 	return buf;
 }

@@ -48,3 +48,9 @@ long long acme_rl_peek(struct acme_ratelimiter *rl, const char *key,
  * @return buf
  */
 const char *acme_registered_domain(const char *name, char *buf, size_t len);
+
+/** The key under which failed validations of one identifier by one
+ * account are counted (by the job runner) and checked (by challenge
+ * requests). */
+const char *acme_failed_validation_key(
+    long long account_id, const char *id_value, char *buf, size_t len);
