@@ -12,12 +12,24 @@
 #include "acme/db.h"
 #include "acme/nonce.h"
 #include "acme/problem.h"
+#include "acme/ratelimit.h"
 
 #define ACME_CHALL_HTTP01 0x1
 #define ACME_CHALL_DNS01 0x2
 #define ACME_CHALL_TLSALPN01 0x4
 
 /** Server settings (borrowed; must outlive every acme_ctx). */
+/** Abuse limits of the protocol; a limit with count 0 is off. */
+struct acme_rate_limits {
+	struct acme_limit accounts_per_ip;    /* new accounts per client IP */
+	struct acme_limit orders_per_account; /* new orders per account */
+	struct acme_limit orders_per_ip;      /* new orders per client IP */
+	struct acme_limit orders_per_domain;  /* per registered domain */
+	struct acme_limit failed_validations; /* per account and identifier */
+	struct acme_limit certs_per_name_set; /* finalized orders per set */
+	long long pending_authzs; /* per account at once, 0 = no limit */
+};
+
 struct acme_settings {
 	const char *base_url;          /* https://host[:port][/prefix], no
 					  trailing slash */
@@ -32,6 +44,9 @@ struct acme_settings {
 	int retry_after;               /* Retry-After for processing */
 	unsigned chall_types;          /* ACME_CHALL_* offered */
 	size_t max_body;               /* larger JWS bodies are refused */
+	struct acme_rate_limits limits;
+	struct acme_ratelimiter *rl; /* shared by all threads; NULL = no
+					rate limits at all */
 };
 
 /** One HTTP request as the engine sees it (borrowed). */
@@ -42,7 +57,8 @@ struct acme_req {
 	const char *content_type; /* or NULL */
 	const char *body;         /* not NUL-terminated */
 	size_t body_len;
-	long long now; /* unix seconds */
+	long long now;         /* unix seconds */
+	const char *client_ip; /* peer address as text, or NULL */
 };
 
 enum acme_wait { ACME_WAIT_NONE, ACME_WAIT_ORDER, ACME_WAIT_JOB };

@@ -5,6 +5,7 @@
  */
 #include "acme/acme.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "acme/csr.h"
 #include "acme/ident.h"
 #include "acme/jws.h"
+#include "acme/ratelimit.h"
 #include "acme/state.h"
 #include "contrib/b64url.h"
 #include "contrib/log.h"
@@ -594,6 +596,87 @@ not_found(struct call *c, const char *what)
 	fail(c, 404, "malformed", "no such %s", what);
 }
 
+/* ---- rate limits ---------------------------------------------------- */
+
+/* One limit a request must pass. */
+struct rl_check {
+	const struct acme_limit *lim;
+	char key[300];
+	const char *what;
+};
+
+/* Pass every check or none: when one is over its limit nothing is taken
+ * and the client gets rateLimited with the longest wait as Retry-After.
+ * @return 1 when the request was refused. */
+static int
+rate_limited(struct call *c, struct rl_check *chk, size_t n)
+{
+	struct acme_ratelimiter *rl = c->ctx->s->rl;
+	long long now_ms = c->req->now * 1000LL, wait, worst = 0;
+	const char *what = NULL;
+
+	if (rl == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		wait = acme_rl_peek(rl, chk[i].key, chk[i].lim, now_ms, 1);
+		if (wait > worst) {
+			worst = wait;
+			what = chk[i].what;
+		}
+	}
+	if (worst == 0) {
+		for (size_t i = 0; i < n; i++)
+			acme_rl_take(rl, chk[i].key, chk[i].lim, now_ms, 1);
+		return 0;
+	}
+	fail(c, 429, "rateLimited", "too many %s; retry after %lld seconds",
+	    what, worst);
+	c->resp->retry_after = worst > INT_MAX ? INT_MAX : (int)worst;
+	return 1;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "certs/set/<sha256 of the sorted identifiers>": one key per name set,
+ * whatever the order in which a client lists the names. */
+static int
+name_set_key(const json_t *ids, char *key, size_t len)
+{
+	size_t n = json_array_size(ids), i;
+	const char **v = calloc(n ? n : 1, sizeof(*v));
+	unsigned char md[32];
+	EVP_MD_CTX *mdc = EVP_MD_CTX_new();
+	int rc = -1;
+
+	if (v == NULL || mdc == NULL ||
+	    EVP_DigestInit_ex(mdc, EVP_sha256(), NULL) != 1)
+		goto out;
+	for (i = 0; i < n; i++) {
+		v[i] = json_string_value(
+		    json_object_get(json_array_get(ids, i), "value"));
+		if (v[i] == NULL)
+			goto out;
+	}
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (i = 0; i < n; i++)
+		if (EVP_DigestUpdate(mdc, v[i], strlen(v[i]) + 1) != 1)
+			goto out;
+	if (EVP_DigestFinal_ex(mdc, md, NULL) != 1 || len < 11 + 65)
+		goto out;
+	memcpy(key, "certs/set/", 10);
+	for (i = 0; i < sizeof(md); i++)
+		snprintf(key + 10 + 2 * i, 3, "%02x", md[i]);
+	rc = 0;
+out:
+	EVP_MD_CTX_free(mdc);
+	free(v);
+	return rc;
+}
+
 /* ---- accounts ----------------------------------------------------- */
 
 static int
@@ -721,6 +804,15 @@ h_new_account(struct call *c)
 			goto out;
 		}
 		connector = acme_row_str(eabrow, "connector");
+	}
+	if (c->req->client_ip != NULL) {
+		struct rl_check chk = {&ctx->s->limits.accounts_per_ip, "",
+		    "new accounts from this address"};
+
+		snprintf(chk.key, sizeof(chk.key), "accounts/ip/%s",
+		    c->req->client_ip);
+		if (rate_limited(c, &chk, 1))
+			goto out;
 	}
 	kid = random_id();
 	contact_s = contact ? json_dumps(contact, JSON_COMPACT) : strdup("[]");
@@ -1094,6 +1186,97 @@ out:
 	return rc;
 }
 
+/* The rate limits of newOrder: orders per account, per client address
+ * and per registered domain, pending authorizations per account, and the
+ * certificates of this exact name set (only looked at here; finalize
+ * takes from it). @return 1 when the request was refused. */
+static int
+order_limited(
+    struct call *c, const struct acme_ident *ids, size_t n, const json_t *idarr)
+{
+	const struct acme_rate_limits *lim = &c->ctx->s->limits;
+	struct rl_check *chk;
+	size_t k = 0;
+	long long wait;
+	int rc = 1;
+
+	if (c->ctx->s->rl == NULL)
+		return 0;
+	if (lim->pending_authzs > 0) {
+		json_t *row = acme_db_one(c->ctx->db,
+		    "SELECT COUNT(*) AS n FROM authzs WHERE account_id = ? AND"
+		    " status = 'pending' AND expires > ?",
+		    "ii", acme_row_int(c->account, "id"), c->req->now);
+
+		if (row == NULL) {
+			server_error(c);
+			return 1;
+		}
+		if (acme_row_int(row, "n") + (long long)n >
+		    lim->pending_authzs) {
+			json_decref(row);
+			fail(c, 429, "rateLimited",
+			    "too many pending authorizations (at most %lld);"
+			    " finish or deactivate some first",
+			    lim->pending_authzs);
+			c->resp->retry_after = 3600;
+			return 1;
+		}
+		json_decref(row);
+	}
+	chk = calloc(n + 3, sizeof(*chk));
+	if (chk == NULL) {
+		server_error(c);
+		return 1;
+	}
+	chk[k].lim = &lim->orders_per_account;
+	chk[k].what = "new orders for this account";
+	snprintf(chk[k++].key, sizeof(chk->key), "orders/acct/%lld",
+	    acme_row_int(c->account, "id"));
+	if (c->req->client_ip != NULL) {
+		chk[k].lim = &lim->orders_per_ip;
+		chk[k].what = "new orders from this address";
+		snprintf(chk[k++].key, sizeof(chk->key), "orders/ip/%s",
+		    c->req->client_ip);
+	}
+	for (size_t i = 0; i < n; i++) {
+		char rd[256];
+		size_t j;
+
+		if (strcmp(ids[i].type, "dns") != 0)
+			continue;
+		acme_registered_domain(ids[i].value, rd, sizeof(rd));
+		chk[k].lim = &lim->orders_per_domain;
+		chk[k].what = "new orders for this registered domain";
+		snprintf(chk[k].key, sizeof(chk->key), "orders/domain/%s", rd);
+		for (j = 0; j < k; j++)
+			if (strcmp(chk[j].key, chk[k].key) == 0)
+				break;
+		if (j == k)
+			k++;
+	}
+	if (rate_limited(c, chk, k))
+		goto out;
+	if (name_set_key(idarr, chk[0].key, sizeof(chk[0].key)) != 0) {
+		server_error(c);
+		goto out;
+	}
+	wait = acme_rl_peek(c->ctx->s->rl, chk[0].key, &lim->certs_per_name_set,
+	    c->req->now * 1000LL, 1);
+	if (wait > 0) {
+		fail(c, 429, "rateLimited",
+		    "too many certificates for exactly this set of names;"
+		    " retry after %lld seconds",
+		    wait);
+		c->resp->retry_after = wait > INT_MAX ? INT_MAX : (int)wait;
+		goto out;
+	}
+	rc = 0;
+out:
+	free(chk);
+	return rc;
+}
+
 static void
 h_new_order(struct call *c)
 {
@@ -1143,6 +1326,10 @@ h_new_order(struct call *c)
 		    json_pack("{s:s, s:s}", "type", ids[i].type, "value",
 		        ids[i].value));
 	ids_s = idarr ? json_dumps(idarr, JSON_COMPACT) : NULL;
+	if (ids_s == NULL)
+		goto err;
+	if (order_limited(c, ids, n, idarr))
+		goto out;
 	oid = random_id();
 	if (ids_s == NULL || oid == NULL)
 		goto err;
@@ -1204,6 +1391,24 @@ csr_is_account_key(const struct acme_csr *csr, EVP_PKEY *key)
 {
 	return csr->key != NULL && key != NULL &&
 	    EVP_PKEY_eq(csr->key, key) == 1;
+}
+
+/* A certificate of this name set is on its way: count it against the
+ * weekly limit that newOrder looked at. */
+static void
+name_set_taken(struct call *c, const json_t *ord)
+{
+	json_t *ids;
+	char key[300];
+
+	if (c->ctx->s->rl == NULL)
+		return;
+	ids = json_loads(acme_row_str(ord, "identifiers"), 0, NULL);
+	if (ids != NULL && name_set_key(ids, key, sizeof(key)) == 0)
+		acme_rl_take(c->ctx->s->rl, key,
+		    &c->ctx->s->limits.certs_per_name_set, c->req->now * 1000LL,
+		    1);
+	json_decref(ids);
 }
 
 static void
@@ -1289,6 +1494,7 @@ h_finalize(struct call *c, const char *oid)
 	    ctx->db, c->req->now, "order.finalize", oid, csr.key_desc);
 	if (acme_db_commit(ctx->db) != 0)
 		goto err;
+	name_set_taken(c, ord);
 	json_object_set_new(ord, "status", json_string("processing"));
 	reply_order(c, 200, ord);
 	c->resp->kick = 1;
@@ -1379,7 +1585,7 @@ h_chall(struct call *c, const char *cid)
 	char up[600];
 
 	ch = acme_db_one(ctx->db,
-	    "SELECT c.*, a.aid, a.account_id, a.status AS astatus,"
+	    "SELECT c.*, a.aid, a.account_id, a.id_value, a.status AS astatus,"
 	    " a.expires AS aexpires FROM"
 	    " challenges c JOIN authzs a ON a.id = c.authz_id WHERE c.cid = ?",
 	    "s", cid);
@@ -1401,8 +1607,28 @@ h_chall(struct call *c, const char *cid)
 	if (c->payload != NULL &&
 	    strcmp(acme_row_str(ch, "status"), "pending") == 0 &&
 	    strcmp(acme_row_str(ch, "astatus"), "pending") == 0) {
+		struct rl_check chk = {&ctx->s->limits.failed_validations, "",
+		    "failed validations of this identifier"};
+		long long wait;
 		int started;
 
+		/* failures are counted by the job runner (acme_rl_take on
+		 * the same key); here a client that keeps failing waits */
+		acme_failed_validation_key(acme_row_int(ch, "account_id"),
+		    acme_row_str(ch, "id_value"), chk.key, sizeof(chk.key));
+		wait = ctx->s->rl == NULL
+		    ? 0
+		    : acme_rl_peek(ctx->s->rl, chk.key, chk.lim,
+		          c->req->now * 1000LL, 1);
+		if (wait > 0) {
+			fail(c, 429, "rateLimited",
+			    "too many failed validations of %.100s; retry "
+			    "after %lld seconds",
+			    acme_row_str(ch, "id_value"), wait);
+			c->resp->retry_after =
+			    wait > INT_MAX ? INT_MAX : (int)wait;
+			goto out;
+		}
 		if (acme_db_begin(ctx->db) != 0)
 			goto err;
 		/* one challenge of an authorization at a time */

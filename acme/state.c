@@ -24,18 +24,14 @@ acme_job_add(struct acme_db *db, const char *kind, long long ref, long long arg,
 	    : -1;
 }
 
-int
-acme_jobs_due(
-    struct acme_db *db, long long now_ms, struct acme_job *out, int max)
+/* Due-job rows into out; rows is consumed. */
+static int
+jobs_fill(json_t *rows, struct acme_job *out)
 {
-	json_t *rows, *row;
+	json_t *row;
 	size_t i;
 	int n = 0;
 
-	rows = acme_db_all(db,
-	    "SELECT id, kind, ref, arg, attempts FROM jobs WHERE state ="
-	    " 'queued' AND next_run <= ? ORDER BY next_run, id LIMIT ?",
-	    "ii", now_ms, (long long)max);
 	if (rows == NULL)
 		return -1;
 	json_array_foreach(rows, i, row) {
@@ -49,6 +45,41 @@ acme_jobs_due(
 	}
 	json_decref(rows);
 	return n;
+}
+
+int
+acme_jobs_due(
+    struct acme_db *db, long long now_ms, struct acme_job *out, int max)
+{
+	return jobs_fill(
+	    acme_db_all(db,
+	        "SELECT id, kind, ref, arg, attempts FROM jobs WHERE state ="
+	        " 'queued' AND next_run <= ? ORDER BY next_run, id LIMIT ?",
+	        "ii", now_ms, (long long)max),
+	    out);
+}
+
+int
+acme_jobs_due_pool(struct acme_db *db, long long now_ms,
+    enum acme_job_pool pool, struct acme_job *out, int max)
+{
+	if (max <= 0)
+		return 0;
+	if (pool == ACME_POOL_VALIDATE)
+		return jobs_fill(
+		    acme_db_all(db,
+		        "SELECT id, kind, ref, arg, attempts FROM jobs WHERE"
+		        " state = 'queued' AND next_run <= ? AND kind ="
+		        " 'validate' ORDER BY next_run, id LIMIT ?",
+		        "ii", now_ms, (long long)max),
+		    out);
+	return jobs_fill(
+	    acme_db_all(db,
+	        "SELECT id, kind, ref, arg, attempts FROM jobs WHERE"
+	        " state = 'queued' AND next_run <= ? AND kind <>"
+	        " 'validate' ORDER BY next_run, id LIMIT ?",
+	        "ii", now_ms, (long long)max),
+	    out);
 }
 
 int

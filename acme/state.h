@@ -21,9 +21,15 @@ struct acme_job {
 /** Queue a job inside the caller's transaction. */
 int acme_job_add(struct acme_db *db, const char *kind, long long ref,
     long long arg, long long now);
-/** Up to max due jobs (next_run <= now_ms), oldest first, not in skip. */
+/** Job pools: validation and CA work have separate capacity, so that a
+ * flood of slow challenges cannot hold up enrollment or revocation. */
+enum acme_job_pool { ACME_POOL_VALIDATE, ACME_POOL_CA };
+/** Up to max due jobs (next_run <= now_ms), oldest first. */
 int acme_jobs_due(
     struct acme_db *db, long long now_ms, struct acme_job *out, int max);
+/** The same for the jobs of one pool. */
+int acme_jobs_due_pool(struct acme_db *db, long long now_ms,
+    enum acme_job_pool pool, struct acme_job *out, int max);
 /** Reschedule a job after a transient failure. */
 int acme_job_retry(struct acme_db *db, long long job_id, long long next_ms,
     const char *error, long long now);

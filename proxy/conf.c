@@ -33,6 +33,24 @@ static const struct key top_keys[] = {
     {"acme", K_OBJ, 0, 0, 0},
     {"validation", K_OBJ, 0, 0, 0},
     {"connectors", K_ARR, 1, 0, 0},
+    {"rate_limits", K_OBJ, 0, 0, 0},
+    {"jobs", K_OBJ, 0, 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+/* Every limit: 0 turns it off. */
+static const struct key rl_keys[] = {
+    {"new_accounts_per_ip_per_hour", K_INT, 0, 0, 1000000},
+    {"new_orders_per_account_per_hour", K_INT, 0, 0, 1000000},
+    {"new_orders_per_ip_per_hour", K_INT, 0, 0, 1000000},
+    {"new_orders_per_domain_per_week", K_INT, 0, 0, 100000000},
+    {"failed_validations_per_identifier_per_hour", K_INT, 0, 0, 1000000},
+    {"certificates_per_name_set_per_week", K_INT, 0, 0, 1000000},
+    {"pending_authorizations_per_account", K_INT, 0, 0, 100000000},
+    {NULL, 0, 0, 0, 0},
+};
+static const struct key jobs_keys[] = {
+    {"validation_slots", K_INT, 0, 1, 1024},
+    {"ca_slots", K_INT, 0, 1, 1024},
     {NULL, 0, 0, 0, 0},
 };
 static const struct key tls_keys[] = {
@@ -331,6 +349,27 @@ parse_hostport(const char *s, char *host, size_t hlen, int *port)
 	return 0;
 }
 
+/* Defaults: generous for one busy team, tight enough that a runaway
+ * client or a flood from one address is stopped within the hour. */
+static void
+load_rate_limits(const json_t *rl, struct acme_rate_limits *lim)
+{
+	lim->accounts_per_ip = (struct acme_limit){
+	    num(rl, "new_accounts_per_ip_per_hour", 50), 3600};
+	lim->orders_per_account = (struct acme_limit){
+	    num(rl, "new_orders_per_account_per_hour", 300), 3600};
+	lim->orders_per_ip = (struct acme_limit){
+	    num(rl, "new_orders_per_ip_per_hour", 1000), 3600};
+	lim->orders_per_domain = (struct acme_limit){
+	    num(rl, "new_orders_per_domain_per_week", 10000), 7 * 86400};
+	lim->failed_validations = (struct acme_limit){
+	    num(rl, "failed_validations_per_identifier_per_hour", 10), 3600};
+	lim->certs_per_name_set = (struct acme_limit){
+	    num(rl, "certificates_per_name_set_per_week", 20), 7 * 86400};
+	lim->pending_authzs =
+	    num(rl, "pending_authorizations_per_account", 1000);
+}
+
 int
 px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
     char *err, size_t errlen)
@@ -338,6 +377,7 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	json_error_t je;
 	json_t *root, *tls, *acme, *val, *conns, *v;
 	const char *ll, *sync;
+	json_t *rl, *jobs;
 	size_t i;
 	long nproc;
 
@@ -363,10 +403,17 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	tls = json_object_get(root, "tls");
 	acme = json_object_get(root, "acme");
 	val = json_object_get(root, "validation");
+	rl = json_object_get(root, "rate_limits");
+	jobs = json_object_get(root, "jobs");
 	if (check(tls, tls_keys, "tls.", err, errlen) != 0 ||
 	    (acme && check(acme, acme_keys, "acme.", err, errlen) != 0) ||
-	    (val && check(val, val_keys, "validation.", err, errlen) != 0))
+	    (val && check(val, val_keys, "validation.", err, errlen) != 0) ||
+	    (rl && check(rl, rl_keys, "rate_limits.", err, errlen) != 0) ||
+	    (jobs && check(jobs, jobs_keys, "jobs.", err, errlen) != 0))
 		goto fail;
+	load_rate_limits(rl, &conf->acme.limits);
+	conf->validation_slots = (int)num(jobs, "validation_slots", 48);
+	conf->ca_slots = (int)num(jobs, "ca_slots", 16);
 
 	if (parse_hostport(str(root, "listen", ""), conf->listen_buf,
 	        sizeof(conf->listen_buf), &conf->listen_port) != 0) {

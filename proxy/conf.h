@@ -42,7 +42,9 @@ struct px_conf {
 	const char *tls_cert;
 	const char *tls_key;
 	int tls_self_signed;
-	struct acme_settings acme;
+	struct acme_settings acme; /* acme.rl is created by the caller */
+	int validation_slots;      /* validation jobs in flight at most */
+	int ca_slots;              /* enroll/collect/revoke jobs in flight */
 	struct px_validate_conf validation;
 	struct px_connector *connectors;
 	size_t n_connectors;

@@ -260,6 +260,23 @@ method_name(enum evhttp_cmd_type t)
 	}
 }
 
+/* The client's address as text (rate limits are counted per address). */
+static const char *
+peer_ip(struct evhttp_request *req, char *buf, size_t len)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	char *addr = NULL;
+	ev_uint16_t port;
+
+	if (evcon == NULL)
+		return NULL;
+	evhttp_connection_get_peer(evcon, &addr, &port);
+	if (addr == NULL)
+		return NULL;
+	snprintf(buf, len, "%s", addr);
+	return buf;
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -269,6 +286,7 @@ on_request(struct evhttp_request *req, void *arg)
 	size_t bl = strlen(w->h->base_path), len = evbuffer_get_length(in);
 	struct acme_resp resp;
 	struct acme_req ar = {0};
+	char ipbuf[64];
 
 	ar.method = method_name(evhttp_request_get_command(req));
 	ar.content_type = evhttp_find_header(
@@ -276,6 +294,7 @@ on_request(struct evhttp_request *req, void *arg)
 	ar.body = len ? (const char *)evbuffer_pullup(in, -1) : "";
 	ar.body_len = len;
 	ar.now = time(NULL);
+	ar.client_ip = peer_ip(req, ipbuf, sizeof(ipbuf));
 	if (strncmp(uri, w->h->base_path, bl) == 0 &&
 	    (uri[bl] == '/' || uri[bl] == '\0'))
 		ar.path = uri[bl] ? uri + bl : "/";

@@ -15,7 +15,6 @@
 #include "proxy/validate.h"
 #include "sectigo/sectigo.h"
 
-#define MAX_INFLIGHT 64
 #define MAX_ATTEMPTS 40
 #define TICK_MS 200
 #define PURGE_EVERY 3600         /* seconds between purges */
@@ -36,8 +35,9 @@ struct px_jobs {
 	size_t n_backends;
 	struct event *tick;
 	struct event *wake;
-	struct task *tasks; /* in flight */
-	int n_tasks;
+	struct task *tasks;   /* in flight */
+	int n_busy[2];        /* in flight per enum acme_job_pool */
+	struct acme_job *due; /* room for the due jobs of the larger pool */
 	long long last_purge; /* unix time of the last finished-jobs purge */
 	px_jobs_notify_fn *notify; /* state changed: wake parked requests */
 	void *notify_arg;
@@ -47,12 +47,14 @@ struct px_jobs {
 struct task {
 	struct px_jobs *j;
 	struct acme_job job;
+	enum acme_job_pool pool;
 	struct acme_ca *ca;
 	char *csr;    /* enroll: CSR PEM */
 	char **names; /* enroll: SAN list */
 	size_t n_names;
-	char tag[64]; /* enroll: order oid */
-	int step;     /* enroll: 0 find, 1 submit */
+	char tag[64];      /* enroll: order oid */
+	char failkey[300]; /* validate: rate-limit key of its failures */
+	int step;          /* enroll: 0 find, 1 submit */
 	struct task *next;
 };
 
@@ -96,7 +98,7 @@ task_free(struct task *t)
 	for (pp = &t->j->tasks; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == t) {
 			*pp = t->next;
-			t->j->n_tasks--;
+			t->j->n_busy[t->pool]--;
 			break;
 		}
 	}
@@ -148,9 +150,16 @@ validated(void *arg, const struct acme_problem *prob)
 {
 	struct task *t = arg;
 
-	if (prob != NULL)
+	if (prob != NULL) {
 		log_info("job=%lld challenge=%lld invalid: %s", t->job.id,
 		    t->job.ref, prob->detail);
+		/* the client's failures count, not ours */
+		if (t->j->conf->acme.rl != NULL && t->failkey[0] != '\0' &&
+		    strcmp(prob->type, "serverInternal") != 0)
+			acme_rl_take(t->j->conf->acme.rl, t->failkey,
+			    &t->j->conf->acme.limits.failed_validations,
+			    (long long)time(NULL) * 1000, 1);
+	}
 	if (acme_state_chall_done(t->j->db, &t->job, prob,
 	        t->j->conf->acme.authz_reuse > 0 ? t->j->conf->acme.authz_reuse
 	                                         : 86400,
@@ -173,7 +182,8 @@ start_validate(struct task *t)
 
 	row = acme_db_one(t->j->db,
 	    "SELECT c.type, c.token, c.status, a.id_type, a.id_value,"
-	    " acc.jwk FROM challenges c JOIN authzs a ON a.id = c.authz_id"
+	    " a.account_id, acc.jwk FROM challenges c JOIN authzs a ON a.id = "
+	    "c.authz_id"
 	    " JOIN accounts acc ON acc.id = a.account_id WHERE c.id = ?",
 	    "i", t->job.ref);
 	if (row == NULL ||
@@ -182,6 +192,8 @@ start_validate(struct task *t)
 		acme_state_chall_done(t->j->db, &t->job, NULL, 0, time(NULL));
 		goto out;
 	}
+	acme_failed_validation_key(acme_row_int(row, "account_id"),
+	    acme_row_str(row, "id_value"), t->failkey, sizeof(t->failkey));
 	jwk = json_loads(acme_row_str(row, "jwk"), 0, NULL);
 	if (jwk != NULL && acme_jwk_thumbprint(jwk, thumb) == 0)
 		ka = acme_key_authz(acme_row_str(row, "token"), thumb);
@@ -449,18 +461,32 @@ out:
 
 /* ---- the loop ------------------------------------------------------- */
 
-static void
-run_due(struct px_jobs *j)
+static int
+start_task(struct task *t)
 {
-	struct acme_job due[MAX_INFLIGHT];
+	if (strcmp(t->job.kind, "validate") == 0)
+		return start_validate(t);
+	if (strcmp(t->job.kind, "enroll") == 0)
+		return start_enroll(t);
+	if (strcmp(t->job.kind, "collect") == 0)
+		return start_collect(t);
+	if (strcmp(t->job.kind, "revoke") == 0)
+		return start_revoke(t);
+	return -1;
+}
+
+/* Start the due jobs of one pool while it has free slots. */
+static void
+run_pool(struct px_jobs *j, enum acme_job_pool pool, int slots)
+{
+	struct acme_job *due = j->due;
 	int n;
 
-	if (j->n_tasks >= MAX_INFLIGHT)
+	if (j->n_busy[pool] >= slots)
 		return;
-	n = acme_jobs_due(j->db, now_ms(), due, MAX_INFLIGHT);
-	for (int i = 0; i < n && j->n_tasks < MAX_INFLIGHT; i++) {
+	n = acme_jobs_due_pool(j->db, now_ms(), pool, due, slots);
+	for (int i = 0; i < n && j->n_busy[pool] < slots; i++) {
 		struct task *t;
-		int rc;
 
 		if (in_flight(j, due[i].id))
 			continue;
@@ -469,24 +495,22 @@ run_due(struct px_jobs *j)
 			return;
 		t->j = j;
 		t->job = due[i];
+		t->pool = pool;
 		t->next = j->tasks;
 		j->tasks = t;
-		j->n_tasks++;
+		j->n_busy[pool]++;
 		log_debug("job=%lld kind=%s ref=%lld attempt=%d", t->job.id,
 		    t->job.kind, t->job.ref, t->job.attempts);
-		if (strcmp(t->job.kind, "validate") == 0)
-			rc = start_validate(t);
-		else if (strcmp(t->job.kind, "enroll") == 0)
-			rc = start_enroll(t);
-		else if (strcmp(t->job.kind, "collect") == 0)
-			rc = start_collect(t);
-		else if (strcmp(t->job.kind, "revoke") == 0)
-			rc = start_revoke(t);
-		else
-			rc = -1;
-		if (rc != 0)
+		if (start_task(t) != 0)
 			task_free(t);
 	}
+}
+
+static void
+run_due(struct px_jobs *j)
+{
+	run_pool(j, ACME_POOL_CA, j->conf->ca_slots);
+	run_pool(j, ACME_POOL_VALIDATE, j->conf->validation_slots);
 }
 
 /* Finished job rows are kept a while for operators (last_error), then
@@ -541,6 +565,14 @@ px_jobs_new(struct event_base *base, const struct px_conf *conf, char *err,
 	j->val =
 	    j->ec ? px_validator_new(base, j->ec, &conf->validation) : NULL;
 	j->backends = calloc(conf->n_connectors, sizeof(*j->backends));
+	j->due = calloc(conf->validation_slots > conf->ca_slots
+	        ? conf->validation_slots
+	        : conf->ca_slots,
+	    sizeof(*j->due));
+	if (j->due == NULL) {
+		snprintf(err, errlen, "jobs: out of memory");
+		goto fail;
+	}
 	if (j->ec == NULL || j->val == NULL || j->backends == NULL) {
 		snprintf(err, errlen,
 		    "jobs: cannot start the HTTP client or the validator "
@@ -597,6 +629,7 @@ px_jobs_free(struct px_jobs *j)
 	if (j->wake != NULL)
 		event_free(j->wake);
 	free(j->backends);
+	free(j->due);
 	acme_db_close(j->db);
 	free(j);
 }

@@ -82,9 +82,14 @@ cmd_serve(struct px_conf *conf)
 		fprintf(stderr, "acmebridge: %s\n", err);
 		return 1;
 	}
-	base = event_base_new();
+	/* one table for every worker and the job runner; 64k busy keys at
+	 * most (a few MiB), then new keys are refused */
+	conf->acme.rl = acme_rl_new(65536);
+	base = conf->acme.rl != NULL ? event_base_new() : NULL;
 	if (base == NULL) {
 		fprintf(stderr, "acmebridge: cannot create the event loop\n");
+		acme_rl_free(conf->acme.rl);
+		conf->acme.rl = NULL;
 		return 1;
 	}
 	jobs = px_jobs_new(base, conf, err, sizeof(err));
@@ -120,6 +125,8 @@ out:
 	if (sterm != NULL)
 		event_free(sterm);
 	event_base_free(base);
+	acme_rl_free(conf->acme.rl);
+	conf->acme.rl = NULL;
 	return rc;
 }
 

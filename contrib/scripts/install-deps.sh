@@ -19,7 +19,7 @@ PACKAGES=(
 	# build
 	build-essential cmake pkg-config
 	libevent-dev libcurl4-openssl-dev libjansson-dev libssl-dev
-	libsqlite3-dev libldns-dev libcmocka-dev libidn2-dev
+	libsqlite3-dev libldns-dev libcmocka-dev libidn2-dev libpsl-dev
 	# fuzzing (libFuzzer ships with clang)
 	clang
 	# test infrastructure

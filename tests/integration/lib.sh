@@ -348,6 +348,11 @@ _bridge_config() {
 		    retry_after_seconds: 5,
 		    challenge_types: ["http-01", "dns-01", "tls-alpn-01"]
 		  },
+		  rate_limits: {
+		    new_accounts_per_ip_per_hour: 0,
+		    failed_validations_per_identifier_per_hour: 0,
+		    certificates_per_name_set_per_week: 0
+		  },
 		  validation: {
 		    http01_port: $http01,
 		    tlsalpn01_port: $alpn,
