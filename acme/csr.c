@@ -21,13 +21,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "acme/keypolicy.h"
 #include "contrib/b64url.h"
 #include "contrib/log.h"
 
 #define CSR_MAX_B64 (64 * 1024)
 #define CSR_MAX_NAMES 100
-#define RSA_MIN_BITS 2048
-#define RSA_MAX_BITS 8192
 
 void
 acme_csr_free(struct acme_csr *csr)
@@ -45,7 +44,7 @@ acme_csr_free(struct acme_csr *csr)
 static int
 key_policy(EVP_PKEY *key, char *desc, size_t len, struct acme_problem *prob)
 {
-	char group[64];
+	char group[64], why[160];
 	size_t glen = 0;
 	int bits, nid;
 
@@ -53,10 +52,9 @@ key_policy(EVP_PKEY *key, char *desc, size_t len, struct acme_problem *prob)
 	case EVP_PKEY_RSA:
 		bits = EVP_PKEY_get_bits(key);
 		snprintf(desc, len, "RSA %d", bits);
-		if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
+		if (acme_pkey_rsa_check(key, why, sizeof(why)) != 0) {
 			acme_problem_set(prob, 400, "badCSR",
-			    "CSR key RSA %d refused: RSA needs %d to %d bits",
-			    bits, RSA_MIN_BITS, RSA_MAX_BITS);
+			    "CSR key RSA %d refused: %s", bits, why);
 			return -1;
 		}
 		return 0;

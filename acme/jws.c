@@ -17,12 +17,13 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "acme/keypolicy.h"
 #include "contrib/b64url.h"
 #include "contrib/log.h"
 
-/* RSA modulus bounds for account keys (RFC 8555 leaves policy to us). */
-#define RSA_MIN_BITS 2048
-#define RSA_MAX_BITS 8192
+/* RSA modulus bound for reading account keys; the policy itself is
+ * acme/keypolicy.c's, shared with CSR keys. */
+#define RSA_MAX_BITS ACME_RSA_MAX_BITS
 /* A public exponent wider than this is not a key anyone generates. */
 #define RSA_MAX_E_BYTES 32
 
@@ -394,7 +395,7 @@ rsa_from_jwk(const json_t *jwk, struct acme_problem *prob)
 	BIGNUM *n = NULL, *e = NULL;
 	OSSL_PARAM_BLD *bld = NULL;
 	EVP_PKEY *pkey = NULL;
-	int bits;
+	char why[160];
 
 	n = jwk_bn(jwk, "n", RSA_MAX_BITS / 8, NULL);
 	e = jwk_bn(jwk, "e", RSA_MAX_E_BYTES, NULL);
@@ -405,16 +406,9 @@ rsa_from_jwk(const json_t *jwk, struct acme_problem *prob)
 		    RSA_MAX_BITS);
 		goto out;
 	}
-	bits = BN_num_bits(n);
-	if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
-		acme_problem_set(prob, 400, "badPublicKey",
-		    "RSA key of %d bits refused; %d to %d bits allowed", bits,
-		    RSA_MIN_BITS, RSA_MAX_BITS);
-		goto out;
-	}
-	if (!BN_is_odd(n) || !BN_is_odd(e) || BN_is_one(e)) {
-		acme_problem_set(prob, 400, "badPublicKey",
-		    "RSA key is not valid (even modulus or bad exponent)");
+	if (acme_rsa_key_check(n, e, why, sizeof(why)) != 0) {
+		acme_problem_set(
+		    prob, 400, "badPublicKey", "account key refused: %s", why);
 		goto out;
 	}
 	bld = OSSL_PARAM_BLD_new();

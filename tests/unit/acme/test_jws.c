@@ -854,10 +854,15 @@ test_jwk_refused(void **state)
 	expect_bad_jwk(jwk, "\"e\"");
 	json_object_set_new(jwk, "e", json_string("AQ")); /* 1 */
 	expect_bad_jwk(jwk, "exponent");
+	/* e = 3 and e = 65539: only 65537 is accepted */
+	json_object_set_new(jwk, "e", json_string("Aw"));
+	expect_bad_jwk(jwk, "must be 65537");
+	json_object_set_new(jwk, "e", json_string("AQAD"));
+	expect_bad_jwk(jwk, "must be 65537");
 	json_decref(jwk);
 	jwk = jwk_of(k_rsa);
 	flip_member(jwk, "n", 255, 0x01);
-	expect_bad_jwk(jwk, "even modulus");
+	expect_bad_jwk(jwk, "modulus is even");
 	json_decref(jwk);
 
 	/* private members */
