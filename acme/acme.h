@@ -32,6 +32,8 @@ struct acme_settings {
 	int retry_after;               /* Retry-After for processing */
 	unsigned chall_types;          /* ACME_CHALL_* offered */
 	size_t max_body;               /* larger JWS bodies are refused */
+	int allow_private_addresses;   /* IP identifiers may be private or
+					  loopback (acme_addr_allowed) */
 };
 
 /** One HTTP request as the engine sees it (borrowed). */
