@@ -47,6 +47,8 @@ struct acme_settings {
 	struct acme_rate_limits limits;
 	struct acme_ratelimiter *rl; /* shared by all threads; NULL = no
 					rate limits at all */
+	int allow_private_addresses; /* IP identifiers may be private or
+					  loopback (acme_addr_allowed) */
 };
 
 /** One HTTP request as the engine sees it (borrowed). */

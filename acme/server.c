@@ -1300,8 +1300,8 @@ h_new_order(struct call *c)
 		    "from the CA connector's configured term");
 		return;
 	}
-	if (acme_idents_parse(json_object_get(c->payload, "identifiers"), &ids,
-	        &n, &p) != 0) {
+	if (acme_idents_parse(json_object_get(c->payload, "identifiers"),
+	        ctx->s->allow_private_addresses, &ids, &n, &p) != 0) {
 		fail_prob(c, &p);
 		return;
 	}

@@ -47,7 +47,8 @@ struct query {
 	int done;                /* finished: rc and vals are final */
 	int rc;                  /* 0 or negative errno */
 	char **vals;             /* results (owned strings) */
-	size_t n;                /* entries in vals */
+	size_t *lens;            /* their lengths (TXT data may hold NULs) */
+	size_t n;                /* entries in vals and lens */
 };
 
 /* One dns_lookup_* call: one query (TXT) or two (A and AAAA). */
@@ -117,6 +118,8 @@ query_clear(struct query *q)
 	q->wire = NULL;
 	vals_free(q->vals, q->n);
 	q->vals = NULL;
+	free(q->lens);
+	q->lens = NULL;
 	q->n = 0;
 }
 
@@ -152,6 +155,7 @@ lookup_complete(struct lookup *lk)
 	dns_result_cb *cb = lk->cb;
 	void *arg = lk->arg;
 	char **vals = NULL;
+	size_t *lens = NULL;
 	size_t n = 0, total = 0;
 	int rc = 0, err = 0;
 
@@ -168,7 +172,8 @@ lookup_complete(struct lookup *lk)
 		rc = err;
 	if (rc == 0 && total > 0) {
 		vals = calloc(total, sizeof(*vals));
-		if (vals == NULL) {
+		lens = calloc(total, sizeof(*lens));
+		if (vals == NULL || lens == NULL) {
 			rc = -ENOMEM;
 		} else {
 			for (int i = 0; i < lk->nq; i++) {
@@ -177,17 +182,21 @@ lookup_complete(struct lookup *lk)
 				if (q->rc < 0 || q->n == 0)
 					continue;
 				memcpy(vals + n, q->vals, q->n * sizeof(*vals));
+				memcpy(lens + n, q->lens, q->n * sizeof(*lens));
 				n += q->n;
 				free(q->vals);
 				q->vals = NULL;
+				free(q->lens);
+				q->lens = NULL;
 				q->n = 0;
 			}
 		}
 	}
 	lookup_unlink(lk);
 	lookup_free(lk);
-	cb(arg, rc, (const char *const *)vals, rc == 0 ? n : 0);
+	cb(arg, rc, (const char *const *)vals, lens, rc == 0 ? n : 0);
 	vals_free(vals, n);
+	free(lens);
 }
 
 static void
@@ -201,6 +210,8 @@ query_finish(struct query *q, int rc)
 	if (rc < 0) {
 		vals_free(q->vals, q->n);
 		q->vals = NULL;
+		free(q->lens);
+		q->lens = NULL;
 		q->n = 0;
 	}
 	if (--lk->pending == 0)
@@ -259,8 +270,10 @@ dname_eq(const ldns_rdf *a, const ldns_rdf *b)
 	    ldns_dname_compare(a, b) == 0;
 }
 
+/* The record's data as a NUL-terminated string of *outlen bytes (TXT data
+ * may contain NULs of its own: compare by *outlen, never by strlen). */
 static char *
-rr_text(const ldns_rr *rr, ldns_rr_type type)
+rr_text(const ldns_rr *rr, ldns_rr_type type, size_t *outlen)
 {
 	char buf[INET6_ADDRSTRLEN];
 	const ldns_rdf *f;
@@ -277,6 +290,7 @@ rr_text(const ldns_rr *rr, ldns_rr_type type)
 		if (inet_ntop(type == LDNS_RR_TYPE_A ? AF_INET : AF_INET6,
 		        ldns_rdf_data(f), buf, sizeof(buf)) == NULL)
 			return NULL;
+		*outlen = strlen(buf);
 		return strdup(buf);
 	}
 	/* TXT: character-strings, each a length byte and its bytes */
@@ -296,6 +310,7 @@ rr_text(const ldns_rr *rr, ldns_rr_type type)
 		off += ldns_rdf_size(f) - 1;
 	}
 	s[len] = '\0';
+	*outlen = len;
 	return s;
 }
 
@@ -306,6 +321,7 @@ collect(struct query *q, const ldns_rr_list *ans, const ldns_rdf *name)
 	for (size_t i = 0; i < ldns_rr_list_rr_count(ans); i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(ans, i);
 		char **nv;
+		size_t *nl, len = 0;
 		char *s;
 
 		if (ldns_rr_get_type(rr) != q->qtype ||
@@ -314,16 +330,21 @@ collect(struct query *q, const ldns_rr_list *ans, const ldns_rdf *name)
 			continue;
 		if (q->n >= VALS_MAX)
 			break;
-		s = rr_text(rr, q->qtype);
+		s = rr_text(rr, q->qtype, &len);
 		if (s == NULL)
 			return -EIO;
 		nv = realloc(q->vals, (q->n + 1) * sizeof(*nv));
-		if (nv == NULL) {
+		if (nv != NULL)
+			q->vals = nv;
+		nl = nv != NULL ? realloc(q->lens, (q->n + 1) * sizeof(*nl))
+		                : NULL;
+		if (nl == NULL) {
 			free(s);
 			return -ENOMEM;
 		}
-		q->vals = nv;
-		q->vals[q->n++] = s;
+		q->lens = nl;
+		q->vals[q->n] = s;
+		q->lens[q->n++] = len;
 	}
 	return 0;
 }

@@ -2,6 +2,13 @@
 /*
  * Asynchronous stub resolver on a libevent event_base: ldns only encodes and
  * decodes packets, libevent does the UDP/TCP I/O, so nothing blocks the loop.
+ *
+ * Trust: this stub checks the message id, the question and the source of
+ * each answer, nothing more; it does not validate DNSSEC and does not look
+ * at the AD bit. dns-01 and the addresses http-01/tls-alpn-01 connect to are
+ * only as sound as the server it asks, which must be a validating recursive
+ * resolver the operator trusts, reached over a path nobody else controls
+ * (loopback, or a trusted network).
  */
 #pragma once
 #include <stddef.h>
@@ -27,11 +34,13 @@ void dns_resolver_free(struct dns_resolver *r);
  * Lookup result.
  * @param rc 0 = answer (n may be 0 for NXDOMAIN/NODATA), <0 = failure
  *        (-ETIMEDOUT, -ECONNREFUSED, -EIO for SERVFAIL/REFUSED/malformed);
- * @param vals borrowed for the callback only. The callback may free the
- *        resolver or start new lookups.
+ * @param vals borrowed for the callback only, each NUL-terminated. The
+ *        callback may free the resolver or start new lookups.
+ * @param lens the length of each value: TXT data is bytes and may hold
+ *        NULs, so compare it by length and memcmp, never as a C string
  */
 typedef void dns_result_cb(
-    void *arg, int rc, const char *const *vals, size_t n);
+    void *arg, int rc, const char *const *vals, const size_t *lens, size_t n);
 
 /**
  * TXT strings of name (each TXT record's character-strings concatenated),

@@ -77,6 +77,7 @@ static const struct key val_keys[] = {
     {"tlsalpn01_port", K_INT, 0, 1, 65535},
     {"dns_resolver", K_STR, 0, 0, 0},
     {"timeout_seconds", K_INT, 0, 1, 120},
+    {"allow_private_addresses", K_BOOL, 0, 0, 0},
     {NULL, 0, 0, 0, 0},
 };
 static const struct key conn_keys[] = {
@@ -502,6 +503,11 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	conf->validation.dns_resolver =
 	    str(val, "dns_resolver", "127.0.0.1:53");
 	conf->validation.timeout_seconds = (int)num(val, "timeout_seconds", 10);
+	/* one policy for IP identifiers and for what the validators dial */
+	conf->validation.allow_private_addresses =
+	    json_is_true(json_object_get(val, "allow_private_addresses"));
+	conf->acme.allow_private_addresses =
+	    conf->validation.allow_private_addresses;
 
 	conns = json_object_get(root, "connectors");
 	if (json_array_size(conns) == 0) {

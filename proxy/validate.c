@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "acme/ident.h"
 #include "contrib/b64url.h"
 #include "contrib/log.h"
 #include "dns/resolve.h"
@@ -84,6 +85,7 @@ struct px_validator {
 	int http01_port;          /* port of http-01 requests */
 	int tlsalpn01_port;       /* port of tls-alpn-01 connections */
 	int timeout_seconds;      /* whole validation */
+	int allow_private;        /* address policy: private, loopback ok */
 	struct job *jobs;         /* in flight */
 };
 
@@ -311,7 +313,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 /* ---- dns-01 (RFC 8555 §8.4) ---- */
 
 static void
-on_txt(void *arg, int rc, const char *const *vals, size_t n)
+on_txt(void *arg, int rc, const char *const *vals, const size_t *lens, size_t n)
 {
 	struct job *j = arg;
 	unsigned char md[32];
@@ -328,8 +330,10 @@ on_txt(void *arg, int rc, const char *const *vals, size_t n)
 		job_fail(j, "serverInternal", "cannot compute digest");
 		return;
 	}
+	/* TXT data is bytes: "<digest>\0junk" must not pass for the digest */
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(vals[i], want) == 0) {
+		if (lens[i] == strlen(want) &&
+		    memcmp(vals[i], want, lens[i]) == 0) {
 			job_done(j, NULL);
 			return;
 		}
@@ -343,7 +347,7 @@ on_txt(void *arg, int rc, const char *const *vals, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		int w;
 
-		printable(one, sizeof(one), vals[i], strlen(vals[i]));
+		printable(one, sizeof(one), vals[i], lens[i]);
 		w = snprintf(found + off, sizeof(found) - off, "%s\"%s\"",
 		    i ? ", " : "", one);
 		if (w < 0 || (size_t)w >= sizeof(found) - off) {
@@ -372,11 +376,23 @@ dns01_start(struct job *j)
 
 /* ---- address lookup shared by http-01 and tls-alpn-01 ---- */
 
+/*
+ * The address policy, applied to every address before it is dialled: the
+ * A/AAAA answers of every lookup (CNAMEs are followed by the resolver, so
+ * these are the ends of the chains), IP identifiers and redirect targets.
+ * Refused addresses are dropped; with none left nothing is contacted, and
+ * the problem says no more than that (no port scanning through errors).
+ */
 static void
-on_addrs(void *arg, int rc, const char *const *vals, size_t n)
+on_addrs(
+    void *arg, int rc, const char *const *vals, const size_t *lens, size_t n)
 {
 	struct job *j = arg;
+	const char *host = j->host != NULL ? j->host : j->id_value;
+	const char **ok = NULL;
+	size_t k = 0;
 
+	(void)lens;
 	if (rc < 0) {
 		job_fail(j, "dns", "DNS problem: A/AAAA lookup of %s: %s",
 		    j->host != NULL ? j->host : j->id_value, rc_text(rc));
@@ -388,7 +404,36 @@ on_addrs(void *arg, int rc, const char *const *vals, size_t n)
 		    j->host != NULL ? j->host : j->id_value);
 		return;
 	}
-	if (addrs_set(j, vals, n) < 0) {
+	ok = calloc(n, sizeof(*ok));
+	if (ok == NULL) {
+		job_fail(j, "serverInternal", "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (acme_addr_text_allowed(vals[i], j->v->allow_private))
+			ok[k++] = vals[i];
+		else
+			log_notice("validate: %s %s: address %s of %s refused "
+			           "by the address policy",
+			    kind_name[j->kind], j->id_value, vals[i], host);
+	}
+	if (k == 0) {
+		free(ok);
+		if (is_ip_literal(host))
+			job_fail(j, "connection",
+			    "connection to %s refused by policy: not a "
+			    "globally routable unicast address",
+			    host);
+		else
+			job_fail(j, "connection",
+			    "connection to %s refused by policy: it has no "
+			    "globally routable unicast address",
+			    host);
+		return;
+	}
+	rc = addrs_set(j, ok, k);
+	free(ok);
+	if (rc < 0) {
 		job_fail(j, "serverInternal", "out of memory");
 		return;
 	}
@@ -404,8 +449,9 @@ resolve_then(struct job *j, const char *name)
 {
 	if (is_ip_literal(name)) {
 		const char *one[1] = {name};
+		size_t len = strlen(name);
 
-		on_addrs(j, 0, one, 1);
+		on_addrs(j, 0, one, &len, 1);
 		return;
 	}
 	j->stage = "A/AAAA lookup";
@@ -479,6 +525,15 @@ http_redirect(struct job *j, const char *location)
 		memmove(host, host + 1, hl - 2);
 		host[hl - 2] = '\0';
 	}
+	/* checked here for a clear message; on_addrs would refuse it too */
+	if (is_ip_literal(host) &&
+	    !acme_addr_text_allowed(host, j->v->allow_private)) {
+		job_fail(j, "connection",
+		    "redirect to %s refused by policy: not a globally routable "
+		    "unicast address",
+		    shown);
+		goto out;
+	}
 	same = strcasecmp(host, j->host) == 0;
 	free(j->url);
 	free(j->host);
@@ -508,7 +563,6 @@ static void
 on_http_done(CURL *easy, CURLcode code, void *arg)
 {
 	struct job *j = arg;
-	char shown[120];
 	long status = 0;
 	char *location = NULL;
 	curl_off_t connected = 0;
@@ -582,9 +636,11 @@ on_http_done(CURL *easy, CURLcode code, void *arg)
 		job_done(j, NULL);
 		return;
 	}
-	printable(shown, sizeof(shown), j->body.data ? j->body.data : "", len);
-	job_fail(j, "incorrectResponse", "expected \"%s\" at %s, found \"%s\"",
-	    j->key_authz, j->url, shown);
+	/* never echo the body: the address may be one the client cannot
+	 * reach itself */
+	job_fail(j, "incorrectResponse",
+	    "expected \"%s\" at %s, found a different response of %zu bytes",
+	    j->key_authz, j->url, j->body.len);
 }
 
 /*
@@ -1084,6 +1140,7 @@ px_validator_new(struct event_base *base, struct evcurl *ec,
 	v->tlsalpn01_port = conf->tlsalpn01_port;
 	v->timeout_seconds =
 	    conf->timeout_seconds > 0 ? conf->timeout_seconds : DEFAULT_TIMEOUT;
+	v->allow_private = conf->allow_private_addresses != 0;
 	/* two UDP tries and a TCP try should fit in the whole budget */
 	dns_ms = v->timeout_seconds * 1000 / 4;
 	if (dns_ms > DNS_ATTEMPT_MS)

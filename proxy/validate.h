@@ -12,8 +12,11 @@
 struct px_validate_conf {
 	int http01_port;    /* 80 in production; tests use a loopback port */
 	int tlsalpn01_port; /* 443 in production */
-	const char *dns_resolver; /* "ip:port" */
-	int timeout_seconds;      /* whole validation */
+	const char *dns_resolver;    /* "ip:port" */
+	int timeout_seconds;         /* whole validation */
+	int allow_private_addresses; /* 1: private and loopback addresses may
+					be contacted (tests, internal PKIs);
+					0: only global unicast */
 };
 
 struct px_validator;

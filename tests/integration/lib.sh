@@ -357,7 +357,8 @@ _bridge_config() {
 		    http01_port: $http01,
 		    tlsalpn01_port: $alpn,
 		    dns_resolver: $resolver,
-		    timeout_seconds: 5
+		    timeout_seconds: 5,
+		    allow_private_addresses: true
 		  },
 		  connectors: [{
 		    name: "sectigo",

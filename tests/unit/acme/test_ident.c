@@ -7,9 +7,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "acme/ident.h"
 
@@ -268,7 +270,7 @@ test_list_good_dedup(void **state)
 	(void)state;
 	memset(&p, 0, sizeof(p));
 	arr = list_of(in, 7);
-	assert_int_equal(acme_idents_parse(arr, &ids, &n, &p), 0);
+	assert_int_equal(acme_idents_parse(arr, 1, &ids, &n, &p), 0);
 	assert_int_equal(n, 4);
 	assert_string_equal(ids[0].value, "example.com");
 	assert_string_equal(ids[1].value, "*.example.com");
@@ -292,7 +294,7 @@ test_list_limits(void **state)
 	(void)state;
 	memset(&p, 0, sizeof(p));
 	arr = json_array();
-	assert_int_equal(acme_idents_parse(arr, &ids, &n, &p), -1);
+	assert_int_equal(acme_idents_parse(arr, 1, &ids, &n, &p), -1);
 	expect_prob(&p, 400, "malformed", "empty");
 	assert_null(ids);
 	for (i = 0; i < 100; i++) {
@@ -300,7 +302,7 @@ test_list_limits(void **state)
 		json_array_append_new(
 		    arr, json_pack("{s:s, s:s}", "type", "dns", "value", name));
 	}
-	assert_int_equal(acme_idents_parse(arr, &ids, &n, &p), 0);
+	assert_int_equal(acme_idents_parse(arr, 1, &ids, &n, &p), 0);
 	assert_int_equal(n, 100);
 	assert_string_equal(ids[99].value, "h99.example.com");
 	free(ids);
@@ -308,22 +310,22 @@ test_list_limits(void **state)
 	json_array_append_new(arr,
 	    json_pack("{s:s, s:s}", "type", "dns", "value",
 	        "one-too-many.example.com"));
-	assert_int_equal(acme_idents_parse(arr, &ids, &n, &p), -1);
+	assert_int_equal(acme_idents_parse(arr, 1, &ids, &n, &p), -1);
 	expect_prob(&p, 400, "rejectedIdentifier", "100");
 	assert_null(ids);
 	json_decref(arr);
 
 	arr = json_pack("{s:s}", "type", "dns");
-	assert_int_equal(acme_idents_parse(arr, &ids, &n, &p), -1);
+	assert_int_equal(acme_idents_parse(arr, 1, &ids, &n, &p), -1);
 	expect_prob(&p, 400, "malformed", "array");
 	json_decref(arr);
-	assert_int_equal(acme_idents_parse(NULL, &ids, &n, &p), -1);
+	assert_int_equal(acme_idents_parse(NULL, 1, &ids, &n, &p), -1);
 	expect_prob(&p, 400, "malformed", "array");
 
 	/* an entry that is no identifier object at all */
 	arr = json_pack("[{s:s, s:s}, s]", "type", "dns", "value",
 	    "example.com", "example.org");
-	assert_int_equal(acme_idents_parse(arr, &ids, &n, &p), -1);
+	assert_int_equal(acme_idents_parse(arr, 1, &ids, &n, &p), -1);
 	expect_prob(&p, 400, "malformed", "identifiers[1]");
 	json_decref(arr);
 }
@@ -341,7 +343,7 @@ test_list_one_bad(void **state)
 	(void)state;
 	memset(&p, 0, sizeof(p));
 	arr = list_of(in, 2);
-	assert_int_equal(acme_idents_parse(arr, &ids, &n, &p), -1);
+	assert_int_equal(acme_idents_parse(arr, 1, &ids, &n, &p), -1);
 	assert_null(ids);
 	assert_null(p.subproblems);
 	expect_prob(&p, 400, "rejectedIdentifier", "bad_name.example.com");
@@ -363,7 +365,7 @@ test_list_subproblems(void **state)
 	(void)state;
 	memset(&p, 0, sizeof(p));
 	arr = list_of(in, 4);
-	assert_int_equal(acme_idents_parse(arr, &ids, &n, &p), -1);
+	assert_int_equal(acme_idents_parse(arr, 1, &ids, &n, &p), -1);
 	assert_null(ids);
 	assert_true(json_is_array(p.subproblems));
 	assert_int_equal(json_array_size(p.subproblems), 3);
@@ -393,12 +395,196 @@ test_list_subproblems(void **state)
 
 	/* different kinds of refusal: the top-level type is malformed */
 	arr = list_of(mixed, 2);
-	assert_int_equal(acme_idents_parse(arr, &ids, &n, &p), -1);
+	assert_int_equal(acme_idents_parse(arr, 1, &ids, &n, &p), -1);
 	assert_int_equal(json_array_size(p.subproblems), 2);
 	sub = json_array_get(p.subproblems, 1);
 	assert_string_equal(json_string_value(json_object_get(sub, "type")),
 	    "urn:ietf:params:acme:error:unsupportedIdentifier");
 	expect_prob(&p, 400, "malformed", "2 identifiers");
+	json_decref(arr);
+}
+
+/* IDNA2008 A-labels (RFC 5890 §2.3.2.1): "xn--" labels must decode and
+ * encode back to themselves */
+static void
+test_idna(void **state)
+{
+	struct acme_problem p;
+	struct acme_ident id;
+
+	(void)state;
+	expect_good("dns", "XN--BCHER-KVA.example", "xn--bcher-kva.example", 0,
+	    "xn--bcher-kva.example");
+	expect_good("dns", "*.xn--mnchen-3ya.example",
+	    "*.xn--mnchen-3ya.example", 1, "xn--mnchen-3ya.example");
+	expect_good(
+	    "dns", "www.xn--55qx5d", "www.xn--55qx5d", 0, "www.xn--55qx5d");
+	/* not Punycode at all */
+	expect_bad("dns", "xn--zz.example", "rejectedIdentifier");
+	expect_bad("dns", "xn--abc-.example", "rejectedIdentifier");
+	expect_bad("dns", "*.xn--zz.example", "rejectedIdentifier");
+	/* Punycode of code points IDNA2008 disallows (U+2764, U+1F4A9) */
+	expect_bad("dns", "xn--i-7iq.example", "rejectedIdentifier");
+	expect_bad("dns", "www.xn--ls8h.example", "rejectedIdentifier");
+	/* decodes, but is not the canonical form: "U+00DC" (upper-case) and
+	 * a fullwidth "a" map to other labels */
+	expect_bad("dns", "xn--wca.example", "rejectedIdentifier");
+	expect_bad("dns", "xn--mi7c.example", "rejectedIdentifier");
+
+	/* the same check for names from a CSR, with a clear detail */
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(
+	    acme_ident_check("dns", "xn--zz.example", &id, &p), -1);
+	expect_prob(&p, 400, "rejectedIdentifier", "IDNA2008 A-label");
+}
+
+/* The address policy against the IANA special-purpose registries. */
+static void
+test_addr_policy(void **state)
+{
+	static const struct {
+		const char *addr;
+		enum acme_addr_class cls;
+	} table[] = {
+	    {"8.8.8.8", ACME_ADDR_GLOBAL},
+	    {"1.1.1.1", ACME_ADDR_GLOBAL},
+	    {"100.63.255.255", ACME_ADDR_GLOBAL},
+	    {"100.128.0.0", ACME_ADDR_GLOBAL},
+	    {"172.15.255.255", ACME_ADDR_GLOBAL},
+	    {"172.32.0.0", ACME_ADDR_GLOBAL},
+	    {"192.0.1.1", ACME_ADDR_GLOBAL},
+	    {"198.17.255.255", ACME_ADDR_GLOBAL},
+	    {"198.20.0.0", ACME_ADDR_GLOBAL},
+	    {"223.255.255.255", ACME_ADDR_GLOBAL},
+	    {"0.0.0.0", ACME_ADDR_NEVER},
+	    {"0.1.2.3", ACME_ADDR_NEVER},
+	    {"10.0.0.5", ACME_ADDR_INTERNAL},
+	    {"100.64.0.1", ACME_ADDR_INTERNAL},
+	    {"100.127.255.255", ACME_ADDR_INTERNAL},
+	    {"127.0.0.1", ACME_ADDR_INTERNAL},
+	    {"127.255.255.254", ACME_ADDR_INTERNAL},
+	    {"169.254.169.254", ACME_ADDR_NEVER},
+	    {"172.16.0.1", ACME_ADDR_INTERNAL},
+	    {"172.31.255.255", ACME_ADDR_INTERNAL},
+	    {"192.0.0.9", ACME_ADDR_INTERNAL},
+	    {"192.0.2.1", ACME_ADDR_INTERNAL},
+	    {"192.88.99.1", ACME_ADDR_INTERNAL},
+	    {"192.168.1.1", ACME_ADDR_INTERNAL},
+	    {"198.18.0.1", ACME_ADDR_INTERNAL},
+	    {"198.19.255.255", ACME_ADDR_INTERNAL},
+	    {"198.51.100.7", ACME_ADDR_INTERNAL},
+	    {"203.0.113.9", ACME_ADDR_INTERNAL},
+	    {"224.0.0.1", ACME_ADDR_NEVER},
+	    {"239.255.255.250", ACME_ADDR_NEVER},
+	    {"240.0.0.1", ACME_ADDR_NEVER},
+	    {"255.255.255.255", ACME_ADDR_NEVER},
+	    {"2606:4700:4700::1111", ACME_ADDR_GLOBAL},
+	    {"2a00:1450:4001::1", ACME_ADDR_GLOBAL},
+	    {"2001:200::1", ACME_ADDR_GLOBAL},
+	    {"2001:db7:ffff::1", ACME_ADDR_GLOBAL},
+	    {"3ffe::1", ACME_ADDR_GLOBAL},
+	    {"::", ACME_ADDR_NEVER},
+	    {"::1", ACME_ADDR_INTERNAL},
+	    {"::2", ACME_ADDR_INTERNAL},
+	    {"::127.0.0.1", ACME_ADDR_INTERNAL},
+	    /* IPv4-mapped: judged by the IPv4 address */
+	    {"::ffff:127.0.0.1", ACME_ADDR_INTERNAL},
+	    {"::ffff:169.254.169.254", ACME_ADDR_NEVER},
+	    {"::ffff:10.1.2.3", ACME_ADDR_INTERNAL},
+	    {"::ffff:0.0.0.0", ACME_ADDR_NEVER},
+	    {"::ffff:8.8.8.8", ACME_ADDR_GLOBAL},
+	    /* NAT64 and 6to4: judged by the IPv4 address */
+	    {"64:ff9b::a9fe:a9fe", ACME_ADDR_NEVER},
+	    {"64:ff9b::7f00:1", ACME_ADDR_INTERNAL},
+	    {"64:ff9b::808:808", ACME_ADDR_GLOBAL},
+	    {"64:ff9b:1::808:808", ACME_ADDR_INTERNAL},
+	    {"2002:7f00:1::1", ACME_ADDR_INTERNAL},
+	    {"2002:a9fe:a9fe::1", ACME_ADDR_NEVER},
+	    {"2002:808:808::1", ACME_ADDR_GLOBAL},
+	    {"100::1", ACME_ADDR_INTERNAL},
+	    {"2001::1", ACME_ADDR_INTERNAL},
+	    {"2001:1ff:ffff::1", ACME_ADDR_INTERNAL},
+	    {"2001:db8::1", ACME_ADDR_INTERNAL},
+	    {"3fff::1", ACME_ADDR_INTERNAL},
+	    {"3fff:fff::1", ACME_ADDR_INTERNAL},
+	    {"5f00::1", ACME_ADDR_INTERNAL},
+	    {"fc00::1", ACME_ADDR_INTERNAL},
+	    {"fd00:ec2::254", ACME_ADDR_INTERNAL},
+	    {"fe80::1", ACME_ADDR_NEVER},
+	    {"febf::1", ACME_ADDR_NEVER},
+	    {"fec0::1", ACME_ADDR_INTERNAL},
+	    {"ff02::1", ACME_ADDR_NEVER},
+	};
+	unsigned char a[16];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		int v6 = strchr(table[i].addr, ':') != NULL;
+		int fam = v6 ? AF_INET6 : AF_INET;
+		enum acme_addr_class got;
+
+		assert_int_equal(inet_pton(fam, table[i].addr, a), 1);
+		got = acme_addr_classify(fam, a);
+		if (got != table[i].cls)
+			fail_msg("%s: class %d, want %d", table[i].addr, got,
+			    table[i].cls);
+		assert_int_equal(acme_addr_allowed(fam, a, 0),
+		    table[i].cls == ACME_ADDR_GLOBAL);
+		assert_int_equal(acme_addr_allowed(fam, a, 1),
+		    table[i].cls != ACME_ADDR_NEVER);
+		assert_int_equal(acme_addr_text_allowed(table[i].addr, 0),
+		    table[i].cls == ACME_ADDR_GLOBAL);
+	}
+	assert_int_equal(acme_addr_text_allowed("localhost", 1), 0);
+	assert_int_equal(acme_addr_text_allowed(NULL, 1), 0);
+	assert_int_equal(acme_addr_classify(AF_UNIX, a), ACME_ADDR_NEVER);
+}
+
+/* newOrder holds IP identifiers to the policy (rejectedIdentifier). */
+static void
+test_list_addr_policy(void **state)
+{
+	static const char *const in[] = {"ip", "127.0.0.1", "ip",
+	    "169.254.169.254", "ip", "::ffff:127.0.0.1", "ip", "8.8.8.8"};
+	struct acme_problem p;
+	struct acme_ident *ids = NULL;
+	size_t n = 0;
+	json_t *arr;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	arr = list_of(in, 1);
+	assert_int_equal(acme_idents_parse(arr, 0, &ids, &n, &p), -1);
+	assert_null(ids);
+	expect_prob(&p, 400, "rejectedIdentifier", "\"127.0.0.1\"");
+	json_decref(arr);
+
+	arr = list_of(in, 4);
+	assert_int_equal(acme_idents_parse(arr, 0, &ids, &n, &p), -1);
+	assert_null(ids);
+	assert_int_equal(json_array_size(p.subproblems), 3);
+	expect_prob(&p, 400, "rejectedIdentifier", "3 identifiers");
+	json_decref(arr);
+
+	/* allowed private: loopback passes, link-local never does */
+	arr = list_of(in, 4);
+	assert_int_equal(acme_idents_parse(arr, 1, &ids, &n, &p), -1);
+	assert_null(ids);
+	expect_prob(&p, 400, "rejectedIdentifier", "\"169.254.169.254\"");
+	json_decref(arr);
+
+	arr = list_of(in + 6, 1);
+	assert_int_equal(acme_idents_parse(arr, 0, &ids, &n, &p), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(ids[0].value, "8.8.8.8");
+	free(ids);
+	ids = NULL;
+	json_decref(arr);
+
+	arr = list_of(in, 1);
+	assert_int_equal(acme_idents_parse(arr, 1, &ids, &n, &p), 0);
+	assert_string_equal(ids[0].value, "127.0.0.1");
+	free(ids);
 	json_decref(arr);
 }
 
@@ -414,6 +600,9 @@ main(void)
 	    cmocka_unit_test(test_list_limits),
 	    cmocka_unit_test(test_list_one_bad),
 	    cmocka_unit_test(test_list_subproblems),
+	    cmocka_unit_test(test_idna),
+	    cmocka_unit_test(test_addr_policy),
+	    cmocka_unit_test(test_list_addr_policy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

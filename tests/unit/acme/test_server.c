@@ -1341,10 +1341,18 @@ test_wildcard_and_ip(void **state)
 		acme_resp_clear(&r);
 	}
 
-	/* an IP identifier (RFC 8738): no dns-01 */
+	/* the address policy: no IP identifier that is not global unicast */
 	post(k_a, kid, "/new-order",
 	    "{\"identifiers\":[{\"type\":\"ip\",\"value\":\"192.0.2.1\"}]}",
 	    &r);
+	expect_prob(&r, 400, "rejectedIdentifier");
+	acme_resp_clear(&r);
+	/* an IP identifier (RFC 8738): no dns-01 */
+	T.s.allow_private_addresses = 1;
+	post(k_a, kid, "/new-order",
+	    "{\"identifiers\":[{\"type\":\"ip\",\"value\":\"192.0.2.1\"}]}",
+	    &r);
+	T.s.allow_private_addresses = 0;
 	expect_status(&r, 201);
 	post(k_a, kid,
 	    rel(json_string_value(

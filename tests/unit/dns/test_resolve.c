@@ -29,6 +29,7 @@
 static const char *const zone[] = {
     "txt.test. 300 IN TXT \"abc\" \"def\"",
     "txt.test. 300 IN TXT \"xyz\"",
+    "nul.test. 300 IN TXT \"abc\\000junk\" \"!\"",
     "a.test. 300 IN A 192.0.2.1",
     "a.test. 300 IN AAAA 2001:db8::1",
     "v4only.test. 300 IN A 192.0.2.2",
@@ -95,13 +96,15 @@ struct result {
 	int rc;
 	size_t n;
 	char vals[32][512];
+	size_t lens[32];
 	int in_call;                  /* set while dns_lookup_* runs */
 	int called_inside;            /* callback ran inside the call */
 	struct dns_resolver **free_r; /* resolver to free from the callback */
 };
 
 static void
-on_result(void *arg, int rc, const char *const *vals, size_t n)
+on_result(
+    void *arg, int rc, const char *const *vals, const size_t *lens, size_t n)
 {
 	struct result *res = arg;
 
@@ -110,8 +113,17 @@ on_result(void *arg, int rc, const char *const *vals, size_t n)
 	res->calls++;
 	res->rc = rc;
 	res->n = n;
-	for (size_t i = 0; i < n && i < 32; i++)
-		snprintf(res->vals[i], sizeof(res->vals[i]), "%s", vals[i]);
+	for (size_t i = 0; i < n && i < 32; i++) {
+		size_t len = lens[i] < sizeof(res->vals[i]) - 1
+		    ? lens[i]
+		    : sizeof(res->vals[i]) - 1;
+
+		/* the values are NUL-terminated, also past embedded NULs */
+		assert_int_equal(vals[i][lens[i]], '\0');
+		memcpy(res->vals[i], vals[i], len);
+		res->vals[i][len] = '\0';
+		res->lens[i] = lens[i];
+	}
 	if (res->free_r != NULL) {
 		dns_resolver_free(*res->free_r);
 		*res->free_r = NULL;
@@ -591,6 +603,13 @@ test_txt(void **ctx)
 	assert_int_equal(st->rs.udp_queries, 1);
 	assert_int_equal(st->rs.tcp_queries, 0);
 
+	/* TXT data is bytes: a NUL inside is data, and the length says so */
+	lookup(st, r, 1, "nul.test", &res);
+	assert_int_equal(res.rc, 0);
+	assert_int_equal(res.n, 1);
+	assert_int_equal(res.lens[0], 9);
+	assert_memory_equal(res.vals[0], "abc\0junk!", 9);
+
 	/* names compare case-insensitively; a trailing dot is fine */
 	lookup(st, r, 1, "TXT.Test.", &res);
 	assert_int_equal(res.rc, 0);
@@ -616,6 +635,7 @@ test_addr(void **ctx)
 	assert_int_equal(res.rc, 0);
 	assert_int_equal(res.n, 1);
 	assert_string_equal(res.vals[0], "192.0.2.2");
+	assert_int_equal(res.lens[0], strlen("192.0.2.2"));
 	dns_resolver_free(r);
 }
 

@@ -118,6 +118,9 @@ on_dns(evutil_socket_t fd, short what, void *arg)
 	} else if (is_name(name, "servfail.test.") ||
 	    is_name(name, "_acme-challenge.servfail.test.")) {
 		ldns_pkt_set_rcode(p, LDNS_RCODE_SERVFAIL);
+	} else if (ldns_rr_get_type(qrr) == LDNS_RR_TYPE_A &&
+	    is_name(name, "metadata.test.")) {
+		add_rr(p, "metadata.test. 60 IN A 169.254.169.254");
 	} else if (ldns_rr_get_type(qrr) == LDNS_RR_TYPE_A) {
 		char *owner = ldns_rdf2str(name);
 
@@ -145,6 +148,11 @@ on_dns(evutil_socket_t fd, short what, void *arg)
 			add_rr(p,
 			    "_acme-challenge.dns-wrong.test. 60 IN TXT "
 			    "\"another\\010one\"");
+		} else if (is_name(name, "_acme-challenge.dns-nul.test.")) {
+			/* the digest, a NUL, more: not the digest */
+			add_rr(p,
+			    "_acme-challenge.dns-nul.test. 60 IN TXT "
+			    "\"" KA_DIGEST_B64 "\\000junk\"");
 		} else if (is_name(name, "_acme-challenge.dns-many.test.")) {
 			for (int i = 0; i < 30; i++)
 				add_rr(p,
@@ -225,6 +233,20 @@ on_http(struct evhttp_request *req, void *arg)
 			snprintf(loc, sizeof(loc),
 			    "http://127.0.0.1:%d/.well-known/"
 			    "acme-challenge/good",
+			    h->port);
+		else if (strcmp(kind, "metadata") == 0)
+			snprintf(loc, sizeof(loc),
+			    "http://169.254.169.254:%d/latest/meta-data/",
+			    h->port);
+		else if (strcmp(kind, "mapped") == 0)
+			snprintf(loc, sizeof(loc),
+			    "http://[::ffff:169.254.169.254]:%d/latest/"
+			    "meta-data/",
+			    h->port);
+		else if (strcmp(kind, "zero") == 0)
+			snprintf(loc, sizeof(loc),
+			    "http://0.0.0.0:%d/.well-known/acme-challenge/"
+			    "good",
 			    h->port);
 		else if (strcmp(kind, "nx") == 0)
 			snprintf(loc, sizeof(loc),
@@ -624,6 +646,8 @@ setup(void **ctx)
 	st->conf.tlsalpn01_port = st->tls.port;
 	st->conf.dns_resolver = st->resolver;
 	st->conf.timeout_seconds = 5;
+	/* everything here listens on loopback */
+	st->conf.allow_private_addresses = 1;
 	*ctx = st;
 	return 0;
 }
@@ -814,11 +838,14 @@ test_http01(void **ctx)
 	assert_ok(&o);
 	assert_int_equal(st->http.requests, 1);
 
+	/* the body is never echoed, only its length */
 	check(st, v, "http-01", "dns", "good.test", "wrong", &o);
 	assert_problem(
-	    &o, "incorrectResponse", "found \"not-the-key-authorization\"");
+	    &o, "incorrectResponse", "found a different response of 26 bytes");
+	assert_null(strstr(o.detail, "not-the-key"));
 	check(st, v, "http-01", "dns", "good.test", "prefix", &o);
-	assert_problem(&o, "incorrectResponse", "-and-more");
+	assert_problem(&o, "incorrectResponse", "of 57 bytes");
+	assert_null(strstr(o.detail, "-and-more"));
 	check(st, v, "http-01", "dns", "good.test", "missing", &o);
 	assert_problem(&o, "unauthorized", "HTTP 404");
 	check(st, v, "http-01", "dns", "good.test", "big", &o);
@@ -898,6 +925,10 @@ test_dns01(void **ctx)
 	    "expected TXT \"" KA_DIGEST_B64
 	    "\" at _acme-challenge.dns-wrong.test, found [\"wrong-value\", "
 	    "\"another?one\"]");
+	/* compared by length and bytes, not as C strings */
+	check(st, v, "dns-01", "dns", "dns-nul.test", TOKEN, &o);
+	assert_problem(
+	    &o, "incorrectResponse", "found [\"" KA_DIGEST_B64 "?junk\"]");
 	check(st, v, "dns-01", "dns", "dns-many.test", TOKEN, &o);
 	assert_problem(&o, "incorrectResponse", "\"value-number-00\", ");
 	assert_non_null(strstr(o.detail, "...]"));
@@ -977,6 +1008,72 @@ test_tlsalpn01_ipv6(void **ctx)
 	    "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
 	    "ip6.arpa");
 	/* the SAN of 127.0.0.1's certificate is not ::1 */
+	px_validator_free(v);
+}
+
+/* Only addresses the policy allows are contacted: IP identifiers, every
+ * A/AAAA answer, redirect targets. */
+static void
+test_address_policy(void **ctx)
+{
+	struct state *st = *ctx;
+	struct px_validator *v;
+	struct outcome o;
+
+	st->conf.allow_private_addresses = 0;
+	v = validator(st);
+	st->http.requests = 0;
+	check(st, v, "http-01", "ip", "127.0.0.1", "good", &o);
+	assert_problem(
+	    &o, "connection", "connection to 127.0.0.1 refused by policy");
+	check(st, v, "http-01", "ip", "169.254.169.254", "good", &o);
+	assert_problem(&o, "connection", "refused by policy");
+	check(st, v, "http-01", "ip", "::ffff:127.0.0.1", "good", &o);
+	assert_problem(&o, "connection", "refused by policy");
+	/* a name: looked up, then its address refused */
+	st->dns.queries = 0;
+	check(st, v, "http-01", "dns", "good.test", "good", &o);
+	assert_problem(
+	    &o, "connection", "connection to good.test refused by policy");
+	assert_true(st->dns.queries >= 1);
+	/* dual.test: AAAA ::1 and A 127.0.0.1, both refused */
+	check(st, v, "http-01", "dns", "dual.test", "good", &o);
+	assert_problem(&o, "connection", "refused by policy");
+	check(st, v, "http-01", "dns", "metadata.test", "good", &o);
+	assert_problem(&o, "connection", "refused by policy");
+	/* nothing in the detail that would tell open ports from closed */
+	assert_null(strstr(o.detail, "169.254"));
+	assert_int_equal(st->http.requests, 0);
+
+	check(st, v, "tls-alpn-01", "ip", "127.0.0.1", TOKEN, &o);
+	assert_problem(&o, "connection", "refused by policy");
+	check(st, v, "tls-alpn-01", "dns", "tls-good.test", TOKEN, &o);
+	assert_problem(&o, "connection", "refused by policy");
+	assert_int_equal(st->tls.handshakes, 0);
+	assert_null(st->tls.conns[0]);
+	/* dns-01 connects to nothing: unaffected */
+	check(st, v, "dns-01", "dns", "dns-good.test", TOKEN, &o);
+	assert_ok(&o);
+	px_validator_free(v);
+
+	/* private allowed (as in the other tests here): link-local and
+	 * "this network" stay refused, also as redirect targets */
+	st->conf.allow_private_addresses = 1;
+	v = validator(st);
+	check(st, v, "http-01", "ip", "169.254.169.254", "good", &o);
+	assert_problem(&o, "connection", "refused by policy");
+	check(st, v, "http-01", "dns", "metadata.test", "good", &o);
+	assert_problem(&o, "connection", "refused by policy");
+	st->http.requests = 0;
+	check(st, v, "http-01", "dns", "good.test", "redir-metadata", &o);
+	assert_problem(&o, "connection", "redirect to http://169.254.169.254");
+	assert_problem(&o, "connection", "refused by policy");
+	check(st, v, "http-01", "dns", "good.test", "redir-mapped", &o);
+	assert_problem(&o, "connection", "refused by policy");
+	check(st, v, "http-01", "dns", "good.test", "redir-zero", &o);
+	assert_problem(&o, "connection", "refused by policy");
+	/* only the first hops were fetched */
+	assert_int_equal(st->http.requests, 3);
 	px_validator_free(v);
 }
 
@@ -1123,6 +1220,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_tlsalpn01, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_tlsalpn01_ipv6, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_address_policy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
