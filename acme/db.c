@@ -2,16 +2,21 @@
 /* SQLite store: open, migrate, cached statements, rows as JSON. */
 #include "acme/db.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "contrib/log.h"
+#include "contrib/secfile.h"
 
 #define NCACHE 128
 
@@ -124,6 +129,13 @@ static const char *const migrations[] = {
     " event TEXT NOT NULL,"
     " ref TEXT NOT NULL,"
     " detail TEXT NOT NULL);",
+    /* 2: EAB key policy and binding. max_accounts: how many accounts the
+     * key may bind, NULL for any number. eab_binding: the JWS the client
+     * sent, reflected in the account object (RFC 8555 §7.3.4). The link
+     * is accounts.eab_kid (N:1); eab_keys.account_id is no longer set. */
+    "ALTER TABLE eab_keys ADD COLUMN max_accounts INTEGER;"
+    "ALTER TABLE accounts ADD COLUMN eab_binding TEXT;"
+    "CREATE INDEX accounts_eab ON accounts(eab_kid);",
 };
 
 static int
@@ -187,6 +199,56 @@ busy_wait(void *arg, int count)
 	return 1;
 }
 
+/*
+ * The database holds the EAB HMAC keys in clear. For a file path (not
+ * ":memory:", "" or a "file:" URI): create a missing directory (the last
+ * component only) 0700 and a missing database 0600, so that SQLite, which
+ * gives -wal and -shm the mode of the database, never makes them readable
+ * by others; then refuse any of the three that group or others may open.
+ */
+static int
+private_file(const char *path, char *err, size_t errlen)
+{
+	static const char *const suffix[] = {"", "-wal", "-shm"};
+	char name[4096];
+	const char *slash;
+	int fd;
+
+	if (path[0] == '\0' || strcmp(path, ":memory:") == 0 ||
+	    strncmp(path, "file:", 5) == 0)
+		return 0;
+	if (strlen(path) + 5 > sizeof(name)) {
+		snprintf(
+		    err, errlen, "database %.200s...: path too long", path);
+		return -1;
+	}
+	slash = strrchr(path, '/');
+	if (slash != NULL && slash != path) {
+		snprintf(name, sizeof(name), "%.*s", (int)(slash - path), path);
+		if (mkdir(name, 0700) != 0 && errno != EEXIST) {
+			snprintf(err, errlen,
+			    "database %s: cannot create the directory %s: %s",
+			    path, name, strerror(errno));
+			return -1;
+		}
+	}
+	fd = open(
+	    path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	else if (errno != EEXIST) {
+		snprintf(err, errlen, "database %s: cannot create: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", path, suffix[i]);
+		if (secfile_check("database", name, -1, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 struct acme_db *
 acme_db_open(const char *path, int sync_full, char *err, size_t errlen)
 {
@@ -198,6 +260,8 @@ acme_db_open(const char *path, int sync_full, char *err, size_t errlen)
 		snprintf(err, errlen, "database: out of memory");
 		return NULL;
 	}
+	if (private_file(path, err, errlen) != 0)
+		goto fail;
 	if (sqlite3_open_v2(path, &db->h,
 	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	            SQLITE_OPEN_NOMUTEX,

@@ -255,6 +255,13 @@ account_json(struct acme_ctx *ctx, const json_t *acct)
 	    "termsOfServiceAgreed", (int)acme_row_int(acct, "tos_agreed"),
 	    "orders",
 	    url_json(ctx, "/acct/%s/orders", acme_row_str(acct, "kid")));
+	/* RFC 8555 §7.3.4: the binding the account was created with */
+	if (o != NULL && acme_row_str(acct, "eab_binding")[0] != '\0' &&
+	    json_object_set_new(o, "externalAccountBinding",
+	        json_loads(acme_row_str(acct, "eab_binding"), 0, NULL)) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	return o;
 }
 
@@ -727,7 +734,7 @@ h_new_account(struct call *c)
 	struct acme_problem p = {0};
 	json_t *existing = NULL, *eab, *contact, *row = NULL, *eabrow = NULL;
 	char thumb[44], eab_kid[128] = "";
-	char *jwk = NULL, *kid = NULL, *contact_s = NULL;
+	char *jwk = NULL, *kid = NULL, *contact_s = NULL, *binding = NULL;
 	const char *connector = ctx->s->default_connector;
 	unsigned char *hmac = NULL;
 	size_t hmac_len = 0;
@@ -804,6 +811,12 @@ h_new_account(struct call *c)
 			goto out;
 		}
 		connector = acme_row_str(eabrow, "connector");
+		/* RFC 8555 §7.3.4: the account object reflects the binding */
+		binding = json_dumps(eab, JSON_COMPACT);
+		if (binding == NULL) {
+			server_error(c);
+			goto out;
+		}
 	}
 	if (c->req->client_ip != NULL) {
 		struct rl_check chk = {&ctx->s->limits.accounts_per_ip, "",
@@ -822,14 +835,37 @@ h_new_account(struct call *c)
 	}
 	if (acme_db_begin(ctx->db) != 0)
 		goto err;
+	if (eabrow != NULL &&
+	    !json_is_null(json_object_get(eabrow, "max_accounts"))) {
+		/* counted inside the write transaction, so concurrent
+		 * registrations cannot both take the last place; deactivated
+		 * accounts count too */
+		long long max = acme_row_int(eabrow, "max_accounts");
+		json_t *n = acme_db_one(ctx->db,
+		    "SELECT count(*) AS n FROM accounts WHERE eab_kid = ?", "s",
+		    eab_kid);
+
+		if (n == NULL)
+			goto err;
+		if (acme_row_int(n, "n") >= max) {
+			json_decref(n);
+			acme_db_rollback(ctx->db);
+			fail(c, 403, "unauthorized",
+			    "External Account Binding key \"%.100s\" has "
+			    "already bound its limit of %lld account(s)",
+			    eab_kid, max);
+			goto out;
+		}
+		json_decref(n);
+	}
 	if (acme_db_exec(ctx->db,
 	        "INSERT INTO accounts(kid, jwk, thumbprint, status, contact,"
-	        " tos_agreed, eab_kid, connector, created) VALUES (?, ?, ?,"
-	        " 'valid', ?, ?, ?, ?, ?)",
-	        "ssssissi", kid, jwk, thumb, contact_s,
+	        " tos_agreed, eab_kid, eab_binding, connector, created)"
+	        " VALUES (?, ?, ?, 'valid', ?, ?, ?, ?, ?, ?)",
+	        "ssssisssi", kid, jwk, thumb, contact_s,
 	        (long long)json_is_true(
 	            json_object_get(c->payload, "termsOfServiceAgreed")),
-	        eab_kid[0] ? eab_kid : NULL, connector,
+	        eab_kid[0] ? eab_kid : NULL, binding, connector,
 	        (long long)c->req->now) != 1) {
 		/* same key registered concurrently by another thread */
 		acme_db_rollback(ctx->db);
@@ -841,10 +877,6 @@ h_new_account(struct call *c)
 			server_error(c);
 		goto out;
 	}
-	if (eab_kid[0])
-		acme_db_exec(ctx->db,
-		    "UPDATE eab_keys SET account_id = ? WHERE kid = ?", "is",
-		    acme_db_last_id(ctx->db), eab_kid);
 	acme_db_audit(ctx->db, c->req->now, "account.new", kid,
 	    eab_kid[0] ? eab_kid : "");
 	if (acme_db_commit(ctx->db) != 0)
@@ -866,6 +898,7 @@ out:
 	free(jwk);
 	free(kid);
 	free(contact_s);
+	free(binding);
 	json_decref(existing);
 	json_decref(eabrow);
 	json_decref(row);

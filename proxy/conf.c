@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 
 #include "contrib/log.h"
+#include "contrib/secfile.h"
 
 enum kind { K_STR, K_INT, K_BOOL, K_OBJ, K_ARR };
 
@@ -192,12 +193,13 @@ num(const json_t *obj, const char *k, long long def)
 	return json_is_integer(v) ? json_integer_value(v) : def;
 }
 
-/* Read a secret from key_file or key_env: one of them, not empty. */
+/* Read a secret from key_file or key_env: one of them, not empty. The
+ * file must be private to its owner (secfile_check). */
 static int
 read_secret(const json_t *c, const char *what, const char *prefix, char **out,
     char *err, size_t errlen)
 {
-	char kf[64], ke[64], buf[4096];
+	char kf[64], ke[64], buf[4096], setting[128];
 	const char *file, *env;
 	size_t n;
 	FILE *f;
@@ -217,6 +219,11 @@ read_secret(const json_t *c, const char *what, const char *prefix, char **out,
 			snprintf(err, errlen,
 			    "config: %s%s: cannot read %s: %s", prefix, kf,
 			    file, strerror(errno));
+			return -1;
+		}
+		snprintf(setting, sizeof(setting), "config: %s%s:", prefix, kf);
+		if (secfile_check(setting, file, fileno(f), err, errlen) != 0) {
+			fclose(f);
 			return -1;
 		}
 		n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -448,6 +455,12 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	conf->tls_key = str(tls, "key_file", "");
 	conf->tls_self_signed =
 	    json_is_true(json_object_get(tls, "self_signed"));
+	/* a missing key is fine here: self_signed creates it (0600), else
+	 * loading it fails with its own message */
+	if (need_secrets &&
+	    secfile_check(
+	        "config: tls.key_file:", conf->tls_key, -1, err, errlen) < 0)
+		goto fail;
 
 	conf->acme.base_url = str(root, "base_url", "");
 	if (strncmp(conf->acme.base_url, "https://", 8) != 0 ||

@@ -9,6 +9,15 @@
 #    a wrong secret or a closed port make the matching line FAIL (exit 1);
 #    header authentication works too
 #  - eab add | list | remove, and their rows in the audit table
+#  - eab add --max-accounts: the key binds that many accounts, no more;
+#    eab remove --deactivate-accounts: the accounts it bound get 401;
+#    newAccount reflects the externalAccountBinding (RFC 8555 §7.3.4)
+#  - account list | show | deactivate
+#  - files: the database (and -wal) is created 0600, a missing database
+#    directory 0700; serve, check-config and the database commands refuse
+#    a database, -wal or secret file (client secret, password, TLS key)
+#    that group or others may open, with one line naming the file and the
+#    chmod that fixes it
 #  - serve refuses a bad configuration and a listen port already in use
 #  - no secret (client secret, password, EAB HMAC key in list) ever appears
 #    in any output
@@ -41,7 +50,7 @@ run() {
 	local name=$1
 	shift
 	RC=0
-	env "${CLI_ENV[@]}" timeout 60 "$ACMEBRIDGE_BIN" "$@" \
+	env "${CLI_ENV[@]}" timeout "${RUN_TIMEOUT:-60}" "$ACMEBRIDGE_BIN" "$@" \
 		>"$OUT/$name.out" 2>"$OUT/$name.err" </dev/null || RC=$?
 }
 
@@ -144,6 +153,8 @@ expect_tc() {
 }
 
 # ================================================================ setup
+# a permissive umask: the files acmebridge creates must be private anyway
+umask 022
 start_bridge
 BASE=$T/bridge.json
 WANT_VERSION=$(sed -n 's/^project(acmebridge VERSION \([0-9.]*\).*/\1/p' \
@@ -153,7 +164,9 @@ WANT_VERSION=$(sed -n 's/^project(acmebridge VERSION \([0-9.]*\).*/\1/p' \
 # ================================================================ help etc.
 run help --help
 check_rc help 0
-for c in serve check-config test-connection "eab add" "eab list" "eab remove"; do
+for c in serve check-config test-connection "eab add" "eab list" "eab remove" \
+	"account list" "account show" "account deactivate" --max-accounts \
+	--deactivate-accounts; do
 	if grep -qF -- "$c " "$OUT/help.out"; then
 		check_ok "--help lists \"$c\""
 	else
@@ -244,6 +257,7 @@ conf_error no_connectors connectors '.connectors = []'
 conf_error secret_file_missing 'connectors[0].client_secret_file' \
 	'.connectors[0].client_secret_file = $f' --arg f "$T/no-such-secret"
 : >"$T/empty-secret"
+chmod 600 "$T/empty-secret"
 conf_error secret_file_empty 'connectors[0].client_secret_file' \
 	'.connectors[0].client_secret_file = $f' --arg f "$T/empty-secret"
 conf_error secret_none 'connectors[0].client_secret_file' \
@@ -309,6 +323,7 @@ expect_tc tc_org 1 ok ok FAIL -
 
 WRONG_SECRET=wrong-$(openssl rand -hex 12)
 printf '%s\n' "$WRONG_SECRET" >"$T/wrong-secret"
+chmod 600 "$T/wrong-secret"
 mkconf tc_secret '.connectors[0].client_secret_file = $f' --arg f "$T/wrong-secret"
 run tc_secret test-connection -c "$CONF/tc_secret.json"
 expect_tc tc_secret 1 ok FAIL - -
@@ -329,6 +344,7 @@ expect_tc tc_closed 1 FAIL - - -
 
 printf 'sim-password\n' >"$T/sim-password"
 printf '%s\n' "$WRONG_SECRET" >"$T/wrong-password"
+chmod 600 "$T/sim-password" "$T/wrong-password"
 HEADER='.connectors[0] |= (del(.client_secret_file, .client_id, .token_url)
 	+ {auth: "header", login: "admin", password_file: $pw,
 	   customer_uri: "acme-test"})'
@@ -446,6 +462,279 @@ fi
 # eab needs no CA secrets: it works where the secret file is missing
 run eab_nosecret eab list -c "$CONF/secret_file_missing.json"
 check_rc eab_nosecret 0
+
+# ================================================================ eab policy, accounts
+find_python
+# acct STATE new EAB_KID EAB_KEY: newAccount (a new key, saved in STATE)
+# with an external account binding; acct STATE order: newOrder signed by
+# the account in STATE. Prints {status, type, detail, location, body, sent}.
+cat >"$T/acct.py" <<'PYEOF'
+import json, os, sys
+sys.path.insert(0, os.path.join(os.environ["SRCDIR"], "tests/integration"))
+from acmetest import Client, Key
+state, cmd = sys.argv[1], sys.argv[2]
+st = json.load(open(state)) if os.path.exists(state) else {}
+key = Key.from_pem(st["key"]) if "key" in st else Key.generate()
+c = Client(os.environ["BRIDGE_DIR_URL"], os.environ["BRIDGE_CA"], key=key,
+           kid=st.get("kid"))
+sent = None
+if cmd == "new":
+    sent = c.eab(sys.argv[3], sys.argv[4])
+    r = c.new_account(contact=["mailto:it@example.com"],
+                      extra={"externalAccountBinding": sent})
+    with open(state, "w") as f:
+        json.dump({"key": key.pem(), "kid": c.kid}, f)
+else:
+    r = c.new_order(["cli.example.test"])
+j = r.json if isinstance(r.json, dict) else {}
+print(json.dumps({"status": r.status, "type": j.get("type", ""),
+                  "detail": j.get("detail", ""),
+                  "location": r.header("Location") or "", "body": j,
+                  "sent": sent}))
+PYEOF
+# acct_run NAME ARGS...: acct ARGS, output in $OUT/NAME.json; ST = status,
+# PT = problem type without the ACME prefix, PD = detail.
+acct_run() {
+	local name=$1
+	shift
+	"$PY" "$T/acct.py" "$@" >"$OUT/$name.json" 2>"$OUT/$name.err" || true
+	ST=$(jq -r '.status // empty' "$OUT/$name.json" 2>/dev/null || true)
+	PT=$(jq -r '.type // empty' "$OUT/$name.json" 2>/dev/null || true)
+	PT=${PT#urn:ietf:params:acme:error:}
+	PD=$(jq -r '.detail // empty' "$OUT/$name.json" 2>/dev/null || true)
+}
+acct_show() {
+	printf 'status %s type %s detail [%s]; %s' "$ST" "$PT" "$PD" \
+		"$(head -c 800 "$OUT/$1.err")"
+}
+# acct_status ID: the account's status in the database.
+acct_status() {
+	sqlite3 "$BRIDGE_DB" 'PRAGMA busy_timeout = 5000;' \
+		"SELECT status FROM accounts WHERE kid = '$1';" | tail -n 1
+}
+
+run eab_max_bad eab add -c "$BASE" --max-accounts 0
+expect_rc eab_max_bad 2 && expect_one_line eab_max_bad --max-accounts
+run eab_max_bad2 eab add -c "$BASE" --max-accounts 1x
+check_rc eab_max_bad2 2
+
+run eab_max eab add -c "$BASE" --max-accounts 1 --note "one account"
+KIDM=$(jq -r '.kid // empty' "$OUT/eab_max.out" 2>/dev/null || true)
+KEYM=$(jq -r '.hmac_key // empty' "$OUT/eab_max.out" 2>/dev/null || true)
+expect_rc eab_max 0 || true
+run eab_list_max eab list -c "$BASE"
+if [ -n "$KIDM" ] &&
+	awk -v k="$KIDM" '$1 == k { f = ($3 == "0" && $4 == "1") } END { exit !f }' \
+		"$OUT/eab_list_max.out"; then
+	check_ok "eab list: $KIDM has 0 accounts of at most 1"
+else
+	check_bad "eab list: no \"$KIDM 0 1\" row: $(show eab_list_max)"
+fi
+
+acct_run m1 "$T/m1.state" new "$KIDM" "$KEYM"
+if [ "$ST" = 201 ]; then
+	check_ok "eab --max-accounts 1: the first account is created"
+else
+	check_bad "eab --max-accounts 1: first account: $(acct_show m1)"
+fi
+if jq -e '.sent != null and .body.externalAccountBinding == .sent' \
+	"$OUT/m1.json" >/dev/null 2>&1; then
+	check_ok "newAccount reflects the externalAccountBinding it was sent"
+else
+	check_bad "newAccount does not reflect externalAccountBinding: $(head -c 1500 "$OUT/m1.json")"
+fi
+M1=$(jq -r '.location // empty' "$OUT/m1.json" 2>/dev/null || true)
+M1_ID=${M1##*/}
+acct_run m2 "$T/m2.state" new "$KIDM" "$KEYM"
+if [ "$ST" = 403 ] && [ "$PT" = unauthorized ] && [[ $PD == *"$KIDM"* ]]; then
+	check_ok "eab --max-accounts 1: a second account is refused: $PD"
+else
+	check_bad "eab --max-accounts 1: second account not refused (403 unauthorized naming the key): $(acct_show m2)"
+fi
+
+run eab_multi eab add -c "$BASE" --note "any number"
+KIDU=$(jq -r '.kid // empty' "$OUT/eab_multi.out" 2>/dev/null || true)
+KEYU=$(jq -r '.hmac_key // empty' "$OUT/eab_multi.out" 2>/dev/null || true)
+acct_run u1 "$T/u1.state" new "$KIDU" "$KEYU"
+U1=$(jq -r '.location // empty' "$OUT/u1.json" 2>/dev/null || true)
+S1=$ST
+acct_run u2 "$T/u2.state" new "$KIDU" "$KEYU"
+U2=$(jq -r '.location // empty' "$OUT/u2.json" 2>/dev/null || true)
+if [ "$S1" = 201 ] && [ "$ST" = 201 ] && [ -n "$U1" ] && [ "$U1" != "$U2" ]; then
+	check_ok "eab without a limit: two accounts on one key"
+else
+	check_bad "eab without a limit: accounts $S1/$ST: $(acct_show u2)"
+fi
+acct_run u1_order "$T/u1.state" order
+[ "$ST" = 201 ] && check_ok "account bound to $KIDU can order" ||
+	check_bad "account bound to $KIDU cannot order: $(acct_show u1_order)"
+
+run eab_remove_deact eab remove -c "$BASE" "$KIDU" --deactivate-accounts
+check_rc eab_remove_deact 0
+for u in u1 u2; do
+	acct_run "${u}_after" "$T/$u.state" order
+	if [ "$ST" = 401 ] && [ "$PT" = unauthorized ] && [[ $PD == *deactivated* ]]; then
+		check_ok "eab remove --deactivate-accounts: $u gets 401 unauthorized \"$PD\""
+	else
+		check_bad "eab remove --deactivate-accounts: $u not cut off: $(acct_show "${u}_after")"
+	fi
+done
+for u in "$U1" "$U2"; do
+	n=$(audit_count account.deactivated "${u##*/}")
+	[ "$n" = 1 ] && check_ok "audit: account.deactivated for ${u##*/}" ||
+		check_bad "audit: $n account.deactivated rows for ${u##*/}"
+done
+acct_run m1_order "$T/m1.state" order
+[ "$ST" = 201 ] && check_ok "an account of another EAB key keeps working" ||
+	check_bad "the account of $KIDM was cut off too: $(acct_show m1_order)"
+run eab_remove_plain eab remove -c "$BASE" "$KIDM"
+check_rc eab_remove_plain 0
+acct_run m1_order2 "$T/m1.state" order
+[ "$ST" = 201 ] && check_ok "eab remove without --deactivate-accounts: the account keeps working" ||
+	check_bad "eab remove without --deactivate-accounts cut the account off: $(acct_show m1_order2)"
+
+# account list | show | deactivate
+run account_list account list -c "$BASE"
+check_rc account_list 0
+if [ -n "$M1_ID" ] && awk -v k="$M1_ID" -v e="$KIDM" \
+	'$1 == k && $2 == "valid" && $4 == e && /mailto:it@example.com/ { f = 1 }
+	 END { exit !f }' "$OUT/account_list.out" &&
+	grep -qE "^${U1##*/} +deactivated " "$OUT/account_list.out"; then
+	check_ok "account list: id, status, eab kid and contact of each account"
+else
+	check_bad "account list: $M1_ID valid $KIDM / ${U1##*/} deactivated missing: $(show account_list)"
+fi
+run account_show account show -c "$BASE" -- "$M1_ID"
+check_rc account_show 0
+if jq -e --arg id "$M1_ID" --arg e "$KIDM" --arg u "$M1" \
+	'.id == $id and .url == $u and .status == "valid" and .eab_kid == $e
+	 and .contact == ["mailto:it@example.com"]' "$OUT/account_show.out" >/dev/null 2>&1; then
+	check_ok "account show ID: the account as JSON"
+else
+	check_bad "account show: $(show account_show)"
+fi
+run account_show_url account show -c "$BASE" "$M1"
+check_rc account_show_url 0
+cmp -s "$OUT/account_show.out" "$OUT/account_show_url.out" &&
+	check_ok "account show URL = account show ID" ||
+	check_bad "account show URL differs: $(show account_show_url)"
+run account_show_none account show -c "$BASE" nosuchaccount
+expect_rc account_show_none 1 && expect_one_line account_show_none '"nosuchaccount"'
+run account_none account -c "$BASE"
+check_rc account_none 2
+run account_bogus account frobnicate -c "$BASE"
+check_rc account_bogus 2
+
+run account_deact account deactivate -c "$BASE" "$M1"
+check_rc account_deact 0
+[ "$(acct_status "$M1_ID")" = deactivated ] &&
+	check_ok "account deactivate: the account is deactivated" ||
+	check_bad "account deactivate: status $(acct_status "$M1_ID")"
+acct_run m1_order3 "$T/m1.state" order
+if [ "$ST" = 401 ] && [ "$PT" = unauthorized ]; then
+	check_ok "account deactivate: the account gets 401 unauthorized \"$PD\""
+else
+	check_bad "account deactivate: account not cut off: $(acct_show m1_order3)"
+fi
+n=$(audit_count account.deactivated "$M1_ID")
+[ "$n" = 1 ] && check_ok "audit: account.deactivated for $M1_ID" ||
+	check_bad "audit: $n account.deactivated rows for $M1_ID"
+run account_deact2 account deactivate -c "$BASE" -- "$M1_ID"
+expect_rc account_deact2 1 && expect_one_line account_deact2 '"'"$M1_ID"'"'
+
+# ================================================================ file modes
+mode_of() { stat -c %a "$1" 2>/dev/null || echo missing; }
+# the running bridge created its database (and -wal) 0600 whatever the
+# umask of the test
+for f in "$BRIDGE_DB" "$BRIDGE_DB-wal"; do
+	m=$(mode_of "$f")
+	[ "$m" = 600 ] && check_ok "$(basename "$f") has mode 600" ||
+		check_bad "$(basename "$f") has mode $m, expected 600"
+done
+m=$(mode_of "$T/bridge-key.pem")
+[ "$m" = 600 ] && check_ok "self-signed TLS key has mode 600" ||
+	check_bad "self-signed TLS key has mode $m, expected 600"
+
+# mkserve NAME [JQ_FILTER [JQ_ARGS...]]: a config of its own (free port,
+# database in $T/NAME/bridge.db, own certificate), edited by JQ_FILTER.
+mkserve() {
+	local name=$1 filter=${2:-.} port
+	shift 2 || shift $#
+	port=$(free_port)
+	mkconf "$name" '.listen = $l | .base_url = $b | .database = $d
+		| .tls.cert_file = $c | .tls.key_file = $k | .log_level = "err"
+		| '"$filter" --arg l "127.0.0.1:$port" --arg b "https://127.0.0.1:$port" \
+		--arg d "$T/$name/bridge.db" --arg c "$T/$name-cert.pem" \
+		--arg k "$T/$name-key.pem" "$@"
+}
+# a missing database directory is created 0700, the database 0600
+mkserve fresh
+run fresh_list eab list -c "$CONF/fresh.json"
+check_rc fresh_list 0
+m=$(mode_of "$T/fresh")
+[ "$m" = 700 ] && check_ok "new database directory has mode 700" ||
+	check_bad "new database directory has mode $m, expected 700"
+m=$(mode_of "$T/fresh/bridge.db")
+[ "$m" = 600 ] && check_ok "new database has mode 600" ||
+	check_bad "new database has mode $m, expected 600"
+
+# expect_chmod NAME FILE: stderr of run NAME tells to chmod 600 FILE.
+expect_chmod() {
+	grep -qF "chmod 600 $2" "$OUT/$1.err" &&
+		check_ok "$1: says chmod 600 $(basename "$2")" ||
+		check_bad "$1: does not say \"chmod 600 $2\": $(show "$1")"
+}
+# a database readable by others: serve and the database commands refuse it
+# (made here when the step above failed, so that these checks still run)
+[ -e "$T/fresh/bridge.db" ] || { mkdir -p "$T/fresh" && : >"$T/fresh/bridge.db"; }
+chmod 644 "$T/fresh/bridge.db"
+RUN_TIMEOUT=15 run open_db_serve serve -c "$CONF/fresh.json"
+expect_rc open_db_serve 1 && expect_one_line open_db_serve "$T/fresh/bridge.db" &&
+	expect_chmod open_db_serve "$T/fresh/bridge.db"
+for c in "eab list" "account list"; do
+	n=open_db_${c// /_}
+	# shellcheck disable=SC2086 # two words
+	run "$n" $c -c "$CONF/fresh.json"
+	expect_rc "$n" 1 && expect_one_line "$n" "$T/fresh/bridge.db" &&
+		expect_chmod "$n" "$T/fresh/bridge.db"
+done
+chmod 600 "$T/fresh/bridge.db"
+# a -wal file readable by its group
+: >"$T/fresh/bridge.db-wal"
+chmod 640 "$T/fresh/bridge.db-wal"
+RUN_TIMEOUT=15 run open_wal serve -c "$CONF/fresh.json"
+expect_rc open_wal 1 && expect_one_line open_wal "$T/fresh/bridge.db-wal" &&
+	expect_chmod open_wal "$T/fresh/bridge.db-wal"
+rm -f "$T/fresh/bridge.db-wal"
+
+# secret files readable by others: check-config and serve refuse them
+cp "$T/secret" "$T/open-secret"
+chmod 644 "$T/open-secret"
+mkserve open_secret '.connectors[0].client_secret_file = $f' --arg f "$T/open-secret"
+run open_secret_check check-config -c "$CONF/open_secret.json"
+expect_rc open_secret_check 1 &&
+	expect_one_line open_secret_check 'connectors[0].client_secret_file' &&
+	expect_chmod open_secret_check "$T/open-secret"
+RUN_TIMEOUT=15 run open_secret_serve serve -c "$CONF/open_secret.json"
+expect_rc open_secret_serve 1 &&
+	expect_one_line open_secret_serve 'connectors[0].client_secret_file' &&
+	expect_chmod open_secret_serve "$T/open-secret"
+# (the database commands need no CA secret and still work)
+run open_secret_eab eab list -c "$CONF/open_secret.json"
+check_rc open_secret_eab 0
+cp "$T/sim-password" "$T/group-password"
+chmod 640 "$T/group-password"
+mkconf group_password "$HEADER" --arg pw "$T/group-password"
+run group_password check-config -c "$CONF/group_password.json"
+expect_rc group_password 1 && expect_one_line group_password 'connectors[0].password_file' &&
+	expect_chmod group_password "$T/group-password"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	-out "$T/open-key.pem" 2>/dev/null
+chmod 644 "$T/open-key.pem"
+mkconf open_key '.tls.key_file = $k' --arg k "$T/open-key.pem"
+run open_key check-config -c "$CONF/open_key.json"
+expect_rc open_key 1 && expect_one_line open_key tls.key_file &&
+	expect_chmod open_key "$T/open-key.pem"
 
 # ================================================================ serve
 run serve_bad serve -c "$CONF/type_workers.json"

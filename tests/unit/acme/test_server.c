@@ -844,7 +844,6 @@ test_eab(void **state)
 	struct acme_resp r;
 	char mac_b64[64], *pl, kid[512];
 	json_t *row;
-	long long acct_id;
 	const char *const names[] = {"eab.example.com"};
 
 	(void)state;
@@ -894,11 +893,11 @@ test_eab(void **state)
 	row = account_row(kid);
 	assert_string_equal(acme_row_str(row, "connector"), "conn-eab");
 	assert_string_equal(acme_row_str(row, "eab_kid"), "eab-1");
-	acct_id = acme_row_int(row, "id");
 	json_decref(row);
+	/* the link is accounts.eab_kid (N:1), not eab_keys.account_id */
 	row = acme_db_one(
 	    T.db, "SELECT * FROM eab_keys WHERE kid = ?", "s", "eab-1");
-	assert_int_equal(acme_row_int(row, "account_id"), acct_id);
+	assert_true(json_is_null(json_object_get(row, "account_id")));
 	json_decref(row);
 	row = acme_db_one(
 	    T.db, "SELECT detail FROM audit WHERE event = 'account.new'", NULL);
@@ -911,6 +910,33 @@ test_eab(void **state)
 	assert_string_equal(acme_row_str(row, "connector"), "conn-eab");
 	json_decref(row);
 	acme_resp_clear(&r);
+}
+
+/* An EAB key "eab-<n>" with the given limit (-1: none); its MAC key
+ * (32 bytes) is written to mac. */
+static void
+add_eab_key(int n, long long max, unsigned char mac[32])
+{
+	char kid[32], mac_b64[64];
+
+	snprintf(kid, sizeof(kid), "eab-%d", n);
+	memset(mac, 'a' + n, 32);
+	b64url_encode(mac, 32, mac_b64);
+	if (max < 0)
+		assert_int_equal(
+		    acme_db_exec(T.db,
+		        "INSERT INTO eab_keys(kid, hmac_key, connector,"
+		        " created) VALUES (?, ?, 'conn-eab', ?)",
+		        "ssi", kid, mac_b64, NOW0),
+		    1);
+	else
+		assert_int_equal(
+		    acme_db_exec(T.db,
+		        "INSERT INTO eab_keys(kid, hmac_key, connector,"
+		        " max_accounts, created) VALUES (?, ?, 'conn-eab', ?,"
+		        " ?)",
+		        "ssii", kid, mac_b64, max, NOW0),
+		    1);
 }
 
 /* ---- orders ---------------------------------------------------------- */
@@ -2195,6 +2221,111 @@ test_authz_deactivate(void **state)
 	    1);
 }
 
+/* An EAB key with a limit binds that many accounts and refuses the next
+ * one; without a limit a key binds any number (RFC 8555 sets none). */
+static void
+test_eab_max_accounts(void **state)
+{
+	unsigned char mac1[32], mac2[32];
+	struct acme_resp r;
+	char *pl;
+
+	(void)state;
+	T.s.require_eab = 1;
+	add_eab_key(1, 1, mac1);
+	add_eab_key(2, -1, mac2);
+
+	pl = eab_payload(k_a, "eab-1", BASE "/new-account", mac1, 32);
+	post(k_a, NULL, "/new-account", pl, &r);
+	free(pl);
+	expect_status(&r, 201);
+	acme_resp_clear(&r);
+	/* the same key again is the same account, not a second binding */
+	pl = eab_payload(k_a, "eab-1", BASE "/new-account", mac1, 32);
+	post(k_a, NULL, "/new-account", pl, &r);
+	free(pl);
+	expect_status(&r, 200);
+	acme_resp_clear(&r);
+	/* a second account key: the limit of 1 is reached */
+	pl = eab_payload(k_b, "eab-1", BASE "/new-account", mac1, 32);
+	post(k_b, NULL, "/new-account", pl, &r);
+	free(pl);
+	expect_prob(&r, 403, "unauthorized");
+	assert_non_null(strstr(detail(&r), "eab-1"));
+	assert_non_null(strstr(detail(&r), "limit"));
+	acme_resp_clear(&r);
+	assert_int_equal(db_count("SELECT count(*) AS n FROM accounts WHERE"
+	                          " eab_kid = 'eab-1'",
+	                     NULL, 0),
+	    1);
+	/* a deactivated account still counts */
+	assert_int_equal(
+	    acme_db_exec(
+	        T.db, "UPDATE accounts SET status = 'deactivated'", NULL),
+	    1);
+	pl = eab_payload(k_b, "eab-1", BASE "/new-account", mac1, 32);
+	post(k_b, NULL, "/new-account", pl, &r);
+	free(pl);
+	expect_prob(&r, 403, "unauthorized");
+	acme_resp_clear(&r);
+
+	/* no limit: two accounts on one key */
+	pl = eab_payload(k_b, "eab-2", BASE "/new-account", mac2, 32);
+	post(k_b, NULL, "/new-account", pl, &r);
+	free(pl);
+	expect_status(&r, 201);
+	acme_resp_clear(&r);
+	pl = eab_payload(k_new, "eab-2", BASE "/new-account", mac2, 32);
+	post(k_new, NULL, "/new-account", pl, &r);
+	free(pl);
+	expect_status(&r, 201);
+	acme_resp_clear(&r);
+	assert_int_equal(db_count("SELECT count(*) AS n FROM accounts WHERE"
+	                          " eab_kid = 'eab-2'",
+	                     NULL, 0),
+	    2);
+}
+
+/* RFC 8555 §7.3.4: the account object returned for a newAccount with a
+ * valid binding carries "externalAccountBinding" as the client sent it;
+ * later fetches of the account show it too; without EAB there is none. */
+static void
+test_eab_binding_reflected(void **state)
+{
+	unsigned char mac[32];
+	struct acme_resp r;
+	json_t *payload, *sent, *got;
+	char *pl, kid[512], kid_b[512];
+
+	(void)state;
+	add_eab_key(1, -1, mac);
+	pl = eab_payload(k_a, "eab-1", BASE "/new-account", mac, 32);
+	payload = json_loads(pl, 0, NULL);
+	sent = json_object_get(payload, "externalAccountBinding");
+	assert_non_null(sent);
+	post(k_a, NULL, "/new-account", pl, &r);
+	free(pl);
+	expect_status(&r, 201);
+	snprintf(kid, sizeof(kid), "%s", r.location);
+	got = json_object_get(r.json, "externalAccountBinding");
+	assert_non_null(got);
+	assert_true(json_equal(got, sent));
+	acme_resp_clear(&r);
+
+	post(k_a, kid, rel(kid), NULL, &r);
+	expect_status(&r, 200);
+	assert_true(json_equal(
+	    json_object_get(r.json, "externalAccountBinding"), sent));
+	acme_resp_clear(&r);
+	json_decref(payload);
+
+	new_account(k_b, kid_b);
+	post(k_b, kid_b, rel(kid_b), NULL, &r);
+	expect_status(&r, 200);
+	assert_null(json_object_get(r.json, "externalAccountBinding"));
+	acme_resp_clear(&r);
+}
+
 int
 main(void)
 {
@@ -2241,6 +2372,10 @@ main(void)
 	        test_other_account, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_authz_deactivate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_eab_max_accounts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_eab_binding_reflected, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
