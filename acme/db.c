@@ -136,6 +136,10 @@ static const char *const migrations[] = {
     "ALTER TABLE eab_keys ADD COLUMN max_accounts INTEGER;"
     "ALTER TABLE accounts ADD COLUMN eab_binding TEXT;"
     "CREATE INDEX accounts_eab ON accounts(eab_kid);",
+    /* 3: the pending-authorization rate limit counts an account's pending
+     * authorizations on every newOrder */
+    "CREATE INDEX authzs_pending ON authzs(account_id, expires)"
+    " WHERE status = 'pending';",
 };
 
 static int
