@@ -449,23 +449,18 @@ static X509 *
 load_cert(const unsigned char *buf, size_t len)
 {
 	const unsigned char *p = buf;
-	BIO *bio;
 	X509 *x;
 
+	/* DER only, and all of it: client input must never reach a second
+	 * parser (a PEM reader skips what it does not understand, so the
+	 * same bytes could name two different certificates) */
 	if (buf == NULL || len == 0 || len > LONG_MAX)
 		return NULL;
 	x = d2i_X509(NULL, &p, (long)len);
-	if (x != NULL && p == buf + len)
-		return x;
-	X509_free(x);
-	x = NULL;
-	if (len > INT_MAX)
-		goto out;
-	bio = BIO_new_mem_buf(buf, (int)len);
-	if (bio != NULL)
-		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-out:
+	if (x != NULL && p != buf + len) {
+		X509_free(x);
+		x = NULL;
+	}
 	ERR_clear_error();
 	return x;
 }
@@ -553,6 +548,35 @@ out:
 	OPENSSL_free(name);
 	OPENSSL_free(header);
 	OPENSSL_free(der);
+	BIO_free(bio);
+	return rc;
+}
+
+int
+acme_cert_leaf_der(const char *pem, unsigned char **der, size_t *len)
+{
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long dlen = 0;
+	BIO *bio = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
+	int rc = -1;
+
+	*der = NULL;
+	*len = 0;
+	if (bio != NULL &&
+	    PEM_read_bio(bio, &name, &header, &data, &dlen) == 1 &&
+	    strcmp(name, PEM_STRING_X509) == 0 && dlen > 0) {
+		*der = malloc((size_t)dlen);
+		if (*der != NULL) {
+			memcpy(*der, data, (size_t)dlen);
+			*len = (size_t)dlen;
+			rc = 0;
+		}
+	}
+	ERR_clear_error();
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(data);
 	BIO_free(bio);
 	return rc;
 }

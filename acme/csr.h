@@ -65,8 +65,14 @@ int acme_cert_info_der(const unsigned char *der, size_t len,
 int acme_cert_info_pem(
     const char *pem, struct acme_cert_info *out, struct acme_problem *prob);
 /**
- * Does the certificate's public key (PEM chain's first cert, or DER) equal
- * key? der/len may hold DER bytes or PEM text.
+ * The first certificate of a PEM chain the bridge stored (trusted data),
+ * as DER in a new buffer (caller frees).
+ * @return 0 or -1.
+ */
+int acme_cert_leaf_der(const char *pem, unsigned char **der, size_t *len);
+/**
+ * Does the public key of the DER certificate in der/len (all of it, DER
+ * only: no PEM) equal key?
  * @return 1 yes, 0 no (also on unparsable input).
  */
 int acme_cert_key_matches(const unsigned char *der, size_t len, EVP_PKEY *key);

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -1728,6 +1729,47 @@ h_cert(struct call *c, const char *crt_id)
 	json_decref(crt);
 }
 
+/* RFC 8555 §7.6: an account that holds valid, unexpired authorizations
+ * for every identifier of the certificate may revoke it. ids is the
+ * order's identifier array (JSON text); the issued certificate carries
+ * exactly these names. A wildcard name needs an authorization of its
+ * base name. @return 1 when every identifier is covered. */
+static int
+holds_authzs(struct call *c, const char *ids_json)
+{
+	json_t *ids = json_loads(ids_json, 0, NULL), *id;
+	size_t i;
+	int ok = json_array_size(ids) > 0;
+
+	json_array_foreach(ids, i, id) {
+		const char *type =
+		    json_string_value(json_object_get(id, "type"));
+		const char *value =
+		    json_string_value(json_object_get(id, "value"));
+		json_t *row;
+
+		if (type == NULL || value == NULL) {
+			ok = 0;
+			break;
+		}
+		if (strncmp(value, "*.", 2) == 0)
+			value += 2;
+		row = acme_db_one(c->ctx->db,
+		    "SELECT 1 AS x FROM authzs WHERE account_id = ? AND"
+		    " id_type = ? AND id_value = ? AND status = 'valid' AND"
+		    " expires > ? LIMIT 1",
+		    "issi", acme_row_int(c->account, "id"), type, value,
+		    c->req->now);
+		json_decref(row);
+		if (row == NULL) {
+			ok = 0;
+			break;
+		}
+	}
+	json_decref(ids);
+	return ok;
+}
+
 static void
 h_revoke(struct call *c)
 {
@@ -1735,8 +1777,8 @@ h_revoke(struct call *c)
 	struct acme_problem p = {0};
 	struct acme_cert_info info;
 	json_t *crt = NULL, *cj, *rj;
-	unsigned char *der = NULL;
-	size_t der_len = 0;
+	unsigned char *der = NULL, *leaf = NULL;
+	size_t der_len = 0, leaf_len = 0;
 	long long reason = 0, job_id;
 
 	cj = c->payload ? json_object_get(c->payload, "certificate") : NULL;
@@ -1747,12 +1789,17 @@ h_revoke(struct call *c)
 	rj = json_object_get(c->payload, "reason");
 	if (rj != NULL) {
 		reason = json_integer_value(rj);
-		/* RFC 5280 §5.3.1 codes; 7 is unused, 8 (removeFromCRL) has
-		 * no meaning for a revocation request */
-		if (!json_is_integer(rj) || reason < 0 || reason > 10 ||
-		    reason == 7 || reason == 8) {
+		/* the RFC 5280 codes SCM can carry: unspecified,
+		 * keyCompromise, affiliationChanged, superseded,
+		 * cessationOfOperation; anything else is refused rather than
+		 * sent as another reason */
+		if (!json_is_integer(rj) ||
+		    (reason != 0 && reason != 1 && reason != 3 && reason != 4 &&
+		        reason != 5)) {
 			fail(c, 400, "badRevocationReason",
-			    "unsupported revocation reason");
+			    "revocation reason must be one of 0 (unspecified),"
+			    " 1 (keyCompromise), 3 (affiliationChanged), 4"
+			    " (superseded), 5 (cessationOfOperation)");
 			return;
 		}
 	}
@@ -1767,22 +1814,33 @@ h_revoke(struct call *c)
 		goto out;
 	}
 	crt = acme_db_one(ctx->db,
-	    "SELECT id, account_id, status, crt_id FROM certificates WHERE"
-	    " serial = ? AND spki = ?",
+	    "SELECT c.id, c.account_id, c.status, c.crt_id, c.chain_pem,"
+	    " o.identifiers FROM certificates c JOIN orders o ON o.id ="
+	    " c.order_id WHERE c.serial = ? AND c.spki = ?",
 	    "ss", info.serial_hex, info.spki_sha256);
-	if (crt == NULL) {
-		fail(c, 404, "malformed",
-		    "no certificate with this serial was issued here");
+	/* the lookup only finds a candidate: the submitted bytes must be
+	 * exactly the certificate we issued, so that every later check
+	 * (and the key check below) reads the same certificate */
+	if (crt == NULL ||
+	    acme_cert_leaf_der(
+	        acme_row_str(crt, "chain_pem"), &leaf, &leaf_len) != 0 ||
+	    leaf_len != der_len || CRYPTO_memcmp(leaf, der, der_len) != 0) {
+		fail(
+		    c, 404, "malformed", "no such certificate was issued here");
 		goto out;
 	}
 	if (c->account != NULL) {
 		if (acme_row_int(crt, "account_id") !=
-		    acme_row_int(c->account, "id")) {
+		        acme_row_int(c->account, "id") &&
+		    !holds_authzs(c, acme_row_str(crt, "identifiers"))) {
 			fail(c, 403, "unauthorized",
-			    "the certificate belongs to another account");
+			    "the certificate belongs to another account, and "
+			    "this"
+			    " account holds no valid authorization for all of"
+			    " its names");
 			goto out;
 		}
-	} else if (!acme_cert_key_matches(der, der_len, c->key)) {
+	} else if (!acme_cert_key_matches(leaf, leaf_len, c->key)) {
 		fail(c, 403, "unauthorized",
 		    "the JWS key is not the certificate's key");
 		goto out;
@@ -1817,6 +1875,7 @@ err:
 	server_error(c);
 out:
 	free(der);
+	free(leaf);
 	json_decref(crt);
 }
 

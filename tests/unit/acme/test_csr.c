@@ -580,12 +580,14 @@ test_cert_info(void **state)
 	    ci.serial_hex, "8f0102030405060708090a0b0c0d0e0f10111213");
 	assert_string_equal(ci.aki_b64url, aki);
 
-	/* key match, DER and PEM */
+	/* key match: DER only; PEM text is not a certificate here (a PEM
+	 * reader would skip junk, so it could read another certificate than
+	 * the DER walker did) */
 	assert_int_equal(acme_cert_key_matches(der, (size_t)len, k_p256), 1);
 	assert_int_equal(acme_cert_key_matches(der, (size_t)len, k_p384), 0);
 	assert_int_equal(
 	    acme_cert_key_matches((unsigned char *)pem, strlen(pem), k_p256),
-	    1);
+	    0);
 	assert_int_equal(
 	    acme_cert_key_matches((unsigned char *)pem, strlen(pem), k_rsa), 0);
 	assert_int_equal(

@@ -1840,6 +1840,239 @@ test_revoke_by_cert_key(void **state)
 	free(pem);
 }
 
+/* DER TLV builder for the forged certificate below: appends tag, length
+ * and content to buf at *off. */
+static void
+der_put(unsigned char *buf, size_t *off, unsigned char tag,
+    const unsigned char *val, size_t len)
+{
+	buf[(*off)++] = tag;
+	if (len < 0x80) {
+		buf[(*off)++] = (unsigned char)len;
+	} else {
+		buf[(*off)++] = 0x82;
+		buf[(*off)++] = (unsigned char)(len >> 8);
+		buf[(*off)++] = (unsigned char)len;
+	}
+	memcpy(buf + *off, val, len);
+	*off += len;
+}
+
+/* The review's finding 1: a DER skeleton that carries the victim's serial
+ * and public key (both public) and, as the content of its issuer Name,
+ * the PEM text of a certificate for the attacker's key. The DER walker
+ * reads the victim's facts; a PEM reader on the same bytes would read the
+ * attacker's certificate. Returns base64url; caller frees. */
+static char *
+forged_cert_b64(const char *victim_pem, EVP_PKEY *attacker)
+{
+	const char *const names[] = {"attacker.example.net"};
+	static const unsigned char version[] = {0x02, 0x01, 0x02};
+	static const unsigned char times[] = "\x17\x0d"
+	                                     "250101000000Z"
+	                                     "\x17\x0d"
+	                                     "350101000000Z";
+	static const unsigned char sig[] = {0x00, 0x01, 0x02};
+	char *own =
+	    at_cert_pem(attacker, names, 1, 4242, T.now - 60, T.now + 86400);
+	char *vder_b64 = at_cert_der_b64(victim_pem), *out;
+	unsigned char *vder, *tbs, *cert, *serial = NULL, *spki = NULL,
+	                                  *alg = NULL;
+	const unsigned char *vp;
+	size_t vlen, tlen = 0, clen = 0, issuer_len;
+	int sl, kl, al;
+	X509 *victim;
+	char issuer[4096];
+
+	vder = b64url_decode_alloc(vder_b64, strlen(vder_b64), &vlen);
+	assert_non_null(vder);
+	vp = vder;
+	victim = d2i_X509(NULL, &vp, (long)vlen);
+	assert_non_null(victim);
+	sl = i2d_ASN1_INTEGER(X509_get_serialNumber(victim), &serial);
+	kl = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(victim), &spki);
+	al = i2d_X509_ALGOR(X509_get0_tbs_sigalg(victim), &alg);
+	assert_true(sl > 0 && kl > 0 && al > 0);
+	issuer_len = (size_t)snprintf(issuer, sizeof(issuer), "\n%s\n", own);
+	assert_true(issuer_len < sizeof(issuer));
+
+	tbs = malloc(8192);
+	cert = malloc(8192);
+	assert_non_null(tbs);
+	assert_non_null(cert);
+	der_put(tbs, &tlen, 0xa0, version, sizeof(version));
+	memcpy(tbs + tlen, serial, (size_t)sl);
+	tlen += (size_t)sl;
+	memcpy(tbs + tlen, alg, (size_t)al);
+	tlen += (size_t)al;
+	der_put(tbs, &tlen, 0x30, (const unsigned char *)issuer, issuer_len);
+	der_put(tbs, &tlen, 0x30, times, sizeof(times) - 1);
+	der_put(tbs, &tlen, 0x30, NULL, 0); /* subject */
+	memcpy(tbs + tlen, spki, (size_t)kl);
+	tlen += (size_t)kl;
+
+	der_put(cert + 8, &clen, 0x30, tbs, tlen);
+	memcpy(cert + 8 + clen, alg, (size_t)al);
+	clen += (size_t)al;
+	der_put(cert + 8, &clen, 0x03, sig, sizeof(sig));
+	{
+		size_t olen = 0;
+		unsigned char *outer = malloc(clen + 8);
+
+		assert_non_null(outer);
+		der_put(outer, &olen, 0x30, cert + 8, clen);
+		out = b64url_encode_alloc(outer, olen);
+		free(outer);
+	}
+	assert_non_null(out);
+	OPENSSL_free(serial);
+	OPENSSL_free(spki);
+	OPENSSL_free(alg);
+	X509_free(victim);
+	free(vder);
+	free(vder_b64);
+	free(own);
+	free(tbs);
+	free(cert);
+	return out;
+}
+
+/* Finding 1: nobody can revoke a certificate with a forged one; the
+ * owner's revocation still works afterwards. */
+static void
+test_revoke_forgery(void **state)
+{
+	const char *const names[] = {"victim.example.com"};
+	struct acme_resp r;
+	char kid[512], order_url[512], *pem, *forged, *pl;
+	json_t *row;
+
+	(void)state;
+	new_account(k_a, kid);
+	pem = issue_cert(k_a, kid, names, 1, 9001, order_url);
+	forged = forged_cert_b64(pem, k_other);
+	pl = NULL;
+	{
+		json_t *o =
+		    json_pack("{s:s, s:i}", "certificate", forged, "reason", 1);
+
+		pl = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+	}
+	/* no account, the attacker's key in the JWS */
+	post(k_other, NULL, "/revoke-cert", pl, &r);
+	assert_int_not_equal(r.status, 200);
+	expect_prob(&r, 404, "malformed");
+	acme_resp_clear(&r);
+	/* and signed by an account that does not own the certificate */
+	{
+		char kid_b[512];
+
+		new_account(k_b, kid_b);
+		post(k_b, kid_b, "/revoke-cert", pl, &r);
+		assert_int_not_equal(r.status, 200);
+		acme_resp_clear(&r);
+	}
+	row = acme_db_one(T.db, "SELECT status FROM certificates", NULL);
+	assert_string_equal(acme_row_str(row, "status"), "valid");
+	json_decref(row);
+	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
+	                          " kind = 'revoke'",
+	                     NULL, 0),
+	    0);
+	free(pl);
+	/* the genuine certificate with trailing bytes is refused too */
+	{
+		char *b64 = at_cert_der_b64(pem), *jpl;
+		size_t dl;
+		unsigned char *d = b64url_decode_alloc(b64, strlen(b64), &dl);
+		unsigned char *d2 = malloc(dl + 2);
+		char *b2;
+		json_t *o;
+
+		memcpy(d2, d, dl);
+		d2[dl] = 0x05;
+		d2[dl + 1] = 0x00;
+		b2 = b64url_encode_alloc(d2, dl + 2);
+		o = json_pack("{s:s}", "certificate", b2);
+		jpl = json_dumps(o, JSON_COMPACT);
+		post(k_cert, NULL, "/revoke-cert", jpl, &r);
+		assert_int_not_equal(r.status, 200);
+		acme_resp_clear(&r);
+		json_decref(o);
+		free(jpl);
+		free(b2);
+		free(d2);
+		free(d);
+		free(b64);
+	}
+	/* the owner still can */
+	pl = revoke_payload(pem, 1);
+	post(k_a, kid, "/revoke-cert", pl, &r);
+	expect_status(&r, 200);
+	acme_resp_clear(&r);
+	row = acme_db_one(T.db, "SELECT status FROM certificates", NULL);
+	assert_string_equal(acme_row_str(row, "status"), "revoked");
+	json_decref(row);
+	free(pl);
+	free(forged);
+	free(pem);
+}
+
+/* RFC 8555 §7.6: an account holding valid authorizations for every name
+ * of the certificate may revoke it; reasons SCM cannot carry are
+ * refused. */
+static void
+test_revoke_by_authz_holder(void **state)
+{
+	const char *const names[] = {"held.example.com", "more.example.com"};
+	const char *const first[] = {"held.example.com"};
+	const char *const second[] = {"more.example.com"};
+	struct acme_resp r;
+	char kid[512], kid_b[512], order_url[512], *pem, *pl;
+	json_t *row;
+
+	(void)state;
+	new_account(k_a, kid);
+	new_account(k_b, kid_b);
+	pem = issue_cert(k_a, kid, names, 2, 3003, order_url);
+	/* reasons SCM cannot carry: refused, never sent as another one */
+	for (int reason = 2; reason <= 10; reason++) {
+		if (reason == 3 || reason == 4 || reason == 5)
+			continue;
+		pl = revoke_payload(pem, reason);
+		post(k_a, kid, "/revoke-cert", pl, &r);
+		expect_prob(&r, 400, "badRevocationReason");
+		acme_resp_clear(&r);
+		free(pl);
+	}
+	/* b holds an authorization for one name only: refused */
+	new_order(k_b, kid_b, first, 1, &r);
+	validate_order(k_b, kid_b, &r, "http-01");
+	acme_resp_clear(&r);
+	pl = revoke_payload(pem, 5);
+	post(k_b, kid_b, "/revoke-cert", pl, &r);
+	expect_prob(&r, 403, "unauthorized");
+	acme_resp_clear(&r);
+	row = acme_db_one(T.db, "SELECT status FROM certificates", NULL);
+	assert_string_equal(acme_row_str(row, "status"), "valid");
+	json_decref(row);
+	/* with the second name validated too, b may revoke */
+	new_order(k_b, kid_b, second, 1, &r);
+	validate_order(k_b, kid_b, &r, "http-01");
+	acme_resp_clear(&r);
+	post(k_b, kid_b, "/revoke-cert", pl, &r);
+	expect_status(&r, 200);
+	acme_resp_clear(&r);
+	row = acme_db_one(
+	    T.db, "SELECT status, revoke_reason FROM certificates", NULL);
+	assert_string_equal(acme_row_str(row, "status"), "revoked");
+	assert_int_equal(acme_row_int(row, "revoke_reason"), 5);
+	json_decref(row);
+	free(pl);
+	free(pem);
+}
+
 /* keyChange payload: the inner JWS (jwk = new key, no nonce) over
  * {"account", "oldKey"}; caller frees. */
 static char *
@@ -2362,6 +2595,10 @@ main(void)
 	        test_revoke_refused_by_ca, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_revoke_by_cert_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_revoke_forgery, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_revoke_by_authz_holder, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_key_change, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deactivate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
