@@ -1495,10 +1495,10 @@ deactivate_authz(struct call *c, const json_t *az)
 		goto err;
 	if (n == 1) {
 		if (acme_db_exec(db,
-		        "UPDATE orders SET status = 'invalid', updated = ? "
-		        "WHERE"
-		        " status IN ('pending', 'ready') AND id IN (SELECT"
-		        " order_id FROM order_authzs WHERE authz_id = ?)",
+		        "UPDATE orders SET status = 'invalid', updated = ?"
+		        " WHERE status IN ('pending', 'ready') AND id IN"
+		        " (SELECT order_id FROM order_authzs WHERE"
+		        " authz_id = ?)",
 		        "ii", now, id) < 0)
 			goto err;
 		acme_db_audit(db, now, "authz.deactivated",
@@ -1899,6 +1899,24 @@ find_resource(const char *path, char *id, size_t len)
 	return NULL;
 }
 
+static int
+method_bit(const char *method)
+{
+	if (strcmp(method, "POST") == 0)
+		return M_POST;
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+		return M_GET;
+	return 0;
+}
+
+static const char *
+allow_header(int methods)
+{
+	if (methods == M_POST)
+		return "POST";
+	return methods == M_GET ? "GET, HEAD" : "GET, HEAD, POST";
+}
+
 static void
 dispatch(
     struct call *c, const struct resource *r, const char *id, const char *query)
@@ -1955,11 +1973,7 @@ acme_handle(
 	const struct resource *r;
 	char path[512], id[128];
 	const char *query = NULL, *q;
-	int method = strcmp(req->method, "POST") == 0 ? M_POST
-	    : strcmp(req->method, "GET") == 0 ||
-	        strcmp(req->method, "HEAD") == 0
-	    ? M_GET
-	    : 0;
+	int method = method_bit(req->method);
 
 	memset(resp, 0, sizeof(*resp));
 	q = strchr(req->path, '?');
@@ -1977,9 +1991,7 @@ acme_handle(
 		fail(&c, 405, "malformed", "method %s not allowed here",
 		    req->method);
 		/* RFC 9110 §15.5.6: a 405 lists the allowed methods */
-		resp->allow = r->methods == M_POST ? "POST"
-		    : r->methods == M_GET          ? "GET, HEAD"
-		                                   : "GET, HEAD, POST";
+		resp->allow = allow_header(r->methods);
 		return;
 	}
 	if (method == M_GET) {
