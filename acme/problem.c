@@ -39,16 +39,18 @@ void
 acme_problem_add_sub(struct acme_problem *p, const char *type,
     const char *detail, const char *id_type, const char *id_value)
 {
-	char urn[128];
+	char urn[128], d[sizeof(p->detail)];
 	json_t *sub;
 
 	if (p->subproblems == NULL)
 		p->subproblems = json_array();
 	if (p->subproblems == NULL)
 		return;
+	snprintf(d, sizeof(d), "%s", detail);
+	acme_utf8_trim(d);
 	sub = json_pack("{s:s, s:s, s:{s:s, s:s}}", "type",
-	    acme_problem_urn(type, urn, sizeof(urn)), "detail", detail,
-	    "identifier", "type", id_type, "value", id_value);
+	    acme_problem_urn(type, urn, sizeof(urn)), "detail", d, "identifier",
+	    "type", id_type, "value", id_value);
 	if (sub != NULL)
 		json_array_append_new(p->subproblems, sub);
 }

@@ -2579,6 +2579,12 @@ test_problem_utf8_cut(void **state)
 	assert_non_null(doc);
 	assert_string_equal(jstr(doc, "detail"), "bad  byte ");
 	json_decref(doc);
+	/* a subproblem with a cut detail is kept, not dropped */
+	acme_problem_add_sub(&p, "caa", "CAA says \xc3", "dns", "a.example");
+	assert_int_equal(json_array_size(p.subproblems), 1);
+	assert_string_equal(
+	    jstr(json_array_get(p.subproblems, 0), "detail"), "CAA says ");
+	acme_problem_clear(&p);
 }
 
 /* A base_url too long for the response buffers must not overflow them:
