@@ -2607,7 +2607,7 @@ test_long_base_url(void **state)
 	expect_status(&r, 201);
 	assert_true(strlen(r.location) < sizeof(r.location));
 	{
-		char want[600];
+		char want[700];
 		snprintf(want, sizeof(want), "%s/directory", base);
 		assert_true(has_link(&r, "index", want));
 	}
