@@ -24,5 +24,8 @@ void acme_problem_add_sub(struct acme_problem *p, const char *type,
 json_t *acme_problem_json(const struct acme_problem *p);
 /** Free owned members and reset. */
 void acme_problem_clear(struct acme_problem *p);
+/** Drop the bytes of s that do not form whole UTF-8 characters (in place),
+ * so that a detail cut by a printf precision stays valid JSON text. */
+void acme_utf8_trim(char *s);
 /** "urn:ietf:params:acme:error:" + short name into buf. */
 const char *acme_problem_urn(const char *type, char *buf, size_t len);

@@ -207,15 +207,24 @@ server_error(struct call *c)
 static void url_of(struct acme_ctx *ctx, char *buf, size_t len, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
 
+/* base_url + the formatted path into buf; a URL that does not fit leaves
+ * buf empty rather than cut (proxy/conf.c bounds base_url, so this is a
+ * last line of defence). */
 static void
 url_of(struct acme_ctx *ctx, char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;
-	int n = snprintf(buf, len, "%s", ctx->s->base_url);
+	int n = snprintf(buf, len, "%s", ctx->s->base_url), m;
 
+	if (n < 0 || (size_t)n >= len) {
+		buf[0] = '\0';
+		return;
+	}
 	va_start(ap, fmt);
-	vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	m = vsnprintf(buf + n, len - (size_t)n, fmt, ap);
 	va_end(ap);
+	if (m < 0 || (size_t)m >= len - (size_t)n)
+		buf[0] = '\0';
 }
 
 static json_t *url_json(struct acme_ctx *ctx, const char *fmt, ...)
@@ -291,8 +300,32 @@ chall_json(struct acme_ctx *ctx, const json_t *ch)
 	return o;
 }
 
+/*
+ * RFC 8555 §7.1.6: the status an order or authorization has at `now`. One
+ * that passed its "expires" before reaching a final state is "expired"
+ * (authorization) or "invalid" (order). Computed on every read instead of
+ * written, so reads never change the store, and the two kinds expire by
+ * the same rule: expires < now.
+ */
+static const char *
+live_status(const json_t *row, int is_order, long long now)
+{
+	const char *st = acme_row_str(row, "status");
+
+	if (acme_row_int(row, "expires") >= now)
+		return st;
+	if (is_order)
+		return strcmp(st, "pending") == 0 || strcmp(st, "ready") == 0
+		    ? "invalid"
+		    : st;
+	return strcmp(st, "pending") == 0 || strcmp(st, "valid") == 0
+	    ? "expired"
+	    : st;
+}
+
 static json_t *
-authz_json(struct acme_ctx *ctx, const json_t *az, int *processing)
+authz_json(
+    struct acme_ctx *ctx, const json_t *az, long long now, int *processing)
 {
 	json_t *o, *chs, *arr, *ch;
 	char tbuf[32];
@@ -323,7 +356,7 @@ authz_json(struct acme_ctx *ctx, const json_t *az, int *processing)
 	json_decref(chs);
 	o = json_pack("{s:{s:s, s:s}, s:s, s:s, s:o}", "identifier", "type",
 	    acme_row_str(az, "id_type"), "value", acme_row_str(az, "id_value"),
-	    "status", st, "expires",
+	    "status", live_status(az, 0, now), "expires",
 	    acme_time_str(acme_row_int(az, "expires"), tbuf, sizeof(tbuf)),
 	    "challenges", arr);
 	if (o != NULL && acme_row_int(az, "wildcard"))
@@ -379,12 +412,24 @@ static const char order_by_id_sql[] =
     "SELECT o.*, c.crt_id FROM orders o LEFT JOIN certificates c ON c.id ="
     " o.cert_id WHERE o.id = ?";
 
-static const char expired_problem[] =
-    "{\"type\":\"urn:ietf:params:acme:error:malformed\","
-    "\"detail\":\"the order expired before it was finalized\","
-    "\"status\":400}";
+/* Does an authorization of the order lapse by `now`? -1 on a DB error. */
+static int
+authz_lapsed(struct acme_ctx *ctx, long long order_id, long long now)
+{
+	json_t *r = acme_db_one(ctx->db,
+	    "SELECT count(*) AS n FROM order_authzs oa JOIN authzs a ON a.id"
+	    " = oa.authz_id WHERE oa.order_id = ? AND a.status IN ('pending',"
+	    " 'valid') AND a.expires < ?",
+	    "ii", order_id, now);
+	int n = r != NULL ? acme_row_int(r, "n") > 0 : -1;
 
-/* Orders past their expiry that never finished become invalid on read. */
+	json_decref(r);
+	return n;
+}
+
+/* An order with its status at `now` (live_status; an order waiting on an
+ * authorization that expired is invalid too). Nothing is written: the
+ * order reads "invalid" without an error, as Boulder and Pebble show it. */
 static json_t *
 load_order(struct acme_ctx *ctx, const char *sql, const char *fmt,
     const char *sid, long long id, long long now)
@@ -395,17 +440,11 @@ load_order(struct acme_ctx *ctx, const char *sql, const char *fmt,
 
 	if (o == NULL)
 		return NULL;
-	st = acme_row_str(o, "status");
+	st = live_status(o, 1, now);
 	if ((strcmp(st, "pending") == 0 || strcmp(st, "ready") == 0) &&
-	    acme_row_int(o, "expires") < now) {
-		acme_db_exec(ctx->db,
-		    "UPDATE orders SET status = 'invalid', error = ?,"
-		    " updated = ? WHERE id = ? AND status IN ('pending',"
-		    " 'ready')",
-		    "sii", expired_problem, now, acme_row_int(o, "id"));
-		json_object_set_new(o, "status", json_string("invalid"));
-		json_object_set_new(o, "error", json_string(expired_problem));
-	}
+	    authz_lapsed(ctx, acme_row_int(o, "id"), now) == 1)
+		st = "invalid";
+	json_object_set_new(o, "status", json_string(st));
 	return o;
 }
 
@@ -687,6 +726,68 @@ out:
 
 /* ---- accounts ----------------------------------------------------- */
 
+#define MAX_CONTACTS 10
+
+/* A DNS host name: dot-separated labels of letters, digits and inner
+ * hyphens, at least two of them, the last not all digits. */
+static int
+hostname_ok(const char *h, size_t len)
+{
+	size_t label = 0, labels = 1, digits = 0;
+
+	if (len == 0 || len > 253)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char ch = h[i];
+
+		if (ch == '.') {
+			if (label == 0 || h[i - 1] == '-')
+				return 0;
+			label = 0;
+			digits = 0;
+			labels++;
+			continue;
+		}
+		if (ch == '-' ? label == 0
+		              : !((ch >= 'a' && ch <= 'z') ||
+		                    (ch >= 'A' && ch <= 'Z') ||
+		                    (ch >= '0' && ch <= '9')))
+			return 0;
+		if (ch >= '0' && ch <= '9')
+			digits++;
+		if (++label > 63)
+			return 0;
+	}
+	return labels >= 2 && label > 0 && h[len - 1] != '-' && digits < label;
+}
+
+/* RFC 6068 mailto: with exactly one RFC 5321 address local@domain and no
+ * header fields: the local part is dot-atoms (RFC 5322 atext without "%",
+ * which a URI would have to escape), the domain a host name. */
+static int
+mailto_ok(const char *s)
+{
+	static const char atext[] = "!#$&'*+-/=^_`{|}~";
+	const char *addr = s + 7, *at = strchr(addr, '@');
+	size_t local = at != NULL ? (size_t)(at - addr) : 0;
+
+	if (at == NULL || local == 0 || local > 64 || strlen(addr) > 254)
+		return 0;
+	if (addr[0] == '.' || addr[local - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < local; i++) {
+		unsigned char ch = (unsigned char)addr[i];
+
+		if (ch == '.' && addr[i + 1] == '.')
+			return 0;
+		if (!(ch == '.' || (ch >= 'a' && ch <= 'z') ||
+		        (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		        strchr(atext, ch) != NULL))
+			return 0;
+	}
+	return hostname_ok(at + 1, strlen(at + 1));
+}
+
 static int
 check_contact(struct call *c, const json_t *contact)
 {
@@ -697,17 +798,28 @@ check_contact(struct call *c, const json_t *contact)
 		fail(c, 400, "malformed", "contact must be an array of URLs");
 		return -1;
 	}
+	if (json_array_size(contact) > MAX_CONTACTS) {
+		fail(c, 400, "invalidContact", "at most %d contacts",
+		    MAX_CONTACTS);
+		return -1;
+	}
 	json_array_foreach(contact, i, v) {
 		const char *s = json_string_value(v);
-		if (s == NULL || strncmp(s, "mailto:", 7) != 0) {
+		if (s == NULL) {
+			fail(c, 400, "malformed",
+			    "contact must be an array of URLs");
+			return -1;
+		}
+		if (strncasecmp(s, "mailto:", 7) != 0) {
 			fail(c, 400, "unsupportedContact",
 			    "only mailto: contacts are supported");
 			return -1;
 		}
-		if (strchr(s + 7, '@') == NULL || strchr(s, ',') != NULL ||
-		    strchr(s, '?') != NULL || strlen(s) > 256) {
+		if (!mailto_ok(s)) {
 			fail(c, 400, "invalidContact",
-			    "\"%.100s\" is not a valid e-mail contact", s);
+			    "\"%.100s\" is not a mailto: URL of one e-mail "
+			    "address (local@domain, no header fields)",
+			    s);
 			return -1;
 		}
 	}
@@ -1064,8 +1176,8 @@ h_key_change(struct call *c)
 		fail_prob(c, &p);
 		goto out;
 	}
-	ipl =
-	    json_loadb((const char *)inner.payload, inner.payload_len, 0, NULL);
+	ipl = json_loadb((const char *)inner.payload, inner.payload_len,
+	    JSON_REJECT_DUPLICATES, NULL);
 	url_of(ctx, acct_url, sizeof(acct_url), "/acct/%s",
 	    acme_row_str(c->account, "kid"));
 	if (!json_is_object(ipl) ||
@@ -1094,7 +1206,9 @@ h_key_change(struct call *c)
 	other = acme_db_one(ctx->db,
 	    "SELECT kid FROM accounts WHERE thumbprint = ?", "s", thumb);
 	if (other != NULL) {
-		fail(c, 409, "conflict", "the new key is already in use");
+		/* "conflict" is no registered ACME error type (RFC 8555
+		 * §7.3.5 names only the 409 and the Location) */
+		fail(c, 409, "malformed", "the new key is already in use");
 		url_of(ctx, c->resp->location, sizeof(c->resp->location),
 		    "/acct/%s", acme_row_str(other, "kid"));
 		goto out;
@@ -1104,7 +1218,7 @@ h_key_change(struct call *c)
 	        "UPDATE accounts SET jwk = ?, thumbprint = ? WHERE id = ?",
 	        "ssi", jwk, thumb, acme_row_int(c->account, "id")) != 1) {
 		acme_db_rollback(ctx->db);
-		fail(c, 409, "conflict", "the new key is already in use");
+		fail(c, 409, "malformed", "the new key is already in use");
 		goto out;
 	}
 	acme_db_audit(ctx->db, c->req->now, "account.keychange",
@@ -1452,7 +1566,7 @@ h_finalize(struct call *c, const char *oid)
 	struct acme_problem p = {0};
 	struct acme_csr csr = {0};
 	struct acme_ident *ids = NULL;
-	json_t *ord = NULL, *idj = NULL, *v, *csrj;
+	json_t *ord = NULL, *idj = NULL, *lapsed = NULL, *v, *csrj;
 	const char *st;
 	size_t n = 0, i;
 
@@ -1464,9 +1578,11 @@ h_finalize(struct call *c, const char *oid)
 	if (!owns(c, ord))
 		goto out;
 	st = acme_row_str(ord, "status");
-	if (strcmp(st, "processing") == 0 || strcmp(st, "valid") == 0) {
+	if (strcmp(st, "processing") == 0) {
 		/* a client retrying after a timeout gets the order as it is:
-		 * never a second enrollment */
+		 * never a second enrollment. XXX RFC 8555 §7.4 asks for 403
+		 * orderNotReady here too; kept for clients that time out
+		 * while their first finalize is in flight. */
 		reply_order(c, 200, ord);
 		goto out;
 	}
@@ -1508,17 +1624,47 @@ h_finalize(struct call *c, const char *oid)
 	}
 	if (acme_db_begin(ctx->db) != 0)
 		goto err;
+	/* every authorization must still hold: none deactivated, revoked
+	 * or expired since the order became ready */
+	lapsed = acme_db_one(ctx->db,
+	    "SELECT count(*) AS n FROM order_authzs oa JOIN authzs a ON a.id"
+	    " = oa.authz_id WHERE oa.order_id = ? AND (a.status != 'valid' OR"
+	    " a.expires < ?)",
+	    "ii", acme_row_int(ord, "id"), c->req->now);
+	if (lapsed == NULL)
+		goto err;
+	if (acme_row_int(lapsed, "n") > 0) {
+		if (acme_db_exec(ctx->db,
+		        "UPDATE orders SET status = 'invalid', updated = ?"
+		        " WHERE id = ? AND status = 'ready'",
+		        "ii", c->req->now, acme_row_int(ord, "id")) < 0)
+			goto err;
+		acme_db_audit(ctx->db, c->req->now, "order.invalid", oid,
+		    "authorization no longer valid");
+		if (acme_db_commit(ctx->db) != 0)
+			goto err;
+		fail(c, 403, "orderNotReady",
+		    "an authorization of the order is no longer valid "
+		    "(deactivated or expired); create a new order");
+		goto out;
+	}
 	/* the status guard makes two racing finalize calls enroll once */
 	if (acme_db_exec(ctx->db,
 	        "UPDATE orders SET status = 'processing', csr_pem = ?,"
-	        " updated = ? WHERE id = ? AND status = 'ready'",
-	        "sii", csr.pem, c->req->now, acme_row_int(ord, "id")) != 1) {
+	        " updated = ? WHERE id = ? AND status = 'ready' AND"
+	        " expires >= ?",
+	        "siii", csr.pem, c->req->now, acme_row_int(ord, "id"),
+	        c->req->now) != 1) {
 		acme_db_rollback(ctx->db);
 		json_decref(ord);
 		ord = load_order(ctx, order_sql, "s", oid, 0, c->req->now);
 		if (ord == NULL)
 			goto err;
-		reply_order(c, 200, ord);
+		if (strcmp(acme_row_str(ord, "status"), "processing") == 0)
+			reply_order(c, 200, ord);
+		else
+			fail(c, 403, "orderNotReady", "the order is %s",
+			    acme_row_str(ord, "status"));
 		goto out;
 	}
 	if (acme_job_add(ctx->db, "enroll", acme_row_int(ord, "id"), 0,
@@ -1547,6 +1693,7 @@ out:
 	acme_csr_free(&csr);
 	free(ids);
 	json_decref(idj);
+	json_decref(lapsed);
 	json_decref(ord);
 }
 
@@ -1556,7 +1703,7 @@ static void
 reply_authz(struct call *c, const json_t *az)
 {
 	int processing = 0;
-	json_t *body = authz_json(c->ctx, az, &processing);
+	json_t *body = authz_json(c->ctx, az, c->req->now, &processing);
 
 	if (body == NULL) {
 		server_error(c);
@@ -1565,6 +1712,44 @@ reply_authz(struct call *c, const json_t *az)
 	set_json(c->resp, 200, body);
 	if (processing)
 		c->resp->retry_after = c->ctx->s->retry_after;
+}
+
+/* RFC 8555 §7.5.2: the client gives the authorization up. The orders that
+ * wait on it can no longer be finalized: they turn invalid with it, in
+ * the same transaction. @return 0, or -1 (rolled back). */
+static int
+deactivate_authz(struct call *c, const json_t *az)
+{
+	struct acme_db *db = c->ctx->db;
+	long long id = acme_row_int(az, "id"), now = c->req->now;
+	int n;
+
+	if (acme_db_begin(db) != 0)
+		return -1;
+	/* an expired authorization stays expired */
+	n = acme_db_exec(db,
+	    "UPDATE authzs SET status = 'deactivated' WHERE id = ? AND status"
+	    " IN ('pending', 'valid') AND expires >= ?",
+	    "ii", id, now);
+	if (n < 0)
+		goto err;
+	if (n == 1) {
+		if (acme_db_exec(db,
+		        "UPDATE orders SET status = 'invalid', updated = ?"
+		        " WHERE status IN ('pending', 'ready') AND id IN"
+		        " (SELECT order_id FROM order_authzs WHERE"
+		        " authz_id = ?)",
+		        "ii", now, id) < 0)
+			goto err;
+		acme_db_audit(db, now, "authz.deactivated",
+		    acme_row_str(az, "aid"), acme_row_str(az, "id_value"));
+	}
+	if (acme_db_commit(db) != 0)
+		goto err;
+	return 0;
+err:
+	acme_db_rollback(db);
+	return -1;
 }
 
 static void
@@ -1582,6 +1767,13 @@ h_authz(struct call *c, const char *aid)
 	if (!owns(c, az))
 		goto out;
 	st = c->payload ? json_object_get(c->payload, "status") : NULL;
+	/* RFC 8555 §6.3: a read is a POST-as-GET, an update names status */
+	if (c->payload != NULL && st == NULL) {
+		fail(c, 400, "malformed",
+		    "an authorization is read with POST-as-GET (empty "
+		    "payload) or updated with {\"status\": \"deactivated\"}");
+		goto out;
+	}
 	if (st != NULL) {
 		if (!json_is_string(st) ||
 		    strcmp(json_string_value(st), "deactivated") != 0) {
@@ -1590,11 +1782,7 @@ h_authz(struct call *c, const char *aid)
 			    "\"deactivated\"");
 			goto out;
 		}
-		/* RFC 8555 §7.5.2 */
-		if (acme_db_exec(ctx->db,
-		        "UPDATE authzs SET status = 'deactivated' WHERE id = ?"
-		        " AND status IN ('pending', 'valid')",
-		        "i", acme_row_int(az, "id")) < 0) {
+		if (deactivate_authz(c, az) != 0) {
 			server_error(c);
 			goto out;
 		}
@@ -1629,13 +1817,19 @@ h_chall(struct call *c, const char *cid)
 	}
 	if (!owns(c, ch))
 		goto out;
-	/* POST {} asks for validation; POST-as-GET just reads */
+	/* POST {} asks for validation; POST-as-GET just reads. An expired
+	 * authorization (RFC 8555 §7.1.6) can no longer be validated: the
+	 * client has done nothing malformed, it is refused the power the
+	 * authorization would have granted, hence 403 unauthorized. */
 	if (c->payload != NULL &&
 	    strcmp(acme_row_str(ch, "status"), "pending") == 0 &&
 	    strcmp(acme_row_str(ch, "astatus"), "pending") == 0 &&
 	    acme_row_int(ch, "aexpires") < c->req->now) {
-		fail(c, 400, "malformed",
+		fail(c, 403, "unauthorized",
 		    "the authorization expired; create a new order");
+		url_of(
+		    ctx, up, sizeof(up), "/authz/%s", acme_row_str(ch, "aid"));
+		add_link(ctx, c->resp, up, "up");
 		goto out;
 	}
 	if (c->payload != NULL &&
@@ -1669,8 +1863,12 @@ h_chall(struct call *c, const char *cid)
 		started = acme_db_exec(ctx->db,
 		    "UPDATE challenges SET status = 'processing' WHERE id = ?"
 		    " AND status = 'pending' AND NOT EXISTS (SELECT 1 FROM"
-		    " challenges WHERE authz_id = ? AND status = 'processing')",
-		    "ii", acme_row_int(ch, "id"), acme_row_int(ch, "authz_id"));
+		    " challenges WHERE authz_id = ? AND status = 'processing')"
+		    " AND EXISTS (SELECT 1 FROM authzs WHERE id = ? AND status"
+		    " = 'pending' AND expires >= ?)",
+		    "iiii", acme_row_int(ch, "id"),
+		    acme_row_int(ch, "authz_id"), acme_row_int(ch, "authz_id"),
+		    c->req->now);
 		if (started < 0)
 			goto err;
 		if (started == 1 &&
@@ -1958,23 +2156,131 @@ route(const char *path, const char *prefix, const char *suffix, char *buf,
 	return 1;
 }
 
-/* Is path one of the POST resources? */
-static int
-is_post_route(const char *path)
-{
-	char id[128];
+/* One resource of the URL space: the only list of them, read both to
+ * dispatch a request and to answer a wrong method (405 with Allow). */
+enum res {
+	RES_DIRECTORY,
+	RES_NEW_NONCE,
+	RES_NEW_ACCOUNT,
+	RES_REVOKE,
+	RES_NEW_ORDER,
+	RES_KEY_CHANGE,
+	RES_ORDERS,
+	RES_ACCOUNT,
+	RES_FINALIZE,
+	RES_ORDER,
+	RES_AUTHZ,
+	RES_CHALL,
+	RES_CERT,
+};
 
-	return strcmp(path, "/new-account") == 0 ||
-	    strcmp(path, "/revoke-cert") == 0 ||
-	    strcmp(path, "/new-order") == 0 ||
-	    strcmp(path, "/key-change") == 0 ||
-	    route(path, "/acct/", "/orders", id, sizeof(id)) ||
-	    route(path, "/acct/", NULL, id, sizeof(id)) ||
-	    route(path, "/order/", "/finalize", id, sizeof(id)) ||
-	    route(path, "/order/", NULL, id, sizeof(id)) ||
-	    route(path, "/authz/", NULL, id, sizeof(id)) ||
-	    route(path, "/chall/", NULL, id, sizeof(id)) ||
-	    route(path, "/cert/", NULL, id, sizeof(id));
+#define M_GET 1  /* GET and HEAD */
+#define M_POST 2 /* a JWS-signed POST */
+
+static const struct resource {
+	const char *prefix; /* the whole path, or "/x/" before an id */
+	int has_id;         /* "<prefix><id>[suffix]" */
+	const char *suffix; /* after the id, or NULL */
+	int methods;        /* M_GET | M_POST */
+	int auth;           /* authenticate() mode for a POST */
+	int get_only;       /* POST-as-GET only: the payload must be "" */
+	enum res res;
+} resources[] = {
+    {"/directory", 0, NULL, M_GET, 0, 0, RES_DIRECTORY},
+    {"/", 0, NULL, M_GET, 0, 0, RES_DIRECTORY},
+    /* RFC 8555 §7.2 allows POST-as-GET here too, as Boulder does */
+    {"/new-nonce", 0, NULL, M_GET | M_POST, 0, 1, RES_NEW_NONCE},
+    {"/new-account", 0, NULL, M_POST, 1, 0, RES_NEW_ACCOUNT},
+    {"/revoke-cert", 0, NULL, M_POST, 2, 0, RES_REVOKE},
+    {"/new-order", 0, NULL, M_POST, 0, 0, RES_NEW_ORDER},
+    {"/key-change", 0, NULL, M_POST, 0, 0, RES_KEY_CHANGE},
+    {"/acct/", 1, "/orders", M_POST, 0, 1, RES_ORDERS},
+    {"/acct/", 1, NULL, M_POST, 0, 0, RES_ACCOUNT},
+    {"/order/", 1, "/finalize", M_POST, 0, 0, RES_FINALIZE},
+    {"/order/", 1, NULL, M_POST, 0, 1, RES_ORDER},
+    {"/authz/", 1, NULL, M_POST, 0, 0, RES_AUTHZ},
+    {"/chall/", 1, NULL, M_POST, 0, 0, RES_CHALL},
+    {"/cert/", 1, NULL, M_POST, 0, 1, RES_CERT},
+};
+
+/* The resource at path (id copied into id), or NULL. */
+static const struct resource *
+find_resource(const char *path, char *id, size_t len)
+{
+	for (size_t i = 0; i < sizeof(resources) / sizeof(resources[0]); i++) {
+		const struct resource *r = &resources[i];
+
+		if (r->has_id ? route(path, r->prefix, r->suffix, id, len)
+		              : strcmp(path, r->prefix) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static int
+method_bit(const char *method)
+{
+	if (strcmp(method, "POST") == 0)
+		return M_POST;
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+		return M_GET;
+	return 0;
+}
+
+static const char *
+allow_header(int methods)
+{
+	if (methods == M_POST)
+		return "POST";
+	return methods == M_GET ? "GET, HEAD" : "GET, HEAD, POST";
+}
+
+static void
+dispatch(
+    struct call *c, const struct resource *r, const char *id, const char *query)
+{
+	switch (r->res) {
+	case RES_DIRECTORY:
+		break; /* GET only */
+	case RES_NEW_NONCE:
+		/* the reply's Replay-Nonce is the point */
+		c->resp->status = 200;
+		c->resp->no_store = 1;
+		break;
+	case RES_NEW_ACCOUNT:
+		h_new_account(c);
+		break;
+	case RES_REVOKE:
+		h_revoke(c);
+		break;
+	case RES_NEW_ORDER:
+		h_new_order(c);
+		break;
+	case RES_KEY_CHANGE:
+		h_key_change(c);
+		break;
+	case RES_ORDERS:
+		h_orders_list(c, id, query);
+		break;
+	case RES_ACCOUNT:
+		h_account(c, id);
+		break;
+	case RES_FINALIZE:
+		h_finalize(c, id);
+		break;
+	case RES_ORDER:
+		h_order(c, id);
+		break;
+	case RES_AUTHZ:
+		h_authz(c, id);
+		break;
+	case RES_CHALL:
+		h_chall(c, id);
+		break;
+	case RES_CERT:
+		h_cert(c, id);
+		break;
+	}
 }
 
 void
@@ -1982,11 +2288,10 @@ acme_handle(
     struct acme_ctx *ctx, const struct acme_req *req, struct acme_resp *resp)
 {
 	struct call c = {.ctx = ctx, .req = req, .resp = resp};
+	const struct resource *r;
 	char path[512], id[128];
 	const char *query = NULL, *q;
-	int is_post = strcmp(req->method, "POST") == 0;
-	int is_get =
-	    strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+	int method = method_bit(req->method);
 
 	memset(resp, 0, sizeof(*resp));
 	q = strchr(req->path, '?');
@@ -1995,72 +2300,42 @@ acme_handle(
 	if (q != NULL)
 		query = q + 1;
 
-	if (strcmp(path, "/directory") == 0 || strcmp(path, "/") == 0) {
-		if (!is_get)
-			goto method;
-		h_directory(ctx, resp);
+	r = find_resource(path, id, sizeof(id));
+	if (r == NULL) {
+		fail(&c, 404, "malformed", "no such resource");
 		return;
 	}
-	if (strcmp(path, "/new-nonce") == 0) {
-		if (!is_get)
-			goto method;
-		/* RFC 8555 §7.2: HEAD 200, GET 204 */
+	if ((r->methods & method) == 0) {
+		fail(&c, 405, "malformed", "method %s not allowed here",
+		    req->method);
+		/* RFC 9110 §15.5.6: a 405 lists the allowed methods */
+		resp->allow = allow_header(r->methods);
+		return;
+	}
+	if (method == M_GET) {
+		if (r->res == RES_DIRECTORY) {
+			h_directory(ctx, resp);
+			return;
+		}
+		/* newNonce, RFC 8555 §7.2: HEAD 200, GET 204 */
 		resp->status = strcmp(req->method, "HEAD") == 0 ? 200 : 204;
 		resp->no_store = 1;
 		add_link(ctx, resp, "/directory", "index");
 		return;
 	}
-	if (!is_post) {
-		if (!is_post_route(path))
-			goto unknown;
-		goto method;
-	}
 
 	add_link(ctx, resp, "/directory", "index");
-	if (strcmp(path, "/new-account") == 0) {
-		if (authenticate(&c, 1) == 0)
-			h_new_account(&c);
-	} else if (strcmp(path, "/revoke-cert") == 0) {
-		if (authenticate(&c, 2) == 0)
-			h_revoke(&c);
-	} else if (strcmp(path, "/new-order") == 0) {
-		if (authenticate(&c, 0) == 0)
-			h_new_order(&c);
-	} else if (strcmp(path, "/key-change") == 0) {
-		if (authenticate(&c, 0) == 0)
-			h_key_change(&c);
-	} else if (route(path, "/acct/", "/orders", id, sizeof(id))) {
-		if (authenticate(&c, 0) == 0)
-			h_orders_list(&c, id, query);
-	} else if (route(path, "/acct/", NULL, id, sizeof(id))) {
-		if (authenticate(&c, 0) == 0)
-			h_account(&c, id);
-	} else if (route(path, "/order/", "/finalize", id, sizeof(id))) {
-		if (authenticate(&c, 0) == 0)
-			h_finalize(&c, id);
-	} else if (route(path, "/order/", NULL, id, sizeof(id))) {
-		if (authenticate(&c, 0) == 0)
-			h_order(&c, id);
-	} else if (route(path, "/authz/", NULL, id, sizeof(id))) {
-		if (authenticate(&c, 0) == 0)
-			h_authz(&c, id);
-	} else if (route(path, "/chall/", NULL, id, sizeof(id))) {
-		if (authenticate(&c, 0) == 0)
-			h_chall(&c, id);
-	} else if (route(path, "/cert/", NULL, id, sizeof(id))) {
-		if (authenticate(&c, 0) == 0)
-			h_cert(&c, id);
-	} else {
-	unknown:
-		fail(&c, 404, "malformed", "no such resource");
+	if (authenticate(&c, r->auth) == 0) {
+		/* RFC 8555 §6.3: a POST-as-GET carries the empty payload "" */
+		if (r->get_only && c.jws.payload_len > 0)
+			fail(&c, 400, "malformed",
+			    "this resource is read with POST-as-GET: the "
+			    "payload must be empty");
+		else
+			dispatch(&c, r, id, query);
 	}
 	acme_jws_free(&c.jws);
 	json_decref(c.payload);
 	json_decref(c.account);
 	EVP_PKEY_free(c.key);
-	return;
-method:
-	fail(&c, 405, "malformed", "method %s not allowed here", req->method);
-	/* RFC 9110 §15.5.6: a 405 lists the allowed methods */
-	resp->allow = is_post_route(path) ? "POST" : "GET, HEAD";
 }

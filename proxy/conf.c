@@ -470,6 +470,12 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 		    "slash");
 		goto fail;
 	}
+	/* every resource URL is base_url + a path in a fixed-size buffer */
+	if (strlen(conf->acme.base_url) > 200) {
+		snprintf(err, errlen,
+		    "config: base_url: longer than 200 characters");
+		goto fail;
+	}
 	conf->acme.tos = str(acme, "terms_of_service", NULL);
 	conf->acme.website = str(acme, "website", NULL);
 	conf->acme.caa = json_object_get(acme, "caa_identities");

@@ -6,6 +6,7 @@ application/problem+json and a Replay-Nonce; plus one full order through
 the built-in http-01 responder.  Needs BRIDGE_DIR_URL, BRIDGE_CA,
 HTTP01_PORT, ZONE and OUT (directory for the certificate and counts)."""
 
+import json
 import os
 import secrets
 import sys
@@ -342,12 +343,12 @@ def t_405_allow():
     need(r.status == 405, r.describe())
     allow = (r.header("Allow") or "").upper()
     need("POST" in allow, "GET newOrder: Allow is %r" % r.header("Allow"))
-    r = http_request("POST", A.url("newNonce"), b"",
+    r = http_request("POST", DIR, b"",
                      {"Content-Type": "application/jose+json"}, cafile=CA)
-    expect_problem(r, 405, "malformed", what="POST newNonce: ")
+    expect_problem(r, 405, "malformed", what="POST directory: ")
     allow = (r.header("Allow") or "").upper()
     need("GET" in allow and "HEAD" in allow,
-         "POST newNonce: Allow is %r" % r.header("Allow"))
+         "POST directory: Allow is %r" % r.header("Allow"))
 
 
 @case("unknown URL (GET and signed POST) -> 404 with a problem document")
@@ -538,6 +539,115 @@ def t_eab_ok():
     expect_ok(c.new_order([name("eab")]), 201, "newOrder: ")
 
 
+# ----------------------------------------------------------- strict client
+
+
+@case("POST-as-GET to newNonce -> 200 with a Replay-Nonce (as Boulder)")
+def t_new_nonce_post_as_get():
+    r = A.get(A.url("newNonce"))
+    need(r.status in (200, 204), "POST-as-GET newNonce: %s" % r.describe())
+    need(bool(r.header("Replay-Nonce")), "no Replay-Nonce: %s" %
+         r.describe())
+    need("no-store" in (r.header("Cache-Control") or "").lower(),
+         "Cache-Control %r" % r.header("Cache-Control"))
+
+
+@case("POST-as-GET with a non-empty payload ({} on an order, orders list, "
+      "authorization) -> 400 malformed")
+def t_post_as_get_payload():
+    o = state["a_order"]
+    expect_problem(A.post(state["a_order_url"], {}), 400, "malformed",
+                   what="order: ")
+    expect_problem(A.post(A.kid + "/orders", {}), 400, "malformed",
+                   what="orders list: ")
+    expect_problem(A.post(o["authorizations"][0], {"x": 1}), 400,
+                   "malformed", what="authz: ")
+    expect_ok(A.get(state["a_order_url"]), 200, "order POST-as-GET: ")
+
+
+@case("contacts: 'mailto:not an@@address', header fields, two addresses, "
+      "11 contacts -> 400 invalidContact; tel: -> 400 unsupportedContact")
+def t_contacts():
+    c = Client(DIR, CA)
+    for bad_contact in (["mailto:not an@@address"],
+                        ["mailto:a@" + ZONE + "?subject=x"],
+                        ["mailto:a@" + ZONE + ",b@" + ZONE],
+                        ["mailto:a\r\nb@" + ZONE],
+                        ["mailto:a@localhost"],
+                        ["mailto:a%d@%s" % (i, ZONE) for i in range(11)]):
+        r = c.new_account(contact=bad_contact)
+        expect_problem(r, 400, "invalidContact",
+                       what="%r: " % bad_contact[0])
+    expect_problem(c.new_account(contact=["tel:+15551234567"]), 400,
+                   "unsupportedContact", what="tel: ")
+    r = c.new_account(contact=["mailto:ops+acme@" + ZONE])
+    need(r.status == 201, "good contact: %s" % r.describe())
+
+
+def _key_change(c, new_key, payload):
+    """keyChange from client c to new_key; payload: the inner payload
+    (dict, or str used as is)."""
+    url = c.url("keyChange")
+    hdr = {"alg": new_key.alg, "jwk": new_key.jwk(), "url": url}
+    ph = b64u(json.dumps(hdr))
+    pl = b64u(payload if isinstance(payload, str) else json.dumps(payload))
+    sig = new_key.sign((ph + "." + pl).encode())
+    return c.post(url, {"protected": ph, "payload": pl,
+                        "signature": b64u(sig)})
+
+
+@case("keyChange to another account's key and to the same key -> 409 "
+      "malformed (no 'conflict' type) with that account's Location")
+def t_key_change_in_use():
+    c = Client(DIR, CA)
+    c.register()
+    inner = {"account": c.kid, "oldKey": c.key.jwk()}
+    r = _key_change(c, B.key, inner)
+    expect_problem(r, 409, "malformed", what="B's key: ")
+    need(r.header("Location") == B.kid, "Location %r, want %r" % (
+        r.header("Location"), B.kid))
+    r = _key_change(c, c.key, inner)
+    expect_problem(r, 409, "malformed", what="same key: ")
+    need(r.header("Location") == c.kid, "Location %r, want %r" % (
+        r.header("Location"), c.kid))
+    # a duplicate member in the inner payload is malformed
+    new = Key.generate("ec256")
+    dup = '{"account": %s, "oldKey": %s, "account": %s}' % (
+        json.dumps(c.kid), json.dumps(c.key.jwk()), json.dumps(c.kid))
+    expect_problem(_key_change(c, new, dup), 400, "malformed",
+                   what="duplicate inner member: ")
+    expect_ok(c.get(c.kid), 200, "the account still answers to its key: ")
+
+
+@case("problem detail cut inside a UTF-8 character still has a JSON body")
+def t_problem_utf8():
+    # 'JWS url "%.200s"': the url is cut after 200 bytes
+    url = A.url("newOrder")
+    pad = 201 - len(url)
+    wrong = url + "x" * (pad % 2) + "\u00e9" * 120
+    body = A.jws(wrong, {"identifiers": [{"type": "dns",
+                                          "value": name("utf")}]})
+    expect_problem(A.post_raw(url, body), 401, "unauthorized")
+
+
+@case("authorization deactivated (RFC 8555 §7.5.2) -> its ready order is "
+      "invalid and finalize answers 403 orderNotReady")
+def t_deactivated_authz():
+    n = name("deact")
+    with Http01Responder(HTTP01_PORT) as resp:
+        url, o = A.order([n])
+        A.authorize(o, responder=resp)
+    o = A.poll_order(url, ("ready", "invalid"), 30).json
+    need(o["status"] == "ready", "order %s" % o)
+    r = expect_ok(A.post(o["authorizations"][0], {"status": "deactivated"}),
+                  200, "deactivation: ")
+    need(r.json.get("status") == "deactivated", r.describe())
+    der, _ = make_csr([n])
+    expect_problem(A.finalize(o, der), 403, "orderNotReady")
+    st = expect_ok(A.get(url), 200).json["status"]
+    need(st == "invalid", "the order after the deactivation is %s" % st)
+
+
 # ----------------------------------------------------------- positive path
 
 
@@ -607,9 +717,9 @@ def t_positive():
     o = c.poll_order(url, ("valid", "invalid"), 60).json
     need(o["status"] == "valid", "order %s" % o)
     need(isinstance(o.get("certificate"), str), "no certificate URL")
-    # a second finalize of a valid order must not enroll again
-    r = c.finalize(o, der)
-    need(r.status in (200, 403), "second finalize: %s" % r.describe())
+    # RFC 8555 §7.4: a valid order is not ready: 403 orderNotReady
+    expect_problem(c.finalize(o, der), 403, "orderNotReady",
+                   what="finalize of the valid order: ")
     cr = c.download(o["certificate"])
     need(cr.status == 200, cr.describe())
     need(cr.ctype == "application/pem-certificate-chain",

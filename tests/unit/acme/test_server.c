@@ -572,8 +572,13 @@ test_new_nonce_and_routing(void **state)
 	expect_status(&r, 204);
 	assert_int_equal(r.no_store, 1);
 	acme_resp_clear(&r);
+	/* a POST to newNonce is a POST-as-GET, a bare "{}" no JWS */
 	handle("POST", "/new-nonce", JOSE, "{}", &r);
+	expect_prob(&r, 400, "malformed");
+	acme_resp_clear(&r);
+	handle("POST", "/directory", JOSE, "{}", &r);
 	expect_prob(&r, 405, "malformed");
+	assert_string_equal(r.allow, "GET, HEAD");
 	acme_resp_clear(&r);
 	/* resources are POST only (RFC 8555 §6.3) */
 	handle("GET", "/new-order", NULL, NULL, &r);
@@ -1181,10 +1186,10 @@ test_order_flow(void **state)
 	assert_memory_equal(r.raw, pem, strlen(pem));
 	acme_resp_clear(&r);
 
-	/* finalize on the valid order: the order as it is, no new job */
+	/* finalize on the valid order: RFC 8555 §7.4, 403 orderNotReady,
+	 * no new job */
 	finalize(k_a, kid, order_url, names, 2, &r);
-	expect_status(&r, 200);
-	assert_string_equal(jstr(r.json, "status"), "valid");
+	expect_prob(&r, 403, "orderNotReady");
 	acme_resp_clear(&r);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
 	                          " kind IN ('enroll', 'collect')",
@@ -2125,7 +2130,8 @@ test_key_change(void **state)
 	free(inner);
 	inner = key_change_inner(k_b, kid, k_a, NULL, BASE "/key-change");
 	post(k_a, kid, "/key-change", inner, &r);
-	expect_prob(&r, 409, "conflict");
+	/* 409 with the holder's URL; "conflict" is no registered type */
+	expect_prob(&r, 409, "malformed");
 	assert_string_equal(r.location, kid_b);
 	acme_resp_clear(&r);
 	free(inner);
@@ -2358,20 +2364,22 @@ test_order_expiry(void **state)
 	post(k_a, kid, rel(pending_url), NULL, &r);
 	expect_status(&r, 200);
 	assert_string_equal(jstr(r.json, "status"), "invalid");
-	assert_true(json_is_object(json_object_get(r.json, "error")));
+	/* the client did nothing wrong: no (malformed) error */
+	assert_null(json_object_get(r.json, "error"));
 	acme_resp_clear(&r);
+	/* a read does not write: the status is computed */
 	row = order_row(pending_url);
-	assert_string_equal(acme_row_str(row, "status"), "invalid");
-	assert_true(json_is_string(json_object_get(row, "error")));
+	assert_string_equal(acme_row_str(row, "status"), "pending");
+	assert_false(json_is_string(json_object_get(row, "error")));
 	json_decref(row);
 
 	/* a ready order expires too, and cannot be finalized */
 	finalize(k_a, kid, ready_url, names2, 1, &r);
 	expect_prob(&r, 403, "orderNotReady");
 	acme_resp_clear(&r);
-	row = order_row(ready_url);
-	assert_string_equal(acme_row_str(row, "status"), "invalid");
-	json_decref(row);
+	post(k_a, kid, rel(ready_url), NULL, &r);
+	assert_string_equal(jstr(r.json, "status"), "invalid");
+	acme_resp_clear(&r);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
 	                          " kind = 'enroll'",
 	                     NULL, 0),
@@ -2559,6 +2567,425 @@ test_eab_binding_reflected(void **state)
 	acme_resp_clear(&r);
 }
 
+/* ---- RFC 8555 strictness (review 2026-12) ---------------------------- */
+
+/* The URL of the first authorization of the order response r. */
+static void
+first_authz(const struct acme_resp *r, char out[600])
+{
+	snprintf(out, 600, "%s",
+	    json_string_value(
+	        json_array_get(json_object_get(r->json, "authorizations"), 0)));
+}
+
+/* §7.5.2: a deactivated authorization takes its ready order with it, in
+ * one transaction with an audit record; finalize is then refused. */
+static void
+test_deactivate_authz_of_ready_order(void **state)
+{
+	const char *const names[] = {"gone.example.com", "kept.example.com"};
+	struct acme_resp r;
+	char kid[512], order_url[512], az[600];
+	json_t *row;
+
+	(void)state;
+	new_account(k_a, kid);
+	new_order(k_a, kid, names, 2, &r);
+	snprintf(order_url, sizeof(order_url), "%s", r.location);
+	first_authz(&r, az);
+	validate_order(k_a, kid, &r, "http-01");
+	acme_resp_clear(&r);
+	post(k_a, kid, rel(order_url), NULL, &r);
+	assert_string_equal(jstr(r.json, "status"), "ready");
+	acme_resp_clear(&r);
+
+	post(k_a, kid, rel(az), "{\"status\":\"deactivated\"}", &r);
+	expect_status(&r, 200);
+	assert_string_equal(jstr(r.json, "status"), "deactivated");
+	acme_resp_clear(&r);
+	row = order_row(order_url);
+	assert_string_equal(acme_row_str(row, "status"), "invalid");
+	json_decref(row);
+	assert_int_equal(db_count("SELECT count(*) AS n FROM audit WHERE"
+	                          " event = 'authz.deactivated'",
+	                     NULL, 0),
+	    1);
+	finalize(k_a, kid, order_url, names, 2, &r);
+	expect_prob(&r, 403, "orderNotReady");
+	acme_resp_clear(&r);
+	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
+	                          " kind = 'enroll'",
+	                     NULL, 0),
+	    0);
+}
+
+/* finalize re-checks every authorization inside its transaction: one that
+ * lost its validity behind the order's back fails the order. */
+static void
+test_finalize_rechecks_authzs(void **state)
+{
+	const char *const names[] = {"recheck.example.com"};
+	struct acme_resp r;
+	char kid[512], order_url[512], az[600];
+	json_t *row;
+
+	(void)state;
+	new_account(k_a, kid);
+	new_order(k_a, kid, names, 1, &r);
+	snprintf(order_url, sizeof(order_url), "%s", r.location);
+	first_authz(&r, az);
+	validate_order(k_a, kid, &r, "http-01");
+	acme_resp_clear(&r);
+	/* e.g. the account deactivation path: authz only, order untouched */
+	assert_int_equal(acme_db_exec(T.db,
+	                     "UPDATE authzs SET status = 'deactivated'", NULL),
+	    1);
+	finalize(k_a, kid, order_url, names, 1, &r);
+	expect_prob(&r, 403, "orderNotReady");
+	acme_resp_clear(&r);
+	row = order_row(order_url);
+	assert_string_equal(acme_row_str(row, "status"), "invalid");
+	json_decref(row);
+	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
+	                          " kind = 'enroll'",
+	                     NULL, 0),
+	    0);
+}
+
+/* A ready order that reuses a valid authorization expiring before the
+ * order does: once the authorization expired it reads "expired", the
+ * order "invalid", and finalize is refused. */
+static void
+test_finalize_expired_reused_authz(void **state)
+{
+	const char *const names[] = {"lapse.example.com"};
+	struct acme_resp r;
+	char kid[512], order_url[512], az[600];
+
+	(void)state;
+	new_account(k_a, kid);
+	new_order(k_a, kid, names, 1, &r);
+	validate_order(k_a, kid, &r, "http-01"); /* valid until NOW0+REUSE */
+	acme_resp_clear(&r);
+	T.now = NOW0 + REUSE - 2 * 86400;
+	new_order(k_a, kid, names, 1, &r);
+	snprintf(order_url, sizeof(order_url), "%s", r.location);
+	first_authz(&r, az);
+	assert_string_equal(jstr(r.json, "status"), "ready");
+	acme_resp_clear(&r);
+
+	T.now = NOW0 + REUSE + 1; /* the order lives 5 more days */
+	post(k_a, kid, rel(az), NULL, &r);
+	expect_status(&r, 200);
+	assert_string_equal(jstr(r.json, "status"), "expired");
+	acme_resp_clear(&r);
+	post(k_a, kid, rel(order_url), NULL, &r);
+	assert_string_equal(jstr(r.json, "status"), "invalid");
+	acme_resp_clear(&r);
+	finalize(k_a, kid, order_url, names, 1, &r);
+	expect_prob(&r, 403, "orderNotReady");
+	acme_resp_clear(&r);
+	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
+	                          " kind = 'enroll'",
+	                     NULL, 0),
+	    0);
+	/* an expired authorization cannot be deactivated any more */
+	post(k_a, kid, rel(az), "{\"status\":\"deactivated\"}", &r);
+	expect_status(&r, 200);
+	assert_string_equal(jstr(r.json, "status"), "expired");
+	acme_resp_clear(&r);
+}
+
+/* §7.1.6: a pending authorization past its expiry reads "expired"; a
+ * challenge POST on it is refused with 403 unauthorized, not malformed,
+ * and starts nothing. */
+static void
+test_chall_on_expired_authz(void **state)
+{
+	const char *const names[] = {"late.example.com"};
+	struct acme_resp r;
+	char kid[512], az[600], chall[600];
+
+	(void)state;
+	new_account(k_a, kid);
+	new_order(k_a, kid, names, 1, &r);
+	first_authz(&r, az);
+	acme_resp_clear(&r);
+	assert_true(find_chall(k_a, kid, az, "http-01", chall, sizeof(chall)));
+	T.now = NOW0 + LIFETIME + 1;
+	post(k_a, kid, rel(az), NULL, &r);
+	expect_status(&r, 200);
+	assert_string_equal(jstr(r.json, "status"), "expired");
+	acme_resp_clear(&r);
+	post(k_a, kid, rel(chall), "{}", &r);
+	expect_prob(&r, 403, "unauthorized");
+	assert_true(has_link(&r, "up", az));
+	acme_resp_clear(&r);
+	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
+	                          " kind = 'validate'",
+	                     NULL, 0),
+	    0);
+	/* reading the challenge still works */
+	post(k_a, kid, rel(chall), NULL, &r);
+	expect_status(&r, 200);
+	acme_resp_clear(&r);
+}
+
+/* §6.3: POST-as-GET resources take the empty payload only. */
+static void
+test_post_as_get_strict(void **state)
+{
+	const char *const names[] = {"pag.example.com"};
+	struct acme_resp r;
+	char kid[512], order_url[512], az[600], orders[600], *pem, cert[600];
+	json_t *row;
+
+	(void)state;
+	new_account(k_a, kid);
+	pem = issue_cert(k_a, kid, names, 1, 77, order_url);
+	free(pem);
+	row = acme_db_one(T.db, "SELECT crt_id FROM certificates", NULL);
+	assert_non_null(row);
+	snprintf(
+	    cert, sizeof(cert), BASE "/cert/%s", acme_row_str(row, "crt_id"));
+	json_decref(row);
+	snprintf(orders, sizeof(orders), "%s/orders", kid);
+	new_order(k_a, kid, (const char *const[]){"pag2.example.com"}, 1, &r);
+	first_authz(&r, az);
+	acme_resp_clear(&r);
+
+	{
+		const char *urls[] = {order_url, orders, cert, az};
+		for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+			post(k_a, kid, rel(urls[i]), "{}", &r);
+			expect_prob(&r, 400, "malformed");
+			acme_resp_clear(&r);
+			post(k_a, kid, rel(urls[i]), "{\"x\":1}", &r);
+			expect_prob(&r, 400, "malformed");
+			acme_resp_clear(&r);
+			post(k_a, kid, rel(urls[i]), NULL, &r);
+			expect_status(&r, 200);
+			acme_resp_clear(&r);
+		}
+	}
+	/* the authorization was not touched by the refused payloads */
+	post(k_a, kid, rel(az), NULL, &r);
+	assert_string_equal(jstr(r.json, "status"), "pending");
+	acme_resp_clear(&r);
+}
+
+/* POST-as-GET to newNonce answers like HEAD (Boulder does so too). */
+static void
+test_new_nonce_post_as_get(void **state)
+{
+	struct acme_resp r;
+	char kid[512];
+
+	(void)state;
+	new_account(k_a, kid);
+	post(k_a, kid, "/new-nonce", NULL, &r);
+	expect_status(&r, 200);
+	assert_int_equal(r.no_store, 1);
+	assert_null(r.json);
+	assert_null(r.allow);
+	assert_true(has_link(&r, "index", BASE "/directory"));
+	acme_resp_clear(&r);
+	post(k_a, kid, "/new-nonce", "{}", &r);
+	expect_prob(&r, 400, "malformed");
+	acme_resp_clear(&r);
+	/* GET-only and POST-only resources still say which methods work */
+	handle("PUT", "/new-nonce", NULL, NULL, &r);
+	expect_prob(&r, 405, "malformed");
+	assert_string_equal(r.allow, "GET, HEAD, POST");
+	acme_resp_clear(&r);
+	handle("GET", "/acct/x/orders", NULL, NULL, &r);
+	expect_prob(&r, 405, "malformed");
+	assert_string_equal(r.allow, "POST");
+	acme_resp_clear(&r);
+	handle("GET", "/order/x/y", NULL, NULL, &r);
+	expect_prob(&r, 404, "malformed");
+	acme_resp_clear(&r);
+}
+
+/* keyChange: a duplicate key in the inner payload is malformed; the key of
+ * another account or the account's own key: 409 malformed with the
+ * holder's URL ("conflict" is not in the IANA registry). */
+static void
+test_key_change_strict(void **state)
+{
+	struct acme_resp r;
+	char kid[512], *inner, *pls;
+	json_t *jwk;
+
+	(void)state;
+	new_account(k_a, kid);
+	jwk = acme_jwk_from_pkey(k_a);
+	pls = json_dumps(jwk, JSON_COMPACT);
+	json_decref(jwk);
+	{
+		char raw[2048];
+		snprintf(raw, sizeof(raw),
+		    "{\"account\":\"%s\",\"oldKey\":%s,\"account\":\"%s\"}",
+		    kid, pls, kid);
+		inner = at_jws(k_new, NULL, NULL, BASE "/key-change", raw);
+	}
+	free(pls);
+	post(k_a, kid, "/key-change", inner, &r);
+	expect_prob(&r, 400, "malformed");
+	acme_resp_clear(&r);
+	free(inner);
+
+	inner = key_change_inner(k_a, kid, k_a, NULL, BASE "/key-change");
+	post(k_a, kid, "/key-change", inner, &r);
+	expect_prob(&r, 409, "malformed");
+	assert_string_equal(r.location, kid);
+	acme_resp_clear(&r);
+	free(inner);
+}
+
+/* Contacts: one plausible address per mailto:, at most 10. */
+static void
+test_contacts(void **state)
+{
+	static const char *const bad[] = {
+	    "mailto:not an@@address",
+	    "mailto:a@@example.com",
+	    "mailto:a@example.com?subject=hi",
+	    "mailto:a@example.com,b@example.com",
+	    "mailto:a\r\nBcc: x@example.com@example.com",
+	    "mailto:a\x01@example.com",
+	    "mailto:@example.com",
+	    "mailto:a@",
+	    "mailto:a@localhost",
+	    "mailto:a@-x.example.com",
+	    "mailto:a@x_y.example.com",
+	    "mailto:a@example.123",
+	    "mailto:.a@example.com",
+	    "mailto:a..b@example.com",
+	    "mailto:a%40b@example.com",
+	    "mailto:a@exa mple.com",
+	};
+	struct acme_resp r;
+	char kid[512], body[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *o = json_pack("{s:b, s:[s]}", "termsOfServiceAgreed", 1,
+		    "contact", bad[i]);
+		char *s = json_dumps(o, JSON_COMPACT);
+
+		post(k_a, NULL, "/new-account", s, &r);
+		if (r.status != 400)
+			print_error("contact %s\n", bad[i]);
+		expect_prob(&r, 400, "invalidContact");
+		acme_resp_clear(&r);
+		free(s);
+		json_decref(o);
+	}
+	post(k_a, NULL, "/new-account",
+	    "{\"termsOfServiceAgreed\":true,\"contact\":[\"tel:+15551234\"]}",
+	    &r);
+	expect_prob(&r, 400, "unsupportedContact");
+	acme_resp_clear(&r);
+	snprintf(body, sizeof(body),
+	    "{\"termsOfServiceAgreed\":true,"
+	    "\"contact\":[");
+	for (int i = 0; i < 11; i++)
+		snprintf(body + strlen(body), sizeof(body) - strlen(body),
+		    "%s\"mailto:a%d@example.com\"", i ? "," : "", i);
+	strcat(body, "]}");
+	post(k_a, NULL, "/new-account", body, &r);
+	expect_prob(&r, 400, "invalidContact");
+	acme_resp_clear(&r);
+	assert_int_equal(
+	    db_count("SELECT count(*) AS n FROM accounts", NULL, 0), 0);
+
+	post(k_a, NULL, "/new-account",
+	    "{\"termsOfServiceAgreed\":true,\"contact\":["
+	    "\"mailto:Ops.Team+acme@Sub.Example.com\","
+	    "\"MAILTO:x_y-z@xn--bcher-kva.example\"]}",
+	    &r);
+	expect_status(&r, 201);
+	snprintf(kid, sizeof(kid), "%s", r.location);
+	acme_resp_clear(&r);
+	/* and on update */
+	post(k_a, kid, rel(kid), "{\"contact\":[\"mailto:not an@@address\"]}",
+	    &r);
+	expect_prob(&r, 400, "invalidContact");
+	acme_resp_clear(&r);
+}
+
+/* A detail cut by "%.200s" in the middle of a UTF-8 character still makes
+ * a problem document with a body, of whole characters. */
+static void
+test_problem_utf8_cut(void **state)
+{
+	struct acme_resp r;
+	char url[600], kid[512];
+	struct acme_problem p = {0};
+	json_t *doc;
+
+	(void)state;
+	new_account(k_a, kid);
+	/* "https://acme.test/x" is 19 bytes: 181 more end mid-"é" */
+	snprintf(url, sizeof(url), "%s", BASE "/x");
+	for (int i = 0; i < 120; i++)
+		strcat(url, "\xc3\xa9");
+	post_full(k_a, kid, "/new-order", url, NULL, "{}", &r);
+	expect_prob(&r, 401, "unauthorized");
+	assert_non_null(strstr(detail(&r), "\xc3\xa9\"")); /* cut dropped */
+	acme_resp_clear(&r);
+
+	/* straight through the problem layer, including a full buffer */
+	memset(p.detail, 'a', sizeof(p.detail) - 2);
+	p.detail[sizeof(p.detail) - 2] = '\xe2'; /* first byte of 3 */
+	p.detail[sizeof(p.detail) - 1] = '\0';
+	p.type = "malformed";
+	p.status = 400;
+	doc = acme_problem_json(&p);
+	assert_non_null(doc);
+	assert_int_equal(strlen(jstr(doc, "detail")), sizeof(p.detail) - 2);
+	json_decref(doc);
+	snprintf(p.detail, sizeof(p.detail), "bad \xff\xfe byte \xed\xa0\x80");
+	doc = acme_problem_json(&p);
+	assert_non_null(doc);
+	assert_string_equal(jstr(doc, "detail"), "bad  byte ");
+	json_decref(doc);
+	/* a subproblem with a cut detail is kept, not dropped */
+	acme_problem_add_sub(&p, "caa", "CAA says \xc3", "dns", "a.example");
+	assert_int_equal(json_array_size(p.subproblems), 1);
+	assert_string_equal(
+	    jstr(json_array_get(p.subproblems, 0), "detail"), "CAA says ");
+	acme_problem_clear(&p);
+}
+
+/* A base_url too long for the response buffers must not overflow them:
+ * the Location is left empty rather than written past its end. */
+static void
+test_long_base_url(void **state)
+{
+	static char base[600];
+	char url[700];
+	struct acme_resp r;
+
+	(void)state;
+	snprintf(base, sizeof(base), "https://acme.test/");
+	while (strlen(base) < 520)
+		strcat(base, "p");
+	T.s.base_url = base;
+	snprintf(url, sizeof(url), "%s/new-account", base);
+	post_full(k_a, NULL, "/new-account", url, NULL,
+	    "{\"termsOfServiceAgreed\":true}", &r);
+	expect_status(&r, 201);
+	assert_true(strlen(r.location) < sizeof(r.location));
+	{
+		char want[700];
+		snprintf(want, sizeof(want), "%s/directory", base);
+		assert_true(has_link(&r, "index", want));
+	}
+	acme_resp_clear(&r);
+}
+
 int
 main(void)
 {
@@ -2613,6 +3040,25 @@ main(void)
 	        test_eab_max_accounts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_eab_binding_reflected, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_deactivate_authz_of_ready_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_finalize_rechecks_authzs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_finalize_expired_reused_authz, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_chall_on_expired_authz, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_post_as_get_strict, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_new_nonce_post_as_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_key_change_strict, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_contacts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_problem_utf8_cut, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_long_base_url, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
