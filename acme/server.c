@@ -1578,14 +1578,9 @@ h_finalize(struct call *c, const char *oid)
 	if (!owns(c, ord))
 		goto out;
 	st = acme_row_str(ord, "status");
-	if (strcmp(st, "processing") == 0) {
-		/* a client retrying after a timeout gets the order as it is:
-		 * never a second enrollment. XXX RFC 8555 §7.4 asks for 403
-		 * orderNotReady here too; kept for clients that time out
-		 * while their first finalize is in flight. */
-		reply_order(c, 200, ord);
-		goto out;
-	}
+	/* RFC 8555 §7.4: only a ready order may be finalized; a client
+	 * retrying while its first finalize is processing is told so (it
+	 * polls the order), and nothing is enrolled twice */
 	if (strcmp(st, "ready") != 0) {
 		fail(c, 403, "orderNotReady", "the order is %s, not ready", st);
 		goto out;

@@ -1135,10 +1135,10 @@ test_order_flow(void **state)
 	/* still processing: the deferred reply keeps waiting */
 	assert_int_equal(acme_wait_poll(T.ctx, &fin, T.now, 0), 0);
 
-	/* a finalize retry does not enroll twice */
+	/* a finalize retry is not ready (RFC 8555 §7.4) and does not
+	 * enroll twice */
 	finalize(k_a, kid, order_url, names, 2, &r);
-	expect_status(&r, 200);
-	assert_string_equal(jstr(r.json, "status"), "processing");
+	expect_prob(&r, 403, "orderNotReady");
 	assert_int_equal(r.wait, ACME_WAIT_NONE);
 	acme_resp_clear(&r);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
@@ -1231,9 +1231,8 @@ test_finalize_twice(void **state)
 	finalize(k_a, kid, order_url, names, 1, &r);
 	finalize(k_a, kid, order_url, names, 1, &r2);
 	expect_status(&r, 200);
-	expect_status(&r2, 200);
+	expect_prob(&r2, 403, "orderNotReady");
 	assert_string_equal(jstr(r.json, "status"), "processing");
-	assert_string_equal(jstr(r2.json, "status"), "processing");
 	assert_int_equal(r.wait, ACME_WAIT_ORDER);
 	acme_resp_clear(&r);
 	acme_resp_clear(&r2);
