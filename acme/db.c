@@ -26,6 +26,10 @@ struct acme_db {
 		const char *sql; /* string literal: its address is the key */
 		sqlite3_stmt *st;
 	} cache[NCACHE];
+	/* fault injection for tests: the next fail_count statements whose
+	 * SQL contains fail_match fail as a database error would */
+	char fail_match[128];
+	int fail_count;
 };
 
 /*
@@ -334,12 +338,26 @@ prepare(struct acme_db *db, const char *sql)
 	return NULL;
 }
 
+void
+acme_db_inject_fault(struct acme_db *db, const char *sql_part, int count)
+{
+	snprintf(db->fail_match, sizeof(db->fail_match), "%s",
+	    sql_part != NULL ? sql_part : "");
+	db->fail_count = sql_part != NULL ? count : 0;
+}
+
 static sqlite3_stmt *
 bind(struct acme_db *db, const char *sql, const char *fmt, va_list ap)
 {
-	sqlite3_stmt *st = prepare(db, sql);
+	sqlite3_stmt *st;
 	int i = 1;
 
+	if (db->fail_count > 0 && strstr(sql, db->fail_match) != NULL) {
+		db->fail_count--;
+		log_err("db: injected fault: %s", sql);
+		return NULL;
+	}
+	st = prepare(db, sql);
 	if (st == NULL)
 		return NULL;
 	sqlite3_reset(st);
@@ -415,12 +433,14 @@ row_json(sqlite3_stmt *st)
 }
 
 static json_t *
-query(struct acme_db *db, const char *sql, int all, const char *fmt, va_list ap)
+query(struct acme_db *db, const char *sql, int all, int *status,
+    const char *fmt, va_list ap)
 {
 	sqlite3_stmt *st = bind(db, sql, fmt, ap);
 	json_t *rows = NULL, *row;
 	int rc;
 
+	*status = -1;
 	if (st == NULL)
 		return NULL;
 	if (all && (rows = json_array()) == NULL)
@@ -429,6 +449,7 @@ query(struct acme_db *db, const char *sql, int all, const char *fmt, va_list ap)
 		row = row_json(st);
 		if (!all) {
 			sqlite3_reset(st);
+			*status = row != NULL ? 1 : -1;
 			return row;
 		}
 		json_array_append_new(rows, row);
@@ -437,10 +458,25 @@ query(struct acme_db *db, const char *sql, int all, const char *fmt, va_list ap)
 		log_err("db: %s: %s", sqlite3_errmsg(db->h), sql);
 		json_decref(rows);
 		rows = NULL;
+	} else {
+		*status = all ? 1 : 0;
 	}
 out:
 	sqlite3_reset(st);
 	return rows;
+}
+
+int
+acme_db_get(
+    struct acme_db *db, json_t **row, const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int status;
+
+	va_start(ap, fmt);
+	*row = query(db, sql, 0, &status, fmt, ap);
+	va_end(ap);
+	return status;
 }
 
 json_t *
@@ -448,9 +484,10 @@ acme_db_one(struct acme_db *db, const char *sql, const char *fmt, ...)
 {
 	va_list ap;
 	json_t *r;
+	int status;
 
 	va_start(ap, fmt);
-	r = query(db, sql, 0, fmt, ap);
+	r = query(db, sql, 0, &status, fmt, ap);
 	va_end(ap);
 	return r;
 }
@@ -460,9 +497,10 @@ acme_db_all(struct acme_db *db, const char *sql, const char *fmt, ...)
 {
 	va_list ap;
 	json_t *r;
+	int status;
 
 	va_start(ap, fmt);
-	r = query(db, sql, 1, fmt, ap);
+	r = query(db, sql, 1, &status, fmt, ap);
 	va_end(ap);
 	return r;
 }

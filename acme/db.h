@@ -29,8 +29,25 @@ void acme_db_close(struct acme_db *db);
 
 /** Run a statement; @return rows changed (>= 0) or -1 (logged). */
 int acme_db_exec(struct acme_db *db, const char *sql, const char *fmt, ...);
-/** First row as a new object (caller decrefs), NULL if none or error. */
+/**
+ * First row as a new object (caller decrefs), NULL if none OR error: use
+ * only where both mean the same to the caller (a lookup answered 404
+ * either way is not such a place: see acme_db_get).
+ */
 json_t *acme_db_one(struct acme_db *db, const char *sql, const char *fmt, ...);
+/**
+ * First row into *row (caller decrefs).
+ * @return 1 a row, 0 no row (*row NULL), -1 database error (logged, *row
+ *         NULL): an error is never "not found" - job code retries,
+ *         request handlers answer 500.
+ */
+int acme_db_get(
+    struct acme_db *db, json_t **row, const char *sql, const char *fmt, ...);
+/**
+ * Tests only: make the next count statements whose SQL contains sql_part
+ * fail as a database error would (NULL clears).
+ */
+void acme_db_inject_fault(struct acme_db *db, const char *sql_part, int count);
 /** All rows as a new array of objects (caller decrefs); NULL on error. */
 json_t *acme_db_all(struct acme_db *db, const char *sql, const char *fmt, ...);
 /** rowid of the last INSERT on this connection. */

@@ -143,21 +143,40 @@ acme_state_chall_done(struct acme_db *db, const struct acme_job *job,
 	char *err = NULL;
 	long long authz_id;
 	size_t i;
-	int rc = -1;
+	int rc = -1, found;
 
 	if (acme_db_begin(db) != 0)
 		return -1;
-	ch = acme_db_one(db,
+	found = acme_db_get(db, &ch,
 	    "SELECT c.id, c.status, c.authz_id, a.status AS astatus,"
-	    " a.id_value, a.id_type FROM challenges c JOIN authzs a ON a.id ="
-	    " c.authz_id WHERE c.id = ?",
+	    " a.expires AS aexpires, a.id_value, a.id_type FROM challenges c"
+	    " JOIN authzs a ON a.id = c.authz_id WHERE c.id = ?",
 	    "i", job->ref);
-	if (ch == NULL)
+	if (found < 0)
+		goto out; /* a read error settles nothing: the job is retried */
+	if (found == 0)
 		goto done_job; /* vanished: nothing to do */
 	authz_id = acme_row_int(ch, "authz_id");
 	if (strcmp(acme_row_str(ch, "status"), "processing") != 0 ||
 	    strcmp(acme_row_str(ch, "astatus"), "pending") != 0)
 		goto done_job;
+	if (acme_row_int(ch, "aexpires") <= now) {
+		/* RFC 8555 §7.1.6: an expired authorization is not validated
+		 * late (nor given a fresh lifetime); its challenge ends
+		 * invalid and readers see the authorization expired */
+		if (acme_db_exec(db,
+		        "UPDATE challenges SET status = 'invalid', error = ?"
+		        " WHERE id = ?",
+		        "si",
+		        "{\"type\":\"urn:ietf:params:acme:error:unauthorized\","
+		        "\"detail\":\"the authorization expired before the"
+		        " validation ended\",\"status\":403}",
+		        job->ref) < 0)
+			goto out;
+		acme_db_audit(db, now, "challenge.expired",
+		    acme_row_str(ch, "id_value"), "");
+		goto done_job;
+	}
 	if (prob == NULL) {
 		/* RFC 8555 §7.1.6: challenge valid -> authz valid -> every
 		 * order whose authorizations are now all valid turns ready,
@@ -196,6 +215,8 @@ acme_state_chall_done(struct acme_db *db, const struct acme_job *job,
 		orders = acme_db_all(db,
 		    "SELECT order_id FROM order_authzs WHERE authz_id = ?", "i",
 		    authz_id);
+		if (orders == NULL)
+			goto out;
 		json_array_foreach(orders, i, o) {
 			struct acme_problem op = {0};
 			char *oerr;
@@ -209,11 +230,17 @@ acme_state_chall_done(struct acme_db *db, const struct acme_job *job,
 			    acme_row_str(ch, "id_value"));
 			oerr = problem_text(&op);
 			acme_problem_clear(&op);
-			acme_db_exec(db,
-			    "UPDATE orders SET status = 'invalid', error = ?,"
-			    " updated = ? WHERE id = ? AND status IN"
-			    " ('pending', 'ready')",
-			    "sii", oerr, now, acme_row_int(o, "order_id"));
+			if (oerr == NULL ||
+			    acme_db_exec(db,
+			        "UPDATE orders SET status = 'invalid', error = "
+			        "?,"
+			        " updated = ? WHERE id = ? AND status IN"
+			        " ('pending', 'ready')",
+			        "sii", oerr, now,
+			        acme_row_int(o, "order_id")) < 0) {
+				free(oerr);
+				goto out; /* all or nothing (finding 25) */
+			}
 			free(oerr);
 		}
 		acme_db_audit(db, now, "challenge.invalid",
@@ -230,6 +257,19 @@ out:
 	json_decref(ch);
 	json_decref(orders);
 	return rc;
+}
+
+int
+acme_state_job_close(struct acme_db *db, const struct acme_job *job,
+    const char *why, long long now)
+{
+	if (acme_db_begin(db) != 0)
+		return -1;
+	if (job_finish(db, job->id, "done", why, now) != 0) {
+		acme_db_rollback(db);
+		return -1;
+	}
+	return acme_db_commit(db);
 }
 
 int
@@ -292,7 +332,7 @@ acme_state_issued(struct acme_db *db, const struct acme_job *job,
 	json_t *order = NULL;
 	unsigned char rnd[16];
 	char crt_id[32], ref[64];
-	int rc = -1;
+	int rc = -1, found;
 
 	if (acme_cert_info_pem(chain_pem, &info, &prob) != 0) {
 		log_err("order=%lld: collected chain does not parse: %s",
@@ -306,11 +346,13 @@ acme_state_issued(struct acme_db *db, const struct acme_job *job,
 	b64url_encode(rnd, sizeof(rnd), crt_id);
 	if (acme_db_begin(db) != 0)
 		return -1;
-	order = acme_db_one(db,
+	found = acme_db_get(db, &order,
 	    "SELECT id, account_id, connector, ca_ref, status FROM orders"
 	    " WHERE id = ?",
 	    "i", job->ref);
-	if (order == NULL ||
+	if (found < 0)
+		goto out; /* never "gone" on a read error: collect again */
+	if (found == 0 ||
 	    strcmp(acme_row_str(order, "status"), "processing") != 0) {
 		rc = job_finish(db, job->id, "done", NULL, now);
 		goto commit;

@@ -43,6 +43,12 @@ int acme_jobs_purge(struct acme_db *db, long long before);
  * waiting on it (ready / invalid). */
 int acme_state_chall_done(struct acme_db *db, const struct acme_job *job,
     const struct acme_problem *prob, long long valid_for, long long now);
+/**
+ * Close a job that has nothing left to do (its challenge or order moved
+ * on), with why as its last_error; changes nothing else.
+ */
+int acme_state_job_close(struct acme_db *db, const struct acme_job *job,
+    const char *why, long long now);
 /** Record that an enrollment request is about to be sent (crash marker). */
 int acme_state_enroll_sending(struct acme_db *db, long long order_id,
     const struct acme_job *job, long long now);

@@ -143,6 +143,17 @@ retry_later(struct task *t, const char *error, int hint)
 	acme_job_retry(t->j->db, t->job.id, now_ms() + delay, error, now);
 }
 
+/* The database could not be read: nothing is settled, the job runs again
+ * in a few seconds (a database error is never "gone", nor "valid"). */
+static void
+db_retry(struct task *t)
+{
+	log_err("job=%lld kind=%s ref=%lld: database error, retrying",
+	    t->job.id, t->job.kind, t->job.ref);
+	acme_job_retry(
+	    t->j->db, t->job.id, now_ms() + 2000, "database error", time(NULL));
+}
+
 /* ---- validate ----------------------------------------------------- */
 
 static void
@@ -163,9 +174,12 @@ validated(void *arg, const struct acme_problem *prob)
 	if (acme_state_chall_done(t->j->db, &t->job, prob,
 	        t->j->conf->acme.authz_reuse > 0 ? t->j->conf->acme.authz_reuse
 	                                         : 86400,
-	        time(NULL)) != 0)
+	        time(NULL)) != 0) {
+		/* rolled back: the job stays queued and validates again */
 		log_err(
 		    "job=%lld: cannot store the validation result", t->job.id);
+		db_retry(t);
+	}
 	changed(t->j);
 	task_free(t);
 }
@@ -178,18 +192,26 @@ start_validate(struct task *t)
 	json_t *row, *jwk = NULL;
 	char thumb[44];
 	char *ka = NULL;
-	int rc = -1;
+	int rc = -1, found;
 
-	row = acme_db_one(t->j->db,
+	found = acme_db_get(t->j->db, &row,
 	    "SELECT c.type, c.token, c.status, a.id_type, a.id_value,"
 	    " a.account_id, acc.jwk FROM challenges c JOIN authzs a ON a.id = "
 	    "c.authz_id"
 	    " JOIN accounts acc ON acc.id = a.account_id WHERE c.id = ?",
 	    "i", t->job.ref);
-	if (row == NULL ||
+	if (found < 0) {
+		db_retry(t);
+		goto out;
+	}
+	if (found == 0 ||
 	    strcmp(acme_row_str(row, "status"), "processing") != 0) {
-		/* nothing left to validate: close the job */
-		acme_state_chall_done(t->j->db, &t->job, NULL, 0, time(NULL));
+		/* nothing left to validate: close the job, validate nothing
+		 * (review finding 3: this path once reused the success
+		 * branch) */
+		if (acme_state_job_close(t->j->db, &t->job,
+		        "challenge no longer processing", time(NULL)) != 0)
+			db_retry(t);
 		goto out;
 	}
 	acme_failed_validation_key(acme_row_int(row, "account_id"),
@@ -313,15 +335,24 @@ start_enroll(struct task *t)
 {
 	json_t *o, *ids, *v;
 	size_t i;
+	int found;
 
-	o = acme_db_one(t->j->db,
+	found = acme_db_get(t->j->db, &o,
 	    "SELECT oid, status, csr_pem, identifiers, connector, enroll_state"
 	    " FROM orders WHERE id = ?",
 	    "i", t->job.ref);
-	if (o == NULL || strcmp(acme_row_str(o, "status"), "processing") != 0) {
-		acme_state_order_failed(
-		    t->j->db, &t->job, "order is not processing", time(NULL));
+	if (found < 0) {
+		db_retry(t);
+		return -1;
+	}
+	if (found == 0 ||
+	    strcmp(acme_row_str(o, "status"), "processing") != 0) {
+		/* the order moved on (or is gone): nothing to enroll */
+		if (acme_state_job_close(t->j->db, &t->job,
+		        "order is not processing", time(NULL)) != 0)
+			db_retry(t);
 		json_decref(o);
+		changed(t->j);
 		return -1;
 	}
 	t->ca = backend_for(t->j, acme_row_str(o, "connector"));
@@ -382,14 +413,22 @@ collected(void *arg, const struct acme_ca_result *res)
 static int
 start_collect(struct task *t)
 {
-	json_t *o = acme_db_one(t->j->db,
+	json_t *o = NULL;
+	int rc = -1, found;
+
+	found = acme_db_get(t->j->db, &o,
 	    "SELECT status, ca_ref, connector FROM orders WHERE id = ?", "i",
 	    t->job.ref);
-	int rc = -1;
-
-	if (o == NULL || strcmp(acme_row_str(o, "status"), "processing") != 0) {
-		acme_state_order_failed(
-		    t->j->db, &t->job, "order is not processing", time(NULL));
+	if (found < 0) {
+		db_retry(t);
+		goto out;
+	}
+	if (found == 0 ||
+	    strcmp(acme_row_str(o, "status"), "processing") != 0) {
+		if (acme_state_job_close(t->j->db, &t->job,
+		        "order is not processing", time(NULL)) != 0)
+			db_retry(t);
+		changed(t->j);
 		goto out;
 	}
 	t->ca = backend_for(t->j, acme_row_str(o, "connector"));
@@ -431,12 +470,18 @@ revoked(void *arg, const struct acme_ca_result *res)
 static int
 start_revoke(struct task *t)
 {
-	json_t *c = acme_db_one(t->j->db,
+	json_t *c = NULL;
+	int rc = -1, found;
+
+	found = acme_db_get(t->j->db, &c,
 	    "SELECT ca_ref, connector FROM certificates WHERE id = ?", "i",
 	    t->job.ref);
-	int rc = -1;
-
-	if (c == NULL) {
+	if (found < 0) {
+		/* never "revocation failed" on a read error */
+		db_retry(t);
+		goto out;
+	}
+	if (found == 0) {
 		acme_state_revoke_done(t->j->db, &t->job, 0,
 		    "the certificate is no longer stored", time(NULL));
 		goto out;

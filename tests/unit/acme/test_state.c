@@ -824,6 +824,159 @@ test_jobs_purge(void **state)
 	assert_int_equal(acme_jobs_purge(db, NOW - 50), 0);
 }
 
+/* ---- database errors (review findings 3, 6, 25) --------------------- */
+
+/* A read error while a validation result is stored settles nothing: the
+ * challenge stays processing, the job queued (to run again), no order
+ * moves. On the old code the read error meant "vanished": job done. */
+static void
+test_chall_done_read_error(void **state)
+{
+	long long acct = add_account("a1");
+	long long o = add_order(acct, "o1", "pending");
+	long long az = add_authz(acct, "x.example", "pending");
+	long long ch;
+	struct acme_job j;
+
+	(void)state;
+	link_authz(o, az);
+	ch = add_chall(az, "processing");
+	j = add_job("validate", ch, 0, NOW);
+	acme_db_inject_fault(db, "FROM challenges c JOIN authzs a", 1);
+	assert_int_equal(acme_state_chall_done(db, &j, NULL, 3600, NOW), -1);
+	CHALL_STATUS(ch, "processing");
+	AUTHZ_STATUS(az, "pending");
+	ORDER_STATUS(o, "pending");
+	JOB_STATE(j.id, "queued");
+	/* once the database answers, the result is stored */
+	assert_int_equal(acme_state_chall_done(db, &j, NULL, 3600, NOW), 0);
+	CHALL_STATUS(ch, "valid");
+	ORDER_STATUS(o, "ready");
+}
+
+/* Closing a job whose challenge moved on never validates anything (the
+ * fail-open of finding 3 came through the success branch). */
+static void
+test_job_close(void **state)
+{
+	long long acct = add_account("a1");
+	long long az = add_authz(acct, "y.example", "pending");
+	long long ch = add_chall(az, "processing");
+	struct acme_job j = add_job("validate", ch, 0, NOW);
+
+	(void)state;
+	assert_int_equal(acme_state_job_close(db, &j, "test", NOW), 0);
+	CHALL_STATUS(ch, "processing");
+	AUTHZ_STATUS(az, "pending");
+	JOB_STATE(j.id, "done");
+}
+
+/* Failing orders of an invalid challenge is all or nothing (finding 25):
+ * a failed order update rolls the whole result back. */
+static void
+test_chall_done_order_update_error(void **state)
+{
+	struct acme_problem p = {0};
+	long long acct = add_account("a1");
+	long long o = add_order(acct, "o1", "pending");
+	long long az = add_authz(acct, "z.example", "pending");
+	long long ch;
+	struct acme_job j;
+
+	(void)state;
+	link_authz(o, az);
+	ch = add_chall(az, "processing");
+	j = add_job("validate", ch, 0, NOW);
+	acme_problem_set(&p, 403, "unauthorized", "wrong answer");
+	acme_db_inject_fault(db, "UPDATE orders SET status = 'invalid'", 1);
+	assert_int_equal(acme_state_chall_done(db, &j, &p, 3600, NOW), -1);
+	CHALL_STATUS(ch, "processing");
+	AUTHZ_STATUS(az, "pending");
+	ORDER_STATUS(o, "pending");
+	JOB_STATE(j.id, "queued");
+	acme_problem_clear(&p);
+}
+
+/* An expired pending authorization is not validated late, nor given a
+ * fresh lifetime (finding 16). */
+static void
+test_chall_done_expired_authz(void **state)
+{
+	long long acct = add_account("a1");
+	long long o = add_order(acct, "o1", "pending");
+	long long az = add_authz(acct, "late.example", "pending");
+	long long ch;
+	struct acme_job j;
+
+	(void)state;
+	link_authz(o, az);
+	ch = add_chall(az, "processing");
+	j = add_job("validate", ch, 0, NOW);
+	assert_int_equal(
+	    acme_state_chall_done(db, &j, NULL, 3600, NOW + 2 * 86400), 0);
+	CHALL_STATUS(ch, "invalid");
+	AUTHZ_STATUS(az, "pending"); /* readers see it expired */
+	ORDER_STATUS(o, "pending");
+	JOB_STATE(j.id, "done");
+}
+
+/* A read error while a collected certificate is stored keeps the job
+ * queued: the certificate is not dropped (finding 6). */
+static void
+test_issued_read_error(void **state)
+{
+	const char *const names[] = {"kept.example"};
+	long long acct = add_account("a1");
+	long long o = add_order(acct, "o1", "processing");
+	struct acme_job j = add_job("collect", o, 0, NOW);
+	EVP_PKEY *key = at_key_p256();
+	char *pem = at_cert_pem(key, names, 1, 0x77, NOW - 60, NOW + 86400);
+	json_t *r;
+
+	(void)state;
+	acme_db_inject_fault(db, "FROM orders WHERE id = ?", 1);
+	assert_int_equal(acme_state_issued(db, &j, pem, NOW), -1);
+	JOB_STATE(j.id, "queued");
+	ORDER_STATUS(o, "processing");
+	r = acme_db_one(db, "SELECT count(*) AS n FROM certificates", NULL);
+	assert_int_equal(acme_row_int(r, "n"), 0);
+	json_decref(r);
+	assert_int_equal(acme_state_issued(db, &j, pem, NOW), 0);
+	ORDER_STATUS(o, "valid");
+	free(pem);
+	EVP_PKEY_free(key);
+}
+
+/* The tri-state read tells a row, no row and an error apart. */
+static void
+test_db_get(void **state)
+{
+	json_t *row = NULL;
+
+	(void)state;
+	add_account("a1");
+	assert_int_equal(
+	    acme_db_get(
+	        db, &row, "SELECT kid FROM accounts WHERE kid = ?", "s", "a1"),
+	    1);
+	assert_string_equal(acme_row_str(row, "kid"), "a1");
+	json_decref(row);
+	assert_int_equal(
+	    acme_db_get(
+	        db, &row, "SELECT kid FROM accounts WHERE kid = ?", "s", "zz"),
+	    0);
+	assert_null(row);
+	acme_db_inject_fault(db, "FROM accounts WHERE kid", 1);
+	assert_int_equal(
+	    acme_db_get(
+	        db, &row, "SELECT kid FROM accounts WHERE kid = ?", "s", "a1"),
+	    -1);
+	assert_null(row);
+	/* a broken statement is an error too */
+	assert_int_equal(
+	    acme_db_get(db, &row, "SELECT nope FROM nowhere", NULL), -1);
+}
+
 int
 main(void)
 {
@@ -831,6 +984,16 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_jobs_due, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_job_retry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_jobs_purge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_chall_done_read_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_job_close, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_chall_done_order_update_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_chall_done_expired_authz, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_issued_read_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_db_get, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_chall_done_valid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
