@@ -6,6 +6,7 @@
 #include "contrib/x509der.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -595,5 +596,146 @@ acme_cert_key_matches(const unsigned char *der, size_t len, EVP_PKEY *key)
 		rc = 1;
 	ERR_clear_error();
 	X509_free(x);
+	return rc;
+}
+
+/* The name of one SAN entry as the order writes identifiers: "dns:x" in
+ * lower case or "ip:" + canonical text; NULL for other kinds. */
+static char *
+san_key(const GENERAL_NAME *gn)
+{
+	char buf[300], ip[INET6_ADDRSTRLEN];
+	const unsigned char *d;
+	int len;
+
+	if (gn->type == GEN_DNS) {
+		d = ASN1_STRING_get0_data(gn->d.dNSName);
+		len = ASN1_STRING_length(gn->d.dNSName);
+		if (len <= 0 || len > 255 || memchr(d, 0, (size_t)len) != NULL)
+			return NULL;
+		snprintf(buf, sizeof(buf), "dns:%.*s", len, (const char *)d);
+		for (char *p = buf; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
+		return strdup(buf);
+	}
+	if (gn->type == GEN_IPADD) {
+		d = ASN1_STRING_get0_data(gn->d.iPAddress);
+		len = ASN1_STRING_length(gn->d.iPAddress);
+		if ((len != 4 && len != 16) ||
+		    inet_ntop(len == 4 ? AF_INET : AF_INET6, d, ip,
+		        sizeof(ip)) == NULL)
+			return NULL;
+		snprintf(buf, sizeof(buf), "ip:%s", ip);
+		return strdup(buf);
+	}
+	return NULL;
+}
+
+static int
+cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+acme_cert_matches_order(const char *chain_pem, const char *csr_pem,
+    const char *identifiers_json, char *why, size_t len)
+{
+	BIO *bio = NULL;
+	X509 *leaf = NULL;
+	X509_REQ *req = NULL;
+	GENERAL_NAMES *sans = NULL;
+	json_t *ids = json_loads(identifiers_json, 0, NULL), *id;
+	char **want = NULL, **got = NULL;
+	size_t nwant = json_array_size(ids), ngot = 0, i;
+	int rc = -1;
+
+	snprintf(why, len, "the certificate could not be read");
+	bio = BIO_new_mem_buf(chain_pem, -1);
+	leaf = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	bio = csr_pem ? BIO_new_mem_buf(csr_pem, -1) : NULL;
+	req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+	BIO_free(bio);
+	if (leaf == NULL || req == NULL || ids == NULL || nwant == 0)
+		goto out;
+	if (X509_get0_pubkey(leaf) == NULL ||
+	    EVP_PKEY_eq(X509_get0_pubkey(leaf), X509_REQ_get0_pubkey(req)) !=
+	        1) {
+		snprintf(why, len,
+		    "the certificate's public key is not the CSR's key");
+		goto out;
+	}
+	want = calloc(nwant, sizeof(*want));
+	sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+	got = calloc((size_t)sk_GENERAL_NAME_num(sans) + 1, sizeof(*got));
+	if (want == NULL || got == NULL)
+		goto out;
+	json_array_foreach(ids, i, id) {
+		const char *t = json_string_value(json_object_get(id, "type"));
+		const char *v = json_string_value(json_object_get(id, "value"));
+		char buf[300];
+
+		if (t == NULL || v == NULL)
+			goto out;
+		snprintf(buf, sizeof(buf), "%s:%s", t, v);
+		for (char *p = buf; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if ((want[i] = strdup(buf)) == NULL)
+			goto out;
+	}
+	for (int k = 0; k < sk_GENERAL_NAME_num(sans); k++) {
+		char *key = san_key(sk_GENERAL_NAME_value(sans, k));
+
+		if (key == NULL) {
+			snprintf(why, len,
+			    "the certificate carries a subjectAltName that is"
+			    " neither a DNS name nor an IP address");
+			goto out;
+		}
+		got[ngot++] = key;
+	}
+	qsort(want, nwant, sizeof(*want), cmp_cstr);
+	qsort(got, ngot, sizeof(*got), cmp_cstr);
+	/* duplicates in the certificate count once */
+	for (i = 1; ngot > 0 && i < ngot;) {
+		if (strcmp(got[i], got[i - 1]) == 0) {
+			free(got[i]);
+			memmove(&got[i], &got[i + 1],
+			    (ngot - i - 1) * sizeof(*got));
+			ngot--;
+		} else {
+			i++;
+		}
+	}
+	if (ngot != nwant) {
+		snprintf(why, len,
+		    "the certificate names %zu identifiers, the order %zu",
+		    ngot, nwant);
+		goto out;
+	}
+	for (i = 0; i < nwant; i++) {
+		if (strcmp(want[i], got[i]) != 0) {
+			snprintf(why, len,
+			    "the certificate's names differ from the order's"
+			    " (%.100s, not %.100s)",
+			    got[i], want[i]);
+			goto out;
+		}
+	}
+	rc = 0;
+	why[0] = '\0';
+out:
+	ERR_clear_error();
+	for (i = 0; want != NULL && i < nwant; i++)
+		free(want[i]);
+	for (i = 0; got != NULL && i < ngot; i++)
+		free(got[i]);
+	free(want);
+	free(got);
+	GENERAL_NAMES_free(sans);
+	X509_free(leaf);
+	X509_REQ_free(req);
+	json_decref(ids);
 	return rc;
 }

@@ -76,3 +76,12 @@ int acme_cert_leaf_der(const char *pem, unsigned char **der, size_t *len);
  * @return 1 yes, 0 no (also on unparsable input).
  */
 int acme_cert_key_matches(const unsigned char *der, size_t len, EVP_PKEY *key);
+
+/**
+ * Does the leaf of a chain SCM returned belong to this order: the CSR's
+ * public key, and exactly the order's identifiers as subjectAltNames
+ * (DNS case-insensitive, IP addresses canonical)?
+ * @return 0 yes, -1 no with the reason in why.
+ */
+int acme_cert_matches_order(const char *chain_pem, const char *csr_pem,
+    const char *identifiers_json, char *why, size_t len);

@@ -331,7 +331,7 @@ acme_state_issued(struct acme_db *db, const struct acme_job *job,
 	struct acme_cert_info info;
 	json_t *order = NULL;
 	unsigned char rnd[16];
-	char crt_id[32], ref[64];
+	char crt_id[32], ref[64], why[256];
 	int rc = -1, found;
 
 	if (acme_cert_info_pem(chain_pem, &info, &prob) != 0) {
@@ -347,8 +347,8 @@ acme_state_issued(struct acme_db *db, const struct acme_job *job,
 	if (acme_db_begin(db) != 0)
 		return -1;
 	found = acme_db_get(db, &order,
-	    "SELECT id, account_id, connector, ca_ref, status FROM orders"
-	    " WHERE id = ?",
+	    "SELECT id, oid, account_id, connector, ca_ref, status, csr_pem,"
+	    " identifiers FROM orders WHERE id = ?",
 	    "i", job->ref);
 	if (found < 0)
 		goto out; /* never "gone" on a read error: collect again */
@@ -356,6 +356,25 @@ acme_state_issued(struct acme_db *db, const struct acme_job *job,
 	    strcmp(acme_row_str(order, "status"), "processing") != 0) {
 		rc = job_finish(db, job->id, "done", NULL, now);
 		goto commit;
+	}
+	/* what SCM returned must be this order's certificate: the CSR's
+	 * key and exactly its names (a wrong sslId from reconciliation, or
+	 * names SCM added, must never reach the client) */
+	if (acme_cert_matches_order(chain_pem, acme_row_str(order, "csr_pem"),
+	        acme_row_str(order, "identifiers"), why, sizeof(why)) != 0) {
+		acme_db_rollback(db);
+		log_err(
+		    "order=%lld ca_ref=%s: the CA returned a certificate that"
+		    " does not match the order: %s",
+		    job->ref, acme_row_str(order, "ca_ref"), why);
+		rc = acme_state_order_failed(db, job,
+		    "the CA returned a certificate that does not match the"
+		    " order",
+		    now);
+		acme_db_audit(db, now, "certificate.mismatch",
+		    acme_row_str(order, "oid"), why);
+		json_decref(order);
+		return rc;
 	}
 	if (acme_db_exec(db,
 	        "INSERT INTO certificates(crt_id, order_id, account_id, serial,"

@@ -118,6 +118,33 @@ add_cert(long long order, long long acct, const char *status, int reason)
 	return acme_db_last_id(db);
 }
 
+/* Give an order the CSR (over key and names) and the identifiers that
+ * finalize would have stored. */
+static void
+set_order_csr(
+    long long order, EVP_PKEY *key, const char *const *names, size_t n)
+{
+	struct acme_csr csr = {0};
+	struct acme_problem p = {0};
+	char *b64 = at_csr_b64(key, names, n, names[0]), *ids_s;
+	json_t *ids = json_array();
+
+	assert_int_equal(acme_csr_parse(b64, &csr, &p), 0);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(ids,
+		    json_pack("{s:s, s:s}", "type", "dns", "value", names[i]));
+	ids_s = json_dumps(ids, JSON_COMPACT);
+	assert_int_equal(acme_db_exec(db,
+	                     "UPDATE orders SET csr_pem = ?, identifiers = ?"
+	                     " WHERE id = ?",
+	                     "ssi", csr.pem, ids_s, order),
+	    1);
+	free(ids_s);
+	json_decref(ids);
+	acme_csr_free(&csr);
+	free(b64);
+}
+
 /* Queue a job and read it back as the runner would. */
 static struct acme_job
 add_job(const char *kind, long long ref, long long arg, long long now)
@@ -597,6 +624,7 @@ test_issued(void **state)
 	json_t *r, *c;
 
 	(void)state;
+	set_order_csr(o, key, names, 1);
 	assert_int_equal(acme_state_enrolled(db, &j, "ssl-5", 0, NOW), 0);
 	assert_int_equal(acme_state_issued(db, &j, pem, NOW + 30), 0);
 	assert_int_equal(acme_cert_info_pem(pem, &info, &p), 0);
@@ -934,6 +962,7 @@ test_issued_read_error(void **state)
 	json_t *r;
 
 	(void)state;
+	set_order_csr(o, key, names, 1);
 	acme_db_inject_fault(db, "FROM orders WHERE id = ?", 1);
 	assert_int_equal(acme_state_issued(db, &j, pem, NOW), -1);
 	JOB_STATE(j.id, "queued");
@@ -945,6 +974,49 @@ test_issued_read_error(void **state)
 	ORDER_STATUS(o, "valid");
 	free(pem);
 	EVP_PKEY_free(key);
+}
+
+/* Finding 7: a certificate SCM returns for another key or other names
+ * fails the order; nothing is stored for download and operators see an
+ * audit row. */
+static void
+test_issued_mismatch(void **state)
+{
+	const char *const names[] = {"mine.example"};
+	const char *const more[] = {"mine.example", "extra.example"};
+	const char *const other[] = {"other.example"};
+	long long acct = add_account("a1");
+	EVP_PKEY *key = at_key_p256(), *stranger = at_key_p256();
+	char *wrong_key =
+	    at_cert_pem(stranger, names, 1, 1, NOW - 60, NOW + 99);
+	char *extra = at_cert_pem(key, more, 2, 2, NOW - 60, NOW + 99);
+	char *wrong_name = at_cert_pem(key, other, 1, 3, NOW - 60, NOW + 99);
+	char *const pems[] = {wrong_key, extra, wrong_name};
+	json_t *r;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		char oid[16];
+		long long o;
+		struct acme_job j;
+
+		snprintf(oid, sizeof(oid), "o%d", i);
+		o = add_order(acct, oid, "processing");
+		set_order_csr(o, key, names, 1);
+		j = add_job("collect", o, 0, NOW);
+		assert_int_equal(acme_state_issued(db, &j, pems[i], NOW), 0);
+		ORDER_STATUS(o, "invalid");
+		JOB_STATE(j.id, "failed");
+		assert_int_equal(audit_count("certificate.mismatch", oid), 1);
+	}
+	r = acme_db_one(db, "SELECT count(*) AS n FROM certificates", NULL);
+	assert_int_equal(acme_row_int(r, "n"), 0);
+	json_decref(r);
+	free(wrong_key);
+	free(extra);
+	free(wrong_name);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(stranger);
 }
 
 /* The tri-state read tells a row, no row and an error apart. */
@@ -994,6 +1066,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_issued_read_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_db_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_issued_mismatch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_chall_done_valid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
