@@ -26,9 +26,13 @@ struct acme_ca_enroll {
 				     enrollment so a lost reply can be found
 				     again (find) */
 	const char *csr_pem;      /* PEM CSR */
-	const char *const *names; /* SAN values (DNS names or IP addresses);
-				     names[0] is the CN */
+	const char *const *names; /* SAN values (DNS names or IP addresses)
+				     in the order sent */
 	size_t n_names;
+	const char *cn;    /* the commonName the CA files the enrollment under:
+			   the CSR's CN as written, or NULL when the CSR has
+			   none (then the CA takes names[0]); find searches
+			   by it */
 	int validity_days; /* 0 = connector default */
 };
 

@@ -739,3 +739,24 @@ out:
 	json_decref(ids);
 	return rc;
 }
+
+char *
+acme_csr_pem_cn(const char *pem)
+{
+	BIO *bio = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
+	X509_REQ *req =
+	    bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+	char buf[256], *cn = NULL;
+	int n;
+
+	if (req != NULL) {
+		n = X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req),
+		    NID_commonName, buf, sizeof(buf));
+		if (n > 0 && (size_t)n < sizeof(buf))
+			cn = strdup(buf);
+	}
+	ERR_clear_error();
+	X509_REQ_free(req);
+	BIO_free(bio);
+	return cn;
+}

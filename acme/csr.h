@@ -85,3 +85,6 @@ int acme_cert_key_matches(const unsigned char *der, size_t len, EVP_PKEY *key);
  */
 int acme_cert_matches_order(const char *chain_pem, const char *csr_pem,
     const char *identifiers_json, char *why, size_t len);
+
+/** The CN of a stored PEM CSR as written (new string), or NULL if none. */
+char *acme_csr_pem_cn(const char *pem);

@@ -8,6 +8,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "acme/csr.h"
 #include "acme/jws.h"
 #include "acme/state.h"
 #include "contrib/evcurl.h"
@@ -52,6 +53,7 @@ struct task {
 	char *csr;    /* enroll: CSR PEM */
 	char **names; /* enroll: SAN list */
 	size_t n_names;
+	char *cn; /* enroll: the CSR's CN (what SCM files it under) or NULL */
 	char tag[64];      /* enroll: order oid */
 	char failkey[300]; /* validate: rate-limit key of its failures */
 	int step;          /* enroll: 0 find, 1 submit */
@@ -105,6 +107,7 @@ task_free(struct task *t)
 	for (size_t i = 0; i < t->n_names; i++)
 		free(t->names[i]);
 	free(t->names);
+	free(t->cn);
 	free(t->csr);
 	free(t);
 }
@@ -307,6 +310,7 @@ enroll_step(struct task *t)
 	    .csr_pem = t->csr,
 	    .names = (const char *const *)t->names,
 	    .n_names = t->n_names,
+	    .cn = t->cn,
 	    .validity_days = 0,
 	};
 	int rc;
@@ -366,6 +370,7 @@ start_enroll(struct task *t)
 	}
 	snprintf(t->tag, sizeof(t->tag), "%s", acme_row_str(o, "oid"));
 	t->csr = strdup(acme_row_str(o, "csr_pem"));
+	t->cn = acme_csr_pem_cn(t->csr);
 	ids = json_loads(acme_row_str(o, "identifiers"), 0, NULL);
 	t->names = calloc(json_array_size(ids) + 1, sizeof(char *));
 	if (t->csr == NULL || ids == NULL || t->names == NULL) {

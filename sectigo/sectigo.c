@@ -1342,7 +1342,10 @@ sectigo_find(struct acme_ca *base, const struct acme_ca_enroll *en,
 	if (op == NULL)
 		return -ENOMEM;
 	op->tag = strdup(en->tag);
-	op->cn = strdup(en->names[0]);
+	/* SCM files an enrollment under the CSR's CN (or the first SAN
+	 * sent when the CSR has none): search where it really is */
+	op->cn =
+	    strdup(en->cn != NULL && en->cn[0] != '\0' ? en->cn : en->names[0]);
 	if (op->tag == NULL || op->cn == NULL || find_list_page(op) < 0)
 		goto fail;
 	return op_launch(op);

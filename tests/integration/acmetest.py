@@ -753,7 +753,7 @@ def _finalize(a, c, st, ent, o, out):
     """Finalize the ready order o (state entry ent) with a CSR for a new
     key, saved in the state first; the answer goes to out.  With --until
     valid, wait for the order and save the certificate to --cert-out."""
-    der, ckey = make_csr(ent["names"])
+    der, ckey = make_csr(ent["names"], cn=ent.get("cn"))
     ent["csr_key"] = ckey.pem()
     _save_state(a.state, st)
     r = c.finalize(o, der)
@@ -788,6 +788,8 @@ def cmd_order(a):
     ourl, o = c.order(a.name)
     orders = st.setdefault("orders", {})
     ent = {"url": ourl, "names": a.name}
+    if a.cn:
+        ent["cn"] = a.cn
     orders[a.tag or ourl] = ent
     _save_state(a.state, st)
     out = {"url": ourl, "order": o}
@@ -880,6 +882,7 @@ def main(argv=None):
 
     s = sub.add_parser("order")
     s.add_argument("--name", action="append", required=True)
+    s.add_argument("--cn", help="CSR common name (default: the first name)")
     s.add_argument("--tag")
     s.add_argument("--challenge", default="http-01")
     s.add_argument("--http01-port", type=int)

@@ -160,6 +160,40 @@ n=$(audit_count scm.enroll.reconciled 2>&1 || true)
 check "case 2: audit table has an scm.enroll.reconciled event (count: $n)" \
 	[ "${n:-0}" -ge 1 ] 2>/dev/null
 
+# ------------------------------------------------------------ case 2b
+# The same lost reply, with a CSR whose CN is the order's second name: SCM
+# files the enrollment under that CN, and reconciliation must look there
+# (it once searched by the first identifier and enrolled again).
+log "case 2b: lost enroll reply, CSR CN is not the first identifier"
+enr0=$(simstat enrollments)
+calls0=$(simstat enroll_calls)
+sim_control '{"hang_enrolls":1}' >/dev/null || fail "POST /sim/control failed"
+N2A="first-$(suffix).$ZONE"
+N2B="cn-$(suffix).$ZONE"
+if acme order --name "$N2A" --name "$N2B" --cn "$N2B" --tag c2b \
+	--http01-port "$HTTP01_PORT" --until finalize >"$T/c2b.json"; then
+	st=$(order_status "$T/c2b.json")
+	check "case 2b: finalize answered 'processing' (got $st)" [ "$st" = processing ]
+else
+	check_bad "case 2b: the order could not be finalized"
+fi
+check "case 2b: SCM recorded the enroll call" \
+	wait_stat enroll_calls $((calls0 + 1)) 20
+kill9_bridge
+restart_bridge
+if acme poll --tag c2b --until valid,invalid --timeout 60 \
+	--cert-out "$T/c2b.pem" >"$T/c2b.poll.json"; then
+	st=$(order_status "$T/c2b.poll.json")
+	check "case 2b: the order is valid after the restart (got $st)" [ "$st" = valid ]
+else
+	check_bad "case 2b: the order did not become valid within 60 s after the restart"
+fi
+s=$(sim_stats)
+check "case 2b: SCM filed the enrollment under the CSR's CN" \
+	[ "$(jq --arg n "$N2B" '[.certificates[] | select(.commonName == $n)] | length' <<<"$s")" -eq 1 ]
+check "case 2b: exactly one new enrollment (got $(($(jq .enrollments <<<"$s") - enr0)))" \
+	[ "$(jq .enrollments <<<"$s")" -eq $((enr0 + 1)) ]
+
 # ------------------------------------------------------------ case 3
 log "case 3: kill -9 while an http-01 validation is in flight"
 WEBROOT=$T/webroot

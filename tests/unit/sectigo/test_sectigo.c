@@ -603,7 +603,7 @@ test_collect_unknown(void **state)
 	    c->ca->ops->revoke(c->ca, "", 0, on_result, &b), -EINVAL);
 	{
 		const char *names[2] = {"a.example.com", "b,c.example.com"};
-		struct acme_ca_enroll en = {"has space", "csr", names, 1, 0};
+		struct acme_ca_enroll en = {"has space", "csr", names, 1, NULL, 0};
 
 		assert_int_equal(
 		    c->ca->ops->submit(c->ca, &en, on_result, &b), -EINVAL);
