@@ -15,7 +15,8 @@
 enum acme_ca_status {
 	ACME_CA_OK,       /* done: see the result fields for the call */
 	ACME_CA_PENDING,  /* accepted, not finished yet: poll again later */
-	ACME_CA_NOTFOUND, /* find: no enrollment carries the tag */
+	ACME_CA_NOTFOUND, /* find: no enrollment carries the tag; collect:
+			     SCM does not know the sslId (yet) */
 	ACME_CA_RETRY,    /* transient failure (network, 5xx, auth): retry */
 	ACME_CA_FAILED,   /* permanent failure: the order must fail */
 };

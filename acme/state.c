@@ -41,6 +41,7 @@ jobs_fill(json_t *rows, struct acme_job *out)
 		out[n].ref = acme_row_int(row, "ref");
 		out[n].arg = acme_row_int(row, "arg");
 		out[n].attempts = (int)acme_row_int(row, "attempts");
+		out[n].created = acme_row_int(row, "created");
 		n++;
 	}
 	json_decref(rows);
@@ -53,7 +54,8 @@ acme_jobs_due(
 {
 	return jobs_fill(
 	    acme_db_all(db,
-	        "SELECT id, kind, ref, arg, attempts FROM jobs WHERE state ="
+	        "SELECT id, kind, ref, arg, attempts, created FROM jobs WHERE "
+	        "state ="
 	        " 'queued' AND next_run <= ? ORDER BY next_run, id LIMIT ?",
 	        "ii", now_ms, (long long)max),
 	    out);
@@ -68,14 +70,15 @@ acme_jobs_due_pool(struct acme_db *db, long long now_ms,
 	if (pool == ACME_POOL_VALIDATE)
 		return jobs_fill(
 		    acme_db_all(db,
-		        "SELECT id, kind, ref, arg, attempts FROM jobs WHERE"
+		        "SELECT id, kind, ref, arg, attempts, created FROM "
+		        "jobs WHERE"
 		        " state = 'queued' AND next_run <= ? AND kind ="
 		        " 'validate' ORDER BY next_run, id LIMIT ?",
 		        "ii", now_ms, (long long)max),
 		    out);
 	return jobs_fill(
 	    acme_db_all(db,
-	        "SELECT id, kind, ref, arg, attempts FROM jobs WHERE"
+	        "SELECT id, kind, ref, arg, attempts, created FROM jobs WHERE"
 	        " state = 'queued' AND next_run <= ? AND kind <>"
 	        " 'validate' ORDER BY next_run, id LIMIT ?",
 	        "ii", now_ms, (long long)max),

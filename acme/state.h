@@ -16,6 +16,7 @@ struct acme_job {
 	long long ref; /* challenge / order / certificate id */
 	long long arg; /* revoke: reason code */
 	int attempts;
+	long long created; /* unix seconds the job was queued (0: unknown) */
 };
 
 /** Queue a job inside the caller's transaction. */

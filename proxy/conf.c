@@ -52,6 +52,7 @@ static const struct key rl_keys[] = {
 static const struct key jobs_keys[] = {
     {"validation_slots", K_INT, 0, 1, 1024},
     {"ca_slots", K_INT, 0, 1, 1024},
+    {"ca_give_up_hours", K_INT, 0, 1, 8760},
     {NULL, 0, 0, 0, 0},
 };
 static const struct key tls_keys[] = {
@@ -422,6 +423,7 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	load_rate_limits(rl, &conf->acme.limits);
 	conf->validation_slots = (int)num(jobs, "validation_slots", 48);
 	conf->ca_slots = (int)num(jobs, "ca_slots", 16);
+	conf->ca_give_up_hours = (int)num(jobs, "ca_give_up_hours", 168);
 
 	if (parse_hostport(str(root, "listen", ""), conf->listen_buf,
 	        sizeof(conf->listen_buf), &conf->listen_port) != 0) {

@@ -45,6 +45,7 @@ struct px_conf {
 	struct acme_settings acme; /* acme.rl is created by the caller */
 	int validation_slots;      /* validation jobs in flight at most */
 	int ca_slots;              /* enroll/collect/revoke jobs in flight */
+	int ca_give_up_hours; /* enroll/collect fail the order only after */
 	struct px_validate_conf validation;
 	struct px_connector *connectors;
 	size_t n_connectors;

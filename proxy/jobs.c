@@ -16,7 +16,9 @@
 #include "proxy/validate.h"
 #include "sectigo/sectigo.h"
 
-#define MAX_ATTEMPTS 40
+/* collect: how long an sslId SCM does not know is retried (SCM's list
+ * and details may lag behind an enrollment) */
+#define NOTFOUND_GRACE (3600)
 #define TICK_MS 200
 #define PURGE_EVERY 3600         /* seconds between purges */
 #define PURGE_AFTER (30 * 86400) /* finished jobs kept this long */
@@ -122,21 +124,30 @@ in_flight(struct px_jobs *j, long long id)
 }
 
 /* Back off after a transient failure: 1 s doubling to 5 min, or the
- * CA's hint. After MAX_ATTEMPTS the order fails with the last error. */
+ * CA's hint; the order fails with the last error only after
+ * jobs.ca_give_up_hours. */
 static void
 retry_later(struct task *t, const char *error, int hint)
 {
 	long long delay = 1000LL << (t->job.attempts < 9 ? t->job.attempts : 9);
 	long long now = time(NULL);
+	long long give_up = (long long)t->j->conf->ca_give_up_hours * 3600;
 
 	if (delay > 300000)
 		delay = 300000;
 	if (hint > 0)
 		delay = hint * 1000LL;
-	if (t->job.attempts + 1 >= MAX_ATTEMPTS &&
-	    strcmp(t->job.kind, "revoke") != 0) {
-		log_err("job=%lld kind=%s: giving up after %d attempts: %s",
-		    t->job.id, t->job.kind, t->job.attempts + 1, error);
+	/* CA work is retried while SCM is unreachable, pending or refusing
+	 * for now, until a deadline counted from finalize (not a number of
+	 * attempts: an SCM outage of a day must not fail orders that SCM
+	 * would still issue). Revocations are never given up. */
+	if (strcmp(t->job.kind, "revoke") != 0 && t->job.created > 0 &&
+	    now - t->job.created >= give_up) {
+		log_err(
+		    "job=%lld kind=%s order=%lld: giving up after %lld hours"
+		    " (jobs.ca_give_up_hours): %s",
+		    t->job.id, t->job.kind, t->job.ref,
+		    (now - t->job.created) / 3600, error);
 		acme_state_order_failed(t->j->db, &t->job, error, now);
 		changed(t->j);
 		return;
@@ -407,6 +418,20 @@ collected(void *arg, const struct acme_ca_result *res)
 		break;
 	case ACME_CA_PENDING:
 		retry_later(t, "being processed by the CA", res->retry_after);
+		break;
+	case ACME_CA_NOTFOUND:
+		if (t->job.created > 0 &&
+		    now - t->job.created < NOTFOUND_GRACE) {
+			retry_later(
+			    t, res->error ? res->error : "not found", 0);
+			break;
+		}
+		log_warn("order=%lld: %s", t->job.ref,
+		    res->error ? res->error : "SCM does not know the sslId");
+		acme_state_order_failed(t->j->db, &t->job,
+		    res->error ? res->error : "SCM does not know the sslId",
+		    now);
+		changed(t->j);
 		break;
 	default:
 		order_trouble(t, res, "the CA refused the collection");

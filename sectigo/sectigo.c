@@ -575,6 +575,14 @@ classify(struct op *op, CURLcode cc, long status, char *msg, size_t msgsz)
 		    op->path, status, ct);
 		return ACME_CA_RETRY;
 	}
+	/* 408 Request Timeout, 409 Conflict (a concurrent change) and 425
+	 * Too Early say "not now", not "never"; proxies in front of SCM
+	 * send them too. The job runner's deadline bounds the retries. */
+	if (status == 408 || status == 409 || status == 425) {
+		snprintf(msg, msgsz, "SCM %.*s answered %ld%s: retrying", pl,
+		    op->path, status, ct);
+		return ACME_CA_RETRY;
+	}
 	if (status >= 400) {
 		if (e->has_code)
 			snprintf(msg, msgsz, "SCM %.*s refused: %d %s", pl,
@@ -1407,10 +1415,13 @@ collect_done(struct op *op, CURLcode cc, long status)
 	if (status == 404 ||
 	    (status >= 400 && status < 500 &&
 	        (e->code == -5101 || e->code == -124))) {
+		/* right after an enrollment SCM (or a cache in front of it)
+		 * may not know the sslId yet: NOTFOUND, which the job runner
+		 * retries for a bounded time before it fails the order */
 		snprintf(msg, sizeof(msg),
 		    "SCM has no certificate %s (%ld code %d %s)", op->ref,
 		    status, e->code, e->desc);
-		op_result(op, ACME_CA_FAILED, msg, status, e->code);
+		op_result(op, ACME_CA_NOTFOUND, msg, status, e->code);
 		return;
 	}
 	op_fail(op, cc, status);
