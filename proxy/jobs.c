@@ -16,6 +16,10 @@
 #include "proxy/validate.h"
 #include "sectigo/sectigo.h"
 
+/* enroll after a crash or a lost reply: how many searches by tag (and
+ * how far apart, seconds) before the order is enrolled anew */
+#define RECONCILE_SEARCHES 3
+#define RECONCILE_WAIT 10
 /* collect: how long an sslId SCM does not know is retried (SCM's list
  * and details may lag behind an enrollment) */
 #define NOTFOUND_GRACE (3600)
@@ -302,6 +306,17 @@ enroll_done(void *arg, const struct acme_ca_result *res)
 		px_jobs_kick(t->j);
 		break;
 	case ACME_CA_NOTFOUND:
+		/* SCM's list may lag behind an enrollment it just accepted:
+		 * search again a little later before concluding that the
+		 * earlier attempt never reached it (attempts counts the first
+		 * send too, so this is one or two more searches) */
+		if (t->step == 0 && t->job.attempts < RECONCILE_SEARCHES) {
+			retry_later(t,
+			    "no enrollment found with our tag yet; searching"
+			    " again before enrolling",
+			    RECONCILE_WAIT);
+			break;
+		}
 		/* the earlier attempt never reached the CA: send it now */
 		t->step = 1;
 		enroll_step(t);

@@ -27,7 +27,8 @@
 
 #define RESP_MAX (1024 * 1024)    /* response body cap */
 #define FIND_PAGE 200             /* SCM's maximum page size (OAS) */
-#define FIND_MAX_CANDIDATES 10000 /* 50 pages of one common name */
+#define FIND_MAX_CANDIDATES 10000 /* details read: the newest by sslId */
+#define FIND_MAX_LISTED 200000    /* list entries read for one search */
 #define TOKEN_DEFAULT_LIFETIME 300
 #define TOKEN_EARLY 30 /* refresh this many seconds before expiry */
 
@@ -1257,8 +1258,20 @@ find_list_done(struct op *op, CURLcode cc, long status)
 
 		if (id <= 0)
 			id = json_ssl_id(item, "id");
-		if (id <= 0 || op->n_cands >= FIND_MAX_CANDIDATES)
+		if (id <= 0)
 			continue;
+		if (op->n_cands >= FIND_MAX_CANDIDATES) {
+			/* keep the newest (largest sslId) whatever order SCM
+			 * lists them in: ours is the most recent one */
+			size_t min = 0;
+
+			for (size_t k = 1; k < op->n_cands; k++)
+				if (op->cands[k] < op->cands[min])
+					min = k;
+			if (id > op->cands[min])
+				op->cands[min] = id;
+			continue;
+		}
 		if (op->n_cands == op->cap_cands) {
 			size_t cap = op->cap_cands ? op->cap_cands * 2 : 64;
 			long *c = realloc(op->cands, cap * sizeof(*c));
@@ -1277,7 +1290,7 @@ find_list_done(struct op *op, CURLcode cc, long status)
 	op->position += (long)page;
 	/* X-Total-Count says how many there are; without it, a short page
 	 * is the last one */
-	if (page > 0 && op->n_cands < FIND_MAX_CANDIDATES &&
+	if (page > 0 && op->position < FIND_MAX_LISTED &&
 	    (op->total_count >= 0 ? op->position < op->total_count
 	                          : page >= FIND_PAGE)) {
 		if (find_list_page(op) < 0) {
@@ -1289,7 +1302,7 @@ find_list_done(struct op *op, CURLcode cc, long status)
 	}
 	if (op->n_cands >= FIND_MAX_CANDIDATES)
 		log_warn("scm connector=%s: find cn=%s: more than %d "
-		         "certificates, looking at the first %d only",
+		         "certificates, looking at the newest %d only",
 		    op->ca->name, op->cn, FIND_MAX_CANDIDATES,
 		    FIND_MAX_CANDIDATES);
 	qsort(op->cands, op->n_cands, sizeof(*op->cands), cmp_desc);
