@@ -111,7 +111,7 @@ static const char *const migrations[] = {
     " not_after INTEGER NOT NULL,"
     " connector TEXT NOT NULL,"
     " ca_ref TEXT NOT NULL,"
-    " status TEXT NOT NULL," /* valid|revoked */
+    " status TEXT NOT NULL," /* valid|revoking|revoked */
     " revoke_reason INTEGER,"
     " created INTEGER NOT NULL);"
     "CREATE INDEX certificates_serial ON certificates(serial);"

@@ -1973,6 +1973,7 @@ h_revoke(struct call *c)
 	unsigned char *der = NULL, *leaf = NULL;
 	size_t der_len = 0, leaf_len = 0;
 	long long reason = 0, job_id;
+	int changed;
 
 	cj = c->payload ? json_object_get(c->payload, "certificate") : NULL;
 	if (!json_is_string(cj)) {
@@ -2044,18 +2045,42 @@ h_revoke(struct call *c)
 	}
 	if (acme_db_begin(ctx->db) != 0)
 		goto err;
-	if (acme_db_exec(ctx->db,
-	        "UPDATE certificates SET status = 'revoked', revoke_reason = ?"
-	        " WHERE id = ? AND status = 'valid'",
-	        "ii", reason, acme_row_int(crt, "id")) != 1 ||
-	    acme_job_add(ctx->db, "revoke", acme_row_int(crt, "id"), reason,
-	        c->req->now) != 0)
+	/* 'revoking' until SCM confirms: the answer is 200 only then */
+	changed = acme_db_exec(ctx->db,
+	    "UPDATE certificates SET status = 'revoking', revoke_reason = ?"
+	    " WHERE id = ? AND status = 'valid'",
+	    "ii", reason, acme_row_int(crt, "id"));
+	if (changed < 0)
 		goto err;
-	job_id = acme_db_last_id(ctx->db); /* before the audit insert */
-	acme_db_audit(ctx->db, c->req->now, "certificate.revoke",
-	    acme_row_str(crt, "crt_id"), info.serial_hex);
-	if (acme_db_commit(ctx->db) != 0)
-		goto err;
+	if (changed == 0) {
+		/* already on its way to SCM (an earlier request, or one
+		 * racing this one): wait for that revocation's outcome */
+		json_t *job = NULL;
+		int found = acme_db_get(ctx->db, &job,
+		    "SELECT id FROM jobs WHERE kind = 'revoke' AND ref = ? AND"
+		    " state = 'queued' ORDER BY id DESC LIMIT 1",
+		    "i", acme_row_int(crt, "id"));
+
+		acme_db_rollback(ctx->db);
+		if (found < 0)
+			goto err;
+		if (found == 0) {
+			fail(c, 400, "alreadyRevoked",
+			    "the certificate is revoked");
+			goto out;
+		}
+		job_id = acme_row_int(job, "id");
+		json_decref(job);
+	} else {
+		if (acme_job_add(ctx->db, "revoke", acme_row_int(crt, "id"),
+		        reason, c->req->now) != 0)
+			goto err;
+		job_id = acme_db_last_id(ctx->db); /* before the audit */
+		acme_db_audit(ctx->db, c->req->now, "certificate.revoke",
+		    acme_row_str(crt, "crt_id"), info.serial_hex);
+		if (acme_db_commit(ctx->db) != 0)
+			goto err;
+	}
 	c->resp->status = 200;
 	c->resp->kick = 1;
 	c->resp->wait = ACME_WAIT_JOB;
@@ -2115,10 +2140,16 @@ acme_wait_poll(
 			fail(&c, 500, "serverInternal",
 			    "the CA refused the revocation: %.300s",
 			    acme_row_str(job, "last_error"));
+		} else if (strcmp(st, "queued") == 0) {
+			/* SCM has not confirmed yet (unreachable, or slow):
+			 * no 200 before it has. The job keeps trying; the
+			 * same request again waits for its outcome. */
+			fail(&c, 503, "serverInternal",
+			    "the CA has not confirmed the revocation yet; it"
+			    " keeps being sent: repeat this request to learn"
+			    " the outcome");
+			resp->retry_after = ctx->s->retry_after;
 		} else {
-			/* done, or still queued at the deadline: the
-			 * revocation is committed and the job will carry it
-			 * to the CA, so the request has succeeded */
 			resp->status = 200;
 		}
 		json_decref(job);

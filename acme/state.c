@@ -451,9 +451,19 @@ acme_state_revoke_done(struct acme_db *db, const struct acme_job *job, int ok,
 	if (acme_db_begin(db) != 0)
 		return -1;
 	snprintf(ref, sizeof(ref), "certificate=%lld", job->ref);
-	if (!ok) {
-		/* the CA refused: the certificate is still good there, so it
-		 * must not look revoked here either */
+	if (ok) {
+		if (acme_db_exec(db,
+		        "UPDATE certificates SET status = 'revoked' WHERE id = "
+		        "?",
+		        "i", job->ref) < 0)
+			goto out;
+	} else {
+		/* the CA refused for good: the certificate is still good
+		 * there, so it must not look revoked here either - said out
+		 * loud (the audit row below and this line), never silently */
+		log_err("certificate=%lld: SCM refused the revocation, the"
+		        " certificate stays valid: %s",
+		    job->ref, detail != NULL ? detail : "");
 		if (acme_db_exec(db,
 		        "UPDATE certificates SET status = 'valid',"
 		        " revoke_reason = NULL WHERE id = ?",

@@ -1751,11 +1751,25 @@ test_revoke_by_account(void **state)
 	json_decref(row);
 	row = acme_db_one(
 	    T.db, "SELECT * FROM certificates WHERE id = ?", "i", cert_id);
-	assert_string_equal(acme_row_str(row, "status"), "revoked");
+	assert_string_equal(acme_row_str(row, "status"), "revoking");
 	assert_int_equal(acme_row_int(row, "revoke_reason"), 4);
 	json_decref(row);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM audit WHERE"
 	                          " event = 'certificate.revoke'",
+	                     NULL, 0),
+	    1);
+	/* finding 8: no 200 before SCM confirmed; at the deadline 503 +
+	 * Retry-After */
+	assert_int_equal(acme_wait_poll(T.ctx, &r, T.now, 0), 0);
+	assert_int_equal(acme_wait_poll(T.ctx, &r, T.now, 1), 1);
+	expect_prob(&r, 503, "serverInternal");
+	assert_true(r.retry_after > 0);
+	acme_resp_clear(&r);
+	/* the same request again waits for the same job (no second one) */
+	post(k_a, kid, "/revoke-cert", pl, &r);
+	assert_int_equal(r.wait, ACME_WAIT_JOB);
+	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
+	                          " kind = 'revoke'",
 	                     NULL, 0),
 	    1);
 	/* the deferred reply waits for the job, then succeeds */
@@ -1765,6 +1779,10 @@ test_revoke_by_account(void **state)
 	assert_int_equal(acme_wait_poll(T.ctx, &r, T.now, 0), 1);
 	expect_status(&r, 200);
 	acme_resp_clear(&r);
+	row = acme_db_one(
+	    T.db, "SELECT * FROM certificates WHERE id = ?", "i", cert_id);
+	assert_string_equal(acme_row_str(row, "status"), "revoked");
+	json_decref(row);
 
 	/* again: already revoked, no second job */
 	post(k_a, kid, "/revoke-cert", pl, &r);
@@ -1830,7 +1848,7 @@ test_revoke_by_cert_key(void **state)
 	assert_int_equal(r.wait, ACME_WAIT_JOB);
 	acme_resp_clear(&r);
 	row = acme_db_one(T.db, "SELECT * FROM certificates", NULL);
-	assert_string_equal(acme_row_str(row, "status"), "revoked");
+	assert_string_equal(acme_row_str(row, "status"), "revoking");
 	assert_int_equal(acme_row_int(row, "revoke_reason"), 1);
 	json_decref(row);
 	assert_int_equal(db_count("SELECT count(*) AS n FROM jobs WHERE"
@@ -2016,7 +2034,7 @@ test_revoke_forgery(void **state)
 	expect_status(&r, 200);
 	acme_resp_clear(&r);
 	row = acme_db_one(T.db, "SELECT status FROM certificates", NULL);
-	assert_string_equal(acme_row_str(row, "status"), "revoked");
+	assert_string_equal(acme_row_str(row, "status"), "revoking");
 	json_decref(row);
 	free(pl);
 	free(forged);
@@ -2070,7 +2088,7 @@ test_revoke_by_authz_holder(void **state)
 	acme_resp_clear(&r);
 	row = acme_db_one(
 	    T.db, "SELECT status, revoke_reason FROM certificates", NULL);
-	assert_string_equal(acme_row_str(row, "status"), "revoked");
+	assert_string_equal(acme_row_str(row, "status"), "revoking");
 	assert_int_equal(acme_row_int(row, "revoke_reason"), 5);
 	json_decref(row);
 	free(pl);
