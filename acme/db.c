@@ -30,6 +30,7 @@ struct acme_db {
 	 * SQL contains fail_match fail as a database error would */
 	char fail_match[128];
 	int fail_count;
+	int busy_steps; /* lock waits of 200 us before SQLITE_BUSY */
 };
 
 /*
@@ -194,17 +195,24 @@ run_migrations(sqlite3 *h, char *err, size_t errlen)
  * page cache that holds the working set. */
 #define PERF_PRAGMAS " PRAGMA cache_size=-16384;"
 
-/* Busy handler: 5 s in steps of 200 us. */
+/* Busy handler: up to db->busy_steps steps of 200 us (5 s by default;
+ * event-loop threads set a much shorter bound, see acme_db_set_busy_ms). */
 static int
 busy_wait(void *arg, int count)
 {
+	const struct acme_db *db = arg;
 	struct timespec ts = {0, 200 * 1000};
 
-	(void)arg;
-	if (count >= 25000)
+	if (count >= db->busy_steps)
 		return 0;
 	nanosleep(&ts, NULL);
 	return 1;
+}
+
+void
+acme_db_set_busy_ms(struct acme_db *db, int ms)
+{
+	db->busy_steps = ms > 0 ? ms * 5 : 1;
 }
 
 /*
@@ -281,7 +289,8 @@ acme_db_open(const char *path, int sync_full, char *err, size_t errlen)
 	/* Writers hold the lock for well under a millisecond, so wait in
 	 * short steps: SQLite's own busy_timeout sleeps 1, 2, 5 ... 100 ms
 	 * and under load turned lock waits into most of the latency. */
-	sqlite3_busy_handler(db->h, busy_wait, NULL);
+	db->busy_steps = 25000;
+	sqlite3_busy_handler(db->h, busy_wait, db);
 	pragmas = sync_full ? "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"
 	                      " PRAGMA synchronous=FULL;" PERF_PRAGMAS
 	                    : "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;"

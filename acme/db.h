@@ -20,6 +20,12 @@ struct acme_db;
 struct acme_db *acme_db_open(
     const char *path, int sync_full, char *err, size_t errlen);
 void acme_db_close(struct acme_db *db);
+/**
+ * Bound the wait for a lock held by another connection (default 5 s).
+ * Event-loop threads set a short bound: a wait there stalls every
+ * connection of the loop; the request then fails (500) instead.
+ */
+void acme_db_set_busy_ms(struct acme_db *db, int ms);
 
 /*
  * Binding format for the variadic calls, one letter per '?' in sql:

@@ -116,6 +116,53 @@ acme_jobs_purge(struct acme_db *db, long long before)
 	    "i", before);
 }
 
+/* Orders that will never be used again: invalid (last changed before
+ * the cut-off) or pending/ready and expired before it, with no
+ * certificate. */
+#define DEAD_ORDERS                                                            \
+	"SELECT id FROM orders WHERE ((status = 'invalid' AND updated < ?1)"   \
+	" OR (status IN ('pending', 'ready') AND expires < ?1)) AND NOT"       \
+	" EXISTS (SELECT 1 FROM certificates WHERE order_id = orders.id)"
+/* Authorizations expired before the cut-off that no order uses. */
+#define DEAD_AUTHZS                                                            \
+	"SELECT id FROM authzs WHERE expires < ?1 AND NOT EXISTS (SELECT 1"    \
+	" FROM order_authzs WHERE authz_id = authzs.id)"
+
+int
+acme_state_purge(struct acme_db *db, long long before, long long audit_before)
+{
+	int n, total = 0;
+
+	if (acme_db_begin(db) != 0)
+		return -1;
+	if (acme_db_exec(db,
+	        "DELETE FROM order_authzs WHERE order_id IN (" DEAD_ORDERS ")",
+	        "i", before) < 0 ||
+	    (n = acme_db_exec(db,
+	         "DELETE FROM orders WHERE id IN (" DEAD_ORDERS ")", "i",
+	         before)) < 0)
+		goto fail;
+	total += n;
+	if (acme_db_exec(db,
+	        "DELETE FROM challenges WHERE authz_id IN (" DEAD_AUTHZS ")",
+	        "i", before) < 0 ||
+	    (n = acme_db_exec(db,
+	         "DELETE FROM authzs WHERE id IN (" DEAD_AUTHZS ")", "i",
+	         before)) < 0)
+		goto fail;
+	total += n;
+	if (audit_before > 0 &&
+	    (n = acme_db_exec(
+	         db, "DELETE FROM audit WHERE ts < ?", "i", audit_before)) < 0)
+		goto fail;
+	if (acme_db_commit(db) != 0)
+		return -1;
+	return total;
+fail:
+	acme_db_rollback(db);
+	return -1;
+}
+
 static int
 job_finish(struct acme_db *db, long long job_id, const char *state,
     const char *error, long long now)

@@ -38,6 +38,15 @@ int acme_job_retry(struct acme_db *db, long long job_id, long long next_ms,
 /** Delete finished (done/failed) job rows last updated before `before`;
  * queued jobs are never touched. @return rows deleted, or -1. */
 int acme_jobs_purge(struct acme_db *db, long long before);
+/**
+ * Retention, in one transaction: drop orders that are invalid since before
+ * or expired before it without a certificate, and the authorizations
+ * (with their challenges) that expired before it and no order uses; drop
+ * audit rows older than audit_before (0 keeps them all).
+ * @return orders + authorizations dropped, or -1.
+ */
+int acme_state_purge(
+    struct acme_db *db, long long before, long long audit_before);
 
 /** Validation finished: prob NULL = valid (the authorization then stays
  * valid for valid_for seconds). Updates challenge, authz and the orders

@@ -53,6 +53,8 @@ static const struct key jobs_keys[] = {
     {"validation_slots", K_INT, 0, 1, 1024},
     {"ca_slots", K_INT, 0, 1, 1024},
     {"ca_give_up_hours", K_INT, 0, 1, 8760},
+    {"retention_days", K_INT, 0, 1, 3650},
+    {"audit_retention_days", K_INT, 0, 0, 36500},
     {NULL, 0, 0, 0, 0},
 };
 static const struct key tls_keys[] = {
@@ -424,6 +426,8 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	conf->validation_slots = (int)num(jobs, "validation_slots", 48);
 	conf->ca_slots = (int)num(jobs, "ca_slots", 16);
 	conf->ca_give_up_hours = (int)num(jobs, "ca_give_up_hours", 168);
+	conf->retention_days = (int)num(jobs, "retention_days", 90);
+	conf->audit_retention_days = (int)num(jobs, "audit_retention_days", 0);
 
 	if (parse_hostport(str(root, "listen", ""), conf->listen_buf,
 	        sizeof(conf->listen_buf), &conf->listen_port) != 0) {

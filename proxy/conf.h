@@ -46,6 +46,8 @@ struct px_conf {
 	int validation_slots;      /* validation jobs in flight at most */
 	int ca_slots;              /* enroll/collect/revoke jobs in flight */
 	int ca_give_up_hours; /* enroll/collect fail the order only after */
+	int retention_days;   /* dead orders/authorizations kept this long */
+	int audit_retention_days; /* 0: the audit log is kept for good */
 	struct px_validate_conf validation;
 	struct px_connector *connectors;
 	size_t n_connectors;

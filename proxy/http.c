@@ -486,6 +486,11 @@ px_http_start(
 		    conf->database, conf->db_sync_full, err, errlen);
 		if (w->http == NULL || w->db == NULL || w->wake == NULL)
 			goto fail;
+		/* writers hold the lock for milliseconds (an fsync at most);
+		 * a longer wait would stall every connection of this loop.
+		 * Moving the writes off the loop (one writer thread with group
+		 * commit) is the store's next step. */
+		acme_db_set_busy_ms(w->db, 250);
 		w->ctx = acme_ctx_new(&conf->acme, w->db, h->nonces);
 		if (w->ctx == NULL)
 			goto fail;

@@ -604,7 +604,8 @@ run_due(struct px_jobs *j)
 }
 
 /* Finished job rows are kept a while for operators (last_error), then
- * dropped; the audit table keeps the history for good. */
+ * dropped; dead orders and authorizations after jobs.retention_days; the
+ * audit table for good unless jobs.audit_retention_days says otherwise. */
 static void
 purge_jobs(struct px_jobs *j)
 {
@@ -618,6 +619,16 @@ purge_jobs(struct px_jobs *j)
 	if (n > 0)
 		log_info("jobs: purged %d finished jobs older than %d days", n,
 		    PURGE_AFTER / 86400);
+	n = acme_state_purge(j->db,
+	    now - (long long)j->conf->retention_days * 86400,
+	    j->conf->audit_retention_days > 0
+	        ? now - (long long)j->conf->audit_retention_days * 86400
+	        : 0);
+	if (n > 0)
+		log_info(
+		    "retention: dropped %d orders and authorizations unused"
+		    " for %d days (jobs.retention_days)",
+		    n, j->conf->retention_days);
 }
 
 static void

@@ -1019,6 +1019,49 @@ test_issued_mismatch(void **state)
 	EVP_PKEY_free(stranger);
 }
 
+/* Retention (finding 31): dead orders and unused expired authorizations
+ * (with their challenges) go; anything with a certificate, anything
+ * recent and anything still in use stays. */
+static void
+test_state_purge(void **state)
+{
+	long long acct = add_account("a1");
+	long long dead = add_order(acct, "dead", "invalid");
+	long long live = add_order(acct, "live", "pending");
+	long long issued = add_order(acct, "issued", "valid");
+	long long az_dead = add_authz(acct, "dead.example", "invalid");
+	long long az_live = add_authz(acct, "live.example", "pending");
+	long long ch_dead = add_chall(az_dead, "invalid");
+	json_t *r;
+
+	(void)state;
+	link_authz(dead, az_dead);
+	link_authz(live, az_live);
+	add_cert(issued, acct, "valid", 0);
+	/* everything is older than the cut-off, except the live order's
+	 * expiry (NOW + 86400) */
+	assert_int_equal(
+	    acme_db_exec(db, "UPDATE authzs SET expires = ? WHERE id = ?", "ii",
+	        NOW - 10, az_dead),
+	    1);
+	assert_int_equal(acme_state_purge(db, NOW + 1, NOW - 1), 2);
+	r = acme_db_one(db,
+	    "SELECT (SELECT count(*) FROM orders WHERE id = ?) AS d,"
+	    " (SELECT count(*) FROM orders WHERE id IN (?, ?)) AS k,"
+	    " (SELECT count(*) FROM authzs WHERE id = ?) AS ad,"
+	    " (SELECT count(*) FROM authzs WHERE id = ?) AS al,"
+	    " (SELECT count(*) FROM challenges WHERE id = ?) AS cd",
+	    "iiiiii", dead, live, issued, az_dead, az_live, ch_dead);
+	assert_int_equal(acme_row_int(r, "d"), 0);
+	assert_int_equal(acme_row_int(r, "k"), 2);
+	assert_int_equal(acme_row_int(r, "ad"), 0);
+	assert_int_equal(acme_row_int(r, "al"), 1);
+	assert_int_equal(acme_row_int(r, "cd"), 0);
+	json_decref(r);
+	/* nothing more to drop */
+	assert_int_equal(acme_state_purge(db, NOW + 1, 0), 0);
+}
+
 /* The tri-state read tells a row, no row and an error apart. */
 static void
 test_db_get(void **state)
@@ -1066,6 +1109,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_issued_read_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_db_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_state_purge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_issued_mismatch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
