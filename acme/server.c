@@ -2125,10 +2125,15 @@ acme_wait_poll(
 		return done || final;
 	}
 	if (resp->wait == ACME_WAIT_JOB) {
-		json_t *job = acme_db_one(ctx->db,
+		json_t *job = NULL;
+		int found = acme_db_get(ctx->db, &job,
 		    "SELECT state, last_error FROM jobs WHERE id = ?", "i",
 		    resp->wait_id);
-		const char *st = job ? acme_row_str(job, "state") : "done";
+		/* a read error is never "done": keep waiting, and at the
+		 * deadline say that nothing is confirmed (the 503 below) */
+		const char *st = found > 0 ? acme_row_str(job, "state")
+		    : found == 0           ? "done"
+		                           : "queued";
 		struct call c = {.ctx = ctx, .resp = resp};
 
 		if (strcmp(st, "queued") == 0 && !final) {
