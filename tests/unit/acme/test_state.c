@@ -1062,6 +1062,59 @@ test_state_purge(void **state)
 	assert_int_equal(acme_state_purge(db, NOW + 1, 0), 0);
 }
 
+/* ---- job pools: validation and CA work picked separately ------------ */
+
+static void
+queue_job_at(const char *kind, long long ref, long long next_ms)
+{
+	assert_int_equal(acme_db_exec(db,
+	                     "INSERT INTO jobs(kind, ref, state, next_run,"
+	                     " created, updated) VALUES (?, ?, 'queued', ?,"
+	                     " 0, 0)",
+	                     "sii", kind, ref, next_ms),
+	    1);
+}
+
+static void
+test_pools_are_separate(void **state)
+{
+	struct acme_job out[8];
+	int n;
+
+	(void)state;
+	/* a backlog of 20 old validations, then the CA work */
+	for (int i = 0; i < 20; i++)
+		queue_job_at("validate", 100 + i, 1000 + i);
+	queue_job_at("enroll", 1, 5000);
+	queue_job_at("revoke", 2, 6000);
+	queue_job_at("collect", 3, 7000);
+
+	/* the whole queue, oldest first, would give only validations */
+	n = acme_jobs_due(db, 10000, out, 8);
+	assert_int_equal(n, 8);
+	for (int i = 0; i < n; i++)
+		assert_string_equal(out[i].kind, "validate");
+
+	/* the CA pool sees its jobs at once, oldest first */
+	n = acme_jobs_due_pool(db, 10000, ACME_POOL_CA, out, 8);
+	assert_int_equal(n, 3);
+	assert_string_equal(out[0].kind, "enroll");
+	assert_string_equal(out[1].kind, "revoke");
+	assert_string_equal(out[2].kind, "collect");
+
+	/* the validation pool only validations, bounded by max */
+	n = acme_jobs_due_pool(db, 10000, ACME_POOL_VALIDATE, out, 5);
+	assert_int_equal(n, 5);
+	for (int i = 0; i < n; i++) {
+		assert_string_equal(out[i].kind, "validate");
+		assert_int_equal(out[i].ref, 100 + i);
+	}
+	/* not yet due */
+	assert_int_equal(acme_jobs_due_pool(db, 4999, ACME_POOL_CA, out, 8), 0);
+	assert_int_equal(
+	    acme_jobs_due_pool(db, 10000, ACME_POOL_CA, out, 0), 0);
+}
+
 /* The tri-state read tells a row, no row and an error apart. */
 static void
 test_db_get(void **state)
@@ -1110,6 +1163,8 @@ main(void)
 	        test_issued_read_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_db_get, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_state_purge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_pools_are_separate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_issued_mismatch, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
