@@ -708,18 +708,30 @@ acme_cert_matches_order(const char *chain_pem, const char *csr_pem,
 			i++;
 		}
 	}
-	if (ngot != nwant) {
-		snprintf(why, len,
-		    "the certificate names %zu identifiers, the order %zu",
-		    ngot, nwant);
-		goto out;
-	}
-	for (i = 0; i < nwant; i++) {
-		if (strcmp(want[i], got[i]) != 0) {
-			snprintf(why, len,
-			    "the certificate's names differ from the order's"
-			    " (%.100s, not %.100s)",
-			    got[i], want[i]);
+	/* walk both sorted lists: the first name only one side has */
+	{
+		size_t a = 0, b = 0;
+
+		while (a < nwant || b < ngot) {
+			int d = a == nwant ? 1
+			    : b == ngot    ? -1
+			                   : strcmp(want[a], got[b]);
+
+			if (d == 0) {
+				a++;
+				b++;
+				continue;
+			}
+			if (d > 0)
+				snprintf(why, len,
+				    "the certificate names %.200s, which the"
+				    " order does not",
+				    got[b]);
+			else
+				snprintf(why, len,
+				    "the certificate lacks the order's"
+				    " %.200s",
+				    want[a]);
 			goto out;
 		}
 	}

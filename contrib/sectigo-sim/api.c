@@ -579,9 +579,29 @@ sim_cert_advance(struct sim *sim, struct sim_cert *c, int collect)
 	}
 	if (time(NULL) < c->ready_at)
 		return 0;
-	if (sim_ca_issue(sim->ca, c->csr_pem, c->common_name, c->sans, c->term,
-	        &leaf) != 0)
+	if (sim->wrong_certs > 0) {
+		/* control "wrong_certs": a certificate that is not what the
+		 * enrollment asked for (one more name), as an SCM
+		 * administrator's edit or a mixed-up sslId would give the
+		 * bridge; it must refuse to hand it out */
+		json_t *more = json_copy(c->sans);
+		int rc;
+
+		sim->wrong_certs--;
+		if (more == NULL ||
+		    json_array_append_new(
+		        more, json_string("added-by-sim.test")))
+			rc = -1;
+		else
+			rc = sim_ca_issue(sim->ca, c->csr_pem, c->common_name,
+			    more, c->term, &leaf);
+		json_decref(more);
+		if (rc != 0)
+			return -1;
+	} else if (sim_ca_issue(sim->ca, c->csr_pem, c->common_name, c->sans,
+	               c->term, &leaf) != 0) {
 		return -1;
+	}
 	serial = strdup(leaf.serial);
 	if (serial == NULL) {
 		free(leaf.pem);

@@ -223,7 +223,7 @@ sim_ctl_control(struct sim_req *r)
 	json_t *body = NULL, *v, *fail;
 	const char *key;
 	char err[128];
-	int hang = -1, polls = -1, secs = -1, life = -1;
+	int hang = -1, polls = -1, secs = -1, life = -1, wrong = -1;
 	int expire = 0, reset = 0, clear = 0;
 	size_t i;
 
@@ -239,6 +239,9 @@ sim_ctl_control(struct sim_req *r)
 	json_object_foreach(body, key, v) {
 		if (strcmp(key, "hang_enrolls") == 0) {
 			if (knob(v, 0, &hang) != 0)
+				goto bad_value;
+		} else if (strcmp(key, "wrong_certs") == 0) {
+			if (knob(v, 0, &wrong) != 0)
 				goto bad_value;
 		} else if (strcmp(key, "pending_polls") == 0) {
 			if (knob(v, 0, &polls) != 0)
@@ -283,6 +286,8 @@ sim_ctl_control(struct sim_req *r)
 
 	if (hang >= 0)
 		sim->hang_enrolls = hang;
+	if (wrong >= 0)
+		sim->wrong_certs = wrong;
 	if (polls >= 0)
 		sim->pending_polls = polls;
 	if (secs >= 0)

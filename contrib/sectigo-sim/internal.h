@@ -114,6 +114,7 @@ struct sim {
 	int pending_seconds;            /* current default for new orders */
 	int token_lifetime;             /* lifetime of new tokens, seconds */
 	int hang_enrolls;               /* enroll replies still to hold back */
+	int wrong_certs; /* issuances still to sign with a name too many */
 	unsigned long count[SIM_CNT_MAX]; /* request counters */
 	unsigned long enrollments;        /* successful enrollments */
 	unsigned long duplicate_csr;    /* enrollments of an already seen CSR */

@@ -5,7 +5,8 @@
 # simulator answers enroll with 503, 408 and 409 and collect with 404
 # (an sslId it does not know yet) a few times each; the bridge keeps
 # retrying with backoff instead of failing the order, and the order ends
-# valid with exactly one enrollment in SCM.
+# valid with exactly one enrollment in SCM. Then the simulator signs a
+# certificate with a name the order does not have: the order fails.
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
 . "$SRCDIR/tests/integration/lib.sh"
@@ -60,6 +61,32 @@ if [ "${retries:-0}" -ge 2 ]; then
 	check_ok "the refusals were retried ($retries retries in the audit log)"
 else
 	check_bad "expected at least 2 retries in the audit log, found ${retries:-0}"
+fi
+
+# a certificate that is not the order's (one name more): the order fails,
+# nothing is downloadable, an audit row says why (review finding 7)
+sim_control '{"wrong_certs":1}'
+W="wrong-$(printf '%04x' $RANDOM).$ZONE"
+acme order --name "$W" --tag w --http01-port "$HTTP01_PORT" --until finalize >"$T/w.json" ||
+	check_bad "the second order could not be finalized"
+acme poll --tag w --until valid,invalid --timeout 60 >"$T/w.poll.json" || true
+st=$(jq -r '.order.status // .status' "$T/w.poll.json" 2>/dev/null)
+if [ "$st" = invalid ]; then
+	check_ok "an order whose certificate carries a name too many ends invalid"
+else
+	check_bad "the order with the wrong certificate ended '$st', want invalid"
+fi
+n=$(sqlite3 "$BRIDGE_DB" "SELECT COUNT(*) FROM certificates c JOIN orders o ON o.id = c.order_id WHERE o.identifiers LIKE '%$W%'")
+if [ "$n" = 0 ]; then
+	check_ok "no certificate stored for it"
+else
+	check_bad "$n certificates stored for the order with the wrong certificate"
+fi
+n=$(sqlite3 "$BRIDGE_DB" "SELECT COUNT(*) FROM audit WHERE event = 'certificate.mismatch' AND detail LIKE '%added-by-sim.test%'")
+if [ "$n" = 1 ]; then
+	check_ok "a certificate.mismatch audit row names the extra name"
+else
+	check_bad "$n certificate.mismatch audit rows naming added-by-sim.test, want 1"
 fi
 
 check_bridge_alive
