@@ -143,8 +143,8 @@ static const char *const migrations[] = {
     "CREATE INDEX accounts_eab ON accounts(eab_kid);",
     /* 3: the pending-authorization rate limit counts an account's pending
      * authorizations on every newOrder */
-    "CREATE INDEX authzs_pending ON authzs(account_id, expires)"
-    " WHERE status = 'pending';",
+    ("CREATE INDEX authzs_pending ON authzs(account_id, expires)"
+     " WHERE status = 'pending';"),
 };
 
 static int

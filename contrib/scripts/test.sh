@@ -4,6 +4,7 @@
 # Build acmebridge (warnings are errors) and run every test with ctest.
 #   bash contrib/scripts/test.sh              # build/, plain build
 #   bash contrib/scripts/test.sh --sanitize   # build-asan/, ASan + UBSan
+#   bash contrib/scripts/test.sh --fuzz       # build-fuzz/, libFuzzer targets
 # Extra arguments after the options are passed to ctest (e.g. -R certbot).
 set -eu
 
@@ -11,9 +12,24 @@ SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 sanitize=0
+fuzz=0
 if [ "${1:-}" = "--sanitize" ]; then
 	sanitize=1
 	shift
+elif [ "${1:-}" = "--fuzz" ]; then
+	fuzz=1
+	shift
+fi
+
+if [ "$fuzz" = 1 ]; then
+	# libFuzzer targets (clang, ASan + UBSan), each for a bounded number
+	# of runs over its seed corpus
+	BUILD=$SRCDIR/build-fuzz
+	CC=clang cmake -S "$SRCDIR" -B "$BUILD" -DCMAKE_BUILD_TYPE=Debug \
+		-DWERROR=ON -DENABLE_FUZZ=ON
+	cmake --build "$BUILD" -j "$JOBS"
+	cd "$BUILD"
+	exec ctest --output-on-failure -j "$JOBS" -L fuzz "$@"
 fi
 
 if [ ! -d "$SRCDIR/tests/integration/node_modules/acme-client" ] &&
