@@ -89,8 +89,24 @@ def main():
     put("handlers", "revoke", b"\x04" + json.dumps(
         {"certificate": b64u(c.public_bytes(serialization.Encoding.DER)),
          "reason": 1}).encode())
+    dns_seeds()
     put("handlers", "raw", b"\x81" + jws(k, "https://fuzz.test/new-order",
                                           "{}").encode())
+
+
+def dns_seeds():
+    import struct
+    hdr = lambda an: struct.pack(">HHHHHH", 0, 0x8180, 1, an, 0, 0)
+    # the question is replaced by the target; pad where it would be
+    txt = b"\x0bhello world" + b"\x03abc"
+    rr_txt = (b"\xc0\x0c" + struct.pack(">HHIH", 16, 1, 60, len(txt)) + txt)
+    put("dns", "txt", hdr(1) + rr_txt)
+    rr_a = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes([192, 0, 2, 1])
+    put("dns", "a", b"\x01" + hdr(1)[1:] + rr_a)
+    cname = b"\x03www\x07example\x00"
+    rr_cn = b"\xc0\x0c" + struct.pack(">HHIH", 5, 1, 60, len(cname)) + cname
+    put("dns", "cname", hdr(1) + rr_cn)
+    put("dns", "nxdomain", struct.pack(">HHHHHH", 0, 0x8183, 1, 0, 0, 0))
 
 
 if __name__ == "__main__":
