@@ -35,7 +35,13 @@
 #include "acme/acme.h"
 #include "contrib/log.h"
 
-#define MAX_BODY (256 * 1024) /* hard cap; acme/ refuses > 64 KiB */
+/* evhttp's own body cap. acme/ refuses bodies over acme.max_body (64 KiB)
+ * with a problem document and a nonce, so evhttp must let them through:
+ * libevent 2.1 has no server-side hook between the headers and the body,
+ * so the body is read up to this cap first. Over the cap, evhttp answers
+ * its own 413 after reading and discarding the declared body (lingering
+ * close), so that the client can still read the answer. */
+#define MAX_BODY (1024 * 1024)
 
 struct worker {
 	struct px_http *h;
@@ -496,6 +502,7 @@ px_http_start(
 		        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 		        EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 		evhttp_set_max_body_size(w->http, MAX_BODY);
+		evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
 		evhttp_set_max_headers_size(w->http, 16 * 1024);
 		evhttp_set_timeout(w->http, 60);
 		evhttp_set_bevcb(w->http, on_conn, w);
