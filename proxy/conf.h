@@ -45,6 +45,12 @@ struct px_conf {
 	struct acme_settings acme; /* acme.rl is created by the caller */
 	int validation_slots;      /* validation jobs in flight at most */
 	int ca_slots;              /* enroll/collect/revoke jobs in flight */
+	struct {
+		int max_conns;        /* open connections per process */
+		int max_conns_per_ip; /* per client address, all workers */
+		int request_timeout;  /* s: handshake + one whole request */
+		int idle_timeout;     /* s: idle keep-alive connection */
+	} frontend;
 	struct px_validate_conf validation;
 	struct px_connector *connectors;
 	size_t n_connectors;
