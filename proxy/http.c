@@ -512,17 +512,33 @@ conn_release(
 	free(c);
 }
 
-/* A bufferevent that fails as soon as evhttp uses it: returning NULL
- * would make evhttp talk plain HTTP on the socket. */
+static enum bufferevent_filter_result
+drop_all(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *ctx)
+{
+	(void)dst;
+	(void)limit;
+	(void)mode;
+	(void)ctx;
+	evbuffer_drain(src, evbuffer_get_length(src));
+	return BEV_OK;
+}
+
+/* When the TLS side cannot be set up (out of memory): a bufferevent that
+ * passes nothing to evhttp, which closes it at the idle timeout.
+ * Returning NULL would make evhttp talk plain HTTP on the socket. */
 static struct bufferevent *
 doomed_bev(struct event_base *base)
 {
-	struct bufferevent *bev =
+	struct bufferevent *sock =
 	    bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	struct bufferevent *bev = sock
+	    ? bufferevent_filter_new(
+	          sock, drop_all, NULL, BEV_OPT_CLOSE_ON_FREE, NULL, NULL)
+	    : NULL;
 
-	if (bev != NULL)
-		bufferevent_trigger_event(
-		    bev, BEV_EVENT_ERROR, BEV_TRIG_DEFER_CALLBACKS);
+	if (bev == NULL && sock != NULL)
+		bufferevent_free(sock);
 	return bev;
 }
 
