@@ -36,6 +36,14 @@ static const struct key top_keys[] = {
     {"connectors", K_ARR, 1, 0, 0},
     {"rate_limits", K_OBJ, 0, 0, 0},
     {"jobs", K_OBJ, 0, 0, 0},
+    {"frontend", K_OBJ, 0, 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+static const struct key frontend_keys[] = {
+    {"max_connections", K_INT, 0, 1, 1000000},
+    {"max_connections_per_ip", K_INT, 0, 1, 1000000},
+    {"request_timeout_seconds", K_INT, 0, 1, 3600},
+    {"idle_timeout_seconds", K_INT, 0, 1, 86400},
     {NULL, 0, 0, 0, 0},
 };
 /* Every limit: 0 turns it off. */
@@ -388,7 +396,7 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	json_error_t je;
 	json_t *root, *tls, *acme, *val, *conns, *v;
 	const char *ll, *sync;
-	json_t *rl, *jobs;
+	json_t *rl, *jobs, *fe;
 	size_t i;
 	long nproc;
 
@@ -416,12 +424,20 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	val = json_object_get(root, "validation");
 	rl = json_object_get(root, "rate_limits");
 	jobs = json_object_get(root, "jobs");
+	fe = json_object_get(root, "frontend");
 	if (check(tls, tls_keys, "tls.", err, errlen) != 0 ||
 	    (acme && check(acme, acme_keys, "acme.", err, errlen) != 0) ||
 	    (val && check(val, val_keys, "validation.", err, errlen) != 0) ||
 	    (rl && check(rl, rl_keys, "rate_limits.", err, errlen) != 0) ||
-	    (jobs && check(jobs, jobs_keys, "jobs.", err, errlen) != 0))
+	    (jobs && check(jobs, jobs_keys, "jobs.", err, errlen) != 0) ||
+	    (fe && check(fe, frontend_keys, "frontend.", err, errlen) != 0))
 		goto fail;
+	conf->frontend.max_conns = (int)num(fe, "max_connections", 4096);
+	conf->frontend.max_conns_per_ip =
+	    (int)num(fe, "max_connections_per_ip", 64);
+	conf->frontend.request_timeout =
+	    (int)num(fe, "request_timeout_seconds", 30);
+	conf->frontend.idle_timeout = (int)num(fe, "idle_timeout_seconds", 60);
 	load_rate_limits(rl, &conf->acme.limits);
 	conf->validation_slots = (int)num(jobs, "validation_slots", 48);
 	conf->ca_slots = (int)num(jobs, "ca_slots", 16);

@@ -48,6 +48,12 @@ struct px_conf {
 	int ca_give_up_hours; /* enroll/collect fail the order only after */
 	int retention_days;   /* dead orders/authorizations kept this long */
 	int audit_retention_days; /* 0: the audit log is kept for good */
+	struct {
+		int max_conns;        /* open connections per process */
+		int max_conns_per_ip; /* per client address, all workers */
+		int request_timeout;  /* s: handshake + one whole request */
+		int idle_timeout;     /* s: idle keep-alive connection */
+	} frontend;
 	struct px_validate_conf validation;
 	struct px_connector *connectors;
 	size_t n_connectors;

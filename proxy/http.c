@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -35,7 +36,18 @@
 #include "acme/acme.h"
 #include "contrib/log.h"
 
-#define MAX_BODY (256 * 1024) /* hard cap; acme/ refuses > 64 KiB */
+/* evhttp's own body cap. acme/ refuses bodies over acme.max_body (64 KiB)
+ * with a problem document and a nonce, so evhttp must let them through:
+ * libevent 2.1 has no server-side hook between the headers and the body,
+ * so the body is read up to this cap first. Over the cap, evhttp answers
+ * its own 413 after reading and discarding the declared body (lingering
+ * close), so that the client can still read the answer. */
+#define MAX_BODY (1024 * 1024)
+
+#define TLS12_CIPHERS                                                          \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"           \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"           \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 struct worker {
 	struct px_http *h;
@@ -51,6 +63,18 @@ struct worker {
 	struct event *wake;    /* activated by the job thread on change */
 };
 
+/* Open connections per client address, shared by every worker: one
+ * table under a mutex, taken once when a connection is admitted and once
+ * when it is freed (never around I/O). A per-worker share of the limit
+ * would refuse a client whose connections SO_REUSEPORT happens to hash
+ * onto one worker. */
+#define IP_BUCKETS 1024
+struct ipcount {
+	struct ipcount *next;
+	int n;
+	char ip[INET6_ADDRSTRLEN];
+};
+
 struct px_http {
 	const struct px_conf *conf;
 	struct px_jobs *jobs;
@@ -59,7 +83,26 @@ struct px_http {
 	char base_path[256]; /* path part of base_url, "" or "/prefix" */
 	struct worker *workers;
 	int n_workers;
+	atomic_int n_conns; /* open connections, all workers */
+	pthread_mutex_t ip_mu;
+	int ip_mu_init;
+	struct ipcount *ips[IP_BUCKETS];
 };
+
+/* One accepted connection. It hangs off its SSL object (ex_data) and is
+ * released with it, whoever frees the bufferevent: evhttp on close or
+ * error, or evhttp_free at shutdown. */
+struct conn {
+	struct worker *w;
+	struct bufferevent *bev; /* the TLS bufferevent evhttp reads */
+	struct event *timer;     /* admission, then the request deadline */
+	int over;                /* accepted over frontend.max_connections */
+	int admitted;
+	int counted_ip; /* holds a slot in h->ips */
+	char ip[INET6_ADDRSTRLEN];
+};
+
+static int conn_idx = -1; /* SSL ex_data index of struct conn */
 
 /* A request whose reply waits for the job runner. */
 struct parked {
@@ -71,13 +114,78 @@ struct parked {
 	struct parked **prevp;
 };
 
-static long long
-now_ms(void)
+static unsigned
+ip_hash(const char *ip)
 {
-	struct timespec ts;
+	unsigned hv = 2166136261u;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	for (; *ip != '\0'; ip++)
+		hv = (hv ^ (unsigned char)*ip) * 16777619u;
+	return hv % IP_BUCKETS;
+}
+
+/* Take a connection slot for ip: 0, or -1 when it has all its slots (or
+ * out of memory). */
+static int
+ip_take(struct px_http *h, const char *ip)
+{
+	struct ipcount **pp = &h->ips[ip_hash(ip)], *e;
+	int rc = -1;
+
+	pthread_mutex_lock(&h->ip_mu);
+	for (e = *pp; e != NULL && strcmp(e->ip, ip) != 0; e = e->next)
+		;
+	if (e == NULL && (e = calloc(1, sizeof(*e))) != NULL) {
+		snprintf(e->ip, sizeof(e->ip), "%s", ip);
+		e->next = *pp;
+		*pp = e;
+	}
+	if (e != NULL && e->n < h->conf->frontend.max_conns_per_ip) {
+		e->n++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&h->ip_mu);
+	return rc;
+}
+
+static void
+ip_put(struct px_http *h, const char *ip)
+{
+	struct ipcount **pp = &h->ips[ip_hash(ip)], *e;
+
+	pthread_mutex_lock(&h->ip_mu);
+	for (; (e = *pp) != NULL; pp = &e->next) {
+		if (strcmp(e->ip, ip) != 0)
+			continue;
+		if (--e->n <= 0) {
+			*pp = e->next;
+			free(e);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&h->ip_mu);
+}
+
+/* The connection a request came on, or NULL once the client went away. */
+static struct conn *
+conn_of(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev =
+	    evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+
+	return ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+}
+
+/* Arm the deadline of c's next request: seconds from now. */
+static void
+conn_deadline(struct conn *c, int seconds)
+{
+	struct timeval tv = {seconds, 0};
+
+	if (c != NULL && c->admitted)
+		event_add(c->timer, &tv);
 }
 
 static void
@@ -86,7 +194,11 @@ send_resp(struct worker *w, struct evhttp_request *req, struct acme_resp *r)
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	struct evbuffer *buf = evbuffer_new();
 	char nonce[ACME_NONCE_LEN + 1], ra[16];
+	const struct px_conf *conf = w->h->conf;
 
+	/* the next request on this connection: idle wait plus reading it */
+	conn_deadline(conn_of(req),
+	    conf->frontend.idle_timeout + conf->frontend.request_timeout);
 	/* RFC 8555 §6.5: a fresh nonce on every response, errors too */
 	acme_nonce_issue(w->h->nonces, nonce);
 	evhttp_add_header(out, "Replay-Nonce", nonce);
@@ -144,7 +256,11 @@ parked_closed(struct evhttp_connection *c, void *arg)
 	struct parked *p = arg;
 
 	(void)c;
-	/* evhttp frees the request right after this: forget it */
+	/* On EOF or timeout evhttp has detached the unanswered request (its
+	 * connection is NULL) and leaves it to us: free it. At evhttp_free it
+	 * is still attached and evhttp frees it after this callback. */
+	if (evhttp_request_get_connection(p->req) == NULL)
+		evhttp_request_free(p->req);
 	p->req = NULL;
 }
 
@@ -157,7 +273,8 @@ parked_check(struct parked *p, int final)
 		parked_free(p);
 		return;
 	}
-	if (acme_wait_poll(p->w->ctx, &p->resp, now_ms() / 1000, final)) {
+	/* wall time: it is compared with the stored timestamps */
+	if (acme_wait_poll(p->w->ctx, &p->resp, time(NULL), final)) {
 		send_resp(p->w, p->req, &p->resp);
 		parked_free(p);
 	}
@@ -198,11 +315,16 @@ px_http_notify(void *arg)
 			event_active(h->workers[i].wake, EV_READ, 0);
 }
 
+/* Park req until the job runner moves its state on or the wait ends.
+ * resp->wait_until is the request's own time (now, unix s) plus the wait:
+ * only the difference is used, as a libevent timer (monotonic clock), so
+ * that a step of the wall clock neither stretches nor cuts the wait. */
 static void
-park(struct worker *w, struct evhttp_request *req, struct acme_resp *resp)
+park(struct worker *w, struct evhttp_request *req, struct acme_resp *resp,
+    long long now)
 {
 	struct parked *p = calloc(1, sizeof(*p));
-	long long left = resp->wait_until - now_ms();
+	long long left = resp->wait_until - now * 1000;
 	struct timeval tv;
 
 	if (p == NULL)
@@ -221,15 +343,19 @@ park(struct worker *w, struct evhttp_request *req, struct acme_resp *resp)
 		goto now;
 	}
 	memset(resp, 0, sizeof(*resp));
+	/* count first: a notify from now on wakes this worker */
+	atomic_fetch_add(&w->n_parked, 1);
 	p->next = w->parked;
 	if (p->next != NULL)
 		p->next->prevp = &p->next;
 	p->prevp = &w->parked;
 	w->parked = p;
-	atomic_fetch_add(&w->n_parked, 1);
 	evhttp_connection_set_closecb(
 	    evhttp_request_get_connection(req), parked_closed, p);
 	event_add(p->timer, &tv);
+	/* a change committed between acme_handle and the count above sent
+	 * no wakeup: look once now */
+	parked_check(p, 0);
 	return;
 now:
 	resp->wait = ACME_WAIT_NONE;
@@ -288,6 +414,12 @@ on_request(struct evhttp_request *req, void *arg)
 	struct acme_req ar = {0};
 	char ipbuf[64];
 
+	/* the request is in: its deadline is over */
+	{
+		struct conn *c = conn_of(req);
+		if (c != NULL && c->admitted)
+			event_del(c->timer);
+	}
 	ar.method = method_name(evhttp_request_get_command(req));
 	ar.content_type = evhttp_find_header(
 	    evhttp_request_get_input_headers(req), "Content-Type");
@@ -305,23 +437,141 @@ on_request(struct evhttp_request *req, void *arg)
 	if (resp.kick)
 		px_jobs_kick(w->h->jobs);
 	if (resp.wait != ACME_WAIT_NONE) {
-		park(w, req, &resp);
+		park(w, req, &resp, ar.now);
 		return;
 	}
 	send_resp(w, req, &resp);
 	acme_resp_clear(&resp);
 }
 
+/* End c's connection now: evhttp sees an error and frees it. */
+static void
+conn_close(struct conn *c)
+{
+	bufferevent_trigger_event(c->bev, BEV_EVENT_ERROR, 0);
+}
+
+/* The first run (right after the accept, when evhttp has set the socket)
+ * admits the connection or closes it; later runs are a request's
+ * deadline: handshake and headers and body, however slowly they come. */
+static void
+conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	const struct px_conf *conf = c->w->h->conf;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const char *why = "the request deadline passed";
+
+	(void)fd;
+	(void)what;
+	if (c->admitted)
+		goto close;
+	why = "frontend.max_connections reached";
+	if (c->over)
+		goto close;
+	why = "frontend.max_connections_per_ip reached";
+	fd = bufferevent_getfd(c->bev);
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0)
+		goto close;
+	if (ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
+		    c->ip, sizeof(c->ip));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr,
+		    c->ip, sizeof(c->ip));
+	if (ip_take(c->w->h, c->ip) != 0)
+		goto close;
+	c->counted_ip = 1;
+	c->admitted = 1;
+	conn_deadline(c, conf->frontend.request_timeout);
+	return;
+close:
+	log_debug("connection from %s closed: %s", c->ip[0] ? c->ip : "?", why);
+	conn_close(c);
+}
+
+/* ex_data free: the SSL object goes, and with it the connection. */
+static void
+conn_release(
+    void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	struct conn *c = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (c == NULL)
+		return;
+	if (c->counted_ip)
+		ip_put(c->w->h, c->ip);
+	atomic_fetch_sub(&c->w->h->n_conns, 1);
+	event_free(c->timer);
+	free(c);
+}
+
+static enum bufferevent_filter_result
+drop_all(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *ctx)
+{
+	(void)dst;
+	(void)limit;
+	(void)mode;
+	(void)ctx;
+	evbuffer_drain(src, evbuffer_get_length(src));
+	return BEV_OK;
+}
+
+/* When the TLS side cannot be set up (out of memory): a bufferevent that
+ * passes nothing to evhttp, which closes it at the idle timeout.
+ * Returning NULL would make evhttp talk plain HTTP on the socket. */
+static struct bufferevent *
+doomed_bev(struct event_base *base)
+{
+	struct bufferevent *sock =
+	    bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	struct bufferevent *bev = sock
+	    ? bufferevent_filter_new(
+	          sock, drop_all, NULL, BEV_OPT_CLOSE_ON_FREE, NULL, NULL)
+	    : NULL;
+
+	if (bev == NULL && sock != NULL)
+		bufferevent_free(sock);
+	return bev;
+}
+
 static struct bufferevent *
 on_conn(struct event_base *base, void *arg)
 {
 	struct worker *w = arg;
+	struct conn *c = calloc(1, sizeof(*c));
 	SSL *ssl = SSL_new(w->h->ssl);
+	static const struct timeval at_once = {0, 0};
 
-	if (ssl == NULL)
-		return NULL;
-	return bufferevent_openssl_socket_new(
+	if (c == NULL || ssl == NULL)
+		goto fail;
+	c->w = w;
+	c->timer = event_new(base, -1, 0, conn_timer, c);
+	if (c->timer == NULL)
+		goto fail;
+	c->bev = bufferevent_openssl_socket_new(
 	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		goto fail;
+	/* from here the bufferevent owns ssl, and ssl owns c */
+	SSL_set_ex_data(ssl, conn_idx, c);
+	c->over = atomic_fetch_add(&w->h->n_conns, 1) >=
+	    w->h->conf->frontend.max_conns;
+	event_add(c->timer, &at_once);
+	return c->bev;
+fail:
+	if (c != NULL && c->timer != NULL)
+		event_free(c->timer);
+	free(c);
+	SSL_free(ssl);
+	return doomed_bev(base);
 }
 
 /* host:port into ss; the address length, or 0 if host is no IP. */
@@ -414,9 +664,19 @@ tls_ctx(const struct px_conf *conf, char *err, size_t errlen)
 
 	if (ctx == NULL)
 		goto fail;
-	/* TLS 1.2 and 1.3 only */
+	/* TLS 1.2 and 1.3 only; TLS 1.2 with forward secrecy and AEAD only
+	 * (TLS 1.3 suites all are); the server's order of preference; no
+	 * compression (CRIME), no renegotiation */
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_options(ctx,
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	        SSL_OP_NO_COMPRESSION);
+	if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
+	    SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) {
+		snprintf(err, errlen, "tls: cannot set the cipher suites (%s)",
+		    ERR_reason_error_string(ERR_get_error()));
+		goto fail;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, conf->tls_cert) != 1) {
 		snprintf(err, errlen,
 		    "config: tls.cert_file: cannot load %s (%s)",
@@ -453,6 +713,15 @@ px_http_start(
 	}
 	h->conf = conf;
 	h->jobs = jobs;
+	if (pthread_mutex_init(&h->ip_mu, NULL) != 0) {
+		free(h);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->ip_mu_init = 1;
+	if (conn_idx < 0)
+		conn_idx =
+		    SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_release);
 	/* path part of base_url: everything after scheme://host[:port] */
 	p = strchr(conf->acme.base_url + 8, '/');
 	snprintf(h->base_path, sizeof(h->base_path), "%s", p ? p : "");
@@ -501,8 +770,9 @@ px_http_start(
 		        EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 		        EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 		evhttp_set_max_body_size(w->http, MAX_BODY);
+		evhttp_set_flags(w->http, EVHTTP_SERVER_LINGERING_CLOSE);
 		evhttp_set_max_headers_size(w->http, 16 * 1024);
-		evhttp_set_timeout(w->http, 60);
+		evhttp_set_timeout(w->http, conf->frontend.idle_timeout);
 		evhttp_set_bevcb(w->http, on_conn, w);
 		evhttp_set_gencb(w->http, on_request, w);
 		if (evhttp_accept_socket(w->http, w->fd) != 0) {
@@ -557,6 +827,14 @@ px_http_stop(struct px_http *h)
 			close(w->fd);
 	}
 	free(h->workers);
+	for (int i = 0; i < IP_BUCKETS; i++)
+		while (h->ips[i] != NULL) {
+			struct ipcount *e = h->ips[i];
+			h->ips[i] = e->next;
+			free(e);
+		}
+	if (h->ip_mu_init)
+		pthread_mutex_destroy(&h->ip_mu);
 	acme_nonces_free(h->nonces);
 	SSL_CTX_free(h->ssl);
 	free(h);
@@ -573,7 +851,7 @@ px_tls_self_signed(const struct px_conf *conf, char *err, size_t errlen)
 	FILE *f = NULL;
 	char host[256], san[600];
 	const char *hs, *he;
-	int rc = -1;
+	int rc = -1, fd;
 
 	if (stat(conf->tls_cert, &st) == 0 && stat(conf->tls_key, &st) == 0)
 		return 0;
@@ -618,21 +896,45 @@ px_tls_self_signed(const struct px_conf *conf, char *err, size_t errlen)
 	if (ext == NULL || !X509_add_ext(x, ext, -1))
 		goto out;
 	X509_EXTENSION_free(ext);
+	/* a server leaf: clients trust it directly, it signs nothing */
 	ext = X509V3_EXT_conf_nid(
-	    NULL, &v3, NID_basic_constraints, "critical,CA:TRUE");
+	    NULL, &v3, NID_basic_constraints, "critical,CA:FALSE");
+	if (ext == NULL || !X509_add_ext(x, ext, -1))
+		goto out;
+	X509_EXTENSION_free(ext);
+	ext = X509V3_EXT_conf_nid(
+	    NULL, &v3, NID_key_usage, "critical,digitalSignature");
+	if (ext == NULL || !X509_add_ext(x, ext, -1))
+		goto out;
+	X509_EXTENSION_free(ext);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_ext_key_usage, "serverAuth");
 	if (ext == NULL || !X509_add_ext(x, ext, -1))
 		goto out;
 	if (X509_sign(x, key, EVP_sha256()) == 0)
 		goto out;
-	f = fopen(conf->tls_key, "w");
-	if (f == NULL || fchmod(fileno(f), 0600) != 0 ||
-	    !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)) {
-		snprintf(err, errlen, "config: tls.key_file: cannot write %s",
-		    conf->tls_key);
+	/* private from the first byte; a new file only, never through a
+	 * symlink (it runs as the service user) */
+	fd = open(conf->tls_key,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL ||
+	    !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) ||
+	    fflush(f) != 0) {
+		snprintf(err, errlen,
+		    "config: tls.key_file: cannot create %s (%s)",
+		    conf->tls_key,
+		    errno == EEXIST ? "it exists, tls.cert_file does not"
+		                    : strerror(errno));
+		if (f == NULL && fd >= 0)
+			close(fd);
 		goto out;
 	}
 	fclose(f);
-	f = fopen(conf->tls_cert, "w");
+	fd = open(conf->tls_cert,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL && fd >= 0)
+		close(fd);
 	if (f == NULL || !PEM_write_X509(f, x)) {
 		snprintf(err, errlen, "config: tls.cert_file: cannot write %s",
 		    conf->tls_cert);
