@@ -1305,7 +1305,8 @@ find_list_done(struct op *op, CURLcode cc, long status)
 		         "certificates, looking at the newest %d only",
 		    op->ca->name, op->cn, FIND_MAX_CANDIDATES,
 		    FIND_MAX_CANDIDATES);
-	qsort(op->cands, op->n_cands, sizeof(*op->cands), cmp_desc);
+	if (op->n_cands > 1)
+		qsort(op->cands, op->n_cands, sizeof(*op->cands), cmp_desc);
 	find_next_detail(op);
 }
 

@@ -1876,7 +1876,8 @@ der_put(unsigned char *buf, size_t *off, unsigned char tag,
 		buf[(*off)++] = (unsigned char)(len >> 8);
 		buf[(*off)++] = (unsigned char)len;
 	}
-	memcpy(buf + *off, val, len);
+	if (len > 0)
+		memcpy(buf + *off, val, len);
 	*off += len;
 }
 
