@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The CA port on the Sectigo Certificate Manager REST API
- * (/work/shared/sectigo-scm-api.md): enroll, find by tag, collect, revoke and
+ * (SCM's public REST API documentation): enroll, find by tag, collect, revoke and
  * a connection test, all as asynchronous HTTPS calls through evcurl.
  */
 #include "sectigo/sectigo.h"

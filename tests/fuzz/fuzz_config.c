@@ -8,7 +8,7 @@
 #include "proxy/conf.h"
 #include "tests/fuzz/fuzz.h"
 
-static char path[64];
+static char path[4096];
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -17,7 +17,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	snprintf(path, sizeof(path), "/tmp/acmebridge-fuzz-conf.XXXXXX");
+	snprintf(path, sizeof(path), "%s/acmebridge-fuzz-conf.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
 	fd = mkstemp(path);
 	if (fd < 0)
 		abort();

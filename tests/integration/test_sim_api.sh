@@ -5,7 +5,7 @@
 # issues and its /sim/stats counters.  Exits non-zero on any failure.
 set -eu
 
-SIM_BIN=${SIM_BIN:-/work/main/build/contrib/sectigo-sim/sectigo-sim}
+SIM_BIN=${SIM_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/contrib/sectigo-sim/sectigo-sim}
 
 for tool in curl openssl jq sha256sum; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
