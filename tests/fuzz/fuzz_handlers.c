@@ -77,8 +77,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(kid, sizeof(kid), "%s", r.location);
 	acme_resp_clear(&r);
 	post("/new-order",
-	    "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"f.example\"}]}",
-	    0, 0, &r);
+	    "{\"identifiers\":[{\"type\":\"dns\",\"value\":\"f.example\"}]}", 0,
+	    0, &r);
 	snprintf(order_path, sizeof(order_path), "%s", rel(r.location));
 	snprintf(finalize_path, sizeof(finalize_path), "%s",
 	    rel(json_string_value(json_object_get(r.json, "finalize"))
