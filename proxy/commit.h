@@ -11,7 +11,8 @@
  * the next batch - so that one commit and one fsync carry many changes.
  *
  * Nothing leaves before it is durable: a reply goes back to its worker
- * only after the commit of the batch it ran in, and the job runner puts
+ * only after the batch it ran in is committed and (database_sync "full")
+ * synced by the sync thread, and the job runner puts
  * every call to the CA that acts on a state change behind
  * px_commit_after(). A batch that fails to commit is lost as a whole:
  * its requests are answered 500, its jobs run again from the database.
@@ -65,8 +66,8 @@ int px_commit_after(
     struct px_commit *c, void (*fn)(void *arg, int ok), void *arg);
 /** Commit what is open now (at shutdown); 0 or -1. */
 int px_commit_flush(struct px_commit *c);
-/** Batches and units committed so far (for the log and tests). */
-void px_commit_stats(
-    const struct px_commit *c, long long *batches, long long *items);
+/** Batches committed, items run and log syncs so far (serving thread). */
+void px_commit_stats(const struct px_commit *c, long long *batches,
+    long long *items, long long *syncs);
 /** Free (the loop has stopped; items still queued are dropped). */
 void px_commit_free(struct px_commit *c);

@@ -112,12 +112,6 @@ cmd_serve(struct px_conf *conf)
 		conf->acme.rl = NULL;
 		return 1;
 	}
-	/* the serving loop: the group commit runs after everything else
-	 * that is ready (priority 2 of 0..2) */
-	if (event_base_priority_init(base, 3) != 0) {
-		snprintf(err, sizeof(err), "cannot set up the event loop");
-		goto out;
-	}
 	commit = px_commit_new(base, conf, err, sizeof(err));
 	if (commit == NULL)
 		goto out;
