@@ -391,6 +391,12 @@ acme_db_batch_mode(struct acme_db *db, void (*opened)(void *arg), void *arg)
 	db->opened_arg = arg;
 }
 
+long long
+acme_db_total_changes(struct acme_db *db)
+{
+	return (long long)sqlite3_total_changes64(db->h);
+}
+
 int
 acme_db_batch_open(const struct acme_db *db)
 {

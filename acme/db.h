@@ -75,6 +75,8 @@ void acme_db_rollback(struct acme_db *db);
  */
 void acme_db_batch_mode(
     struct acme_db *db, void (*opened)(void *arg), void *arg);
+/** Rows inserted, updated or deleted on this connection so far. */
+long long acme_db_total_changes(struct acme_db *db);
 /** 1 while a batch transaction is open. */
 int acme_db_batch_open(const struct acme_db *db);
 /** Commit the open batch (0 if none). -1: it was rolled back, every unit

@@ -42,6 +42,7 @@ struct after {
 struct batch {
 	struct px_item *items;
 	struct after *after;
+	int wrote; /* it changed rows: the log needs a sync */
 	struct batch *next;
 };
 
@@ -71,6 +72,7 @@ struct px_commit {
 	void (*kick)(void *);
 	void *kick_arg;
 	long long n_batches, n_items, n_syncs;
+	long long changes; /* acme_db_total_changes at the last commit */
 };
 
 /* The first statement after a commit opened a transaction: commit it
@@ -224,8 +226,18 @@ sync_main(void *arg)
 		/* the committed frames are in the log already: a failed
 		 * sync cannot take them back, but nobody is told they are
 		 * durable (requests get 500, CA calls wait for the job to
-		 * run again from the database) */
-		rc = wal_sync(c);
+		 * run again from the database). Batches that only read
+		 * need no sync of their own: what they read was synced
+		 * with the batches ahead of them in this queue. */
+		rc = 0;
+		for (struct batch *b = list; b != NULL; b = b->next)
+			if (b->wrote) {
+				rc = wal_sync(c);
+				pthread_mutex_lock(&c->mu);
+				c->n_syncs++;
+				pthread_mutex_unlock(&c->mu);
+				break;
+			}
 		for (; list != NULL; list = next) {
 			next = list->next;
 			release_items(c, list->items, rc != 0);
@@ -234,7 +246,6 @@ sync_main(void *arg)
 		}
 		pthread_mutex_lock(&c->mu);
 		c->sync_busy = 0;
-		c->n_syncs++;
 		pthread_cond_broadcast(&c->cond);
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -249,6 +260,10 @@ commit_now(struct px_commit *c)
 	struct after *after = c->after;
 	struct batch *b;
 	int rc = acme_db_batch_commit(c->db);
+	long long changes = acme_db_total_changes(c->db);
+	int wrote = changes != c->changes;
+
+	c->changes = changes;
 
 	c->batch = NULL;
 	c->batch_tail = &c->batch;
@@ -266,6 +281,7 @@ commit_now(struct px_commit *c)
 	}
 	b->items = items;
 	b->after = after;
+	b->wrote = wrote;
 	pthread_mutex_lock(&c->mu);
 	*c->syncq_tail = b;
 	c->syncq_tail = &b->next;
@@ -367,12 +383,14 @@ px_commit_set_kick(struct px_commit *c, void (*fn)(void *), void *arg)
 }
 
 void
-px_commit_stats(const struct px_commit *c, long long *batches, long long *items,
-    long long *syncs)
+px_commit_stats(
+    struct px_commit *c, long long *batches, long long *items, long long *syncs)
 {
 	*batches = c->n_batches;
 	*items = c->n_items;
+	pthread_mutex_lock(&c->mu);
 	*syncs = c->n_syncs;
+	pthread_mutex_unlock(&c->mu);
 }
 
 struct px_commit *
@@ -448,6 +466,11 @@ px_commit_free(struct px_commit *c)
 		pthread_mutex_unlock(&c->mu);
 		pthread_join(c->sync_th, NULL);
 	}
+	if (c->n_batches > 0)
+		log_notice("group commit: %lld requests in %lld batches, %lld"
+		           " log syncs",
+		    c->n_items, c->n_batches, c->n_syncs);
+
 	if (c->db != NULL && acme_db_batch_open(c->db) &&
 	    acme_db_batch_commit(c->db) == 0 && c->sync_full)
 		wal_sync(c);

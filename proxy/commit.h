@@ -67,7 +67,7 @@ int px_commit_after(
 /** Commit what is open now (at shutdown); 0 or -1. */
 int px_commit_flush(struct px_commit *c);
 /** Batches committed, items run and log syncs so far (serving thread). */
-void px_commit_stats(const struct px_commit *c, long long *batches,
-    long long *items, long long *syncs);
+void px_commit_stats(struct px_commit *c, long long *batches, long long *items,
+    long long *syncs);
 /** Free (the loop has stopped; items still queued are dropped). */
 void px_commit_free(struct px_commit *c);
