@@ -73,6 +73,7 @@ struct px_commit {
 	void *kick_arg;
 	long long n_batches, n_items, n_syncs;
 	long long changes; /* acme_db_total_changes at the last commit */
+	int n_open;        /* units in the open batch */
 };
 
 /* The first statement after a commit opened a transaction: commit it
@@ -101,6 +102,7 @@ run_item(struct px_commit *c, struct px_item *it)
 	it->next = NULL;
 	*c->batch_tail = it;
 	c->batch_tail = &it->next;
+	c->n_open++;
 }
 
 /* Run every queued item (they join the open batch). */
@@ -247,6 +249,9 @@ sync_main(void *arg)
 		pthread_mutex_lock(&c->mu);
 		c->sync_busy = 0;
 		pthread_cond_broadcast(&c->cond);
+		/* what the serving thread kept open meanwhile commits now */
+		if (c->syncq == NULL)
+			event_active(c->commit_ev, EV_WRITE, 0);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
@@ -259,9 +264,16 @@ commit_now(struct px_commit *c)
 	struct px_item *items = c->batch;
 	struct after *after = c->after;
 	struct batch *b;
-	int rc = acme_db_batch_commit(c->db);
-	long long changes = acme_db_total_changes(c->db);
-	int wrote = changes != c->changes;
+	int rc;
+	long long changes;
+	int wrote;
+
+	if (items == NULL && after == NULL && !acme_db_batch_open(c->db))
+		return 0; /* nothing to commit, nobody waiting */
+	rc = acme_db_batch_commit(c->db);
+	changes = acme_db_total_changes(c->db);
+	wrote = changes != c->changes;
+	c->n_open = 0;
 
 	c->changes = changes;
 
@@ -290,6 +302,28 @@ commit_now(struct px_commit *c)
 	return 0;
 }
 
+/*
+ * While the log is being synced, keep the batch open: nothing committed now
+ * could be released before the next sync anyway, and one commit of
+ * everything that came in meanwhile writes each changed page once instead
+ * of once per unit. The sync thread wakes the commit when it is done. A
+ * batch of MAX_BATCH units commits regardless (bounded memory and replay).
+ */
+#define MAX_BATCH 512
+
+static int
+defer(struct px_commit *c)
+{
+	int busy;
+
+	if (!c->sync_full || c->n_open >= MAX_BATCH)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	busy = c->sync_busy || c->syncq != NULL;
+	pthread_mutex_unlock(&c->mu);
+	return busy;
+}
+
 static void
 on_commit(evutil_socket_t fd, short what, void *arg)
 {
@@ -299,7 +333,8 @@ on_commit(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* what came in meanwhile joins this batch */
 	drain(c);
-	commit_now(c);
+	if (!defer(c))
+		commit_now(c);
 }
 
 static void
@@ -312,7 +347,7 @@ on_inq(evutil_socket_t fd, short what, void *arg)
 	drain(c);
 	/* items that read or wrote nothing opened no batch; they still go
 	 * through the sync queue, behind what they may have seen */
-	if (!acme_db_batch_open(c->db))
+	if (!acme_db_batch_open(c->db) && !defer(c))
 		commit_now(c);
 }
 

@@ -838,7 +838,17 @@ px_http_start(const struct px_conf *conf, struct px_commit *commit, char *err,
 		    conf->listen_host, conf->listen_port, err, errlen);
 		if (w->fd < 0)
 			goto fail;
-		w->base = event_base_new();
+		{
+			/* coalesce the add/del of a request's events into one
+			 * epoll_ctl per fd and loop turn */
+			struct event_config *cfg = event_config_new();
+
+			if (cfg != NULL)
+				event_config_set_flag(cfg,
+				    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+			w->base = cfg ? event_base_new_with_config(cfg) : NULL;
+			event_config_free(cfg);
+		}
 		w->http = w->base ? evhttp_new(w->base) : NULL;
 		w->wake =
 		    w->base ? event_new(w->base, -1, 0, on_wake, w) : NULL;
