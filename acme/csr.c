@@ -3,8 +3,6 @@
  * facts about an issued certificate that revocation and ARI need. */
 #include "acme/csr.h"
 
-#include "contrib/x509der.h"
-
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
@@ -25,6 +23,7 @@
 #include "acme/keypolicy.h"
 #include "contrib/b64url.h"
 #include "contrib/log.h"
+#include "contrib/x509der.h"
 
 #define CSR_MAX_B64 (64 * 1024)
 #define CSR_MAX_NAMES 100
@@ -637,13 +636,58 @@ cmp_cstr(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The first PEM block of pem as DER (caller frees), without OpenSSL's
+ * object decoders: parsing a certificate or request through them imports
+ * its public key, which in OpenSSL 3 costs more than everything else this
+ * check does. */
+static unsigned char *
+pem_der(const char *pem, size_t *len)
+{
+	BIO *bio = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long n = 0;
+
+	if (bio == NULL || PEM_read_bio(bio, &name, &header, &data, &n) != 1)
+		n = 0;
+	BIO_free(bio);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	if (n <= 0) {
+		OPENSSL_free(data);
+		return NULL;
+	}
+	*len = (size_t)n;
+	return data;
+}
+
+/* The leaf's key is the CSR's: the same SubjectPublicKeyInfo bytes, or
+ * (a CA may re-encode) the same key once decoded. */
+static int
+same_key(const struct x509der *leaf, const unsigned char *spki, size_t spki_len)
+{
+	const unsigned char *a = leaf->spki, *b = spki;
+	EVP_PKEY *ka, *kb;
+	int eq;
+
+	if (leaf->spki_len == spki_len && memcmp(a, b, spki_len) == 0)
+		return 1;
+	ka = d2i_PUBKEY(NULL, &a, (long)leaf->spki_len);
+	kb = d2i_PUBKEY(NULL, &b, (long)spki_len);
+	eq = ka != NULL && kb != NULL && EVP_PKEY_eq(ka, kb) == 1;
+	EVP_PKEY_free(ka);
+	EVP_PKEY_free(kb);
+	return eq;
+}
+
 int
 acme_cert_matches_order(const char *chain_pem, const char *csr_pem,
     const char *identifiers_json, char *why, size_t len)
 {
-	BIO *bio = NULL;
-	X509 *leaf = NULL;
-	X509_REQ *req = NULL;
+	unsigned char *leaf_der = NULL, *csr_der = NULL;
+	size_t leaf_len = 0, csr_len = 0, subj_len, spki_len;
+	const unsigned char *subj, *spki, *sp;
+	struct x509der leaf;
 	GENERAL_NAMES *sans = NULL;
 	json_t *ids = json_loads(identifiers_json, 0, NULL), *id;
 	char **want = NULL, **got = NULL;
@@ -651,23 +695,25 @@ acme_cert_matches_order(const char *chain_pem, const char *csr_pem,
 	int rc = -1;
 
 	snprintf(why, len, "the certificate could not be read");
-	bio = BIO_new_mem_buf(chain_pem, -1);
-	leaf = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	bio = csr_pem ? BIO_new_mem_buf(csr_pem, -1) : NULL;
-	req = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	if (leaf == NULL || req == NULL || ids == NULL || nwant == 0)
+	leaf_der = pem_der(chain_pem, &leaf_len);
+	csr_der = pem_der(csr_pem, &csr_len);
+	if (leaf_der == NULL || csr_der == NULL || ids == NULL || nwant == 0 ||
+	    x509der_parse(leaf_der, leaf_len, &leaf) != 0 ||
+	    x509der_csr(csr_der, csr_len, &subj, &subj_len, &spki, &spki_len) !=
+	        0)
 		goto out;
-	if (X509_get0_pubkey(leaf) == NULL ||
-	    EVP_PKEY_eq(X509_get0_pubkey(leaf), X509_REQ_get0_pubkey(req)) !=
-	        1) {
+	if (!same_key(&leaf, spki, spki_len)) {
 		snprintf(why, len,
 		    "the certificate's public key is not the CSR's key");
 		goto out;
 	}
+	sp = leaf.san;
+	if (leaf.san != NULL) {
+		sans = d2i_GENERAL_NAMES(NULL, &sp, (long)leaf.san_len);
+		if (sans == NULL || sp != leaf.san + leaf.san_len)
+			goto out;
+	}
 	want = calloc(nwant, sizeof(*want));
-	sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
 	got = calloc((size_t)sk_GENERAL_NAME_num(sans) + 1, sizeof(*got));
 	if (want == NULL || got == NULL)
 		goto out;
@@ -746,8 +792,8 @@ out:
 	free(want);
 	free(got);
 	GENERAL_NAMES_free(sans);
-	X509_free(leaf);
-	X509_REQ_free(req);
+	OPENSSL_free(leaf_der);
+	OPENSSL_free(csr_der);
 	json_decref(ids);
 	return rc;
 }
@@ -755,20 +801,27 @@ out:
 char *
 acme_csr_pem_cn(const char *pem)
 {
-	BIO *bio = pem != NULL ? BIO_new_mem_buf(pem, -1) : NULL;
-	X509_REQ *req =
-	    bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+	size_t len = 0, subj_len, spki_len;
+	unsigned char *der = pem_der(pem, &len);
+	const unsigned char *subj, *spki, *p;
+	X509_NAME *name = NULL;
 	char buf[256], *cn = NULL;
 	int n;
 
-	if (req != NULL) {
-		n = X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req),
-		    NID_commonName, buf, sizeof(buf));
+	/* the subject alone: no key import (see pem_der) */
+	if (der != NULL &&
+	    x509der_csr(der, len, &subj, &subj_len, &spki, &spki_len) == 0) {
+		p = subj;
+		name = d2i_X509_NAME(NULL, &p, (long)subj_len);
+	}
+	if (name != NULL) {
+		n = X509_NAME_get_text_by_NID(
+		    name, NID_commonName, buf, sizeof(buf));
 		if (n > 0 && (size_t)n < sizeof(buf))
 			cn = strdup(buf);
 	}
 	ERR_clear_error();
-	X509_REQ_free(req);
-	BIO_free(bio);
+	X509_NAME_free(name);
+	OPENSSL_free(der);
 	return cn;
 }

@@ -31,6 +31,15 @@ struct acme_db {
 	char fail_match[128];
 	int fail_count;
 	int busy_steps; /* lock waits of 200 us before SQLITE_BUSY */
+	/* group commit (acme_db_batch_mode): the outer transaction of the
+	 * batch, opened by the first statement and closed only by
+	 * acme_db_batch_commit; begin/commit inside it are savepoints */
+	int batch;
+	int outer_open;
+	int depth; /* open savepoints */
+	int lost;  /* SQLite rolled the batch back on an error */
+	void (*opened)(void *arg);
+	void *opened_arg;
 };
 
 /*
@@ -193,7 +202,7 @@ run_migrations(sqlite3 *h, char *err, size_t errlen)
 
 /* Reads through a memory map instead of a pread(2) per page, and a
  * page cache that holds the working set. */
-#define PERF_PRAGMAS " PRAGMA cache_size=-16384;"
+#define PERF_PRAGMAS " PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;"
 
 /* Busy handler: up to db->busy_steps steps of 200 us (5 s by default;
  * event-loop threads set a much shorter bound, see acme_db_set_busy_ms). */
@@ -355,6 +364,71 @@ acme_db_inject_fault(struct acme_db *db, const char *sql_part, int count)
 	db->fail_count = sql_part != NULL ? count : 0;
 }
 
+/* Batch mode: open the batch's transaction (the first statement after a
+ * commit does), and tell the owner so that it schedules the commit. */
+static int
+outer_begin(struct acme_db *db)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, &msg) !=
+	    SQLITE_OK) {
+		log_err("db: begin: %s", msg ? msg : sqlite3_errmsg(db->h));
+		sqlite3_free(msg);
+		return -1;
+	}
+	db->outer_open = 1;
+	if (db->opened != NULL)
+		db->opened(db->opened_arg);
+	return 0;
+}
+
+void
+acme_db_batch_mode(struct acme_db *db, void (*opened)(void *arg), void *arg)
+{
+	db->batch = 1;
+	db->opened = opened;
+	db->opened_arg = arg;
+}
+
+long long
+acme_db_total_changes(struct acme_db *db)
+{
+	return (long long)sqlite3_total_changes64(db->h);
+}
+
+int
+acme_db_batch_open(const struct acme_db *db)
+{
+	return db->outer_open;
+}
+
+int
+acme_db_batch_commit(struct acme_db *db)
+{
+	char *msg = NULL;
+	int rc = 0;
+
+	if (!db->outer_open)
+		return 0;
+	db->outer_open = 0;
+	db->depth = 0;
+	if (db->lost || sqlite3_get_autocommit(db->h)) {
+		db->lost = 0;
+		log_err("db: a batch was rolled back by an earlier error");
+		return -1;
+	}
+	if (sqlite3_exec(db->h, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
+		log_err("db: commit of a batch: %s",
+		    msg ? msg : sqlite3_errmsg(db->h));
+		sqlite3_free(msg);
+		if (!sqlite3_get_autocommit(db->h))
+			sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		rc = -1;
+	}
+	return rc;
+}
+
 static sqlite3_stmt *
 bind(struct acme_db *db, const char *sql, const char *fmt, va_list ap)
 {
@@ -366,6 +440,15 @@ bind(struct acme_db *db, const char *sql, const char *fmt, va_list ap)
 		log_err("db: injected fault: %s", sql);
 		return NULL;
 	}
+	if (db->batch && db->outer_open && sqlite3_get_autocommit(db->h)) {
+		/* an I/O error or a full disk made SQLite roll the whole
+		 * batch back: nothing may run outside it until the owner
+		 * commits (and learns that the batch is lost) */
+		db->lost = 1;
+		return NULL;
+	}
+	if (db->batch && !db->outer_open && outer_begin(db) != 0)
+		return NULL;
 	st = prepare(db, sql);
 	if (st == NULL)
 		return NULL;
@@ -523,12 +606,29 @@ acme_db_last_id(struct acme_db *db)
 int
 acme_db_begin(struct acme_db *db)
 {
-	return acme_db_exec(db, "BEGIN IMMEDIATE", NULL) < 0 ? -1 : 0;
+	if (!db->batch)
+		return acme_db_exec(db, "BEGIN IMMEDIATE", NULL) < 0 ? -1 : 0;
+	/* inside a batch: a savepoint, so that this unit of work commits or
+	 * rolls back on its own while the batch commits once */
+	if (acme_db_exec(db, "SAVEPOINT unit", NULL) < 0)
+		return -1;
+	db->depth++;
+	return 0;
 }
 
 int
 acme_db_commit(struct acme_db *db)
 {
+	if (db->batch) {
+		if (db->depth == 0)
+			return -1;
+		if (acme_db_exec(db, "RELEASE unit", NULL) < 0) {
+			acme_db_rollback(db);
+			return -1;
+		}
+		db->depth--;
+		return 0;
+	}
 	if (acme_db_exec(db, "COMMIT", NULL) < 0) {
 		acme_db_rollback(db);
 		return -1;
@@ -539,6 +639,14 @@ acme_db_commit(struct acme_db *db)
 void
 acme_db_rollback(struct acme_db *db)
 {
+	if (db->batch) {
+		if (db->depth == 0 || !db->outer_open)
+			return;
+		acme_db_exec(db, "ROLLBACK TO unit", NULL);
+		acme_db_exec(db, "RELEASE unit", NULL);
+		db->depth--;
+		return;
+	}
 	if (!sqlite3_get_autocommit(db->h))
 		acme_db_exec(db, "ROLLBACK", NULL);
 }

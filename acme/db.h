@@ -64,6 +64,25 @@ int acme_db_begin(struct acme_db *db);
 int acme_db_commit(struct acme_db *db);
 void acme_db_rollback(struct acme_db *db);
 
+/*
+ * Group commit. In batch mode the first statement opens a transaction
+ * (BEGIN IMMEDIATE) that stays open across units of work until the owner
+ * calls acme_db_batch_commit: one commit, one fsync for all of them.
+ * acme_db_begin/commit/rollback then nest as a savepoint per unit, so
+ * that a unit that fails rolls back alone. opened(arg) is called each
+ * time a batch transaction opens (the owner schedules its commit).
+ * Nothing read inside a batch may be shown to anyone before the commit.
+ */
+void acme_db_batch_mode(
+    struct acme_db *db, void (*opened)(void *arg), void *arg);
+/** Rows inserted, updated or deleted on this connection so far. */
+long long acme_db_total_changes(struct acme_db *db);
+/** 1 while a batch transaction is open. */
+int acme_db_batch_open(const struct acme_db *db);
+/** Commit the open batch (0 if none). -1: it was rolled back, every unit
+ * in it is lost (logged). */
+int acme_db_batch_commit(struct acme_db *db);
+
 /** Append to the audit log (inside the caller's transaction if any). */
 void acme_db_audit(struct acme_db *db, long long now, const char *event,
     const char *ref, const char *detail);

@@ -110,6 +110,7 @@ static int
 find_aki(const struct tlv *exts, struct x509der *out)
 {
 	static const unsigned char aki_oid[] = {0x55, 0x1d, 0x23};
+	static const unsigned char san_oid[] = {0x55, 0x1d, 0x11};
 	const unsigned char *p = exts->val, *end = p + exts->len;
 	struct tlv seq, ext, oid, v;
 
@@ -130,6 +131,13 @@ find_aki(const struct tlv *exts, struct x509der *out)
 			return -1;
 		if (v.tag != 0x04)
 			return -1;
+		if (oid.len == sizeof(san_oid) &&
+		    memcmp(oid.val, san_oid, sizeof(san_oid)) == 0) {
+			if (out->san != NULL)
+				return -1; /* twice: RFC 5280 forbids it */
+			out->san = v.val;
+			out->san_len = v.len;
+		}
 		if (oid.len == sizeof(aki_oid) &&
 		    memcmp(oid.val, aki_oid, sizeof(aki_oid)) == 0) {
 			/* AuthorityKeyIdentifier ::= SEQUENCE {
@@ -212,5 +220,39 @@ x509der_parse(const unsigned char *der, size_t len, struct x509der *out)
 		if (t.tag == 0xa3 && find_aki(&t, out) != 0)
 			return -1;
 	}
+	return 0;
+}
+
+int
+x509der_csr(const unsigned char *der, size_t len, const unsigned char **subject,
+    size_t *subject_len, const unsigned char **spki, size_t *spki_len)
+{
+	const unsigned char *p, *end, *q, *iend;
+	struct tlv req, info, t;
+
+	if (der == NULL)
+		return -1;
+	p = der;
+	end = der + len;
+	/* CertificationRequest ::= SEQUENCE { certificationRequestInfo,
+	 * signatureAlgorithm, signature }; the info is SEQUENCE { version,
+	 * subject Name, subjectPKInfo, [0] attributes } */
+	if (next(&p, end, &req) != 0 || req.tag != 0x30 || p != end)
+		return -1;
+	p = req.val;
+	if (next(&p, req.val + req.len, &info) != 0 || info.tag != 0x30)
+		return -1;
+	q = info.val;
+	iend = info.val + info.len;
+	if (next(&q, iend, &t) != 0 || t.tag != 0x02)
+		return -1;
+	if (next(&q, iend, &t) != 0 || t.tag != 0x30)
+		return -1;
+	*subject = t.start;
+	*subject_len = t.total;
+	if (next(&q, iend, &t) != 0 || t.tag != 0x30)
+		return -1;
+	*spki = t.start;
+	*spki_len = t.total;
 	return 0;
 }

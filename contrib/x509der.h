@@ -21,6 +21,9 @@ struct x509der {
 	const unsigned char *aki; /* AuthorityKeyIdentifier keyIdentifier
 					 bytes, NULL when absent */
 	size_t aki_len;
+	const unsigned char *san; /* subjectAltName extnValue contents (a
+				     GeneralNames SEQUENCE), NULL if absent */
+	size_t san_len;
 	long long not_before; /* unix time */
 	long long not_after;
 };
@@ -30,3 +33,12 @@ struct x509der {
  * @return 0, or -1 when the structure is not a well-formed certificate.
  */
 int x509der_parse(const unsigned char *der, size_t len, struct x509der *out);
+
+/**
+ * Walk a DER PKCS#10 request (exactly len bytes): its subject Name and
+ * SubjectPublicKeyInfo, whole TLVs borrowed from der. No signature check.
+ * @return 0 or -1.
+ */
+int x509der_csr(const unsigned char *der, size_t len,
+    const unsigned char **subject, size_t *subject_len,
+    const unsigned char **spki, size_t *spki_len);

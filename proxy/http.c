@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * HTTPS front-end. Each worker owns an event_base, an evhttp accepting on
- * its own SO_REUSEPORT socket, a SQLite connection and an acme_ctx; the
- * nonce source is shared. Requests are answered from the callback, or
- * (finalize, revoke) parked on a timer until the job runner has moved the
- * state on: the loop never blocks.
+ * HTTPS front-end. Each worker owns an event_base and an evhttp accepting
+ * on its own SO_REUSEPORT socket; it reads requests and writes replies,
+ * and never touches the database: every request goes to the serving
+ * thread (proxy/commit.h), which runs the engine in its batch and hands
+ * the reply back once the batch is durable. Replies that wait for the job
+ * runner (finalize, revoke) stay parked on a timer and are re-checked
+ * there when the state moves. The loop never blocks.
  */
 #include "proxy/http.h"
 
@@ -56,11 +58,14 @@ struct worker {
 	struct event_base *base;
 	struct evhttp *http;
 	evutil_socket_t fd;
-	struct acme_db *db;
-	struct acme_ctx *ctx;
-	struct parked *parked; /* requests waiting for the job runner */
+	struct parked *parked; /* requests not answered yet */
 	atomic_int n_parked;   /* how many: read by the job thread */
 	struct event *wake;    /* activated by the job thread on change */
+	/* requests back from the serving thread, durable */
+	pthread_mutex_t done_mu;
+	int done_mu_init;
+	struct parked *done;
+	struct event *done_ev;
 };
 
 /* Open connections per client address, shared by every worker: one
@@ -77,7 +82,7 @@ struct ipcount {
 
 struct px_http {
 	const struct px_conf *conf;
-	struct px_jobs *jobs;
+	struct px_commit *commit;
 	SSL_CTX *ssl;
 	struct acme_nonces *nonces;
 	char base_path[256]; /* path part of base_url, "" or "/prefix" */
@@ -104,14 +109,22 @@ struct conn {
 
 static int conn_idx = -1; /* SSL ex_data index of struct conn */
 
-/* A request whose reply waits for the job runner. */
+/* A request not answered yet: with the serving thread (busy), or waiting
+ * for the job runner (timer armed). */
 struct parked {
 	struct worker *w;
 	struct evhttp_request *req; /* NULL once the client went away */
 	struct acme_resp resp;
+	struct px_item item; /* with the serving thread while busy */
+	int busy;
+	int waiting;         /* the reply is deferred: timer armed */
+	int again;           /* a wakeup came while busy: check again */
+	int expired;         /* the deadline passed while busy */
+	char *strings;       /* the request's path, type, body, address */
 	struct event *timer; /* the wait's deadline */
 	struct parked *next; /* the worker's list of parked requests */
 	struct parked **prevp;
+	struct parked *dnext; /* the worker's list of returned items */
 };
 
 static unsigned
@@ -247,6 +260,7 @@ parked_free(struct parked *p)
 	}
 	event_free(p->timer);
 	acme_resp_clear(&p->resp);
+	free(p->strings);
 	free(p);
 }
 
@@ -262,46 +276,125 @@ parked_closed(struct evhttp_connection *c, void *arg)
 	if (evhttp_request_get_connection(p->req) == NULL)
 		evhttp_request_free(p->req);
 	p->req = NULL;
+	/* while the serving thread holds the item, it is freed on return */
+	if (!p->busy)
+		parked_free(p);
 }
 
-/* Look at one parked request; reply when its state is reached or, with
- * final, with what there is. */
+/* Hand p to the serving thread: the request itself, or a re-check of
+ * its deferred reply (final: the wait is over). */
 static void
-parked_check(struct parked *p, int final)
+submit(struct parked *p, int poll, int final)
 {
+	p->busy = 1;
+	p->item.poll = poll;
+	p->item.final = final;
+	px_commit_submit(p->w->h->commit, &p->item);
+}
+
+/* Serving thread: p's batch is durable; give it back to its worker. */
+static void
+item_done(struct px_item *it)
+{
+	struct parked *p = it->arg;
+	struct worker *w = p->w;
+
+	pthread_mutex_lock(&w->done_mu);
+	p->dnext = w->done;
+	w->done = p;
+	pthread_mutex_unlock(&w->done_mu);
+	event_active(w->done_ev, EV_READ, 0);
+}
+
+/* The deferred reply's deadline. */
+static void
+parked_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct parked *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->busy)
+		p->expired = 1;
+	else
+		submit(p, 1, 1);
+}
+
+/* p came back from the serving thread. */
+static void
+returned(struct parked *p)
+{
+	p->busy = 0;
 	if (p->req == NULL) {
 		parked_free(p);
 		return;
 	}
-	/* wall time: it is compared with the stored timestamps */
-	if (acme_wait_poll(p->w->ctx, &p->resp, time(NULL), final)) {
+	if (p->item.ready) {
 		send_resp(p->w, p->req, &p->resp);
 		parked_free(p);
+		return;
+	}
+	if (!p->waiting) {
+		/* resp->wait_until is the request's own time (now, unix s)
+		 * plus the wait: only the difference is used, as a libevent
+		 * timer (monotonic clock), so that a step of the wall clock
+		 * neither stretches nor cuts the wait */
+		long long left = p->resp.wait_until - p->item.req.now * 1000;
+		struct timeval tv;
+
+		if (left < 0)
+			left = 0;
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		p->waiting = 1;
+		event_add(p->timer, &tv);
+		/* a change committed while the request ran sent no wakeup
+		 * that could reach it: look once more */
+		p->again = 1;
+	}
+	if (p->expired)
+		submit(p, 1, 1);
+	else if (p->again) {
+		p->again = 0;
+		submit(p, 1, 0);
 	}
 }
 
-/* The wait's deadline. */
 static void
-parked_deadline(evutil_socket_t fd, short what, void *arg)
+on_done(evutil_socket_t fd, short what, void *arg)
 {
+	struct worker *w = arg;
+	struct parked *list, *next;
+
 	(void)fd;
 	(void)what;
-	parked_check(arg, 1);
+	pthread_mutex_lock(&w->done_mu);
+	list = w->done;
+	w->done = NULL;
+	pthread_mutex_unlock(&w->done_mu);
+	for (; list != NULL; list = next) {
+		next = list->dnext;
+		returned(list);
+	}
 }
 
-/* The job runner committed a state change: re-read what is parked here
- * (a primary-key read per request; no polling in between). */
+/* The job runner committed a state change: re-check what waits here
+ * (a primary-key read per request on the serving thread; no polling in
+ * between). */
 static void
 on_wake(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	struct parked *p = w->parked, *next;
 
 	(void)fd;
 	(void)what;
-	for (; p != NULL; p = next) {
-		next = p->next;
-		parked_check(p, 0);
+	for (struct parked *p = w->parked; p != NULL; p = p->next) {
+		if (!p->waiting)
+			continue;
+		if (p->busy)
+			p->again = 1;
+		else
+			submit(p, 1, 0);
 	}
 }
 
@@ -315,34 +408,51 @@ px_http_notify(void *arg)
 			event_active(h->workers[i].wake, EV_READ, 0);
 }
 
-/* Park req until the job runner moves its state on or the wait ends.
- * resp->wait_until is the request's own time (now, unix s) plus the wait:
- * only the difference is used, as a libevent timer (monotonic clock), so
- * that a step of the wall clock neither stretches nor cuts the wait. */
-static void
-park(struct worker *w, struct evhttp_request *req, struct acme_resp *resp,
-    long long now)
+/* Copy what the serving thread reads of req (evhttp may free the request
+ * while it runs: the client can go away) and send it there. */
+static int
+dispatch(struct worker *w, struct evhttp_request *req, const char *method,
+    const char *path, const char *ctype, const char *body, size_t body_len,
+    const char *ip)
 {
 	struct parked *p = calloc(1, sizeof(*p));
-	long long left = resp->wait_until - now * 1000;
-	struct timeval tv;
+	size_t lp = strlen(path) + 1, lc = ctype ? strlen(ctype) + 1 : 0,
+	       li = ip ? strlen(ip) + 1 : 0;
+	char *s;
 
 	if (p == NULL)
-		goto now;
+		return -1;
+	p->strings = malloc(lp + lc + li + body_len + 1);
+	p->timer = event_new(w->base, -1, 0, parked_deadline, p);
+	if (p->strings == NULL || p->timer == NULL) {
+		if (p->timer != NULL)
+			event_free(p->timer);
+		free(p->strings);
+		free(p);
+		return -1;
+	}
+	s = p->strings;
+	p->item.req.method = method;
+	p->item.req.path = memcpy(s, path, lp);
+	s += lp;
+	if (ctype != NULL) {
+		p->item.req.content_type = memcpy(s, ctype, lc);
+		s += lc;
+	}
+	if (ip != NULL) {
+		p->item.req.client_ip = memcpy(s, ip, li);
+		s += li;
+	}
+	memcpy(s, body, body_len);
+	s[body_len] = '\0';
+	p->item.req.body = s;
+	p->item.req.body_len = body_len;
+	p->item.req.now = time(NULL);
+	p->item.resp = &p->resp;
+	p->item.done = item_done;
+	p->item.arg = p;
 	p->w = w;
 	p->req = req;
-	p->resp = *resp;
-	if (left < 0)
-		left = 0;
-	tv.tv_sec = left / 1000;
-	tv.tv_usec = (left % 1000) * 1000;
-	p->timer = event_new(w->base, -1, 0, parked_deadline, p);
-	if (p->timer == NULL) {
-		*resp = p->resp;
-		free(p);
-		goto now;
-	}
-	memset(resp, 0, sizeof(*resp));
 	/* count first: a notify from now on wakes this worker */
 	atomic_fetch_add(&w->n_parked, 1);
 	p->next = w->parked;
@@ -352,15 +462,8 @@ park(struct worker *w, struct evhttp_request *req, struct acme_resp *resp,
 	w->parked = p;
 	evhttp_connection_set_closecb(
 	    evhttp_request_get_connection(req), parked_closed, p);
-	event_add(p->timer, &tv);
-	/* a change committed between acme_handle and the count above sent
-	 * no wakeup: look once now */
-	parked_check(p, 0);
-	return;
-now:
-	resp->wait = ACME_WAIT_NONE;
-	send_resp(w, req, resp);
-	acme_resp_clear(resp);
+	submit(p, 0, 0);
+	return 0;
 }
 
 static const char *
@@ -410,8 +513,7 @@ on_request(struct evhttp_request *req, void *arg)
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	const char *uri = evhttp_request_get_uri(req);
 	size_t bl = strlen(w->h->base_path), len = evbuffer_get_length(in);
-	struct acme_resp resp;
-	struct acme_req ar = {0};
+	const char *path;
 	char ipbuf[64];
 
 	/* the request is in: its deadline is over */
@@ -420,28 +522,17 @@ on_request(struct evhttp_request *req, void *arg)
 		if (c != NULL && c->admitted)
 			event_del(c->timer);
 	}
-	ar.method = method_name(evhttp_request_get_command(req));
-	ar.content_type = evhttp_find_header(
-	    evhttp_request_get_input_headers(req), "Content-Type");
-	ar.body = len ? (const char *)evbuffer_pullup(in, -1) : "";
-	ar.body_len = len;
-	ar.now = time(NULL);
-	ar.client_ip = peer_ip(req, ipbuf, sizeof(ipbuf));
 	if (strncmp(uri, w->h->base_path, bl) == 0 &&
 	    (uri[bl] == '/' || uri[bl] == '\0'))
-		ar.path = uri[bl] ? uri + bl : "/";
+		path = uri[bl] ? uri + bl : "/";
 	else
-		ar.path = "/-not-found";
-	acme_handle(w->ctx, &ar, &resp);
-	log_debug("%s %s -> %d", ar.method, uri, resp.status);
-	if (resp.kick)
-		px_jobs_kick(w->h->jobs);
-	if (resp.wait != ACME_WAIT_NONE) {
-		park(w, req, &resp, ar.now);
-		return;
-	}
-	send_resp(w, req, &resp);
-	acme_resp_clear(&resp);
+		path = "/-not-found";
+	if (dispatch(w, req, method_name(evhttp_request_get_command(req)), path,
+	        evhttp_find_header(
+	            evhttp_request_get_input_headers(req), "Content-Type"),
+	        len ? (const char *)evbuffer_pullup(in, -1) : "", len,
+	        peer_ip(req, ipbuf, sizeof(ipbuf))) != 0)
+		evhttp_send_error(req, 503, "out of memory");
 }
 
 /* End c's connection now: evhttp sees an error and frees it. */
@@ -701,8 +792,8 @@ fail:
 }
 
 struct px_http *
-px_http_start(
-    const struct px_conf *conf, struct px_jobs *jobs, char *err, size_t errlen)
+px_http_start(const struct px_conf *conf, struct px_commit *commit, char *err,
+    size_t errlen)
 {
 	struct px_http *h = calloc(1, sizeof(*h));
 	const char *p;
@@ -712,7 +803,7 @@ px_http_start(
 		return NULL;
 	}
 	h->conf = conf;
-	h->jobs = jobs;
+	h->commit = commit;
 	if (pthread_mutex_init(&h->ip_mu, NULL) != 0) {
 		free(h);
 		snprintf(err, errlen, "out of memory");
@@ -726,7 +817,7 @@ px_http_start(
 	p = strchr(conf->acme.base_url + 8, '/');
 	snprintf(h->base_path, sizeof(h->base_path), "%s", p ? p : "");
 	h->ssl = tls_ctx(conf, err, errlen);
-	h->nonces = acme_nonces_new();
+	h->nonces = px_commit_nonces(commit);
 	h->workers = calloc((size_t)conf->workers, sizeof(*h->workers));
 	if (h->ssl == NULL || h->nonces == NULL || h->workers == NULL) {
 		if (h->ssl != NULL)
@@ -747,22 +838,26 @@ px_http_start(
 		    conf->listen_host, conf->listen_port, err, errlen);
 		if (w->fd < 0)
 			goto fail;
-		w->base = event_base_new();
+		{
+			/* coalesce the add/del of a request's events into one
+			 * epoll_ctl per fd and loop turn */
+			struct event_config *cfg = event_config_new();
+
+			if (cfg != NULL)
+				event_config_set_flag(cfg,
+				    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+			w->base = cfg ? event_base_new_with_config(cfg) : NULL;
+			event_config_free(cfg);
+		}
 		w->http = w->base ? evhttp_new(w->base) : NULL;
 		w->wake =
 		    w->base ? event_new(w->base, -1, 0, on_wake, w) : NULL;
-		w->db = acme_db_open(
-		    conf->database, conf->db_sync_full, err, errlen);
-		if (w->http == NULL || w->db == NULL || w->wake == NULL)
+		w->done_ev =
+		    w->base ? event_new(w->base, -1, 0, on_done, w) : NULL;
+		if (w->http == NULL || w->wake == NULL || w->done_ev == NULL ||
+		    pthread_mutex_init(&w->done_mu, NULL) != 0)
 			goto fail;
-		/* writers hold the lock for milliseconds (an fsync at most);
-		 * a longer wait would stall every connection of this loop.
-		 * Moving the writes off the loop (one writer thread with group
-		 * commit) is the store's next step. */
-		acme_db_set_busy_ms(w->db, 250);
-		w->ctx = acme_ctx_new(&conf->acme, w->db, h->nonces);
-		if (w->ctx == NULL)
-			goto fail;
+		w->done_mu_init = 1;
 		/* every method reaches acme_handle, so a 405 is a problem
 		 * document with a nonce like any other error */
 		evhttp_set_allowed_methods(w->http,
@@ -817,10 +912,12 @@ px_http_stop(struct px_http *h)
 		}
 		if (w->wake != NULL)
 			event_free(w->wake);
+		if (w->done_ev != NULL)
+			event_free(w->done_ev);
+		if (w->done_mu_init)
+			pthread_mutex_destroy(&w->done_mu);
 		if (w->http != NULL)
 			evhttp_free(w->http);
-		acme_ctx_free(w->ctx);
-		acme_db_close(w->db);
 		if (w->base != NULL)
 			event_base_free(w->base);
 		if (w->fd >= 0)
@@ -835,7 +932,6 @@ px_http_stop(struct px_http *h)
 		}
 	if (h->ip_mu_init)
 		pthread_mutex_destroy(&h->ip_mu);
-	acme_nonces_free(h->nonces);
 	SSL_CTX_free(h->ssl);
 	free(h);
 }

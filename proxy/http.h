@@ -7,9 +7,10 @@
 
 struct px_http;
 
-/** Bind, load TLS and start the worker threads. NULL + err on failure. */
-struct px_http *px_http_start(
-    const struct px_conf *conf, struct px_jobs *jobs, char *err, size_t errlen);
+/** Bind, load TLS and start the worker threads, which hand every request
+ * to commit's serving thread. NULL + err on failure. */
+struct px_http *px_http_start(const struct px_conf *conf,
+    struct px_commit *commit, char *err, size_t errlen);
 /** px_jobs_notify_fn for the job runner: wake the workers that have
  * parked requests. Safe from any thread. */
 void px_http_notify(void *arg);

@@ -13,6 +13,7 @@
 #include "acme/state.h"
 #include "contrib/evcurl.h"
 #include "contrib/log.h"
+#include "proxy/commit.h"
 #include "proxy/validate.h"
 #include "sectigo/sectigo.h"
 
@@ -35,7 +36,8 @@ struct backend {
 struct px_jobs {
 	struct event_base *base;
 	const struct px_conf *conf;
-	struct acme_db *db;
+	struct px_commit *commit;
+	struct acme_db *db; /* the serving thread's, in batch mode */
 	struct evcurl *ec;
 	struct px_validator *val;
 	struct backend *backends;
@@ -54,6 +56,7 @@ struct px_jobs {
 struct task {
 	struct px_jobs *j;
 	struct acme_job job;
+	struct acme_ca_enroll enroll; /* enroll: sent once durable */
 	enum acme_job_pool pool;
 	struct acme_ca *ca;
 	char *csr;    /* enroll: CSR PEM */
@@ -61,6 +64,7 @@ struct task {
 	size_t n_names;
 	char *cn; /* enroll: the CSR's CN (what SCM files it under) or NULL */
 	char tag[64];      /* enroll: order oid */
+	char ca_ref[128];  /* revoke: the CA's id of the certificate */
 	char failkey[300]; /* validate: rate-limit key of its failures */
 	int step;          /* enroll: 0 find, 1 submit */
 	struct task *next;
@@ -328,10 +332,28 @@ enroll_done(void *arg, const struct acme_ca_result *res)
 	task_free(t);
 }
 
+/* The sending marker is durable: only now may the CA see the request. */
+static void
+enroll_send(void *arg, int ok)
+{
+	struct task *t = arg;
+
+	if (!ok) {
+		/* the marker's batch was lost: the job is still due as it
+		 * was and starts over from the database */
+		task_free(t);
+		return;
+	}
+	if (t->ca->ops->submit(t->ca, &t->enroll, enroll_done, t) != 0) {
+		retry_later(t, "the CA call could not be started", 0);
+		task_free(t);
+	}
+}
+
 static void
 enroll_step(struct task *t)
 {
-	struct acme_ca_enroll e = {
+	t->enroll = (struct acme_ca_enroll){
 	    .tag = t->tag,
 	    .csr_pem = t->csr,
 	    .names = (const char *const *)t->names,
@@ -339,22 +361,18 @@ enroll_step(struct task *t)
 	    .cn = t->cn,
 	    .validity_days = 0,
 	};
-	int rc;
-
 	if (t->step == 1) {
-		/* crash marker first: after this commit, a restart looks the
-		 * enrollment up before it ever sends another one */
+		/* crash marker first: once it is durable, a restart looks
+		 * the enrollment up before it ever sends another one */
 		if (acme_state_enroll_sending(
-		        t->j->db, t->job.ref, &t->job, time(NULL)) != 0) {
+		        t->j->db, t->job.ref, &t->job, time(NULL)) != 0 ||
+		    px_commit_after(t->j->commit, enroll_send, t) != 0) {
 			retry_later(t, "database busy", 1);
 			task_free(t);
-			return;
 		}
-		rc = t->ca->ops->submit(t->ca, &e, enroll_done, t);
-	} else {
-		rc = t->ca->ops->find(t->ca, &e, enroll_done, t);
+		return;
 	}
-	if (rc != 0) {
+	if (t->ca->ops->find(t->ca, &t->enroll, enroll_done, t) != 0) {
 		retry_later(t, "the CA call could not be started", 0);
 		task_free(t);
 	}
@@ -512,6 +530,22 @@ revoked(void *arg, const struct acme_ca_result *res)
 	task_free(t);
 }
 
+static void
+revoke_send(void *arg, int ok)
+{
+	struct task *t = arg;
+
+	if (!ok) {
+		task_free(t);
+		return;
+	}
+	if (t->ca->ops->revoke(t->ca, t->ca_ref, (int)t->job.arg, revoked, t) !=
+	    0) {
+		retry_later(t, "the CA call could not be started", 0);
+		task_free(t);
+	}
+}
+
 static int
 start_revoke(struct task *t)
 {
@@ -538,9 +572,11 @@ start_revoke(struct task *t)
 		    time(NULL));
 		goto out;
 	}
-	if (t->ca->ops->revoke(t->ca, acme_row_str(c, "ca_ref"),
-	        (int)t->job.arg, revoked, t) != 0) {
-		retry_later(t, "the CA call could not be started", 0);
+	snprintf(t->ca_ref, sizeof(t->ca_ref), "%s", acme_row_str(c, "ca_ref"));
+	/* the request that queued this job may still be in the open batch:
+	 * SCM revokes only what the database durably asked for */
+	if (px_commit_after(t->j->commit, revoke_send, t) != 0) {
+		retry_later(t, "out of memory", 0);
 		goto out;
 	}
 	rc = 0;
@@ -646,9 +682,15 @@ px_jobs_kick(struct px_jobs *j)
 	event_active(j->wake, EV_READ, 0);
 }
 
+void
+px_jobs_kick_cb(void *j)
+{
+	px_jobs_kick(j);
+}
+
 struct px_jobs *
-px_jobs_new(struct event_base *base, const struct px_conf *conf, char *err,
-    size_t errlen)
+px_jobs_new(struct event_base *base, const struct px_conf *conf,
+    struct px_commit *commit, char *err, size_t errlen)
 {
 	struct px_jobs *j = calloc(1, sizeof(*j));
 	struct timeval tv = {0, TICK_MS * 1000};
@@ -659,9 +701,8 @@ px_jobs_new(struct event_base *base, const struct px_conf *conf, char *err,
 	}
 	j->base = base;
 	j->conf = conf;
-	j->db = acme_db_open(conf->database, conf->db_sync_full, err, errlen);
-	if (j->db == NULL)
-		goto fail;
+	j->commit = commit;
+	j->db = px_commit_db(commit);
 	j->ec = evcurl_new(base);
 	j->val =
 	    j->ec ? px_validator_new(base, j->ec, &conf->validation) : NULL;
@@ -731,6 +772,5 @@ px_jobs_free(struct px_jobs *j)
 		event_free(j->wake);
 	free(j->backends);
 	free(j->due);
-	acme_db_close(j->db);
 	free(j);
 }

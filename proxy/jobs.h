@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The durable job runner: one thread, one event loop, one SQLite
- * connection. It validates challenges and carries orders through the CA
+ * The durable job runner: on the serving thread, over the group-commit
+ * connection (proxy/commit.h). It validates challenges and carries orders through the CA
  * backend (enroll, reconcile, collect, revoke), resuming from the jobs
  * table after any restart.
  */
 #pragma once
 #include <event2/event.h>
 
+#include "proxy/commit.h"
 #include "proxy/conf.h"
 
 struct px_jobs;
@@ -17,11 +18,13 @@ typedef void px_jobs_notify_fn(void *arg);
 
 /** New runner on base (the caller runs the loop). NULL + err on failure. */
 struct px_jobs *px_jobs_new(struct event_base *base, const struct px_conf *conf,
-    char *err, size_t errlen);
+    struct px_commit *commit, char *err, size_t errlen);
 /** Register the state-change callback (NULL to remove). Call before
  * requests can be parked; the callback must be safe from another thread. */
 void px_jobs_set_notify(struct px_jobs *j, px_jobs_notify_fn *fn, void *arg);
 /** Wake the runner: new jobs were queued. Safe from any thread. */
 void px_jobs_kick(struct px_jobs *j);
+/** The same as a void callback (px_commit_set_kick). */
+void px_jobs_kick_cb(void *j);
 /** Cancel work in flight (it resumes from the database next start). */
 void px_jobs_free(struct px_jobs *j);

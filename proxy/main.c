@@ -91,6 +91,7 @@ cmd_serve(struct px_conf *conf)
 {
 	struct event_base *base = NULL;
 	struct event *sint = NULL, *sterm = NULL;
+	struct px_commit *commit = NULL;
 	struct px_jobs *jobs = NULL;
 	struct px_http *http = NULL;
 	char err[512] = "";
@@ -111,10 +112,14 @@ cmd_serve(struct px_conf *conf)
 		conf->acme.rl = NULL;
 		return 1;
 	}
-	jobs = px_jobs_new(base, conf, err, sizeof(err));
+	commit = px_commit_new(base, conf, err, sizeof(err));
+	if (commit == NULL)
+		goto out;
+	jobs = px_jobs_new(base, conf, commit, err, sizeof(err));
 	if (jobs == NULL)
 		goto out;
-	http = px_http_start(conf, jobs, err, sizeof(err));
+	px_commit_set_kick(commit, px_jobs_kick_cb, jobs);
+	http = px_http_start(conf, commit, err, sizeof(err));
 	if (http == NULL)
 		goto out;
 	px_jobs_set_notify(jobs, px_http_notify, http);
@@ -137,8 +142,13 @@ out:
 		fprintf(stderr, "acmebridge: %s\n", err);
 	if (jobs != NULL)
 		px_jobs_set_notify(jobs, NULL, NULL);
+	/* what the last turn of the loop changed becomes durable; requests
+	 * still waiting for a reply get none (their clients retry) */
+	if (commit != NULL)
+		px_commit_flush(commit);
 	px_http_stop(http);
 	px_jobs_free(jobs);
+	px_commit_free(commit);
 	if (sint != NULL)
 		event_free(sint);
 	if (sterm != NULL)

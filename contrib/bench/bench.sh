@@ -34,7 +34,7 @@ sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
 start_sim --pending-polls 0
-start_bridge '.log_level = "notice" | .acme.authz_reuse_seconds = 0 | .database_sync = (env.BENCH_SYNC // "full") | .rate_limits = {new_orders_per_account_per_hour: 0, new_orders_per_ip_per_hour: 0, new_orders_per_domain_per_week: 0, pending_authorizations_per_account: 0}'
+start_bridge '.log_level = "notice" | .acme.authz_reuse_seconds = 0 | .database_sync = (env.BENCH_SYNC // "full") | .rate_limits = {new_accounts_per_ip_per_hour: 0, new_orders_per_account_per_hour: 0, new_orders_per_ip_per_hour: 0, new_orders_per_domain_per_week: 0, failed_validations_per_identifier_per_hour: 0, certificates_per_name_set_per_week: 0, pending_authorizations_per_account: 0}'
 
 run_load() { # name url ca pids...
 	local name=$1 url=$2 ca=$3

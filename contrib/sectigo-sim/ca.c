@@ -759,32 +759,132 @@ fail:
 	return NULL;
 }
 
+/* Step into (or over) one DER element: its contents start at *p on
+ * return (into) or *p moves past it (over). -1 on a malformed header. */
+static int
+der_step(const unsigned char **p, long *left, int want_tag, int into,
+    const unsigned char **start, long *total)
+{
+	const unsigned char *q = *p;
+	long len;
+	int tag, xclass, r;
+
+	r = ASN1_get_object(&q, &len, &tag, &xclass, *left);
+	/* 0x80: bad header; 1: indefinite length (not DER) */
+	if ((r & 0x80) || (r & 1) || tag != want_tag)
+		return -1;
+	if (start != NULL) {
+		*start = *p;
+		*total = (long)(q - *p) + len;
+	}
+	if (into) {
+		*left -= (long)(q - *p);
+		*p = q;
+	} else {
+		*left -= (long)(q - *p) + len;
+		*p = q + len;
+	}
+	return 0;
+}
+
+/*
+ * Give x the CSR's public key without decoding it: OpenSSL 3 imports a
+ * key through its provider decoders on every parse and X509_set_pubkey
+ * encodes and decodes it once more, which made that most of the
+ * simulator's CPU per certificate. The SubjectPublicKeyInfo bytes are
+ * copied as they are (the signature on the CSR was checked at enroll).
+ * Sets *is_rsa. 0 or -1.
+ */
+static int
+set_pubkey_from_csr(X509 *x, const char *csr_pem, int *is_rsa)
+{
+	BIO *bio = BIO_new_mem_buf(csr_pem, -1);
+	char *label = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *p, *spki;
+	long n = 0, left, spki_len;
+	X509_ALGOR *alg = NULL;
+	ASN1_BIT_STRING *bits = NULL;
+	ASN1_OBJECT *obj = NULL;
+	const ASN1_OBJECT *aobj;
+	const void *pval;
+	int ptype, rc = -1;
+	void *pcopy = NULL;
+	unsigned char *key = NULL;
+
+	if (bio == NULL || PEM_read_bio(bio, &label, &header, &der, &n) != 1)
+		goto out;
+	p = der;
+	left = n;
+	/* CertificationRequest { info { version, subject, spki, ... } } */
+	if (der_step(&p, &left, V_ASN1_SEQUENCE, 1, NULL, NULL) != 0 ||
+	    der_step(&p, &left, V_ASN1_SEQUENCE, 1, NULL, NULL) != 0 ||
+	    der_step(&p, &left, V_ASN1_INTEGER, 0, NULL, NULL) != 0 ||
+	    der_step(&p, &left, V_ASN1_SEQUENCE, 0, NULL, NULL) != 0 ||
+	    der_step(&p, &left, V_ASN1_SEQUENCE, 1, &spki, &spki_len) != 0)
+		goto out;
+	left = spki_len - (long)(p - spki);
+	alg = d2i_X509_ALGOR(NULL, &p, left);
+	if (alg == NULL)
+		goto out;
+	left = spki_len - (long)(p - spki);
+	bits = d2i_ASN1_BIT_STRING(NULL, &p, left);
+	if (bits == NULL || p != spki + spki_len)
+		goto out;
+	X509_ALGOR_get0(&aobj, &ptype, &pval, alg);
+	obj = OBJ_dup(aobj);
+	if (ptype == V_ASN1_OBJECT)
+		pcopy = OBJ_dup(pval);
+	else if (ptype == V_ASN1_SEQUENCE)
+		pcopy = ASN1_STRING_dup(pval);
+	else if (ptype != V_ASN1_NULL)
+		ptype = V_ASN1_UNDEF; /* absent parameters (Ed25519) */
+	key = OPENSSL_memdup(
+	    ASN1_STRING_get0_data(bits), (size_t)ASN1_STRING_length(bits));
+	if (obj == NULL || key == NULL ||
+	    ((ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE) &&
+	        pcopy == NULL))
+		goto out;
+	*is_rsa = OBJ_obj2nid(obj) == NID_rsaEncryption;
+	if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), obj, ptype, pcopy,
+	        key, ASN1_STRING_length(bits)) != 1)
+		goto out;
+	obj = NULL; /* owned by x now */
+	pcopy = NULL;
+	key = NULL;
+	rc = 0;
+out:
+	ASN1_OBJECT_free(obj);
+	if (pcopy != NULL)
+		ptype == V_ASN1_OBJECT ? ASN1_OBJECT_free(pcopy)
+		                       : ASN1_STRING_free(pcopy);
+	OPENSSL_free(key);
+	ASN1_BIT_STRING_free(bits);
+	X509_ALGOR_free(alg);
+	OPENSSL_free(der);
+	OPENSSL_free(label);
+	OPENSSL_free(header);
+	BIO_free(bio);
+	return rc;
+}
+
 int
 sim_ca_issue(const struct sim_ca *ca, const char *csr_pem, const char *cn,
     const json_t *sans, long days, struct sim_leaf *out)
 {
 	struct sim_leaf leaf;
-	BIO *bio = NULL;
-	X509_REQ *req = NULL;
 	X509 *x = NULL;
 	X509_NAME *name = NULL;
 	GENERAL_NAMES *gens = NULL;
-	EVP_PKEY *pub;
 	time_t now = time(NULL);
 	const char *ku;
-	int rc = -1;
+	int rc = -1, is_rsa = 0;
 
 	memset(&leaf, 0, sizeof(leaf));
-	bio = BIO_new_mem_buf(csr_pem, -1);
-	if (bio == NULL)
-		goto out;
-	req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
-	if (req == NULL)
-		goto out;
-	pub = X509_REQ_get0_pubkey(req);
 	x = X509_new();
 	name = X509_NAME_new();
-	if (pub == NULL || x == NULL || name == NULL)
+	if (x == NULL || name == NULL ||
+	    set_pubkey_from_csr(x, csr_pem, &is_rsa) != 0)
 		goto out;
 	/* RFC 5280 ub-common-name is 64; a longer name lives in the SAN only */
 	if (cn != NULL && *cn != '\0' && strlen(cn) <= 64 &&
@@ -796,13 +896,11 @@ sim_ca_issue(const struct sim_ca *ca, const char *csr_pem, const char *cn,
 	    X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, &now) ==
 	        NULL ||
 	    X509_set_subject_name(x, name) != 1 ||
-	    X509_set_issuer_name(x, X509_get_subject_name(ca->inter)) != 1 ||
-	    X509_set_pubkey(x, pub) != 1)
+	    X509_set_issuer_name(x, X509_get_subject_name(ca->inter)) != 1)
 		goto out;
 	/* RFC 5280 4.2.1.3: keyEncipherment only makes sense for RSA */
-	ku = EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA
-	    ? "critical,digitalSignature,keyEncipherment"
-	    : "critical,digitalSignature";
+	ku = is_rsa ? "critical,digitalSignature,keyEncipherment"
+	            : "critical,digitalSignature";
 	if (add_ext(x, ca->inter, NID_basic_constraints, "critical,CA:FALSE") ||
 	    add_ext(x, ca->inter, NID_key_usage, ku) ||
 	    add_ext(x, ca->inter, NID_ext_key_usage, "serverAuth") ||
@@ -833,8 +931,6 @@ out:
 	GENERAL_NAMES_free(gens);
 	X509_NAME_free(name);
 	X509_free(x);
-	X509_REQ_free(req);
-	BIO_free(bio);
 	return rc;
 }
 

@@ -624,6 +624,105 @@ test_cert_info(void **state)
 	X509_free(ca);
 }
 
+/* A leaf for key pub with subjectAltName san (config syntax), as PEM. */
+static char *
+leaf_pem_san(EVP_PKEY *pub, const char *san)
+{
+	X509 *x = make_cert(
+	    pub, k_p384, NULL, "leaf", "0a", 1700000000LL, 1800000000LL);
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	char *pem;
+
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+	assert_non_null(ext);
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(x, k_p384, EVP_sha256()) > 0);
+	pem = pem_of(x, NULL);
+	X509_free(x);
+	return pem;
+}
+
+static char *
+csr_pem_of(EVP_PKEY *key, const char *cn, const char *san)
+{
+	unsigned char *der;
+	const unsigned char *p;
+	X509_REQ *req;
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *out;
+	long n;
+	int len;
+
+	der = csr_der(key, key, EVP_sha256(), cn, san, &len);
+	p = der;
+	req = d2i_X509_REQ(NULL, &p, len);
+	assert_non_null(req);
+	assert_int_equal(PEM_write_bio_X509_REQ(bio, req), 1);
+	n = BIO_get_mem_data(bio, &data);
+	out = strndup(data, (size_t)n);
+	assert_non_null(out);
+	BIO_free(bio);
+	X509_REQ_free(req);
+	OPENSSL_free(der);
+	return out;
+}
+
+/* What SCM sent back is checked against the order without OpenSSL's key
+ * import: same key, exactly the order's names (in any case and order). */
+static void
+test_cert_matches_order(void **state)
+{
+	const char *ids = "[{\"type\":\"dns\",\"value\":\"a.example\"},"
+	                  "{\"type\":\"ip\",\"value\":\"192.0.2.1\"}]";
+	char *csr =
+	    csr_pem_of(k_p256, "a.example", "DNS:a.example,IP:192.0.2.1");
+	char *good = leaf_pem_san(k_p256, "IP:192.0.2.1,DNS:A.Example");
+	char *other_key = leaf_pem_san(k_p384, "DNS:a.example,IP:192.0.2.1");
+	char *fewer = leaf_pem_san(k_p256, "DNS:a.example");
+	char *more =
+	    leaf_pem_san(k_p256, "DNS:a.example,IP:192.0.2.1,DNS:b.example");
+	char why[300], *cn;
+
+	(void)state;
+	assert_int_equal(
+	    acme_cert_matches_order(good, csr, ids, why, sizeof(why)), 0);
+	assert_string_equal(why, "");
+	assert_int_equal(
+	    acme_cert_matches_order(other_key, csr, ids, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "public key"));
+	assert_int_equal(
+	    acme_cert_matches_order(fewer, csr, ids, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "lacks the order's ip:192.0.2.1"));
+	assert_int_equal(
+	    acme_cert_matches_order(more, csr, ids, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "dns:b.example"));
+	/* not a certificate, not a CSR */
+	assert_int_equal(
+	    acme_cert_matches_order(csr, csr, ids, why, sizeof(why)), -1);
+	assert_int_equal(
+	    acme_cert_matches_order(good, good, ids, why, sizeof(why)), -1);
+	assert_int_equal(
+	    acme_cert_matches_order("junk", csr, ids, why, sizeof(why)), -1);
+
+	cn = acme_csr_pem_cn(csr);
+	assert_non_null(cn);
+	assert_string_equal(cn, "a.example");
+	free(cn);
+	free(csr);
+	csr = csr_pem_of(k_p256, NULL, "DNS:a.example");
+	assert_null(acme_csr_pem_cn(csr));
+	assert_null(acme_csr_pem_cn(good));
+	assert_null(acme_csr_pem_cn(NULL));
+	free(csr);
+	free(good);
+	free(other_key);
+	free(fewer);
+	free(more);
+}
+
 int
 main(void)
 {
@@ -638,6 +737,7 @@ main(void)
 	    cmocka_unit_test(test_match),
 	    cmocka_unit_test(test_cn_not_in_sans),
 	    cmocka_unit_test(test_cert_info),
+	    cmocka_unit_test(test_cert_matches_order),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

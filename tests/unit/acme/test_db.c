@@ -447,6 +447,99 @@ test_transactions(void **state)
 	acme_db_close(db);
 }
 
+static int
+has_kid(struct acme_db *db, const char *kid)
+{
+	json_t *row =
+	    acme_db_one(db, "SELECT * FROM accounts WHERE kid = ?", "s", kid);
+	int found = row != NULL;
+
+	json_decref(row);
+	return found;
+}
+
+static void
+count_open(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* Group commit: units of work nest as savepoints in one transaction that
+ * only acme_db_batch_commit ends; other connections see nothing before. */
+static void
+test_batch_mode(void **state)
+{
+	struct fixture *f = *state;
+	struct acme_db *db = open_ok(f->path, 0), *other = open_ok(f->path, 1);
+	int opened = 0;
+
+	acme_db_batch_mode(db, count_open, &opened);
+	assert_int_equal(acme_db_batch_open(db), 0);
+	assert_int_equal(acme_db_batch_commit(db), 0); /* nothing open */
+
+	/* unit 1 commits, unit 2 rolls back, a bare statement joins */
+	assert_int_equal(acme_db_begin(db), 0);
+	assert_int_equal(opened, 1);
+	assert_int_equal(acme_db_batch_open(db), 1);
+	insert_account(db, "one", 1);
+	assert_int_equal(acme_db_commit(db), 0);
+	assert_int_equal(acme_db_begin(db), 0);
+	insert_account(db, "two", 2);
+	acme_db_rollback(db);
+	acme_db_audit(db, 3, "test", "bare", NULL);
+	assert_int_equal(opened, 1); /* still the same batch */
+	/* a commit without a unit open is refused, the batch stays open */
+	assert_int_equal(acme_db_commit(db), -1);
+	assert_int_equal(acme_db_batch_open(db), 1);
+	assert_int_equal(count(db, "SELECT count(*) AS n FROM accounts"), 1);
+	assert_int_equal(count(other, "SELECT count(*) AS n FROM accounts"), 0);
+	assert_int_equal(count(other, "SELECT count(*) AS n FROM audit"), 0);
+
+	assert_int_equal(acme_db_batch_commit(db), 0);
+	assert_int_equal(acme_db_batch_open(db), 0);
+	assert_int_equal(count(other, "SELECT count(*) AS n FROM accounts"), 1);
+	assert_true(has_kid(other, "one"));
+	assert_false(has_kid(other, "two"));
+	assert_int_equal(count(other, "SELECT count(*) AS n FROM audit"), 1);
+
+	/* a failed statement inside a unit rolls back that unit only */
+	assert_int_equal(acme_db_begin(db), 0);
+	assert_int_equal(opened, 2);
+	insert_account(db, "three", 3);
+	assert_int_equal(acme_db_commit(db), 0);
+	assert_int_equal(acme_db_begin(db), 0);
+	insert_account(db, "four", 4);
+	assert_int_equal(acme_db_exec(db,
+	                     "INSERT INTO accounts(kid, jwk, thumbprint,"
+	                     " status, connector, created) VALUES (?, '{}',"
+	                     " ?, 'valid', 'conn', ?)",
+	                     "ssi", "one", "dup", 4LL),
+	    -1);
+	acme_db_rollback(db);
+	assert_int_equal(acme_db_batch_commit(db), 0);
+	assert_true(has_kid(other, "three"));
+	assert_false(has_kid(other, "four"));
+
+	/* a batch SQLite rolled back behind our back is reported lost, and
+	 * nothing runs outside it meanwhile */
+	assert_int_equal(acme_db_begin(db), 0);
+	insert_account(db, "five", 5);
+	assert_int_equal(acme_db_commit(db), 0);
+	assert_true(acme_db_exec(db, "ROLLBACK", NULL) >= 0);
+	assert_int_equal(acme_db_exec(db, "DELETE FROM audit", NULL), -1);
+	assert_int_equal(acme_db_batch_commit(db), -1);
+	assert_false(has_kid(other, "five"));
+	assert_int_equal(count(other, "SELECT count(*) AS n FROM audit"), 1);
+	/* and the next batch works */
+	assert_int_equal(acme_db_begin(db), 0);
+	insert_account(db, "six", 6);
+	assert_int_equal(acme_db_commit(db), 0);
+	assert_int_equal(acme_db_batch_commit(db), 0);
+	assert_true(has_kid(other, "six"));
+	acme_db_close(other);
+	acme_db_close(db);
+}
+
 static void
 test_audit(void **state)
 {
@@ -496,6 +589,7 @@ main(void)
 	    cmocka_unit_test(test_exec_one_all),
 	    cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
 	    cmocka_unit_test(test_audit),
+	    cmocka_unit_test_setup_teardown(test_batch_mode, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
