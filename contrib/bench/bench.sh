@@ -8,11 +8,15 @@
 # Pebble signs its own certificates.
 #
 #   contrib/bench/bench.sh [-c CONCURRENCY] [-d SECONDS] [--bench-dir DIR]
+#                          [--seed ORDERS] [--no-pebble]
+#
+# --seed N fills the bridge's database with N finished orders first
+# (acmebridge-seed), to compare the cost per order at different sizes.
 #
 # Not a test: numbers on a shared 2-core machine are noisy; compare ratios
 # measured in the same run.
 set -eu
-conc=4 dur=20 pebble=1
+conc=4 dur=20 pebble=1 seed=0
 benchdir=${BENCH_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/bench}
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -20,7 +24,8 @@ while [ $# -gt 0 ]; do
 	-d) dur=$2; shift 2 ;;
 	--bench-dir) benchdir=$2; shift 2 ;;
 	--no-pebble) pebble=0; shift ;;
-	*) echo "usage: $0 [-c N] [-d SECONDS] [--bench-dir DIR] [--no-pebble]" >&2; exit 2 ;;
+	--seed) seed=$2; shift 2 ;;
+	*) echo "usage: $0 [-c N] [-d SECONDS] [--bench-dir DIR] [--seed ORDERS] [--no-pebble]" >&2; exit 2 ;;
 	esac
 done
 SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
@@ -34,6 +39,11 @@ sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
 start_sim --pending-polls 0
+if [ "$seed" -gt 0 ]; then
+	seeder=$(dirname "$ACMEBRIDGE_BIN")/acmebridge-seed
+	[ -x "$seeder" ] || fail "seeder not found: $seeder (build it first)"
+	"$seeder" --database "$T/bridge.db" --orders "$seed" || fail "seeding failed"
+fi
 start_bridge '.log_level = "notice" | .acme.authz_reuse_seconds = 0 | .database_sync = (env.BENCH_SYNC // "full") | .rate_limits = {new_accounts_per_ip_per_hour: 0, new_orders_per_account_per_hour: 0, new_orders_per_ip_per_hour: 0, new_orders_per_domain_per_week: 0, failed_validations_per_identifier_per_hour: 0, certificates_per_name_set_per_week: 0, pending_authorizations_per_account: 0}'
 
 run_load() { # name url ca pids...
