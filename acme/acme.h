@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "acme/db.h"
+#include "acme/keycache.h"
 #include "acme/nonce.h"
 #include "acme/problem.h"
 #include "acme/ratelimit.h"
@@ -49,6 +50,8 @@ struct acme_settings {
 					rate limits at all */
 	int allow_private_addresses; /* IP identifiers may be private or
 					  loopback (acme_addr_allowed) */
+	struct acme_keycache *keys;  /* signer keys the front end may check
+					 signatures with; NULL = none */
 };
 
 /** One HTTP request as the engine sees it (borrowed). */
@@ -61,6 +64,9 @@ struct acme_req {
 	size_t body_len;
 	long long now;         /* unix seconds */
 	const char *client_ip; /* peer address as text, or NULL */
+	/* the front end verified the JWS signature already (acme/keycache.h),
+	 * or NULL */
+	const struct acme_presig *presig;
 };
 
 enum acme_wait { ACME_WAIT_NONE, ACME_WAIT_ORDER, ACME_WAIT_JOB };

@@ -534,6 +534,7 @@ authenticate(struct call *c, int mode)
 	struct acme_problem p = {0};
 	char qless[1024];
 	const char *q;
+	int presigned = 0;
 
 	if (!content_type_ok(req->content_type)) {
 		fail(c, 415, "malformed",
@@ -595,8 +596,15 @@ authenticate(struct call *c, int mode)
 			server_error(c);
 			return -1;
 		}
+		/* the front end checked the signature already if it knew the
+		 * key: only when that key is still the account's */
+		presigned = req->presig != NULL &&
+		    strcmp(req->presig->jwk, acme_row_str(c->account, "jwk")) ==
+		        0;
+		acme_keycache_put(ctx->s->keys, c->jws.kid,
+		    acme_row_str(c->account, "jwk"), c->key);
 	}
-	if (acme_jws_verify(&c->jws, c->key, &p) != 0) {
+	if (!presigned && acme_jws_verify(&c->jws, c->key, &p) != 0) {
 		fail_prob(c, &p);
 		return -1;
 	}

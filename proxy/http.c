@@ -36,6 +36,7 @@
 #include <openssl/x509v3.h>
 
 #include "acme/acme.h"
+#include "acme/jws.h"
 #include "contrib/log.h"
 
 /* evhttp's own body cap. acme/ refuses bodies over acme.max_body (64 KiB)
@@ -117,12 +118,13 @@ struct parked {
 	struct acme_resp resp;
 	struct px_item item; /* with the serving thread while busy */
 	int busy;
-	int waiting;         /* the reply is deferred: timer armed */
-	int again;           /* a wakeup came while busy: check again */
-	int expired;         /* the deadline passed while busy */
-	char *strings;       /* the request's path, type, body, address */
-	struct event *timer; /* the wait's deadline */
-	struct parked *next; /* the worker's list of parked requests */
+	int waiting;               /* the reply is deferred: timer armed */
+	int again;                 /* a wakeup came while busy: check again */
+	int expired;               /* the deadline passed while busy */
+	char *strings;             /* the request's path, type, body, address */
+	struct acme_presig presig; /* the signature checked here, if any */
+	struct event *timer;       /* the wait's deadline */
+	struct parked *next;       /* the worker's list of parked requests */
 	struct parked **prevp;
 	struct parked *dnext; /* the worker's list of returned items */
 };
@@ -260,6 +262,7 @@ parked_free(struct parked *p)
 	}
 	event_free(p->timer);
 	acme_resp_clear(&p->resp);
+	acme_presig_clear(&p->presig);
 	free(p->strings);
 	free(p);
 }
@@ -408,6 +411,27 @@ px_http_notify(void *arg)
 			event_active(h->workers[i].wake, EV_READ, 0);
 }
 
+/* Check the JWS signature here when the signer's key is known, so that
+ * the serving thread does not spend its time on ECDSA (acme/keycache.h). */
+static void
+presign(struct worker *w, struct parked *p)
+{
+	struct acme_keycache *kc = w->h->conf->acme.keys;
+	struct acme_problem prob = {0};
+	struct acme_jws jws;
+
+	if (kc == NULL || strcmp(p->item.req.method, "POST") != 0)
+		return;
+	if (acme_jws_parse(
+	        p->item.req.body, p->item.req.body_len, &jws, &prob) != 0) {
+		acme_problem_clear(&prob);
+		return; /* the engine answers with the problem */
+	}
+	if (acme_keycache_preverify(kc, &jws, &p->presig))
+		p->item.req.presig = &p->presig;
+	acme_jws_free(&jws);
+}
+
 /* Copy what the serving thread reads of req (evhttp may free the request
  * while it runs: the client can go away) and send it there. */
 static int
@@ -447,6 +471,7 @@ dispatch(struct worker *w, struct evhttp_request *req, const char *method,
 	s[body_len] = '\0';
 	p->item.req.body = s;
 	p->item.req.body_len = body_len;
+	presign(w, p);
 	p->item.req.now = time(NULL);
 	p->item.resp = &p->resp;
 	p->item.done = item_done;
@@ -844,8 +869,8 @@ px_http_start(const struct px_conf *conf, struct px_commit *commit, char *err,
 			struct event_config *cfg = event_config_new();
 
 			if (cfg != NULL)
-				event_config_set_flag(cfg,
-				    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+				event_config_set_flag(
+				    cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 			w->base = cfg ? event_base_new_with_config(cfg) : NULL;
 			event_config_free(cfg);
 		}

@@ -105,11 +105,18 @@ cmd_serve(struct px_conf *conf)
 	/* one table for every worker and the job runner; 64k busy keys at
 	 * most (a few MiB), then new keys are refused */
 	conf->acme.rl = acme_rl_new(65536);
-	base = conf->acme.rl != NULL ? event_base_new() : NULL;
+	/* signer keys the workers check signatures with: 4096 accounts
+	 * active at once fit, others are checked on the serving thread */
+	conf->acme.keys = acme_keycache_new(4096);
+	base = conf->acme.rl != NULL && conf->acme.keys != NULL
+	    ? event_base_new()
+	    : NULL;
 	if (base == NULL) {
 		fprintf(stderr, "acmebridge: cannot create the event loop\n");
 		acme_rl_free(conf->acme.rl);
 		conf->acme.rl = NULL;
+		acme_keycache_free(conf->acme.keys);
+		conf->acme.keys = NULL;
 		return 1;
 	}
 	commit = px_commit_new(base, conf, err, sizeof(err));
@@ -156,6 +163,8 @@ out:
 	event_base_free(base);
 	acme_rl_free(conf->acme.rl);
 	conf->acme.rl = NULL;
+	acme_keycache_free(conf->acme.keys);
+	conf->acme.keys = NULL;
 	return rc;
 }
 

@@ -2113,6 +2113,100 @@ key_change_inner(EVP_PKEY *newkey, const char *account, EVP_PKEY *oldkey,
 	return inner;
 }
 
+/* POST through the front end's path: the key cache checks the signature
+ * first (as a worker does), the engine gets what it verified. Returns
+ * whether the cache verified it. */
+static int
+post_presigned(EVP_PKEY *key, const char *kid, const char *path,
+    const char *payload, struct acme_resp *resp)
+{
+	char u[1024], n[ACME_NONCE_LEN + 1];
+	struct acme_problem p = {0};
+	struct acme_presig ps;
+	struct acme_jws jws;
+	char *body;
+	int pre;
+
+	snprintf(u, sizeof(u), "%s%s", BASE, path);
+	acme_nonce_issue(T.nonces, n);
+	body = at_jws(key, kid, n, u, payload);
+	assert_int_equal(acme_jws_parse(body, strlen(body), &jws, &p), 0);
+	pre = acme_keycache_preverify(T.s.keys, &jws, &ps);
+	acme_jws_free(&jws);
+	{
+		struct acme_req req = {
+		    .method = "POST",
+		    .path = path,
+		    .content_type = JOSE,
+		    .body = body,
+		    .body_len = strlen(body),
+		    .now = T.now,
+		    .presig = pre ? &ps : NULL,
+		};
+		acme_handle(T.ctx, &req, resp);
+	}
+	if (pre)
+		acme_presig_clear(&ps);
+	free(body);
+	return pre;
+}
+
+/* Signatures checked by the front end: only for a key the engine saw for
+ * that account, only a signature that holds, and never once the account
+ * has another key. */
+static void
+test_keycache_presig(void **state)
+{
+	struct acme_resp r;
+	struct acme_presig ps;
+	struct acme_problem p = {0};
+	struct acme_jws jws;
+	char kid[512], path[600], *inner, *body;
+
+	(void)state;
+	T.s.keys = acme_keycache_new(64);
+	assert_non_null(T.s.keys);
+	new_account(k_a, kid);
+	snprintf(path, sizeof(path), "%s", rel(kid));
+	/* the first request by kid: not known yet, the engine checks */
+	assert_int_equal(post_presigned(k_a, kid, path, NULL, &r), 0);
+	expect_status(&r, 200);
+	acme_resp_clear(&r);
+	/* now the front end can check, and the engine accepts */
+	assert_int_equal(post_presigned(k_a, kid, path, NULL, &r), 1);
+	expect_status(&r, 200);
+	acme_resp_clear(&r);
+	/* a signature by another key does not pass the cache, and the
+	 * engine refuses it itself */
+	assert_int_equal(post_presigned(k_b, kid, path, NULL, &r), 0);
+	expect_prob(&r, 400, "malformed");
+	acme_resp_clear(&r);
+	/* an unknown kid is not in the cache */
+	body = at_jws(k_a, BASE "/acct/nope", "n", BASE "/acct/nope", NULL);
+	assert_int_equal(acme_jws_parse(body, strlen(body), &jws, &p), 0);
+	assert_int_equal(acme_keycache_preverify(T.s.keys, &jws, &ps), 0);
+	assert_null(ps.key);
+	acme_jws_free(&jws);
+	free(body);
+
+	/* key change: the cached (old) key no longer speaks for the
+	 * account, even with a presig the front end made with it */
+	inner = key_change_inner(k_new, kid, k_a, NULL, BASE "/key-change");
+	post(k_a, kid, "/key-change", inner, &r);
+	free(inner);
+	expect_status(&r, 200);
+	acme_resp_clear(&r);
+	assert_int_equal(post_presigned(k_a, kid, path, NULL, &r), 1);
+	expect_prob(&r, 400, "malformed");
+	acme_resp_clear(&r);
+	/* that refusal loaded the account's new key into the cache */
+	assert_int_equal(post_presigned(k_new, kid, path, NULL, &r), 1);
+	expect_status(&r, 200);
+	acme_resp_clear(&r);
+	acme_keycache_free(T.s.keys);
+	T.s.keys = NULL;
+}
+
 static void
 test_key_change(void **state)
 {
@@ -3045,6 +3139,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_revoke_by_authz_holder, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_key_change, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_keycache_presig, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_deactivate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_deactivated_key_new_account, setup, teardown),
