@@ -7,8 +7,15 @@
 # order for both; the bridge's figure includes the simulator's CPU, since
 # Pebble signs its own certificates.
 #
-#   contrib/bench/bench.sh [-c CONCURRENCY] [-d SECONDS] [--bench-dir DIR]
-#                          [--seed ORDERS] [--no-pebble]
+#   contrib/bench/bench.sh [-c CONCURRENCY] [-d SECONDS] [--gen py|c|both]
+#                          [--trace SECONDS] [--seed ORDERS] [--bench-dir DIR]
+#                          [--no-pebble]
+#
+# Each server runs under the Python generator (--bench-dir) and the C one
+# (acmeload, built with the bridge), then a short extra pass of --trace
+# seconds (0: none) under `strace -c -f` counts system calls and fdatasync
+# per order; its overhead does not touch the main figures. A markdown
+# table of everything ends the output.
 #
 # --seed N fills the bridge's database with N finished orders first
 # (acmebridge-seed), to compare the cost per order at different sizes.
@@ -16,7 +23,7 @@
 # Not a test: numbers on a shared 2-core machine are noisy; compare ratios
 # measured in the same run.
 set -eu
-conc=4 dur=20 pebble=1 seed=0
+conc=4 dur=20 pebble=1 seed=0 gens="py c" trace=5
 benchdir=${BENCH_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/bench}
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -25,14 +32,18 @@ while [ $# -gt 0 ]; do
 	--bench-dir) benchdir=$2; shift 2 ;;
 	--no-pebble) pebble=0; shift ;;
 	--seed) seed=$2; shift 2 ;;
-	*) echo "usage: $0 [-c N] [-d SECONDS] [--bench-dir DIR] [--seed ORDERS] [--no-pebble]" >&2; exit 2 ;;
+	--gen) case $2 in py|c) gens=$2 ;; both) gens="py c" ;; *) fail "--gen py|c|both" ;; esac; shift 2 ;;
+	--trace) trace=$2; shift 2 ;;
+	*) echo "usage: $0 [-c N] [-d SECONDS] [--gen py|c|both] [--trace SECONDS] [--seed ORDERS] [--bench-dir DIR] [--no-pebble]" >&2; exit 2 ;;
 	esac
 done
 SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../../tests/integration/lib.sh
 . "$SRCDIR/tests/integration/lib.sh"
 load=$benchdir/acme_load.py
-[ -f "$load" ] || fail "load generator not found: $load (use --bench-dir)"
+cload=$(dirname "$ACMEBRIDGE_BIN")/acmeload
+case " $gens " in *" py "*) [ -f "$load" ] || fail "load generator not found: $load (use --bench-dir)" ;; esac
+case " $gens " in *" c "*) [ -x "$cload" ] || fail "C load generator not found: $cload (build it first)" ;; esac
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
@@ -46,47 +57,120 @@ if [ "$seed" -gt 0 ]; then
 fi
 start_bridge '.log_level = "notice" | .acme.authz_reuse_seconds = 0 | .database_sync = (env.BENCH_SYNC // "full") | .rate_limits = {new_accounts_per_ip_per_hour: 0, new_orders_per_account_per_hour: 0, new_orders_per_ip_per_hour: 0, new_orders_per_domain_per_week: 0, failed_validations_per_identifier_per_hour: 0, certificates_per_name_set_per_week: 0, pending_authorizations_per_account: 0}'
 
-run_load() { # name url ca pids...
-	local name=$1 url=$2 ca=$3
-	shift 3
-	local before=() sbefore=() after=() p i total=0 parts=""
+gen_cmd() { # gen url ca -> the generator's command line
+	if [ "$1" = c ]; then
+		echo "$cload"
+	else
+		echo "/usr/bin/python3 $load"
+	fi
+}
+
+rows=()
+run_load() { # name gen url ca pids...
+	local name=$1 gen=$2 url=$3 ca=$4
+	shift 4
+	local before=() after p i total=0 parts="" out=$T/$name-$gen
 	for p in "$@"; do
 		before+=("$(cpu_ticks "$p")")
-		sbefore+=("$(sys_ticks "$p")")
 	done
-	/usr/bin/python3 "$load" "$url" --ca-bundle "$ca" -c "$conc" -d "$dur" \
+	# shellcheck disable=SC2046
+	$(gen_cmd "$gen") "$url" --ca-bundle "$ca" -c "$conc" -d "$dur" \
 		--warmup 0 --domain-suffix "$ZONE" --http01-port "$HTTP01_PORT" \
-		--json "$T/$name.json" >"$T/$name.out" 2>&1 ||
-		{ cat "$T/$name.out"; fail "$name: load generator failed"; }
+		--server-pid "$1" --json "$out.json" >"$out.out" 2>&1 ||
+		{ cat "$out.out"; fail "$name/$gen: load generator failed"; }
 	i=0
 	for p in "$@"; do
 		after=$(cpu_ticks "$p")
 		total=$((total + after - before[i]))
-		parts="$parts $(basename "$(readlink "/proc/$p/exe")")=$(((after - before[i]) * 1000 / hz))ms(sys $((($(sys_ticks "$p") - sbefore[i]) * 1000 / hz))ms)"
+		parts="$parts $(basename "$(readlink "/proc/$p/exe")")=$(((after - before[i]) * 1000 / hz))ms"
 		i=$((i + 1))
 	done
-	# no warm-up: the window is the whole run, like the CPU ticks
-	echo "$name CPU by process:$parts"
-	python3 - "$T/$name.json" "$total" "$hz" "$name" <<-'PY'
+	echo "$name ($gen generator) CPU by process:$parts"
+	rows+=("$(python3 - "$out.json" "$total" "$hz" "$name" "$gen" "$(awk '/VmHWM/{print $2}' "/proc/$1/status")" <<-'PY'
 	import json, sys
 	s = json.load(open(sys.argv[1]))
-	ticks, hz, name = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+	ticks, hz, name, gen, hwm = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6] or 0)
 	orders = s["orders_ok"]
-	rate = s["orders_per_s"]
-	cpu_ms = ticks * 1000.0 / hz
-	print("%-10s orders/s %.1f   server CPU %.0f ms over %s orders = %.2f ms/order"
-	      % (name, rate, cpu_ms, orders, cpu_ms / orders if orders else float("nan")))
+	cpu = ticks * 1000.0 / hz / orders if orders else float("nan")
+	j = s["jws_latency_ms"]
+	print("%s %s %.1f %.2f %.2f %.2f %.1f %.3f" % (name, gen, s["orders_per_s"], cpu,
+	      j["p50"], j["p99"], hwm / 1024.0, s.get("client_cpu_ms_per_order") or 0))
 	PY
+	)")
+	cat "$out.out"
+}
+
+traces=()
+trace_pass() { # name url ca pid
+	local name=$1 url=$2 ca=$3 pid=$4 gen tpid
+	[ "$trace" -gt 0 ] || return 0
+	command -v strace >/dev/null || { echo "strace not installed: no system call counts"; return 0; }
+	gen=$(case " $gens " in *" c "*) echo c ;; *) echo py ;; esac)
+	strace -c -f -p "$pid" -o "$T/$name.strace" 2>/dev/null &
+	tpid=$!
+	sleep 0.5
+	# shellcheck disable=SC2046
+	$(gen_cmd "$gen") "$url" --ca-bundle "$ca" -c "$conc" -d "$trace" \
+		--warmup 0 --domain-suffix "$ZONE" --http01-port "$HTTP01_PORT" \
+		--json "$T/$name-trace.json" >"$T/$name-trace.out" 2>&1 ||
+		{ cat "$T/$name-trace.out"; fail "$name: traced run failed"; }
+	kill -INT "$tpid" 2>/dev/null || true
+	wait "$tpid" 2>/dev/null || true
+	traces+=("$(python3 - "$T/$name.strace" "$T/$name-trace.json" "$name" <<-'PY'
+	import json, sys
+	calls = {}
+	for line in open(sys.argv[1]):
+	    f = line.split()
+	    if len(f) >= 5 and f[-1] not in ("syscall", "total") and f[3].isdigit():
+	        calls[f[-1]] = int(f[3])
+	orders = json.load(open(sys.argv[2]))["orders_ok"] or 1
+	print("%s %.0f %.2f" % (sys.argv[3], sum(calls.values()) / orders,
+	      calls.get("fdatasync", 0) / orders + calls.get("fsync", 0) / orders))
+	PY
+	)")
 }
 
 echo "== acmebridge + sectigo-sim (c=$conc, ${dur}s)"
-run_load bridge "$BRIDGE_DIR_URL" "$BRIDGE_CA" "$BRIDGE_PID" "$SIM_PID"
-cat "$T/bridge.out"
+for g in $gens; do
+	run_load bridge "$g" "$BRIDGE_DIR_URL" "$BRIDGE_CA" "$BRIDGE_PID" "$SIM_PID"
+done
+trace_pass bridge "$BRIDGE_DIR_URL" "$BRIDGE_CA" "$BRIDGE_PID"
 
-[ "$pebble" = 1 ] || exit 0
-echo "== pebble (c=$conc, ${dur}s)"
-read -r purl pca ppid < <(bash "$benchdir/pebble-ref.sh" start "$T/pebble" 14000)
-track_pid "$ppid" pebble
-run_load pebble "$purl" "$pca" "$ppid"
-cat "$T/pebble.out"
-bash "$benchdir/pebble-ref.sh" stop "$T/pebble"
+if [ "$pebble" = 1 ]; then
+	echo "== pebble (c=$conc, ${dur}s)"
+	for g in $gens; do
+		# a fresh Pebble per run: it keeps everything in memory
+		read -r purl pca ppid < <(bash "$benchdir/pebble-ref.sh" start "$T/pebble-$g" 14000)
+		track_pid "$ppid" pebble
+		run_load pebble "$g" "$purl" "$pca" "$ppid"
+		[ "$g" = "${gens##* }" ] && trace_pass pebble "$purl" "$pca" "$ppid"
+		bash "$benchdir/pebble-ref.sh" stop "$T/pebble-$g"
+	done
+fi
+
+echo
+echo "| server | generator | orders/s | server CPU ms/order | vs Pebble | JWS p50 ms | JWS p99 ms | server RSS peak MiB | generator CPU ms/order |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+for r in "${rows[@]}"; do
+	# shellcheck disable=SC2086
+	set -- $r
+	ratio=-
+	for q in "${rows[@]}"; do
+		# shellcheck disable=SC2086
+		set -- $q
+		[ "$1" = pebble ] && [ "$2" = "$(echo "$r" | cut -d' ' -f2)" ] && ratio=$(echo "$r $4" | awk '{printf "%.2f", $4 / $9}')
+	done
+	# shellcheck disable=SC2086
+	set -- $r
+	echo "| $1 | $2 | $3 | $4 | $ratio | $5 | $6 | $7 | $8 |"
+done
+if [ ${#traces[@]} -gt 0 ]; then
+	echo
+	echo "| server | system calls per order | fdatasync per order |"
+	echo "| --- | --- | --- |"
+	for t in "${traces[@]}"; do
+		# shellcheck disable=SC2086
+		set -- $t
+		echo "| $1 | $2 | $3 |"
+	done
+fi
