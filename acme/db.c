@@ -212,7 +212,7 @@ run_migrations(sqlite3 *h, char *err, size_t errlen)
 
 /* Reads through a memory map instead of a pread(2) per page, and a
  * page cache that holds the working set. */
-#define PERF_PRAGMAS " PRAGMA cache_size=-16384; PRAGMA temp_store=MEMORY;"
+#define PERF_PRAGMAS " PRAGMA cache_size=-8192; PRAGMA temp_store=MEMORY;"
 
 /* Busy handler: up to db->busy_steps steps of 200 us (5 s by default;
  * event-loop threads set a much shorter bound, see acme_db_set_busy_ms). */
