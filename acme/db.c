@@ -38,6 +38,8 @@ struct acme_db {
 	int outer_open;
 	int depth; /* open savepoints */
 	int lost;  /* SQLite rolled the batch back on an error */
+	/* the store's statements, by their index in its table */
+	sqlite3_stmt *slots[ACME_DB_SLOTS];
 	void (*opened)(void *arg);
 	void *opened_arg;
 };
@@ -334,6 +336,8 @@ acme_db_close(struct acme_db *db)
 		return;
 	for (int i = 0; i < NCACHE; i++)
 		sqlite3_finalize(db->cache[i].st);
+	for (int i = 0; i < ACME_DB_SLOTS; i++)
+		sqlite3_finalize(db->slots[i]);
 	sqlite3_close(db->h);
 	free(db);
 }
@@ -440,7 +444,8 @@ acme_db_batch_commit(struct acme_db *db)
 }
 
 static sqlite3_stmt *
-bind(struct acme_db *db, const char *sql, const char *fmt, va_list ap)
+bind_slot(
+    struct acme_db *db, int slot, const char *sql, const char *fmt, va_list ap)
 {
 	sqlite3_stmt *st;
 	int i = 1;
@@ -459,7 +464,19 @@ bind(struct acme_db *db, const char *sql, const char *fmt, va_list ap)
 	}
 	if (db->batch && !db->outer_open && outer_begin(db) != 0)
 		return NULL;
-	st = prepare(db, sql);
+	if (slot < 0) {
+		st = prepare(db, sql);
+	} else {
+		st = db->slots[slot];
+		if (st == NULL &&
+		    sqlite3_prepare_v3(db->h, sql, -1,
+		        SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+			log_err(
+			    "db: prepare: %s: %s", sqlite3_errmsg(db->h), sql);
+			st = NULL;
+		}
+		db->slots[slot] = st;
+	}
 	if (st == NULL)
 		return NULL;
 	sqlite3_reset(st);
@@ -481,6 +498,72 @@ bind(struct acme_db *db, const char *sql, const char *fmt, va_list ap)
 		}
 	}
 	return st;
+}
+
+static sqlite3_stmt *
+bind(struct acme_db *db, const char *sql, const char *fmt, va_list ap)
+{
+	return bind_slot(db, -1, sql, fmt, ap);
+}
+
+/* ---- cursors over the store's statement table ------------------------ */
+
+struct acme_cur *
+acme_db_query(struct acme_db *db, struct acme_cur *cur, int slot,
+    const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (slot < 0 || slot >= ACME_DB_SLOTS)
+		return NULL;
+	va_start(ap, fmt);
+	cur->st = bind_slot(db, slot, sql, fmt, ap);
+	va_end(ap);
+	cur->db = db;
+	cur->sql = sql;
+	return cur->st != NULL ? cur : NULL;
+}
+
+int
+acme_cur_next(struct acme_cur *cur)
+{
+	int rc = sqlite3_step(cur->st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	log_err("db: %s: %s", sqlite3_errmsg(cur->db->h), cur->sql);
+	return -1;
+}
+
+long long
+acme_cur_int(const struct acme_cur *cur, int col)
+{
+	return sqlite3_column_int64(cur->st, col);
+}
+
+const char *
+acme_cur_text(const struct acme_cur *cur, int col)
+{
+	const unsigned char *s = sqlite3_column_text(cur->st, col);
+
+	return s != NULL ? (const char *)s : "";
+}
+
+int
+acme_cur_is_null(const struct acme_cur *cur, int col)
+{
+	return sqlite3_column_type(cur->st, col) == SQLITE_NULL;
+}
+
+int
+acme_cur_done(struct acme_cur *cur)
+{
+	int changes = sqlite3_changes(cur->db->h);
+
+	sqlite3_reset(cur->st);
+	return changes;
 }
 
 int

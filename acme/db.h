@@ -83,6 +83,31 @@ int acme_db_batch_open(const struct acme_db *db);
  * in it is lost (logged). */
 int acme_db_batch_commit(struct acme_db *db);
 
+/*
+ * Cursors for the typed store (acme/store.c): statements prepared once
+ * per connection into a slot that the store's statement table numbers,
+ * never keyed by the address of their text. acme_db_query binds fmt as
+ * above; the cursor lives in the caller's memory and must be finished
+ * with acme_cur_done before the same slot is used again.
+ */
+#define ACME_DB_SLOTS 64
+struct acme_cur {
+	struct acme_db *db;
+	struct sqlite3_stmt *st;
+	const char *sql;
+};
+/** NULL on a database error (logged; also an injected fault). */
+struct acme_cur *acme_db_query(struct acme_db *db, struct acme_cur *cur,
+    int slot, const char *sql, const char *fmt, ...);
+/** Step: 1 a row, 0 no more rows, -1 error (logged). */
+int acme_cur_next(struct acme_cur *cur);
+long long acme_cur_int(const struct acme_cur *cur, int col);
+/** Column text, "" for NULL (borrowed until the next step). */
+const char *acme_cur_text(const struct acme_cur *cur, int col);
+int acme_cur_is_null(const struct acme_cur *cur, int col);
+/** Reset the statement; @return rows changed by it (writes). */
+int acme_cur_done(struct acme_cur *cur);
+
 /** Append to the audit log (inside the caller's transaction if any). */
 void acme_db_audit(struct acme_db *db, long long now, const char *event,
     const char *ref, const char *detail);

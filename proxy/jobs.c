@@ -11,6 +11,7 @@
 #include "acme/csr.h"
 #include "acme/jws.h"
 #include "acme/state.h"
+#include "acme/store.h"
 #include "contrib/evcurl.h"
 #include "contrib/log.h"
 #include "proxy/commit.h"
@@ -211,23 +212,19 @@ start_validate(struct task *t)
 {
 	struct acme_problem p = {0};
 	struct px_validation v;
-	json_t *row, *jwk = NULL;
+	struct acme_chall_target ct;
+	enum acme_found found;
+	json_t *jwk = NULL;
 	char thumb[44];
 	char *ka = NULL;
-	int rc = -1, found;
+	int rc = -1;
 
-	found = acme_db_get(t->j->db, &row,
-	    "SELECT c.type, c.token, c.status, a.id_type, a.id_value,"
-	    " a.account_id, acc.jwk FROM challenges c JOIN authzs a ON a.id = "
-	    "c.authz_id"
-	    " JOIN accounts acc ON acc.id = a.account_id WHERE c.id = ?",
-	    "i", t->job.ref);
-	if (found < 0) {
+	found = acme_store_chall_target(t->j->db, t->job.ref, &ct);
+	if (found == ACME_ERR) {
 		db_retry(t);
 		goto out;
 	}
-	if (found == 0 ||
-	    strcmp(acme_row_str(row, "status"), "processing") != 0) {
+	if (found == ACME_NONE || ct.status != ACME_CHALL_PROCESSING) {
 		/* nothing left to validate: close the job, validate nothing
 		 * (review finding 3: this path once reused the success
 		 * branch) */
@@ -236,11 +233,11 @@ start_validate(struct task *t)
 			db_retry(t);
 		goto out;
 	}
-	acme_failed_validation_key(acme_row_int(row, "account_id"),
-	    acme_row_str(row, "id_value"), t->failkey, sizeof(t->failkey));
-	jwk = json_loads(acme_row_str(row, "jwk"), 0, NULL);
+	acme_failed_validation_key(
+	    ct.account_id, ct.id_value, t->failkey, sizeof(t->failkey));
+	jwk = json_loads(ct.jwk, 0, NULL);
 	if (jwk != NULL && acme_jwk_thumbprint(jwk, thumb) == 0)
-		ka = acme_key_authz(acme_row_str(row, "token"), thumb);
+		ka = acme_key_authz(ct.token, thumb);
 	if (ka == NULL) {
 		/* settle the challenge rather than leave a job that fails
 		 * again on every tick */
@@ -251,10 +248,10 @@ start_validate(struct task *t)
 		rc = 0;
 		goto out;
 	}
-	v.chall_type = acme_row_str(row, "type");
-	v.id_type = acme_row_str(row, "id_type");
-	v.id_value = acme_row_str(row, "id_value");
-	v.token = acme_row_str(row, "token");
+	v.chall_type = ct.type;
+	v.id_type = ct.id_type;
+	v.id_value = ct.id_value;
+	v.token = ct.token;
 	v.key_authz = ka;
 	if (px_validate(t->j->val, &v, validated, t) != 0) {
 		acme_problem_set(&p, 500, "serverInternal",
@@ -266,7 +263,7 @@ start_validate(struct task *t)
 out:
 	free(ka);
 	json_decref(jwk);
-	json_decref(row);
+	acme_chall_target_clear(&ct);
 	return rc;
 }
 
@@ -381,55 +378,52 @@ enroll_step(struct task *t)
 static int
 start_enroll(struct task *t)
 {
-	json_t *o, *ids, *v;
+	struct acme_order o;
+	enum acme_found found;
+	json_t *ids, *v;
 	size_t i;
-	int found;
 
-	found = acme_db_get(t->j->db, &o,
-	    "SELECT oid, status, csr_pem, identifiers, connector, enroll_state"
-	    " FROM orders WHERE id = ?",
-	    "i", t->job.ref);
-	if (found < 0) {
+	found = acme_store_order(t->j->db, t->job.ref, &o);
+	if (found == ACME_ERR) {
 		db_retry(t);
 		return -1;
 	}
-	if (found == 0 ||
-	    strcmp(acme_row_str(o, "status"), "processing") != 0) {
+	if (found == ACME_NONE || o.status != ACME_ORDER_PROCESSING) {
 		/* the order moved on (or is gone): nothing to enroll */
 		if (acme_state_job_close(t->j->db, &t->job,
 		        "order is not processing", time(NULL)) != 0)
 			db_retry(t);
-		json_decref(o);
+		acme_order_clear(&o);
 		changed(t->j);
 		return -1;
 	}
-	t->ca = backend_for(t->j, acme_row_str(o, "connector"));
+	t->ca = backend_for(t->j, o.connector);
 	if (t->ca == NULL) {
 		acme_state_order_failed(t->j->db, &t->job,
 		    "the order's CA connector is no longer configured",
 		    time(NULL));
-		json_decref(o);
+		acme_order_clear(&o);
 		changed(t->j);
 		return -1;
 	}
-	snprintf(t->tag, sizeof(t->tag), "%s", acme_row_str(o, "oid"));
-	t->csr = strdup(acme_row_str(o, "csr_pem"));
+	snprintf(t->tag, sizeof(t->tag), "%s", o.oid);
+	t->csr = strdup(o.csr_pem != NULL ? o.csr_pem : "");
 	t->cn = acme_csr_pem_cn(t->csr);
-	ids = json_loads(acme_row_str(o, "identifiers"), 0, NULL);
+	ids = json_loads(o.identifiers, 0, NULL);
 	t->names = calloc(json_array_size(ids) + 1, sizeof(char *));
 	if (t->csr == NULL || ids == NULL || t->names == NULL) {
 		json_decref(ids);
-		json_decref(o);
+		acme_order_clear(&o);
 		return -1;
 	}
 	json_array_foreach(ids, i, v)
 		t->names[t->n_names++] =
 		    strdup(json_string_value(json_object_get(v, "value")));
 	json_decref(ids);
-	/* enroll_state 1: an earlier attempt may have reached SCM (crash or
-	 * lost reply): find it by tag before enrolling again */
-	t->step = acme_row_int(o, "enroll_state") == 1 ? 0 : 1;
-	json_decref(o);
+	/* sending: an earlier attempt may have reached SCM (crash or lost
+	 * reply): find it by tag before enrolling again */
+	t->step = o.enroll_state == ACME_ENROLL_SENDING ? 0 : 1;
+	acme_order_clear(&o);
 	enroll_step(t);
 	return 0;
 }
@@ -476,25 +470,23 @@ collected(void *arg, const struct acme_ca_result *res)
 static int
 start_collect(struct task *t)
 {
-	json_t *o = NULL;
-	int rc = -1, found;
+	struct acme_order o;
+	enum acme_found found;
+	int rc = -1;
 
-	found = acme_db_get(t->j->db, &o,
-	    "SELECT status, ca_ref, connector FROM orders WHERE id = ?", "i",
-	    t->job.ref);
-	if (found < 0) {
+	found = acme_store_order(t->j->db, t->job.ref, &o);
+	if (found == ACME_ERR) {
 		db_retry(t);
 		goto out;
 	}
-	if (found == 0 ||
-	    strcmp(acme_row_str(o, "status"), "processing") != 0) {
+	if (found == ACME_NONE || o.status != ACME_ORDER_PROCESSING) {
 		if (acme_state_job_close(t->j->db, &t->job,
 		        "order is not processing", time(NULL)) != 0)
 			db_retry(t);
 		changed(t->j);
 		goto out;
 	}
-	t->ca = backend_for(t->j, acme_row_str(o, "connector"));
+	t->ca = backend_for(t->j, o.connector);
 	if (t->ca == NULL) {
 		acme_state_order_failed(t->j->db, &t->job,
 		    "the order's CA connector is no longer configured",
@@ -502,14 +494,13 @@ start_collect(struct task *t)
 		changed(t->j);
 		goto out;
 	}
-	if (t->ca->ops->collect(
-	        t->ca, acme_row_str(o, "ca_ref"), collected, t) != 0) {
+	if (t->ca->ops->collect(t->ca, o.ca_ref, collected, t) != 0) {
 		retry_later(t, "the CA call could not be started", 0);
 		goto out;
 	}
 	rc = 0;
 out:
-	json_decref(o);
+	acme_order_clear(&o);
 	return rc;
 }
 
@@ -549,40 +540,35 @@ revoke_send(void *arg, int ok)
 static int
 start_revoke(struct task *t)
 {
-	json_t *c = NULL;
-	int rc = -1, found;
+	struct acme_cert_ref c;
+	enum acme_found found;
 
-	found = acme_db_get(t->j->db, &c,
-	    "SELECT ca_ref, connector FROM certificates WHERE id = ?", "i",
-	    t->job.ref);
-	if (found < 0) {
+	found = acme_store_cert_ref(t->j->db, t->job.ref, &c);
+	if (found == ACME_ERR) {
 		/* never "revocation failed" on a read error */
 		db_retry(t);
-		goto out;
+		return -1;
 	}
-	if (found == 0) {
+	if (found == ACME_NONE) {
 		acme_state_revoke_done(t->j->db, &t->job, 0,
 		    "the certificate is no longer stored", time(NULL));
-		goto out;
+		return -1;
 	}
-	t->ca = backend_for(t->j, acme_row_str(c, "connector"));
+	t->ca = backend_for(t->j, c.connector);
 	if (t->ca == NULL) {
 		acme_state_revoke_done(t->j->db, &t->job, 0,
 		    "the certificate's CA connector is no longer configured",
 		    time(NULL));
-		goto out;
+		return -1;
 	}
-	snprintf(t->ca_ref, sizeof(t->ca_ref), "%s", acme_row_str(c, "ca_ref"));
+	snprintf(t->ca_ref, sizeof(t->ca_ref), "%s", c.ca_ref);
 	/* the request that queued this job may still be in the open batch:
 	 * SCM revokes only what the database durably asked for */
 	if (px_commit_after(t->j->commit, revoke_send, t) != 0) {
 		retry_later(t, "out of memory", 0);
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
-	json_decref(c);
-	return rc;
+	return 0;
 }
 
 /* ---- the loop ------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include "acme/acme.h"
 #include "acme/db.h"
 #include "acme/jws.h"
+#include "acme/store.h"
 #include "contrib/b64url.h"
 #include "contrib/evcurl.h"
 #include "contrib/log.h"
@@ -182,48 +183,6 @@ open_db(const struct px_conf *conf, struct acme_db **db)
 	return 0;
 }
 
-/*
- * Deactivate the valid accounts whose kid (by_eab 0) or eab_kid (by_eab 1)
- * is ref, with their pending and valid authorizations (RFC 8555 §7.3.6),
- * and write one audit row each with detail why. Runs in the caller's
- * transaction. @return the number of accounts deactivated, or -1.
- */
-static int
-deactivate_accounts(
-    struct acme_db *db, int by_eab, const char *ref, const char *why)
-{
-	/* string literals: the statement cache is keyed by their address */
-	static const char *const audit[] = {
-	    "INSERT INTO audit(ts, event, ref, detail) SELECT ?,"
-	    " 'account.deactivated', kid, ? FROM accounts WHERE kid = ? AND"
-	    " status = 'valid'",
-	    "INSERT INTO audit(ts, event, ref, detail) SELECT ?,"
-	    " 'account.deactivated', kid, ? FROM accounts WHERE eab_kid = ?"
-	    " AND status = 'valid'",
-	};
-	static const char *const authzs[] = {
-	    "UPDATE authzs SET status = 'deactivated' WHERE status IN"
-	    " ('pending', 'valid') AND account_id IN (SELECT id FROM accounts"
-	    " WHERE kid = ? AND status = 'valid')",
-	    "UPDATE authzs SET status = 'deactivated' WHERE status IN"
-	    " ('pending', 'valid') AND account_id IN (SELECT id FROM accounts"
-	    " WHERE eab_kid = ? AND status = 'valid')",
-	};
-	static const char *const accounts[] = {
-	    "UPDATE accounts SET status = 'deactivated' WHERE kid = ? AND"
-	    " status = 'valid'",
-	    "UPDATE accounts SET status = 'deactivated' WHERE eab_kid = ? AND"
-	    " status = 'valid'",
-	};
-	int i = by_eab ? 1 : 0;
-
-	if (acme_db_exec(db, audit[i], "iss", (long long)time(NULL), why, ref) <
-	        0 ||
-	    acme_db_exec(db, authzs[i], "s", ref) < 0)
-		return -1;
-	return acme_db_exec(db, accounts[i], "s", ref);
-}
-
 /* Command-line options; they may stand before and after the command. */
 struct cli {
 	const char *config;
@@ -233,6 +192,18 @@ struct cli {
 	int deactivate;         /* eab remove --deactivate-accounts */
 };
 
+static void
+print_eab(const struct acme_eab_info *e, void *arg)
+{
+	char max[24] = "-";
+
+	(void)arg;
+	if (e->max_accounts > 0)
+		snprintf(max, sizeof(max), "%lld", e->max_accounts);
+	printf("%-24s %-16s %-8lld %-6s %s\n", e->kid, e->connector,
+	    e->accounts, max, e->note);
+}
+
 static int
 cmd_eab(struct px_conf *conf, int argc, char **argv, const struct cli *cli)
 {
@@ -241,8 +212,7 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const struct cli *cli)
 	unsigned char key[32];
 	char hmac[64];
 	char *kid = NULL;
-	json_t *rows = NULL, *row, *out;
-	size_t i;
+	json_t *out;
 	int rc = 1;
 
 	if (argc < 1) {
@@ -276,16 +246,11 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const struct cli *cli)
 		OPENSSL_cleanse(key, sizeof(key));
 		if (acme_db_begin(db) != 0)
 			goto out;
-		if (acme_db_exec(db,
-		        "INSERT INTO eab_keys(kid, hmac_key, connector, note,"
-		        " max_accounts, created) VALUES (?, ?, ?, ?,"
-		        " NULLIF(?, 0), ?)",
-		        "ssssii", kid, hmac, connector, note ? note : "",
+		if (acme_store_eab_add(db, kid, hmac, connector, note,
 		        cli->max_accounts, (long long)time(NULL)) != 1) {
 			acme_db_rollback(db);
 			goto out;
 		}
-		acme_db_audit(db, time(NULL), "eab.add", kid, connector);
 		if (acme_db_commit(db) != 0)
 			goto out;
 		out = json_pack("{s:s, s:s, s:s}", "kid", kid, "hmac_key", hmac,
@@ -298,31 +263,10 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const struct cli *cli)
 		json_decref(out);
 		rc = 0;
 	} else if (strcmp(argv[0], "list") == 0) {
-		rows = acme_db_all(db,
-		    "SELECT e.kid, e.connector, e.note, e.created,"
-		    " ifnull(e.max_accounts, '-') AS max, (SELECT"
-		    " count(*) FROM accounts a WHERE a.eab_kid = e.kid) AS"
-		    " accounts FROM eab_keys e ORDER BY e.created",
-		    NULL);
-		if (rows == NULL)
-			goto out;
 		printf("%-24s %-16s %-8s %-6s %s\n", "KID", "CONNECTOR",
 		    "ACCOUNTS", "MAX", "NOTE");
-		json_array_foreach(rows, i, row) {
-			char max[24];
-			json_t *m = json_object_get(row, "max");
-
-			if (json_is_integer(m))
-				snprintf(max, sizeof(max), "%lld",
-				    (long long)json_integer_value(m));
-			else
-				snprintf(max, sizeof(max), "-");
-			printf("%-24s %-16s %-8lld %-6s %s\n",
-			    acme_row_str(row, "kid"),
-			    acme_row_str(row, "connector"),
-			    acme_row_int(row, "accounts"), max,
-			    acme_row_str(row, "note"));
-		}
+		if (acme_store_eab_each(db, print_eab, NULL) != 0)
+			goto out;
 		rc = 0;
 	} else if (strcmp(argv[0], "remove") == 0) {
 		char detail[64] = "";
@@ -339,11 +283,11 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const struct cli *cli)
 		 * before) */
 		if (acme_db_begin(db) != 0)
 			goto out;
-		n = acme_db_exec(
-		    db, "DELETE FROM eab_keys WHERE kid = ?", "s", argv[1]);
+		n = acme_store_eab_remove(db, argv[1]);
 		if (n >= 0 && cli->deactivate) {
-			nacct = deactivate_accounts(
-			    db, 1, argv[1], "eab remove --deactivate-accounts");
+			nacct = acme_store_accounts_deactivate(db, 1, argv[1],
+			    "eab remove --deactivate-accounts",
+			    (long long)time(NULL));
 			if (nacct < 0)
 				n = -1;
 			snprintf(detail, sizeof(detail),
@@ -371,7 +315,6 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const struct cli *cli)
 	}
 out:
 	free(kid);
-	json_decref(rows);
 	acme_db_close(db);
 	return rc;
 }
@@ -390,28 +333,23 @@ account_id(const struct px_conf *conf, const char *arg)
 
 /* acmebridge account show: the account as one JSON object. */
 static int
-account_show(const struct px_conf *conf, const json_t *row)
+account_show(const struct px_conf *conf, const struct acme_account *a)
 {
 	char created[32], url[1024];
 	json_t *contact, *jwk, *out;
-	const char *kid = acme_row_str(row, "kid");
 
-	contact = json_loads(acme_row_str(row, "contact"), 0, NULL);
-	jwk = json_loads(acme_row_str(row, "jwk"), 0, NULL);
-	snprintf(url, sizeof(url), "%s/acct/%s", conf->acme.base_url, kid);
-	out = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:O, s:s, s:s, s:o,"
+	contact = json_loads(a->contact ? a->contact : "[]", 0, NULL);
+	jwk = json_loads(a->jwk ? a->jwk : "", 0, NULL);
+	snprintf(url, sizeof(url), "%s/acct/%s", conf->acme.base_url, a->kid);
+	out = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:s, s:s, s:o,"
 	                " s:I}",
-	    "id", kid, "url", url, "status", acme_row_str(row, "status"),
-	    "created",
-	    acme_time_str(
-	        acme_row_int(row, "created"), created, sizeof(created)),
+	    "id", a->kid, "url", url, "status", acme_acct_status_str(a->status),
+	    "created", acme_time_str(a->created, created, sizeof(created)),
 	    "contact", contact != NULL ? contact : json_array(),
-	    "termsOfServiceAgreed", (int)acme_row_int(row, "tos_agreed"),
-	    "eab_kid", json_object_get(row, "eab_kid"), "connector",
-	    acme_row_str(row, "connector"), "thumbprint",
-	    acme_row_str(row, "thumbprint"), "key",
-	    jwk != NULL ? jwk : json_null(), "orders",
-	    (json_int_t)acme_row_int(row, "orders"));
+	    "termsOfServiceAgreed", a->tos_agreed, "eab_kid",
+	    a->eab_kid[0] ? json_string(a->eab_kid) : json_null(), "connector",
+	    a->connector, "thumbprint", a->thumbprint, "key",
+	    jwk != NULL ? jwk : json_null(), "orders", (json_int_t)a->orders);
 	if (out == NULL) {
 		fprintf(stderr, "acmebridge: account show: out of memory\n");
 		return 1;
@@ -422,14 +360,30 @@ account_show(const struct px_conf *conf, const json_t *row)
 	return 0;
 }
 
+static void
+print_account(const struct acme_account *a, void *arg)
+{
+	char created[32];
+	json_t *c = json_loads(a->contact ? a->contact : "[]", 0, NULL);
+	char *cs = json_array_size(c) > 0 ? json_dumps(c, JSON_COMPACT) : NULL;
+
+	(void)arg;
+	printf("%-24s %-11s %-20s %-24s %s\n", a->kid,
+	    acme_acct_status_str(a->status),
+	    acme_time_str(a->created, created, sizeof(created)),
+	    a->eab_kid[0] != '\0' ? a->eab_kid : "-", cs != NULL ? cs : "-");
+	free(cs);
+	json_decref(c);
+}
+
 /* acmebridge account list|show|deactivate. */
 static int
 cmd_account(struct px_conf *conf, int argc, char **argv)
 {
 	struct acme_db *db = NULL;
-	json_t *rows = NULL, *row = NULL, *r;
+	struct acme_account acct = {0};
+	enum acme_found found;
 	const char *id = NULL;
-	size_t i;
 	int rc = 1, n;
 
 	if (argc < 1) {
@@ -454,57 +408,35 @@ cmd_account(struct px_conf *conf, int argc, char **argv)
 	if (open_db(conf, &db) != 0)
 		return 1;
 	if (strcmp(argv[0], "list") == 0) {
-		rows = acme_db_all(db,
-		    "SELECT kid, status, created, contact, eab_kid FROM"
-		    " accounts ORDER BY id",
-		    NULL);
-		if (rows == NULL)
-			goto out;
 		printf("%-24s %-11s %-20s %-24s %s\n", "ID", "STATUS",
 		    "CREATED", "EAB_KID", "CONTACT");
-		json_array_foreach(rows, i, r) {
-			char created[32];
-			json_t *c =
-			    json_loads(acme_row_str(r, "contact"), 0, NULL);
-			char *cs = json_array_size(c) > 0
-			    ? json_dumps(c, JSON_COMPACT)
-			    : NULL;
-			const char *eab = acme_row_str(r, "eab_kid");
-
-			printf("%-24s %-11s %-20s %-24s %s\n",
-			    acme_row_str(r, "kid"), acme_row_str(r, "status"),
-			    acme_time_str(acme_row_int(r, "created"), created,
-			        sizeof(created)),
-			    eab[0] != '\0' ? eab : "-", cs != NULL ? cs : "-");
-			free(cs);
-			json_decref(c);
-		}
-		rc = 0;
+		if (acme_store_account_each(db, print_account, NULL) == 0)
+			rc = 0;
 		goto out;
 	}
-	row = acme_db_one(db,
-	    "SELECT a.*, (SELECT count(*) FROM orders o WHERE o.account_id ="
-	    " a.id) AS orders FROM accounts a WHERE a.kid = ?",
-	    "s", id);
-	if (row == NULL) {
-		fprintf(stderr, "acmebridge: account %s: no account \"%s\"\n",
-		    argv[0], id);
+	found = acme_store_account(db, id, &acct);
+	if (found != ACME_FOUND) {
+		fprintf(stderr, "acmebridge: account %s: %s \"%s\"\n", argv[0],
+		    found == ACME_NONE ? "no account"
+		                       : "database error reading",
+		    id);
 		goto out;
 	}
 	if (strcmp(argv[0], "show") == 0) {
-		rc = account_show(conf, row);
+		rc = account_show(conf, &acct);
 		goto out;
 	}
-	if (strcmp(acme_row_str(row, "status"), "valid") != 0) {
+	if (acct.status != ACME_ACCT_VALID) {
 		fprintf(stderr,
 		    "acmebridge: account deactivate: account \"%s\" is "
 		    "already %s\n",
-		    id, acme_row_str(row, "status"));
+		    id, acme_acct_status_str(acct.status));
 		goto out;
 	}
 	if (acme_db_begin(db) != 0)
 		goto out;
-	n = deactivate_accounts(db, 0, id, "account deactivate");
+	n = acme_store_accounts_deactivate(
+	    db, 0, id, "account deactivate", (long long)time(NULL));
 	if (n != 1 || acme_db_commit(db) != 0) {
 		acme_db_rollback(db);
 		fprintf(stderr, "acmebridge: account deactivate: %s\n",
@@ -515,8 +447,7 @@ cmd_account(struct px_conf *conf, int argc, char **argv)
 	printf("deactivated %s\n", id);
 	rc = 0;
 out:
-	json_decref(rows);
-	json_decref(row);
+	acme_account_clear(&acct);
 	acme_db_close(db);
 	return rc;
 }

@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The typed store: one table of statements, rows into structs. */
+#include "acme/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every statement of the store, by name; the index is also its slot in
+ * the connection's statement cache (acme_db_query). */
+enum stmt {
+	ST_ORDER,
+	ST_CHALL_TARGET,
+	ST_CERT_REF,
+	ST_EAB_ADD,
+	ST_EAB_LIST,
+	ST_EAB_REMOVE,
+	ST_ACCOUNT,
+	ST_ACCOUNT_LIST,
+	ST_DEACT_AUDIT_KID,
+	ST_DEACT_AUDIT_EAB,
+	ST_DEACT_AUTHZS_KID,
+	ST_DEACT_AUTHZS_EAB,
+	ST_DEACT_ACCOUNTS_KID,
+	ST_DEACT_ACCOUNTS_EAB,
+	ST_AUDIT,
+	ST_COUNT
+};
+
+static const char *const sql[ST_COUNT] = {
+    [ST_ORDER] = "SELECT id, account_id, oid, status, enroll_state,"
+                 " connector, ca_ref, csr_pem, identifiers FROM orders"
+                 " WHERE id = ?",
+    [ST_CHALL_TARGET] =
+        "SELECT a.account_id, c.status, c.type, c.token, a.id_type,"
+        " a.id_value, acc.jwk FROM challenges c JOIN authzs a ON a.id ="
+        " c.authz_id JOIN accounts acc ON acc.id = a.account_id"
+        " WHERE c.id = ?",
+    [ST_CERT_REF] = "SELECT ca_ref, connector FROM certificates WHERE id = ?",
+    [ST_EAB_ADD] = "INSERT INTO eab_keys(kid, hmac_key, connector, note,"
+                   " max_accounts, created) VALUES (?, ?, ?, ?,"
+                   " NULLIF(?, 0), ?)",
+    [ST_EAB_LIST] = "SELECT e.kid, e.connector, e.note, e.created,"
+                    " ifnull(e.max_accounts, 0), (SELECT count(*) FROM"
+                    " accounts a WHERE a.eab_kid = e.kid) FROM eab_keys e"
+                    " ORDER BY e.created, e.kid",
+    [ST_EAB_REMOVE] = "DELETE FROM eab_keys WHERE kid = ?",
+    [ST_ACCOUNT] = "SELECT a.id, a.kid, a.status, a.created, a.tos_agreed,"
+                   " ifnull(a.eab_kid, ''), a.connector, a.thumbprint,"
+                   " (SELECT count(*) FROM orders o WHERE o.account_id ="
+                   " a.id), a.contact, a.jwk FROM accounts a"
+                   " WHERE a.kid = ?",
+    [ST_ACCOUNT_LIST] = "SELECT id, kid, status, created, tos_agreed,"
+                        " ifnull(eab_kid, ''), connector, thumbprint, 0,"
+                        " contact, '' FROM accounts ORDER BY id",
+    [ST_DEACT_AUDIT_KID] = "INSERT INTO audit(ts, event, ref, detail)"
+                           " SELECT ?, 'account.deactivated', kid, ? FROM"
+                           " accounts WHERE kid = ? AND status = 'valid'",
+    [ST_DEACT_AUDIT_EAB] = "INSERT INTO audit(ts, event, ref, detail)"
+                           " SELECT ?, 'account.deactivated', kid, ? FROM"
+                           " accounts WHERE eab_kid = ? AND status ="
+                           " 'valid'",
+    [ST_DEACT_AUTHZS_KID] = "UPDATE authzs SET status = 'deactivated'"
+                            " WHERE status IN ('pending', 'valid') AND"
+                            " account_id IN (SELECT id FROM accounts WHERE"
+                            " kid = ? AND status = 'valid')",
+    [ST_DEACT_AUTHZS_EAB] = "UPDATE authzs SET status = 'deactivated'"
+                            " WHERE status IN ('pending', 'valid') AND"
+                            " account_id IN (SELECT id FROM accounts WHERE"
+                            " eab_kid = ? AND status = 'valid')",
+    [ST_DEACT_ACCOUNTS_KID] = "UPDATE accounts SET status = 'deactivated'"
+                              " WHERE kid = ? AND status = 'valid'",
+    [ST_DEACT_ACCOUNTS_EAB] = "UPDATE accounts SET status = 'deactivated'"
+                              " WHERE eab_kid = ? AND status = 'valid'",
+    [ST_AUDIT] = "INSERT INTO audit(ts, event, ref, detail) VALUES (?, ?,"
+                 " ?, ?)",
+};
+
+_Static_assert(ST_COUNT <= ACME_DB_SLOTS, "statement table too large");
+
+/* ---- statuses -------------------------------------------------------- */
+
+static const char *const acct_words[] = {"valid", "deactivated", "revoked"};
+static const char *const order_words[] = {
+    "pending", "ready", "processing", "valid", "invalid"};
+static const char *const chall_words[] = {
+    "pending", "processing", "valid", "invalid"};
+
+static int
+word_of(const char *const *words, int n, const char *s)
+{
+	for (int i = 0; s != NULL && i < n; i++)
+		if (strcmp(words[i], s) == 0)
+			return i;
+	return n; /* the UNKNOWN member */
+}
+
+const char *
+acme_acct_status_str(enum acme_acct_status s)
+{
+	return s < ACME_ACCT_UNKNOWN ? acct_words[s] : "unknown";
+}
+
+enum acme_acct_status
+acme_acct_status_of(const char *s)
+{
+	return (enum acme_acct_status)word_of(acct_words, ACME_ACCT_UNKNOWN, s);
+}
+
+const char *
+acme_order_status_str(enum acme_order_status s)
+{
+	return s < ACME_ORDER_UNKNOWN ? order_words[s] : "unknown";
+}
+
+enum acme_order_status
+acme_order_status_of(const char *s)
+{
+	return (enum acme_order_status)word_of(
+	    order_words, ACME_ORDER_UNKNOWN, s);
+}
+
+const char *
+acme_chall_status_str(enum acme_chall_status s)
+{
+	return s < ACME_CHALL_UNKNOWN ? chall_words[s] : "unknown";
+}
+
+enum acme_chall_status
+acme_chall_status_of(const char *s)
+{
+	return (enum acme_chall_status)word_of(
+	    chall_words, ACME_CHALL_UNKNOWN, s);
+}
+
+/* ---- helpers --------------------------------------------------------- */
+
+#define COPY(dst, cur, col)                                                    \
+	snprintf((dst), sizeof(dst), "%s", acme_cur_text((cur), (col)))
+
+/* A heap copy of a column, NULL for SQL NULL; *oom set on failure. */
+static char *
+dup_col(const struct acme_cur *cur, int col, int *oom)
+{
+	char *s;
+
+	if (acme_cur_is_null(cur, col))
+		return NULL;
+	s = strdup(acme_cur_text(cur, col));
+	if (s == NULL)
+		*oom = 1;
+	return s;
+}
+
+/* Step the one-row lookup on cur: FOUND (leave it for the caller to
+ * read, then acme_cur_done), NONE or ERR (cursor finished). */
+static enum acme_found
+one_row(struct acme_cur *cur)
+{
+	int rc;
+
+	if (cur == NULL)
+		return ACME_ERR;
+	rc = acme_cur_next(cur);
+	if (rc == 1)
+		return ACME_FOUND;
+	acme_cur_done(cur);
+	return rc == 0 ? ACME_NONE : ACME_ERR;
+}
+
+/* ---- orders, challenges, certificates -------------------------------- */
+
+void
+acme_order_clear(struct acme_order *o)
+{
+	free(o->csr_pem);
+	free(o->identifiers);
+	memset(o, 0, sizeof(*o));
+}
+
+enum acme_found
+acme_store_order(struct acme_db *db, long long id, struct acme_order *out)
+{
+	struct acme_cur c;
+	enum acme_found f;
+	int oom = 0;
+
+	memset(out, 0, sizeof(*out));
+	f = one_row(acme_db_query(db, &c, ST_ORDER, sql[ST_ORDER], "i", id));
+	if (f != ACME_FOUND)
+		return f;
+	out->id = acme_cur_int(&c, 0);
+	out->account_id = acme_cur_int(&c, 1);
+	COPY(out->oid, &c, 2);
+	out->status = acme_order_status_of(acme_cur_text(&c, 3));
+	out->enroll_state = (enum acme_enroll_state)acme_cur_int(&c, 4);
+	COPY(out->connector, &c, 5);
+	COPY(out->ca_ref, &c, 6);
+	out->csr_pem = dup_col(&c, 7, &oom);
+	out->identifiers = dup_col(&c, 8, &oom);
+	acme_cur_done(&c);
+	if (oom || out->identifiers == NULL) {
+		acme_order_clear(out);
+		return ACME_ERR;
+	}
+	return ACME_FOUND;
+}
+
+void
+acme_chall_target_clear(struct acme_chall_target *t)
+{
+	free(t->jwk);
+	memset(t, 0, sizeof(*t));
+}
+
+enum acme_found
+acme_store_chall_target(
+    struct acme_db *db, long long chall_id, struct acme_chall_target *out)
+{
+	struct acme_cur c;
+	enum acme_found f;
+	int oom = 0;
+
+	memset(out, 0, sizeof(*out));
+	f = one_row(acme_db_query(
+	    db, &c, ST_CHALL_TARGET, sql[ST_CHALL_TARGET], "i", chall_id));
+	if (f != ACME_FOUND)
+		return f;
+	out->account_id = acme_cur_int(&c, 0);
+	out->status = acme_chall_status_of(acme_cur_text(&c, 1));
+	COPY(out->type, &c, 2);
+	COPY(out->token, &c, 3);
+	COPY(out->id_type, &c, 4);
+	COPY(out->id_value, &c, 5);
+	out->jwk = dup_col(&c, 6, &oom);
+	acme_cur_done(&c);
+	if (oom || out->jwk == NULL) {
+		acme_chall_target_clear(out);
+		return ACME_ERR;
+	}
+	return ACME_FOUND;
+}
+
+enum acme_found
+acme_store_cert_ref(
+    struct acme_db *db, long long cert_id, struct acme_cert_ref *out)
+{
+	struct acme_cur c;
+	enum acme_found f;
+
+	memset(out, 0, sizeof(*out));
+	f = one_row(
+	    acme_db_query(db, &c, ST_CERT_REF, sql[ST_CERT_REF], "i", cert_id));
+	if (f != ACME_FOUND)
+		return f;
+	COPY(out->ca_ref, &c, 0);
+	COPY(out->connector, &c, 1);
+	acme_cur_done(&c);
+	return ACME_FOUND;
+}
+
+/* ---- administration -------------------------------------------------- */
+
+/* Run a change on its cursor: rows changed, or -1. */
+static int
+run(struct acme_cur *c)
+{
+	int rc;
+
+	if (c == NULL)
+		return -1;
+	rc = acme_cur_next(c);
+	if (rc < 0) {
+		acme_cur_done(c);
+		return -1;
+	}
+	return acme_cur_done(c);
+}
+
+int
+acme_store_eab_add(struct acme_db *db, const char *kid, const char *hmac_b64url,
+    const char *connector, const char *note, long long max_accounts,
+    long long now)
+{
+	struct acme_cur c;
+
+	if (run(acme_db_query(db, &c, ST_EAB_ADD, sql[ST_EAB_ADD], "ssssii",
+	        kid, hmac_b64url, connector, note ? note : "", max_accounts,
+	        now)) != 1 ||
+	    run(acme_db_query(db, &c, ST_AUDIT, sql[ST_AUDIT], "isss", now,
+	        "eab.add", kid, connector)) != 1)
+		return -1;
+	return 1;
+}
+
+int
+acme_store_eab_each(struct acme_db *db,
+    void (*fn)(const struct acme_eab_info *e, void *arg), void *arg)
+{
+	struct acme_cur c;
+	int rc;
+
+	if (acme_db_query(db, &c, ST_EAB_LIST, sql[ST_EAB_LIST], NULL) == NULL)
+		return -1;
+	while ((rc = acme_cur_next(&c)) == 1) {
+		struct acme_eab_info e;
+
+		memset(&e, 0, sizeof(e));
+		COPY(e.kid, &c, 0);
+		COPY(e.connector, &c, 1);
+		COPY(e.note, &c, 2);
+		e.created = acme_cur_int(&c, 3);
+		e.max_accounts = acme_cur_int(&c, 4);
+		e.accounts = acme_cur_int(&c, 5);
+		fn(&e, arg);
+	}
+	acme_cur_done(&c);
+	return rc == 0 ? 0 : -1;
+}
+
+int
+acme_store_eab_remove(struct acme_db *db, const char *kid)
+{
+	struct acme_cur c;
+
+	return run(
+	    acme_db_query(db, &c, ST_EAB_REMOVE, sql[ST_EAB_REMOVE], "s", kid));
+}
+
+void
+acme_account_clear(struct acme_account *a)
+{
+	free(a->contact);
+	free(a->jwk);
+	memset(a, 0, sizeof(*a));
+}
+
+static int
+account_row(const struct acme_cur *c, struct acme_account *a)
+{
+	int oom = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->id = acme_cur_int(c, 0);
+	COPY(a->kid, c, 1);
+	a->status = acme_acct_status_of(acme_cur_text(c, 2));
+	a->created = acme_cur_int(c, 3);
+	a->tos_agreed = (int)acme_cur_int(c, 4);
+	COPY(a->eab_kid, c, 5);
+	COPY(a->connector, c, 6);
+	COPY(a->thumbprint, c, 7);
+	a->orders = acme_cur_int(c, 8);
+	a->contact = dup_col(c, 9, &oom);
+	a->jwk = dup_col(c, 10, &oom);
+	if (oom) {
+		acme_account_clear(a);
+		return -1;
+	}
+	return 0;
+}
+
+enum acme_found
+acme_store_account(
+    struct acme_db *db, const char *kid, struct acme_account *out)
+{
+	struct acme_cur c;
+	enum acme_found f;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	f = one_row(
+	    acme_db_query(db, &c, ST_ACCOUNT, sql[ST_ACCOUNT], "s", kid));
+	if (f != ACME_FOUND)
+		return f;
+	rc = account_row(&c, out);
+	acme_cur_done(&c);
+	return rc == 0 ? ACME_FOUND : ACME_ERR;
+}
+
+int
+acme_store_account_each(struct acme_db *db,
+    void (*fn)(const struct acme_account *a, void *arg), void *arg)
+{
+	struct acme_cur c;
+	int rc;
+
+	if (acme_db_query(
+	        db, &c, ST_ACCOUNT_LIST, sql[ST_ACCOUNT_LIST], NULL) == NULL)
+		return -1;
+	while ((rc = acme_cur_next(&c)) == 1) {
+		struct acme_account a;
+
+		if (account_row(&c, &a) != 0) {
+			rc = -1;
+			break;
+		}
+		fn(&a, arg);
+		acme_account_clear(&a);
+	}
+	acme_cur_done(&c);
+	return rc == 0 ? 0 : -1;
+}
+
+int
+acme_store_accounts_deactivate(struct acme_db *db, int by_eab, const char *ref,
+    const char *why, long long now)
+{
+	enum stmt audit = by_eab ? ST_DEACT_AUDIT_EAB : ST_DEACT_AUDIT_KID;
+	enum stmt authzs = by_eab ? ST_DEACT_AUTHZS_EAB : ST_DEACT_AUTHZS_KID;
+	enum stmt accts =
+	    by_eab ? ST_DEACT_ACCOUNTS_EAB : ST_DEACT_ACCOUNTS_KID;
+	struct acme_cur c;
+
+	if (run(acme_db_query(
+	        db, &c, audit, sql[audit], "iss", now, why, ref)) < 0 ||
+	    run(acme_db_query(db, &c, authzs, sql[authzs], "s", ref)) < 0)
+		return -1;
+	return run(acme_db_query(db, &c, accts, sql[accts], "s", ref));
+}

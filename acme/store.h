@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The typed store: C structs and enum statuses over the database, and the
+ * one table of SQL statements they run (acme/store.c).
+ *
+ * Contract (what any implementation, SQLite today or PostgreSQL later,
+ * must honour):
+ * - A lookup answers ACME_FOUND (the struct is filled), ACME_NONE (no such
+ *   row; the struct is zeroed) or ACME_ERR (the database failed; logged).
+ *   ACME_ERR is never "not found": callers retry or answer 500.
+ * - A change returns the rows it changed (>= 0) or -1. Changes run inside
+ *   the caller's transaction when there is one (acme_db_begin); the store
+ *   never commits on its own.
+ * - Statuses cross this interface as enums; the database keeps the
+ *   RFC 8555 words, so that old databases open unchanged.
+ * - Strings of bounded size are arrays in the structs; unbounded ones
+ *   (JWK, CSR, identifiers) are heap copies freed by the struct's clear
+ *   function. Nothing returned borrows from the database.
+ * - Not thread-safe: one connection, one thread (proxy/commit.h).
+ *
+ * The protocol handlers of acme/server.c and the job state changes of
+ * acme/state.c still run their own SQL; moving them here is the next step.
+ */
+#pragma once
+#include "acme/db.h"
+
+enum acme_found { ACME_ERR = -1, ACME_NONE = 0, ACME_FOUND = 1 };
+
+enum acme_acct_status {
+	ACME_ACCT_VALID,
+	ACME_ACCT_DEACTIVATED,
+	ACME_ACCT_REVOKED,
+	ACME_ACCT_UNKNOWN
+};
+enum acme_order_status {
+	ACME_ORDER_PENDING,
+	ACME_ORDER_READY,
+	ACME_ORDER_PROCESSING,
+	ACME_ORDER_VALID,
+	ACME_ORDER_INVALID,
+	ACME_ORDER_UNKNOWN
+};
+enum acme_chall_status {
+	ACME_CHALL_PENDING,
+	ACME_CHALL_PROCESSING,
+	ACME_CHALL_VALID,
+	ACME_CHALL_INVALID,
+	ACME_CHALL_UNKNOWN
+};
+/* orders.enroll_state: whether an enrollment may have reached the CA */
+enum acme_enroll_state {
+	ACME_ENROLL_NONE = 0,     /* never sent */
+	ACME_ENROLL_SENDING = 1,  /* sent or about to be: search first */
+	ACME_ENROLL_ENROLLED = 2, /* the CA's id is stored */
+};
+
+const char *acme_acct_status_str(enum acme_acct_status s);
+enum acme_acct_status acme_acct_status_of(const char *s);
+const char *acme_order_status_str(enum acme_order_status s);
+enum acme_order_status acme_order_status_of(const char *s);
+const char *acme_chall_status_str(enum acme_chall_status s);
+enum acme_chall_status acme_chall_status_of(const char *s);
+
+/** An order as the CA jobs need it. */
+struct acme_order {
+	long long id;
+	long long account_id;
+	char oid[64];
+	enum acme_order_status status;
+	enum acme_enroll_state enroll_state;
+	char connector[128];
+	char ca_ref[128];  /* "" until enrolled */
+	char *csr_pem;     /* NULL before finalize */
+	char *identifiers; /* JSON array text */
+};
+void acme_order_clear(struct acme_order *o);
+enum acme_found acme_store_order(
+    struct acme_db *db, long long id, struct acme_order *out);
+
+/** What validating one challenge needs: the challenge, its identifier and
+ * the account key its key authorization is made with. */
+struct acme_chall_target {
+	long long account_id;
+	enum acme_chall_status status;
+	char type[16]; /* http-01 | dns-01 | tls-alpn-01 */
+	char token[128];
+	char id_type[8]; /* dns | ip */
+	char id_value[256];
+	char *jwk; /* the account's JWK text */
+};
+void acme_chall_target_clear(struct acme_chall_target *t);
+enum acme_found acme_store_chall_target(
+    struct acme_db *db, long long chall_id, struct acme_chall_target *out);
+
+/** A certificate as revocation needs it. */
+struct acme_cert_ref {
+	char ca_ref[128];
+	char connector[128];
+};
+enum acme_found acme_store_cert_ref(
+    struct acme_db *db, long long cert_id, struct acme_cert_ref *out);
+
+/* ---- administration (the CLI) ---------------------------------------- */
+
+struct acme_eab_info {
+	char kid[128];
+	char connector[128];
+	char note[256];
+	long long created;
+	long long max_accounts; /* 0: any number */
+	long long accounts;     /* accounts bound so far */
+};
+/** Store a new EAB key and audit it; 1 or -1. */
+int acme_store_eab_add(struct acme_db *db, const char *kid,
+    const char *hmac_b64url, const char *connector, const char *note,
+    long long max_accounts, long long now);
+/** Call fn for every EAB key, oldest first; 0 or -1. */
+int acme_store_eab_each(struct acme_db *db,
+    void (*fn)(const struct acme_eab_info *e, void *arg), void *arg);
+/** Delete an EAB key; rows deleted (0 or 1) or -1. */
+int acme_store_eab_remove(struct acme_db *db, const char *kid);
+
+struct acme_account {
+	long long id;
+	char kid[128];
+	enum acme_acct_status status;
+	long long created;
+	int tos_agreed;
+	char eab_kid[128]; /* "" without EAB */
+	char connector[128];
+	char thumbprint[64];
+	long long orders; /* how many it made */
+	char *contact;    /* JSON array text */
+	char *jwk;        /* JWK text */
+};
+void acme_account_clear(struct acme_account *a);
+enum acme_found acme_store_account(
+    struct acme_db *db, const char *kid, struct acme_account *out);
+/** Call fn for every account, oldest first (orders and jwk not filled);
+ * 0 or -1. */
+int acme_store_account_each(struct acme_db *db,
+    void (*fn)(const struct acme_account *a, void *arg), void *arg);
+/**
+ * Deactivate the valid accounts whose kid (by_eab 0) or EAB kid (by_eab
+ * 1) is ref, with their pending and valid authorizations (RFC 8555
+ * §7.3.6), one audit row each with detail why; inside the caller's
+ * transaction. @return accounts deactivated, or -1.
+ */
+int acme_store_accounts_deactivate(struct acme_db *db, int by_eab,
+    const char *ref, const char *why, long long now);

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The typed store: every operation, its three outcomes, fault injection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "acme/db.h"
+#include "acme/store.h"
+
+static struct acme_db *db;
+
+/* Rows of a finished order: account 1 (kid "k1", EAB "e1"), order 1
+ * processing with a CSR, authz 1 valid + challenge 1 processing, cert 1. */
+static int
+setup(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	db = acme_db_open(":memory:", 0, err, sizeof(err));
+	if (db == NULL)
+		return -1;
+	if (acme_db_exec(db,
+	        "INSERT INTO accounts(id, kid, jwk, thumbprint, status,"
+	        " contact, tos_agreed, eab_kid, connector, created) VALUES (1,"
+	        " 'k1', '{\"kty\":\"EC\"}', 't1', 'valid',"
+	        " '[\"mailto:a@example.com\"]', 1, 'e1', 'conn', 100)",
+	        NULL) != 1 ||
+	    acme_db_exec(db,
+	        "INSERT INTO accounts(id, kid, jwk, thumbprint, status,"
+	        " connector, created) VALUES (2, 'k2', '{}', 't2',"
+	        " 'deactivated', 'conn', 200)",
+	        NULL) != 1 ||
+	    acme_db_exec(db,
+	        "INSERT INTO orders(id, oid, account_id, status, expires,"
+	        " identifiers, csr_pem, connector, ca_ref, enroll_state,"
+	        " created, updated) VALUES (1, 'o1', 1, 'processing', 999,"
+	        " '[{\"type\":\"dns\",\"value\":\"a.example\"}]', 'CSR',"
+	        " 'conn', 'ssl-7', 1, 100, 100)",
+	        NULL) != 1 ||
+	    acme_db_exec(db,
+	        "INSERT INTO authzs(id, aid, account_id, id_type, id_value,"
+	        " wildcard, status, expires, created) VALUES (1, 'a1', 1,"
+	        " 'dns', 'a.example', 0, 'valid', 999, 100)",
+	        NULL) != 1 ||
+	    acme_db_exec(db,
+	        "INSERT INTO challenges(id, cid, authz_id, type, token, status)"
+	        " VALUES (1, 'c1', 1, 'http-01', 'tok', 'processing')",
+	        NULL) != 1 ||
+	    acme_db_exec(db,
+	        "INSERT INTO certificates(id, crt_id, order_id, account_id,"
+	        " serial, spki, chain_pem, not_before, not_after, connector,"
+	        " ca_ref, status, created) VALUES (1, 'x1', 1, 1, '01', 's',"
+	        " 'PEM', 1, 2, 'conn', 'ssl-7', 'valid', 100)",
+	        NULL) != 1)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	acme_db_close(db);
+	return 0;
+}
+
+static long long
+count(const char *sql)
+{
+	json_t *r = acme_db_one(db, sql, NULL);
+	long long n = acme_row_int(r, "n");
+
+	json_decref(r);
+	return n;
+}
+
+static void
+test_status_words(void **state)
+{
+	(void)state;
+	for (int s = 0; s < ACME_ORDER_UNKNOWN; s++)
+		assert_int_equal(
+		    acme_order_status_of(acme_order_status_str(s)), s);
+	for (int s = 0; s < ACME_CHALL_UNKNOWN; s++)
+		assert_int_equal(
+		    acme_chall_status_of(acme_chall_status_str(s)), s);
+	for (int s = 0; s < ACME_ACCT_UNKNOWN; s++)
+		assert_int_equal(
+		    acme_acct_status_of(acme_acct_status_str(s)), s);
+	assert_string_equal(
+	    acme_order_status_str(ACME_ORDER_PROCESSING), "processing");
+	assert_int_equal(acme_order_status_of("Valid"), ACME_ORDER_UNKNOWN);
+	assert_int_equal(acme_order_status_of(NULL), ACME_ORDER_UNKNOWN);
+	assert_int_equal(acme_chall_status_of(""), ACME_CHALL_UNKNOWN);
+	assert_int_equal(acme_acct_status_of("revoked"), ACME_ACCT_REVOKED);
+	assert_string_equal(acme_acct_status_str(ACME_ACCT_UNKNOWN), "unknown");
+}
+
+static void
+test_order(void **state)
+{
+	struct acme_order o;
+
+	(void)state;
+	assert_int_equal(acme_store_order(db, 1, &o), ACME_FOUND);
+	assert_int_equal(o.id, 1);
+	assert_int_equal(o.account_id, 1);
+	assert_string_equal(o.oid, "o1");
+	assert_int_equal(o.status, ACME_ORDER_PROCESSING);
+	assert_int_equal(o.enroll_state, ACME_ENROLL_SENDING);
+	assert_string_equal(o.connector, "conn");
+	assert_string_equal(o.ca_ref, "ssl-7");
+	assert_string_equal(o.csr_pem, "CSR");
+	assert_non_null(strstr(o.identifiers, "a.example"));
+	acme_order_clear(&o);
+	assert_null(o.csr_pem);
+
+	assert_int_equal(acme_store_order(db, 42, &o), ACME_NONE);
+	assert_int_equal(o.id, 0);
+	assert_null(o.identifiers);
+	/* a database error is an error, never "no such order" */
+	acme_db_inject_fault(db, "FROM orders WHERE id", 1);
+	assert_int_equal(acme_store_order(db, 1, &o), ACME_ERR);
+	assert_null(o.identifiers);
+	assert_int_equal(acme_store_order(db, 1, &o), ACME_FOUND);
+	acme_order_clear(&o);
+	/* NULL columns: no CSR before finalize, no CA reference */
+	assert_true(acme_db_exec(db,
+	                "UPDATE orders SET csr_pem = NULL, ca_ref = NULL,"
+	                " status = 'pending', enroll_state = 0",
+	                NULL) == 1);
+	assert_int_equal(acme_store_order(db, 1, &o), ACME_FOUND);
+	assert_null(o.csr_pem);
+	assert_string_equal(o.ca_ref, "");
+	assert_int_equal(o.status, ACME_ORDER_PENDING);
+	assert_int_equal(o.enroll_state, ACME_ENROLL_NONE);
+	acme_order_clear(&o);
+}
+
+static void
+test_chall_target(void **state)
+{
+	struct acme_chall_target t;
+
+	(void)state;
+	assert_int_equal(acme_store_chall_target(db, 1, &t), ACME_FOUND);
+	assert_int_equal(t.account_id, 1);
+	assert_int_equal(t.status, ACME_CHALL_PROCESSING);
+	assert_string_equal(t.type, "http-01");
+	assert_string_equal(t.token, "tok");
+	assert_string_equal(t.id_type, "dns");
+	assert_string_equal(t.id_value, "a.example");
+	assert_string_equal(t.jwk, "{\"kty\":\"EC\"}");
+	acme_chall_target_clear(&t);
+	assert_int_equal(acme_store_chall_target(db, 9, &t), ACME_NONE);
+	acme_db_inject_fault(db, "FROM challenges c JOIN", 1);
+	assert_int_equal(acme_store_chall_target(db, 1, &t), ACME_ERR);
+	assert_null(t.jwk);
+}
+
+static void
+test_cert_ref(void **state)
+{
+	struct acme_cert_ref c;
+
+	(void)state;
+	assert_int_equal(acme_store_cert_ref(db, 1, &c), ACME_FOUND);
+	assert_string_equal(c.ca_ref, "ssl-7");
+	assert_string_equal(c.connector, "conn");
+	assert_int_equal(acme_store_cert_ref(db, 2, &c), ACME_NONE);
+	assert_string_equal(c.ca_ref, "");
+	acme_db_inject_fault(db, "FROM certificates WHERE id", 1);
+	assert_int_equal(acme_store_cert_ref(db, 1, &c), ACME_ERR);
+}
+
+struct seen {
+	int n;
+	char kids[4][128];
+	long long values[4];
+};
+
+static void
+see_eab(const struct acme_eab_info *e, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 4) {
+		snprintf(s->kids[s->n], sizeof(s->kids[0]), "%s", e->kid);
+		s->values[s->n] = e->accounts * 100 + e->max_accounts;
+	}
+	s->n++;
+}
+
+static void
+test_eab(void **state)
+{
+	struct seen s = {0};
+
+	(void)state;
+	assert_int_equal(
+	    acme_store_eab_add(db, "e1", "hmac1", "conn", "first", 0, 300), 1);
+	assert_int_equal(
+	    acme_store_eab_add(db, "e2", "hmac2", "conn", NULL, 5, 400), 1);
+	/* the same kid twice: refused */
+	assert_int_equal(
+	    acme_store_eab_add(db, "e2", "x", "conn", NULL, 0, 500), -1);
+	assert_int_equal(count("SELECT count(*) AS n FROM audit WHERE event ="
+	                       " 'eab.add'"),
+	    2);
+	assert_int_equal(acme_store_eab_each(db, see_eab, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.kids[0], "e1");
+	assert_int_equal(s.values[0], 100); /* account k1, any number */
+	assert_string_equal(s.kids[1], "e2");
+	assert_int_equal(s.values[1], 5);
+	assert_int_equal(acme_store_eab_remove(db, "e2"), 1);
+	assert_int_equal(acme_store_eab_remove(db, "e2"), 0);
+	acme_db_inject_fault(db, "FROM eab_keys e ORDER", 1);
+	assert_int_equal(acme_store_eab_each(db, see_eab, &s), -1);
+	acme_db_inject_fault(db, "DELETE FROM eab_keys", 1);
+	assert_int_equal(acme_store_eab_remove(db, "e1"), -1);
+}
+
+static void
+see_account(const struct acme_account *a, void *arg)
+{
+	struct seen *s = arg;
+
+	if (s->n < 4) {
+		snprintf(s->kids[s->n], sizeof(s->kids[0]), "%s", a->kid);
+		s->values[s->n] = a->status;
+	}
+	s->n++;
+}
+
+static void
+test_accounts(void **state)
+{
+	struct acme_account a;
+	struct seen s = {0};
+
+	(void)state;
+	assert_int_equal(acme_store_account(db, "k1", &a), ACME_FOUND);
+	assert_int_equal(a.id, 1);
+	assert_int_equal(a.status, ACME_ACCT_VALID);
+	assert_int_equal(a.created, 100);
+	assert_int_equal(a.tos_agreed, 1);
+	assert_string_equal(a.eab_kid, "e1");
+	assert_string_equal(a.thumbprint, "t1");
+	assert_int_equal(a.orders, 1);
+	assert_string_equal(a.contact, "[\"mailto:a@example.com\"]");
+	assert_string_equal(a.jwk, "{\"kty\":\"EC\"}");
+	acme_account_clear(&a);
+	assert_int_equal(acme_store_account(db, "nope", &a), ACME_NONE);
+	acme_db_inject_fault(db, "FROM accounts a", 1);
+	assert_int_equal(acme_store_account(db, "k1", &a), ACME_ERR);
+
+	assert_int_equal(acme_store_account_each(db, see_account, &s), 0);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.kids[0], "k1");
+	assert_string_equal(s.kids[1], "k2");
+	assert_int_equal(s.values[1], ACME_ACCT_DEACTIVATED);
+
+	/* by EAB kid: k1 and its valid authorization go, with an audit row;
+	 * the deactivated k2 is not touched again */
+	assert_int_equal(
+	    acme_store_accounts_deactivate(db, 1, "e1", "why", 700), 1);
+	assert_int_equal(acme_store_account(db, "k1", &a), ACME_FOUND);
+	assert_int_equal(a.status, ACME_ACCT_DEACTIVATED);
+	acme_account_clear(&a);
+	assert_int_equal(count("SELECT count(*) AS n FROM authzs WHERE status ="
+	                       " 'deactivated'"),
+	    1);
+	assert_int_equal(count("SELECT count(*) AS n FROM audit WHERE event ="
+	                       " 'account.deactivated' AND ref = 'k1' AND"
+	                       " detail = 'why' AND ts = 700"),
+	    1);
+	/* again: nothing left to do */
+	assert_int_equal(
+	    acme_store_accounts_deactivate(db, 1, "e1", "why", 701), 0);
+	assert_int_equal(
+	    acme_store_accounts_deactivate(db, 0, "k2", "w", 702), 0);
+	acme_db_inject_fault(db, "'account.deactivated'", 1);
+	assert_int_equal(
+	    acme_store_accounts_deactivate(db, 0, "k1", "w", 703), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_status_words),
+	    cmocka_unit_test_setup_teardown(test_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chall_target, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cert_ref, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_eab, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
