@@ -24,6 +24,12 @@ enum stmt {
 	ST_DEACT_ACCOUNTS_KID,
 	ST_DEACT_ACCOUNTS_EAB,
 	ST_AUDIT,
+	ST_JOB_ADD,
+	ST_JOBS_DUE,
+	ST_JOBS_DUE_VALIDATE,
+	ST_JOBS_DUE_CA,
+	ST_JOB_RETRY,
+	ST_JOBS_PURGE,
 	ST_COUNT
 };
 
@@ -74,6 +80,25 @@ static const char *const sql[ST_COUNT] = {
                               " WHERE eab_kid = ? AND status = 'valid'",
     [ST_AUDIT] = "INSERT INTO audit(ts, event, ref, detail) VALUES (?, ?,"
                  " ?, ?)",
+    [ST_JOB_ADD] = "INSERT INTO jobs(kind, ref, arg, state, next_run,"
+                   " created, updated) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+    [ST_JOBS_DUE] = "SELECT id, kind, ref, arg, attempts, created FROM jobs"
+                    " WHERE state = 'queued' AND next_run <= ? ORDER BY"
+                    " next_run, id LIMIT ?",
+    [ST_JOBS_DUE_VALIDATE] = "SELECT id, kind, ref, arg, attempts, created"
+                             " FROM jobs WHERE state = 'queued' AND"
+                             " next_run <= ? AND kind = 'validate' ORDER BY"
+                             " next_run, id LIMIT ?",
+    [ST_JOBS_DUE_CA] = "SELECT id, kind, ref, arg, attempts, created FROM"
+                       " jobs WHERE state = 'queued' AND next_run <= ? AND"
+                       " kind <> 'validate' ORDER BY next_run, id LIMIT ?",
+    [ST_JOB_RETRY] = "UPDATE jobs SET next_run = ?, attempts = attempts +"
+                     " 1, last_error = ?, updated = ? WHERE id = ?",
+    /* without statistics SQLite would walk jobs_due over every finished
+     * job: name the index that makes this a range */
+    [ST_JOBS_PURGE] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+                      " INDEXED BY jobs_finished WHERE state IN ('done',"
+                      " 'failed') AND updated < ?)",
 };
 
 _Static_assert(ST_COUNT <= ACME_DB_SLOTS, "statement table too large");
@@ -416,4 +441,90 @@ acme_store_accounts_deactivate(struct acme_db *db, int by_eab, const char *ref,
 	    run(acme_db_query(db, &c, authzs, sql[authzs], "s", ref)) < 0)
 		return -1;
 	return run(acme_db_query(db, &c, accts, sql[accts], "s", ref));
+}
+
+/* ---- the job queue --------------------------------------------------- */
+
+int
+acme_job_add(struct acme_db *db, const char *kind, long long ref, long long arg,
+    long long now)
+{
+	struct acme_cur c;
+
+	return run(acme_db_query(db, &c, ST_JOB_ADD, sql[ST_JOB_ADD], "siiiii",
+	           kind, ref, arg, now * 1000, now, now)) == 1
+	    ? 0
+	    : -1;
+}
+
+static int
+jobs_due(struct acme_db *db, enum stmt st, long long now_ms,
+    struct acme_job *out, int max)
+{
+	struct acme_cur c;
+	int n = 0, rc;
+
+	if (max <= 0)
+		return 0;
+	if (acme_db_query(db, &c, st, sql[st], "ii", now_ms, (long long)max) ==
+	    NULL)
+		return -1;
+	while (n < max && (rc = acme_cur_next(&c)) == 1) {
+		out[n].id = acme_cur_int(&c, 0);
+		COPY(out[n].kind, &c, 1);
+		out[n].ref = acme_cur_int(&c, 2);
+		out[n].arg = acme_cur_int(&c, 3);
+		out[n].attempts = (int)acme_cur_int(&c, 4);
+		out[n].created = acme_cur_int(&c, 5);
+		n++;
+	}
+	acme_cur_done(&c);
+	return rc < 0 ? -1 : n;
+}
+
+int
+acme_jobs_due(
+    struct acme_db *db, long long now_ms, struct acme_job *out, int max)
+{
+	return jobs_due(db, ST_JOBS_DUE, now_ms, out, max);
+}
+
+int
+acme_jobs_due_pool(struct acme_db *db, long long now_ms,
+    enum acme_job_pool pool, struct acme_job *out, int max)
+{
+	return jobs_due(db,
+	    pool == ACME_POOL_VALIDATE ? ST_JOBS_DUE_VALIDATE : ST_JOBS_DUE_CA,
+	    now_ms, out, max);
+}
+
+int
+acme_job_retry(struct acme_db *db, long long job_id, long long next_ms,
+    const char *error, long long now)
+{
+	struct acme_cur c;
+	char ref[32];
+
+	snprintf(ref, sizeof(ref), "job=%lld", job_id);
+	if (acme_db_begin(db) != 0)
+		return -1;
+	/* the audit log keeps every failed CA or validation attempt, not
+	 * only the last error the job row holds */
+	if (run(acme_db_query(db, &c, ST_JOB_RETRY, sql[ST_JOB_RETRY], "isii",
+	        next_ms, error, now, job_id)) < 0 ||
+	    run(acme_db_query(db, &c, ST_AUDIT, sql[ST_AUDIT], "isss", now,
+	        "job.retry", ref, error ? error : "")) < 0) {
+		acme_db_rollback(db);
+		return -1;
+	}
+	return acme_db_commit(db);
+}
+
+int
+acme_jobs_purge(struct acme_db *db, long long before)
+{
+	struct acme_cur c;
+
+	return run(acme_db_query(
+	    db, &c, ST_JOBS_PURGE, sql[ST_JOBS_PURGE], "i", before));
 }

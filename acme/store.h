@@ -148,3 +148,35 @@ int acme_store_account_each(struct acme_db *db,
  */
 int acme_store_accounts_deactivate(struct acme_db *db, int by_eab,
     const char *ref, const char *why, long long now);
+
+/* ---- the job queue --------------------------------------------------- */
+
+/** A due job (row of the jobs table). */
+struct acme_job {
+	long long id;
+	char kind[16]; /* validate | enroll | collect | revoke */
+	long long ref; /* challenge / order / certificate id */
+	long long arg; /* revoke: reason code */
+	int attempts;
+	long long created; /* unix seconds the job was queued (0: unknown) */
+};
+
+/** Queue a job inside the caller's transaction. */
+int acme_job_add(struct acme_db *db, const char *kind, long long ref,
+    long long arg, long long now);
+/** Job pools: validation and CA work have separate capacity, so that a
+ * flood of slow challenges cannot hold up enrollment or revocation. */
+enum acme_job_pool { ACME_POOL_VALIDATE, ACME_POOL_CA };
+/** Up to max due jobs (next_run <= now_ms), oldest first. */
+int acme_jobs_due(
+    struct acme_db *db, long long now_ms, struct acme_job *out, int max);
+/** The same for the jobs of one pool. */
+int acme_jobs_due_pool(struct acme_db *db, long long now_ms,
+    enum acme_job_pool pool, struct acme_job *out, int max);
+/** Reschedule a job after a transient failure. */
+int acme_job_retry(struct acme_db *db, long long job_id, long long next_ms,
+    const char *error, long long now);
+
+/** Delete finished (done/failed) job rows last updated before `before`;
+ * queued jobs are never touched. @return rows deleted, or -1. */
+int acme_jobs_purge(struct acme_db *db, long long before);

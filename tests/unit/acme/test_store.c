@@ -292,6 +292,59 @@ test_accounts(void **state)
 	    acme_store_accounts_deactivate(db, 0, "k1", "w", 703), -1);
 }
 
+static void
+test_jobs(void **state)
+{
+	struct acme_job j[4];
+
+	(void)state;
+	assert_int_equal(acme_job_add(db, "validate", 1, 0, 10), 0);
+	assert_int_equal(acme_job_add(db, "enroll", 1, 0, 20), 0);
+	assert_int_equal(acme_job_add(db, "revoke", 1, 4, 30), 0);
+	/* due by next_run (ms), oldest first, bounded by max */
+	assert_int_equal(acme_jobs_due(db, 9999, j, 4), 0);
+	assert_int_equal(acme_jobs_due(db, 20000, j, 4), 2);
+	assert_string_equal(j[0].kind, "validate");
+	assert_string_equal(j[1].kind, "enroll");
+	assert_int_equal(j[1].created, 20);
+	assert_int_equal(acme_jobs_due(db, 99999, j, 1), 1);
+	assert_int_equal(acme_jobs_due(db, 99999, j, 0), 0);
+	/* pools */
+	assert_int_equal(
+	    acme_jobs_due_pool(db, 99999, ACME_POOL_VALIDATE, j, 4), 1);
+	assert_string_equal(j[0].kind, "validate");
+	assert_int_equal(acme_jobs_due_pool(db, 99999, ACME_POOL_CA, j, 4), 2);
+	assert_string_equal(j[1].kind, "revoke");
+	assert_int_equal(j[1].arg, 4);
+	/* retry: later, one attempt more, audited */
+	assert_int_equal(acme_job_retry(db, j[0].id, 500000, "busy", 40), 0);
+	assert_int_equal(acme_jobs_due_pool(db, 99999, ACME_POOL_CA, j, 4), 1);
+	assert_int_equal(acme_jobs_due_pool(db, 500000, ACME_POOL_CA, j, 4), 2);
+	assert_int_equal(j[1].attempts, 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM audit WHERE event ="
+	                       " 'job.retry' AND detail = 'busy'"),
+	    1);
+	/* purge: finished and old only */
+	assert_int_equal(acme_db_exec(db,
+	                     "UPDATE jobs SET state = 'done', updated = 50"
+	                     " WHERE kind = 'validate'",
+	                     NULL),
+	    1);
+	assert_int_equal(acme_jobs_purge(db, 50), 0);
+	assert_int_equal(acme_jobs_purge(db, 51), 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM jobs"), 2);
+	/* errors are errors */
+	acme_db_inject_fault(db, "FROM jobs WHERE state = 'queued'", 1);
+	assert_int_equal(acme_jobs_due(db, 999999, j, 4), -1);
+	acme_db_inject_fault(db, "INSERT INTO jobs", 1);
+	assert_int_equal(acme_job_add(db, "validate", 1, 0, 10), -1);
+	acme_db_inject_fault(db, "UPDATE jobs SET next_run", 1);
+	assert_int_equal(acme_job_retry(db, j[0].id, 1, "x", 41), -1);
+	assert_int_equal(count("SELECT count(*) AS n FROM audit WHERE event ="
+	                       " 'job.retry'"),
+	    1);
+}
+
 int
 main(void)
 {
@@ -302,6 +355,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_cert_ref, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_eab, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
