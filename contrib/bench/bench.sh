@@ -2,17 +2,19 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # Benchmark acmebridge (+ the SCM simulator issuing at once, real http-01
-# validation through BIND on loopback) against Pebble, in one session, with
-# the shared closed-loop load generator. Prints orders/s and server CPU per
-# order for both; the bridge's figure includes the simulator's CPU, since
-# Pebble signs its own certificates.
+# validation through BIND on loopback) against Pebble (Debian's package, Let's
+# Encrypt's test server, validation switched off), in one session, with
+# closed-loop load generators. Prints orders/s and server CPU per order for
+# both; the bridge's figure includes the simulator's CPU, since Pebble signs
+# its own certificates.
 #
 #   contrib/bench/bench.sh [-c CONCURRENCY] [-d SECONDS] [--gen py|c|both]
-#                          [--trace SECONDS] [--seed ORDERS] [--bench-dir DIR]
-#                          [--no-pebble]
+#                          [--trace SECONDS] [--seed ORDERS]
+#                          [--py-generator FILE] [--no-pebble]
 #
-# Each server runs under the Python generator (--bench-dir) and the C one
-# (acmeload, built with the bridge), then a short extra pass of --trace
+# Each server runs under the C generator (acmeload, built with the bridge)
+# and, given --py-generator FILE (a Python generator with the same options
+# and JSON summary), under that one too; then a short extra pass of --trace
 # seconds (0: none) under `strace -c -f` counts system calls and fdatasync
 # per order; its overhead does not touch the main figures. A markdown
 # table of everything ends the output.
@@ -23,26 +25,24 @@
 # Not a test: numbers on a shared 2-core machine are noisy; compare ratios
 # measured in the same run.
 set -eu
-conc=4 dur=20 pebble=1 seed=0 gens="py c" trace=5
-benchdir=${BENCH_DIR:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/bench}
+conc=4 dur=20 pebble=1 seed=0 gens=c trace=5 load=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-c) conc=$2; shift 2 ;;
 	-d) dur=$2; shift 2 ;;
-	--bench-dir) benchdir=$2; shift 2 ;;
+	--py-generator) load=$2; gens="py c"; shift 2 ;;
 	--no-pebble) pebble=0; shift ;;
 	--seed) seed=$2; shift 2 ;;
 	--gen) case $2 in py|c) gens=$2 ;; both) gens="py c" ;; *) fail "--gen py|c|both" ;; esac; shift 2 ;;
 	--trace) trace=$2; shift 2 ;;
-	*) echo "usage: $0 [-c N] [-d SECONDS] [--gen py|c|both] [--trace SECONDS] [--seed ORDERS] [--bench-dir DIR] [--no-pebble]" >&2; exit 2 ;;
+	*) echo "usage: $0 [-c N] [-d SECONDS] [--gen py|c|both] [--trace SECONDS] [--seed ORDERS] [--py-generator FILE] [--no-pebble]" >&2; exit 2 ;;
 	esac
 done
 SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../../tests/integration/lib.sh
 . "$SRCDIR/tests/integration/lib.sh"
-load=$benchdir/acme_load.py
 cload=$(dirname "$ACMEBRIDGE_BIN")/acmeload
-case " $gens " in *" py "*) [ -f "$load" ] || fail "load generator not found: $load (use --bench-dir)" ;; esac
+case " $gens " in *" py "*) [ -f "$load" ] || fail "Python generator not found: \"$load\" (use --py-generator FILE)" ;; esac
 case " $gens " in *" c "*) [ -x "$cload" ] || fail "C load generator not found: $cload (build it first)" ;; esac
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -56,6 +56,35 @@ if [ "$seed" -gt 0 ]; then
 	"$seeder" --database "$T/bridge.db" --orders "$seed" || fail "seeding failed"
 fi
 start_bridge '.log_level = "notice" | .acme.authz_reuse_seconds = 0 | .database_sync = (env.BENCH_SYNC // "full") | .rate_limits = {new_accounts_per_ip_per_hour: 0, new_orders_per_account_per_hour: 0, new_orders_per_ip_per_hour: 0, new_orders_per_domain_per_week: 0, failed_validations_per_identifier_per_hour: 0, certificates_per_name_set_per_week: 0, pending_authorizations_per_account: 0}'
+
+# Pebble on loopback: a throwaway CA and server certificate, validation
+# always passing, no artificial sleeps or nonce rejections, no reuse of
+# authorizations. Prints "DIRECTORY_URL CA_FILE PID".
+pebble_start() { # dir port
+	local d=$1 port=$2 i
+	command -v pebble >/dev/null || fail "pebble not installed (apt-get install pebble)"
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/ca.key" -out "$d/ca.pem" -days 7 -subj "/CN=bench pebble ca" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$d/key.pem" -out "$d/csr.pem" -subj /CN=localhost 2>/dev/null
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n' >"$d/ext.cnf"
+	openssl x509 -req -in "$d/csr.pem" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 7 -out "$d/cert.pem" -extfile "$d/ext.cnf" 2>/dev/null
+	jq -n --arg l "127.0.0.1:$port" --arg m "127.0.0.1:$((port + 1))" --arg c "$d/cert.pem" --arg k "$d/key.pem" \
+		'{pebble: {listenAddress: $l, managementListenAddress: $m, certificate: $c, privateKey: $k,
+		  httpPort: 5002, tlsPort: 5001, ocspResponderURL: "", externalAccountBindingRequired: false}}' >"$d/pebble.json"
+	PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+		setsid pebble -config "$d/pebble.json" >"$d/pebble.log" 2>&1 </dev/null &
+	echo $! >"$d/pid"
+	for i in $(seq 100); do
+		curl -sf --cacert "$d/ca.pem" "https://127.0.0.1:$port/dir" >/dev/null && break
+		sleep 0.1
+	done
+	curl -sf --cacert "$d/ca.pem" "https://127.0.0.1:$port/dir" >/dev/null || fail "pebble did not start: $d/pebble.log"
+	echo "https://127.0.0.1:$port/dir $d/ca.pem $(cat "$d/pid")"
+}
 
 gen_cmd() { # gen url ca -> the generator's command line
 	if [ "$1" = c ]; then
@@ -140,11 +169,11 @@ if [ "$pebble" = 1 ]; then
 	echo "== pebble (c=$conc, ${dur}s)"
 	for g in $gens; do
 		# a fresh Pebble per run: it keeps everything in memory
-		read -r purl pca ppid < <(bash "$benchdir/pebble-ref.sh" start "$T/pebble-$g" 14000)
+		read -r purl pca ppid < <(pebble_start "$T/pebble-$g" "$(free_port)")
 		track_pid "$ppid" pebble
 		run_load pebble "$g" "$purl" "$pca" "$ppid"
 		[ "$g" = "${gens##* }" ] && trace_pass pebble "$purl" "$pca" "$ppid"
-		bash "$benchdir/pebble-ref.sh" stop "$T/pebble-$g"
+		kill "$ppid" 2>/dev/null || true
 	done
 fi
 
