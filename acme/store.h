@@ -18,8 +18,8 @@
  *   function. Nothing returned borrows from the database.
  * - Not thread-safe: one connection, one thread (proxy/commit.h).
  *
- * The protocol handlers of acme/server.c and the job state changes of
- * acme/state.c still run their own SQL; moving them here is the next step.
+ * The protocol handlers of acme/server.c still run their own SQL through
+ * acme_db_exec/one/get; moving them here is the next step.
  */
 #pragma once
 #include "acme/db.h"
