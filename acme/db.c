@@ -509,19 +509,28 @@ bind(struct acme_db *db, const char *sql, const char *fmt, va_list ap)
 /* ---- cursors over the store's statement table ------------------------ */
 
 struct acme_cur *
-acme_db_query(struct acme_db *db, struct acme_cur *cur, int slot,
-    const char *sql, const char *fmt, ...)
+acme_db_vquery(struct acme_db *db, struct acme_cur *cur, int slot,
+    const char *sql, const char *fmt, va_list ap)
 {
-	va_list ap;
-
 	if (slot < 0 || slot >= ACME_DB_SLOTS)
 		return NULL;
-	va_start(ap, fmt);
 	cur->st = bind_slot(db, slot, sql, fmt, ap);
-	va_end(ap);
 	cur->db = db;
 	cur->sql = sql;
 	return cur->st != NULL ? cur : NULL;
+}
+
+struct acme_cur *
+acme_db_query(struct acme_db *db, struct acme_cur *cur, int slot,
+    const char *sql, const char *fmt, ...)
+{
+	struct acme_cur *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = acme_db_vquery(db, cur, slot, sql, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 int

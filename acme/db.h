@@ -5,6 +5,7 @@
  * One struct acme_db per thread (SQLite connections are not shared).
  */
 #pragma once
+#include <stdarg.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -99,6 +100,8 @@ struct acme_cur {
 /** NULL on a database error (logged; also an injected fault). */
 struct acme_cur *acme_db_query(struct acme_db *db, struct acme_cur *cur,
     int slot, const char *sql, const char *fmt, ...);
+struct acme_cur *acme_db_vquery(struct acme_db *db, struct acme_cur *cur,
+    int slot, const char *sql, const char *fmt, va_list ap);
 /** Step: 1 a row, 0 no more rows, -1 error (logged). */
 int acme_cur_next(struct acme_cur *cur);
 long long acme_cur_int(const struct acme_cur *cur, int col);

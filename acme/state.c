@@ -12,65 +12,23 @@
 
 #include <openssl/rand.h>
 
-/* The job queue itself (add, due, retry, purge) is in acme/store.c. */
-
-/* Orders that will never be used again: invalid (last changed before
- * the cut-off) or pending/ready and expired before it, with no
- * certificate. */
-#define DEAD_ORDERS                                                            \
-	"SELECT id FROM orders WHERE ((status = 'invalid' AND updated < ?1)"   \
-	" OR (status IN ('pending', 'ready') AND expires < ?1)) AND NOT"       \
-	" EXISTS (SELECT 1 FROM certificates WHERE order_id = orders.id)"
-/* Authorizations expired before the cut-off that no order uses. */
-#define DEAD_AUTHZS                                                            \
-	"SELECT id FROM authzs WHERE expires < ?1 AND NOT EXISTS (SELECT 1"    \
-	" FROM order_authzs WHERE authz_id = authzs.id)"
+/* The job queue itself (add, due, retry, purge) and every statement are
+ * in acme/store.c; here each state change is composed into one
+ * transaction. */
 
 int
 acme_state_purge(struct acme_db *db, long long before, long long audit_before)
 {
-	int n, total = 0;
+	int n;
 
 	if (acme_db_begin(db) != 0)
 		return -1;
-	if (acme_db_exec(db,
-	        "DELETE FROM order_authzs WHERE order_id IN (" DEAD_ORDERS ")",
-	        "i", before) < 0 ||
-	    (n = acme_db_exec(db,
-	         "DELETE FROM orders WHERE id IN (" DEAD_ORDERS ")", "i",
-	         before)) < 0)
-		goto fail;
-	total += n;
-	if (acme_db_exec(db,
-	        "DELETE FROM challenges WHERE authz_id IN (" DEAD_AUTHZS ")",
-	        "i", before) < 0 ||
-	    (n = acme_db_exec(db,
-	         "DELETE FROM authzs WHERE id IN (" DEAD_AUTHZS ")", "i",
-	         before)) < 0)
-		goto fail;
-	total += n;
-	if (audit_before > 0 &&
-	    (n = acme_db_exec(
-	         db, "DELETE FROM audit WHERE ts < ?", "i", audit_before)) < 0)
-		goto fail;
-	if (acme_db_commit(db) != 0)
+	n = acme_store_purge(db, before, audit_before);
+	if (n < 0 || acme_db_commit(db) != 0) {
+		acme_db_rollback(db);
 		return -1;
-	return total;
-fail:
-	acme_db_rollback(db);
-	return -1;
-}
-
-static int
-job_finish(struct acme_db *db, long long job_id, const char *state,
-    const char *error, long long now)
-{
-	return acme_db_exec(db,
-	           "UPDATE jobs SET state = ?, last_error = ?, updated = ?"
-	           " WHERE id = ?",
-	           "ssii", state, error, now, job_id) < 0
-	    ? -1
-	    : 0;
+	}
+	return n;
 }
 
 static char *
@@ -83,46 +41,60 @@ problem_text(const struct acme_problem *p)
 	return s;
 }
 
+/* The orders waiting on an authorization that failed turn invalid, with
+ * a problem naming the identifier and the validation's error (all in the
+ * caller's transaction: finding 25). */
+static int
+fail_orders(struct acme_db *db, const struct acme_chall_state *ch,
+    const struct acme_problem *prob, long long now)
+{
+	struct acme_problem op = {0};
+	char *oerr;
+	int rc;
+
+	acme_problem_set(&op, 403, "unauthorized",
+	    "authorization for %s failed", ch->id_value);
+	acme_problem_add_sub(&op, prob->type ? prob->type : "unauthorized",
+	    prob->detail, ch->id_type, ch->id_value);
+	oerr = problem_text(&op);
+	acme_problem_clear(&op);
+	rc = oerr != NULL
+	    ? acme_store_orders_invalidate(db, ch->authz_id, oerr, now)
+	    : -1;
+	free(oerr);
+	return rc < 0 ? -1 : 0;
+}
+
 int
 acme_state_chall_done(struct acme_db *db, const struct acme_job *job,
     const struct acme_problem *prob, long long valid_for, long long now)
 {
-	json_t *ch = NULL, *orders = NULL, *o;
+	struct acme_chall_state ch;
+	enum acme_found found;
 	char *err = NULL;
-	long long authz_id;
-	size_t i;
-	int rc = -1, found;
+	int rc = -1;
 
 	if (acme_db_begin(db) != 0)
 		return -1;
-	found = acme_db_get(db, &ch,
-	    "SELECT c.id, c.status, c.authz_id, a.status AS astatus,"
-	    " a.expires AS aexpires, a.id_value, a.id_type FROM challenges c"
-	    " JOIN authzs a ON a.id = c.authz_id WHERE c.id = ?",
-	    "i", job->ref);
-	if (found < 0)
+	found = acme_store_chall_state(db, job->ref, &ch);
+	if (found == ACME_ERR)
 		goto out; /* a read error settles nothing: the job is retried */
-	if (found == 0)
+	if (found == ACME_NONE)
 		goto done_job; /* vanished: nothing to do */
-	authz_id = acme_row_int(ch, "authz_id");
-	if (strcmp(acme_row_str(ch, "status"), "processing") != 0 ||
-	    strcmp(acme_row_str(ch, "astatus"), "pending") != 0)
+	if (ch.status != ACME_CHALL_PROCESSING ||
+	    ch.authz_status != ACME_AUTHZ_PENDING)
 		goto done_job;
-	if (acme_row_int(ch, "aexpires") <= now) {
+	if (ch.authz_expires <= now) {
 		/* RFC 8555 §7.1.6: an expired authorization is not validated
 		 * late (nor given a fresh lifetime); its challenge ends
 		 * invalid and readers see the authorization expired */
-		if (acme_db_exec(db,
-		        "UPDATE challenges SET status = 'invalid', error = ?"
-		        " WHERE id = ?",
-		        "si",
+		if (acme_store_chall_invalid(db, job->ref,
 		        "{\"type\":\"urn:ietf:params:acme:error:unauthorized\","
 		        "\"detail\":\"the authorization expired before the"
-		        " validation ended\",\"status\":403}",
-		        job->ref) < 0)
+		        " validation ended\",\"status\":403}") < 0 ||
+		    acme_store_audit(
+		        db, now, "challenge.expired", ch.id_value, "") < 0)
 			goto out;
-		acme_db_audit(db, now, "challenge.expired",
-		    acme_row_str(ch, "id_value"), "");
 		goto done_job;
 	}
 	if (prob == NULL) {
@@ -130,80 +102,31 @@ acme_state_chall_done(struct acme_db *db, const struct acme_job *job,
 		 * order whose authorizations are now all valid turns ready,
 		 * all in this one transaction (certbot 2.1 does not retry
 		 * orderNotReady; acme.sh reads all statuses at once). */
-		if (acme_db_exec(db,
-		        "UPDATE challenges SET status = 'valid', validated = ?"
-		        " WHERE id = ?",
-		        "ii", now, job->ref) < 0 ||
-		    acme_db_exec(db,
-		        "UPDATE authzs SET status = 'valid', expires = ?"
-		        " WHERE id = ?",
-		        "ii", now + valid_for, authz_id) < 0)
+		if (acme_store_chall_valid(db, job->ref, now) < 0 ||
+		    acme_store_authz_valid(db, ch.authz_id, now + valid_for) <
+		        0 ||
+		    acme_store_orders_ready(db, ch.authz_id, now) < 0 ||
+		    acme_store_audit(
+		        db, now, "challenge.valid", ch.id_value, "") < 0)
 			goto out;
-		if (acme_db_exec(db,
-		        "UPDATE orders SET status = 'ready', updated = ?"
-		        " WHERE status = 'pending' AND id IN (SELECT order_id"
-		        " FROM order_authzs WHERE authz_id = ?) AND NOT EXISTS"
-		        " (SELECT 1 FROM order_authzs oa JOIN authzs a ON"
-		        " a.id = oa.authz_id WHERE oa.order_id = orders.id"
-		        " AND a.status != 'valid')",
-		        "ii", now, authz_id) < 0)
-			goto out;
-		acme_db_audit(db, now, "challenge.valid",
-		    acme_row_str(ch, "id_value"), "");
 	} else {
 		err = problem_text(prob);
-		if (acme_db_exec(db,
-		        "UPDATE challenges SET status = 'invalid', error = ?"
-		        " WHERE id = ?",
-		        "si", err, job->ref) < 0 ||
-		    acme_db_exec(db,
-		        "UPDATE authzs SET status = 'invalid' WHERE id = ?",
-		        "i", authz_id) < 0)
+		if (err == NULL ||
+		    acme_store_chall_invalid(db, job->ref, err) < 0 ||
+		    acme_store_authz_invalid(db, ch.authz_id) < 0 ||
+		    fail_orders(db, &ch, prob, now) != 0 ||
+		    acme_store_audit(db, now, "challenge.invalid", ch.id_value,
+		        prob->detail) < 0)
 			goto out;
-		orders = acme_db_all(db,
-		    "SELECT order_id FROM order_authzs WHERE authz_id = ?", "i",
-		    authz_id);
-		if (orders == NULL)
-			goto out;
-		json_array_foreach(orders, i, o) {
-			struct acme_problem op = {0};
-			char *oerr;
-
-			acme_problem_set(&op, 403, "unauthorized",
-			    "authorization for %s failed",
-			    acme_row_str(ch, "id_value"));
-			acme_problem_add_sub(&op,
-			    prob->type ? prob->type : "unauthorized",
-			    prob->detail, acme_row_str(ch, "id_type"),
-			    acme_row_str(ch, "id_value"));
-			oerr = problem_text(&op);
-			acme_problem_clear(&op);
-			if (oerr == NULL ||
-			    acme_db_exec(db,
-			        "UPDATE orders SET status = 'invalid', error = "
-			        "?,"
-			        " updated = ? WHERE id = ? AND status IN"
-			        " ('pending', 'ready')",
-			        "sii", oerr, now,
-			        acme_row_int(o, "order_id")) < 0) {
-				free(oerr);
-				goto out; /* all or nothing (finding 25) */
-			}
-			free(oerr);
-		}
-		acme_db_audit(db, now, "challenge.invalid",
-		    acme_row_str(ch, "id_value"), prob->detail);
 	}
 done_job:
-	if (job_finish(db, job->id, "done", NULL, now) != 0)
+	if (acme_store_job_finish(db, job->id, 0, NULL, now) < 0)
 		goto out;
 	rc = acme_db_commit(db);
 out:
 	if (rc != 0)
 		acme_db_rollback(db);
 	free(err);
-	json_decref(ch);
-	json_decref(orders);
 	return rc;
 }
 
@@ -213,7 +136,7 @@ acme_state_job_close(struct acme_db *db, const struct acme_job *job,
 {
 	if (acme_db_begin(db) != 0)
 		return -1;
-	if (job_finish(db, job->id, "done", why, now) != 0) {
+	if (acme_store_job_finish(db, job->id, 0, why, now) < 0) {
 		acme_db_rollback(db);
 		return -1;
 	}
@@ -224,23 +147,15 @@ int
 acme_state_enroll_sending(struct acme_db *db, long long order_id,
     const struct acme_job *job, long long now)
 {
-	int rc = -1;
-
 	if (acme_db_begin(db) != 0)
 		return -1;
-	if (acme_db_exec(db,
-	        "UPDATE orders SET enroll_state = 1, updated = ? WHERE id = ?",
-	        "ii", now, order_id) < 0 ||
-	    acme_db_exec(db,
-	        "UPDATE jobs SET attempts = attempts + 1, updated = ?"
-	        " WHERE id = ?",
-	        "ii", now, job->id) < 0)
-		goto out;
-	rc = acme_db_commit(db);
-out:
-	if (rc != 0)
+	if (acme_store_order_sending(db, order_id, now) < 0 ||
+	    acme_store_job_attempted(db, job->id, now) < 0 ||
+	    acme_db_commit(db) != 0) {
 		acme_db_rollback(db);
-	return rc;
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -248,27 +163,20 @@ acme_state_enrolled(struct acme_db *db, const struct acme_job *job,
     const char *ca_ref, int found, long long now)
 {
 	char ref[64];
-	int rc = -1;
 
 	if (acme_db_begin(db) != 0)
 		return -1;
 	snprintf(ref, sizeof(ref), "order=%lld", job->ref);
-	if (acme_db_exec(db,
-	        "UPDATE orders SET ca_ref = ?, enroll_state = 2, updated = ?"
-	        " WHERE id = ?",
-	        "sii", ca_ref, now, job->ref) < 0 ||
-	    acme_db_exec(db,
-	        "UPDATE jobs SET kind = 'collect', attempts = 0,"
-	        " next_run = ?, last_error = NULL, updated = ? WHERE id = ?",
-	        "iii", now * 1000, now, job->id) < 0)
-		goto out;
-	acme_db_audit(db, now, found ? "scm.enroll.reconciled" : "scm.enroll",
-	    ref, ca_ref);
-	rc = acme_db_commit(db);
-out:
-	if (rc != 0)
+	if (acme_store_order_enrolled(db, job->ref, ca_ref, now) < 0 ||
+	    acme_store_job_to_collect(db, job->id, now) < 0 ||
+	    acme_store_audit(db, now,
+	        found ? "scm.enroll.reconciled" : "scm.enroll", ref,
+	        ca_ref) < 0 ||
+	    acme_db_commit(db) != 0) {
 		acme_db_rollback(db);
-	return rc;
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -277,11 +185,14 @@ acme_state_issued(struct acme_db *db, const struct acme_job *job,
 {
 	struct acme_problem prob = {0};
 	struct acme_cert_info info;
-	json_t *order = NULL;
+	struct acme_order order;
+	enum acme_found found;
 	unsigned char rnd[16];
 	char crt_id[32], ref[64], why[256];
-	int rc = -1, found;
+	long long cert_id;
+	int rc = -1;
 
+	memset(&order, 0, sizeof(order));
 	if (acme_cert_info_pem(chain_pem, &info, &prob) != 0) {
 		log_err("order=%lld: collected chain does not parse: %s",
 		    job->ref, prob.detail);
@@ -294,62 +205,64 @@ acme_state_issued(struct acme_db *db, const struct acme_job *job,
 	b64url_encode(rnd, sizeof(rnd), crt_id);
 	if (acme_db_begin(db) != 0)
 		return -1;
-	found = acme_db_get(db, &order,
-	    "SELECT id, oid, account_id, connector, ca_ref, status, csr_pem,"
-	    " identifiers FROM orders WHERE id = ?",
-	    "i", job->ref);
-	if (found < 0)
+	found = acme_store_order(db, job->ref, &order);
+	if (found == ACME_ERR)
 		goto out; /* never "gone" on a read error: collect again */
-	if (found == 0 ||
-	    strcmp(acme_row_str(order, "status"), "processing") != 0) {
-		rc = job_finish(db, job->id, "done", NULL, now);
+	if (found == ACME_NONE || order.status != ACME_ORDER_PROCESSING) {
+		rc = acme_store_job_finish(db, job->id, 0, NULL, now) < 0 ? -1
+		                                                          : 0;
 		goto commit;
 	}
 	/* what SCM returned must be this order's certificate: the CSR's
 	 * key and exactly its names (a wrong sslId from reconciliation, or
 	 * names SCM added, must never reach the client) */
-	if (acme_cert_matches_order(chain_pem, acme_row_str(order, "csr_pem"),
-	        acme_row_str(order, "identifiers"), why, sizeof(why)) != 0) {
+	if (acme_cert_matches_order(chain_pem, order.csr_pem, order.identifiers,
+	        why, sizeof(why)) != 0) {
 		acme_db_rollback(db);
 		log_err(
 		    "order=%lld ca_ref=%s: the CA returned a certificate that"
 		    " does not match the order: %s",
-		    job->ref, acme_row_str(order, "ca_ref"), why);
+		    job->ref, order.ca_ref, why);
 		rc = acme_state_order_failed(db, job,
 		    "the CA returned a certificate that does not match the"
 		    " order",
 		    now);
-		acme_db_audit(db, now, "certificate.mismatch",
-		    acme_row_str(order, "oid"), why);
-		json_decref(order);
+		acme_store_audit(
+		    db, now, "certificate.mismatch", order.oid, why);
+		acme_order_clear(&order);
 		return rc;
 	}
-	if (acme_db_exec(db,
-	        "INSERT INTO certificates(crt_id, order_id, account_id, serial,"
-	        " spki, chain_pem, not_before, not_after, connector, ca_ref,"
-	        " status, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-	        " 'valid', ?)",
-	        "siisssiissi", crt_id, job->ref,
-	        acme_row_int(order, "account_id"), info.serial_hex,
-	        info.spki_sha256, chain_pem, info.not_before, info.not_after,
-	        acme_row_str(order, "connector"), acme_row_str(order, "ca_ref"),
-	        now) != 1)
-		goto out;
-	if (acme_db_exec(db,
-	        "UPDATE orders SET status = 'valid', cert_id = ?, updated = ?"
-	        " WHERE id = ?",
-	        "iii", acme_db_last_id(db), now, job->ref) < 0)
-		goto out;
+	{
+		struct acme_cert_new c = {
+		    .crt_id = crt_id,
+		    .order_id = job->ref,
+		    .account_id = order.account_id,
+		    .serial_hex = info.serial_hex,
+		    .spki_sha256 = info.spki_sha256,
+		    .chain_pem = chain_pem,
+		    .not_before = info.not_before,
+		    .not_after = info.not_after,
+		    .connector = order.connector,
+		    .ca_ref = order.ca_ref,
+		    .created = now,
+		};
+
+		cert_id = acme_store_cert_add(db, &c);
+	}
 	snprintf(ref, sizeof(ref), "order=%lld", job->ref);
-	acme_db_audit(db, now, "certificate.issued", ref, info.serial_hex);
-	rc = job_finish(db, job->id, "done", NULL, now);
+	if (cert_id < 0 ||
+	    acme_store_order_issued(db, job->ref, cert_id, now) < 0 ||
+	    acme_store_audit(
+	        db, now, "certificate.issued", ref, info.serial_hex) < 0)
+		goto out;
+	rc = acme_store_job_finish(db, job->id, 0, NULL, now) < 0 ? -1 : 0;
 commit:
 	if (rc == 0)
 		rc = acme_db_commit(db);
 out:
 	if (rc != 0)
 		acme_db_rollback(db);
-	json_decref(order);
+	acme_order_clear(&order);
 	return rc;
 }
 
@@ -365,18 +278,14 @@ acme_state_order_failed(struct acme_db *db, const struct acme_job *job,
 	acme_problem_set(&p, 500, "serverInternal", "%s", detail);
 	err = problem_text(&p);
 	acme_problem_clear(&p);
-	if (acme_db_begin(db) != 0) {
+	if (err == NULL || acme_db_begin(db) != 0) {
 		free(err);
 		return -1;
 	}
-	if (acme_db_exec(db,
-	        "UPDATE orders SET status = 'invalid', error = ?, updated = ?"
-	        " WHERE id = ? AND status = 'processing'",
-	        "sii", err, now, job->ref) < 0)
-		goto out;
 	snprintf(ref, sizeof(ref), "order=%lld", job->ref);
-	acme_db_audit(db, now, "order.failed", ref, detail);
-	if (job_finish(db, job->id, "failed", detail, now) != 0)
+	if (acme_store_order_fail(db, job->ref, err, now) < 0 ||
+	    acme_store_audit(db, now, "order.failed", ref, detail) < 0 ||
+	    acme_store_job_finish(db, job->id, 1, detail, now) < 0)
 		goto out;
 	rc = acme_db_commit(db);
 out:
@@ -396,28 +305,17 @@ acme_state_revoke_done(struct acme_db *db, const struct acme_job *job, int ok,
 	if (acme_db_begin(db) != 0)
 		return -1;
 	snprintf(ref, sizeof(ref), "certificate=%lld", job->ref);
-	if (ok) {
-		if (acme_db_exec(db,
-		        "UPDATE certificates SET status = 'revoked' WHERE id = "
-		        "?",
-		        "i", job->ref) < 0)
-			goto out;
-	} else {
+	if (!ok)
 		/* the CA refused for good: the certificate is still good
 		 * there, so it must not look revoked here either - said out
 		 * loud (the audit row below and this line), never silently */
 		log_err("certificate=%lld: SCM refused the revocation, the"
 		        " certificate stays valid: %s",
 		    job->ref, detail != NULL ? detail : "");
-		if (acme_db_exec(db,
-		        "UPDATE certificates SET status = 'valid',"
-		        " revoke_reason = NULL WHERE id = ?",
-		        "i", job->ref) < 0)
-			goto out;
-	}
-	acme_db_audit(
-	    db, now, ok ? "scm.revoke" : "scm.revoke.refused", ref, detail);
-	if (job_finish(db, job->id, ok ? "done" : "failed", detail, now) != 0)
+	if (acme_store_cert_revoked(db, job->ref, ok) < 0 ||
+	    acme_store_audit(db, now, ok ? "scm.revoke" : "scm.revoke.refused",
+	        ref, detail) < 0 ||
+	    acme_store_job_finish(db, job->id, !ok, detail, now) < 0)
 		goto out;
 	rc = acme_db_commit(db);
 out:

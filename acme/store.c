@@ -2,6 +2,7 @@
 /* The typed store: one table of statements, rows into structs. */
 #include "acme/store.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,28 @@ enum stmt {
 	ST_JOBS_DUE_CA,
 	ST_JOB_RETRY,
 	ST_JOBS_PURGE,
+	ST_JOB_FINISH,
+	ST_JOB_ATTEMPTED,
+	ST_JOB_TO_COLLECT,
+	ST_CHALL_STATE,
+	ST_CHALL_VALID,
+	ST_CHALL_INVALID,
+	ST_AUTHZ_VALID,
+	ST_AUTHZ_INVALID,
+	ST_ORDERS_READY,
+	ST_ORDERS_INVALIDATE,
+	ST_ORDER_SENDING,
+	ST_ORDER_ENROLLED,
+	ST_ORDER_FAIL,
+	ST_CERT_ADD,
+	ST_ORDER_ISSUED,
+	ST_CERT_REVOKED,
+	ST_CERT_UNREVOKED,
+	ST_PURGE_ORDER_AUTHZS,
+	ST_PURGE_ORDERS,
+	ST_PURGE_CHALLENGES,
+	ST_PURGE_AUTHZS,
+	ST_PURGE_AUDIT,
 	ST_COUNT
 };
 
@@ -99,6 +122,69 @@ static const char *const sql[ST_COUNT] = {
     [ST_JOBS_PURGE] = "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
                       " INDEXED BY jobs_finished WHERE state IN ('done',"
                       " 'failed') AND updated < ?)",
+    [ST_JOB_FINISH] = "UPDATE jobs SET state = ?, last_error = ?, updated = ?"
+                      " WHERE id = ?",
+    [ST_JOB_ATTEMPTED] = "UPDATE jobs SET attempts = attempts + 1, updated ="
+                         " ? WHERE id = ?",
+    [ST_JOB_TO_COLLECT] = "UPDATE jobs SET kind = 'collect', attempts = 0,"
+                          " next_run = ?, last_error = NULL, updated = ?"
+                          " WHERE id = ?",
+    [ST_CHALL_STATE] = "SELECT c.id, c.status, c.authz_id, a.status,"
+                       " a.expires, a.id_value, a.id_type FROM challenges c"
+                       " JOIN authzs a ON a.id = c.authz_id WHERE c.id = ?",
+    [ST_CHALL_VALID] = "UPDATE challenges SET status = 'valid', validated ="
+                       " ? WHERE id = ?",
+    [ST_CHALL_INVALID] = "UPDATE challenges SET status = 'invalid', error ="
+                         " ? WHERE id = ?",
+    [ST_AUTHZ_VALID] = "UPDATE authzs SET status = 'valid', expires = ?"
+                       " WHERE id = ?",
+    [ST_AUTHZ_INVALID] = "UPDATE authzs SET status = 'invalid' WHERE id = ?",
+    /* RFC 8555 §7.1.6: an order turns ready when all its
+     * authorizations are valid */
+    [ST_ORDERS_READY] = "UPDATE orders SET status = 'ready', updated = ?"
+                        " WHERE status = 'pending' AND id IN (SELECT"
+                        " order_id FROM order_authzs WHERE authz_id = ?) AND"
+                        " NOT EXISTS (SELECT 1 FROM order_authzs oa JOIN"
+                        " authzs a ON a.id = oa.authz_id WHERE oa.order_id ="
+                        " orders.id AND a.status != 'valid')",
+    /* the orders that wait on a failed authorization */
+    [ST_ORDERS_INVALIDATE] = "UPDATE orders SET status = 'invalid', error ="
+                             " ?, updated = ? WHERE status IN ('pending',"
+                             " 'ready') AND id IN (SELECT order_id FROM"
+                             " order_authzs WHERE authz_id = ?)",
+    [ST_ORDER_SENDING] = "UPDATE orders SET enroll_state = 1, updated = ?"
+                         " WHERE id = ?",
+    [ST_ORDER_ENROLLED] = "UPDATE orders SET ca_ref = ?, enroll_state = 2,"
+                          " updated = ? WHERE id = ?",
+    [ST_ORDER_FAIL] = "UPDATE orders SET status = 'invalid', error = ?,"
+                      " updated = ? WHERE id = ? AND status = 'processing'",
+    [ST_CERT_ADD] = "INSERT INTO certificates(crt_id, order_id, account_id,"
+                    " serial, spki, chain_pem, not_before, not_after,"
+                    " connector, ca_ref, status, created) VALUES (?, ?, ?,"
+                    " ?, ?, ?, ?, ?, ?, ?, 'valid', ?)",
+    [ST_ORDER_ISSUED] = "UPDATE orders SET status = 'valid', cert_id = ?,"
+                        " updated = ? WHERE id = ?",
+    [ST_CERT_REVOKED] = "UPDATE certificates SET status = 'revoked' WHERE"
+                        " id = ?",
+    [ST_CERT_UNREVOKED] = "UPDATE certificates SET status = 'valid',"
+                          " revoke_reason = NULL WHERE id = ?",
+/* Orders that will never be used again: invalid (last changed before the
+ * cut-off) or pending/ready and expired before it, with no certificate;
+ * authorizations expired before it that no order uses. */
+#define DEAD_ORDERS                                                            \
+	"SELECT id FROM orders WHERE ((status = 'invalid' AND updated < ?1)"   \
+	" OR (status IN ('pending', 'ready') AND expires < ?1)) AND NOT"       \
+	" EXISTS (SELECT 1 FROM certificates WHERE order_id = orders.id)"
+#define DEAD_AUTHZS                                                            \
+	"SELECT id FROM authzs WHERE expires < ?1 AND NOT EXISTS (SELECT 1"    \
+	" FROM order_authzs WHERE authz_id = authzs.id)"
+    [ST_PURGE_ORDER_AUTHZS] = "DELETE FROM order_authzs WHERE order_id IN"
+                              " (" DEAD_ORDERS ")",
+    [ST_PURGE_ORDERS] = "DELETE FROM orders WHERE id IN (" DEAD_ORDERS ")",
+    [ST_PURGE_CHALLENGES] = "DELETE FROM challenges WHERE authz_id IN"
+                            " (" DEAD_AUTHZS ")",
+    [ST_PURGE_AUTHZS] = "DELETE FROM authzs WHERE id IN (" DEAD_AUTHZS ")",
+    [ST_PURGE_AUDIT] = "DELETE FROM audit WHERE ts < ?",
 };
 
 _Static_assert(ST_COUNT <= ACME_DB_SLOTS, "statement table too large");
@@ -527,4 +613,191 @@ acme_jobs_purge(struct acme_db *db, long long before)
 
 	return run(acme_db_query(
 	    db, &c, ST_JOBS_PURGE, sql[ST_JOBS_PURGE], "i", before));
+}
+
+/* ---- job state changes (acme/state.c composes them) ------------------ */
+
+/* One change through the table: rows changed or -1. */
+static int
+change(struct acme_db *db, enum stmt st, const char *fmt, ...)
+{
+	struct acme_cur c;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = run(acme_db_vquery(db, &c, (int)st, sql[st], fmt, ap));
+	va_end(ap);
+	return rc;
+}
+
+int
+acme_store_audit(struct acme_db *db, long long now, const char *event,
+    const char *ref, const char *detail)
+{
+	return change(
+	    db, ST_AUDIT, "isss", now, event, ref, detail ? detail : "");
+}
+
+int
+acme_store_job_finish(struct acme_db *db, long long job_id, int failed,
+    const char *error, long long now)
+{
+	return change(db, ST_JOB_FINISH, "ssii", failed ? "failed" : "done",
+	    error, now, job_id);
+}
+
+int
+acme_store_job_attempted(struct acme_db *db, long long job_id, long long now)
+{
+	return change(db, ST_JOB_ATTEMPTED, "ii", now, job_id);
+}
+
+int
+acme_store_job_to_collect(struct acme_db *db, long long job_id, long long now)
+{
+	return change(db, ST_JOB_TO_COLLECT, "iii", now * 1000, now, job_id);
+}
+
+static const char *const authz_words[] = {
+    "pending", "valid", "invalid", "deactivated", "expired", "revoked"};
+
+enum acme_authz_status
+acme_authz_status_of(const char *s)
+{
+	return (enum acme_authz_status)word_of(
+	    authz_words, ACME_AUTHZ_UNKNOWN, s);
+}
+
+const char *
+acme_authz_status_str(enum acme_authz_status s)
+{
+	return s < ACME_AUTHZ_UNKNOWN ? authz_words[s] : "unknown";
+}
+
+enum acme_found
+acme_store_chall_state(
+    struct acme_db *db, long long chall_id, struct acme_chall_state *out)
+{
+	struct acme_cur c;
+	enum acme_found f;
+
+	memset(out, 0, sizeof(*out));
+	f = one_row(acme_db_query(
+	    db, &c, ST_CHALL_STATE, sql[ST_CHALL_STATE], "i", chall_id));
+	if (f != ACME_FOUND)
+		return f;
+	out->id = acme_cur_int(&c, 0);
+	out->status = acme_chall_status_of(acme_cur_text(&c, 1));
+	out->authz_id = acme_cur_int(&c, 2);
+	out->authz_status = acme_authz_status_of(acme_cur_text(&c, 3));
+	out->authz_expires = acme_cur_int(&c, 4);
+	COPY(out->id_value, &c, 5);
+	COPY(out->id_type, &c, 6);
+	acme_cur_done(&c);
+	return ACME_FOUND;
+}
+
+int
+acme_store_chall_valid(struct acme_db *db, long long chall_id, long long now)
+{
+	return change(db, ST_CHALL_VALID, "ii", now, chall_id);
+}
+
+int
+acme_store_chall_invalid(
+    struct acme_db *db, long long chall_id, const char *error_json)
+{
+	return change(db, ST_CHALL_INVALID, "si", error_json, chall_id);
+}
+
+int
+acme_store_authz_valid(
+    struct acme_db *db, long long authz_id, long long expires)
+{
+	return change(db, ST_AUTHZ_VALID, "ii", expires, authz_id);
+}
+
+int
+acme_store_authz_invalid(struct acme_db *db, long long authz_id)
+{
+	return change(db, ST_AUTHZ_INVALID, "i", authz_id);
+}
+
+int
+acme_store_orders_ready(struct acme_db *db, long long authz_id, long long now)
+{
+	return change(db, ST_ORDERS_READY, "ii", now, authz_id);
+}
+
+int
+acme_store_orders_invalidate(struct acme_db *db, long long authz_id,
+    const char *error_json, long long now)
+{
+	return change(
+	    db, ST_ORDERS_INVALIDATE, "sii", error_json, now, authz_id);
+}
+
+int
+acme_store_order_sending(struct acme_db *db, long long order_id, long long now)
+{
+	return change(db, ST_ORDER_SENDING, "ii", now, order_id);
+}
+
+int
+acme_store_order_enrolled(
+    struct acme_db *db, long long order_id, const char *ca_ref, long long now)
+{
+	return change(db, ST_ORDER_ENROLLED, "sii", ca_ref, now, order_id);
+}
+
+int
+acme_store_order_fail(struct acme_db *db, long long order_id,
+    const char *error_json, long long now)
+{
+	return change(db, ST_ORDER_FAIL, "sii", error_json, now, order_id);
+}
+
+long long
+acme_store_cert_add(struct acme_db *db, const struct acme_cert_new *c)
+{
+	if (change(db, ST_CERT_ADD, "siisssiissi", c->crt_id, c->order_id,
+	        c->account_id, c->serial_hex, c->spki_sha256, c->chain_pem,
+	        c->not_before, c->not_after, c->connector, c->ca_ref,
+	        c->created) != 1)
+		return -1;
+	return acme_db_last_id(db);
+}
+
+int
+acme_store_order_issued(
+    struct acme_db *db, long long order_id, long long cert_id, long long now)
+{
+	return change(db, ST_ORDER_ISSUED, "iii", cert_id, now, order_id);
+}
+
+int
+acme_store_cert_revoked(struct acme_db *db, long long cert_id, int revoked)
+{
+	return change(
+	    db, revoked ? ST_CERT_REVOKED : ST_CERT_UNREVOKED, "i", cert_id);
+}
+
+int
+acme_store_purge(struct acme_db *db, long long before, long long audit_before)
+{
+	int n, total = 0;
+
+	if (change(db, ST_PURGE_ORDER_AUTHZS, "i", before) < 0 ||
+	    (n = change(db, ST_PURGE_ORDERS, "i", before)) < 0)
+		return -1;
+	total += n;
+	if (change(db, ST_PURGE_CHALLENGES, "i", before) < 0 ||
+	    (n = change(db, ST_PURGE_AUTHZS, "i", before)) < 0)
+		return -1;
+	total += n;
+	if (audit_before > 0 &&
+	    change(db, ST_PURGE_AUDIT, "i", audit_before) < 0)
+		return -1;
+	return total;
 }

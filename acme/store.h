@@ -18,8 +18,8 @@
  *   function. Nothing returned borrows from the database.
  * - Not thread-safe: one connection, one thread (proxy/commit.h).
  *
- * The protocol handlers of acme/server.c and the job state changes of
- * acme/state.c still run their own SQL; moving them here is the next step.
+ * The protocol handlers of acme/server.c still run their own SQL through
+ * acme_db_exec/one/get; moving them here is the next step.
  */
 #pragma once
 #include "acme/db.h"
@@ -54,10 +54,22 @@ enum acme_enroll_state {
 	ACME_ENROLL_ENROLLED = 2, /* the CA's id is stored */
 };
 
+enum acme_authz_status {
+	ACME_AUTHZ_PENDING,
+	ACME_AUTHZ_VALID,
+	ACME_AUTHZ_INVALID,
+	ACME_AUTHZ_DEACTIVATED,
+	ACME_AUTHZ_EXPIRED,
+	ACME_AUTHZ_REVOKED,
+	ACME_AUTHZ_UNKNOWN
+};
+
 const char *acme_acct_status_str(enum acme_acct_status s);
 enum acme_acct_status acme_acct_status_of(const char *s);
 const char *acme_order_status_str(enum acme_order_status s);
 enum acme_order_status acme_order_status_of(const char *s);
+const char *acme_authz_status_str(enum acme_authz_status s);
+enum acme_authz_status acme_authz_status_of(const char *s);
 const char *acme_chall_status_str(enum acme_chall_status s);
 enum acme_chall_status acme_chall_status_of(const char *s);
 
@@ -180,3 +192,85 @@ int acme_job_retry(struct acme_db *db, long long job_id, long long next_ms,
 /** Delete finished (done/failed) job rows last updated before `before`;
  * queued jobs are never touched. @return rows deleted, or -1. */
 int acme_jobs_purge(struct acme_db *db, long long before);
+
+/* ---- job state changes ----------------------------------------------- *
+ * Single statements that acme/state.c composes into one transaction
+ * each; every one returns rows changed or -1. */
+
+int acme_store_audit(struct acme_db *db, long long now, const char *event,
+    const char *ref, const char *detail);
+/** The job is over: done (failed 0) or failed, with its last error. */
+int acme_store_job_finish(struct acme_db *db, long long job_id, int failed,
+    const char *error, long long now);
+int acme_store_job_attempted(
+    struct acme_db *db, long long job_id, long long now);
+/** An enroll job becomes a collect job, due now, attempts reset. */
+int acme_store_job_to_collect(
+    struct acme_db *db, long long job_id, long long now);
+
+/** A challenge and its authorization, as a validation result needs. */
+struct acme_chall_state {
+	long long id;
+	enum acme_chall_status status;
+	long long authz_id;
+	enum acme_authz_status authz_status;
+	long long authz_expires;
+	char id_type[8];
+	char id_value[256];
+};
+enum acme_found acme_store_chall_state(
+    struct acme_db *db, long long chall_id, struct acme_chall_state *out);
+int acme_store_chall_valid(
+    struct acme_db *db, long long chall_id, long long now);
+int acme_store_chall_invalid(
+    struct acme_db *db, long long chall_id, const char *error_json);
+int acme_store_authz_valid(
+    struct acme_db *db, long long authz_id, long long expires);
+int acme_store_authz_invalid(struct acme_db *db, long long authz_id);
+/** Pending orders of authz_id whose authorizations are now all valid
+ * turn ready. */
+int acme_store_orders_ready(
+    struct acme_db *db, long long authz_id, long long now);
+/** The pending and ready orders that use authz_id turn invalid with
+ * error_json. */
+int acme_store_orders_invalidate(struct acme_db *db, long long authz_id,
+    const char *error_json, long long now);
+/** The enrollment may reach the CA from now on (crash marker). */
+int acme_store_order_sending(
+    struct acme_db *db, long long order_id, long long now);
+int acme_store_order_enrolled(
+    struct acme_db *db, long long order_id, const char *ca_ref, long long now);
+/** A processing order turns invalid with error_json. */
+int acme_store_order_fail(struct acme_db *db, long long order_id,
+    const char *error_json, long long now);
+
+/** A certificate to store. */
+struct acme_cert_new {
+	const char *crt_id;
+	long long order_id;
+	long long account_id;
+	const char *serial_hex;
+	const char *spki_sha256;
+	const char *chain_pem;
+	long long not_before;
+	long long not_after;
+	const char *connector;
+	const char *ca_ref;
+	long long created;
+};
+/** @return the certificate's row id, or -1. */
+long long acme_store_cert_add(
+    struct acme_db *db, const struct acme_cert_new *c);
+int acme_store_order_issued(
+    struct acme_db *db, long long order_id, long long cert_id, long long now);
+/** revoked 1: the CA revoked it; 0: back to valid (the CA refused). */
+int acme_store_cert_revoked(struct acme_db *db, long long cert_id, int revoked);
+/**
+ * Retention: drop orders invalid since before or expired before it
+ * without a certificate, and authorizations (with their challenges)
+ * expired before it that no order uses; audit rows older than
+ * audit_before (0: keep). Inside the caller's transaction.
+ * @return orders + authorizations dropped, or -1.
+ */
+int acme_store_purge(
+    struct acme_db *db, long long before, long long audit_before);

@@ -345,6 +345,139 @@ test_jobs(void **state)
 	    1);
 }
 
+/* The single statements acme/state.c composes. */
+static void
+test_state_changes(void **state)
+{
+	struct acme_chall_state ch;
+	struct acme_cert_new c = {
+	    .crt_id = "x2",
+	    .order_id = 1,
+	    .account_id = 1,
+	    .serial_hex = "02",
+	    .spki_sha256 = "s2",
+	    .chain_pem = "PEM2",
+	    .not_before = 1,
+	    .not_after = 2,
+	    .connector = "conn",
+	    .ca_ref = "ssl-8",
+	    .created = 300,
+	};
+	long long id;
+
+	(void)state;
+	assert_int_equal(acme_store_chall_state(db, 1, &ch), ACME_FOUND);
+	assert_int_equal(ch.status, ACME_CHALL_PROCESSING);
+	assert_int_equal(ch.authz_id, 1);
+	assert_int_equal(ch.authz_status, ACME_AUTHZ_VALID);
+	assert_int_equal(ch.authz_expires, 999);
+	assert_string_equal(ch.id_value, "a.example");
+	assert_string_equal(ch.id_type, "dns");
+	assert_int_equal(acme_store_chall_state(db, 5, &ch), ACME_NONE);
+	acme_db_inject_fault(db, "FROM challenges c JOIN authzs a ON a.id", 1);
+	assert_int_equal(acme_store_chall_state(db, 1, &ch), ACME_ERR);
+
+	/* challenge, authorization, orders */
+	assert_int_equal(acme_store_chall_valid(db, 1, 400), 1);
+	assert_int_equal(count("SELECT validated AS n FROM challenges"), 400);
+	assert_int_equal(acme_store_chall_invalid(db, 1, "{}"), 1);
+	assert_int_equal(acme_store_authz_invalid(db, 1), 1);
+	assert_int_equal(acme_store_authz_valid(db, 1, 5000), 1);
+	assert_int_equal(count("SELECT expires AS n FROM authzs"), 5000);
+	assert_int_equal(acme_db_exec(db,
+	                     "INSERT INTO order_authzs(order_id, authz_id)"
+	                     " VALUES (1, 1)",
+	                     NULL),
+	    1);
+	assert_int_equal(
+	    acme_db_exec(db, "UPDATE orders SET status = 'pending'", NULL), 1);
+	assert_int_equal(acme_store_orders_ready(db, 1, 410), 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM orders WHERE status"
+	                       " = 'ready' AND updated = 410"),
+	    1);
+	assert_int_equal(
+	    acme_store_orders_invalidate(db, 1, "{\"e\":1}", 420), 1);
+	assert_int_equal(acme_store_orders_invalidate(db, 1, "{}", 421), 0);
+	assert_int_equal(
+	    acme_db_exec(db, "UPDATE orders SET status = 'processing'", NULL),
+	    1);
+
+	/* enrollment and issuance */
+	assert_int_equal(acme_store_order_sending(db, 1, 430), 1);
+	assert_int_equal(acme_store_order_enrolled(db, 1, "ssl-8", 440), 1);
+	assert_int_equal(
+	    count("SELECT enroll_state AS n FROM orders WHERE ca_ref ="
+	          " 'ssl-8'"),
+	    ACME_ENROLL_ENROLLED);
+	id = acme_store_cert_add(db, &c);
+	assert_true(id > 1);
+	assert_int_equal(acme_store_cert_add(db, &c), -1); /* same crt_id */
+	assert_int_equal(acme_store_order_issued(db, 1, id, 450), 1);
+	assert_int_equal(count("SELECT cert_id AS n FROM orders WHERE status ="
+	                       " 'valid'"),
+	    id);
+	assert_int_equal(acme_store_order_fail(db, 1, "{}", 460), 0);
+	assert_int_equal(acme_store_cert_revoked(db, id, 1), 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM certificates WHERE"
+	                       " status = 'revoked'"),
+	    1);
+	assert_int_equal(acme_store_cert_revoked(db, id, 0), 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM certificates WHERE"
+	                       " status = 'revoked'"),
+	    0);
+
+	/* jobs and audit */
+	assert_int_equal(acme_job_add(db, "enroll", 1, 0, 10), 0);
+	id = count("SELECT max(id) AS n FROM jobs");
+	assert_int_equal(acme_store_job_attempted(db, id, 11), 1);
+	assert_int_equal(acme_store_job_to_collect(db, id, 12), 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM jobs WHERE kind ="
+	                       " 'collect' AND attempts = 0 AND next_run ="
+	                       " 12000"),
+	    1);
+	assert_int_equal(acme_store_job_finish(db, id, 1, "why", 13), 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM jobs WHERE state ="
+	                       " 'failed' AND last_error = 'why'"),
+	    1);
+	assert_int_equal(acme_store_audit(db, 14, "e", "r", NULL), 1);
+	acme_db_inject_fault(db, "UPDATE orders SET ca_ref", 1);
+	assert_int_equal(acme_store_order_enrolled(db, 1, "x", 1), -1);
+}
+
+/* Retention drops what no one can use any more, and nothing else. */
+static void
+test_purge(void **state)
+{
+	(void)state;
+	/* order 1 has a certificate: kept; an invalid old order and an
+	 * expired unused authorization go */
+	assert_int_equal(acme_db_exec(db,
+	                     "INSERT INTO orders(id, oid, account_id, status,"
+	                     " expires, identifiers, connector, created,"
+	                     " updated) VALUES (2, 'o2', 1, 'invalid', 50,"
+	                     " '[]', 'conn', 10, 10)",
+	                     NULL),
+	    1);
+	assert_int_equal(acme_db_exec(db,
+	                     "INSERT INTO authzs(id, aid, account_id, id_type,"
+	                     " id_value, wildcard, status, expires, created)"
+	                     " VALUES (2, 'a2', 1, 'dns', 'b.example', 0,"
+	                     " 'pending', 20, 10)",
+	                     NULL),
+	    1);
+	acme_store_audit(db, 5, "old", "r", "");
+	assert_int_equal(acme_store_purge(db, 15, 0), 1);   /* the order */
+	assert_int_equal(acme_store_purge(db, 1000, 0), 2); /* the authzs */
+	assert_int_equal(count("SELECT count(*) AS n FROM orders"), 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM authzs"), 0);
+	assert_int_equal(count("SELECT count(*) AS n FROM challenges"), 0);
+	assert_int_equal(count("SELECT count(*) AS n FROM audit"), 1);
+	assert_int_equal(acme_store_purge(db, 1000, 6), 0);
+	assert_int_equal(count("SELECT count(*) AS n FROM audit"), 0);
+	acme_db_inject_fault(db, "DELETE FROM orders WHERE id IN", 1);
+	assert_int_equal(acme_store_purge(db, 1000, 0), -1);
+}
+
 int
 main(void)
 {
@@ -356,6 +489,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_eab, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_accounts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_state_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
