@@ -53,6 +53,14 @@ enum stmt {
 	ST_PURGE_CHALLENGES,
 	ST_PURGE_AUTHZS,
 	ST_PURGE_AUDIT,
+	ST_ACCOUNT_ADD,
+	ST_ORDER_ADD,
+	ST_AUTHZ_ADD,
+	ST_ORDER_AUTHZ_LINK,
+	ST_CHALL_ADD,
+	ST_ORDER_FINALIZE,
+	ST_SYNC_OFF,
+	ST_JOBS_FINISH_ALL,
 	ST_COUNT
 };
 
@@ -185,6 +193,27 @@ static const char *const sql[ST_COUNT] = {
                             " (" DEAD_AUTHZS ")",
     [ST_PURGE_AUTHZS] = "DELETE FROM authzs WHERE id IN (" DEAD_AUTHZS ")",
     [ST_PURGE_AUDIT] = "DELETE FROM audit WHERE ts < ?",
+    [ST_ACCOUNT_ADD] = "INSERT INTO accounts(kid, jwk, thumbprint, status,"
+                       " contact, tos_agreed, eab_kid, eab_binding,"
+                       " connector, created) VALUES (?, ?, ?, 'valid', ?,"
+                       " ?, ?, ?, ?, ?)",
+    [ST_ORDER_ADD] = "INSERT INTO orders(oid, account_id, status, expires,"
+                     " identifiers, connector, created, updated) VALUES (?,"
+                     " ?, 'pending', ?, ?, ?, ?, ?)",
+    [ST_AUTHZ_ADD] = "INSERT INTO authzs(aid, account_id, id_type, id_value,"
+                     " wildcard, status, expires, created) VALUES (?, ?, ?,"
+                     " ?, ?, 'pending', ?, ?)",
+    [ST_ORDER_AUTHZ_LINK] = "INSERT OR IGNORE INTO order_authzs(order_id,"
+                            " authz_id) VALUES (?, ?)",
+    [ST_CHALL_ADD] = "INSERT INTO challenges(cid, authz_id, type, token,"
+                     " status) VALUES (?, ?, ?, ?, 'pending')",
+    /* the status guard makes two racing finalize calls enroll once */
+    [ST_ORDER_FINALIZE] = "UPDATE orders SET status = 'processing', csr_pem"
+                          " = ?, updated = ? WHERE id = ? AND status ="
+                          " 'ready' AND expires >= ?",
+    [ST_SYNC_OFF] = "PRAGMA synchronous=OFF",
+    [ST_JOBS_FINISH_ALL] = "UPDATE jobs SET state = 'done', updated = ?"
+                           " WHERE state = 'queued'",
 };
 
 _Static_assert(ST_COUNT <= ACME_DB_SLOTS, "statement table too large");
@@ -800,4 +829,86 @@ acme_store_purge(struct acme_db *db, long long before, long long audit_before)
 	    change(db, ST_PURGE_AUDIT, "i", audit_before) < 0)
 		return -1;
 	return total;
+}
+
+/* ---- new objects ------------------------------------------------------ */
+
+/* An INSERT through the table: the new row's id, or -1. */
+static long long
+insert(struct acme_db *db, enum stmt st, const char *fmt, ...)
+{
+	struct acme_cur c;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = run(acme_db_vquery(db, &c, (int)st, sql[st], fmt, ap));
+	va_end(ap);
+	return rc == 1 ? acme_db_last_id(db) : -1;
+}
+
+long long
+acme_store_account_add(struct acme_db *db, const struct acme_account_new *a)
+{
+	return insert(db, ST_ACCOUNT_ADD, "ssssisssi", a->kid, a->jwk,
+	    a->thumbprint, a->contact ? a->contact : "[]",
+	    (long long)a->tos_agreed, a->eab_kid, a->eab_binding, a->connector,
+	    a->created);
+}
+
+long long
+acme_store_order_add(struct acme_db *db, const char *oid, long long account_id,
+    long long expires, const char *identifiers, const char *connector,
+    long long now)
+{
+	return insert(db, ST_ORDER_ADD, "siissii", oid, account_id, expires,
+	    identifiers, connector, now, now);
+}
+
+long long
+acme_store_authz_add(struct acme_db *db, const char *aid, long long account_id,
+    const char *id_type, const char *id_value, int wildcard, long long expires,
+    long long now)
+{
+	return insert(db, ST_AUTHZ_ADD, "sissiii", aid, account_id, id_type,
+	    id_value, (long long)wildcard, expires, now);
+}
+
+int
+acme_store_order_authz_link(
+    struct acme_db *db, long long order_id, long long authz_id)
+{
+	return change(db, ST_ORDER_AUTHZ_LINK, "ii", order_id, authz_id);
+}
+
+long long
+acme_store_chall_add(struct acme_db *db, const char *cid, long long authz_id,
+    const char *type, const char *token)
+{
+	return insert(db, ST_CHALL_ADD, "siss", cid, authz_id, type, token);
+}
+
+int
+acme_store_order_finalize(
+    struct acme_db *db, long long order_id, const char *csr_pem, long long now)
+{
+	return change(
+	    db, ST_ORDER_FINALIZE, "siii", csr_pem, now, order_id, now);
+}
+
+int
+acme_store_unsynced(struct acme_db *db)
+{
+	struct acme_cur c;
+
+	return run(acme_db_query(db, &c, ST_SYNC_OFF, sql[ST_SYNC_OFF], NULL)) <
+	        0
+	    ? -1
+	    : 0;
+}
+
+int
+acme_store_jobs_finish_all(struct acme_db *db, long long now)
+{
+	return change(db, ST_JOBS_FINISH_ALL, "i", now);
 }

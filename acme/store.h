@@ -274,3 +274,41 @@ int acme_store_cert_revoked(struct acme_db *db, long long cert_id, int revoked);
  */
 int acme_store_purge(
     struct acme_db *db, long long before, long long audit_before);
+
+/* ---- new objects ------------------------------------------------------ *
+ * Rows as the protocol creates them (pending; the state changes above
+ * move them on). Each returns the new row's id (rows changed for the
+ * link and finalize), or -1. */
+
+struct acme_account_new {
+	const char *kid;
+	const char *jwk;        /* canonical JWK text */
+	const char *thumbprint; /* RFC 7638 */
+	const char *contact;    /* JSON array text, NULL: [] */
+	int tos_agreed;
+	const char *eab_kid;     /* or NULL */
+	const char *eab_binding; /* the client's EAB JWS, or NULL */
+	const char *connector;
+	long long created;
+};
+long long acme_store_account_add(
+    struct acme_db *db, const struct acme_account_new *a);
+long long acme_store_order_add(struct acme_db *db, const char *oid,
+    long long account_id, long long expires, const char *identifiers,
+    const char *connector, long long now);
+long long acme_store_authz_add(struct acme_db *db, const char *aid,
+    long long account_id, const char *id_type, const char *id_value,
+    int wildcard, long long expires, long long now);
+int acme_store_order_authz_link(
+    struct acme_db *db, long long order_id, long long authz_id);
+long long acme_store_chall_add(struct acme_db *db, const char *cid,
+    long long authz_id, const char *type, const char *token);
+/** A ready, unexpired order turns processing with its CSR: 1, or 0 when
+ * it was not ready (a racing finalize), or -1. */
+int acme_store_order_finalize(
+    struct acme_db *db, long long order_id, const char *csr_pem, long long now);
+/** Scratch databases only (the benchmark seeder): every queued job
+ * done. */
+int acme_store_jobs_finish_all(struct acme_db *db, long long now);
+/** Scratch databases only (the benchmark seeder): no syncs at all. */
+int acme_store_unsynced(struct acme_db *db);

@@ -6,11 +6,12 @@
  *
  *   acmebridge-seed --database FILE --orders N [--per-account K]
  *
- * Per order: a valid order with one or two identifiers and its CSR, one
- * valid authorization per identifier with a valid http-01 challenge, the
- * certificate (a fixed chain of realistic size, unique serial and key
- * hash), the finished validate and enroll/collect jobs and five audit
- * records; one account per K orders (default 100). Rows are written in
+ * Per order, through the store's own operations: a valid order with one
+ * or two identifiers and its CSR, one valid authorization per identifier
+ * with a valid http-01 challenge, the certificate (a fixed chain of
+ * realistic size, unique serial and key hash), the finished validate and
+ * enroll/collect jobs and five audit records; one account per K orders
+ * (default 100). Rows are written in
  * transactions of 10,000 orders with synchronous=OFF: a seeded database
  * is scratch data, never a bridge's real state.
  */
@@ -21,6 +22,7 @@
 #include <time.h>
 
 #include "acme/db.h"
+#include "acme/store.h"
 
 #define PER_TX 10000
 
@@ -61,14 +63,19 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* One order taken through the states a real issuance goes through, with
+ * the store's own operations: created, validated, finalized, enrolled,
+ * issued, its jobs done. */
 static int
 seed_order(struct acme_db *db, long long n, long long acct, long long now,
     const char *csr, const char *chain)
 {
-	char oid[32], ids[200], name[2][64], aid[32], cid[32], crt[32];
+	char oid[32], ids[300], name[2][64], aid[32], cid[32], crt[32];
 	char serial[48], spki[48], ca_ref[24];
-	long long order_id, authz_id, cert_id, ts = now - (n % 86400);
+	long long order_id, authz_id = -1, chall_id, cert_id;
+	long long ts = now - (n % 86400);
 	int nid = n % 3 == 0 ? 2 : 1;
+	struct acme_job job = {0};
 
 	snprintf(oid, sizeof(oid), "seedo%011lld", n);
 	snprintf(
@@ -84,66 +91,67 @@ seed_order(struct acme_db *db, long long n, long long acct, long long now,
 		snprintf(ids, sizeof(ids),
 		    "[{\"type\":\"dns\",\"value\":\"%s\"}]", name[0]);
 	snprintf(ca_ref, sizeof(ca_ref), "%lld", 1000000 + n);
-	if (acme_db_exec(db,
-	        "INSERT INTO orders(oid, account_id, status, expires,"
-	        " identifiers, csr_pem, connector, ca_ref, enroll_state,"
-	        " created, updated) VALUES (?, ?, 'valid', ?, ?, ?, 'sectigo',"
-	        " ?, 2, ?, ?)",
-	        "siisssii", oid, acct, ts + 7 * 86400, ids, csr, ca_ref, ts,
-	        ts) != 1)
+	order_id = acme_store_order_add(
+	    db, oid, acct, ts + 7 * 86400, ids, "sectigo", ts);
+	if (order_id < 0)
 		return -1;
-	order_id = acme_db_last_id(db);
 	for (int i = 0; i < nid; i++) {
 		snprintf(aid, sizeof(aid), "seeda%011lld%d", n, i);
 		snprintf(cid, sizeof(cid), "seedc%011lld%d", n, i);
-		if (acme_db_exec(db,
-		        "INSERT INTO authzs(aid, account_id, id_type, id_value,"
-		        " wildcard, status, expires, created) VALUES (?, ?,"
-		        " 'dns', ?, 0, 'valid', ?, ?)",
-		        "sisii", aid, acct, name[i], ts + 30 * 86400, ts) != 1)
-			return -1;
-		authz_id = acme_db_last_id(db);
-		if (acme_db_exec(db,
-		        "INSERT INTO order_authzs(order_id, authz_id) VALUES"
-		        " (?, ?)",
-		        "ii", order_id, authz_id) != 1 ||
-		    acme_db_exec(db,
-		        "INSERT INTO challenges(cid, authz_id, type, token,"
-		        " status, validated) VALUES (?, ?, 'http-01', ?,"
-		        " 'valid', ?)",
-		        "sisi", cid, authz_id, cid, ts) != 1 ||
-		    acme_db_exec(db,
-		        "INSERT INTO jobs(kind, ref, arg, state, next_run,"
-		        " attempts, created, updated) VALUES ('validate', ?, 0,"
-		        " 'done', ?, 1, ?, ?)",
-		        "iiii", acme_db_last_id(db), ts * 1000, ts, ts) != 1)
+		authz_id = acme_store_authz_add(
+		    db, aid, acct, "dns", name[i], 0, ts + 30 * 86400, ts);
+		chall_id = authz_id < 0
+		    ? -1
+		    : acme_store_chall_add(db, cid, authz_id, "http-01", cid);
+		if (chall_id < 0 ||
+		    acme_store_order_authz_link(db, order_id, authz_id) != 1 ||
+		    acme_job_add(db, "validate", chall_id, 0, ts) != 0 ||
+		    acme_store_chall_valid(db, chall_id, ts) != 1 ||
+		    acme_store_authz_valid(db, authz_id, ts + 30 * 86400) != 1)
 			return -1;
 	}
+	if (acme_store_orders_ready(db, authz_id, ts) != 1 ||
+	    acme_store_order_finalize(db, order_id, csr, ts) != 1 ||
+	    acme_job_add(db, "enroll", order_id, 0, ts) != 0)
+		return -1;
+	job.id = acme_db_last_id(db);
+	if (acme_store_order_sending(db, order_id, ts) != 1 ||
+	    acme_store_order_enrolled(db, order_id, ca_ref, ts) != 1 ||
+	    acme_store_job_to_collect(db, job.id, ts) != 1)
+		return -1;
 	snprintf(crt, sizeof(crt), "seedx%011lld", n);
 	snprintf(serial, sizeof(serial), "5eed%036llx", (unsigned long long)n);
 	snprintf(spki, sizeof(spki), "seedspki%035lld", n);
-	if (acme_db_exec(db,
-	        "INSERT INTO certificates(crt_id, order_id, account_id, serial,"
-	        " spki, chain_pem, not_before, not_after, connector, ca_ref,"
-	        " status, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'sectigo',"
-	        " ?, 'valid', ?)",
-	        "siisssiisi", crt, order_id, acct, serial, spki, chain, ts,
-	        ts + 90 * 86400, ca_ref, ts) != 1)
+	{
+		struct acme_cert_new c = {
+		    .crt_id = crt,
+		    .order_id = order_id,
+		    .account_id = acct,
+		    .serial_hex = serial,
+		    .spki_sha256 = spki,
+		    .chain_pem = chain,
+		    .not_before = ts,
+		    .not_after = ts + 90 * 86400,
+		    .connector = "sectigo",
+		    .ca_ref = ca_ref,
+		    .created = ts,
+		};
+
+		cert_id = acme_store_cert_add(db, &c);
+	}
+	if (cert_id < 0 ||
+	    acme_store_order_issued(db, order_id, cert_id, ts) != 1 ||
+	    acme_store_job_finish(db, job.id, 0, NULL, ts) != 1)
 		return -1;
-	cert_id = acme_db_last_id(db);
-	if (acme_db_exec(db, "UPDATE orders SET cert_id = ? WHERE id = ?", "ii",
-	        cert_id, order_id) != 1 ||
-	    acme_db_exec(db,
-	        "INSERT INTO jobs(kind, ref, arg, state, next_run, attempts,"
-	        " created, updated) VALUES ('collect', ?, 0, 'done', ?, 1, ?,"
-	        " ?)",
-	        "iiii", order_id, ts * 1000, ts, ts) != 1)
+	/* the validate jobs: done too */
+	if (acme_store_jobs_finish_all(db, ts) < 0)
 		return -1;
-	acme_db_audit(db, ts, "order.new", oid, "");
-	acme_db_audit(db, ts, "challenge.valid", oid, "");
-	acme_db_audit(db, ts, "order.processing", oid, "");
-	acme_db_audit(db, ts, "ca.enrolled", oid, ca_ref);
-	acme_db_audit(db, ts, "order.valid", oid, crt);
+	if (acme_store_audit(db, ts, "order.new", oid, "") != 1 ||
+	    acme_store_audit(db, ts, "challenge.valid", oid, "") != 1 ||
+	    acme_store_audit(db, ts, "order.processing", oid, "") != 1 ||
+	    acme_store_audit(db, ts, "scm.enroll", oid, ca_ref) != 1 ||
+	    acme_store_audit(db, ts, "certificate.issued", oid, crt) != 1)
+		return -1;
 	return 0;
 }
 
@@ -189,24 +197,28 @@ main(int argc, char **argv)
 		    err[0] ? err : "out of memory");
 		goto out;
 	}
-	acme_db_exec(db, "PRAGMA synchronous=OFF", NULL);
+	if (acme_store_unsynced(db) != 0)
+		goto fail;
 	for (long long n = 0; n < orders; n++) {
 		if (n % PER_TX == 0 && acme_db_begin(db) != 0)
 			goto fail;
 		if (n % per == 0) {
 			char kid[32], thumb[48];
+			struct acme_account_new a = {
+			    .kid = kid,
+			    .jwk = "{\"kty\":\"EC\"}",
+			    .thumbprint = thumb,
+			    .tos_agreed = 1,
+			    .connector = "sectigo",
+			    .created = now,
+			};
 
 			snprintf(kid, sizeof(kid), "seedk%011lld", n / per);
 			snprintf(
 			    thumb, sizeof(thumb), "seedthumb%034lld", n / per);
-			if (acme_db_exec(db,
-			        "INSERT INTO accounts(kid, jwk, thumbprint,"
-			        " status, contact, tos_agreed, connector,"
-			        " created) VALUES (?, '{\"kty\":\"EC\"}', ?,"
-			        " 'valid', '[]', 1, 'sectigo', ?)",
-			        "ssi", kid, thumb, now) != 1)
+			acct = acme_store_account_add(db, &a);
+			if (acct < 0)
 				goto fail;
-			acct = acme_db_last_id(db);
 		}
 		if (seed_order(db, n, acct, now, csr, chain) != 0)
 			goto fail;

@@ -478,6 +478,62 @@ test_purge(void **state)
 	assert_int_equal(acme_store_purge(db, 1000, 0), -1);
 }
 
+/* New objects, created pending, and finalize's guard. */
+static void
+test_new_objects(void **state)
+{
+	struct acme_account_new a = {
+	    .kid = "k3",
+	    .jwk = "{}",
+	    .thumbprint = "t3",
+	    .connector = "conn",
+	    .created = 500,
+	};
+	struct acme_account got;
+	long long acct, order, authz, chall;
+
+	(void)state;
+	acct = acme_store_account_add(db, &a);
+	assert_true(acct > 2);
+	assert_int_equal(acme_store_account_add(db, &a), -1); /* same kid */
+	assert_int_equal(acme_store_account(db, "k3", &got), ACME_FOUND);
+	assert_int_equal(got.status, ACME_ACCT_VALID);
+	assert_string_equal(got.contact, "[]");
+	assert_string_equal(got.eab_kid, "");
+	acme_account_clear(&got);
+	order = acme_store_order_add(db, "o3", acct, 900, "[]", "conn", 500);
+	authz = acme_store_authz_add(
+	    db, "a3", acct, "dns", "c.example", 1, 900, 500);
+	chall = acme_store_chall_add(db, "c3", authz, "dns-01", "tok3");
+	assert_true(order > 1 && authz > 1 && chall > 1);
+	assert_int_equal(acme_store_order_authz_link(db, order, authz), 1);
+	assert_int_equal(acme_store_order_authz_link(db, order, authz), 0);
+	assert_int_equal(count("SELECT count(*) AS n FROM authzs WHERE"
+	                       " status = 'pending' AND wildcard = 1"),
+	    1);
+	assert_int_equal(count("SELECT count(*) AS n FROM challenges WHERE"
+	                       " status = 'pending' AND type = 'dns-01'"),
+	    1);
+	/* finalize: only a ready, unexpired order, once */
+	assert_int_equal(acme_store_order_finalize(db, order, "CSR3", 600), 0);
+	assert_int_equal(acme_store_chall_valid(db, chall, 600), 1);
+	assert_int_equal(acme_store_authz_valid(db, authz, 950), 1);
+	assert_int_equal(acme_store_orders_ready(db, authz, 600), 1);
+	assert_int_equal(acme_store_order_finalize(db, order, "CSR3", 901), 0);
+	assert_int_equal(acme_store_order_finalize(db, order, "CSR3", 600), 1);
+	assert_int_equal(acme_store_order_finalize(db, order, "CSR3", 601), 0);
+	assert_int_equal(count("SELECT count(*) AS n FROM orders WHERE status"
+	                       " = 'processing' AND csr_pem = 'CSR3'"),
+	    1);
+	/* scratch-only helpers */
+	assert_int_equal(acme_job_add(db, "validate", chall, 0, 1), 0);
+	assert_int_equal(acme_store_jobs_finish_all(db, 2), 1);
+	assert_int_equal(acme_store_unsynced(db), 0);
+	acme_db_inject_fault(db, "INSERT INTO orders(oid", 1);
+	assert_int_equal(
+	    acme_store_order_add(db, "o4", acct, 900, "[]", "conn", 500), -1);
+}
+
 int
 main(void)
 {
@@ -492,6 +548,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_state_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_objects, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
