@@ -37,6 +37,7 @@ static const struct key top_keys[] = {
     {"rate_limits", K_OBJ, 0, 0, 0},
     {"jobs", K_OBJ, 0, 0, 0},
     {"frontend", K_OBJ, 0, 0, 0},
+    {"dns_connectors", K_ARR, 0, 0, 0},
     {NULL, 0, 0, 0, 0},
 };
 static const struct key frontend_keys[] = {
@@ -204,76 +205,6 @@ num(const json_t *obj, const char *k, long long def)
 	return json_is_integer(v) ? json_integer_value(v) : def;
 }
 
-/* Read a secret from key_file or key_env: one of them, not empty. The
- * file must be private to its owner (secfile_check). */
-static int
-read_secret(const json_t *c, const char *what, const char *prefix, char **out,
-    char *err, size_t errlen)
-{
-	char kf[64], ke[64], buf[4096], setting[128];
-	const char *file, *env;
-	size_t n;
-	FILE *f;
-
-	snprintf(kf, sizeof(kf), "%s_file", what);
-	snprintf(ke, sizeof(ke), "%s_env", what);
-	file = str(c, kf, NULL);
-	env = str(c, ke, NULL);
-	if (file != NULL && env != NULL) {
-		snprintf(err, errlen, "config: %s%s / %s: set only one", prefix,
-		    kf, ke);
-		return -1;
-	}
-	if (file != NULL) {
-		f = fopen(file, "r");
-		if (f == NULL) {
-			snprintf(err, errlen,
-			    "config: %s%s: cannot read %s: %s", prefix, kf,
-			    file, strerror(errno));
-			return -1;
-		}
-		snprintf(setting, sizeof(setting), "config: %s%s:", prefix, kf);
-		if (secfile_check(setting, file, fileno(f), err, errlen) != 0) {
-			fclose(f);
-			return -1;
-		}
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		while (n > 0 &&
-		    (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
-		        buf[n - 1] == ' '))
-			buf[--n] = '\0';
-	} else if (env != NULL) {
-		const char *v = getenv(env);
-		if (v == NULL) {
-			snprintf(err, errlen,
-			    "config: %s%s: environment variable %s is not set",
-			    prefix, ke, env);
-			return -1;
-		}
-		snprintf(buf, sizeof(buf), "%s", v);
-		n = strlen(buf);
-	} else {
-		snprintf(err, errlen, "config: %s%s: required (or %s)", prefix,
-		    kf, ke);
-		return -1;
-	}
-	if (n == 0) {
-		snprintf(err, errlen, "config: %s%s: the secret is empty",
-		    prefix, file ? kf : ke);
-		OPENSSL_cleanse(buf, sizeof(buf));
-		return -1;
-	}
-	*out = strdup(buf);
-	OPENSSL_cleanse(buf, sizeof(buf));
-	if (*out == NULL) {
-		snprintf(err, errlen, "config: out of memory");
-		return -1;
-	}
-	return 0;
-}
-
 static int
 load_connector(const json_t *c, size_t i, struct px_connector *pc,
     int need_secrets, char *err, size_t errlen)
@@ -326,7 +257,7 @@ load_connector(const json_t *c, size_t i, struct px_connector *pc,
 			return -1;
 		}
 		if (need_secrets &&
-		    read_secret(c, "client_secret", prefix, &pc->client_secret,
+		    secfile_read(c, "client_secret", prefix, &pc->client_secret,
 		        err, errlen) != 0)
 			return -1;
 	} else if (strcmp(pc->auth, "header") == 0) {
@@ -337,7 +268,7 @@ load_connector(const json_t *c, size_t i, struct px_connector *pc,
 			return -1;
 		}
 		if (need_secrets &&
-		    read_secret(
+		    secfile_read(
 		        c, "password", prefix, &pc->password, err, errlen) != 0)
 			return -1;
 	} else {
@@ -588,6 +519,9 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 		    conf->acme.default_connector);
 		goto fail;
 	}
+	if (dns_registry_load(json_object_get(root, "dns_connectors"),
+	        need_secrets, &conf->dns, err, errlen) != 0)
+		goto fail;
 	return 0;
 fail:
 	px_conf_free(conf);
@@ -611,6 +545,7 @@ px_conf_free(struct px_conf *conf)
 		free_secret(conf->connectors[i].password);
 	}
 	free(conf->connectors);
+	dns_registry_free(conf->dns);
 	json_decref(conf->root);
 	memset(conf, 0, sizeof(*conf));
 }

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "acme/acme.h"
+#include "dns/connector.h"
 #include "proxy/validate.h"
 #include "sectigo/sectigo.h"
 
@@ -57,6 +58,7 @@ struct px_conf {
 	struct px_validate_conf validation;
 	struct px_connector *connectors;
 	size_t n_connectors;
+	struct dns_registry *dns; /* "dns_connectors" (never NULL) */
 };
 
 /**

@@ -22,6 +22,7 @@
 #include "contrib/evcurl.h"
 #include "contrib/log.h"
 #include "proxy/conf.h"
+#include "proxy/dnscli.h"
 #include "proxy/http.h"
 #include "proxy/jobs.h"
 #include "sectigo/sectigo.h"
@@ -60,6 +61,14 @@ usage(FILE *f)
 	    "  account deactivate -c CONFIG ID|URL\n"
 	    "                                deactivate an account for good "
 	    "(RFC 8555 §7.3.6)\n"
+	    "  dns check -c CONFIG CONNECTOR can the DNS connector change "
+	    "each of its zones?\n"
+	    "  dns present|cleanup -c CONFIG CONNECTOR NAME TXT|CNAME VALUE\n"
+	    "                                add or remove exactly one "
+	    "record value\n"
+	    "  dns values -c CONFIG CONNECTOR NAME TXT|CNAME\n"
+	    "                                the values the provider holds "
+	    "(if it can list)\n"
 	    "\n"
 	    "options:\n"
 	    "  -c, --config FILE   JSON configuration (see "
@@ -620,7 +629,7 @@ main(int argc, char **argv)
 		return rc;
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "eab") != 0 && strcmp(cmd, "account") != 0 &&
-	    strcmp(cmd, "test-connection") != 0) {
+	    strcmp(cmd, "test-connection") != 0 && strcmp(cmd, "dns") != 0) {
 		fprintf(stderr, "acmebridge: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
@@ -653,6 +662,8 @@ main(int argc, char **argv)
 		rc = cmd_test_connection(&conf, cli.connector);
 	} else if (strcmp(cmd, "account") == 0) {
 		rc = cmd_account(&conf, argc - optind, argv + optind);
+	} else if (strcmp(cmd, "dns") == 0) {
+		rc = cmd_dns(&conf, argc - optind, argv + optind);
 	} else {
 		rc = cmd_eab(&conf, argc - optind, argv + optind, &cli);
 	}

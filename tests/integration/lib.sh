@@ -381,6 +381,13 @@ _bridge_config() {
 # by JQ_FILTER), start the bridge and wait for its directory.  Starts named
 # and the simulator first when they are not running yet.
 start_bridge() {
+	write_bridge_config "${1:-.}"
+	_bridge_launch
+}
+
+# write_bridge_config [JQ_FILTER]: the test configuration in $T/bridge.json
+# (for CLI commands), starting BIND9 and the simulator if not yet running.
+write_bridge_config() {
 	local filter=${1:-.}
 	[ -x "$ACMEBRIDGE_BIN" ] || fail "acmebridge binary not found: $ACMEBRIDGE_BIN (build it first)"
 	[ -n "${DNS_PORT:-}" ] || start_bind
@@ -397,7 +404,6 @@ start_bridge() {
 	chmod 600 "$T/secret"
 	_bridge_config | jq "$filter" >"$T/bridge.json" ||
 		fail "start_bridge: jq filter failed: $filter"
-	_bridge_launch
 }
 
 _bridge_launch() {
