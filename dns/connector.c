@@ -190,6 +190,7 @@ static const struct ckey common_keys[] = {
     {"fixed_wait_seconds", K_INT, 0, 3600},
     {"recursive_only", K_BOOL, 0, 0},
     {"check_servers", K_ARR, 0, 0},
+    {"ns_port", K_INT, 1, 65535},
     {"allow_domain_create", K_BOOL, 0, 0},
     {"requests_per_minute", K_INT, 0, 100000},
     {NULL, 0, 0, 0},
@@ -379,6 +380,7 @@ load_one(const json_t *cj, size_t idx, int need_secrets,
 	c->poll_interval = ival(cj, "poll_interval_seconds", 2);
 	c->fixed_wait = ival(cj, "fixed_wait_seconds", 0);
 	c->recursive_only = bval(cj, "recursive_only", 0);
+	c->ns_port = ival(cj, "ns_port", 53);
 	c->allow_domain_create = bval(cj, "allow_domain_create", 0);
 	c->requests_per_minute = ival(cj, "requests_per_minute", 120);
 	arr = json_object_get(cj, "check_servers");

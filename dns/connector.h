@@ -124,6 +124,7 @@ struct dns_connector {
 	int recursive_only;      /* ask the validation resolver only */
 	char **check_servers;    /* explicit "ip[:port]" list, or NULL */
 	size_t n_check_servers;
+	int ns_port;             /* port of discovered name servers (53) */
 	int allow_domain_create; /* DCV may create missing SCM domains */
 	int requests_per_minute; /* request budget (0: none) */
 	struct dns_budget *budget;

@@ -49,6 +49,8 @@ struct query {
 	char **vals;             /* results (owned strings) */
 	size_t *lens;            /* their lengths (TXT data may hold NULs) */
 	size_t n;                /* entries in vals and lens */
+	int rcode;               /* RCODE of the last answer, -1 if none */
+	int aa;                  /* AA bit of the last answer */
 };
 
 /* One dns_lookup_* call: one query (TXT) or two (A and AAAA). */
@@ -60,6 +62,8 @@ struct lookup {
 	struct query q[2];      /* the questions */
 	int nq;                 /* used entries of q */
 	int pending;            /* questions not yet done */
+	unsigned flags;         /* DNS_Q_* */
+	dns_answer_cb *acb;     /* dns_query's callback, or NULL */
 };
 
 struct dns_resolver {
@@ -193,6 +197,17 @@ lookup_complete(struct lookup *lk)
 		}
 	}
 	lookup_unlink(lk);
+	if (lk->acb != NULL) {
+		struct dns_answer a = {rc, lk->q[0].rcode, lk->q[0].aa,
+		    (const char *const *)vals, lens, rc == 0 ? n : 0};
+		dns_answer_cb *acb = lk->acb;
+
+		lookup_free(lk);
+		acb(arg, &a);
+		vals_free(vals, n);
+		free(lens);
+		return;
+	}
 	lookup_free(lk);
 	cb(arg, rc, (const char *const *)vals, lens, rc == 0 ? n : 0);
 	vals_free(vals, n);
@@ -232,7 +247,8 @@ query_build(struct query *q)
 	name = ldns_rdf_clone(q->qname);
 	if (name == NULL)
 		goto out;
-	pkt = ldns_pkt_query_new(name, q->qtype, LDNS_RR_CLASS_IN, LDNS_RD);
+	pkt = ldns_pkt_query_new(name, q->qtype, LDNS_RR_CLASS_IN,
+	    (q->lk->flags & DNS_Q_NORECURSE) ? 0 : LDNS_RD);
 	if (pkt == NULL) {
 		ldns_rdf_deep_free(name);
 		goto out;
@@ -292,6 +308,35 @@ rr_text(const ldns_rr *rr, ldns_rr_type type, size_t *outlen)
 			return NULL;
 		*outlen = strlen(buf);
 		return strdup(buf);
+	}
+	if (type == LDNS_RR_TYPE_CNAME || type == LDNS_RR_TYPE_NS ||
+	    type == LDNS_RR_TYPE_SOA) {
+		char *t;
+
+		f = ldns_rr_rdf(rr, type == LDNS_RR_TYPE_SOA ? 2 : 0);
+		if (f == NULL)
+			return NULL;
+		if (type == LDNS_RR_TYPE_SOA) {
+			/* the serial, as decimal text */
+			if (ldns_rdf_get_type(f) != LDNS_RDF_TYPE_INT32)
+				return NULL;
+			snprintf(buf, sizeof(buf), "%u",
+			    (unsigned)ldns_rdf2native_int32(f));
+			*outlen = strlen(buf);
+			return strdup(buf);
+		}
+		if (ldns_rdf_get_type(f) != LDNS_RDF_TYPE_DNAME ||
+		    (t = ldns_rdf2str(f)) == NULL)
+			return NULL;
+		/* lower case, no final dot */
+		len = strlen(t);
+		if (len > 1 && t[len - 1] == '.')
+			t[--len] = '\0';
+		for (size_t i = 0; i < len; i++)
+			if (t[i] >= 'A' && t[i] <= 'Z')
+				t[i] = (char)(t[i] - 'A' + 'a');
+		*outlen = len;
+		return t;
 	}
 	/* TXT: character-strings, each a length byte and its bytes */
 	for (size_t i = 0; i < ldns_rr_rd_count(rr); i++) {
@@ -389,7 +434,7 @@ process_answer(struct query *q, const ldns_pkt *pkt, int *rc)
 
 	for (;;) {
 		*rc = collect(q, ans, cur);
-		if (*rc < 0 || q->n > 0)
+		if (*rc < 0 || q->n > 0 || (q->lk->flags & DNS_Q_NORECURSE))
 			return 1;
 		cn = find_cname(ans, cur);
 		if (cn == NULL)
@@ -493,6 +538,8 @@ on_message(struct query *q, const uint8_t *msg, size_t len, int tcp)
 		query_send_tcp(q);
 		return;
 	}
+	q->rcode = ldns_pkt_get_rcode(pkt);
+	q->aa = ldns_pkt_aa(pkt);
 	switch (ldns_pkt_get_rcode(pkt)) {
 	case LDNS_RCODE_NOERROR:
 		if (!process_answer(q, pkt, &rc)) {
@@ -701,13 +748,14 @@ dns_lookup_cancel(struct dns_resolver *r, void *arg)
 
 static int
 lookup_start(struct dns_resolver *r, const char *name,
-    const ldns_rr_type *types, int ntypes, dns_result_cb *cb, void *arg)
+    const ldns_rr_type *types, int ntypes, dns_result_cb *cb,
+    dns_answer_cb *acb, unsigned flags, void *arg)
 {
 	struct lookup *lk = NULL;
 	ldns_rdf *dname = NULL;
 	int rc = -1;
 
-	if (r == NULL || name == NULL || cb == NULL)
+	if (r == NULL || name == NULL || (cb == NULL && acb == NULL))
 		return -1;
 	if (ldns_str2rdf_dname(&dname, name) != LDNS_STATUS_OK) {
 		log_debug("dns: bad name: %s", name);
@@ -718,12 +766,15 @@ lookup_start(struct dns_resolver *r, const char *name,
 		goto out;
 	lk->r = r;
 	lk->cb = cb;
+	lk->acb = acb;
+	lk->flags = flags;
 	lk->arg = arg;
 	for (int i = 0; i < ntypes; i++) {
 		struct query *q = &lk->q[i];
 
 		q->lk = lk;
 		q->fd = -1;
+		q->rcode = -1;
 		q->qtype = types[i];
 		lk->nq++;
 		q->qname = ldns_rdf_clone(dname);
@@ -754,7 +805,7 @@ dns_lookup_txt(
 {
 	static const ldns_rr_type types[] = {LDNS_RR_TYPE_TXT};
 
-	return lookup_start(r, name, types, 1, cb, arg);
+	return lookup_start(r, name, types, 1, cb, NULL, 0, arg);
 }
 
 int
@@ -763,5 +814,18 @@ dns_lookup_addr(
 {
 	static const ldns_rr_type types[] = {LDNS_RR_TYPE_A, LDNS_RR_TYPE_AAAA};
 
-	return lookup_start(r, name, types, 2, cb, arg);
+	return lookup_start(r, name, types, 2, cb, NULL, 0, arg);
+}
+
+int
+dns_query(struct dns_resolver *r, const char *name, int type, unsigned flags,
+    dns_answer_cb *cb, void *arg)
+{
+	ldns_rr_type t = (ldns_rr_type)type;
+
+	if (t != LDNS_RR_TYPE_TXT && t != LDNS_RR_TYPE_CNAME &&
+	    t != LDNS_RR_TYPE_NS && t != LDNS_RR_TYPE_SOA &&
+	    t != LDNS_RR_TYPE_A && t != LDNS_RR_TYPE_AAAA)
+		return -1;
+	return lookup_start(r, name, &t, 1, NULL, cb, flags, arg);
 }

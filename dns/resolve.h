@@ -65,3 +65,33 @@ int dns_lookup_addr(
  * not run. Unknown arg: no-op.
  */
 void dns_lookup_cancel(struct dns_resolver *r, void *arg);
+
+/** dns_query flags */
+#define DNS_Q_NORECURSE                                                        \
+	1u /* RD=0 and no CNAME following: ask an
+                              authoritative server about exactly name */
+
+/** A dns_query answer; valid during the callback only. */
+struct dns_answer {
+	int rc;    /* 0: an answer came (see rcode), < 0: -errno as above */
+	int rcode; /* the server's RCODE (0 NOERROR, 3 NXDOMAIN, 5 REFUSED,
+	              ...), -1 when no answer came */
+	int aa;    /* the answer was authoritative */
+	const char *const *vals; /* records of the type asked: TXT data,
+	                            names (CNAME, NS: lower case, no final
+	                            dot), SOA: the serial in decimal, A/AAAA:
+	                            addresses */
+	const size_t *lens;
+	size_t n;
+};
+typedef void dns_answer_cb(void *arg, const struct dns_answer *a);
+
+/**
+ * One question of type (16 TXT, 5 CNAME, 2 NS, 6 SOA, 1 A, 28 AAAA), with
+ * the RCODE and AA bit reported. Without DNS_Q_NORECURSE CNAMEs are
+ * followed as in dns_lookup_txt. Callback exactly once, never inside the
+ * call; dns_lookup_cancel(arg) cancels it.
+ * @return 0 (cb will run), or -1 (cb will not run)
+ */
+int dns_query(struct dns_resolver *r, const char *name, int type,
+    unsigned flags, dns_answer_cb *cb, void *arg);

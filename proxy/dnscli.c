@@ -5,13 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <event2/event.h>
+#include <openssl/rand.h>
+
+#include "contrib/b64url.h"
 #include "dns/connector.h"
+#include "dns/propagate.h"
 
 static int
 usage_dns(void)
 {
 	fprintf(stderr,
 	    "usage: acmebridge dns check -c CONFIG CONNECTOR\n"
+	    "       acmebridge dns test -c CONFIG CONNECTOR ZONE\n"
 	    "       acmebridge dns present|cleanup -c CONFIG CONNECTOR NAME "
 	    "TXT|CNAME VALUE\n"
 	    "       acmebridge dns values -c CONFIG CONNECTOR NAME "
@@ -76,6 +82,99 @@ report(const char *what, const struct dns_outcome *o)
 	return 1;
 }
 
+struct prop_wait {
+	int done, ok;
+	char report[2048];
+};
+
+static void
+prop_done(void *arg, int ok, const char *report)
+{
+	struct prop_wait *w = arg;
+
+	w->done = 1;
+	w->ok = ok;
+	snprintf(w->report, sizeof(w->report), "%s", report);
+}
+
+/* Fill req with the connector's propagation settings for r. */
+void
+px_dns_prop_req(const struct px_conf *conf, const struct dns_connector *c,
+    const struct dns_record *r, struct dns_prop_req *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->zone = r->zone;
+	req->name = r->name;
+	req->type = r->type;
+	req->value = r->value;
+	req->check_servers = c->check_servers;
+	req->n_check_servers = c->n_check_servers;
+	req->resolver = conf->validation.dns_resolver;
+	req->ns_port = c->ns_port;
+	req->recursive_only = c->recursive_only;
+	req->fixed_wait = c->fixed_wait;
+	req->timeout_s = c->propagation_timeout;
+	req->interval_s = c->poll_interval;
+}
+
+/* dns test: publish a random TXT under the zone, wait until every server
+ * has it, remove it; one line per step. */
+static int
+dns_test(struct px_conf *conf, struct dns_connector *c, const char *zone)
+{
+	const struct dns_zone *z = dns_zone_named(conf->dns, zone);
+	unsigned char rnd[18];
+	char value[32], name[300];
+	struct dns_record r = {0};
+	struct dns_prop_req req;
+	struct prop_wait w = {0};
+	struct event_base *base;
+	struct dns_outcome o;
+	struct dns_prop *p;
+	int bad = 0;
+
+	if (z == NULL || z->conn != c) {
+		fprintf(stderr,
+		    "acmebridge: dns test: %s is not a zone of connector "
+		    "\"%s\"\n",
+		    zone, c->name);
+		return 1;
+	}
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1 ||
+	    b64url_encode(rnd, sizeof(rnd), value) == 0)
+		return 1;
+	snprintf(name, sizeof(name), "_acmebridge-test.%s", z->name);
+	r.zone = z->name;
+	r.name = name;
+	r.type = DNS_RR_TXT;
+	r.value = value;
+	r.ttl = c->ttl;
+	dns_connector_check(c, z->name, &o);
+	bad |= report("check", &o);
+	dns_connector_present(c, &r, &o);
+	if (report("present", &o) != 0)
+		return 1;
+	base = event_base_new();
+	px_dns_prop_req(conf, c, &r, &req);
+	p = base ? dns_prop_start(base, &req, prop_done, &w) : NULL;
+	if (p == NULL) {
+		printf("propagation: failed: cannot start the check (no "
+		       "validation.dns_resolver and no check_servers?)\n");
+		bad = 1;
+	} else {
+		while (!w.done)
+			event_base_loop(base, EVLOOP_ONCE);
+		printf(
+		    "propagation: %s: %s\n", w.ok ? "ok" : "failed", w.report);
+		bad |= !w.ok;
+	}
+	if (base != NULL)
+		event_base_free(base);
+	dns_connector_cleanup(c, &r, o.handle, &o);
+	bad |= report("cleanup", &o);
+	return bad;
+}
+
 int
 cmd_dns(struct px_conf *conf, int argc, char **argv)
 {
@@ -106,6 +205,8 @@ cmd_dns(struct px_conf *conf, int argc, char **argv)
 		}
 		return bad;
 	}
+	if (strcmp(sub, "test") == 0 && argc == 1)
+		return dns_test(conf, c, argv[0]);
 	if ((strcmp(sub, "present") == 0 || strcmp(sub, "cleanup") == 0) &&
 	    argc == 3) {
 		if (record(conf, c, argv, 1, &r) != 0)

@@ -10,9 +10,9 @@ start_bind
 hook=$SRCDIR/tests/integration/dns/nsupdate-hook.sh
 export NSUPDATE_SERVER=127.0.0.1 NSUPDATE_PORT=$DNS_PORT NSUPDATE_KEY=$T/tsig.key
 write_bridge_config "$(printf '.dns_connectors = [{name: "hook", type: "exec",
-  program: "%s", zones: ["%s"], ttl: 5, timeout_seconds: 3,
+  program: "%s", zones: ["%s"], ttl: 5, timeout_seconds: 3, ns_port: %s,
   pass_env: ["NSUPDATE_SERVER", "NSUPDATE_PORT", "NSUPDATE_KEY",
-             "HOOK_SLEEP", "HOOK_REFUSE"]}]' "$hook" "$ZONE")"
+             "HOOK_SLEEP", "HOOK_REFUSE"]}]' "$hook" "$ZONE" "$DNS_PORT")"
 ab() { "$ACMEBRIDGE_BIN" dns "$1" -c "$T/bridge.json" hook "${@:2}"; }
 txt() { dig +short +norecurse @127.0.0.1 -p "$DNS_PORT" "$1" TXT | sort; }
 
@@ -66,6 +66,20 @@ ab present "$name" TXT "$(printf 'bad\001')" >"$T/out" 2>&1 && rc=0 || rc=$?
 [ "$rc" -ne 0 ] && grep -q "not publishable" "$T/out" &&
 	check_ok "a control character in a TXT value is refused" ||
 	check_bad "control char: $(cat "$T/out")"
+ab test "$ZONE" >"$T/out" 2>"$T/err" &&
+	grep -q "^propagation: ok: 127.0.0.1:$DNS_PORT: has the value (SOA serial" "$T/out" &&
+	grep -q "^cleanup: ok" "$T/out" && [ -z "$(txt "_acmebridge-test.$ZONE")" ] &&
+	check_ok "dns test: NS found through the resolver, the server has the value, removed" ||
+	check_bad "dns test: $(cat "$T/out")"
+# name servers asked on the test port; explicit check_servers: one dead
+jq --argjson p "$DNS_PORT" '.dns_connectors[0].check_servers = ["127.0.0.1:\($p)", "127.0.0.1:9"]
+  | .dns_connectors[0].propagation_timeout_seconds = 3' "$T/bridge.json" >"$T/cs.json"
+"$ACMEBRIDGE_BIN" dns test -c "$T/cs.json" hook "$ZONE" >"$T/out" 2>"$T/err" && rc=0 || rc=$?
+[ "$rc" -ne 0 ] && grep -q "^propagation: failed: 1 of 2 servers without the record" "$T/out" &&
+	grep -q "127.0.0.1:9: connection refused\|127.0.0.1:9: no answer" "$T/out" &&
+	grep -q "^cleanup: ok" "$T/out" &&
+	check_ok "dns test: a server that never answers is named, the record is still removed" ||
+	check_bad "dns test with a dead server: rc=$rc $(cat "$T/out")"
 jq '.dns_connectors[0].program = "relative/hook"' "$T/bridge.json" >"$T/bad.json"
 "$ACMEBRIDGE_BIN" check-config -c "$T/bad.json" >"$T/out" 2>&1 && rc=0 || rc=$?
 [ "$rc" -eq 1 ] && grep -q "dns_connectors\[0\].program: required: the absolute path" "$T/out" &&
