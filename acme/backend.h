@@ -37,6 +37,20 @@ struct acme_ca_enroll {
 	int validity_days; /* 0 = connector default */
 };
 
+/** Domain control validation detail of a result. */
+struct acme_ca_dcv {
+	const char *domain;       /* domain_find: the CA's domain covering
+	                             the name (high level, DCV is done on it) */
+	int validated;            /* the CA holds a current validation */
+	long long expires;        /* when it ends (unix s), 0 unknown */
+	const char *status;       /* the CA's words, e.g. "NOT_VALIDATED" */
+	const char *order_status; /* the DCV order's, e.g. "SUBMITTED" */
+	int rejected;             /* the CA gave up on this DCV order */
+	const char *host;         /* dcv_start: the record to publish (name,
+	                             no final dot) */
+	const char *point;        /* its value (TXT data or CNAME target) */
+};
+
 /** Outcome of a CA call; valid only during the callback. */
 struct acme_ca_result {
 	enum acme_ca_status status;
@@ -47,6 +61,7 @@ struct acme_ca_result {
 	long http_status;      /* last HTTP status from the CA, 0 if none */
 	int ca_code;           /* CA error code (SCM "code"), 0 if none */
 	int retry_after;       /* PENDING/RETRY: suggested seconds, 0 = none */
+	const struct acme_ca_dcv *dcv; /* DCV calls: OK (and NOTFOUND) */
 };
 
 struct acme_ca;
@@ -70,6 +85,24 @@ struct acme_ca_ops {
 	    acme_ca_cb *, void *);
 	/** Abort every call in flight (no callbacks) and free. */
 	void (*free)(struct acme_ca *);
+	/* ---- domain control validation (NULL: the CA has none) ---- */
+	/** The CA's domain that covers name (name itself or a parent):
+	 * OK with dcv (domain, validated, expires), or NOTFOUND. */
+	int (*domain_find)(
+	    struct acme_ca *, const char *name, acme_ca_cb *, void *);
+	/** Register domain with the CA, delegated to our organization. */
+	int (*domain_create)(
+	    struct acme_ca *, const char *domain, acme_ca_cb *, void *);
+	/** The domain's DCV status: OK with dcv. */
+	int (*dcv_status)(
+	    struct acme_ca *, const char *domain, acme_ca_cb *, void *);
+	/** Begin a DCV by "txt" or "cname": OK with dcv->host/point, the
+	 * record to publish. (For TXT this already asks the CA to look.) */
+	int (*dcv_start)(struct acme_ca *, const char *domain,
+	    const char *method, acme_ca_cb *, void *);
+	/** Ask the CA to check the published record (CNAME). */
+	int (*dcv_submit)(struct acme_ca *, const char *domain,
+	    const char *method, acme_ca_cb *, void *);
 };
 
 /** Base of every backend: its first member. */

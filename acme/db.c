@@ -166,6 +166,48 @@ static const char *const migrations[] = {
      "CREATE INDEX orders_expires ON orders(expires);"
      "CREATE INDEX authzs_expires ON authzs(expires);"
      "CREATE INDEX certificates_order ON certificates(order_id);"),
+    /* 5: Sectigo domain control validation: runs, the journal of the DNS
+     * records published for them, and SCM's domains as last read */
+    ("CREATE TABLE dcv ("
+     " id INTEGER PRIMARY KEY,"
+     " domain TEXT NOT NULL,"
+     " connector TEXT NOT NULL,"
+     " method TEXT NOT NULL," /* txt|cname */
+     " state TEXT NOT NULL,"  /* acme/dcv.h: start .. valid|failed */
+     " outcome_ok INTEGER NOT NULL DEFAULT 0,"
+     " host TEXT,"
+     " point TEXT,"
+     " expires INTEGER NOT NULL DEFAULT 0,"
+     " deadline INTEGER NOT NULL DEFAULT 0,"
+     " reason TEXT,"
+     " started_by TEXT NOT NULL,"
+     " created INTEGER NOT NULL,"
+     " updated INTEGER NOT NULL);"
+     "CREATE UNIQUE INDEX dcv_live ON dcv(domain, connector)"
+     " WHERE state NOT IN ('valid', 'failed');"
+     "CREATE INDEX dcv_domain ON dcv(domain, connector, id);"
+     "CREATE TABLE dns_records ("
+     " id INTEGER PRIMARY KEY,"
+     " dcv_id INTEGER NOT NULL,"
+     " connector TEXT NOT NULL,"
+     " zone TEXT NOT NULL,"
+     " name TEXT NOT NULL,"
+     " type TEXT NOT NULL,"
+     " value TEXT NOT NULL,"
+     " handle TEXT NOT NULL DEFAULT '',"
+     " state TEXT NOT NULL," /* presenting|present|removing|gone|kept */
+     " last_error TEXT,"
+     " created INTEGER NOT NULL,"
+     " updated INTEGER NOT NULL);"
+     "CREATE INDEX dns_records_live ON dns_records(dcv_id)"
+     " WHERE state IN ('presenting', 'present', 'removing');"
+     "CREATE TABLE scm_domains ("
+     " connector TEXT NOT NULL,"
+     " name TEXT NOT NULL,"
+     " validated INTEGER NOT NULL,"
+     " expires INTEGER NOT NULL,"
+     " checked INTEGER NOT NULL,"
+     " PRIMARY KEY (connector, name));"),
 };
 
 static int

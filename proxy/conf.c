@@ -38,6 +38,17 @@ static const struct key top_keys[] = {
     {"jobs", K_OBJ, 0, 0, 0},
     {"frontend", K_OBJ, 0, 0, 0},
     {"dns_connectors", K_ARR, 0, 0, 0},
+    {"dcv", K_OBJ, 0, 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+static const struct key dcv_keys[] = {
+    {"enabled", K_BOOL, 0, 0, 0},
+    {"margin_days", K_INT, 0, 0, 365},
+    {"poll_seconds", K_INT, 0, 1, 3600},
+    {"timeout_minutes", K_INT, 0, 1, 10080},
+    {"check_interval_seconds", K_INT, 0, 1, 86400},
+    {"domain_cache_seconds", K_INT, 0, 0, 86400},
+    {"dns_threads", K_INT, 0, 1, 16},
     {NULL, 0, 0, 0, 0},
 };
 static const struct key frontend_keys[] = {
@@ -327,7 +338,7 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	json_error_t je;
 	json_t *root, *tls, *acme, *val, *conns, *v;
 	const char *ll, *sync;
-	json_t *rl, *jobs, *fe;
+	json_t *rl, *jobs, *fe, *dcv;
 	size_t i;
 	long nproc;
 
@@ -356,7 +367,9 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	rl = json_object_get(root, "rate_limits");
 	jobs = json_object_get(root, "jobs");
 	fe = json_object_get(root, "frontend");
+	dcv = json_object_get(root, "dcv");
 	if (check(tls, tls_keys, "tls.", err, errlen) != 0 ||
+	    (dcv && check(dcv, dcv_keys, "dcv.", err, errlen) != 0) ||
 	    (acme && check(acme, acme_keys, "acme.", err, errlen) != 0) ||
 	    (val && check(val, val_keys, "validation.", err, errlen) != 0) ||
 	    (rl && check(rl, rl_keys, "rate_limits.", err, errlen) != 0) ||
@@ -375,6 +388,14 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	conf->ca_give_up_hours = (int)num(jobs, "ca_give_up_hours", 168);
 	conf->retention_days = (int)num(jobs, "retention_days", 90);
 	conf->audit_retention_days = (int)num(jobs, "audit_retention_days", 0);
+	conf->dcv.enabled = json_is_true(json_object_get(dcv, "enabled"));
+	conf->dcv.margin_days = (int)num(dcv, "margin_days", 30);
+	conf->dcv.poll_seconds = (int)num(dcv, "poll_seconds", 10);
+	conf->dcv.timeout_minutes = (int)num(dcv, "timeout_minutes", 60);
+	conf->dcv.check_interval =
+	    (int)num(dcv, "check_interval_seconds", 3600);
+	conf->dcv.domain_cache = (int)num(dcv, "domain_cache_seconds", 3600);
+	conf->dcv.dns_threads = (int)num(dcv, "dns_threads", 4);
 
 	if (parse_hostport(str(root, "listen", ""), conf->listen_buf,
 	        sizeof(conf->listen_buf), &conf->listen_port) != 0) {

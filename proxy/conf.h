@@ -59,6 +59,15 @@ struct px_conf {
 	struct px_connector *connectors;
 	size_t n_connectors;
 	struct dns_registry *dns; /* "dns_connectors" (never NULL) */
+	struct {
+		int enabled;         /* Sectigo DCV before enrolling */
+		int margin_days;     /* re-validate this long before expiry */
+		int poll_seconds;    /* SCM status polls this far apart */
+		int timeout_minutes; /* a DCV run gives up after */
+		int check_interval;  /* s between scheduler passes */
+		int domain_cache;    /* s an SCM domain's status is trusted */
+		int dns_threads;     /* connector calls in parallel */
+	} dcv;
 };
 
 /**

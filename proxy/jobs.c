@@ -15,6 +15,7 @@
 #include "contrib/evcurl.h"
 #include "contrib/log.h"
 #include "proxy/commit.h"
+#include "proxy/dcv.h"
 #include "proxy/validate.h"
 #include "sectigo/sectigo.h"
 
@@ -49,6 +50,7 @@ struct px_jobs {
 	int n_busy[2];        /* in flight per enum acme_job_pool */
 	struct acme_job *due; /* room for the due jobs of the larger pool */
 	long long last_purge; /* unix time of the last finished-jobs purge */
+	struct px_dcv *dcv;   /* Sectigo DCV engine */
 	px_jobs_notify_fn *notify; /* state changed: wake parked requests */
 	void *notify_arg;
 };
@@ -375,6 +377,35 @@ enroll_step(struct task *t)
 	}
 }
 
+/* The DCV gate's verdict on an order never sent to SCM. */
+static void
+gate_done(void *arg, enum px_gate v, const char *why)
+{
+	struct task *t = arg;
+
+	switch (v) {
+	case PX_GATE_GO:
+		enroll_step(t);
+		return;
+	case PX_GATE_WAIT:
+		/* woken early when the run ends (acme_jobs_wake_enroll) */
+		log_info("order=%lld: %s", t->job.ref, why);
+		acme_job_retry(t->j->db, t->job.id,
+		    now_ms() + t->j->conf->dcv.poll_seconds * 1000LL, why,
+		    time(NULL));
+		break;
+	case PX_GATE_FAIL:
+		log_warn("order=%lld: %s", t->job.ref, why);
+		acme_state_order_failed(t->j->db, &t->job, why, time(NULL));
+		changed(t->j);
+		break;
+	case PX_GATE_RETRY:
+		retry_later(t, why ? why : "DCV check failed", 0);
+		break;
+	}
+	task_free(t);
+}
+
 static int
 start_enroll(struct task *t)
 {
@@ -423,6 +454,17 @@ start_enroll(struct task *t)
 	/* sending: an earlier attempt may have reached SCM (crash or lost
 	 * reply): find it by tag before enrolling again */
 	t->step = o.enroll_state == ACME_ENROLL_SENDING ? 0 : 1;
+	/* Sectigo DCV first, for orders never sent: the CA refuses names
+	 * whose domain has no current validation */
+	if (t->j->conf->dcv.enabled && t->step == 1 &&
+	    t->ca->ops->domain_find != NULL) {
+		int rc = px_dcv_gate(t->j->dcv, t->ca, o.connector, t->names,
+		    t->n_names, t->job.created, gate_done, t);
+		acme_order_clear(&o);
+		if (rc != 0)
+			retry_later(t, "the DCV check could not start", 0);
+		return rc;
+	}
 	acme_order_clear(&o);
 	enroll_step(t);
 	return 0;
@@ -571,6 +613,24 @@ start_revoke(struct task *t)
 	return 0;
 }
 
+/* ---- DCV ------------------------------------------------------------- */
+
+static void
+dcv_done(void *arg)
+{
+	struct task *t = arg;
+
+	changed(t->j);
+	px_jobs_kick(t->j);
+	task_free(t);
+}
+
+static struct acme_ca *
+dcv_backend(void *arg, const char *name)
+{
+	return backend_for(arg, name);
+}
+
 /* ---- the loop ------------------------------------------------------- */
 
 static int
@@ -584,6 +644,9 @@ start_task(struct task *t)
 		return start_collect(t);
 	if (strcmp(t->job.kind, "revoke") == 0)
 		return start_revoke(t);
+	if (strcmp(t->job.kind, "dcv") == 0 ||
+	    strcmp(t->job.kind, "dnsclean") == 0)
+		return px_dcv_job(t->j->dcv, &t->job, dcv_done, t);
 	return -1;
 }
 
@@ -656,10 +719,13 @@ purge_jobs(struct px_jobs *j)
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
+	struct px_jobs *j = arg;
+
 	(void)fd;
 	(void)what;
-	run_due(arg);
-	purge_jobs(arg);
+	px_dcv_tick(j->dcv);
+	run_due(j);
+	purge_jobs(j);
 }
 
 void
@@ -724,6 +790,11 @@ px_jobs_new(struct event_base *base, const struct px_conf *conf,
 			goto fail;
 		}
 	}
+	j->dcv = px_dcv_new(base, conf, commit, dcv_backend, j);
+	if (j->dcv == NULL) {
+		snprintf(err, errlen, "jobs: cannot start the DNS workers");
+		goto fail;
+	}
 	j->tick = event_new(base, -1, EV_PERSIST, on_tick, j);
 	j->wake = event_new(base, -1, 0, on_tick, j);
 	if (j->tick == NULL || j->wake == NULL) {
@@ -749,6 +820,7 @@ px_jobs_free(struct px_jobs *j)
 		if (j->backends[i].ca != NULL)
 			j->backends[i].ca->ops->free(j->backends[i].ca);
 	px_validator_free(j->val);
+	px_dcv_free(j->dcv);
 	while (j->tasks != NULL)
 		task_free(j->tasks);
 	evcurl_free(j->ec);
