@@ -22,6 +22,7 @@
 #include "contrib/evcurl.h"
 #include "contrib/log.h"
 #include "proxy/conf.h"
+#include "proxy/dcvcli.h"
 #include "proxy/dnscli.h"
 #include "proxy/http.h"
 #include "proxy/jobs.h"
@@ -69,6 +70,21 @@ usage(FILE *f)
 	    "  dns values -c CONFIG CONNECTOR NAME TXT|CNAME\n"
 	    "                                the values the provider holds "
 	    "(if it can list)\n"
+	    "  dns test -c CONFIG CONNECTOR ZONE\n"
+	    "                                publish a test TXT, wait for "
+	    "every authoritative\n"
+	    "                                server, remove it (one line a "
+	    "step)\n"
+	    "  dns list -c CONFIG [all]      the records the bridge "
+	    "published and still\n"
+	    "                                holds (all: also removed "
+	    "ones); orphans flagged\n"
+	    "  dcv list -c CONFIG            SCM domains and Sectigo DCV "
+	    "runs\n"
+	    "  dcv status -c CONFIG DOMAIN [--connector NAME]\n"
+	    "  dcv start -c CONFIG DOMAIN [--connector NAME]\n"
+	    "                                validate DOMAIN now (the "
+	    "running server does it)\n"
 	    "\n"
 	    "options:\n"
 	    "  -c, --config FILE   JSON configuration (see "
@@ -598,6 +614,32 @@ parse_opts(int argc, char **argv, const char *spec, struct cli *cli)
 	return -1;
 }
 
+/* dns and dcv: those that read the database open it here. */
+static int
+cmd_db_tool(struct px_conf *conf, const char *cmd, int argc, char **argv,
+    const struct cli *cli)
+{
+	struct acme_db *db;
+	int rc;
+
+	if (strcmp(cmd, "dns") == 0 &&
+	    (argc < 1 || strcmp(argv[0], "list") != 0))
+		return cmd_dns(conf, argc, argv);
+	if (strcmp(cmd, "dns") == 0 && argc > 2) {
+		fprintf(stderr, "usage: acmebridge dns list -c CONFIG [all]\n");
+		return 2;
+	}
+	if (open_db(conf, &db) != 0)
+		return 1;
+	if (strcmp(cmd, "dns") == 0)
+		rc = cmd_dns_list(
+		    conf, db, argc == 2 && strcmp(argv[1], "all") == 0);
+	else
+		rc = cmd_dcv(conf, db, argc, argv, cli->connector);
+	acme_db_close(db);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -629,7 +671,8 @@ main(int argc, char **argv)
 		return rc;
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "eab") != 0 && strcmp(cmd, "account") != 0 &&
-	    strcmp(cmd, "test-connection") != 0 && strcmp(cmd, "dns") != 0) {
+	    strcmp(cmd, "test-connection") != 0 && strcmp(cmd, "dns") != 0 &&
+	    strcmp(cmd, "dcv") != 0) {
 		fprintf(stderr, "acmebridge: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
@@ -639,7 +682,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	/* eab and account only need the database */
-	need_secrets = strcmp(cmd, "eab") != 0 && strcmp(cmd, "account") != 0;
+	need_secrets = strcmp(cmd, "eab") != 0 && strcmp(cmd, "account") != 0 &&
+	    strcmp(cmd, "dcv") != 0 &&
+	    !(strcmp(cmd, "dns") == 0 && optind < argc &&
+	        strcmp(argv[optind], "list") == 0);
 	if (px_conf_load(cli.config, &conf, need_secrets, err, sizeof(err)) !=
 	    0) {
 		fprintf(stderr, "acmebridge: %s\n", err);
@@ -662,8 +708,9 @@ main(int argc, char **argv)
 		rc = cmd_test_connection(&conf, cli.connector);
 	} else if (strcmp(cmd, "account") == 0) {
 		rc = cmd_account(&conf, argc - optind, argv + optind);
-	} else if (strcmp(cmd, "dns") == 0) {
-		rc = cmd_dns(&conf, argc - optind, argv + optind);
+	} else if (strcmp(cmd, "dns") == 0 || strcmp(cmd, "dcv") == 0) {
+		rc =
+		    cmd_db_tool(&conf, cmd, argc - optind, argv + optind, &cli);
 	} else {
 		rc = cmd_eab(&conf, argc - optind, argv + optind, &cli);
 	}
