@@ -189,15 +189,16 @@ run_set(struct run *r, enum acme_dcv_state st, int ok, const char *host,
 	r->d.state = st;
 	if (ok >= 0)
 		r->d.outcome_ok = ok;
-	if (host != NULL)
+	/* the arguments may be the run's own fields */
+	if (host != NULL && host != r->d.host)
 		snprintf(r->d.host, sizeof(r->d.host), "%s", host);
-	if (point != NULL)
+	if (point != NULL && point != r->d.point)
 		snprintf(r->d.point, sizeof(r->d.point), "%s", point);
 	if (expires >= 0)
 		r->d.expires = expires;
 	if (deadline >= 0)
 		r->d.deadline = deadline;
-	if (reason != NULL)
+	if (reason != NULL && reason != r->d.reason)
 		snprintf(r->d.reason, sizeof(r->d.reason), "%s", reason);
 	return 0;
 }
@@ -579,7 +580,9 @@ on_polled(void *arg, const struct acme_ca_result *res)
 		ca_trouble(r, res, "reading the DCV status");
 		return;
 	}
-	if (d->validated) {
+	/* a renewal is done when the end moved past the margin: until SCM
+	 * has checked again it reports the old validation */
+	if (margin_ok(r->e, d->validated, d->expires)) {
 		conclude(r, 1, d->expires, NULL);
 		return;
 	}
@@ -754,12 +757,8 @@ gate_decide(struct gate *g, const struct acme_scm_domain *sd)
 		gate_end(g, PX_GATE_RETRY, "database error");
 		return;
 	}
-	if (f == ACME_FOUND && last.state == ACME_DCV_VALID &&
-	    margin_ok(e, 1, last.expires)) {
-		g->i++;
-		gate_next(g);
-		return;
-	}
+	/* SCM's word (fresh, or cached for dcv.domain_cache_seconds)
+	 * decides; a run of ours that ended valid does not outvote it */
 	if (f == ACME_FOUND && last.state == ACME_DCV_FAILED &&
 	    last.updated >= g->since) {
 		snprintf(why, sizeof(why),

@@ -6,6 +6,7 @@
  */
 #include "sectigo/sectigo.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -32,7 +33,7 @@
 #define TOKEN_DEFAULT_LIFETIME 300
 #define TOKEN_EARLY 30 /* refresh this many seconds before expiry */
 
-enum op_kind { OP_SUBMIT, OP_FIND, OP_COLLECT, OP_REVOKE, OP_TEST };
+enum op_kind { OP_SUBMIT, OP_FIND, OP_COLLECT, OP_REVOKE, OP_TEST, OP_DCV };
 
 /* Connection test steps, in order. */
 enum test_step { T_CONNECTIVITY, T_AUTH, T_ORG, T_API, T_NSTEPS };
@@ -86,6 +87,7 @@ struct op {
 	size_t next_cand;    /* find: next detail lookup */
 	enum test_step step; /* test: current check */
 	int failures;        /* test: failed checks so far */
+	int dcv_v1;          /* dcv status: fell back to the v1 path */
 };
 
 /* The backend: struct acme_ca first. */
@@ -1846,6 +1848,372 @@ sectigo_test_connection(struct acme_ca *base, sectigo_line_cb *line,
  * one retry with a fresh token); FAILED for other 4xx; http_status and
  * ca_code carry SCM's answer.
  */
+/* ---- domains and domain control validation ------------------------------
+ *
+ * Paths: the domain API is /api/domain/v1; DCV status is read on v2 (more
+ * fields) with a fall back to v1 on 404; start and submit use v1, the
+ * paths SCM documents for them. Dates are "yyyy-MM-dd": a validation is
+ * taken to end at the start of its expiration day (UTC), the cautious
+ * reading.
+ */
+
+static long long
+scm_date(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || strlen(s) < 10 ||
+	    sscanf(s, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (long long)timegm(&tm);
+}
+
+/* A JSON body {"domain": d} for the DCV calls. */
+static char *
+dcv_body(const char *domain)
+{
+	json_t *o = json_pack("{s:s}", "domain", domain);
+	char *b = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return b;
+}
+
+static int
+dcv_domain_ok(const char *d)
+{
+	size_t n = d ? strlen(d) : 0;
+
+	if (n < 3 || n > 253)
+		return 0;
+	for (; *d; d++)
+		if (!(isalnum((unsigned char)*d) || *d == '-' || *d == '.' ||
+		        *d == '_'))
+			return 0;
+	return 1;
+}
+
+static void
+dcv_finish_status(struct op *op, json_t *root)
+{
+	struct acme_ca_result res = {0};
+	struct acme_ca_dcv d = {0};
+	const char *st = json_string_value(json_object_get(root, "status"));
+	const char *os =
+	    json_string_value(json_object_get(root, "orderStatus"));
+
+	d.domain = op->cn;
+	d.status = st;
+	d.order_status = os;
+	d.validated = st != NULL && strcmp(st, "VALIDATED") == 0;
+	d.rejected = os != NULL && strcmp(os, "REJECTED") == 0;
+	d.expires = scm_date(
+	    json_string_value(json_object_get(root, "expirationDate")));
+	d.host = json_string_value(json_object_get(root, "host"));
+	d.point = json_string_value(json_object_get(root, "point"));
+	res.status = ACME_CA_OK;
+	res.http_status = 200;
+	res.dcv = &d;
+	op_finish(op, &res);
+}
+
+static void
+dcv_status_done(struct op *op, CURLcode cc, long status)
+{
+	json_t *root;
+
+	if (cc == CURLE_OK && status == 404 && !op->dcv_v1 &&
+	    !op->err.has_code) {
+		/* no v2 on this SCM: the v1 path has the same shape */
+		op->dcv_v1 = 1;
+		if (op_request(op, "POST", dcv_body(op->cn), dcv_status_done,
+		        "/api/dcv/v1/validation/status") < 0) {
+			op_fail_internal(op, "out of memory");
+			return;
+		}
+		op_continue(op);
+		return;
+	}
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	root = resp_json(op);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		op_fail(op, cc, 0);
+		return;
+	}
+	dcv_finish_status(op, root);
+	json_decref(root);
+}
+
+/* Start an op about one domain; body may be NULL. */
+static int
+dcv_launch(struct sca *ca, const char *domain, acme_ca_cb *cb, void *arg,
+    op_handler *h, char *body, const char *path)
+{
+	struct op *op;
+
+	if (cb == NULL || !dcv_domain_ok(domain)) {
+		free(body);
+		return -EINVAL;
+	}
+	op = op_new(ca, OP_DCV, cb, arg);
+	if (op == NULL || (op->cn = strdup(domain)) == NULL) {
+		free(body);
+		if (op != NULL)
+			op_release(op);
+		return -ENOMEM;
+	}
+	if (op_request(op, "POST", body, h, "%s", path) < 0) {
+		op_release(op);
+		return -ENOMEM;
+	}
+	if (body == NULL)
+		op->method = "GET";
+	return op_launch(op);
+}
+
+static int
+sectigo_dcv_status(
+    struct acme_ca *base, const char *domain, acme_ca_cb *cb, void *arg)
+{
+	return dcv_launch((struct sca *)base, domain, cb, arg, dcv_status_done,
+	    dcv_body(domain), "/api/dcv/v2/validation/status");
+}
+
+static void
+dcv_start_done(struct op *op, CURLcode cc, long status)
+{
+	json_t *root;
+
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	root = resp_json(op);
+	if (!json_is_object(root) ||
+	    !json_is_string(json_object_get(root, "host")) ||
+	    !json_is_string(json_object_get(root, "point"))) {
+		json_decref(root);
+		op_result(op, ACME_CA_FAILED,
+		    "SCM started the DCV but sent no host/point to publish",
+		    status, 0);
+		return;
+	}
+	dcv_finish_status(op, root);
+	json_decref(root);
+}
+
+static int
+sectigo_dcv_start(struct acme_ca *base, const char *domain, const char *method,
+    acme_ca_cb *cb, void *arg)
+{
+	/* TXT has no start: its submit hands out the value (and SCM starts
+	 * looking for it) */
+	if (method != NULL && strcmp(method, "txt") == 0)
+		return dcv_launch((struct sca *)base, domain, cb, arg,
+		    dcv_start_done, dcv_body(domain),
+		    "/api/dcv/v1/validation/submit/domain/txt");
+	if (method == NULL || strcmp(method, "cname") != 0)
+		return -EINVAL;
+	return dcv_launch((struct sca *)base, domain, cb, arg, dcv_start_done,
+	    dcv_body(domain), "/api/dcv/v1/validation/start/domain/cname");
+}
+
+static void
+dcv_submit_done(struct op *op, CURLcode cc, long status)
+{
+	json_t *root;
+
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	root = resp_json(op);
+	if (!json_is_object(root))
+		root = json_object();
+	dcv_finish_status(op, root);
+	json_decref(root);
+}
+
+static int
+sectigo_dcv_submit(struct acme_ca *base, const char *domain, const char *method,
+    acme_ca_cb *cb, void *arg)
+{
+	char path[80];
+
+	if (method == NULL ||
+	    (strcmp(method, "txt") != 0 && strcmp(method, "cname") != 0))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/api/dcv/v1/validation/submit/domain/%s",
+	    method);
+	return dcv_launch((struct sca *)base, domain, cb, arg, dcv_submit_done,
+	    dcv_body(domain), path);
+}
+
+static void
+domain_create_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	struct acme_ca_dcv d = {0};
+
+	/* -700: somebody created it meanwhile; the goal holds */
+	if (cc == CURLE_OK &&
+	    ((status >= 200 && status < 300) ||
+	        (status == 400 && op->err.code == -700))) {
+		d.domain = op->cn;
+		res.status = ACME_CA_OK;
+		res.http_status = status;
+		res.dcv = &d;
+		op_finish(op, &res);
+		return;
+	}
+	op_fail(op, cc, status);
+}
+
+static int
+sectigo_domain_create(
+    struct acme_ca *base, const char *domain, acme_ca_cb *cb, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	json_t *o;
+	char *body;
+
+	o = json_pack("{s:s, s:s, s:b, s:[{s:I, s:[s], s:[s,s,s]}]}", "name",
+	    domain, "description", "added by acmebridge for ACME orders",
+	    "active", 1, "delegations", "orgId", (json_int_t)ca->org_id,
+	    "certTypes", "SSL", "domainCertificateRequestPrivileges", "DOMAIN",
+	    "SUBDOMAIN", "WILDCARD_1ST_LEVEL");
+	body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (body == NULL)
+		return -ENOMEM;
+	return dcv_launch(
+	    ca, domain, cb, arg, domain_create_done, body, "/api/domain/v1");
+}
+
+static void domain_list_done(struct op *op, CURLcode cc, long status);
+
+/* Ask for the next candidate: op->tag holds the name being looked up,
+ * op->cn the suffix tried now. */
+static int
+domain_try(struct op *op)
+{
+	char *q = sectigo_urlencode(op->cn);
+	int rc;
+
+	if (q == NULL)
+		return -ENOMEM;
+	rc = op_request(op, "GET", NULL, domain_list_done,
+	    "/api/domain/v1?name=%s&size=10", q);
+	free(q);
+	return rc;
+}
+
+static void
+domain_detail_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	struct acme_ca_dcv d = {0};
+	json_t *root;
+	const char *vs;
+
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	root = resp_json(op);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		op_fail(op, cc, 0);
+		return;
+	}
+	vs = json_string_value(json_object_get(root, "validationStatus"));
+	d.domain = op->cn;
+	d.status = vs;
+	d.validated = vs != NULL && strcasecmp(vs, "VALIDATED") == 0;
+	d.expires =
+	    scm_date(json_string_value(json_object_get(root, "dcvExpiration")));
+	res.status = ACME_CA_OK;
+	res.http_status = status;
+	res.dcv = &d;
+	op_finish(op, &res);
+	json_decref(root);
+}
+
+static void
+domain_list_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	json_t *root, *item;
+	const char *dot;
+	long id = -1;
+	size_t i;
+
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	root = resp_json(op);
+	json_array_foreach(root, i, item) {
+		const char *n =
+		    json_string_value(json_object_get(item, "name"));
+		if (n != NULL && strcasecmp(n, op->cn) == 0)
+			id = json_ssl_id(item, "id");
+	}
+	json_decref(root);
+	if (id > 0) {
+		if (op_request(op, "GET", NULL, domain_detail_done,
+		        "/api/domain/v1/%ld", id) < 0) {
+			op_fail_internal(op, "out of memory");
+			return;
+		}
+		op_continue(op);
+		return;
+	}
+	/* not held: try the parent, down to a name of two labels */
+	dot = strchr(op->cn, '.');
+	if (dot == NULL || strchr(dot + 1, '.') == NULL) {
+		res.status = ACME_CA_NOTFOUND;
+		res.http_status = status;
+		op_finish(op, &res);
+		return;
+	}
+	memmove(op->cn, dot + 1, strlen(dot + 1) + 1);
+	if (domain_try(op) < 0) {
+		op_fail_internal(op, "out of memory");
+		return;
+	}
+	op_continue(op);
+}
+
+static int
+sectigo_domain_find(
+    struct acme_ca *base, const char *name, acme_ca_cb *cb, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+
+	if (name != NULL && strncmp(name, "*.", 2) == 0)
+		name += 2;
+	if (cb == NULL || !dcv_domain_ok(name))
+		return -EINVAL;
+	op = op_new(ca, OP_DCV, cb, arg);
+	if (op == NULL)
+		return -ENOMEM;
+	op->cn = strdup(name);
+	if (op->cn == NULL || domain_try(op) < 0) {
+		op_release(op);
+		return -ENOMEM;
+	}
+	return op_launch(op);
+}
+
 static const struct acme_ca_ops sectigo_ops = {
     .version = ACME_CA_OPS_V1,
     .name = "sectigo",
@@ -1854,6 +2222,11 @@ static const struct acme_ca_ops sectigo_ops = {
     .collect = sectigo_collect,
     .revoke = sectigo_revoke,
     .free = ca_free,
+    .domain_find = sectigo_domain_find,
+    .domain_create = sectigo_domain_create,
+    .dcv_status = sectigo_dcv_status,
+    .dcv_start = sectigo_dcv_start,
+    .dcv_submit = sectigo_dcv_submit,
 };
 
 static int

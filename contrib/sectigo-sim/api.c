@@ -722,6 +722,8 @@ sim_api_enroll(struct sim_req *r)
 		    r, 400, -7, "subjAltNames is required but missing.");
 		goto out;
 	}
+	if (sim_dcv_check_names(r, sans) != 0)
+		goto out;
 	cn = csr.cn != NULL ? csr.cn
 	                    : json_string_value(json_array_get(sans, 0));
 

@@ -50,7 +50,7 @@ sim_ctl_stats(struct sim_req *r)
 		}
 	}
 	o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-	              " s:I, s:i, s:I, s:I, s:o}",
+	              " s:I, s:i, s:I, s:I, s:o, s:o}",
 	    "enroll_calls", (json_int_t)sim->count[SIM_CNT_ENROLL],
 	    "enrollments", (json_int_t)sim->enrollments,
 	    "duplicate_csr_enrollments", (json_int_t)sim->duplicate_csr,
@@ -63,7 +63,8 @@ sim_ctl_stats(struct sim_req *r)
 	    (json_int_t)sim->count[SIM_CNT_LIST], "auth_failures",
 	    (json_int_t)sim->count[SIM_CNT_AUTH_FAIL], "hang_enrolls",
 	    sim->hang_enrolls, "held_requests", (json_int_t)held, "tokens_live",
-	    (json_int_t)sim_tokens_live(sim), "certificates", certs);
+	    (json_int_t)sim_tokens_live(sim), "certificates", certs, "dcv",
+	    sim_dcv_stats(sim));
 	sim_reply_json(r, 200, o);
 }
 
@@ -258,9 +259,15 @@ sim_ctl_control(struct sim_req *r)
 			if (!json_is_boolean(v))
 				goto bad_value;
 		} else if (strcmp(key, "fail_next") != 0) {
-			snprintf(err, sizeof(err), "unknown control '%s'", key);
-			control_error(r, err);
-			goto out;
+			int dc =
+			    sim_dcv_control(sim, key, v, 0, err, sizeof(err));
+			if (dc == 1)
+				snprintf(err, sizeof(err),
+				    "unknown control '%s'", key);
+			if (dc != 0) {
+				control_error(r, err);
+				goto out;
+			}
 		}
 	}
 	expire = json_is_true(json_object_get(body, "expire_tokens"));
@@ -303,6 +310,8 @@ sim_ctl_control(struct sim_req *r)
 	}
 	if (clear)
 		sim_fail_rules_clear(sim);
+	json_object_foreach(body, key, v)
+		(void)sim_dcv_control(sim, key, v, 1, err, sizeof(err));
 	while ((rule = TAILQ_FIRST(&rules)) != NULL) {
 		TAILQ_REMOVE(&rules, rule, entry);
 		TAILQ_INSERT_TAIL(&sim->fail_rules, rule, entry);

@@ -29,6 +29,7 @@
 #define M_GET EVHTTP_REQ_GET
 #define M_POST EVHTTP_REQ_POST
 #define M_HEAD EVHTTP_REQ_HEAD
+#define M_DELETE EVHTTP_REQ_DELETE
 
 /** One endpoint. */
 struct route {
@@ -76,6 +77,26 @@ static const struct route routes[] = {
         sim_api_replace},
     {"api/ssl/v1|v2/#", M_GET, R_AUTH | R_INJECT, SIM_CNT_DETAILS,
         sim_api_details},
+    {"api/domain/v1", M_GET, R_AUTH | R_INJECT, SIM_CNT_NONE,
+        sim_api_domain_list},
+    {"api/domain/v1", M_POST, R_AUTH | R_INJECT, SIM_CNT_NONE,
+        sim_api_domain_create},
+    {"api/domain/v1/#", M_GET, R_AUTH | R_INJECT, SIM_CNT_NONE,
+        sim_api_domain_get},
+    {"api/domain/v1/#", M_DELETE, R_AUTH | R_INJECT, SIM_CNT_NONE,
+        sim_api_domain_delete},
+    {"api/dcv/v1|v2/validation", M_GET, R_AUTH | R_INJECT, SIM_CNT_NONE,
+        sim_api_dcv_list},
+    {"api/dcv/v1|v2/validation/status", M_POST, R_AUTH | R_INJECT, SIM_CNT_NONE,
+        sim_api_dcv_status},
+    {"api/dcv/v1|v2/validation/start/domain/*", M_POST, R_AUTH | R_INJECT,
+        SIM_CNT_NONE, sim_api_dcv_start},
+    {"api/dcv/v1|v2/validation/submit/domain/*", M_POST, R_AUTH | R_INJECT,
+        SIM_CNT_NONE, sim_api_dcv_submit},
+    {"api/dcv/v1|v2/validation/clear", M_POST, R_AUTH | R_INJECT, SIM_CNT_NONE,
+        sim_api_dcv_clear},
+    {"api/dcv/v1|v2/validation/delete", M_POST, R_AUTH | R_INJECT, SIM_CNT_NONE,
+        sim_api_dcv_delete},
     {"api/ssl/v1|v2", M_GET | M_HEAD, R_AUTH | R_INJECT, SIM_CNT_LIST,
         sim_api_list},
 };

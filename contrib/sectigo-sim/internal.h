@@ -30,21 +30,27 @@ struct sim_store;
 
 /** Command-line configuration; strings are owned. */
 struct sim_conf {
-	char *state_dir;      /* --state-dir */
-	char *listen_host;    /* host part of --listen */
-	unsigned listen_port; /* port part of --listen, 0 = any free port */
-	char *client_id;      /* --client-id (OAuth2) */
-	char *client_secret;  /* --client-secret (OAuth2) */
-	char *login;          /* --login (header auth) */
-	char *password;       /* --password (header auth) */
-	char *customer_uri;   /* --customer-uri (header auth) */
-	long org_id;          /* --org-id; its department is org_id + 1 */
-	long cert_type;       /* --cert-type: id of the main profile */
-	int pending_polls;    /* --pending-polls */
-	int pending_seconds;  /* --pending-seconds */
-	int token_lifetime;   /* --token-lifetime, seconds */
-	int plain_http;       /* --plain-http: no TLS */
-	int no_db;            /* --no-db: keep certificates in memory only */
+	char *state_dir;        /* --state-dir */
+	char *listen_host;      /* host part of --listen */
+	unsigned listen_port;   /* port part of --listen, 0 = any free port */
+	char *client_id;        /* --client-id (OAuth2) */
+	char *client_secret;    /* --client-secret (OAuth2) */
+	char *login;            /* --login (header auth) */
+	char *password;         /* --password (header auth) */
+	char *customer_uri;     /* --customer-uri (header auth) */
+	long org_id;            /* --org-id; its department is org_id + 1 */
+	long cert_type;         /* --cert-type: id of the main profile */
+	int pending_polls;      /* --pending-polls */
+	int pending_seconds;    /* --pending-seconds */
+	int token_lifetime;     /* --token-lifetime, seconds */
+	int plain_http;         /* --plain-http: no TLS */
+	int no_db;              /* --no-db: keep certificates in memory only */
+	int require_dcv;        /* --require-dcv */
+	char *dns_resolver;     /* --dns-resolver HOST:PORT, or NULL */
+	int dcv_validity_days;  /* --dcv-validity-days (198) */
+	int dcv_check_attempts; /* --dcv-check-attempts (30) */
+	char **domains;         /* --domain NAME[:validated], repeatable */
+	size_t n_domains;
 };
 
 /** A certificate profile offered by GET /ssl/v1/types. */
@@ -123,6 +129,7 @@ struct sim {
 	TAILQ_HEAD(, sim_fail_rule) fail_rules; /* injected errors */
 	TAILQ_HEAD(, sim_hung) hung;            /* held-back requests */
 	struct event *hung_timer;               /* watches held-back peers */
+	struct sim_dcv *dcv;                    /* domains and DCV (dcv.c) */
 };
 
 /** One request being handled; lives for the duration of the callback. */
@@ -224,6 +231,33 @@ void sim_api_revoke_serial(struct sim_req *r);
 void sim_api_renew_by_id(struct sim_req *r);
 void sim_api_renew(struct sim_req *r);
 void sim_api_replace(struct sim_req *r);
+
+/* dcv.c: domains and domain control validation */
+
+int sim_dcv_init(struct sim *sim);
+void sim_dcv_free(struct sim *sim);
+/** --require-dcv: refuse (and reply) when a name lacks a current DCV.
+ * @return 0 when the names may be enrolled, -1 after an error reply */
+int sim_dcv_check_names(struct sim_req *r, const json_t *names);
+void sim_api_domain_list(struct sim_req *r);
+void sim_api_domain_get(struct sim_req *r);
+void sim_api_domain_create(struct sim_req *r);
+void sim_api_domain_delete(struct sim_req *r);
+void sim_api_dcv_status(struct sim_req *r);
+void sim_api_dcv_list(struct sim_req *r);
+void sim_api_dcv_start(struct sim_req *r);
+void sim_api_dcv_submit(struct sim_req *r);
+void sim_api_dcv_clear(struct sim_req *r);
+void sim_api_dcv_delete(struct sim_req *r);
+/**
+ * A /sim/control key of dcv.c ("advance_days", "add_domain"): checked,
+ * and applied when apply is 1.
+ * @return 0 ok, -1 bad value (err), 1 not a DCV key
+ */
+int sim_dcv_control(struct sim *sim, const char *key, json_t *v, int apply,
+    char *err, size_t errlen);
+/** The "dcv" object of /sim/stats. */
+json_t *sim_dcv_stats(struct sim *sim);
 
 /* control.c: test-only endpoints */
 

@@ -28,7 +28,9 @@ static const char usage_text[] =
     "           [--login L --password P] [--customer-uri URI]\n"
     "           [--org-id N] [--cert-type N] [--pending-polls N]\n"
     "           [--pending-seconds S] [--token-lifetime S] [--plain-http]\n"
-    "           [--no-db]\n"
+    "           [--no-db] [--domain NAME[:validated]]... [--require-dcv]\n"
+    "           [--dns-resolver HOST:PORT] [--dcv-validity-days N]\n"
+    "           [--dcv-check-attempts N]\n"
     "\n"
     "Simulates the Sectigo Certificate Manager (SCM) REST API over HTTPS.\n"
     "\n"
@@ -53,6 +55,16 @@ static const char usage_text[] =
     "  --token-lifetime S   OAuth2 token lifetime (default 300)\n"
     "  --plain-http         serve HTTP instead of HTTPS\n"
     "  --no-db              keep certificates in memory only\n"
+    "  --domain NAME[:validated]\n"
+    "                       an SCM domain (delegated to the org), DCV\n"
+    "                       already done with :validated; repeatable\n"
+    "  --require-dcv        refuse enrollments for names whose domain\n"
+    "                       has no current DCV (-1010 / -1137)\n"
+    "  --dns-resolver H:P   DCV submissions look the record up here\n"
+    "                       (without it they never validate)\n"
+    "  --dcv-validity-days N  validations last N days (default 198)\n"
+    "  --dcv-check-attempts N lookups, a second apart, before a DCV\n"
+    "                       order is REJECTED (default 30)\n"
     "  --help               this text\n"
     "\n"
     "API: /api/... and the same under /private/api/...; token endpoint\n"
@@ -101,6 +113,11 @@ enum {
 	OPT_TOKEN_LIFETIME,
 	OPT_PLAIN_HTTP,
 	OPT_NO_DB,
+	OPT_DOMAIN,
+	OPT_REQUIRE_DCV,
+	OPT_DNS_RESOLVER,
+	OPT_DCV_VALIDITY,
+	OPT_DCV_ATTEMPTS,
 	OPT_HELP,
 };
 
@@ -119,6 +136,11 @@ static const struct option long_options[] = {
     {"token-lifetime", required_argument, NULL, OPT_TOKEN_LIFETIME},
     {"plain-http", no_argument, NULL, OPT_PLAIN_HTTP},
     {"no-db", no_argument, NULL, OPT_NO_DB},
+    {"domain", required_argument, NULL, OPT_DOMAIN},
+    {"require-dcv", no_argument, NULL, OPT_REQUIRE_DCV},
+    {"dns-resolver", required_argument, NULL, OPT_DNS_RESOLVER},
+    {"dcv-validity-days", required_argument, NULL, OPT_DCV_VALIDITY},
+    {"dcv-check-attempts", required_argument, NULL, OPT_DCV_ATTEMPTS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -142,6 +164,10 @@ conf_free(struct sim_conf *c)
 	free(c->login);
 	secret_free(c->password);
 	free(c->customer_uri);
+	free(c->dns_resolver);
+	for (size_t i = 0; i < c->n_domains; i++)
+		free(c->domains[i]);
+	free(c->domains);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -225,6 +251,8 @@ parse_args(int argc, char **argv, struct sim_conf *c)
 	c->pending_polls = 2;
 	c->pending_seconds = 0;
 	c->token_lifetime = 300;
+	c->dcv_validity_days = 198;
+	c->dcv_check_attempts = 30;
 
 	while (rc == 0 &&
 	    (ch = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
@@ -283,6 +311,36 @@ parse_args(int argc, char **argv, struct sim_conf *c)
 			break;
 		case OPT_NO_DB:
 			c->no_db = 1;
+			break;
+		case OPT_DOMAIN: {
+			char **d = realloc(c->domains,
+			    (c->n_domains + 1) * sizeof(*c->domains));
+			if (d == NULL ||
+			    (d[c->n_domains] = strdup(optarg)) == NULL) {
+				rc = -1;
+				if (d != NULL)
+					c->domains = d;
+				break;
+			}
+			c->domains = d;
+			c->n_domains++;
+			break;
+		}
+		case OPT_REQUIRE_DCV:
+			c->require_dcv = 1;
+			break;
+		case OPT_DNS_RESOLVER:
+			rc = set_str(&c->dns_resolver, optarg);
+			break;
+		case OPT_DCV_VALIDITY:
+			rc = parse_int_opt(
+			    "dcv-validity-days", optarg, 1, 3650, &v);
+			c->dcv_validity_days = (int)v;
+			break;
+		case OPT_DCV_ATTEMPTS:
+			rc = parse_int_opt(
+			    "dcv-check-attempts", optarg, 1, 3600, &v);
+			c->dcv_check_attempts = (int)v;
 			break;
 		case OPT_HELP:
 		case 'h':
@@ -407,6 +465,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "sectigo-sim: cannot install signals\n");
 		goto out;
 	}
+	if (sim_dcv_init(&sim) != 0)
+		goto out;
 	if (sim_http_start(&sim) != 0)
 		goto out;
 	if (write_port_file(&sim) != 0)
@@ -427,6 +487,7 @@ out:
 	sim_http_stop(&sim);
 	sim_tokens_clear(&sim);
 	sim_fail_rules_clear(&sim);
+	sim_dcv_free(&sim);
 	if (ev_term != NULL)
 		event_free(ev_term);
 	if (ev_int != NULL)

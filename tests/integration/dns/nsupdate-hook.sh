@@ -4,7 +4,8 @@
 # (present|cleanup FQDN VALUE) carried out with nsupdate against the test
 # BIND9. Reads NSUPDATE_SERVER, NSUPDATE_PORT and NSUPDATE_KEY (passed
 # through the connector's pass_env). HOOK_SLEEP makes it hang (timeout
-# test); HOOK_REFUSE makes it exit 2 (refused).
+# test); HOOK_REFUSE makes it exit 2 (refused); HOOK_NOOP makes it claim
+# success and publish nothing (a record that never appears).
 set -eu
 verb=$1 fqdn=$2 value=$3
 echo "hook: $verb $fqdn $ACMEBRIDGE_TYPE zone=$ACMEBRIDGE_ZONE ttl=$ACMEBRIDGE_TTL"
@@ -13,6 +14,7 @@ if [ -n "${HOOK_REFUSE:-}" ]; then
 	echo "hook: refusing on purpose" >&2
 	exit 2
 fi
+[ -z "${HOOK_NOOP:-}" ] || exit 0
 case $ACMEBRIDGE_TYPE in
 TXT)
 	# zone-file presentation: quote, escape backslash and double quote

@@ -1,0 +1,744 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The simulator's domains (/api/domain/v1) and domain control validation
+ * (/api/dcv/v1|v2/validation), in memory.
+ *
+ * Choices where the SCM reference says "unknown" (written down here, the
+ * one place that decides them):
+ * - A DCV request for a name SCM does not hold answers 400 -727 ("does not
+ *   exist"); for a name under a held domain, 400 -723 (not high level).
+ * - Submit (TXT, CNAME) starts checks: the record is looked up with a real
+ *   DNS query at --dns-resolver, once a second, --dcv-check-attempts times.
+ *   Found: VALIDATED, validation date today, expiry today +
+ *   --dcv-validity-days (198, Sectigo's reuse period since 2026-03).
+ *   Never found: NOT_VALIDATED with order status REJECTED. Without
+ *   --dns-resolver a submission stays SUBMITTED.
+ * - The TXT point is 32 random printable characters, punctuation included
+ *   (backslash, quote, |, ;, backquote), as in Sectigo's example.
+ * - --require-dcv: an enrollment naming a domain whose covering SCM domain
+ *   is missing answers -1010 ("not allowed"); one whose domain has no
+ *   current validation answers -1137.
+ * - Moving the clock ("advance_days" control) ages every stored
+ *   validation by that many days: dates move back, so a client on the
+ *   real clock sees what it would see that many days later.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/rand.h>
+
+#include "contrib/sectigo-sim/internal.h"
+#include "dns/resolve.h"
+
+#define DCV_DOMAINS_MAX 1024
+
+enum dcv_order { ORD_NOT_INITIATED, ORD_SUBMITTED, ORD_REJECTED };
+
+struct sim_domain {
+	long id;
+	char name[256];
+	int validated;
+	time_t validated_at, expires;
+	char method[24];      /* validationMethod, e.g. DNSTXT_RANDOM_VALUE */
+	enum dcv_order order; /* DCV order status */
+	char mode[8];         /* orderMode: TXT | CNAME */
+	char host[300];       /* record name, with the final dot */
+	char point[300];      /* TXT value or CNAME target (final dot) */
+	int checks_left;
+	struct event *check_ev;
+	struct sim *sim;
+};
+
+struct sim_dcv {
+	struct sim_domain *d[DCV_DOMAINS_MAX];
+	size_t n;
+	long next_id;
+	struct dns_resolver *res;
+	unsigned long submits, checks, validated, rejected;
+};
+
+static const char *
+order_str(enum dcv_order o)
+{
+	return o == ORD_SUBMITTED ? "SUBMITTED"
+	    : o == ORD_REJECTED   ? "REJECTED"
+	                          : "NOT_INITIATED";
+}
+
+static void
+lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static struct sim_domain *
+find(struct sim *sim, const char *name)
+{
+	for (size_t i = 0; i < sim->dcv->n; i++)
+		if (strcasecmp(sim->dcv->d[i]->name, name) == 0)
+			return sim->dcv->d[i];
+	return NULL;
+}
+
+static struct sim_domain *
+find_id(struct sim *sim, long id)
+{
+	for (size_t i = 0; i < sim->dcv->n; i++)
+		if (sim->dcv->d[i]->id == id)
+			return sim->dcv->d[i];
+	return NULL;
+}
+
+/* The held domain that is name or a parent of it. */
+static struct sim_domain *
+covering(struct sim *sim, const char *name)
+{
+	const char *p = name;
+
+	if (strncmp(p, "*.", 2) == 0)
+		p += 2;
+	while (p != NULL && *p != '\0') {
+		struct sim_domain *d = find(sim, p);
+		if (d != NULL)
+			return d;
+		p = strchr(p, '.');
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+static int
+current(const struct sim_domain *d)
+{
+	return d->validated && time(NULL) < d->expires;
+}
+
+static const char *
+status_str(const struct sim_domain *d)
+{
+	return current(d)  ? "VALIDATED"
+	    : d->validated ? "EXPIRED"
+	                   : "NOT_VALIDATED";
+}
+
+static struct sim_domain *
+domain_add(struct sim *sim, const char *name, int validated)
+{
+	struct sim_dcv *v = sim->dcv;
+	struct sim_domain *d;
+
+	if (v->n >= DCV_DOMAINS_MAX || strlen(name) < 4 || strlen(name) > 255)
+		return NULL;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return NULL;
+	d->sim = sim;
+	d->id = v->next_id++;
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	lower(d->name);
+	if (validated) {
+		d->validated = 1;
+		d->validated_at = time(NULL);
+		d->expires = d->validated_at +
+		    (time_t)sim->conf->dcv_validity_days * 86400;
+		snprintf(d->method, sizeof(d->method), "DNSTXT_RANDOM_VALUE");
+	}
+	v->d[v->n++] = d;
+	return d;
+}
+
+static void
+domain_free(struct sim_domain *d)
+{
+	if (d->check_ev != NULL)
+		event_free(d->check_ev);
+	free(d);
+}
+
+int
+sim_dcv_init(struct sim *sim)
+{
+	sim->dcv = calloc(1, sizeof(*sim->dcv));
+	if (sim->dcv == NULL)
+		return -1;
+	sim->dcv->next_id = 400;
+	if (sim->conf->dns_resolver != NULL) {
+		sim->dcv->res =
+		    dns_resolver_new(sim->base, sim->conf->dns_resolver, 1000);
+		if (sim->dcv->res == NULL) {
+			fprintf(stderr,
+			    "sectigo-sim: --dns-resolver: bad address %s\n",
+			    sim->conf->dns_resolver);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < sim->conf->n_domains; i++) {
+		char name[260];
+		const char *spec = sim->conf->domains[i];
+		const char *colon = strchr(spec, ':');
+		int validated =
+		    colon != NULL && strcmp(colon, ":validated") == 0;
+
+		snprintf(name, sizeof(name), "%.*s",
+		    (int)(colon ? (size_t)(colon - spec) : strlen(spec)), spec);
+		if (domain_add(sim, name, validated) == NULL) {
+			fprintf(stderr, "sectigo-sim: --domain %s: refused\n",
+			    spec);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+sim_dcv_free(struct sim *sim)
+{
+	if (sim->dcv == NULL)
+		return;
+	dns_resolver_free(sim->dcv->res);
+	for (size_t i = 0; i < sim->dcv->n; i++)
+		domain_free(sim->dcv->d[i]);
+	free(sim->dcv);
+	sim->dcv = NULL;
+}
+
+/* ---- enrollment check ---- */
+
+int
+sim_dcv_check_names(struct sim_req *r, const json_t *names)
+{
+	size_t i;
+	json_t *v;
+
+	if (!r->sim->conf->require_dcv)
+		return 0;
+	json_array_foreach(names, i, v) {
+		const char *n = json_string_value(v);
+		struct sim_domain *d;
+
+		if (n == NULL || strspn(n, "0123456789.") == strlen(n) ||
+		    strchr(n, ':') != NULL)
+			continue; /* IP addresses: no domain validation */
+		d = covering(r->sim, n);
+		if (d == NULL) {
+			sim_reply_error(
+			    r, 400, -1010, "Domain '%s' is not allowed.", n);
+			return -1;
+		}
+		if (!current(d)) {
+			sim_reply_error(r, 400, -1137,
+			    "The domain(s) %s have not been validated under "
+			    "the DCV procedure.",
+			    d->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- the record check ---- */
+
+static void check_soon(struct sim_domain *d);
+
+static void
+on_lookup(void *arg, const struct dns_answer *a)
+{
+	struct sim_domain *d = arg;
+	char want[300];
+	int found = 0;
+
+	snprintf(want, sizeof(want), "%s", d->point);
+	if (strcmp(d->mode, "CNAME") == 0) {
+		size_t n = strlen(want);
+		if (n > 0 && want[n - 1] == '.')
+			want[n - 1] = '\0';
+		lower(want);
+	}
+	for (size_t i = 0; a->rc == 0 && i < a->n; i++)
+		if (a->lens[i] == strlen(want) &&
+		    memcmp(a->vals[i], want, a->lens[i]) == 0)
+			found = 1;
+	d->sim->dcv->checks++;
+	if (found) {
+		d->validated = 1;
+		d->validated_at = time(NULL);
+		d->expires = d->validated_at +
+		    (time_t)d->sim->conf->dcv_validity_days * 86400;
+		snprintf(d->method, sizeof(d->method), "%s",
+		    strcmp(d->mode, "CNAME") == 0 ? "CNAME_CSR_HASH"
+		                                  : "DNSTXT_RANDOM_VALUE");
+		d->order = ORD_NOT_INITIATED;
+		d->sim->dcv->validated++;
+		fprintf(stderr, "sectigo-sim: dcv %s: validated (%s found)\n",
+		    d->name, d->mode);
+		return;
+	}
+	if (--d->checks_left <= 0) {
+		d->order = ORD_REJECTED;
+		d->sim->dcv->rejected++;
+		fprintf(stderr,
+		    "sectigo-sim: dcv %s: rejected (%s %s not "
+		    "found)\n",
+		    d->name, d->mode, d->host);
+		return;
+	}
+	check_soon(d);
+}
+
+static void
+on_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim_domain *d = arg;
+	char host[300];
+	size_t n;
+
+	(void)fd;
+	(void)what;
+	snprintf(host, sizeof(host), "%s", d->host);
+	n = strlen(host);
+	if (n > 0 && host[n - 1] == '.')
+		host[n - 1] = '\0';
+	if (dns_query(d->sim->dcv->res, host,
+	        strcmp(d->mode, "CNAME") == 0 ? 5 : 16, 0, on_lookup, d) != 0)
+		check_soon(d);
+}
+
+static void
+check_soon(struct sim_domain *d)
+{
+	struct timeval tv = {1, 0};
+
+	if (d->check_ev == NULL)
+		d->check_ev = evtimer_new(d->sim->base, on_check, d);
+	if (d->check_ev != NULL)
+		evtimer_add(d->check_ev, &tv);
+}
+
+/* ---- helpers ---- */
+
+static void
+random_hex(char *out, size_t nbytes)
+{
+	unsigned char b[32];
+
+	RAND_bytes(b, (int)nbytes);
+	for (size_t i = 0; i < nbytes; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+/* 32 printable characters, punctuation included. */
+static void
+random_point(char *out)
+{
+	static const char set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+	                          "qrstuvwxyz0123456789!#$%&()*+,-./:;<=>?@["
+	                          "\\]^_`{|}~\"'";
+	unsigned char b[32];
+
+	RAND_bytes(b, sizeof(b));
+	for (size_t i = 0; i < 32; i++)
+		out[i] = set[b[i] % (sizeof(set) - 1)];
+	/* always some of the hard ones: escaping must be right */
+	out[3] = '\\';
+	out[11] = '|';
+	out[17] = ';';
+	out[23] = '`';
+	out[32] = '\0';
+}
+
+static char *
+date_str(time_t t, char *buf)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 11, "%Y-%m-%d", &tm);
+	return buf;
+}
+
+/* The domain named by the request body, or an error reply. */
+static struct sim_domain *
+body_domain(struct sim_req *r, json_t **body)
+{
+	const char *name;
+	struct sim_domain *d;
+
+	*body = sim_req_json(r);
+	name = json_string_value(json_object_get(*body, "domain"));
+	if (name == NULL || strlen(name) < 3 || strlen(name) > 255) {
+		sim_reply_error(r, 400, -1002, "Cannot parse message body");
+		return NULL;
+	}
+	d = find(r->sim, name);
+	if (d != NULL)
+		return d;
+	if (covering(r->sim, name) != NULL)
+		sim_reply_error(r, 400, -723,
+		    "%s is not a high-level domain. Only high-level domains "
+		    "can be validated.",
+		    name);
+	else
+		sim_reply_error(
+		    r, 400, -727, "The domain '%s' does not exist.", name);
+	return NULL;
+}
+
+/* ---- domain API ---- */
+
+void
+sim_api_domain_list(struct sim_req *r)
+{
+	const char *name = sim_req_query(r, "name");
+	json_t *a = json_array();
+	char total[24];
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->sim->dcv->n; i++) {
+		struct sim_domain *d = r->sim->dcv->d[i];
+		if (name != NULL && strcasecmp(name, d->name) != 0)
+			continue;
+		json_array_append_new(a,
+		    json_pack("{s:I, s:s}", "id", (json_int_t)d->id, "name",
+		        d->name));
+		n++;
+	}
+	snprintf(total, sizeof(total), "%zu", n);
+	sim_set_header(r, "X-Total-Count", total);
+	sim_reply_json(r, 200, a);
+}
+
+void
+sim_api_domain_get(struct sim_req *r)
+{
+	struct sim_domain *d = find_id(r->sim, strtol(r->seg[3], NULL, 10));
+	char v[16], e[16];
+	json_t *o;
+
+	if (d == NULL) {
+		sim_reply_error(
+		    r, 404, -727, "The domain '%s' does not exist.", r->seg[3]);
+		return;
+	}
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:[{s:I, s:[s], s:[s,s,s],"
+	              " s:s}]}",
+	    "id", (json_int_t)d->id, "name", d->name, "delegationStatus",
+	    "ACTIVE", "state", "ACTIVE", "validationStatus", status_str(d),
+	    "delegations", "orgId", (json_int_t)r->sim->conf->org_id,
+	    "certTypes", "SSL", "domainCertificateRequestPrivileges", "DOMAIN",
+	    "SUBDOMAIN", "WILDCARD_1ST_LEVEL", "status", "ACTIVE");
+	if (o != NULL && d->validated) {
+		json_object_set_new(
+		    o, "validationMethod", json_string(d->method));
+		json_object_set_new(o, "dcvValidation",
+		    json_string(date_str(d->validated_at, v)));
+		json_object_set_new(
+		    o, "dcvExpiration", json_string(date_str(d->expires, e)));
+	}
+	sim_reply_json(r, 200, o);
+}
+
+void
+sim_api_domain_create(struct sim_req *r)
+{
+	json_t *body = sim_req_json(r);
+	const char *name = json_string_value(json_object_get(body, "name"));
+	json_t *dl = json_object_get(body, "delegations");
+	struct sim_domain *d;
+	char loc[512], nm[260];
+
+	if (name == NULL || strlen(name) < 4 || strlen(name) > 255 ||
+	    !json_is_array(dl) || json_array_size(dl) == 0) {
+		sim_reply_error(r, 400, -1002,
+		    "Cannot parse message body: name (4..255) and "
+		    "delegations (at least one) are required");
+		goto out;
+	}
+	snprintf(nm, sizeof(nm), "%s", name);
+	lower(nm);
+	if (find(r->sim, nm) != NULL) {
+		sim_reply_error(r, 400, -700, "Such domain already exists");
+		goto out;
+	}
+	d = domain_add(r->sim, nm, 0);
+	if (d == NULL) {
+		sim_reply_error(r, 400, -1002, "Cannot add the domain");
+		goto out;
+	}
+	snprintf(loc, sizeof(loc), "/api/domain/v1/%ld", d->id);
+	sim_set_header(r, "Location", loc);
+	sim_reply_empty(r, 201);
+out:
+	json_decref(body);
+}
+
+void
+sim_api_domain_delete(struct sim_req *r)
+{
+	long id = strtol(r->seg[3], NULL, 10);
+	struct sim_dcv *v = r->sim->dcv;
+
+	for (size_t i = 0; i < v->n; i++)
+		if (v->d[i]->id == id) {
+			domain_free(v->d[i]);
+			v->d[i] = v->d[--v->n];
+			sim_reply_empty(r, 204);
+			return;
+		}
+	sim_reply_error(r, 404, -727, "The domain '%ld' does not exist.", id);
+}
+
+/* ---- DCV API ---- */
+
+static json_t *
+status_json(const struct sim_domain *d)
+{
+	char v[16], e[16];
+	json_t *o = json_pack("{s:s, s:s}", "status", status_str(d),
+	    "orderStatus", order_str(d->order));
+
+	if (o == NULL)
+		return NULL;
+	if (d->validated) {
+		json_object_set_new(o, "validationDate",
+		    json_string(date_str(d->validated_at, v)));
+		json_object_set_new(
+		    o, "expirationDate", json_string(date_str(d->expires, e)));
+	}
+	if (d->mode[0] != '\0') {
+		json_object_set_new(o, "orderMode", json_string(d->mode));
+		json_object_set_new(o, "host", json_string(d->host));
+		json_object_set_new(o, "point", json_string(d->point));
+	}
+	return o;
+}
+
+void
+sim_api_dcv_status(struct sim_req *r)
+{
+	json_t *body;
+	struct sim_domain *d = body_domain(r, &body);
+
+	if (d != NULL)
+		sim_reply_json(r, 200, status_json(d));
+	json_decref(body);
+}
+
+void
+sim_api_dcv_list(struct sim_req *r)
+{
+	json_t *a = json_array();
+	char total[24], e[16];
+
+	for (size_t i = 0; i < r->sim->dcv->n; i++) {
+		struct sim_domain *d = r->sim->dcv->d[i];
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "domain", d->name,
+		    "dcvStatus", status_str(d), "dcvOrderStatus",
+		    order_str(d->order), "dcvMethod",
+		    d->method[0] ? d->method : "DNSTXT_RANDOM_VALUE");
+		if (o != NULL && d->validated)
+			json_object_set_new(o, "expirationDate",
+			    json_string(date_str(d->expires, e)));
+		json_array_append_new(a, o);
+	}
+	snprintf(total, sizeof(total), "%zu", r->sim->dcv->n);
+	sim_set_header(r, "X-Total-Count", total);
+	sim_reply_json(r, 200, a);
+}
+
+/* The method is the path's last segment. */
+static const char *
+method_seg(const struct sim_req *r)
+{
+	return r->nseg > 0 ? r->seg[r->nseg - 1] : "";
+}
+
+void
+sim_api_dcv_start(struct sim_req *r)
+{
+	const char *m = method_seg(r);
+	json_t *body;
+	struct sim_domain *d;
+	char md5[33], sha1[33], sha2[33];
+
+	if (strcmp(m, "txt") == 0) {
+		/* TXT needs no start: submit directly */
+		json_decref(sim_req_json(r));
+		sim_reply_json(r, 200,
+		    json_pack("{s:s}", "message",
+		        "DNS TXT domain validation method does not require "
+		        "start operation"));
+		return;
+	}
+	if (strcmp(m, "cname") != 0) {
+		sim_reply_error(r, 400, -1603,
+		    "Error while validating the domain: method %s is not "
+		    "offered by this simulator",
+		    m);
+		return;
+	}
+	d = body_domain(r, &body);
+	if (d == NULL)
+		goto out;
+	random_hex(md5, 16);
+	random_hex(sha1, 16);
+	random_hex(sha2, 16);
+	snprintf(d->mode, sizeof(d->mode), "CNAME");
+	snprintf(d->host, sizeof(d->host), "_%s.%s.", md5, d->name);
+	snprintf(d->point, sizeof(d->point), "%s.%s.sectigo.com.", sha1, sha2);
+	d->order = ORD_NOT_INITIATED;
+	sim_reply_json(r, 200,
+	    json_pack("{s:s, s:s}", "host", d->host, "point", d->point));
+out:
+	json_decref(body);
+}
+
+void
+sim_api_dcv_submit(struct sim_req *r)
+{
+	const char *m = method_seg(r);
+	json_t *body, *o;
+	struct sim_domain *d = body_domain(r, &body);
+
+	if (d == NULL)
+		goto out;
+	if (strcmp(m, "txt") == 0) {
+		if (strcmp(d->mode, "TXT") != 0 || d->order != ORD_SUBMITTED) {
+			snprintf(d->mode, sizeof(d->mode), "TXT");
+			snprintf(d->host, sizeof(d->host),
+			    "_pki-validation.%s.", d->name);
+			random_point(d->point);
+		}
+	} else if (strcmp(m, "cname") == 0) {
+		if (strcmp(d->mode, "CNAME") != 0) {
+			sim_reply_error(r, 400, -724,
+			    "The request for '%s' cannot be processed since "
+			    "it's domain validation status is %s (start the "
+			    "CNAME validation first)",
+			    d->name, status_str(d));
+			goto out;
+		}
+	} else {
+		sim_reply_error(r, 400, -1603,
+		    "Error while validating the domain %s: method %s", d->name,
+		    m);
+		goto out;
+	}
+	d->order = ORD_SUBMITTED;
+	r->sim->dcv->submits++;
+	if (r->sim->dcv->res != NULL) {
+		d->checks_left = r->sim->conf->dcv_check_attempts;
+		check_soon(d);
+	}
+	o = json_pack("{s:s, s:s, s:s, s:s}", "status", status_str(d),
+	    "orderStatus", order_str(d->order), "message",
+	    "Submitted successfully", "orderBackendId", "100500");
+	if (o != NULL && strcmp(m, "txt") == 0) {
+		json_object_set_new(o, "host", json_string(d->host));
+		json_object_set_new(o, "point", json_string(d->point));
+	}
+	sim_reply_json(r, 200, o);
+out:
+	json_decref(body);
+}
+
+void
+sim_api_dcv_clear(struct sim_req *r)
+{
+	json_t *body;
+	struct sim_domain *d = body_domain(r, &body);
+	char msg[128];
+
+	if (d != NULL) {
+		if (d->check_ev != NULL)
+			evtimer_del(d->check_ev);
+		d->order = ORD_NOT_INITIATED;
+		d->mode[0] = d->host[0] = d->point[0] = '\0';
+		snprintf(msg, sizeof(msg),
+		    "DCV status: %s; DCV order status: NOT_INITIATED",
+		    status_str(d));
+		sim_reply_json(r, 200,
+		    json_pack("{s:s, s:s, s:s}", "status", status_str(d),
+		        "orderStatus", "NOT_INITIATED", "message", msg));
+	}
+	json_decref(body);
+}
+
+void
+sim_api_dcv_delete(struct sim_req *r)
+{
+	json_t *body;
+	struct sim_domain *d = body_domain(r, &body);
+
+	if (d != NULL) {
+		d->validated = 0;
+		d->order = ORD_NOT_INITIATED;
+		d->mode[0] = '\0';
+		sim_reply_empty(r, 200);
+	}
+	json_decref(body);
+}
+
+/* ---- control and stats ---- */
+
+int
+sim_dcv_control(struct sim *sim, const char *key, json_t *v, int apply,
+    char *err, size_t errlen)
+{
+	if (strcmp(key, "advance_days") == 0) {
+		json_int_t n = json_integer_value(v);
+
+		if (!json_is_integer(v) || n < 1 || n > 3650) {
+			snprintf(err, errlen, "advance_days: 1..3650");
+			return -1;
+		}
+		for (size_t i = 0; apply && i < sim->dcv->n; i++) {
+			sim->dcv->d[i]->validated_at -= (time_t)n * 86400;
+			sim->dcv->d[i]->expires -= (time_t)n * 86400;
+		}
+		return 0;
+	}
+	if (strcmp(key, "add_domain") == 0) {
+		const char *name =
+		    json_string_value(json_object_get(v, "name"));
+		int val = json_is_true(json_object_get(v, "validated"));
+
+		if (name == NULL) {
+			snprintf(err, errlen, "add_domain: {\"name\": ...}");
+			return -1;
+		}
+		if (apply && find(sim, name) == NULL &&
+		    domain_add(sim, name, val) == NULL) {
+			snprintf(err, errlen, "add_domain: refused");
+			return -1;
+		}
+		return 0;
+	}
+	return 1; /* not ours */
+}
+
+json_t *
+sim_dcv_stats(struct sim *sim)
+{
+	json_t *doms = json_array();
+
+	for (size_t i = 0; i < sim->dcv->n; i++) {
+		struct sim_domain *d = sim->dcv->d[i];
+		char e[16];
+		json_array_append_new(doms,
+		    json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", d->name,
+		        "status", status_str(d), "orderStatus",
+		        order_str(d->order), "expirationDate",
+		        d->validated ? date_str(d->expires, e) : "", "mode",
+		        d->mode));
+	}
+	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "submits",
+	    (json_int_t)sim->dcv->submits, "checks",
+	    (json_int_t)sim->dcv->checks, "validated",
+	    (json_int_t)sim->dcv->validated, "rejected",
+	    (json_int_t)sim->dcv->rejected, "domains", doms);
+}
