@@ -15,9 +15,11 @@
 #include "contrib/log.h"
 
 extern const struct dns_connector_ops dns_conn_exec;
+extern const struct dns_connector_ops dns_conn_rfc2136;
 
 static const struct dns_connector_ops *const types[] = {
     &dns_conn_exec,
+    &dns_conn_rfc2136,
     NULL,
 };
 
@@ -683,6 +685,8 @@ call(struct dns_connector *c, const struct dns_record *r, const char *handle,
 
 	if (!record_ok(c, r, 1, o) || !budget_take(c, o))
 		return;
+	/* a connector must say it succeeded */
+	dns_fail(o, DNS_TEMP, "dns connector %s: no outcome", c->name);
 	mu = name_lock(r);
 	pthread_mutex_lock(mu);
 	if (present)
@@ -745,6 +749,7 @@ dns_connector_check(
 	memset(o, 0, sizeof(*o));
 	if (!budget_take(c, o))
 		return;
+	dns_fail(o, DNS_TEMP, "dns connector %s: no outcome", c->name);
 	c->ops->check(c->impl, zone, o);
 	budget_note(c, o);
 }

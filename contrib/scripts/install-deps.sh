@@ -23,7 +23,7 @@ PACKAGES=(
 	# fuzzing (libFuzzer ships with clang)
 	clang
 	# test infrastructure
-	bind9 bind9-utils bind9-dnsutils sqlite3 curl jq openssl procps
+	bind9 bind9-utils bind9-dnsutils knot knot-dnsutils sqlite3 curl jq openssl procps
 	ca-certificates python3 python3-cryptography clang-format
 	# ACME clients the integration tests drive
 	certbot python3-certbot-dns-rfc2136 lego dehydrated uacme acme-tiny pebble

@@ -9,7 +9,7 @@
 #     the exec connector into BIND9, propagation, SCM finds it), the
 #     certificate is issued, the record is gone from BIND9 afterwards
 #  2. the simulator's clock moves past the validation; wildcard + base and
-#     a second concurrent order under the domain share one new DCV run
+#     a concurrent lego order under the domain share one new DCV run
 #  3. the scheduler re-validates the domain once its validation comes
 #     within dcv.margin_days, with no order waiting
 #  4. failures reach certbot: a record that never reaches one of the
@@ -20,6 +20,7 @@ SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$SRCDIR/tests/integration/lib.sh"
 
 command -v certbot >/dev/null || fail "certbot not installed"
+command -v lego >/dev/null || fail "lego not installed"
 start_bind
 start_sim --require-dcv --domain "$ZONE" --domain other.test \
 	--dns-resolver "127.0.0.1:$DNS_PORT" --dcv-check-attempts 15
@@ -95,15 +96,16 @@ cb certonly --dns-rfc2136 --dns-rfc2136-credentials "$T/rfc2136.ini" \
 	--dns-rfc2136-propagation-seconds 1 --cert-name wild -d "$ZONE" -d "*.$ZONE" \
 	>"$T/cb1.out" 2>&1 &
 p1=$!
-CB=$T/certbot2 cb register --register-unsafely-without-email --agree-tos >/dev/null 2>&1
-CB=$T/certbot2 cb certonly --standalone --preferred-challenges http-01 --http-01-port "$HTTP01_PORT" \
-	--http-01-address 127.0.0.1 --cert-name two -d "mail.$ZONE" >"$T/cb2.out" 2>&1 &
+LEGO_CA_CERTIFICATES=$BRIDGE_CA lego --server "$BRIDGE_DIR_URL" --path "$T/lego" \
+	--accept-tos --email dcv@example.org -d "mail.$ZONE" \
+	--http --http.port "127.0.0.1:$HTTP01_PORT" run >"$T/cb2.out" 2>&1 &
 p2=$!
 wait $p1 && check_ok "certbot: wildcard + base after the validation expired" ||
 	check_bad "wildcard order: $(tail -5 "$T/cb1.out")"
-wait $p2 && check_ok "certbot: a concurrent second order" ||
+wait $p2 && check_ok "lego: a concurrent order under the same domain" ||
 	check_bad "second order: $(tail -5 "$T/cb2.out")"
 verify_chain "$CB/config/live/wild/fullchain.pem" "$ZONE" "*.$ZONE" || check_bad "wildcard chain"
+verify_chain "$T/lego/certificates/mail.$ZONE.crt" "mail.$ZONE" || check_bad "lego chain"
 runs_after=$(sqlite3 "$BRIDGE_DB" "SELECT count(*) FROM dcv")
 [ $((runs_after - runs_before)) -eq 1 ] && check_ok "the orders shared one DCV run" ||
 	check_bad "DCV runs: $runs_before before, $runs_after after"
