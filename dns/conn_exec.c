@@ -9,15 +9,16 @@
  * target. The environment is empty but for PATH, the variables named in
  * "pass_env", ACMEBRIDGE_TYPE (TXT|CNAME), ACMEBRIDGE_ZONE (with the final
  * dot) and ACMEBRIDGE_TTL. Exit 0: done; exit 2: refused, do not retry;
- * any other status, a signal or running past timeout_seconds (the whole
- * process group is killed): try again later. What the program prints goes
+ * any other status (127: it could not be started), a signal or
+ * running past timeout_seconds (the whole process group is killed): try
+ * again later. The program dies with the bridge (PR_SET_PDEATHSIG). What the program prints goes
  * to the log, one line each, at most 4 KiB.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,8 +159,7 @@ run(struct xconn *x, char *const argv[], const struct dns_record *r,
 	char path[] = "PATH=/usr/local/bin:/usr/bin:/bin";
 	char type[32], zone[300], ttl[32], out[OUT_MAX + 1];
 	char *envp[ENV_MAX + 5];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
+	pid_t parent;
 	long long deadline = now_ms() + (long long)x->timeout_s * 1000;
 	size_t ne = 0, n = 0;
 	int fds[2], st = 0, timed_out = 0, rc;
@@ -181,16 +181,25 @@ run(struct xconn *x, char *const argv[], const struct dns_record *r,
 		    strerror(errno));
 		return;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-	posix_spawnattr_init(&at);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
-	posix_spawnattr_setpgroup(&at, 0);
-	rc = posix_spawn(&pid, x->program, &fa, &at, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	/* fork, not posix_spawn: the child asks to be killed when the
+	 * bridge dies (a kill -9 must not leave a hook running that publishes
+	 * a record after the restarted bridge cleaned up). Only
+	 * async-signal-safe calls between fork and exec. */
+	parent = getpid();
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		if (devnull < 0 || dup2(devnull, 0) < 0 ||
+		    dup2(fds[1], 1) < 0 || dup2(fds[1], 2) < 0)
+			_exit(127);
+		execve(x->program, argv, envp);
+		_exit(127);
+	}
+	rc = pid < 0 ? errno : 0;
 	close(fds[1]);
 	if (rc != 0) {
 		close(fds[0]);

@@ -117,10 +117,8 @@ runs_after=$(sqlite3 "$BRIDGE_DB" "SELECT count(*) FROM dcv")
 # ---- 3. the scheduler: 180 days on, the validation ends within the 30-day
 # margin; a pass every 2 s renews it with no order waiting
 sim_ctl '{"advance_days": 180}'
-stop_bridge_for_config() { kill "$BRIDGE_PID"; wait "$BRIDGE_PID" 2>/dev/null || true; }
-stop_bridge_for_config
 jq '.dcv.check_interval_seconds = 2' "$T/bridge.json" >"$T/b2.json" && mv "$T/b2.json" "$T/bridge.json"
-_bridge_launch
+restart_bridge
 ok=0
 for _ in $(seq 1 40); do
 	n=$(sqlite3 "$BRIDGE_DB" "SELECT count(*) FROM dcv WHERE started_by = 'schedule' AND state = 'valid'")
@@ -137,11 +135,10 @@ left=$(sim_stats | jq -r --arg d "$ZONE" '.dcv.domains[] | select(.name == $d) |
 # a record that never appears: the connector says done, no server has it;
 # the DCV fails naming the server and what it answered
 sim_ctl '{"advance_days": 200}'
-stop_bridge_for_config
 jq '.dcv.check_interval_seconds = 3600
   | .dns_connectors[0].propagation_timeout_seconds = 3' "$T/bridge.json" >"$T/b2.json" &&
 	mv "$T/b2.json" "$T/bridge.json"
-HOOK_NOOP=1 _bridge_launch
+HOOK_NOOP=1 restart_bridge
 cb certonly --standalone --preferred-challenges http-01 --http-01-port "$HTTP01_PORT" \
 	--http-01-address 127.0.0.1 --cert-name lag -d "lag.$ZONE" >"$T/cb3.out" 2>&1 && rc=0 || rc=$?
 [ "$rc" -ne 0 ] && grep -q "domain control validation of $ZONE failed: the DCV record _pki-validation.$ZONE did not reach every authoritative server: .*127.0.0.1:$DNS_PORT: 0 TXT values" "$CB/logs/letsencrypt.log" &&
@@ -150,8 +147,7 @@ cb certonly --standalone --preferred-challenges http-01 --http-01-port "$HTTP01_
 [ "$(sqlite3 "$BRIDGE_DB" "SELECT state FROM dns_records ORDER BY id DESC LIMIT 1")" = gone ] &&
 	check_ok "its journaled record is removed after the failure too" ||
 	check_bad "journal: $(sqlite3 "$BRIDGE_DB" "SELECT * FROM dns_records ORDER BY id DESC LIMIT 1")"
-stop_bridge_for_config
-_bridge_launch
+restart_bridge
 # SCM does not hold the domain at all
 tok=$(curl -fsS --cacert "$SIM_DIR/root.pem" -d "grant_type=client_credentials&client_id=acmebridge&client_secret=sim-secret" \
 	"$SIM_URL/auth/realms/apiclients/protocol/openid-connect/token" | jq -r .access_token)
