@@ -16,10 +16,12 @@
 
 extern const struct dns_connector_ops dns_conn_exec;
 extern const struct dns_connector_ops dns_conn_rfc2136;
+extern const struct dns_connector_ops dns_conn_powerdns;
 
 static const struct dns_connector_ops *const types[] = {
     &dns_conn_exec,
     &dns_conn_rfc2136,
+    &dns_conn_powerdns,
     NULL,
 };
 
@@ -142,6 +144,49 @@ dns_txt_quote(const char *v, char *out, size_t outlen)
 	out[j++] = '"';
 	out[j] = '\0';
 	return out;
+}
+
+int
+dns_txt_unquote(const char *in, char *out, size_t outlen)
+{
+	size_t j = 0;
+	int quoted = 0, any = 0;
+
+	for (const char *p = in; *p != '\0'; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if (ch == '"') {
+			quoted = !quoted;
+			any = 1;
+			continue;
+		}
+		if (!quoted && (ch == ' ' || ch == '\t'))
+			continue; /* between strings */
+		if (ch == '\\') {
+			if (isdigit((unsigned char)p[1]) &&
+			    isdigit((unsigned char)p[2]) &&
+			    isdigit((unsigned char)p[3])) {
+				int v = (p[1] - '0') * 100 + (p[2] - '0') * 10 +
+				    (p[3] - '0');
+				if (v > 255)
+					return -1;
+				ch = (unsigned char)v;
+				p += 3;
+			} else if (p[1] != '\0') {
+				ch = (unsigned char)*++p;
+			} else {
+				return -1;
+			}
+		}
+		if (j + 1 >= outlen)
+			return -1;
+		out[j++] = (char)ch;
+		any = 1;
+	}
+	if (quoted || !any)
+		return -1;
+	out[j] = '\0';
+	return 0;
 }
 
 /* Lower-case copy without the final dot. */

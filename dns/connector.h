@@ -189,3 +189,9 @@ int dns_txt_ok(const char *s);
  * strlen(v) + 3).
  */
 char *dns_txt_quote(const char *v, char *out, size_t outlen);
+/**
+ * The TXT data of a zone-file presentation: one or more quoted strings
+ * (concatenated) with \\X and \\DDD escapes, or one unquoted word.
+ * @return 0, or -1 when malformed or longer than outlen - 1
+ */
+int dns_txt_unquote(const char *in, char *out, size_t outlen);

@@ -24,6 +24,7 @@ PACKAGES=(
 	clang
 	# test infrastructure
 	bind9 bind9-utils bind9-dnsutils knot knot-dnsutils sqlite3 curl jq openssl procps
+	pdns-server pdns-backend-sqlite3
 	ca-certificates python3 python3-cryptography clang-format
 	# ACME clients the integration tests drive
 	certbot python3-certbot-dns-rfc2136 lego dehydrated uacme acme-tiny pebble
@@ -37,9 +38,11 @@ command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
 
-# bind9's service is not needed: the tests start their own named.
+# the services of bind9, knot and pdns-server are not needed: the tests
+# start their own servers on loopback ports.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-	systemctl disable --now named.service >/dev/null 2>&1 || true
+	systemctl disable --now named.service knot.service pdns.service \
+		>/dev/null 2>&1 || true
 fi
 
 # npm packages of the integration tests (acme-client), pinned by the lock file.
