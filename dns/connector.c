@@ -17,11 +17,15 @@
 extern const struct dns_connector_ops dns_conn_exec;
 extern const struct dns_connector_ops dns_conn_rfc2136;
 extern const struct dns_connector_ops dns_conn_powerdns;
+extern const struct dns_connector_ops dns_conn_httpreq;
+extern const struct dns_connector_ops dns_conn_cloudflare;
 
 static const struct dns_connector_ops *const types[] = {
     &dns_conn_exec,
     &dns_conn_rfc2136,
     &dns_conn_powerdns,
+    &dns_conn_httpreq,
+    &dns_conn_cloudflare,
     NULL,
 };
 
