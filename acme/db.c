@@ -208,6 +208,8 @@ static const char *const migrations[] = {
      " expires INTEGER NOT NULL,"
      " checked INTEGER NOT NULL,"
      " PRIMARY KEY (connector, name));"),
+    /* 6: pre-authorized names per EAB key (JSON array of patterns) */
+    "ALTER TABLE eab_keys ADD COLUMN preauth TEXT;",
 };
 
 static int

@@ -1270,9 +1270,35 @@ reuse_margin(long long reuse)
 	return reuse / 2 < 3600 ? reuse / 2 : 3600;
 }
 
+/* Whether id matches a pre-authorization pattern: "name" exactly, or
+ * "*.zone" for every name under zone (a wildcard identifier included). */
+static int
+preauth_match(const json_t *pats, const struct acme_ident *id)
+{
+	const char *v = id->value;
+	size_t i;
+	json_t *p;
+
+	json_array_foreach(pats, i, p) {
+		const char *pat = json_string_value(p);
+		size_t pl, vl = strlen(v);
+
+		if (pat == NULL)
+			continue;
+		if (strcasecmp(pat, v) == 0)
+			return 1;
+		if (strcmp(id->type, "dns") != 0 || strncmp(pat, "*.", 2) != 0)
+			continue;
+		pl = strlen(pat + 1); /* ".zone" */
+		if (vl > pl && strcasecmp(v + vl - pl, pat + 1) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int
 add_authz(struct call *c, long long order_id, const struct acme_ident *id,
-    long long expires, int *all_valid)
+    long long expires, int preauth, int *all_valid)
 {
 	struct acme_ctx *ctx = c->ctx;
 	static const struct {
@@ -1288,7 +1314,7 @@ add_authz(struct call *c, long long order_id, const struct acme_ident *id,
 	char *aid = NULL;
 	int rc = -1;
 
-	if (ctx->s->authz_reuse > 0)
+	if (ctx->s->authz_reuse > 0 && !preauth)
 		reuse = acme_db_one(ctx->db,
 		    "SELECT id FROM authzs WHERE account_id = ? AND id_type = ?"
 		    " AND id_value = ? AND wildcard = ? AND status = 'valid'"
@@ -1299,15 +1325,21 @@ add_authz(struct call *c, long long order_id, const struct acme_ident *id,
 		authz_id = acme_row_int(reuse, "id");
 		json_decref(reuse);
 	} else {
-		*all_valid = 0;
+		/* pre-authorized by the account's EAB key: valid from the
+		 * start, as are its challenges (nothing to do for the client;
+		 * SCM's own domain validation still applies at enrollment) */
+		const char *st = preauth ? "valid" : "pending";
+
+		if (!preauth)
+			*all_valid = 0;
 		aid = random_id();
 		if (aid == NULL ||
 		    acme_db_exec(ctx->db,
 		        "INSERT INTO authzs(aid, account_id, id_type, id_value,"
 		        " wildcard, status, expires, created) VALUES (?, ?, ?,"
-		        " ?, ?, 'pending', ?, ?)",
-		        "sissiii", aid, acct, id->type, base,
-		        (long long)id->wildcard, expires, c->req->now) != 1)
+		        " ?, ?, ?, ?, ?)",
+		        "sissisii", aid, acct, id->type, base,
+		        (long long)id->wildcard, st, expires, c->req->now) != 1)
 			goto out;
 		authz_id = acme_db_last_id(ctx->db);
 		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
@@ -1321,9 +1353,10 @@ add_authz(struct call *c, long long order_id, const struct acme_ident *id,
 			r = (cid && token)
 			    ? acme_db_exec(ctx->db,
 			          "INSERT INTO challenges(cid, authz_id, type,"
-			          " token, status) VALUES (?, ?, ?, ?,"
-			          " 'pending')",
-			          "siss", cid, authz_id, types[i].name, token)
+			          " token, status, validated) VALUES (?, ?, ?,"
+			          " ?, ?, NULLIF(?, 0))",
+			          "sisssi", cid, authz_id, types[i].name, token,
+			          st, preauth ? c->req->now : 0LL)
 			    : -1;
 			free(cid);
 			free(token);
@@ -1443,6 +1476,8 @@ h_new_order(struct call *c)
 	json_t *idarr = NULL, *ord = NULL;
 	char *oid = NULL, *ids_s = NULL;
 	long long order_id, expires = c->req->now + ctx->s->order_lifetime;
+	json_t *pats = NULL; /* pre-authorized name patterns, or NULL */
+	char pre[1024];
 	int all_valid = 1;
 
 	if (c->payload == NULL) {
@@ -1461,7 +1496,26 @@ h_new_order(struct call *c)
 		fail_prob(c, &p);
 		return;
 	}
+	switch (acme_store_account_preauth(
+	    ctx->db, acme_row_int(c->account, "id"), pre, sizeof(pre))) {
+	case ACME_ERR:
+		goto err;
+	case ACME_FOUND:
+		pats = json_loads(pre, 0, NULL);
+		if (!json_is_array(pats))
+			goto err;
+		break;
+	case ACME_NONE:
+		break;
+	}
 	for (size_t i = 0; i < n; i++) {
+		if (pats != NULL && !preauth_match(pats, &ids[i])) {
+			acme_problem_add_sub(&p, "rejectedIdentifier",
+			    "not among the names this account's external "
+			    "account binding key may order",
+			    ids[i].type, ids[i].value);
+			continue;
+		}
 		if (challenges_for(ctx, &ids[i]) == 0)
 			acme_problem_add_sub(&p, "rejectedIdentifier",
 			    "no enabled challenge type can validate this "
@@ -1501,7 +1555,8 @@ h_new_order(struct call *c)
 		goto err;
 	order_id = acme_db_last_id(ctx->db);
 	for (size_t i = 0; i < n; i++)
-		if (add_authz(c, order_id, &ids[i], expires, &all_valid) != 0)
+		if (add_authz(c, order_id, &ids[i], expires, pats != NULL,
+		        &all_valid) != 0)
 			goto err;
 	if (all_valid &&
 	    acme_db_exec(ctx->db,
@@ -1525,6 +1580,7 @@ out:
 	free(ids_s);
 	json_decref(idarr);
 	json_decref(ord);
+	json_decref(pats);
 }
 
 static void

@@ -58,6 +58,8 @@ enum stmt {
 	ST_AUTHZ_ADD,
 	ST_ORDER_AUTHZ_LINK,
 	ST_CHALL_ADD,
+	ST_EAB_PREAUTH_SET,
+	ST_ACCOUNT_PREAUTH,
 	ST_ORDER_FINALIZE,
 	ST_SYNC_OFF,
 	ST_JOBS_FINISH_ALL,
@@ -79,8 +81,13 @@ static const char *const sql[ST_COUNT] = {
                    " NULLIF(?, 0), ?)",
     [ST_EAB_LIST] = "SELECT e.kid, e.connector, e.note, e.created,"
                     " ifnull(e.max_accounts, 0), (SELECT count(*) FROM"
-                    " accounts a WHERE a.eab_kid = e.kid) FROM eab_keys e"
+                    " accounts a WHERE a.eab_kid = e.kid),"
+                    " ifnull(e.preauth, '') FROM eab_keys e"
                     " ORDER BY e.created, e.kid",
+    [ST_EAB_PREAUTH_SET] = "UPDATE eab_keys SET preauth = ? WHERE kid = ?",
+    [ST_ACCOUNT_PREAUTH] = "SELECT e.preauth FROM accounts a JOIN eab_keys e"
+                           " ON e.kid = a.eab_kid WHERE a.id = ? AND"
+                           " e.preauth IS NOT NULL",
     [ST_EAB_REMOVE] = "DELETE FROM eab_keys WHERE kid = ?",
     [ST_ACCOUNT] = "SELECT a.id, a.kid, a.status, a.created, a.tos_agreed,"
                    " ifnull(a.eab_kid, ''), a.connector, a.thumbprint,"
@@ -452,6 +459,7 @@ acme_store_eab_each(struct acme_db *db,
 		e.created = acme_cur_int(&c, 3);
 		e.max_accounts = acme_cur_int(&c, 4);
 		e.accounts = acme_cur_int(&c, 5);
+		COPY(e.preauth, &c, 6);
 		fn(&e, arg);
 	}
 	acme_cur_done(&c);
@@ -911,4 +919,29 @@ int
 acme_store_jobs_finish_all(struct acme_db *db, long long now)
 {
 	return change(db, ST_JOBS_FINISH_ALL, "i", now);
+}
+
+int
+acme_store_eab_set_preauth(
+    struct acme_db *db, const char *kid, const char *patterns_json)
+{
+	return change(db, ST_EAB_PREAUTH_SET, "ss", patterns_json, kid);
+}
+
+enum acme_found
+acme_store_account_preauth(
+    struct acme_db *db, long long account_id, char *out, size_t len)
+{
+	struct acme_cur c;
+	int rc;
+
+	out[0] = '\0';
+	if (acme_db_query(db, &c, ST_ACCOUNT_PREAUTH, sql[ST_ACCOUNT_PREAUTH],
+	        "i", account_id) == NULL)
+		return ACME_ERR;
+	rc = acme_cur_next(&c);
+	if (rc == 1)
+		snprintf(out, len, "%s", acme_cur_text(&c, 0));
+	acme_cur_done(&c);
+	return rc < 0 ? ACME_ERR : rc == 1 ? ACME_FOUND : ACME_NONE;
 }

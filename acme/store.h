@@ -121,6 +121,7 @@ struct acme_eab_info {
 	long long created;
 	long long max_accounts; /* 0: any number */
 	long long accounts;     /* accounts bound so far */
+	char preauth[1024];     /* JSON array of name patterns, "" none */
 };
 /** Store a new EAB key and audit it; 1 or -1. */
 int acme_store_eab_add(struct acme_db *db, const char *kid,
@@ -129,6 +130,16 @@ int acme_store_eab_add(struct acme_db *db, const char *kid,
 /** Call fn for every EAB key, oldest first; 0 or -1. */
 int acme_store_eab_each(struct acme_db *db,
     void (*fn)(const struct acme_eab_info *e, void *arg), void *arg);
+/**
+ * Names the accounts of an EAB key may order without challenges (JSON
+ * array of patterns: "host.example.com" or "*.example.com" for every
+ * name under it); NULL removes the policy. @return 1, 0 (no such key), -1
+ */
+int acme_store_eab_set_preauth(
+    struct acme_db *db, const char *kid, const char *patterns_json);
+/** The pre-authorization patterns of an account's EAB key (JSON text). */
+enum acme_found acme_store_account_preauth(
+    struct acme_db *db, long long account_id, char *out, size_t len);
 /** Delete an EAB key; rows deleted (0 or 1) or -1. */
 int acme_store_eab_remove(struct acme_db *db, const char *kid);
 

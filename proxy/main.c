@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* acmebridge: ACME server in front of Sectigo Certificate Manager. */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -47,6 +49,7 @@ usage(FILE *f)
 	    "access, API\n"
 	    "  eab add -c CONFIG [--connector NAME] [--note TEXT] "
 	    "[--max-accounts N]\n"
+	    "                [--preauthorize PATTERN]...\n"
 	    "                                create an External Account "
 	    "Binding key;\n"
 	    "                                prints {\"kid\",\"hmac_key\","
@@ -92,6 +95,12 @@ usage(FILE *f)
 	    "  --connector NAME    CA connector (default: "
 	    "acme.default_connector)\n"
 	    "  --note TEXT         free text stored with an EAB key\n"
+	    "  --preauthorize PATTERN eab add: the key's accounts may order "
+	    "names matching\n"
+	    "                      PATTERN (host name, *.zone, IP address; "
+	    "repeatable)\n"
+	    "                      without challenges; other names are "
+	    "refused\n"
 	    "  --max-accounts N    eab add: accounts the key may bind "
 	    "(default: any number)\n"
 	    "  --deactivate-accounts eab remove: deactivate the accounts "
@@ -215,7 +224,27 @@ struct cli {
 	const char *note;
 	long long max_accounts; /* eab add: 0 = any number */
 	int deactivate;         /* eab remove --deactivate-accounts */
+	json_t *preauth;        /* eab add --preauthorize, or NULL */
 };
+
+/* A --preauthorize pattern: a host name, "*." and a zone, or an IP
+ * address; lower-cased into out. */
+static int
+preauth_ok(const char *in, char *out, size_t len)
+{
+	unsigned char buf[16];
+	const char *name;
+	size_t j = 0;
+
+	for (; *in != '\0' && j + 1 < len; in++)
+		out[j++] = (char)tolower((unsigned char)*in);
+	out[j] = '\0';
+	if (inet_pton(AF_INET, out, buf) == 1 ||
+	    inet_pton(AF_INET6, out, buf) == 1)
+		return 1;
+	name = strncmp(out, "*.", 2) == 0 ? out + 2 : out;
+	return dns_name_ok(name) && strchr(name, '.') != NULL;
+}
 
 static void
 print_eab(const struct acme_eab_info *e, void *arg)
@@ -225,8 +254,8 @@ print_eab(const struct acme_eab_info *e, void *arg)
 	(void)arg;
 	if (e->max_accounts > 0)
 		snprintf(max, sizeof(max), "%lld", e->max_accounts);
-	printf("%-24s %-16s %-8lld %-6s %s\n", e->kid, e->connector,
-	    e->accounts, max, e->note);
+	printf("%-24s %-16s %-8lld %-6s %-30s %s\n", e->kid, e->connector,
+	    e->accounts, max, e->preauth[0] ? e->preauth : "-", e->note);
 }
 
 static int
@@ -276,6 +305,21 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const struct cli *cli)
 			acme_db_rollback(db);
 			goto out;
 		}
+		if (cli->preauth != NULL) {
+			char *pj = json_dumps(cli->preauth, JSON_COMPACT);
+			int r = pj != NULL && strlen(pj) < 1000
+			    ? acme_store_eab_set_preauth(db, kid, pj)
+			    : -1;
+			free(pj);
+			if (r != 1) {
+				fprintf(stderr,
+				    "acmebridge: --preauthorize: "
+				    "too many patterns (1000 bytes "
+				    "in all)\n");
+				acme_db_rollback(db);
+				goto out;
+			}
+		}
 		if (acme_db_commit(db) != 0)
 			goto out;
 		out = json_pack("{s:s, s:s, s:s}", "kid", kid, "hmac_key", hmac,
@@ -288,8 +332,8 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const struct cli *cli)
 		json_decref(out);
 		rc = 0;
 	} else if (strcmp(argv[0], "list") == 0) {
-		printf("%-24s %-16s %-8s %-6s %s\n", "KID", "CONNECTOR",
-		    "ACCOUNTS", "MAX", "NOTE");
+		printf("%-24s %-16s %-8s %-6s %-30s %s\n", "KID", "CONNECTOR",
+		    "ACCOUNTS", "MAX", "PREAUTHORIZED", "NOTE");
 		if (acme_store_eab_each(db, print_eab, NULL) != 0)
 			goto out;
 		rc = 0;
@@ -565,6 +609,7 @@ parse_opts(int argc, char **argv, const char *spec, struct cli *cli)
 	    {"note", required_argument, NULL, 'N'},
 	    {"max-accounts", required_argument, NULL, 'M'},
 	    {"deactivate-accounts", no_argument, NULL, 'D'},
+	    {"preauthorize", required_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -595,6 +640,22 @@ parse_opts(int argc, char **argv, const char *spec, struct cli *cli)
 				    "whole number from 1 to 1000000000\n");
 				return 2;
 			}
+			break;
+		}
+		case 'P': {
+			char pat[256];
+
+			if (!preauth_ok(optarg, pat, sizeof(pat))) {
+				fprintf(stderr,
+				    "acmebridge: --preauthorize: \"%s\" must "
+				    "be "
+				    "a host name, *.zone or an IP address\n",
+				    optarg);
+				return 2;
+			}
+			if (cli->preauth == NULL)
+				cli->preauth = json_array();
+			json_array_append_new(cli->preauth, json_string(pat));
 			break;
 		}
 		case 'D':
@@ -667,8 +728,10 @@ main(int argc, char **argv)
 	argv += optind;
 	optind = 0;
 	rc = parse_opts(argc, argv, "c:hV", &cli);
-	if (rc >= 0)
+	if (rc >= 0) {
+		json_decref(cli.preauth);
 		return rc;
+	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "eab") != 0 && strcmp(cmd, "account") != 0 &&
 	    strcmp(cmd, "test-connection") != 0 && strcmp(cmd, "dns") != 0 &&
@@ -715,6 +778,7 @@ main(int argc, char **argv)
 		rc = cmd_eab(&conf, argc - optind, argv + optind, &cli);
 	}
 	px_conf_free(&conf);
+	json_decref(cli.preauth);
 	curl_global_cleanup();
 	libevent_global_shutdown();
 	return rc;
