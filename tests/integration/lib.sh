@@ -256,6 +256,7 @@ start_bind() {
 	export DNS_PORT
 	sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$DNS_PORT|g" -e "s|@ZONE@|$ZONE|g" \
 		-e "s|@TSIG_NAME@|$TSIG_NAME|g" -e "s|@TSIG_SECRET@|$TSIG_SECRET|g" \
+		-e "s|@TRANSFER@|${BIND_TRANSFER:-none}|g" \
 		"$tpl/named.conf.in" >"$dir/named.conf"
 	sed -e "s|@ZONE@|$ZONE|g" "$tpl/zone.in" >"$dir/$ZONE.zone"
 	cat >"$T/tsig.key" <<-EOF
