@@ -702,6 +702,17 @@ sim_dcv_control(struct sim *sim, const char *key, json_t *v, int apply,
 		}
 		return 0;
 	}
+	if (strcmp(key, "dcv_check_attempts") == 0) {
+		json_int_t n = json_integer_value(v);
+
+		if (!json_is_integer(v) || n < 1 || n > 3600) {
+			snprintf(err, errlen, "dcv_check_attempts: 1..3600");
+			return -1;
+		}
+		if (apply)
+			sim->conf->dcv_check_attempts = (int)n;
+		return 0;
+	}
 	if (strcmp(key, "add_domain") == 0) {
 		const char *name =
 		    json_string_value(json_object_get(v, "name"));

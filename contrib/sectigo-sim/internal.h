@@ -250,7 +250,8 @@ void sim_api_dcv_submit(struct sim_req *r);
 void sim_api_dcv_clear(struct sim_req *r);
 void sim_api_dcv_delete(struct sim_req *r);
 /**
- * A /sim/control key of dcv.c ("advance_days", "add_domain"): checked,
+ * A /sim/control key of dcv.c ("advance_days", "add_domain",
+ * "dcv_check_attempts"): checked,
  * and applied when apply is 1.
  * @return 0 ok, -1 bad value (err), 1 not a DCV key
  */
