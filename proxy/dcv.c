@@ -13,9 +13,11 @@
 #include "dns/connector.h"
 #include "dns/dnsq.h"
 #include "dns/propagate.h"
+#include "dns/resolve.h"
 #include "proxy/dnscli.h"
 
-#define DCV_BATCH 64 /* domains re-checked per scheduler pass */
+#define DCV_BATCH 64     /* domains re-checked per scheduler pass */
+#define DCV_CNAME_HOPS 8 /* follow_cname: CNAMEs followed at most */
 
 struct run;
 struct gate;
@@ -30,9 +32,10 @@ struct px_dcv {
 	void *backend_arg;
 	struct run *runs;
 	struct gate *gates;
-	long long last_check; /* unix s of the last scheduler pass */
-	int swept;            /* start-up sweep done */
-	int refreshing;       /* scheduler status calls in flight */
+	long long last_check;     /* unix s of the last scheduler pass */
+	int swept;                /* start-up sweep done */
+	int refreshing;           /* scheduler status calls in flight */
+	struct dns_resolver *res; /* follow_cname lookups, made on need */
 };
 
 /* One "dcv" or "dnsclean" job in flight. */
@@ -44,6 +47,8 @@ struct run {
 	struct acme_ca *ca;
 	const struct dns_zone *z;
 	struct dns_prop *prop;
+	char follow_name[300]; /* follow_cname: the name looked up now */
+	int follow_hops;
 	px_dcv_done_fn *done;
 	void *arg;
 	struct run *next;
@@ -116,6 +121,8 @@ run_end(struct run *r)
 			break;
 		}
 	dns_prop_cancel(r->prop);
+	if (r->e->res != NULL)
+		dns_lookup_cancel(r->e->res, r);
 	if (r->done != NULL)
 		r->done(r->arg);
 	free(r);
@@ -405,38 +412,127 @@ present_now(void *arg, int ok)
 		run_retry(r, 0, "the DNS call could not be queued");
 }
 
+/* Journal the record at name in zone z (durable before the connector
+ * sees it), then present it. */
+static void
+journal_and_present(struct run *r, const char *name, const struct dns_zone *z)
+{
+	long long id;
+
+	r->z = z;
+	id = acme_dnsrec_add(r->e->db, r->d.id, z->conn->name, z->name, name,
+	    strcmp(r->d.method, "cname") == 0 ? "CNAME" : "TXT", r->d.point,
+	    now_s());
+	if (id < 0 || acme_dnsrec_get(r->e->db, id, &r->rec) != ACME_FOUND) {
+		run_retry(r, 2, "database error");
+		return;
+	}
+	if (px_commit_after(r->e->commit, present_now, r) != 0)
+		run_retry(r, 2, "database busy");
+}
+
+static void follow_cname(struct run *r, const char *name, int hops);
+
+static void
+on_cname(void *arg, const struct dns_answer *a)
+{
+	struct run *r = arg;
+	const struct dns_zone *zt;
+	char why[700], target[300];
+
+	if (a->rc < 0) {
+		run_retry(r, 0,
+		    "looking up a CNAME at the DCV record's name "
+		    "failed (validation.dns_resolver)");
+		return;
+	}
+	if (a->n == 0) { /* no CNAME: the record goes where it is */
+		zt = dns_zone_for(r->e->conf->dns, r->follow_name);
+		journal_and_present(r, r->follow_name, zt);
+		return;
+	}
+	snprintf(target, sizeof(target), "%s", a->vals[0]);
+	zt = dns_zone_for(r->e->conf->dns, target);
+	if (zt == NULL) {
+		snprintf(why, sizeof(why),
+		    "%s is a CNAME to %s, in no zone a DNS connector serves "
+		    "(follow_cname)",
+		    r->follow_name, target);
+		advance(r, ACME_DCV_FAILED, 0, NULL, NULL, -1, why);
+		return;
+	}
+	if (r->follow_hops >= DCV_CNAME_HOPS) {
+		snprintf(why, sizeof(why), "%s: more than %d CNAMEs to follow",
+		    r->d.host, DCV_CNAME_HOPS);
+		advance(r, ACME_DCV_FAILED, 0, NULL, NULL, -1, why);
+		return;
+	}
+	log_info("dcv %s: %s is a CNAME to %s (zone %s, connector %s)",
+	    r->d.domain, r->follow_name, target, zt->name, zt->conn->name);
+	if (zt->follow_cname) {
+		follow_cname(r, target, r->follow_hops + 1);
+		return;
+	}
+	journal_and_present(r, target, zt);
+}
+
+/* The zone says follow_cname: publish at the end of the CNAME chain
+ * (bounded, and only into zones a connector serves). */
+static void
+follow_cname(struct run *r, const char *name, int hops)
+{
+	const char *res = r->e->conf->validation.dns_resolver;
+
+	snprintf(r->follow_name, sizeof(r->follow_name), "%s", name);
+	r->follow_hops = hops;
+	if (r->e->res == NULL && res != NULL)
+		r->e->res = dns_resolver_new(r->e->base, res, 2000);
+	if (r->e->res == NULL ||
+	    dns_query(r->e->res, name, 5 /* CNAME */, 0, on_cname, r) != 0)
+		run_retry(r, 0,
+		    "cannot look up CNAMEs: no "
+		    "validation.dns_resolver");
+}
+
 static void
 step_publish(struct run *r)
 {
+	const struct dns_zone *z;
 	enum acme_found f;
+	char why[600];
 
-	r->z = dns_zone_for(r->e->conf->dns, r->d.host);
-	if (r->z == NULL) {
-		char why[600];
+	f = acme_dnsrec_of_dcv(r->e->db, r->d.id, &r->rec);
+	if (f == ACME_ERR) {
+		run_retry(r, 2, "database error");
+		return;
+	}
+	if (f == ACME_FOUND) {
+		/* journaled before a crash or a retry: present it again */
+		r->z = dns_zone_for(r->e->conf->dns, r->rec.name);
+		if (r->z == NULL ||
+		    strcmp(r->z->conn->name, r->rec.connector) != 0) {
+			snprintf(why, sizeof(why),
+			    "DNS connector \"%s\" no longer serves %s",
+			    r->rec.connector, r->rec.name);
+			conclude(r, 0, -1, why);
+			return;
+		}
+		if (px_commit_after(r->e->commit, present_now, r) != 0)
+			run_retry(r, 2, "database busy");
+		return;
+	}
+	z = dns_zone_for(r->e->conf->dns, r->d.host);
+	if (z == NULL) {
 		snprintf(why, sizeof(why),
 		    "no DNS connector serves %s (dns_connectors[].zones)",
 		    r->d.host);
 		advance(r, ACME_DCV_FAILED, 0, NULL, NULL, -1, why);
 		return;
 	}
-	f = acme_dnsrec_of_dcv(r->e->db, r->d.id, &r->rec);
-	if (f == ACME_ERR) {
-		run_retry(r, 2, "database error");
-		return;
-	}
-	if (f == ACME_NONE) {
-		long long id = acme_dnsrec_add(r->e->db, r->d.id,
-		    r->z->conn->name, r->z->name, r->d.host,
-		    strcmp(r->d.method, "cname") == 0 ? "CNAME" : "TXT",
-		    r->d.point, now_s());
-		if (id < 0 ||
-		    acme_dnsrec_get(r->e->db, id, &r->rec) != ACME_FOUND) {
-			run_retry(r, 2, "database error");
-			return;
-		}
-	}
-	if (px_commit_after(r->e->commit, present_now, r) != 0)
-		run_retry(r, 2, "database busy");
+	if (z->follow_cname)
+		follow_cname(r, r->d.host, 0);
+	else
+		journal_and_present(r, r->d.host, z);
 }
 
 static void
@@ -445,9 +541,8 @@ step_propagate(struct run *r)
 	struct dns_prop_req req;
 	struct dns_record dr;
 
-	r->z = dns_zone_for(r->e->conf->dns, r->d.host);
-	if (r->z == NULL ||
-	    acme_dnsrec_of_dcv(r->e->db, r->d.id, &r->rec) != ACME_FOUND) {
+	if (acme_dnsrec_of_dcv(r->e->db, r->d.id, &r->rec) != ACME_FOUND ||
+	    (r->z = dns_zone_for(r->e->conf->dns, r->rec.name)) == NULL) {
 		/* the record or its connector is gone: publish again */
 		advance(r, ACME_DCV_PUBLISH, -1, NULL, NULL, -1, NULL);
 		return;
@@ -1107,6 +1202,8 @@ px_dcv_free(struct px_dcv *e)
 		return;
 	/* the workers first: no result can arrive for a freed run */
 	dnsq_free(e->q);
+	dns_resolver_free(e->res);
+	e->res = NULL;
 	while (e->runs != NULL) {
 		e->runs->done = NULL;
 		run_end(e->runs);

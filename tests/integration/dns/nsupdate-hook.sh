@@ -3,7 +3,9 @@
 # An "exec" DNS connector program for the tests: lego's convention
 # (present|cleanup FQDN VALUE) carried out with nsupdate against the test
 # BIND9. Reads NSUPDATE_SERVER, NSUPDATE_PORT and NSUPDATE_KEY (passed
-# through the connector's pass_env). HOOK_SLEEP makes it hang (timeout
+# through the connector's pass_env; NSUPDATE_ZONE overrides the zone the
+# update names, for a connector zone that is part of a larger DNS zone).
+# HOOK_SLEEP makes it hang (timeout
 # test); HOOK_REFUSE makes it exit 2 (refused); HOOK_NOOP makes it claim
 # success and publish nothing (a record that never appears).
 set -eu
@@ -30,4 +32,4 @@ cleanup) op="update delete $fqdn $ACMEBRIDGE_TYPE $rdata" ;;
 *) exit 2 ;;
 esac
 printf 'server %s %s\nzone %s\n%s\nsend\n' "$NSUPDATE_SERVER" "$NSUPDATE_PORT" \
-	"$ACMEBRIDGE_ZONE" "$op" | nsupdate -k "$NSUPDATE_KEY"
+	"${NSUPDATE_ZONE:-$ACMEBRIDGE_ZONE}" "$op" | nsupdate -k "$NSUPDATE_KEY"
