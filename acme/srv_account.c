@@ -1,0 +1,523 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* RFC 8555 accounts: newAccount, account update and deactivation, the
+ * orders list, key rollover. */
+#include "acme/srv_int.h"
+
+/* ---- accounts ----------------------------------------------------- */
+
+#define MAX_CONTACTS 10
+
+/* A DNS host name: dot-separated labels of letters, digits and inner
+ * hyphens, at least two of them, the last not all digits. */
+static int
+hostname_ok(const char *h, size_t len)
+{
+	size_t label = 0, labels = 1, digits = 0;
+
+	if (len == 0 || len > 253)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char ch = h[i];
+
+		if (ch == '.') {
+			if (label == 0 || h[i - 1] == '-')
+				return 0;
+			label = 0;
+			digits = 0;
+			labels++;
+			continue;
+		}
+		if (ch == '-' ? label == 0
+		              : !((ch >= 'a' && ch <= 'z') ||
+		                    (ch >= 'A' && ch <= 'Z') ||
+		                    (ch >= '0' && ch <= '9')))
+			return 0;
+		if (ch >= '0' && ch <= '9')
+			digits++;
+		if (++label > 63)
+			return 0;
+	}
+	return labels >= 2 && label > 0 && h[len - 1] != '-' && digits < label;
+}
+
+/* RFC 6068 mailto: with exactly one RFC 5321 address local@domain and no
+ * header fields: the local part is dot-atoms (RFC 5322 atext without "%",
+ * which a URI would have to escape), the domain a host name. */
+static int
+mailto_ok(const char *s)
+{
+	static const char atext[] = "!#$&'*+-/=^_`{|}~";
+	const char *addr = s + 7, *at = strchr(addr, '@');
+	size_t local = at != NULL ? (size_t)(at - addr) : 0;
+
+	if (at == NULL || local == 0 || local > 64 || strlen(addr) > 254)
+		return 0;
+	if (addr[0] == '.' || addr[local - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < local; i++) {
+		unsigned char ch = (unsigned char)addr[i];
+
+		if (ch == '.' && addr[i + 1] == '.')
+			return 0;
+		if (!(ch == '.' || (ch >= 'a' && ch <= 'z') ||
+		        (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		        strchr(atext, ch) != NULL))
+			return 0;
+	}
+	return hostname_ok(at + 1, strlen(at + 1));
+}
+
+static int
+check_contact(struct call *c, const json_t *contact)
+{
+	const json_t *v;
+	size_t i;
+
+	if (!json_is_array(contact)) {
+		srv_fail(
+		    c, 400, "malformed", "contact must be an array of URLs");
+		return -1;
+	}
+	if (json_array_size(contact) > MAX_CONTACTS) {
+		srv_fail(c, 400, "invalidContact", "at most %d contacts",
+		    MAX_CONTACTS);
+		return -1;
+	}
+	json_array_foreach(contact, i, v) {
+		const char *s = json_string_value(v);
+		if (s == NULL) {
+			srv_fail(c, 400, "malformed",
+			    "contact must be an array of URLs");
+			return -1;
+		}
+		if (strncasecmp(s, "mailto:", 7) != 0) {
+			srv_fail(c, 400, "unsupportedContact",
+			    "only mailto: contacts are supported");
+			return -1;
+		}
+		if (!mailto_ok(s)) {
+			srv_fail(c, 400, "invalidContact",
+			    "\"%.100s\" is not a mailto: URL of one e-mail "
+			    "address (local@domain, no header fields)",
+			    s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+reply_account(struct call *c, int status, const json_t *acct)
+{
+	json_t *body = srv_account_json(c->ctx, acct);
+
+	if (body == NULL) {
+		srv_server_error(c);
+		return;
+	}
+	srv_set_json(c->resp, status, body);
+	srv_url_of(c->ctx, c->resp->location, sizeof(c->resp->location),
+	    "/acct/%s", acme_row_str(acct, "kid"));
+}
+
+void
+srv_h_new_account(struct call *c)
+{
+	struct acme_ctx *ctx = c->ctx;
+	struct acme_problem p = {0};
+	json_t *existing = NULL, *eab, *contact, *row = NULL, *eabrow = NULL;
+	char thumb[44], eab_kid[128] = "";
+	char *jwk = NULL, *kid = NULL, *contact_s = NULL, *binding = NULL;
+	const char *connector = ctx->s->default_connector;
+	unsigned char *hmac = NULL;
+	size_t hmac_len = 0;
+
+	if (c->payload == NULL) {
+		srv_fail(c, 400, "malformed", "newAccount needs a payload");
+		return;
+	}
+	if (acme_jwk_thumbprint(c->jws.jwk, thumb) != 0 ||
+	    (jwk = acme_jwk_canonical(c->jws.jwk)) == NULL) {
+		srv_fail(
+		    c, 400, "badPublicKey", "the account key is not usable");
+		return;
+	}
+	existing = acme_db_one(
+	    ctx->db, "SELECT * FROM accounts WHERE thumbprint = ?", "s", thumb);
+	if (existing != NULL) {
+		/* RFC 8555 §7.3.6: a deactivated account's key is refused */
+		if (strcmp(acme_row_str(existing, "status"), "valid") != 0) {
+			srv_fail(c, 401, "unauthorized",
+			    "the account of this key is %s",
+			    acme_row_str(existing, "status"));
+			goto out;
+		}
+		/* RFC 8555 §7.3.1: same key, same account */
+		reply_account(c, 200, existing);
+		goto out;
+	}
+	if (json_is_true(json_object_get(c->payload, "onlyReturnExisting"))) {
+		srv_fail(c, 400, "accountDoesNotExist",
+		    "no account exists with this key");
+		goto out;
+	}
+	if (ctx->s->tos != NULL && ctx->s->tos[0] != '\0' &&
+	    !json_is_true(
+	        json_object_get(c->payload, "termsOfServiceAgreed"))) {
+		srv_fail(c, 403, "userActionRequired",
+		    "the terms of service at %s must be agreed to "
+		    "(termsOfServiceAgreed: true)",
+		    ctx->s->tos);
+		srv_add_link(ctx, c->resp, ctx->s->tos, "terms-of-service");
+		goto out;
+	}
+	contact = json_object_get(c->payload, "contact");
+	if (contact != NULL && check_contact(c, contact) != 0)
+		goto out;
+	eab = json_object_get(c->payload, "externalAccountBinding");
+	if (eab == NULL && ctx->s->require_eab) {
+		srv_fail(c, 400, "externalAccountRequired",
+		    "this server requires an External Account Binding");
+		goto out;
+	}
+	if (eab != NULL) {
+		if (acme_eab_parse(eab, eab_kid, sizeof(eab_kid), &p) != 0) {
+			srv_fail_prob(c, &p);
+			goto out;
+		}
+		eabrow = acme_db_one(ctx->db,
+		    "SELECT * FROM eab_keys WHERE kid = ?", "s", eab_kid);
+		if (eabrow == NULL) {
+			srv_fail(c, 401, "unauthorized",
+			    "unknown External Account Binding key \"%.100s\"",
+			    eab_kid);
+			goto out;
+		}
+		hmac = b64url_decode_alloc(acme_row_str(eabrow, "hmac_key"),
+		    strlen(acme_row_str(eabrow, "hmac_key")), &hmac_len);
+		if (hmac == NULL) {
+			srv_server_error(c);
+			goto out;
+		}
+		if (acme_eab_verify(
+		        eab, hmac, hmac_len, c->url, c->jws.jwk, &p) != 0) {
+			srv_fail_prob(c, &p);
+			goto out;
+		}
+		connector = acme_row_str(eabrow, "connector");
+		/* RFC 8555 §7.3.4: the account object reflects the binding */
+		binding = json_dumps(eab, JSON_COMPACT);
+		if (binding == NULL) {
+			srv_server_error(c);
+			goto out;
+		}
+	}
+	if (c->req->client_ip != NULL) {
+		struct rl_check chk = {&ctx->s->limits.accounts_per_ip, "",
+		    "new accounts from this address"};
+
+		snprintf(chk.key, sizeof(chk.key), "accounts/ip/%s",
+		    c->req->client_ip);
+		if (srv_rate_limited(c, &chk, 1))
+			goto out;
+	}
+	kid = srv_random_id();
+	contact_s = contact ? json_dumps(contact, JSON_COMPACT) : strdup("[]");
+	if (kid == NULL || contact_s == NULL) {
+		srv_server_error(c);
+		goto out;
+	}
+	if (acme_db_begin(ctx->db) != 0)
+		goto err;
+	if (eabrow != NULL &&
+	    !json_is_null(json_object_get(eabrow, "max_accounts"))) {
+		/* counted inside the write transaction, so concurrent
+		 * registrations cannot both take the last place; deactivated
+		 * accounts count too */
+		long long max = acme_row_int(eabrow, "max_accounts");
+		json_t *n = acme_db_one(ctx->db,
+		    "SELECT count(*) AS n FROM accounts WHERE eab_kid = ?", "s",
+		    eab_kid);
+
+		if (n == NULL)
+			goto err;
+		if (acme_row_int(n, "n") >= max) {
+			json_decref(n);
+			acme_db_rollback(ctx->db);
+			srv_fail(c, 403, "unauthorized",
+			    "External Account Binding key \"%.100s\" has "
+			    "already bound its limit of %lld account(s)",
+			    eab_kid, max);
+			goto out;
+		}
+		json_decref(n);
+	}
+	if (acme_db_exec(ctx->db,
+	        "INSERT INTO accounts(kid, jwk, thumbprint, status, contact,"
+	        " tos_agreed, eab_kid, eab_binding, connector, created)"
+	        " VALUES (?, ?, ?, 'valid', ?, ?, ?, ?, ?, ?)",
+	        "ssssisssi", kid, jwk, thumb, contact_s,
+	        (long long)json_is_true(
+	            json_object_get(c->payload, "termsOfServiceAgreed")),
+	        eab_kid[0] ? eab_kid : NULL, binding, connector,
+	        (long long)c->req->now) != 1) {
+		/* same key registered concurrently by another thread */
+		acme_db_rollback(ctx->db);
+		existing = acme_db_one(ctx->db,
+		    "SELECT * FROM accounts WHERE thumbprint = ?", "s", thumb);
+		if (existing != NULL)
+			reply_account(c, 200, existing);
+		else
+			srv_server_error(c);
+		goto out;
+	}
+	acme_db_audit(ctx->db, c->req->now, "account.new", kid,
+	    eab_kid[0] ? eab_kid : "");
+	if (acme_db_commit(ctx->db) != 0)
+		goto err;
+	row = acme_db_one(
+	    ctx->db, "SELECT * FROM accounts WHERE kid = ?", "s", kid);
+	if (row == NULL)
+		goto err;
+	reply_account(c, 201, row);
+	goto out;
+err:
+	acme_db_rollback(ctx->db);
+	srv_server_error(c);
+out:
+	if (hmac != NULL) {
+		OPENSSL_cleanse(hmac, hmac_len);
+		free(hmac);
+	}
+	free(jwk);
+	free(kid);
+	free(contact_s);
+	free(binding);
+	json_decref(existing);
+	json_decref(eabrow);
+	json_decref(row);
+}
+
+void
+srv_h_account(struct call *c, const char *kid)
+{
+	struct acme_ctx *ctx = c->ctx;
+	json_t *contact, *status, *row = NULL;
+	long long id = acme_row_int(c->account, "id");
+
+	if (strcmp(acme_row_str(c->account, "kid"), kid) != 0) {
+		srv_fail(c, 403, "unauthorized",
+		    "the account URL is not the signer's account");
+		return;
+	}
+	if (c->payload == NULL) {
+		reply_account(c, 200, c->account);
+		return;
+	}
+	contact = json_object_get(c->payload, "contact");
+	status = json_object_get(c->payload, "status");
+	if (contact != NULL && check_contact(c, contact) != 0)
+		return;
+	if (status != NULL &&
+	    (!json_is_string(status) ||
+	        strcmp(json_string_value(status), "deactivated") != 0)) {
+		srv_fail(c, 400, "malformed",
+		    "an account's status can only be set to \"deactivated\"");
+		return;
+	}
+	if (acme_db_begin(ctx->db) != 0)
+		goto err;
+	if (contact != NULL) {
+		char *s = json_dumps(contact, JSON_COMPACT);
+		int rc = s ? acme_db_exec(ctx->db,
+		                 "UPDATE accounts SET contact = ? WHERE id = ?",
+		                 "si", s, id)
+		           : -1;
+		free(s);
+		if (rc < 0)
+			goto err;
+	}
+	if (status != NULL) {
+		/* RFC 8555 §7.3.6: pending authorizations go with it */
+		if (acme_db_exec(ctx->db,
+		        "UPDATE accounts SET status = 'deactivated' WHERE id = "
+		        "?",
+		        "i", id) < 0 ||
+		    acme_db_exec(ctx->db,
+		        "UPDATE authzs SET status = 'deactivated' WHERE"
+		        " account_id = ? AND status IN ('pending', 'valid')",
+		        "i", id) < 0)
+			goto err;
+		acme_db_audit(
+		    ctx->db, c->req->now, "account.deactivated", kid, "");
+	}
+	if (acme_db_commit(ctx->db) != 0)
+		goto err;
+	row = acme_db_one(
+	    ctx->db, "SELECT * FROM accounts WHERE id = ?", "i", id);
+	if (row == NULL)
+		goto err;
+	reply_account(c, 200, row);
+	json_decref(row);
+	return;
+err:
+	acme_db_rollback(ctx->db);
+	srv_server_error(c);
+}
+
+void
+srv_h_orders_list(struct call *c, const char *kid, const char *query)
+{
+	struct acme_ctx *ctx = c->ctx;
+	json_t *rows, *row, *arr;
+	long long cursor = 0;
+	size_t i;
+	char next[256];
+
+	if (strcmp(acme_row_str(c->account, "kid"), kid) != 0) {
+		srv_fail(c, 403, "unauthorized",
+		    "the orders list belongs to another account");
+		return;
+	}
+	if (query != NULL && strncmp(query, "cursor=", 7) == 0)
+		cursor = strtoll(query + 7, NULL, 10);
+	rows = acme_db_all(ctx->db,
+	    "SELECT id, oid FROM orders WHERE account_id = ? AND id > ?"
+	    " ORDER BY id LIMIT ?",
+	    "iii", acme_row_int(c->account, "id"), cursor,
+	    (long long)ORDERS_PAGE + 1);
+	arr = json_array();
+	if (rows == NULL || arr == NULL) {
+		json_decref(rows);
+		json_decref(arr);
+		srv_server_error(c);
+		return;
+	}
+	json_array_foreach(rows, i, row) {
+		if (i == ORDERS_PAGE) {
+			/* a further page exists: RFC 8555 §7.1.2.1 paging */
+			snprintf(next, sizeof(next),
+			    "/acct/%s/orders?cursor=%lld", kid,
+			    acme_row_int(json_array_get(rows, i - 1), "id"));
+			srv_add_link(ctx, c->resp, next, "next");
+			break;
+		}
+		json_array_append_new(arr,
+		    srv_url_json(ctx, "/order/%s", acme_row_str(row, "oid")));
+	}
+	json_decref(rows);
+	srv_set_json(c->resp, 200, json_pack("{s:o}", "orders", arr));
+}
+
+void
+srv_h_key_change(struct call *c)
+{
+	struct acme_ctx *ctx = c->ctx;
+	struct acme_problem p = {0};
+	struct acme_jws inner = {0};
+	json_t *ipl = NULL, *old = NULL, *other = NULL;
+	EVP_PKEY *newkey = NULL;
+	char *body = NULL, *jwk = NULL, *oldc = NULL, *curc = NULL;
+	char thumb[44], acct_url[600];
+
+	if (c->payload == NULL) {
+		srv_fail(c, 400, "malformed", "keyChange needs a JWS payload");
+		return;
+	}
+	/* RFC 8555 §7.3.5: the payload is a JWS signed by the new key */
+	body = json_dumps(c->payload, JSON_COMPACT);
+	if (body == NULL ||
+	    acme_jws_parse(body, strlen(body), &inner, &p) != 0) {
+		if (body == NULL)
+			srv_server_error(c);
+		else
+			srv_fail_prob(c, &p);
+		goto out;
+	}
+	if (inner.jwk == NULL) {
+		srv_fail(
+		    c, 400, "malformed", "the inner JWS must carry a \"jwk\"");
+		goto out;
+	}
+	if (inner.nonce != NULL) {
+		srv_fail(c, 400, "malformed",
+		    "the inner JWS must not carry a nonce");
+		goto out;
+	}
+	if (strcmp(inner.url, c->url) != 0) {
+		srv_fail(c, 400, "malformed",
+		    "inner JWS url differs from the outer one");
+		goto out;
+	}
+	newkey = acme_jwk_to_pkey(inner.jwk, &p);
+	if (newkey == NULL) {
+		srv_fail_prob(c, &p);
+		goto out;
+	}
+	if (acme_jws_verify(&inner, newkey, &p) != 0) {
+		srv_fail_prob(c, &p);
+		goto out;
+	}
+	ipl = json_loadb((const char *)inner.payload, inner.payload_len,
+	    JSON_REJECT_DUPLICATES, NULL);
+	srv_url_of(ctx, acct_url, sizeof(acct_url), "/acct/%s",
+	    acme_row_str(c->account, "kid"));
+	if (!json_is_object(ipl) ||
+	    !json_is_string(json_object_get(ipl, "account")) ||
+	    strcmp(json_string_value(json_object_get(ipl, "account")),
+	        acct_url) != 0) {
+		srv_fail(c, 400, "malformed",
+		    "inner payload \"account\" must be the signer's account "
+		    "URL");
+		goto out;
+	}
+	old = json_object_get(ipl, "oldKey");
+	oldc = old ? acme_jwk_canonical(old) : NULL;
+	curc = strdup(acme_row_str(c->account, "jwk"));
+	if (oldc == NULL || curc == NULL || strcmp(oldc, curc) != 0) {
+		srv_fail(c, 400, "malformed",
+		    "inner payload \"oldKey\" is not the account's current "
+		    "key");
+		goto out;
+	}
+	if (acme_jwk_thumbprint(inner.jwk, thumb) != 0 ||
+	    (jwk = acme_jwk_canonical(inner.jwk)) == NULL) {
+		srv_fail(c, 400, "badPublicKey", "the new key is not usable");
+		goto out;
+	}
+	other = acme_db_one(ctx->db,
+	    "SELECT kid FROM accounts WHERE thumbprint = ?", "s", thumb);
+	if (other != NULL) {
+		/* "conflict" is no registered ACME error type (RFC 8555
+		 * §7.3.5 names only the 409 and the Location) */
+		srv_fail(c, 409, "malformed", "the new key is already in use");
+		srv_url_of(ctx, c->resp->location, sizeof(c->resp->location),
+		    "/acct/%s", acme_row_str(other, "kid"));
+		goto out;
+	}
+	if (acme_db_begin(ctx->db) != 0 ||
+	    acme_db_exec(ctx->db,
+	        "UPDATE accounts SET jwk = ?, thumbprint = ? WHERE id = ?",
+	        "ssi", jwk, thumb, acme_row_int(c->account, "id")) != 1) {
+		acme_db_rollback(ctx->db);
+		srv_fail(c, 409, "malformed", "the new key is already in use");
+		goto out;
+	}
+	acme_db_audit(ctx->db, c->req->now, "account.keychange",
+	    acme_row_str(c->account, "kid"), thumb);
+	if (acme_db_commit(ctx->db) != 0) {
+		srv_server_error(c);
+		goto out;
+	}
+	json_object_set_new(c->account, "jwk", json_string(jwk));
+	reply_account(c, 200, c->account);
+out:
+	acme_jws_free(&inner);
+	EVP_PKEY_free(newkey);
+	json_decref(ipl);
+	json_decref(other);
+	free(body);
+	free(jwk);
+	free(oldc);
+	free(curc);
+}

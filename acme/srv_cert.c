@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* RFC 8555 certificates and revocation. */
+#include "acme/srv_int.h"
+
+/* ---- certificates and revocation ------------------------------------ */
+
+void
+srv_h_cert(struct call *c, const char *crt_id)
+{
+	json_t *crt = acme_db_one(c->ctx->db,
+	    "SELECT account_id, chain_pem FROM certificates WHERE crt_id = ?",
+	    "s", crt_id);
+	const char *pem;
+
+	if (crt == NULL) {
+		srv_not_found(c, "certificate");
+		return;
+	}
+	if (srv_owns(c, crt)) {
+		pem = acme_row_str(crt, "chain_pem");
+		c->resp->raw = strdup(pem);
+		if (c->resp->raw == NULL) {
+			srv_server_error(c);
+		} else {
+			c->resp->raw_len = strlen(pem);
+			c->resp->status = 200;
+			c->resp->ctype = "application/pem-certificate-chain";
+		}
+	}
+	json_decref(crt);
+}
+
+/* RFC 8555 §7.6: an account that holds valid, unexpired authorizations
+ * for every identifier of the certificate may revoke it. ids is the
+ * order's identifier array (JSON text); the issued certificate carries
+ * exactly these names. A wildcard name needs an authorization of its
+ * base name. @return 1 when every identifier is covered. */
+static int
+holds_authzs(struct call *c, const char *ids_json)
+{
+	json_t *ids = json_loads(ids_json, 0, NULL), *id;
+	size_t i;
+	int ok = json_array_size(ids) > 0;
+
+	json_array_foreach(ids, i, id) {
+		const char *type =
+		    json_string_value(json_object_get(id, "type"));
+		const char *value =
+		    json_string_value(json_object_get(id, "value"));
+		json_t *row;
+
+		if (type == NULL || value == NULL) {
+			ok = 0;
+			break;
+		}
+		if (strncmp(value, "*.", 2) == 0)
+			value += 2;
+		row = acme_db_one(c->ctx->db,
+		    "SELECT 1 AS x FROM authzs WHERE account_id = ? AND"
+		    " id_type = ? AND id_value = ? AND status = 'valid' AND"
+		    " expires > ? LIMIT 1",
+		    "issi", acme_row_int(c->account, "id"), type, value,
+		    c->req->now);
+		json_decref(row);
+		if (row == NULL) {
+			ok = 0;
+			break;
+		}
+	}
+	json_decref(ids);
+	return ok;
+}
+
+void
+srv_h_revoke(struct call *c)
+{
+	struct acme_ctx *ctx = c->ctx;
+	struct acme_problem p = {0};
+	struct acme_cert_info info;
+	json_t *crt = NULL, *cj, *rj;
+	unsigned char *der = NULL, *leaf = NULL;
+	size_t der_len = 0, leaf_len = 0;
+	long long reason = 0, job_id;
+	int changed;
+
+	cj = c->payload ? json_object_get(c->payload, "certificate") : NULL;
+	if (!json_is_string(cj)) {
+		srv_fail(
+		    c, 400, "malformed", "revokeCert needs a \"certificate\"");
+		return;
+	}
+	rj = json_object_get(c->payload, "reason");
+	if (rj != NULL) {
+		reason = json_integer_value(rj);
+		/* the RFC 5280 codes SCM can carry: unspecified,
+		 * keyCompromise, affiliationChanged, superseded,
+		 * cessationOfOperation; anything else is refused rather than
+		 * sent as another reason */
+		if (!json_is_integer(rj) ||
+		    (reason != 0 && reason != 1 && reason != 3 && reason != 4 &&
+		        reason != 5)) {
+			srv_fail(c, 400, "badRevocationReason",
+			    "revocation reason must be one of 0 (unspecified),"
+			    " 1 (keyCompromise), 3 (affiliationChanged), 4"
+			    " (superseded), 5 (cessationOfOperation)");
+			return;
+		}
+	}
+	der = b64url_decode_alloc(
+	    json_string_value(cj), strlen(json_string_value(cj)), &der_len);
+	if (der == NULL || acme_cert_info_der(der, der_len, &info, &p) != 0) {
+		if (der == NULL)
+			srv_fail(c, 400, "malformed",
+			    "certificate is not base64url DER");
+		else
+			srv_fail_prob(c, &p);
+		goto out;
+	}
+	crt = acme_db_one(ctx->db,
+	    "SELECT c.id, c.account_id, c.status, c.crt_id, c.chain_pem,"
+	    " o.identifiers FROM certificates c JOIN orders o ON o.id ="
+	    " c.order_id WHERE c.serial = ? AND c.spki = ?",
+	    "ss", info.serial_hex, info.spki_sha256);
+	/* the lookup only finds a candidate: the submitted bytes must be
+	 * exactly the certificate we issued, so that every later check
+	 * (and the key check below) reads the same certificate */
+	if (crt == NULL ||
+	    acme_cert_leaf_der(
+	        acme_row_str(crt, "chain_pem"), &leaf, &leaf_len) != 0 ||
+	    leaf_len != der_len || CRYPTO_memcmp(leaf, der, der_len) != 0) {
+		srv_fail(
+		    c, 404, "malformed", "no such certificate was issued here");
+		goto out;
+	}
+	if (c->account != NULL) {
+		if (acme_row_int(crt, "account_id") !=
+		        acme_row_int(c->account, "id") &&
+		    !holds_authzs(c, acme_row_str(crt, "identifiers"))) {
+			srv_fail(c, 403, "unauthorized",
+			    "the certificate belongs to another account, and "
+			    "this"
+			    " account holds no valid authorization for all of"
+			    " its names");
+			goto out;
+		}
+	} else if (!acme_cert_key_matches(leaf, leaf_len, c->key)) {
+		srv_fail(c, 403, "unauthorized",
+		    "the JWS key is not the certificate's key");
+		goto out;
+	}
+	if (strcmp(acme_row_str(crt, "status"), "revoked") == 0) {
+		srv_fail(
+		    c, 400, "alreadyRevoked", "the certificate is revoked");
+		goto out;
+	}
+	if (acme_db_begin(ctx->db) != 0)
+		goto err;
+	/* 'revoking' until SCM confirms: the answer is 200 only then */
+	changed = acme_db_exec(ctx->db,
+	    "UPDATE certificates SET status = 'revoking', revoke_reason = ?"
+	    " WHERE id = ? AND status = 'valid'",
+	    "ii", reason, acme_row_int(crt, "id"));
+	if (changed < 0)
+		goto err;
+	if (changed == 0) {
+		/* already on its way to SCM (an earlier request, or one
+		 * racing this one): wait for that revocation's outcome */
+		json_t *job = NULL;
+		int found = acme_db_get(ctx->db, &job,
+		    "SELECT id FROM jobs WHERE kind = 'revoke' AND ref = ? AND"
+		    " state = 'queued' ORDER BY id DESC LIMIT 1",
+		    "i", acme_row_int(crt, "id"));
+
+		acme_db_rollback(ctx->db);
+		if (found < 0)
+			goto err;
+		if (found == 0) {
+			srv_fail(c, 400, "alreadyRevoked",
+			    "the certificate is revoked");
+			goto out;
+		}
+		job_id = acme_row_int(job, "id");
+		json_decref(job);
+	} else {
+		if (acme_job_add(ctx->db, "revoke", acme_row_int(crt, "id"),
+		        reason, c->req->now) != 0)
+			goto err;
+		job_id = acme_db_last_id(ctx->db); /* before the audit */
+		acme_db_audit(ctx->db, c->req->now, "certificate.revoke",
+		    acme_row_str(crt, "crt_id"), info.serial_hex);
+		if (acme_db_commit(ctx->db) != 0)
+			goto err;
+	}
+	c->resp->status = 200;
+	c->resp->kick = 1;
+	c->resp->wait = ACME_WAIT_JOB;
+	c->resp->wait_id = job_id;
+	c->resp->wait_until = c->req->now * 1000 +
+	    (ctx->s->finalize_wait > 0 ? ctx->s->finalize_wait : 15) * 1000LL;
+	goto out;
+err:
+	acme_db_rollback(ctx->db);
+	srv_server_error(c);
+out:
+	free(der);
+	free(leaf);
+	json_decref(crt);
+}

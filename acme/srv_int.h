@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Inside the RFC 8555 server (not for use outside acme/): the request
+ * context, one authenticated call, and what the resource files share.
+ * acme/server.c is the core (context, responses, representations,
+ * request authentication, rate-limit checks, deferred replies, routing);
+ * srv_account.c, srv_order.c, srv_authz.c and srv_cert.c hold the
+ * handlers of their resources.
+ */
+#pragma once
+#include "acme/acme.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "acme/csr.h"
+#include "acme/ident.h"
+#include "acme/jws.h"
+#include "acme/ratelimit.h"
+#include "acme/state.h"
+#include "contrib/b64url.h"
+#include "contrib/log.h"
+
+#define ORDERS_PAGE 50
+#define KEY_CACHE 256
+
+struct acme_ctx {
+	const struct acme_settings *s;
+	struct acme_db *db;
+	struct acme_nonces *nonces;
+	/* Account keys already imported: OpenSSL 3 key import goes through
+	 * its decoder machinery and costs more than the ECDSA verify. The
+	 * stored JWK text is compared on every hit, so a key change is seen
+	 * at once. */
+	struct {
+		long long acct_id;
+		char *jwk;
+		EVP_PKEY *key;
+	} keys[KEY_CACHE];
+};
+
+/* One authenticated request being handled. */
+struct call {
+	struct acme_ctx *ctx;
+	const struct acme_req *req;
+	struct acme_resp *resp;
+	struct acme_jws jws;
+	json_t *payload; /* parsed payload object, NULL for POST-as-GET */
+	json_t *account; /* signer's account row (kid requests) */
+	EVP_PKEY *key;   /* signer's key */
+	char url[1024];  /* the request URL */
+};
+
+/* One limit a request must pass (srv_rate_limited). */
+struct rl_check {
+	const struct acme_limit *lim;
+	char key[300];
+	const char *what;
+};
+
+extern const char srv_order_sql[];
+
+char *srv_random_id(void);
+int srv_name_set_key(const json_t *ids, char *key, size_t len);
+int srv_owns(struct call *c, const json_t *row);
+int srv_rate_limited(struct call *c, struct rl_check *chk, size_t n);
+json_t *srv_account_json(struct acme_ctx *ctx, const json_t *acct);
+json_t *srv_authz_json(
+    struct acme_ctx *ctx, const json_t *az, long long now, int *processing);
+json_t *srv_chall_json(struct acme_ctx *ctx, const json_t *ch);
+json_t *srv_load_order(struct acme_ctx *ctx, const char *sql, const char *fmt,
+    const char *sid, long long id, long long now);
+json_t *srv_url_json(struct acme_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void srv_add_link(struct acme_ctx *ctx, struct acme_resp *resp,
+    const char *path, const char *rel);
+void srv_fail(struct call *c, int status, const char *type, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+void srv_fail_prob(struct call *c, struct acme_problem *p);
+void srv_h_account(struct call *c, const char *kid);
+void srv_h_authz(struct call *c, const char *aid);
+void srv_h_cert(struct call *c, const char *crt_id);
+void srv_h_chall(struct call *c, const char *cid);
+void srv_h_finalize(struct call *c, const char *oid);
+void srv_h_key_change(struct call *c);
+void srv_h_new_account(struct call *c);
+void srv_h_new_order(struct call *c);
+void srv_h_order(struct call *c, const char *oid);
+void srv_h_orders_list(struct call *c, const char *kid, const char *query);
+void srv_h_revoke(struct call *c);
+void srv_not_found(struct call *c, const char *what);
+void srv_reply_order(struct call *c, int status, const json_t *ord);
+void srv_server_error(struct call *c);
+void srv_set_json(struct acme_resp *resp, int status, json_t *body);
+void srv_url_of(struct acme_ctx *ctx, char *buf, size_t len, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
