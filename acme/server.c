@@ -36,10 +36,11 @@ acme_ctx_free(struct acme_ctx *ctx)
 
 /* The account's public key, from the cache or imported; caller frees. */
 static EVP_PKEY *
-account_key(struct acme_ctx *ctx, const json_t *acct, struct acme_problem *p)
+account_key(struct acme_ctx *ctx, const struct acme_account *acct,
+    struct acme_problem *p)
 {
-	long long id = acme_row_int(acct, "id");
-	const char *jwk_s = acme_row_str(acct, "jwk");
+	long long id = acct->id;
+	const char *jwk_s = acct->jwk ? acct->jwk : "";
 	int slot = (int)(id % KEY_CACHE);
 	json_t *jwk;
 	EVP_PKEY *key;
@@ -196,22 +197,23 @@ srv_random_id(void)
 /* ---- resource representations ----------------------------------- */
 
 json_t *
-srv_account_json(struct acme_ctx *ctx, const json_t *acct)
+srv_account_json(struct acme_ctx *ctx, const struct acme_account *acct)
 {
-	json_t *contact = json_loads(acme_row_str(acct, "contact"), 0, NULL);
+	json_t *contact =
+	    acct->contact ? json_loads(acct->contact, 0, NULL) : NULL;
 	json_t *o;
 
 	if (contact == NULL)
 		contact = json_array();
 	o = json_pack("{s:s, s:o, s:b, s:o}", "status",
-	    acme_row_str(acct, "status"), "contact", contact,
-	    "termsOfServiceAgreed", (int)acme_row_int(acct, "tos_agreed"),
-	    "orders",
-	    srv_url_json(ctx, "/acct/%s/orders", acme_row_str(acct, "kid")));
+	    acme_acct_status_str(acct->status), "contact", contact,
+	    "termsOfServiceAgreed", acct->tos_agreed, "orders",
+	    srv_url_json(ctx, "/acct/%s/orders", acct->kid));
 	/* RFC 8555 §7.3.4: the binding the account was created with */
-	if (o != NULL && acme_row_str(acct, "eab_binding")[0] != '\0' &&
+	if (o != NULL && acct->eab_binding != NULL &&
+	    acct->eab_binding[0] != '\0' &&
 	    json_object_set_new(o, "externalAccountBinding",
-	        json_loads(acme_row_str(acct, "eab_binding"), 0, NULL)) != 0) {
+	        json_loads(acct->eab_binding, 0, NULL)) != 0) {
 		json_decref(o);
 		o = NULL;
 	}
@@ -450,8 +452,10 @@ content_type_ok(const char *ct)
 	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-static json_t *
-account_by_kid_url(struct acme_ctx *ctx, const char *kid)
+/* The account a JWS "kid" (account URL) names. */
+static enum acme_found
+account_by_kid_url(
+    struct acme_ctx *ctx, const char *kid, struct acme_account *out)
 {
 	char prefix[600];
 	size_t n;
@@ -459,9 +463,8 @@ account_by_kid_url(struct acme_ctx *ctx, const char *kid)
 	srv_url_of(ctx, prefix, sizeof(prefix), "/acct/");
 	n = strlen(prefix);
 	if (strncmp(kid, prefix, n) != 0)
-		return NULL;
-	return acme_db_one(
-	    ctx->db, "SELECT * FROM accounts WHERE kid = ?", "s", kid + n);
+		return ACME_NONE;
+	return acme_store_account_auth(ctx->db, kid + n, out);
 }
 
 /*
@@ -527,13 +530,19 @@ authenticate(struct call *c, int mode)
 			    "newAccount must be signed with a \"jwk\"");
 			return -1;
 		}
-		c->account = account_by_kid_url(ctx, c->jws.kid);
-		if (c->account == NULL) {
+		switch (account_by_kid_url(ctx, c->jws.kid, &c->acct)) {
+		case ACME_ERR:
+			srv_server_error(c);
+			return -1;
+		case ACME_NONE:
 			srv_fail(c, 400, "accountDoesNotExist",
 			    "no account with kid \"%.200s\"", c->jws.kid);
 			return -1;
+		case ACME_FOUND:
+			c->has_acct = 1;
+			break;
 		}
-		c->key = account_key(ctx, c->account, &p);
+		c->key = account_key(ctx, &c->acct, &p);
 		if (c->key == NULL) {
 			acme_problem_clear(&p);
 			srv_server_error(c);
@@ -542,10 +551,9 @@ authenticate(struct call *c, int mode)
 		/* the front end checked the signature already if it knew the
 		 * key: only when that key is still the account's */
 		presigned = req->presig != NULL &&
-		    strcmp(req->presig->jwk, acme_row_str(c->account, "jwk")) ==
-		        0;
-		acme_keycache_put(ctx->s->keys, c->jws.kid,
-		    acme_row_str(c->account, "jwk"), c->key);
+		    strcmp(req->presig->jwk, c->acct.jwk) == 0;
+		acme_keycache_put(
+		    ctx->s->keys, c->jws.kid, c->acct.jwk, c->key);
 	}
 	if (!presigned && acme_jws_verify(&c->jws, c->key, &p) != 0) {
 		srv_fail_prob(c, &p);
@@ -559,10 +567,9 @@ authenticate(struct call *c, int mode)
 		    c->jws.nonce ? c->jws.nonce : "");
 		return -1;
 	}
-	if (c->account != NULL &&
-	    strcmp(acme_row_str(c->account, "status"), "valid") != 0) {
+	if (c->has_acct && c->acct.status != ACME_ACCT_VALID) {
 		srv_fail(c, 401, "unauthorized", "account is %s",
-		    acme_row_str(c->account, "status"));
+		    acme_acct_status_str(c->acct.status));
 		return -1;
 	}
 	if (c->jws.payload_len > 0) {
@@ -580,9 +587,9 @@ authenticate(struct call *c, int mode)
 }
 
 int
-srv_owns(struct call *c, const json_t *row)
+srv_owns(struct call *c, long long account_id)
 {
-	if (acme_row_int(row, "account_id") == acme_row_int(c->account, "id"))
+	if (account_id == c->acct.id)
 		return 1;
 	srv_fail(
 	    c, 403, "unauthorized", "the resource belongs to another account");
@@ -939,6 +946,6 @@ acme_handle(
 	}
 	acme_jws_free(&c.jws);
 	json_decref(c.payload);
-	json_decref(c.account);
+	acme_account_clear(&c.acct);
 	EVP_PKEY_free(c.key);
 }

@@ -107,7 +107,7 @@ check_contact(struct call *c, const json_t *contact)
 }
 
 static void
-reply_account(struct call *c, int status, const json_t *acct)
+reply_account(struct call *c, int status, const struct acme_account *acct)
 {
 	json_t *body = srv_account_json(c->ctx, acct);
 
@@ -117,7 +117,7 @@ reply_account(struct call *c, int status, const json_t *acct)
 	}
 	srv_set_json(c->resp, status, body);
 	srv_url_of(c->ctx, c->resp->location, sizeof(c->resp->location),
-	    "/acct/%s", acme_row_str(acct, "kid"));
+	    "/acct/%s", acct->kid);
 }
 
 void
@@ -125,7 +125,11 @@ srv_h_new_account(struct call *c)
 {
 	struct acme_ctx *ctx = c->ctx;
 	struct acme_problem p = {0};
-	json_t *existing = NULL, *eab, *contact, *row = NULL, *eabrow = NULL;
+	struct acme_account existing = {0};
+	struct acme_account_new na;
+	struct acme_eab key = {0};
+	json_t *eab, *contact;
+	int have_key = 0;
 	char thumb[44], eab_kid[128] = "";
 	char *jwk = NULL, *kid = NULL, *contact_s = NULL, *binding = NULL;
 	const char *connector = ctx->s->default_connector;
@@ -142,19 +146,23 @@ srv_h_new_account(struct call *c)
 		    c, 400, "badPublicKey", "the account key is not usable");
 		return;
 	}
-	existing = acme_db_one(
-	    ctx->db, "SELECT * FROM accounts WHERE thumbprint = ?", "s", thumb);
-	if (existing != NULL) {
+	switch (acme_store_account_by_thumb(ctx->db, thumb, &existing)) {
+	case ACME_ERR:
+		srv_server_error(c);
+		goto out;
+	case ACME_FOUND:
 		/* RFC 8555 §7.3.6: a deactivated account's key is refused */
-		if (strcmp(acme_row_str(existing, "status"), "valid") != 0) {
+		if (existing.status != ACME_ACCT_VALID) {
 			srv_fail(c, 401, "unauthorized",
 			    "the account of this key is %s",
-			    acme_row_str(existing, "status"));
+			    acme_acct_status_str(existing.status));
 			goto out;
 		}
 		/* RFC 8555 §7.3.1: same key, same account */
-		reply_account(c, 200, existing);
+		reply_account(c, 200, &existing);
 		goto out;
+	case ACME_NONE:
+		break;
 	}
 	if (json_is_true(json_object_get(c->payload, "onlyReturnExisting"))) {
 		srv_fail(c, 400, "accountDoesNotExist",
@@ -185,16 +193,21 @@ srv_h_new_account(struct call *c)
 			srv_fail_prob(c, &p);
 			goto out;
 		}
-		eabrow = acme_db_one(ctx->db,
-		    "SELECT * FROM eab_keys WHERE kid = ?", "s", eab_kid);
-		if (eabrow == NULL) {
+		switch (acme_store_eab_get(ctx->db, eab_kid, &key)) {
+		case ACME_ERR:
+			srv_server_error(c);
+			goto out;
+		case ACME_NONE:
 			srv_fail(c, 401, "unauthorized",
 			    "unknown External Account Binding key \"%.100s\"",
 			    eab_kid);
 			goto out;
+		case ACME_FOUND:
+			have_key = 1;
+			break;
 		}
-		hmac = b64url_decode_alloc(acme_row_str(eabrow, "hmac_key"),
-		    strlen(acme_row_str(eabrow, "hmac_key")), &hmac_len);
+		hmac = b64url_decode_alloc(
+		    key.hmac_key, strlen(key.hmac_key), &hmac_len);
 		if (hmac == NULL) {
 			srv_server_error(c);
 			goto out;
@@ -204,7 +217,7 @@ srv_h_new_account(struct call *c)
 			srv_fail_prob(c, &p);
 			goto out;
 		}
-		connector = acme_row_str(eabrow, "connector");
+		connector = key.connector;
 		/* RFC 8555 §7.3.4: the account object reflects the binding */
 		binding = json_dumps(eab, JSON_COMPACT);
 		if (binding == NULL) {
@@ -229,20 +242,16 @@ srv_h_new_account(struct call *c)
 	}
 	if (acme_db_begin(ctx->db) != 0)
 		goto err;
-	if (eabrow != NULL &&
-	    !json_is_null(json_object_get(eabrow, "max_accounts"))) {
+	if (have_key && key.max_accounts > 0) {
 		/* counted inside the write transaction, so concurrent
 		 * registrations cannot both take the last place; deactivated
 		 * accounts count too */
-		long long max = acme_row_int(eabrow, "max_accounts");
-		json_t *n = acme_db_one(ctx->db,
-		    "SELECT count(*) AS n FROM accounts WHERE eab_kid = ?", "s",
-		    eab_kid);
+		long long max = key.max_accounts;
+		long long bound = acme_store_eab_bound(ctx->db, eab_kid);
 
-		if (n == NULL)
+		if (bound < 0)
 			goto err;
-		if (acme_row_int(n, "n") >= max) {
-			json_decref(n);
+		if (bound >= max) {
 			acme_db_rollback(ctx->db);
 			srv_fail(c, 403, "unauthorized",
 			    "External Account Binding key \"%.100s\" has "
@@ -250,36 +259,37 @@ srv_h_new_account(struct call *c)
 			    eab_kid, max);
 			goto out;
 		}
-		json_decref(n);
 	}
-	if (acme_db_exec(ctx->db,
-	        "INSERT INTO accounts(kid, jwk, thumbprint, status, contact,"
-	        " tos_agreed, eab_kid, eab_binding, connector, created)"
-	        " VALUES (?, ?, ?, 'valid', ?, ?, ?, ?, ?, ?)",
-	        "ssssisssi", kid, jwk, thumb, contact_s,
-	        (long long)json_is_true(
-	            json_object_get(c->payload, "termsOfServiceAgreed")),
-	        eab_kid[0] ? eab_kid : NULL, binding, connector,
-	        (long long)c->req->now) != 1) {
+	na = (struct acme_account_new){
+	    .kid = kid,
+	    .jwk = jwk,
+	    .thumbprint = thumb,
+	    .contact = contact_s,
+	    .tos_agreed = json_is_true(
+	        json_object_get(c->payload, "termsOfServiceAgreed")),
+	    .eab_kid = eab_kid[0] ? eab_kid : NULL,
+	    .eab_binding = binding,
+	    .connector = connector,
+	    .created = c->req->now,
+	};
+	if (acme_store_account_add(ctx->db, &na) <= 0) {
 		/* same key registered concurrently by another thread */
 		acme_db_rollback(ctx->db);
-		existing = acme_db_one(ctx->db,
-		    "SELECT * FROM accounts WHERE thumbprint = ?", "s", thumb);
-		if (existing != NULL)
-			reply_account(c, 200, existing);
+		if (acme_store_account_by_thumb(ctx->db, thumb, &existing) ==
+		    ACME_FOUND)
+			reply_account(c, 200, &existing);
 		else
 			srv_server_error(c);
 		goto out;
 	}
-	acme_db_audit(ctx->db, c->req->now, "account.new", kid,
+	acme_store_audit(ctx->db, c->req->now, "account.new", kid,
 	    eab_kid[0] ? eab_kid : "");
 	if (acme_db_commit(ctx->db) != 0)
 		goto err;
-	row = acme_db_one(
-	    ctx->db, "SELECT * FROM accounts WHERE kid = ?", "s", kid);
-	if (row == NULL)
+	acme_account_clear(&existing);
+	if (acme_store_account_auth(ctx->db, kid, &existing) != ACME_FOUND)
 		goto err;
-	reply_account(c, 201, row);
+	reply_account(c, 201, &existing);
 	goto out;
 err:
 	acme_db_rollback(ctx->db);
@@ -293,25 +303,25 @@ out:
 	free(kid);
 	free(contact_s);
 	free(binding);
-	json_decref(existing);
-	json_decref(eabrow);
-	json_decref(row);
+	acme_account_clear(&existing);
+	OPENSSL_cleanse(&key, sizeof(key));
 }
 
 void
 srv_h_account(struct call *c, const char *kid)
 {
 	struct acme_ctx *ctx = c->ctx;
-	json_t *contact, *status, *row = NULL;
-	long long id = acme_row_int(c->account, "id");
+	struct acme_account row = {0};
+	json_t *contact, *status;
+	long long id = c->acct.id;
 
-	if (strcmp(acme_row_str(c->account, "kid"), kid) != 0) {
+	if (strcmp(c->acct.kid, kid) != 0) {
 		srv_fail(c, 403, "unauthorized",
 		    "the account URL is not the signer's account");
 		return;
 	}
 	if (c->payload == NULL) {
-		reply_account(c, 200, c->account);
+		reply_account(c, 200, &c->acct);
 		return;
 	}
 	contact = json_object_get(c->payload, "contact");
@@ -329,84 +339,81 @@ srv_h_account(struct call *c, const char *kid)
 		goto err;
 	if (contact != NULL) {
 		char *s = json_dumps(contact, JSON_COMPACT);
-		int rc = s ? acme_db_exec(ctx->db,
-		                 "UPDATE accounts SET contact = ? WHERE id = ?",
-		                 "si", s, id)
-		           : -1;
+		int rc = s ? acme_store_account_contact(ctx->db, id, s) : -1;
 		free(s);
 		if (rc < 0)
 			goto err;
 	}
 	if (status != NULL) {
 		/* RFC 8555 §7.3.6: pending authorizations go with it */
-		if (acme_db_exec(ctx->db,
-		        "UPDATE accounts SET status = 'deactivated' WHERE id = "
-		        "?",
-		        "i", id) < 0 ||
-		    acme_db_exec(ctx->db,
-		        "UPDATE authzs SET status = 'deactivated' WHERE"
-		        " account_id = ? AND status IN ('pending', 'valid')",
-		        "i", id) < 0)
+		if (acme_store_account_deactivate(ctx->db, id) < 0 ||
+		    acme_store_audit(ctx->db, c->req->now,
+		        "account.deactivated", kid, "") != 1)
 			goto err;
-		acme_db_audit(
-		    ctx->db, c->req->now, "account.deactivated", kid, "");
 	}
 	if (acme_db_commit(ctx->db) != 0)
 		goto err;
-	row = acme_db_one(
-	    ctx->db, "SELECT * FROM accounts WHERE id = ?", "i", id);
-	if (row == NULL)
+	if (acme_store_account_by_id(ctx->db, id, &row) != ACME_FOUND)
 		goto err;
-	reply_account(c, 200, row);
-	json_decref(row);
+	reply_account(c, 200, &row);
+	acme_account_clear(&row);
 	return;
 err:
 	acme_db_rollback(ctx->db);
 	srv_server_error(c);
 }
 
+struct orders_page {
+	struct acme_ctx *ctx;
+	json_t *arr;
+	int n;
+	long long last; /* id of the page's last order */
+	int more;       /* a further page exists */
+};
+
+static void
+page_add(long long id, const char *oid, void *arg)
+{
+	struct orders_page *pg = arg;
+
+	if (pg->n++ == ORDERS_PAGE) {
+		pg->more = 1;
+		return;
+	}
+	pg->last = id;
+	json_array_append_new(pg->arr, srv_url_json(pg->ctx, "/order/%s", oid));
+}
+
 void
 srv_h_orders_list(struct call *c, const char *kid, const char *query)
 {
 	struct acme_ctx *ctx = c->ctx;
-	json_t *rows, *row, *arr;
+	struct orders_page pg = {ctx, NULL, 0, 0, 0};
 	long long cursor = 0;
-	size_t i;
 	char next[256];
 
-	if (strcmp(acme_row_str(c->account, "kid"), kid) != 0) {
+	if (strcmp(c->acct.kid, kid) != 0) {
 		srv_fail(c, 403, "unauthorized",
 		    "the orders list belongs to another account");
 		return;
 	}
 	if (query != NULL && strncmp(query, "cursor=", 7) == 0)
 		cursor = strtoll(query + 7, NULL, 10);
-	rows = acme_db_all(ctx->db,
-	    "SELECT id, oid FROM orders WHERE account_id = ? AND id > ?"
-	    " ORDER BY id LIMIT ?",
-	    "iii", acme_row_int(c->account, "id"), cursor,
-	    (long long)ORDERS_PAGE + 1);
-	arr = json_array();
-	if (rows == NULL || arr == NULL) {
-		json_decref(rows);
-		json_decref(arr);
+	pg.arr = json_array();
+	if (pg.arr == NULL ||
+	    acme_store_account_orders(ctx->db, c->acct.id, cursor,
+	        ORDERS_PAGE + 1, page_add, &pg) < 0) {
+		json_decref(pg.arr);
 		srv_server_error(c);
 		return;
 	}
-	json_array_foreach(rows, i, row) {
-		if (i == ORDERS_PAGE) {
-			/* a further page exists: RFC 8555 §7.1.2.1 paging */
-			snprintf(next, sizeof(next),
-			    "/acct/%s/orders?cursor=%lld", kid,
-			    acme_row_int(json_array_get(rows, i - 1), "id"));
-			srv_add_link(ctx, c->resp, next, "next");
-			break;
-		}
-		json_array_append_new(arr,
-		    srv_url_json(ctx, "/order/%s", acme_row_str(row, "oid")));
+	if (pg.more) {
+		/* a further page exists: RFC 8555 §7.1.2.1 paging */
+		snprintf(next, sizeof(next), "/acct/%s/orders?cursor=%lld", kid,
+		    pg.last);
+		srv_add_link(ctx, c->resp, next, "next");
 	}
-	json_decref(rows);
-	srv_set_json(c->resp, 200, json_pack("{s:o}", "orders", arr));
+	srv_set_json(c->resp, 200, json_pack("{s:o}", "orders", pg.arr));
 }
 
 void
@@ -415,7 +422,8 @@ srv_h_key_change(struct call *c)
 	struct acme_ctx *ctx = c->ctx;
 	struct acme_problem p = {0};
 	struct acme_jws inner = {0};
-	json_t *ipl = NULL, *old = NULL, *other = NULL;
+	struct acme_account other = {0};
+	json_t *ipl = NULL, *old = NULL;
 	EVP_PKEY *newkey = NULL;
 	char *body = NULL, *jwk = NULL, *oldc = NULL, *curc = NULL;
 	char thumb[44], acct_url[600];
@@ -460,8 +468,7 @@ srv_h_key_change(struct call *c)
 	}
 	ipl = json_loadb((const char *)inner.payload, inner.payload_len,
 	    JSON_REJECT_DUPLICATES, NULL);
-	srv_url_of(ctx, acct_url, sizeof(acct_url), "/acct/%s",
-	    acme_row_str(c->account, "kid"));
+	srv_url_of(ctx, acct_url, sizeof(acct_url), "/acct/%s", c->acct.kid);
 	if (!json_is_object(ipl) ||
 	    !json_is_string(json_object_get(ipl, "account")) ||
 	    strcmp(json_string_value(json_object_get(ipl, "account")),
@@ -473,7 +480,7 @@ srv_h_key_change(struct call *c)
 	}
 	old = json_object_get(ipl, "oldKey");
 	oldc = old ? acme_jwk_canonical(old) : NULL;
-	curc = strdup(acme_row_str(c->account, "jwk"));
+	curc = strdup(c->acct.jwk);
 	if (oldc == NULL || curc == NULL || strcmp(oldc, curc) != 0) {
 		srv_fail(c, 400, "malformed",
 		    "inner payload \"oldKey\" is not the account's current "
@@ -485,37 +492,41 @@ srv_h_key_change(struct call *c)
 		srv_fail(c, 400, "badPublicKey", "the new key is not usable");
 		goto out;
 	}
-	other = acme_db_one(ctx->db,
-	    "SELECT kid FROM accounts WHERE thumbprint = ?", "s", thumb);
-	if (other != NULL) {
+	switch (acme_store_account_by_thumb(ctx->db, thumb, &other)) {
+	case ACME_ERR:
+		srv_server_error(c);
+		goto out;
+	case ACME_NONE:
+		break;
+	case ACME_FOUND:
 		/* "conflict" is no registered ACME error type (RFC 8555
 		 * §7.3.5 names only the 409 and the Location) */
 		srv_fail(c, 409, "malformed", "the new key is already in use");
 		srv_url_of(ctx, c->resp->location, sizeof(c->resp->location),
-		    "/acct/%s", acme_row_str(other, "kid"));
+		    "/acct/%s", other.kid);
 		goto out;
 	}
 	if (acme_db_begin(ctx->db) != 0 ||
-	    acme_db_exec(ctx->db,
-	        "UPDATE accounts SET jwk = ?, thumbprint = ? WHERE id = ?",
-	        "ssi", jwk, thumb, acme_row_int(c->account, "id")) != 1) {
+	    acme_store_account_key(ctx->db, c->acct.id, jwk, thumb) != 1) {
 		acme_db_rollback(ctx->db);
 		srv_fail(c, 409, "malformed", "the new key is already in use");
 		goto out;
 	}
-	acme_db_audit(ctx->db, c->req->now, "account.keychange",
-	    acme_row_str(c->account, "kid"), thumb);
+	acme_store_audit(
+	    ctx->db, c->req->now, "account.keychange", c->acct.kid, thumb);
 	if (acme_db_commit(ctx->db) != 0) {
 		srv_server_error(c);
 		goto out;
 	}
-	json_object_set_new(c->account, "jwk", json_string(jwk));
-	reply_account(c, 200, c->account);
+	free(c->acct.jwk);
+	c->acct.jwk = jwk;
+	jwk = NULL;
+	reply_account(c, 200, &c->acct);
 out:
 	acme_jws_free(&inner);
 	EVP_PKEY_free(newkey);
 	json_decref(ipl);
-	json_decref(other);
+	acme_account_clear(&other);
 	free(body);
 	free(jwk);
 	free(oldc);

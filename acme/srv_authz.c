@@ -70,7 +70,7 @@ srv_h_authz(struct call *c, const char *aid)
 		srv_not_found(c, "authorization");
 		return;
 	}
-	if (!srv_owns(c, az))
+	if (!srv_owns(c, acme_row_int(az, "account_id")))
 		goto out;
 	st = c->payload ? json_object_get(c->payload, "status") : NULL;
 	/* RFC 8555 §6.3: a read is a POST-as-GET, an update names status */
@@ -121,7 +121,7 @@ srv_h_chall(struct call *c, const char *cid)
 		srv_not_found(c, "challenge");
 		return;
 	}
-	if (!srv_owns(c, ch))
+	if (!srv_owns(c, acme_row_int(ch, "account_id")))
 		goto out;
 	/* POST {} asks for validation; POST-as-GET just reads. An expired
 	 * authorization (RFC 8555 §7.1.6) can no longer be validated: the

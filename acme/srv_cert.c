@@ -16,7 +16,7 @@ srv_h_cert(struct call *c, const char *crt_id)
 		srv_not_found(c, "certificate");
 		return;
 	}
-	if (srv_owns(c, crt)) {
+	if (srv_owns(c, acme_row_int(crt, "account_id"))) {
 		pem = acme_row_str(crt, "chain_pem");
 		c->resp->raw = strdup(pem);
 		if (c->resp->raw == NULL) {
@@ -59,8 +59,7 @@ holds_authzs(struct call *c, const char *ids_json)
 		    "SELECT 1 AS x FROM authzs WHERE account_id = ? AND"
 		    " id_type = ? AND id_value = ? AND status = 'valid' AND"
 		    " expires > ? LIMIT 1",
-		    "issi", acme_row_int(c->account, "id"), type, value,
-		    c->req->now);
+		    "issi", c->acct.id, type, value, c->req->now);
 		json_decref(row);
 		if (row == NULL) {
 			ok = 0;
@@ -132,9 +131,8 @@ srv_h_revoke(struct call *c)
 		    c, 404, "malformed", "no such certificate was issued here");
 		goto out;
 	}
-	if (c->account != NULL) {
-		if (acme_row_int(crt, "account_id") !=
-		        acme_row_int(c->account, "id") &&
+	if (c->has_acct) {
+		if (acme_row_int(crt, "account_id") != c->acct.id &&
 		    !holds_authzs(c, acme_row_str(crt, "identifiers"))) {
 			srv_fail(c, 403, "unauthorized",
 			    "the certificate belongs to another account, and "

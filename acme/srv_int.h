@@ -56,9 +56,10 @@ struct call {
 	struct acme_resp *resp;
 	struct acme_jws jws;
 	json_t *payload; /* parsed payload object, NULL for POST-as-GET */
-	json_t *account; /* signer's account row (kid requests) */
-	EVP_PKEY *key;   /* signer's key */
-	char url[1024];  /* the request URL */
+	struct acme_account acct; /* signer's account (kid requests) */
+	int has_acct;             /* acct is filled */
+	EVP_PKEY *key;            /* signer's key */
+	char url[1024];           /* the request URL */
 };
 
 /* One limit a request must pass (srv_rate_limited). */
@@ -72,9 +73,9 @@ extern const char srv_order_sql[];
 
 char *srv_random_id(void);
 int srv_name_set_key(const json_t *ids, char *key, size_t len);
-int srv_owns(struct call *c, const json_t *row);
+int srv_owns(struct call *c, long long account_id);
 int srv_rate_limited(struct call *c, struct rl_check *chk, size_t n);
-json_t *srv_account_json(struct acme_ctx *ctx, const json_t *acct);
+json_t *srv_account_json(struct acme_ctx *ctx, const struct acme_account *acct);
 json_t *srv_authz_json(
     struct acme_ctx *ctx, const json_t *az, long long now, int *processing);
 json_t *srv_chall_json(struct acme_ctx *ctx, const json_t *ch);

@@ -62,7 +62,7 @@ add_authz(struct call *c, long long order_id, const struct acme_ident *id,
 	} types[] = {{ACME_CHALL_HTTP01, "http-01"},
 	    {ACME_CHALL_DNS01, "dns-01"},
 	    {ACME_CHALL_TLSALPN01, "tls-alpn-01"}};
-	long long acct = acme_row_int(c->account, "id"), authz_id;
+	long long acct = c->acct.id, authz_id;
 	const char *base = acme_ident_base(id);
 	unsigned want = challenges_for(ctx, id);
 	json_t *reuse = NULL;
@@ -150,7 +150,7 @@ order_limited(
 		json_t *row = acme_db_one(c->ctx->db,
 		    "SELECT COUNT(*) AS n FROM authzs WHERE account_id = ? AND"
 		    " status = 'pending' AND expires > ?",
-		    "ii", acme_row_int(c->account, "id"), c->req->now);
+		    "ii", c->acct.id, c->req->now);
 
 		if (row == NULL) {
 			srv_server_error(c);
@@ -175,8 +175,8 @@ order_limited(
 	}
 	chk[k].lim = &lim->orders_per_account;
 	chk[k].what = "new orders for this account";
-	snprintf(chk[k++].key, sizeof(chk->key), "orders/acct/%lld",
-	    acme_row_int(c->account, "id"));
+	snprintf(
+	    chk[k++].key, sizeof(chk->key), "orders/acct/%lld", c->acct.id);
 	if (c->req->client_ip != NULL) {
 		chk[k].lim = &lim->orders_per_ip;
 		chk[k].what = "new orders from this address";
@@ -251,8 +251,8 @@ srv_h_new_order(struct call *c)
 		srv_fail_prob(c, &p);
 		return;
 	}
-	switch (acme_store_account_preauth(
-	    ctx->db, acme_row_int(c->account, "id"), pre, sizeof(pre))) {
+	switch (
+	    acme_store_account_preauth(ctx->db, c->acct.id, pre, sizeof(pre))) {
 	case ACME_ERR:
 		goto err;
 	case ACME_FOUND:
@@ -304,9 +304,8 @@ srv_h_new_order(struct call *c)
 	        "INSERT INTO orders(oid, account_id, status, expires,"
 	        " identifiers, connector, created, updated) VALUES (?, ?,"
 	        " 'pending', ?, ?, ?, ?, ?)",
-	        "siissii", oid, acme_row_int(c->account, "id"), expires, ids_s,
-	        acme_row_str(c->account, "connector"), c->req->now,
-	        c->req->now) != 1)
+	        "siissii", oid, c->acct.id, expires, ids_s, c->acct.connector,
+	        c->req->now, c->req->now) != 1)
 		goto err;
 	order_id = acme_db_last_id(ctx->db);
 	for (size_t i = 0; i < n; i++)
@@ -348,7 +347,7 @@ srv_h_order(struct call *c, const char *oid)
 		srv_not_found(c, "order");
 		return;
 	}
-	if (srv_owns(c, ord))
+	if (srv_owns(c, acme_row_int(ord, "account_id")))
 		srv_reply_order(c, 200, ord);
 	json_decref(ord);
 }
@@ -395,7 +394,7 @@ srv_h_finalize(struct call *c, const char *oid)
 		srv_not_found(c, "order");
 		return;
 	}
-	if (!srv_owns(c, ord))
+	if (!srv_owns(c, acme_row_int(ord, "account_id")))
 		goto out;
 	st = acme_row_str(ord, "status");
 	/* RFC 8555 §7.4: only a ready order may be finalized; a client
@@ -499,7 +498,7 @@ srv_h_finalize(struct call *c, const char *oid)
 	if (ctx->s->finalize_wait > 0) {
 		c->resp->wait = ACME_WAIT_ORDER;
 		c->resp->wait_id = acme_row_int(ord, "id");
-		c->resp->wait_acct = acme_row_int(c->account, "id");
+		c->resp->wait_acct = c->acct.id;
 		c->resp->wait_until =
 		    c->req->now * 1000 + ctx->s->finalize_wait * 1000LL;
 	}

@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ACCT_COLS                                                              \
+	"a.id, a.kid, a.status, a.created, a.tos_agreed, ifnull(a.eab_kid,"    \
+	" ''), a.connector, a.thumbprint, 0, a.contact, a.jwk, a.eab_binding"
+
 /* Every statement of the store, by name; the index is also its slot in
  * the connection's statement cache (acme_db_query). */
 enum stmt {
@@ -60,6 +64,16 @@ enum stmt {
 	ST_CHALL_ADD,
 	ST_EAB_PREAUTH_SET,
 	ST_ACCOUNT_PREAUTH,
+	ST_ACCT_AUTH,
+	ST_ACCT_BY_ID,
+	ST_ACCT_BY_THUMB,
+	ST_ACCT_CONTACT,
+	ST_ACCT_DEACT,
+	ST_ACCT_DEACT_AUTHZS,
+	ST_ACCT_KEY,
+	ST_EAB_GET,
+	ST_EAB_BOUND,
+	ST_ACCT_ORDERS,
 	ST_ORDER_FINALIZE,
 	ST_SYNC_OFF,
 	ST_JOBS_FINISH_ALL,
@@ -92,11 +106,30 @@ static const char *const sql[ST_COUNT] = {
     [ST_ACCOUNT] = "SELECT a.id, a.kid, a.status, a.created, a.tos_agreed,"
                    " ifnull(a.eab_kid, ''), a.connector, a.thumbprint,"
                    " (SELECT count(*) FROM orders o WHERE o.account_id ="
-                   " a.id), a.contact, a.jwk FROM accounts a"
-                   " WHERE a.kid = ?",
+                   " a.id), a.contact, a.jwk, a.eab_binding FROM accounts"
+                   " a WHERE a.kid = ?",
+    /* the request path's lookups: no orders count (it grows with the
+     * account), the binding the account object reflects */
+    [ST_ACCT_AUTH] = "SELECT " ACCT_COLS " FROM accounts a WHERE a.kid = ?",
+    [ST_ACCT_BY_ID] = "SELECT " ACCT_COLS " FROM accounts a WHERE a.id = ?",
+    [ST_ACCT_BY_THUMB] = "SELECT " ACCT_COLS " FROM accounts a WHERE"
+                         " a.thumbprint = ?",
+    [ST_ACCT_CONTACT] = "UPDATE accounts SET contact = ? WHERE id = ?",
+    [ST_ACCT_DEACT] = "UPDATE accounts SET status = 'deactivated' WHERE"
+                      " id = ?",
+    [ST_ACCT_DEACT_AUTHZS] = "UPDATE authzs SET status = 'deactivated'"
+                             " WHERE account_id = ? AND status IN"
+                             " ('pending', 'valid')",
+    [ST_ACCT_KEY] = "UPDATE accounts SET jwk = ?, thumbprint = ? WHERE id ="
+                    " ?",
+    [ST_EAB_GET] = "SELECT kid, hmac_key, connector, ifnull(max_accounts,"
+                   " 0) FROM eab_keys WHERE kid = ?",
+    [ST_EAB_BOUND] = "SELECT count(*) FROM accounts WHERE eab_kid = ?",
+    [ST_ACCT_ORDERS] = "SELECT id, oid FROM orders WHERE account_id = ? AND"
+                       " id > ? ORDER BY id LIMIT ?",
     [ST_ACCOUNT_LIST] = "SELECT id, kid, status, created, tos_agreed,"
                         " ifnull(eab_kid, ''), connector, thumbprint, 0,"
-                        " contact, '' FROM accounts ORDER BY id",
+                        " contact, '', NULL FROM accounts ORDER BY id",
     [ST_DEACT_AUDIT_KID] = "INSERT INTO audit(ts, event, ref, detail)"
                            " SELECT ?, 'account.deactivated', kid, ? FROM"
                            " accounts WHERE kid = ? AND status = 'valid'",
@@ -480,6 +513,7 @@ acme_account_clear(struct acme_account *a)
 {
 	free(a->contact);
 	free(a->jwk);
+	free(a->eab_binding);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -500,6 +534,7 @@ account_row(const struct acme_cur *c, struct acme_account *a)
 	a->orders = acme_cur_int(c, 8);
 	a->contact = dup_col(c, 9, &oom);
 	a->jwk = dup_col(c, 10, &oom);
+	a->eab_binding = dup_col(c, 11, &oom);
 	if (oom) {
 		acme_account_clear(a);
 		return -1;
@@ -507,22 +542,50 @@ account_row(const struct acme_cur *c, struct acme_account *a)
 	return 0;
 }
 
-enum acme_found
-acme_store_account(
-    struct acme_db *db, const char *kid, struct acme_account *out)
+static enum acme_found
+account_by(struct acme_db *db, enum stmt st, const char *fmt, const char *s,
+    long long i, struct acme_account *out)
 {
 	struct acme_cur c;
 	enum acme_found f;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	f = one_row(
-	    acme_db_query(db, &c, ST_ACCOUNT, sql[ST_ACCOUNT], "s", kid));
+	f = one_row(fmt[0] == 's' ? acme_db_query(db, &c, st, sql[st], "s", s)
+	                          : acme_db_query(db, &c, st, sql[st], "i", i));
 	if (f != ACME_FOUND)
 		return f;
 	rc = account_row(&c, out);
 	acme_cur_done(&c);
 	return rc == 0 ? ACME_FOUND : ACME_ERR;
+}
+
+enum acme_found
+acme_store_account(
+    struct acme_db *db, const char *kid, struct acme_account *out)
+{
+	return account_by(db, ST_ACCOUNT, "s", kid, 0, out);
+}
+
+enum acme_found
+acme_store_account_auth(
+    struct acme_db *db, const char *kid, struct acme_account *out)
+{
+	return account_by(db, ST_ACCT_AUTH, "s", kid, 0, out);
+}
+
+enum acme_found
+acme_store_account_by_id(
+    struct acme_db *db, long long id, struct acme_account *out)
+{
+	return account_by(db, ST_ACCT_BY_ID, "i", NULL, id, out);
+}
+
+enum acme_found
+acme_store_account_by_thumb(
+    struct acme_db *db, const char *thumb, struct acme_account *out)
+{
+	return account_by(db, ST_ACCT_BY_THUMB, "s", thumb, 0, out);
 }
 
 int
@@ -944,4 +1007,80 @@ acme_store_account_preauth(
 		snprintf(out, len, "%s", acme_cur_text(&c, 0));
 	acme_cur_done(&c);
 	return rc < 0 ? ACME_ERR : rc == 1 ? ACME_FOUND : ACME_NONE;
+}
+
+int
+acme_store_account_contact(
+    struct acme_db *db, long long id, const char *contact_json)
+{
+	return change(db, ST_ACCT_CONTACT, "si", contact_json, id);
+}
+
+int
+acme_store_account_deactivate(struct acme_db *db, long long id)
+{
+	int n = change(db, ST_ACCT_DEACT, "i", id);
+
+	if (n < 0 || change(db, ST_ACCT_DEACT_AUTHZS, "i", id) < 0)
+		return -1;
+	return n;
+}
+
+int
+acme_store_account_key(
+    struct acme_db *db, long long id, const char *jwk, const char *thumb)
+{
+	return change(db, ST_ACCT_KEY, "ssi", jwk, thumb, id);
+}
+
+enum acme_found
+acme_store_eab_get(struct acme_db *db, const char *kid, struct acme_eab *out)
+{
+	struct acme_cur c;
+	enum acme_found f;
+
+	memset(out, 0, sizeof(*out));
+	f = one_row(
+	    acme_db_query(db, &c, ST_EAB_GET, sql[ST_EAB_GET], "s", kid));
+	if (f != ACME_FOUND)
+		return f;
+	COPY(out->kid, &c, 0);
+	COPY(out->hmac_key, &c, 1);
+	COPY(out->connector, &c, 2);
+	out->max_accounts = acme_cur_int(&c, 3);
+	acme_cur_done(&c);
+	return ACME_FOUND;
+}
+
+long long
+acme_store_eab_bound(struct acme_db *db, const char *kid)
+{
+	struct acme_cur c;
+	long long n;
+
+	if (one_row(acme_db_query(db, &c, ST_EAB_BOUND, sql[ST_EAB_BOUND], "s",
+	        kid)) != ACME_FOUND)
+		return -1;
+	n = acme_cur_int(&c, 0);
+	acme_cur_done(&c);
+	return n;
+}
+
+int
+acme_store_account_orders(struct acme_db *db, long long account_id,
+    long long after, int limit,
+    void (*fn)(long long id, const char *oid, void *arg), void *arg)
+{
+	struct acme_cur c;
+	int n = 0, rc;
+
+	if (acme_db_query(db, &c, ST_ACCT_ORDERS, sql[ST_ACCT_ORDERS], "iii",
+	        account_id, after, (long long)limit) == NULL)
+		return -1;
+	while ((rc = acme_cur_next(&c)) == 1) {
+		fn(acme_cur_int(&c, 0), acme_cur_text(&c, 1), arg);
+		n++;
+	}
+	acme_cur_done(&c);
+	return rc < 0 ? -1 : n;
 }

@@ -152,13 +152,49 @@ struct acme_account {
 	char eab_kid[128]; /* "" without EAB */
 	char connector[128];
 	char thumbprint[64];
-	long long orders; /* how many it made */
-	char *contact;    /* JSON array text */
-	char *jwk;        /* JWK text */
+	long long orders;  /* how many it made */
+	char *contact;     /* JSON array text */
+	char *jwk;         /* JWK text */
+	char *eab_binding; /* the JWS it was bound with, or NULL */
 };
 void acme_account_clear(struct acme_account *a);
 enum acme_found acme_store_account(
     struct acme_db *db, const char *kid, struct acme_account *out);
+/** The same for the request path: orders not counted. */
+enum acme_found acme_store_account_auth(
+    struct acme_db *db, const char *kid, struct acme_account *out);
+enum acme_found acme_store_account_by_id(
+    struct acme_db *db, long long id, struct acme_account *out);
+/** The account of a key (RFC 7638 thumbprint). */
+enum acme_found acme_store_account_by_thumb(
+    struct acme_db *db, const char *thumb, struct acme_account *out);
+/** Replace the contact list (JSON array text). @return rows or -1 */
+int acme_store_account_contact(
+    struct acme_db *db, long long id, const char *contact_json);
+/** Deactivate one account and its pending and valid authorizations
+ * (RFC 8555 §7.3.6). @return accounts changed (0 or 1) or -1 */
+int acme_store_account_deactivate(struct acme_db *db, long long id);
+/** Roll the account key over. @return 1, 0 or -1 (also when the key is
+ * another account's: thumbprints are unique) */
+int acme_store_account_key(
+    struct acme_db *db, long long id, const char *jwk, const char *thumb);
+/** Orders of an account after id `after`, by id, at most limit: fn per
+ * order. @return orders or -1 */
+int acme_store_account_orders(struct acme_db *db, long long account_id,
+    long long after, int limit,
+    void (*fn)(long long id, const char *oid, void *arg), void *arg);
+
+/** An EAB key as newAccount needs it. */
+struct acme_eab {
+	char kid[128];
+	char hmac_key[128]; /* base64url */
+	char connector[128];
+	long long max_accounts; /* 0: any number */
+};
+enum acme_found acme_store_eab_get(
+    struct acme_db *db, const char *kid, struct acme_eab *out);
+/** Accounts bound by an EAB key (deactivated ones too), or -1. */
+long long acme_store_eab_bound(struct acme_db *db, const char *kid);
 /** Call fn for every account, oldest first (orders and jwk not filled);
  * 0 or -1. */
 int acme_store_account_each(struct acme_db *db,
