@@ -704,27 +704,25 @@ acme_wait_poll(
 		return done || final;
 	}
 	if (resp->wait == ACME_WAIT_JOB) {
-		json_t *job = NULL;
-		int found = acme_db_get(ctx->db, &job,
-		    "SELECT state, last_error FROM jobs WHERE id = ?", "i",
-		    resp->wait_id);
-		/* a read error is never "done": keep waiting, and at the
-		 * deadline say that nothing is confirmed (the 503 below) */
-		const char *st = found > 0 ? acme_row_str(job, "state")
-		    : found == 0           ? "done"
-		                           : "queued";
+		struct acme_job_state js;
+		enum acme_found f =
+		    acme_store_job_state(ctx->db, resp->wait_id, &js);
 		struct call c = {.ctx = ctx, .resp = resp};
 
-		if (strcmp(st, "queued") == 0 && !final) {
-			json_decref(job);
+		/* a read error is never "done": keep waiting, and at the
+		 * deadline say that nothing is confirmed (the 503 below) */
+		if (f == ACME_NONE)
+			js.state = ACME_JOB_DONE;
+		else if (f == ACME_ERR)
+			js.state = ACME_JOB_QUEUED;
+		if (js.state == ACME_JOB_QUEUED && !final)
 			return 0;
-		}
 		resp->wait = ACME_WAIT_NONE;
-		if (strcmp(st, "failed") == 0) {
+		if (js.state == ACME_JOB_FAILED) {
 			srv_fail(&c, 500, "serverInternal",
 			    "the CA refused the revocation: %.300s",
-			    acme_row_str(job, "last_error"));
-		} else if (strcmp(st, "queued") == 0) {
+			    js.last_error);
+		} else if (js.state == ACME_JOB_QUEUED) {
 			/* SCM has not confirmed yet (unreachable, or slow):
 			 * no 200 before it has. The job keeps trying; the
 			 * same request again waits for its outcome. */
@@ -736,7 +734,6 @@ acme_wait_poll(
 		} else {
 			resp->status = 200;
 		}
-		json_decref(job);
 		return 1;
 	}
 	return 1;

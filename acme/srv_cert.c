@@ -7,17 +7,21 @@
 void
 srv_h_cert(struct call *c, const char *crt_id)
 {
-	json_t *crt = acme_db_one(c->ctx->db,
-	    "SELECT account_id, chain_pem FROM certificates WHERE crt_id = ?",
-	    "s", crt_id);
+	struct acme_cert crt;
 	const char *pem;
 
-	if (crt == NULL) {
+	switch (acme_store_cert_by_crt_id(c->ctx->db, crt_id, &crt)) {
+	case ACME_ERR:
+		srv_server_error(c);
+		return;
+	case ACME_NONE:
 		srv_not_found(c, "certificate");
 		return;
+	case ACME_FOUND:
+		break;
 	}
-	if (srv_owns(c, acme_row_int(crt, "account_id"))) {
-		pem = acme_row_str(crt, "chain_pem");
+	if (srv_owns(c, crt.account_id)) {
+		pem = crt.chain_pem;
 		c->resp->raw = strdup(pem);
 		if (c->resp->raw == NULL) {
 			srv_server_error(c);
@@ -27,7 +31,7 @@ srv_h_cert(struct call *c, const char *crt_id)
 			c->resp->ctype = "application/pem-certificate-chain";
 		}
 	}
-	json_decref(crt);
+	acme_cert_clear(&crt);
 }
 
 /* RFC 8555 §7.6: an account that holds valid, unexpired authorizations
@@ -47,7 +51,7 @@ holds_authzs(struct call *c, const char *ids_json)
 		    json_string_value(json_object_get(id, "type"));
 		const char *value =
 		    json_string_value(json_object_get(id, "value"));
-		json_t *row;
+		enum acme_found f;
 
 		if (type == NULL || value == NULL) {
 			ok = 0;
@@ -55,13 +59,10 @@ holds_authzs(struct call *c, const char *ids_json)
 		}
 		if (strncmp(value, "*.", 2) == 0)
 			value += 2;
-		row = acme_db_one(c->ctx->db,
-		    "SELECT 1 AS x FROM authzs WHERE account_id = ? AND"
-		    " id_type = ? AND id_value = ? AND status = 'valid' AND"
-		    " expires > ? LIMIT 1",
-		    "issi", c->acct.id, type, value, c->req->now);
-		json_decref(row);
-		if (row == NULL) {
+		/* a database error denies, as a missing authorization */
+		f = acme_store_authz_held(
+		    c->ctx->db, c->acct.id, type, value, c->req->now);
+		if (f != ACME_FOUND) {
 			ok = 0;
 			break;
 		}
@@ -76,7 +77,9 @@ srv_h_revoke(struct call *c)
 	struct acme_ctx *ctx = c->ctx;
 	struct acme_problem p = {0};
 	struct acme_cert_info info;
-	json_t *crt = NULL, *cj, *rj;
+	struct acme_cert crt = {0};
+	enum acme_found found;
+	json_t *cj, *rj;
 	unsigned char *der = NULL, *leaf = NULL;
 	size_t der_len = 0, leaf_len = 0;
 	long long reason = 0, job_id;
@@ -115,25 +118,23 @@ srv_h_revoke(struct call *c)
 			srv_fail_prob(c, &p);
 		goto out;
 	}
-	crt = acme_db_one(ctx->db,
-	    "SELECT c.id, c.account_id, c.status, c.crt_id, c.chain_pem,"
-	    " o.identifiers FROM certificates c JOIN orders o ON o.id ="
-	    " c.order_id WHERE c.serial = ? AND c.spki = ?",
-	    "ss", info.serial_hex, info.spki_sha256);
+	found = acme_store_cert_by_key(
+	    ctx->db, info.serial_hex, info.spki_sha256, &crt);
+	if (found == ACME_ERR)
+		goto err;
 	/* the lookup only finds a candidate: the submitted bytes must be
 	 * exactly the certificate we issued, so that every later check
 	 * (and the key check below) reads the same certificate */
-	if (crt == NULL ||
-	    acme_cert_leaf_der(
-	        acme_row_str(crt, "chain_pem"), &leaf, &leaf_len) != 0 ||
+	if (found == ACME_NONE ||
+	    acme_cert_leaf_der(crt.chain_pem, &leaf, &leaf_len) != 0 ||
 	    leaf_len != der_len || CRYPTO_memcmp(leaf, der, der_len) != 0) {
 		srv_fail(
 		    c, 404, "malformed", "no such certificate was issued here");
 		goto out;
 	}
 	if (c->has_acct) {
-		if (acme_row_int(crt, "account_id") != c->acct.id &&
-		    !holds_authzs(c, acme_row_str(crt, "identifiers"))) {
+		if (crt.account_id != c->acct.id &&
+		    !holds_authzs(c, crt.identifiers ? crt.identifiers : "")) {
 			srv_fail(c, 403, "unauthorized",
 			    "the certificate belongs to another account, and "
 			    "this"
@@ -146,7 +147,7 @@ srv_h_revoke(struct call *c)
 		    "the JWS key is not the certificate's key");
 		goto out;
 	}
-	if (strcmp(acme_row_str(crt, "status"), "revoked") == 0) {
+	if (crt.status == ACME_CERT_REVOKED) {
 		srv_fail(
 		    c, 400, "alreadyRevoked", "the certificate is revoked");
 		goto out;
@@ -154,38 +155,29 @@ srv_h_revoke(struct call *c)
 	if (acme_db_begin(ctx->db) != 0)
 		goto err;
 	/* 'revoking' until SCM confirms: the answer is 200 only then */
-	changed = acme_db_exec(ctx->db,
-	    "UPDATE certificates SET status = 'revoking', revoke_reason = ?"
-	    " WHERE id = ? AND status = 'valid'",
-	    "ii", reason, acme_row_int(crt, "id"));
+	changed = acme_store_cert_revoking(ctx->db, crt.id, (int)reason);
 	if (changed < 0)
 		goto err;
 	if (changed == 0) {
 		/* already on its way to SCM (an earlier request, or one
 		 * racing this one): wait for that revocation's outcome */
-		json_t *job = NULL;
-		int found = acme_db_get(ctx->db, &job,
-		    "SELECT id FROM jobs WHERE kind = 'revoke' AND ref = ? AND"
-		    " state = 'queued' ORDER BY id DESC LIMIT 1",
-		    "i", acme_row_int(crt, "id"));
-
+		found = acme_store_job_queued_for(
+		    ctx->db, "revoke", crt.id, &job_id);
 		acme_db_rollback(ctx->db);
-		if (found < 0)
+		if (found == ACME_ERR)
 			goto err;
-		if (found == 0) {
+		if (found == ACME_NONE) {
 			srv_fail(c, 400, "alreadyRevoked",
 			    "the certificate is revoked");
 			goto out;
 		}
-		job_id = acme_row_int(job, "id");
-		json_decref(job);
 	} else {
-		if (acme_job_add(ctx->db, "revoke", acme_row_int(crt, "id"),
-		        reason, c->req->now) != 0)
+		job_id = acme_store_job_add_id(
+		    ctx->db, "revoke", crt.id, reason, c->req->now);
+		if (job_id < 0 ||
+		    acme_store_audit(ctx->db, c->req->now, "certificate.revoke",
+		        crt.crt_id, info.serial_hex) != 1)
 			goto err;
-		job_id = acme_db_last_id(ctx->db); /* before the audit */
-		acme_db_audit(ctx->db, c->req->now, "certificate.revoke",
-		    acme_row_str(crt, "crt_id"), info.serial_hex);
 		if (acme_db_commit(ctx->db) != 0)
 			goto err;
 	}
@@ -202,5 +194,5 @@ err:
 out:
 	free(der);
 	free(leaf);
-	json_decref(crt);
+	acme_cert_clear(&crt);
 }

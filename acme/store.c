@@ -74,6 +74,12 @@ enum stmt {
 	ST_EAB_GET,
 	ST_EAB_BOUND,
 	ST_ACCT_ORDERS,
+	ST_CERT_BY_CRT,
+	ST_CERT_BY_KEY,
+	ST_CERT_REVOKING,
+	ST_JOB_QUEUED_FOR,
+	ST_JOB_STATE,
+	ST_AUTHZ_HELD,
 	ST_ORDER_FINALIZE,
 	ST_SYNC_OFF,
 	ST_JOBS_FINISH_ALL,
@@ -127,6 +133,23 @@ static const char *const sql[ST_COUNT] = {
     [ST_EAB_BOUND] = "SELECT count(*) FROM accounts WHERE eab_kid = ?",
     [ST_ACCT_ORDERS] = "SELECT id, oid FROM orders WHERE account_id = ? AND"
                        " id > ? ORDER BY id LIMIT ?",
+    [ST_CERT_BY_CRT] = "SELECT c.id, c.account_id, c.status, c.crt_id,"
+                       " c.chain_pem, NULL FROM certificates c WHERE"
+                       " c.crt_id = ?",
+    [ST_CERT_BY_KEY] = "SELECT c.id, c.account_id, c.status, c.crt_id,"
+                       " c.chain_pem, o.identifiers FROM certificates c"
+                       " JOIN orders o ON o.id = c.order_id WHERE c.serial"
+                       " = ? AND c.spki = ?",
+    [ST_CERT_REVOKING] = "UPDATE certificates SET status = 'revoking',"
+                         " revoke_reason = ? WHERE id = ? AND status ="
+                         " 'valid'",
+    [ST_JOB_QUEUED_FOR] = "SELECT id FROM jobs WHERE kind = ? AND ref = ?"
+                          " AND state = 'queued' ORDER BY id DESC LIMIT 1",
+    [ST_JOB_STATE] = "SELECT state, ifnull(last_error, '') FROM jobs WHERE"
+                     " id = ?",
+    [ST_AUTHZ_HELD] = "SELECT 1 FROM authzs WHERE account_id = ? AND"
+                      " id_type = ? AND id_value = ? AND status = 'valid'"
+                      " AND expires > ? LIMIT 1",
     [ST_ACCOUNT_LIST] = "SELECT id, kid, status, created, tos_agreed,"
                         " ifnull(eab_kid, ''), connector, thumbprint, 0,"
                         " contact, '', NULL FROM accounts ORDER BY id",
@@ -257,6 +280,8 @@ static const char *const sql[ST_COUNT] = {
 };
 
 _Static_assert(ST_COUNT <= ACME_DB_SLOTS, "statement table too large");
+/* acme/store_dcv.c numbers its statements from slot 128 */
+_Static_assert(ST_COUNT <= 128, "statement table runs into store_dcv.c's");
 
 /* ---- statuses -------------------------------------------------------- */
 
@@ -1083,4 +1108,125 @@ acme_store_account_orders(struct acme_db *db, long long account_id,
 	}
 	acme_cur_done(&c);
 	return rc < 0 ? -1 : n;
+}
+
+void
+acme_cert_clear(struct acme_cert *c)
+{
+	free(c->chain_pem);
+	free(c->identifiers);
+	memset(c, 0, sizeof(*c));
+}
+
+static enum acme_found
+cert_by(struct acme_cur *cur, struct acme_cert *out)
+{
+	enum acme_found f = one_row(cur);
+	const char *st;
+	int oom = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (f != ACME_FOUND)
+		return f;
+	out->id = acme_cur_int(cur, 0);
+	out->account_id = acme_cur_int(cur, 1);
+	st = acme_cur_text(cur, 2);
+	out->status = strcmp(st, "valid") == 0 ? ACME_CERT_VALID
+	    : strcmp(st, "revoking") == 0      ? ACME_CERT_REVOKING
+	                                       : ACME_CERT_REVOKED;
+	COPY(out->crt_id, cur, 3);
+	out->chain_pem = dup_col(cur, 4, &oom);
+	out->identifiers = dup_col(cur, 5, &oom);
+	acme_cur_done(cur);
+	if (oom || out->chain_pem == NULL) {
+		acme_cert_clear(out);
+		return ACME_ERR;
+	}
+	return ACME_FOUND;
+}
+
+enum acme_found
+acme_store_cert_by_crt_id(
+    struct acme_db *db, const char *crt_id, struct acme_cert *out)
+{
+	struct acme_cur c;
+
+	return cert_by(acme_db_query(db, &c, ST_CERT_BY_CRT,
+	                   sql[ST_CERT_BY_CRT], "s", crt_id),
+	    out);
+}
+
+enum acme_found
+acme_store_cert_by_key(struct acme_db *db, const char *serial_hex,
+    const char *spki_sha256, struct acme_cert *out)
+{
+	struct acme_cur c;
+
+	return cert_by(acme_db_query(db, &c, ST_CERT_BY_KEY,
+	                   sql[ST_CERT_BY_KEY], "ss", serial_hex, spki_sha256),
+	    out);
+}
+
+int
+acme_store_cert_revoking(struct acme_db *db, long long cert_id, int reason)
+{
+	return change(db, ST_CERT_REVOKING, "ii", (long long)reason, cert_id);
+}
+
+long long
+acme_store_job_add_id(struct acme_db *db, const char *kind, long long ref,
+    long long arg, long long now)
+{
+	if (acme_job_add(db, kind, ref, arg, now) != 0)
+		return -1;
+	return acme_db_last_id(db);
+}
+
+enum acme_found
+acme_store_job_queued_for(
+    struct acme_db *db, const char *kind, long long ref, long long *job_id)
+{
+	struct acme_cur c;
+	enum acme_found f = one_row(acme_db_query(db, &c, ST_JOB_QUEUED_FOR,
+	    sql[ST_JOB_QUEUED_FOR], "si", kind, ref));
+
+	*job_id = 0;
+	if (f == ACME_FOUND) {
+		*job_id = acme_cur_int(&c, 0);
+		acme_cur_done(&c);
+	}
+	return f;
+}
+
+enum acme_found
+acme_store_job_state(
+    struct acme_db *db, long long job_id, struct acme_job_state *out)
+{
+	struct acme_cur c;
+	enum acme_found f = one_row(acme_db_query(
+	    db, &c, ST_JOB_STATE, sql[ST_JOB_STATE], "i", job_id));
+
+	memset(out, 0, sizeof(*out));
+	if (f == ACME_FOUND) {
+		const char *st = acme_cur_text(&c, 0);
+		out->state = strcmp(st, "queued") == 0 ? ACME_JOB_QUEUED
+		    : strcmp(st, "done") == 0          ? ACME_JOB_DONE
+		                                       : ACME_JOB_FAILED;
+		COPY(out->last_error, &c, 1);
+		acme_cur_done(&c);
+	}
+	return f;
+}
+
+enum acme_found
+acme_store_authz_held(struct acme_db *db, long long account_id,
+    const char *id_type, const char *id_value, long long now)
+{
+	struct acme_cur c;
+	enum acme_found f = one_row(acme_db_query(db, &c, ST_AUTHZ_HELD,
+	    sql[ST_AUTHZ_HELD], "issi", account_id, id_type, id_value, now));
+
+	if (f == ACME_FOUND)
+		acme_cur_done(&c);
+	return f;
 }

@@ -112,6 +112,47 @@ struct acme_cert_ref {
 enum acme_found acme_store_cert_ref(
     struct acme_db *db, long long cert_id, struct acme_cert_ref *out);
 
+/** An issued certificate as the protocol handlers need it. */
+enum acme_cert_status {
+	ACME_CERT_VALID,
+	ACME_CERT_REVOKING,
+	ACME_CERT_REVOKED
+};
+struct acme_cert {
+	long long id;
+	long long account_id;
+	enum acme_cert_status status;
+	char crt_id[64];
+	char *chain_pem;   /* PEM chain, leaf first */
+	char *identifiers; /* by_key: the order's identifiers (JSON text) */
+};
+void acme_cert_clear(struct acme_cert *c);
+/** By its URL id (identifiers not filled). */
+enum acme_found acme_store_cert_by_crt_id(
+    struct acme_db *db, const char *crt_id, struct acme_cert *out);
+/** By serial (hex) and SPKI SHA-256 (hex): the revokeCert lookup. */
+enum acme_found acme_store_cert_by_key(struct acme_db *db,
+    const char *serial_hex, const char *spki_sha256, struct acme_cert *out);
+/** valid -> revoking with the reason. @return 1, 0 (not valid) or -1 */
+int acme_store_cert_revoking(struct acme_db *db, long long cert_id, int reason);
+/** Queue a job; @return its id, or -1. */
+long long acme_store_job_add_id(struct acme_db *db, const char *kind,
+    long long ref, long long arg, long long now);
+/** The newest queued job of kind for ref. */
+enum acme_found acme_store_job_queued_for(
+    struct acme_db *db, const char *kind, long long ref, long long *job_id);
+enum acme_job_state_kind { ACME_JOB_QUEUED, ACME_JOB_DONE, ACME_JOB_FAILED };
+struct acme_job_state {
+	enum acme_job_state_kind state;
+	char last_error[512];
+};
+enum acme_found acme_store_job_state(
+    struct acme_db *db, long long job_id, struct acme_job_state *out);
+/** Does the account hold a valid, unexpired authorization of the
+ * identifier? */
+enum acme_found acme_store_authz_held(struct acme_db *db, long long account_id,
+    const char *id_type, const char *id_value, long long now);
+
 /* ---- administration (the CLI) ---------------------------------------- */
 
 struct acme_eab_info {
