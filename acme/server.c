@@ -221,24 +221,23 @@ srv_account_json(struct acme_ctx *ctx, const struct acme_account *acct)
 }
 
 json_t *
-srv_chall_json(struct acme_ctx *ctx, const json_t *ch)
+srv_chall_json(struct acme_ctx *ctx, const struct acme_chall *ch)
 {
 	char tbuf[32];
 	json_t *o;
 
 	/* "type" first: some clients stop at the first nested object */
-	o = json_pack("{s:s, s:o, s:s, s:s}", "type", acme_row_str(ch, "type"),
-	    "url", srv_url_json(ctx, "/chall/%s", acme_row_str(ch, "cid")),
-	    "status", acme_row_str(ch, "status"), "token",
-	    acme_row_str(ch, "token"));
+	o = json_pack("{s:s, s:o, s:s, s:s}", "type", ch->type, "url",
+	    srv_url_json(ctx, "/chall/%s", ch->cid), "status",
+	    acme_chall_status_str(ch->status), "token", ch->token);
 	if (o == NULL)
 		return NULL;
-	if (acme_row_int(ch, "validated") > 0)
+	if (ch->validated > 0)
 		json_object_set_new(o, "validated",
-		    json_string(acme_time_str(
-		        acme_row_int(ch, "validated"), tbuf, sizeof(tbuf))));
-	if (json_is_string(json_object_get(ch, "error"))) {
-		json_t *e = json_loads(acme_row_str(ch, "error"), 0, NULL);
+		    json_string(
+		        acme_time_str(ch->validated, tbuf, sizeof(tbuf))));
+	if (ch->error != NULL) {
+		json_t *e = json_loads(ch->error, 0, NULL);
 		if (e != NULL)
 			json_object_set_new(o, "error", e);
 	}
@@ -253,58 +252,71 @@ srv_chall_json(struct acme_ctx *ctx, const json_t *ch)
  * the same rule: expires < now.
  */
 static const char *
-live_status(const json_t *row, int is_order, long long now)
+live_status(const json_t *row, long long now)
 {
 	const char *st = acme_row_str(row, "status");
 
 	if (acme_row_int(row, "expires") >= now)
 		return st;
-	if (is_order)
-		return strcmp(st, "pending") == 0 || strcmp(st, "ready") == 0
-		    ? "invalid"
-		    : st;
-	return strcmp(st, "pending") == 0 || strcmp(st, "valid") == 0
-	    ? "expired"
+	return strcmp(st, "pending") == 0 || strcmp(st, "ready") == 0
+	    ? "invalid"
 	    : st;
 }
 
-json_t *
-srv_authz_json(
-    struct acme_ctx *ctx, const json_t *az, long long now, int *processing)
+enum acme_authz_status
+srv_authz_live(const struct acme_authz *az, long long now)
 {
-	json_t *o, *chs, *arr, *ch;
-	char tbuf[32];
-	size_t i;
-	const char *st = acme_row_str(az, "status");
+	if (az->expires >= now)
+		return az->status;
+	return az->status == ACME_AUTHZ_PENDING ||
+	        az->status == ACME_AUTHZ_VALID
+	    ? ACME_AUTHZ_EXPIRED
+	    : az->status;
+}
 
-	chs = acme_db_all(ctx->db,
-	    "SELECT * FROM challenges WHERE authz_id = ? ORDER BY id", "i",
-	    acme_row_int(az, "id"));
-	arr = json_array();
-	if (chs == NULL || arr == NULL) {
-		json_decref(chs);
-		json_decref(arr);
+struct challs_out {
+	struct acme_ctx *ctx;
+	const struct acme_authz *az;
+	json_t *arr;
+	int processing;
+};
+
+static void
+chall_add(const struct acme_chall *ch, void *arg)
+{
+	struct challs_out *co = arg;
+
+	/* RFC 8555 §7.1.4: a valid authorization lists the challenge that
+	 * validated it; the others are left out so that clients reading
+	 * every "status" at once (acme.sh) see no pending */
+	if (co->az->status == ACME_AUTHZ_VALID &&
+	    ch->status != ACME_CHALL_VALID)
+		return;
+	if (ch->status == ACME_CHALL_PROCESSING)
+		co->processing = 1;
+	json_array_append_new(co->arr, srv_chall_json(co->ctx, ch));
+}
+
+json_t *
+srv_authz_json(struct acme_ctx *ctx, const struct acme_authz *az, long long now,
+    int *processing)
+{
+	struct challs_out co = {ctx, az, json_array(), 0};
+	char tbuf[32];
+	json_t *o;
+
+	if (co.arr == NULL ||
+	    acme_store_authz_challs(ctx->db, az->id, chall_add, &co) < 0) {
+		json_decref(co.arr);
 		return NULL;
 	}
-	*processing = 0;
-	json_array_foreach(chs, i, ch) {
-		const char *cs = acme_row_str(ch, "status");
-		/* RFC 8555 §7.1.4: a valid authorization lists the challenge
-		 * that validated it; the others are left out so that clients
-		 * reading every "status" at once (acme.sh) see no pending */
-		if (strcmp(st, "valid") == 0 && strcmp(cs, "valid") != 0)
-			continue;
-		if (strcmp(cs, "processing") == 0)
-			*processing = 1;
-		json_array_append_new(arr, srv_chall_json(ctx, ch));
-	}
-	json_decref(chs);
+	*processing = co.processing;
 	o = json_pack("{s:{s:s, s:s}, s:s, s:s, s:o}", "identifier", "type",
-	    acme_row_str(az, "id_type"), "value", acme_row_str(az, "id_value"),
-	    "status", live_status(az, 0, now), "expires",
-	    acme_time_str(acme_row_int(az, "expires"), tbuf, sizeof(tbuf)),
-	    "challenges", arr);
-	if (o != NULL && acme_row_int(az, "wildcard"))
+	    az->id_type, "value", az->id_value, "status",
+	    acme_authz_status_str(srv_authz_live(az, now)), "expires",
+	    acme_time_str(az->expires, tbuf, sizeof(tbuf)), "challenges",
+	    co.arr);
+	if (o != NULL && az->wildcard)
 		json_object_set_new(o, "wildcard", json_true());
 	return o;
 }
@@ -385,7 +397,7 @@ srv_load_order(struct acme_ctx *ctx, const char *sql, const char *fmt,
 
 	if (o == NULL)
 		return NULL;
-	st = live_status(o, 1, now);
+	st = live_status(o, now);
 	if ((strcmp(st, "pending") == 0 || strcmp(st, "ready") == 0) &&
 	    authz_lapsed(ctx, acme_row_int(o, "id"), now) == 1)
 		st = "invalid";

@@ -76,9 +76,13 @@ int srv_name_set_key(const json_t *ids, char *key, size_t len);
 int srv_owns(struct call *c, long long account_id);
 int srv_rate_limited(struct call *c, struct rl_check *chk, size_t n);
 json_t *srv_account_json(struct acme_ctx *ctx, const struct acme_account *acct);
-json_t *srv_authz_json(
-    struct acme_ctx *ctx, const json_t *az, long long now, int *processing);
-json_t *srv_chall_json(struct acme_ctx *ctx, const json_t *ch);
+json_t *srv_authz_json(struct acme_ctx *ctx, const struct acme_authz *az,
+    long long now, int *processing);
+/** RFC 8555 §7.1.6: the authorization's status at now (expired once past
+ * its expiry while pending or valid). */
+enum acme_authz_status srv_authz_live(
+    const struct acme_authz *az, long long now);
+json_t *srv_chall_json(struct acme_ctx *ctx, const struct acme_chall *ch);
 json_t *srv_load_order(struct acme_ctx *ctx, const char *sql, const char *fmt,
     const char *sid, long long id, long long now);
 json_t *srv_url_json(struct acme_ctx *ctx, const char *fmt, ...)

@@ -11,6 +11,13 @@
 	"a.id, a.kid, a.status, a.created, a.tos_agreed, ifnull(a.eab_kid,"    \
 	" ''), a.connector, a.thumbprint, 0, a.contact, a.jwk, a.eab_binding"
 
+#define AUTHZ_COLS                                                             \
+	"a.id, a.aid, a.account_id, a.id_type, a.id_value, a.wildcard,"        \
+	" a.status, a.expires, a.created"
+#define CHALL_COLS                                                             \
+	"c.id, c.cid, c.authz_id, c.type, c.token, c.status,"                  \
+	" ifnull(c.validated, 0), c.error"
+
 /* Every statement of the store, by name; the index is also its slot in
  * the connection's statement cache (acme_db_query). */
 enum stmt {
@@ -80,6 +87,12 @@ enum stmt {
 	ST_JOB_QUEUED_FOR,
 	ST_JOB_STATE,
 	ST_AUTHZ_HELD,
+	ST_AUTHZ_BY_AID,
+	ST_AUTHZ_CHALLS,
+	ST_CHALL_BY_CID,
+	ST_AUTHZ_DEACT,
+	ST_AUTHZ_DEACT_ORDERS,
+	ST_CHALL_START,
 	ST_ORDER_FINALIZE,
 	ST_SYNC_OFF,
 	ST_JOBS_FINISH_ALL,
@@ -147,6 +160,28 @@ static const char *const sql[ST_COUNT] = {
                           " AND state = 'queued' ORDER BY id DESC LIMIT 1",
     [ST_JOB_STATE] = "SELECT state, ifnull(last_error, '') FROM jobs WHERE"
                      " id = ?",
+    [ST_AUTHZ_BY_AID] = "SELECT " AUTHZ_COLS " FROM authzs a WHERE a.aid ="
+                        " ?",
+    [ST_AUTHZ_CHALLS] = "SELECT " CHALL_COLS " FROM challenges c WHERE"
+                        " c.authz_id = ? ORDER BY c.id",
+    [ST_CHALL_BY_CID] = "SELECT " CHALL_COLS ", " AUTHZ_COLS " FROM"
+                        " challenges c JOIN authzs a ON a.id = c.authz_id"
+                        " WHERE c.cid = ?",
+    /* an expired authorization stays expired */
+    [ST_AUTHZ_DEACT] = "UPDATE authzs SET status = 'deactivated' WHERE id"
+                       " = ? AND status IN ('pending', 'valid') AND"
+                       " expires >= ?",
+    [ST_AUTHZ_DEACT_ORDERS] = "UPDATE orders SET status = 'invalid',"
+                              " updated = ? WHERE status IN ('pending',"
+                              " 'ready') AND id IN (SELECT order_id FROM"
+                              " order_authzs WHERE authz_id = ?)",
+    /* one challenge of an authorization at a time */
+    [ST_CHALL_START] = "UPDATE challenges SET status = 'processing' WHERE"
+                       " id = ? AND status = 'pending' AND NOT EXISTS"
+                       " (SELECT 1 FROM challenges WHERE authz_id = ? AND"
+                       " status = 'processing') AND EXISTS (SELECT 1 FROM"
+                       " authzs WHERE id = ? AND status = 'pending' AND"
+                       " expires >= ?)",
     [ST_AUTHZ_HELD] = "SELECT 1 FROM authzs WHERE account_id = ? AND"
                       " id_type = ? AND id_value = ? AND status = 'valid'"
                       " AND expires > ? LIMIT 1",
@@ -1229,4 +1264,127 @@ acme_store_authz_held(struct acme_db *db, long long account_id,
 	if (f == ACME_FOUND)
 		acme_cur_done(&c);
 	return f;
+}
+
+static void
+authz_row(const struct acme_cur *c, int off, struct acme_authz *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = acme_cur_int(c, off);
+	COPY(a->aid, c, off + 1);
+	a->account_id = acme_cur_int(c, off + 2);
+	COPY(a->id_type, c, off + 3);
+	COPY(a->id_value, c, off + 4);
+	a->wildcard = (int)acme_cur_int(c, off + 5);
+	a->status = acme_authz_status_of(acme_cur_text(c, off + 6));
+	a->expires = acme_cur_int(c, off + 7);
+	a->created = acme_cur_int(c, off + 8);
+}
+
+void
+acme_chall_clear(struct acme_chall *ch)
+{
+	free(ch->error);
+	memset(ch, 0, sizeof(*ch));
+}
+
+static int
+chall_row(const struct acme_cur *c, struct acme_chall *ch)
+{
+	int oom = 0;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->id = acme_cur_int(c, 0);
+	COPY(ch->cid, c, 1);
+	ch->authz_id = acme_cur_int(c, 2);
+	COPY(ch->type, c, 3);
+	COPY(ch->token, c, 4);
+	ch->status = acme_chall_status_of(acme_cur_text(c, 5));
+	ch->validated = acme_cur_int(c, 6);
+	ch->error = dup_col(c, 7, &oom);
+	return oom ? -1 : 0;
+}
+
+enum acme_found
+acme_store_authz_by_aid(
+    struct acme_db *db, const char *aid, struct acme_authz *out)
+{
+	struct acme_cur c;
+	enum acme_found f = one_row(acme_db_query(
+	    db, &c, ST_AUTHZ_BY_AID, sql[ST_AUTHZ_BY_AID], "s", aid));
+
+	memset(out, 0, sizeof(*out));
+	if (f == ACME_FOUND) {
+		authz_row(&c, 0, out);
+		acme_cur_done(&c);
+	}
+	return f;
+}
+
+int
+acme_store_authz_challs(struct acme_db *db, long long authz_id,
+    void (*fn)(const struct acme_chall *ch, void *arg), void *arg)
+{
+	struct acme_cur c;
+	struct acme_chall ch;
+	int n = 0, rc;
+
+	if (acme_db_query(db, &c, ST_AUTHZ_CHALLS, sql[ST_AUTHZ_CHALLS], "i",
+	        authz_id) == NULL)
+		return -1;
+	while ((rc = acme_cur_next(&c)) == 1) {
+		if (chall_row(&c, &ch) != 0) {
+			acme_chall_clear(&ch);
+			rc = -1;
+			break;
+		}
+		fn(&ch, arg);
+		acme_chall_clear(&ch);
+		n++;
+	}
+	acme_cur_done(&c);
+	return rc < 0 ? -1 : n;
+}
+
+enum acme_found
+acme_store_chall_by_cid(struct acme_db *db, const char *cid,
+    struct acme_chall *ch, struct acme_authz *az)
+{
+	struct acme_cur c;
+	enum acme_found f = one_row(acme_db_query(
+	    db, &c, ST_CHALL_BY_CID, sql[ST_CHALL_BY_CID], "s", cid));
+	int rc;
+
+	memset(ch, 0, sizeof(*ch));
+	memset(az, 0, sizeof(*az));
+	if (f != ACME_FOUND)
+		return f;
+	rc = chall_row(&c, ch);
+	authz_row(&c, 8, az);
+	acme_cur_done(&c);
+	if (rc != 0) {
+		acme_chall_clear(ch);
+		return ACME_ERR;
+	}
+	return ACME_FOUND;
+}
+
+int
+acme_store_authz_deactivate(
+    struct acme_db *db, long long authz_id, long long now)
+{
+	int n = change(db, ST_AUTHZ_DEACT, "ii", authz_id, now);
+
+	if (n == 1 &&
+	    change(db, ST_AUTHZ_DEACT_ORDERS, "ii", now, authz_id) < 0)
+		return -1;
+	return n;
+}
+
+int
+acme_store_chall_start(
+    struct acme_db *db, long long chall_id, long long authz_id, long long now)
+{
+	return change(
+	    db, ST_CHALL_START, "iiii", chall_id, authz_id, authz_id, now);
 }

@@ -153,6 +153,50 @@ enum acme_found acme_store_job_state(
 enum acme_found acme_store_authz_held(struct acme_db *db, long long account_id,
     const char *id_type, const char *id_value, long long now);
 
+/** An authorization. */
+struct acme_authz {
+	long long id;
+	char aid[64];
+	long long account_id;
+	char id_type[8]; /* dns | ip */
+	char id_value[256];
+	int wildcard;
+	enum acme_authz_status status; /* as stored (see acme_authz_live) */
+	long long expires;
+	long long created;
+};
+/** A challenge; error is the problem document (JSON text) or NULL. */
+struct acme_chall {
+	long long id;
+	char cid[64];
+	long long authz_id;
+	char type[16];
+	char token[128];
+	enum acme_chall_status status;
+	long long validated; /* 0: not validated */
+	char *error;
+};
+void acme_chall_clear(struct acme_chall *ch);
+enum acme_found acme_store_authz_by_aid(
+    struct acme_db *db, const char *aid, struct acme_authz *out);
+/** fn for every challenge of the authorization, oldest first.
+ * @return challenges or -1 */
+int acme_store_authz_challs(struct acme_db *db, long long authz_id,
+    void (*fn)(const struct acme_chall *ch, void *arg), void *arg);
+/** A challenge and its authorization. */
+enum acme_found acme_store_chall_by_cid(struct acme_db *db, const char *cid,
+    struct acme_chall *ch, struct acme_authz *az);
+/** RFC 8555 §7.5.2: a pending or valid, unexpired authorization is
+ * deactivated, and the pending/ready orders waiting on it turn invalid.
+ * @return 1, 0 (nothing to deactivate) or -1 */
+int acme_store_authz_deactivate(
+    struct acme_db *db, long long authz_id, long long now);
+/** pending -> processing, when no other challenge of the authorization
+ * is processing and the authorization is pending and unexpired.
+ * @return 1, 0 or -1 */
+int acme_store_chall_start(
+    struct acme_db *db, long long chall_id, long long authz_id, long long now);
+
 /* ---- administration (the CLI) ---------------------------------------- */
 
 struct acme_eab_info {
