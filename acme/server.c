@@ -251,18 +251,6 @@ srv_chall_json(struct acme_ctx *ctx, const struct acme_chall *ch)
  * written, so reads never change the store, and the two kinds expire by
  * the same rule: expires < now.
  */
-static const char *
-live_status(const json_t *row, long long now)
-{
-	const char *st = acme_row_str(row, "status");
-
-	if (acme_row_int(row, "expires") >= now)
-		return st;
-	return strcmp(st, "pending") == 0 || strcmp(st, "ready") == 0
-	    ? "invalid"
-	    : st;
-}
-
 enum acme_authz_status
 srv_authz_live(const struct acme_authz *az, long long now)
 {
@@ -321,92 +309,79 @@ srv_authz_json(struct acme_ctx *ctx, const struct acme_authz *az, long long now,
 	return o;
 }
 
-static json_t *
-order_json(struct acme_ctx *ctx, const json_t *ord)
-{
-	json_t *o, *ids, *azs, *arr, *az;
-	char tbuf[32];
-	size_t i;
+struct aids_out {
+	struct acme_ctx *ctx;
+	json_t *arr;
+};
 
-	ids = json_loads(acme_row_str(ord, "identifiers"), 0, NULL);
-	azs = acme_db_all(ctx->db,
-	    "SELECT a.aid FROM order_authzs oa JOIN authzs a ON a.id ="
-	    " oa.authz_id WHERE oa.order_id = ? ORDER BY a.id",
-	    "i", acme_row_int(ord, "id"));
-	arr = json_array();
-	if (ids == NULL || azs == NULL || arr == NULL) {
+static void
+aid_add(const char *aid, void *arg)
+{
+	struct aids_out *ao = arg;
+
+	json_array_append_new(ao->arr, srv_url_json(ao->ctx, "/authz/%s", aid));
+}
+
+static json_t *
+order_json(struct acme_ctx *ctx, const struct acme_order *ord)
+{
+	struct aids_out ao = {ctx, json_array()};
+	json_t *o, *ids;
+	char tbuf[32];
+
+	ids = json_loads(ord->identifiers, 0, NULL);
+	if (ids == NULL || ao.arr == NULL ||
+	    acme_store_order_aids(ctx->db, ord->id, aid_add, &ao) < 0) {
 		json_decref(ids);
-		json_decref(azs);
-		json_decref(arr);
+		json_decref(ao.arr);
 		return NULL;
 	}
-	json_array_foreach(azs, i, az)
-		json_array_append_new(arr,
-		    srv_url_json(ctx, "/authz/%s", acme_row_str(az, "aid")));
-	json_decref(azs);
 	o = json_pack("{s:s, s:s, s:o, s:o, s:o}", "status",
-	    acme_row_str(ord, "status"), "expires",
-	    acme_time_str(acme_row_int(ord, "expires"), tbuf, sizeof(tbuf)),
-	    "identifiers", ids, "authorizations", arr, "finalize",
-	    srv_url_json(ctx, "/order/%s/finalize", acme_row_str(ord, "oid")));
+	    acme_order_status_str(ord->status), "expires",
+	    acme_time_str(ord->expires, tbuf, sizeof(tbuf)), "identifiers", ids,
+	    "authorizations", ao.arr, "finalize",
+	    srv_url_json(ctx, "/order/%s/finalize", ord->oid));
 	if (o == NULL)
 		return NULL;
-	if (json_is_string(json_object_get(ord, "crt_id")))
+	if (ord->crt_id[0] != '\0')
 		json_object_set_new(o, "certificate",
-		    srv_url_json(ctx, "/cert/%s", acme_row_str(ord, "crt_id")));
-	if (json_is_string(json_object_get(ord, "error"))) {
-		json_t *e = json_loads(acme_row_str(ord, "error"), 0, NULL);
+		    srv_url_json(ctx, "/cert/%s", ord->crt_id));
+	if (ord->error != NULL) {
+		json_t *e = json_loads(ord->error, 0, NULL);
 		if (e != NULL)
 			json_object_set_new(o, "error", e);
 	}
 	return o;
 }
 
-const char srv_order_sql[] =
-    "SELECT o.*, c.crt_id FROM orders o LEFT JOIN certificates c ON c.id ="
-    " o.cert_id WHERE o.oid = ?";
-static const char order_by_id_sql[] =
-    "SELECT o.*, c.crt_id FROM orders o LEFT JOIN certificates c ON c.id ="
-    " o.cert_id WHERE o.id = ?";
-
-/* Does an authorization of the order lapse by `now`? -1 on a DB error. */
-static int
-authz_lapsed(struct acme_ctx *ctx, long long order_id, long long now)
+/*
+ * An order (by oid, or by id when oid is NULL) with its status at `now`
+ * (RFC 8555 §7.1.6: a pending or ready order past its expiry, or waiting
+ * on an authorization that expired, is invalid). Nothing is written: the
+ * order reads "invalid" without an error, as Boulder and Pebble show it.
+ */
+enum acme_found
+srv_load_order(struct acme_ctx *ctx, const char *oid, long long id,
+    long long now, struct acme_order *out)
 {
-	json_t *r = acme_db_one(ctx->db,
-	    "SELECT count(*) AS n FROM order_authzs oa JOIN authzs a ON a.id"
-	    " = oa.authz_id WHERE oa.order_id = ? AND a.status IN ('pending',"
-	    " 'valid') AND a.expires < ?",
-	    "ii", order_id, now);
-	int n = r != NULL ? acme_row_int(r, "n") > 0 : -1;
+	enum acme_found f = oid != NULL
+	    ? acme_store_order_by_oid(ctx->db, oid, out)
+	    : acme_store_order(ctx->db, id, out);
+	int open;
 
-	json_decref(r);
-	return n;
-}
-
-/* An order with its status at `now` (live_status; an order waiting on an
- * authorization that expired is invalid too). Nothing is written: the
- * order reads "invalid" without an error, as Boulder and Pebble show it. */
-json_t *
-srv_load_order(struct acme_ctx *ctx, const char *sql, const char *fmt,
-    const char *sid, long long id, long long now)
-{
-	json_t *o = fmt[0] == 's' ? acme_db_one(ctx->db, sql, "s", sid)
-	                          : acme_db_one(ctx->db, sql, "i", id);
-	const char *st;
-
-	if (o == NULL)
-		return NULL;
-	st = live_status(o, now);
-	if ((strcmp(st, "pending") == 0 || strcmp(st, "ready") == 0) &&
-	    authz_lapsed(ctx, acme_row_int(o, "id"), now) == 1)
-		st = "invalid";
-	json_object_set_new(o, "status", json_string(st));
-	return o;
+	if (f != ACME_FOUND)
+		return f;
+	open = out->status == ACME_ORDER_PENDING ||
+	    out->status == ACME_ORDER_READY;
+	if (open && out->expires < now)
+		out->status = ACME_ORDER_INVALID;
+	else if (open && acme_store_order_lapsed(ctx->db, out->id, now) > 0)
+		out->status = ACME_ORDER_INVALID;
+	return ACME_FOUND;
 }
 
 void
-srv_reply_order(struct call *c, int status, const json_t *ord)
+srv_reply_order(struct call *c, int status, const struct acme_order *ord)
 {
 	json_t *body = order_json(c->ctx, ord);
 
@@ -416,8 +391,8 @@ srv_reply_order(struct call *c, int status, const json_t *ord)
 	}
 	srv_set_json(c->resp, status, body);
 	srv_url_of(c->ctx, c->resp->location, sizeof(c->resp->location),
-	    "/order/%s", acme_row_str(ord, "oid"));
-	if (strcmp(acme_row_str(ord, "status"), "processing") == 0)
+	    "/order/%s", ord->oid);
+	if (ord->status == ACME_ORDER_PROCESSING)
 		c->resp->retry_after = c->ctx->s->retry_after;
 }
 
@@ -695,24 +670,23 @@ acme_wait_poll(
     struct acme_ctx *ctx, struct acme_resp *resp, long long now, int final)
 {
 	if (resp->wait == ACME_WAIT_ORDER) {
-		json_t *ord = srv_load_order(
-		    ctx, order_by_id_sql, "i", NULL, resp->wait_id, now);
+		struct acme_order ord;
 		struct call c = {.ctx = ctx, .resp = resp};
 		int done;
 
-		if (ord == NULL) {
+		if (srv_load_order(ctx, NULL, resp->wait_id, now, &ord) !=
+		    ACME_FOUND) {
 			if (!final)
 				return 0;
-			c.resp = resp;
 			srv_server_error(&c);
 			return 1;
 		}
-		done = strcmp(acme_row_str(ord, "status"), "processing") != 0;
+		done = ord.status != ACME_ORDER_PROCESSING;
 		if (done || final) {
 			resp->wait = ACME_WAIT_NONE;
-			srv_reply_order(&c, 200, ord);
+			srv_reply_order(&c, 200, &ord);
 		}
-		json_decref(ord);
+		acme_order_clear(&ord);
 		return done || final;
 	}
 	if (resp->wait == ACME_WAIT_JOB) {

@@ -69,8 +69,6 @@ struct rl_check {
 	const char *what;
 };
 
-extern const char srv_order_sql[];
-
 char *srv_random_id(void);
 int srv_name_set_key(const json_t *ids, char *key, size_t len);
 int srv_owns(struct call *c, long long account_id);
@@ -83,8 +81,8 @@ json_t *srv_authz_json(struct acme_ctx *ctx, const struct acme_authz *az,
 enum acme_authz_status srv_authz_live(
     const struct acme_authz *az, long long now);
 json_t *srv_chall_json(struct acme_ctx *ctx, const struct acme_chall *ch);
-json_t *srv_load_order(struct acme_ctx *ctx, const char *sql, const char *fmt,
-    const char *sid, long long id, long long now);
+enum acme_found srv_load_order(struct acme_ctx *ctx, const char *oid,
+    long long id, long long now, struct acme_order *out);
 json_t *srv_url_json(struct acme_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void srv_add_link(struct acme_ctx *ctx, struct acme_resp *resp,
@@ -104,7 +102,7 @@ void srv_h_order(struct call *c, const char *oid);
 void srv_h_orders_list(struct call *c, const char *kid, const char *query);
 void srv_h_revoke(struct call *c);
 void srv_not_found(struct call *c, const char *what);
-void srv_reply_order(struct call *c, int status, const json_t *ord);
+void srv_reply_order(struct call *c, int status, const struct acme_order *ord);
 void srv_server_error(struct call *c);
 void srv_set_json(struct acme_resp *resp, int status, json_t *body);
 void srv_url_of(struct acme_ctx *ctx, char *buf, size_t len, const char *fmt,

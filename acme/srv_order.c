@@ -65,64 +65,55 @@ add_authz(struct call *c, long long order_id, const struct acme_ident *id,
 	long long acct = c->acct.id, authz_id;
 	const char *base = acme_ident_base(id);
 	unsigned want = challenges_for(ctx, id);
-	json_t *reuse = NULL;
+	enum acme_found reuse = ACME_NONE;
 	char *aid = NULL;
 	int rc = -1;
 
 	if (ctx->s->authz_reuse > 0 && !preauth)
-		reuse = acme_db_one(ctx->db,
-		    "SELECT id FROM authzs WHERE account_id = ? AND id_type = ?"
-		    " AND id_value = ? AND wildcard = ? AND status = 'valid'"
-		    " AND expires > ? ORDER BY expires DESC LIMIT 1",
-		    "issii", acct, id->type, base, (long long)id->wildcard,
-		    c->req->now + reuse_margin(ctx->s->authz_reuse));
-	if (reuse != NULL) {
-		authz_id = acme_row_int(reuse, "id");
-		json_decref(reuse);
-	} else {
+		reuse = acme_store_authz_reusable(ctx->db, acct, id->type, base,
+		    id->wildcard,
+		    c->req->now + reuse_margin(ctx->s->authz_reuse), &authz_id);
+	if (reuse == ACME_ERR)
+		goto out;
+	if (reuse == ACME_NONE) {
 		/* pre-authorized by the account's EAB key: valid from the
 		 * start, as are its challenges (nothing to do for the client;
 		 * SCM's own domain validation still applies at enrollment) */
-		const char *st = preauth ? "valid" : "pending";
-
 		if (!preauth)
 			*all_valid = 0;
 		aid = srv_random_id();
-		if (aid == NULL ||
-		    acme_db_exec(ctx->db,
-		        "INSERT INTO authzs(aid, account_id, id_type, id_value,"
-		        " wildcard, status, expires, created) VALUES (?, ?, ?,"
-		        " ?, ?, ?, ?, ?)",
-		        "sissisii", aid, acct, id->type, base,
-		        (long long)id->wildcard, st, expires, c->req->now) != 1)
+		authz_id = aid == NULL
+		    ? -1
+		    : acme_store_authz_add(ctx->db, aid, acct, id->type, base,
+		          id->wildcard, expires, c->req->now);
+		if (authz_id < 0 ||
+		    (preauth &&
+		        acme_store_authz_valid(ctx->db, authz_id, expires) !=
+		            1))
 			goto out;
-		authz_id = acme_db_last_id(ctx->db);
 		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 			char *cid, *token;
-			int r;
+			long long r;
 
 			if (!(want & types[i].bit))
 				continue;
 			cid = srv_random_id();
 			token = acme_random_token(32);
-			r = (cid && token)
-			    ? acme_db_exec(ctx->db,
-			          "INSERT INTO challenges(cid, authz_id, type,"
-			          " token, status, validated) VALUES (?, ?, ?,"
-			          " ?, ?, NULLIF(?, 0))",
-			          "sisssi", cid, authz_id, types[i].name, token,
-			          st, preauth ? c->req->now : 0LL)
-			    : -1;
+			r = (cid && token) ? acme_store_chall_add(ctx->db, cid,
+			                         authz_id, types[i].name, token)
+			                   : -1;
+			if (r > 0 && preauth)
+				r = acme_store_chall_valid(
+				        ctx->db, r, c->req->now) == 1
+				    ? r
+				    : -1;
 			free(cid);
 			free(token);
-			if (r != 1)
+			if (r < 0)
 				goto out;
 		}
 	}
-	if (acme_db_exec(ctx->db,
-	        "INSERT OR IGNORE INTO order_authzs(order_id, authz_id) VALUES"
-	        " (?, ?)",
-	        "ii", order_id, authz_id) < 0)
+	if (acme_store_order_authz_link(ctx->db, order_id, authz_id) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -147,18 +138,14 @@ order_limited(
 	if (c->ctx->s->rl == NULL)
 		return 0;
 	if (lim->pending_authzs > 0) {
-		json_t *row = acme_db_one(c->ctx->db,
-		    "SELECT COUNT(*) AS n FROM authzs WHERE account_id = ? AND"
-		    " status = 'pending' AND expires > ?",
-		    "ii", c->acct.id, c->req->now);
+		long long pending = acme_store_pending_authzs(
+		    c->ctx->db, c->acct.id, c->req->now);
 
-		if (row == NULL) {
+		if (pending < 0) {
 			srv_server_error(c);
 			return 1;
 		}
-		if (acme_row_int(row, "n") + (long long)n >
-		    lim->pending_authzs) {
-			json_decref(row);
+		if (pending + (long long)n > lim->pending_authzs) {
 			srv_fail(c, 429, "rateLimited",
 			    "too many pending authorizations (at most %lld);"
 			    " finish or deactivate some first",
@@ -166,7 +153,6 @@ order_limited(
 			c->resp->retry_after = 3600;
 			return 1;
 		}
-		json_decref(row);
 	}
 	chk = calloc(n + 3, sizeof(*chk));
 	if (chk == NULL) {
@@ -228,7 +214,8 @@ srv_h_new_order(struct call *c)
 	struct acme_problem p = {0};
 	struct acme_ident *ids = NULL;
 	size_t n = 0;
-	json_t *idarr = NULL, *ord = NULL;
+	struct acme_order ord = {0};
+	json_t *idarr = NULL;
 	char *oid = NULL, *ids_s = NULL;
 	long long order_id, expires = c->req->now + ctx->s->order_lifetime;
 	json_t *pats = NULL; /* pre-authorized name patterns, or NULL */
@@ -300,30 +287,23 @@ srv_h_new_order(struct call *c)
 		goto err;
 	if (acme_db_begin(ctx->db) != 0)
 		goto err;
-	if (acme_db_exec(ctx->db,
-	        "INSERT INTO orders(oid, account_id, status, expires,"
-	        " identifiers, connector, created, updated) VALUES (?, ?,"
-	        " 'pending', ?, ?, ?, ?, ?)",
-	        "siissii", oid, c->acct.id, expires, ids_s, c->acct.connector,
-	        c->req->now, c->req->now) != 1)
+	order_id = acme_store_order_add(ctx->db, oid, c->acct.id, expires,
+	    ids_s, c->acct.connector, c->req->now);
+	if (order_id < 0)
 		goto err;
-	order_id = acme_db_last_id(ctx->db);
 	for (size_t i = 0; i < n; i++)
 		if (add_authz(c, order_id, &ids[i], expires, pats != NULL,
 		        &all_valid) != 0)
 			goto err;
-	if (all_valid &&
-	    acme_db_exec(ctx->db,
-	        "UPDATE orders SET status = 'ready' WHERE id = ?", "i",
-	        order_id) < 0)
+	if ((all_valid && acme_store_order_set_ready(ctx->db, order_id) < 0) ||
+	    acme_store_audit(ctx->db, c->req->now, "order.new", oid, ids_s) !=
+	        1)
 		goto err;
-	acme_db_audit(ctx->db, c->req->now, "order.new", oid, ids_s);
 	if (acme_db_commit(ctx->db) != 0)
 		goto err;
-	ord = srv_load_order(ctx, srv_order_sql, "s", oid, 0, c->req->now);
-	if (ord == NULL)
+	if (srv_load_order(ctx, oid, 0, c->req->now, &ord) != ACME_FOUND)
 		goto err;
-	srv_reply_order(c, 201, ord);
+	srv_reply_order(c, 201, &ord);
 	goto out;
 err:
 	acme_db_rollback(ctx->db);
@@ -333,23 +313,28 @@ out:
 	free(oid);
 	free(ids_s);
 	json_decref(idarr);
-	json_decref(ord);
+	acme_order_clear(&ord);
 	json_decref(pats);
 }
 
 void
 srv_h_order(struct call *c, const char *oid)
 {
-	json_t *ord =
-	    srv_load_order(c->ctx, srv_order_sql, "s", oid, 0, c->req->now);
+	struct acme_order ord;
 
-	if (ord == NULL) {
+	switch (srv_load_order(c->ctx, oid, 0, c->req->now, &ord)) {
+	case ACME_ERR:
+		srv_server_error(c);
+		return;
+	case ACME_NONE:
 		srv_not_found(c, "order");
 		return;
+	case ACME_FOUND:
+		break;
 	}
-	if (srv_owns(c, acme_row_int(ord, "account_id")))
-		srv_reply_order(c, 200, ord);
-	json_decref(ord);
+	if (srv_owns(c, ord.account_id))
+		srv_reply_order(c, 200, &ord);
+	acme_order_clear(&ord);
 }
 
 /* RFC 8555 §11.1: the account key is never certified. */
@@ -363,14 +348,14 @@ csr_is_account_key(const struct acme_csr *csr, EVP_PKEY *key)
 /* A certificate of this name set is on its way: count it against the
  * weekly limit that newOrder looked at. */
 static void
-name_set_taken(struct call *c, const json_t *ord)
+name_set_taken(struct call *c, const struct acme_order *ord)
 {
 	json_t *ids;
 	char key[300];
 
 	if (c->ctx->s->rl == NULL)
 		return;
-	ids = json_loads(acme_row_str(ord, "identifiers"), 0, NULL);
+	ids = json_loads(ord->identifiers, 0, NULL);
 	if (ids != NULL && srv_name_set_key(ids, key, sizeof(key)) == 0)
 		acme_rl_take(c->ctx->s->rl, key,
 		    &c->ctx->s->limits.certs_per_name_set, c->req->now * 1000LL,
@@ -385,24 +370,29 @@ srv_h_finalize(struct call *c, const char *oid)
 	struct acme_problem p = {0};
 	struct acme_csr csr = {0};
 	struct acme_ident *ids = NULL;
-	json_t *ord = NULL, *idj = NULL, *lapsed = NULL, *v, *csrj;
-	const char *st;
+	struct acme_order ord = {0};
+	json_t *idj = NULL, *v, *csrj;
+	long long unfit;
 	size_t n = 0, i;
 
-	ord = srv_load_order(ctx, srv_order_sql, "s", oid, 0, c->req->now);
-	if (ord == NULL) {
+	switch (srv_load_order(ctx, oid, 0, c->req->now, &ord)) {
+	case ACME_ERR:
+		srv_server_error(c);
+		return;
+	case ACME_NONE:
 		srv_not_found(c, "order");
 		return;
+	case ACME_FOUND:
+		break;
 	}
-	if (!srv_owns(c, acme_row_int(ord, "account_id")))
+	if (!srv_owns(c, ord.account_id))
 		goto out;
-	st = acme_row_str(ord, "status");
 	/* RFC 8555 §7.4: only a ready order may be finalized; a client
 	 * retrying while its first finalize is processing is told so (it
 	 * polls the order), and nothing is enrolled twice */
-	if (strcmp(st, "ready") != 0) {
-		srv_fail(
-		    c, 403, "orderNotReady", "the order is %s, not ready", st);
+	if (ord.status != ACME_ORDER_READY) {
+		srv_fail(c, 403, "orderNotReady", "the order is %s, not ready",
+		    acme_order_status_str(ord.status));
 		goto out;
 	}
 	csrj = c->payload ? json_object_get(c->payload, "csr") : NULL;
@@ -415,7 +405,7 @@ srv_h_finalize(struct call *c, const char *oid)
 		srv_fail_prob(c, &p);
 		goto out;
 	}
-	idj = json_loads(acme_row_str(ord, "identifiers"), 0, NULL);
+	idj = json_loads(ord.identifiers, 0, NULL);
 	ids = calloc(json_array_size(idj) + 1, sizeof(*ids));
 	if (idj == NULL || ids == NULL) {
 		srv_server_error(c);
@@ -442,21 +432,15 @@ srv_h_finalize(struct call *c, const char *oid)
 		goto err;
 	/* every authorization must still hold: none deactivated, revoked
 	 * or expired since the order became ready */
-	lapsed = acme_db_one(ctx->db,
-	    "SELECT count(*) AS n FROM order_authzs oa JOIN authzs a ON a.id"
-	    " = oa.authz_id WHERE oa.order_id = ? AND (a.status != 'valid' OR"
-	    " a.expires < ?)",
-	    "ii", acme_row_int(ord, "id"), c->req->now);
-	if (lapsed == NULL)
+	unfit = acme_store_order_unfit(ctx->db, ord.id, c->req->now);
+	if (unfit < 0)
 		goto err;
-	if (acme_row_int(lapsed, "n") > 0) {
-		if (acme_db_exec(ctx->db,
-		        "UPDATE orders SET status = 'invalid', updated = ?"
-		        " WHERE id = ? AND status = 'ready'",
-		        "ii", c->req->now, acme_row_int(ord, "id")) < 0)
+	if (unfit > 0) {
+		if (acme_store_order_invalidate_ready(
+		        ctx->db, ord.id, c->req->now) < 0 ||
+		    acme_store_audit(ctx->db, c->req->now, "order.invalid", oid,
+		        "authorization no longer valid") != 1)
 			goto err;
-		acme_db_audit(ctx->db, c->req->now, "order.invalid", oid,
-		    "authorization no longer valid");
 		if (acme_db_commit(ctx->db) != 0)
 			goto err;
 		srv_fail(c, 403, "orderNotReady",
@@ -465,39 +449,33 @@ srv_h_finalize(struct call *c, const char *oid)
 		goto out;
 	}
 	/* the status guard makes two racing finalize calls enroll once */
-	if (acme_db_exec(ctx->db,
-	        "UPDATE orders SET status = 'processing', csr_pem = ?,"
-	        " updated = ? WHERE id = ? AND status = 'ready' AND"
-	        " expires >= ?",
-	        "siii", csr.pem, c->req->now, acme_row_int(ord, "id"),
-	        c->req->now) != 1) {
+	if (acme_store_order_finalize(ctx->db, ord.id, csr.pem, c->req->now) !=
+	    1) {
 		acme_db_rollback(ctx->db);
-		json_decref(ord);
-		ord = srv_load_order(
-		    ctx, srv_order_sql, "s", oid, 0, c->req->now);
-		if (ord == NULL)
+		acme_order_clear(&ord);
+		if (srv_load_order(ctx, oid, 0, c->req->now, &ord) !=
+		    ACME_FOUND)
 			goto err;
-		if (strcmp(acme_row_str(ord, "status"), "processing") == 0)
-			srv_reply_order(c, 200, ord);
+		if (ord.status == ACME_ORDER_PROCESSING)
+			srv_reply_order(c, 200, &ord);
 		else
 			srv_fail(c, 403, "orderNotReady", "the order is %s",
-			    acme_row_str(ord, "status"));
+			    acme_order_status_str(ord.status));
 		goto out;
 	}
-	if (acme_job_add(ctx->db, "enroll", acme_row_int(ord, "id"), 0,
-	        c->req->now) != 0)
+	if (acme_job_add(ctx->db, "enroll", ord.id, 0, c->req->now) != 0 ||
+	    acme_store_audit(
+	        ctx->db, c->req->now, "order.finalize", oid, csr.key_desc) != 1)
 		goto err;
-	acme_db_audit(
-	    ctx->db, c->req->now, "order.finalize", oid, csr.key_desc);
 	if (acme_db_commit(ctx->db) != 0)
 		goto err;
-	name_set_taken(c, ord);
-	json_object_set_new(ord, "status", json_string("processing"));
-	srv_reply_order(c, 200, ord);
+	name_set_taken(c, &ord);
+	ord.status = ACME_ORDER_PROCESSING;
+	srv_reply_order(c, 200, &ord);
 	c->resp->kick = 1;
 	if (ctx->s->finalize_wait > 0) {
 		c->resp->wait = ACME_WAIT_ORDER;
-		c->resp->wait_id = acme_row_int(ord, "id");
+		c->resp->wait_id = ord.id;
 		c->resp->wait_acct = c->acct.id;
 		c->resp->wait_until =
 		    c->req->now * 1000 + ctx->s->finalize_wait * 1000LL;
@@ -510,6 +488,5 @@ out:
 	acme_csr_free(&csr);
 	free(ids);
 	json_decref(idj);
-	json_decref(lapsed);
-	json_decref(ord);
+	acme_order_clear(&ord);
 }

@@ -11,6 +11,9 @@
 	"a.id, a.kid, a.status, a.created, a.tos_agreed, ifnull(a.eab_kid,"    \
 	" ''), a.connector, a.thumbprint, 0, a.contact, a.jwk, a.eab_binding"
 
+#define ORDER_COLS                                                             \
+	"o.id, o.account_id, o.oid, o.status, o.enroll_state, o.connector,"    \
+	" o.ca_ref, o.csr_pem, o.identifiers, o.expires, o.error, c.crt_id"
 #define AUTHZ_COLS                                                             \
 	"a.id, a.aid, a.account_id, a.id_type, a.id_value, a.wildcard,"        \
 	" a.status, a.expires, a.created"
@@ -93,6 +96,14 @@ enum stmt {
 	ST_AUTHZ_DEACT,
 	ST_AUTHZ_DEACT_ORDERS,
 	ST_CHALL_START,
+	ST_ORDER_BY_OID,
+	ST_ORDER_AIDS,
+	ST_ORDER_LAPSED,
+	ST_ORDER_UNFIT,
+	ST_ORDER_INVALID_READY,
+	ST_ORDER_SET_READY,
+	ST_AUTHZ_REUSE,
+	ST_PENDING_AUTHZS,
 	ST_ORDER_FINALIZE,
 	ST_SYNC_OFF,
 	ST_JOBS_FINISH_ALL,
@@ -100,9 +111,34 @@ enum stmt {
 };
 
 static const char *const sql[ST_COUNT] = {
-    [ST_ORDER] = "SELECT id, account_id, oid, status, enroll_state,"
-                 " connector, ca_ref, csr_pem, identifiers FROM orders"
-                 " WHERE id = ?",
+    [ST_ORDER] = "SELECT " ORDER_COLS " FROM orders o LEFT JOIN certificates"
+                 " c ON c.id = o.cert_id WHERE o.id = ?",
+    [ST_ORDER_BY_OID] = "SELECT " ORDER_COLS " FROM orders o LEFT JOIN"
+                        " certificates c ON c.id = o.cert_id WHERE o.oid ="
+                        " ?",
+    [ST_ORDER_AIDS] = "SELECT a.aid FROM order_authzs oa JOIN authzs a ON"
+                      " a.id = oa.authz_id WHERE oa.order_id = ? ORDER BY"
+                      " a.id",
+    /* an authorization of the order that lapsed by now (still pending or
+     * valid, past its expiry) */
+    [ST_ORDER_LAPSED] = "SELECT count(*) FROM order_authzs oa JOIN authzs a"
+                        " ON a.id = oa.authz_id WHERE oa.order_id = ? AND"
+                        " a.status IN ('pending', 'valid') AND a.expires <"
+                        " ?",
+    /* finalize: every authorization must still be valid and unexpired */
+    [ST_ORDER_UNFIT] = "SELECT count(*) FROM order_authzs oa JOIN authzs a"
+                       " ON a.id = oa.authz_id WHERE oa.order_id = ? AND"
+                       " (a.status != 'valid' OR a.expires < ?)",
+    [ST_ORDER_INVALID_READY] = "UPDATE orders SET status = 'invalid',"
+                               " updated = ? WHERE id = ? AND status ="
+                               " 'ready'",
+    [ST_ORDER_SET_READY] = "UPDATE orders SET status = 'ready' WHERE id = ?",
+    [ST_AUTHZ_REUSE] = "SELECT id FROM authzs WHERE account_id = ? AND"
+                       " id_type = ? AND id_value = ? AND wildcard = ? AND"
+                       " status = 'valid' AND expires > ? ORDER BY expires"
+                       " DESC LIMIT 1",
+    [ST_PENDING_AUTHZS] = "SELECT count(*) FROM authzs WHERE account_id = ?"
+                          " AND status = 'pending' AND expires > ?",
     [ST_CHALL_TARGET] =
         "SELECT a.account_id, c.status, c.type, c.token, a.id_type,"
         " a.id_value, acc.jwk FROM challenges c JOIN authzs a ON a.id ="
@@ -415,18 +451,21 @@ acme_order_clear(struct acme_order *o)
 {
 	free(o->csr_pem);
 	free(o->identifiers);
+	free(o->error);
 	memset(o, 0, sizeof(*o));
 }
 
-enum acme_found
-acme_store_order(struct acme_db *db, long long id, struct acme_order *out)
+static enum acme_found
+order_by(struct acme_db *db, enum stmt st, const char *oid, long long id,
+    struct acme_order *out)
 {
 	struct acme_cur c;
 	enum acme_found f;
 	int oom = 0;
 
 	memset(out, 0, sizeof(*out));
-	f = one_row(acme_db_query(db, &c, ST_ORDER, sql[ST_ORDER], "i", id));
+	f = one_row(oid != NULL ? acme_db_query(db, &c, st, sql[st], "s", oid)
+	                        : acme_db_query(db, &c, st, sql[st], "i", id));
 	if (f != ACME_FOUND)
 		return f;
 	out->id = acme_cur_int(&c, 0);
@@ -438,12 +477,28 @@ acme_store_order(struct acme_db *db, long long id, struct acme_order *out)
 	COPY(out->ca_ref, &c, 6);
 	out->csr_pem = dup_col(&c, 7, &oom);
 	out->identifiers = dup_col(&c, 8, &oom);
+	out->expires = acme_cur_int(&c, 9);
+	out->error = dup_col(&c, 10, &oom);
+	COPY(out->crt_id, &c, 11);
 	acme_cur_done(&c);
 	if (oom || out->identifiers == NULL) {
 		acme_order_clear(out);
 		return ACME_ERR;
 	}
 	return ACME_FOUND;
+}
+
+enum acme_found
+acme_store_order(struct acme_db *db, long long id, struct acme_order *out)
+{
+	return order_by(db, ST_ORDER, NULL, id, out);
+}
+
+enum acme_found
+acme_store_order_by_oid(
+    struct acme_db *db, const char *oid, struct acme_order *out)
+{
+	return order_by(db, ST_ORDER_BY_OID, oid, 0, out);
 }
 
 void
@@ -1387,4 +1442,87 @@ acme_store_chall_start(
 {
 	return change(
 	    db, ST_CHALL_START, "iiii", chall_id, authz_id, authz_id, now);
+}
+
+int
+acme_store_order_aids(struct acme_db *db, long long order_id,
+    void (*fn)(const char *aid, void *arg), void *arg)
+{
+	struct acme_cur c;
+	int n = 0, rc;
+
+	if (acme_db_query(db, &c, ST_ORDER_AIDS, sql[ST_ORDER_AIDS], "i",
+	        order_id) == NULL)
+		return -1;
+	while ((rc = acme_cur_next(&c)) == 1) {
+		fn(acme_cur_text(&c, 0), arg);
+		n++;
+	}
+	acme_cur_done(&c);
+	return rc < 0 ? -1 : n;
+}
+
+/* A count(*) statement bound to two integers. */
+static long long
+count2(struct acme_db *db, enum stmt st, long long a, long long b)
+{
+	struct acme_cur c;
+	long long n;
+
+	if (one_row(acme_db_query(db, &c, st, sql[st], "ii", a, b)) !=
+	    ACME_FOUND)
+		return -1;
+	n = acme_cur_int(&c, 0);
+	acme_cur_done(&c);
+	return n;
+}
+
+long long
+acme_store_order_lapsed(struct acme_db *db, long long order_id, long long now)
+{
+	return count2(db, ST_ORDER_LAPSED, order_id, now);
+}
+
+long long
+acme_store_order_unfit(struct acme_db *db, long long order_id, long long now)
+{
+	return count2(db, ST_ORDER_UNFIT, order_id, now);
+}
+
+long long
+acme_store_pending_authzs(
+    struct acme_db *db, long long account_id, long long now)
+{
+	return count2(db, ST_PENDING_AUTHZS, account_id, now);
+}
+
+int
+acme_store_order_invalidate_ready(
+    struct acme_db *db, long long order_id, long long now)
+{
+	return change(db, ST_ORDER_INVALID_READY, "ii", now, order_id);
+}
+
+int
+acme_store_order_set_ready(struct acme_db *db, long long order_id)
+{
+	return change(db, ST_ORDER_SET_READY, "i", order_id);
+}
+
+enum acme_found
+acme_store_authz_reusable(struct acme_db *db, long long account_id,
+    const char *id_type, const char *id_value, int wildcard,
+    long long min_expires, long long *authz_id)
+{
+	struct acme_cur c;
+	enum acme_found f = one_row(acme_db_query(db, &c, ST_AUTHZ_REUSE,
+	    sql[ST_AUTHZ_REUSE], "issii", account_id, id_type, id_value,
+	    (long long)wildcard, min_expires));
+
+	*authz_id = 0;
+	if (f == ACME_FOUND) {
+		*authz_id = acme_cur_int(&c, 0);
+		acme_cur_done(&c);
+	}
+	return f;
 }

@@ -18,8 +18,12 @@
  *   function. Nothing returned borrows from the database.
  * - Not thread-safe: one connection, one thread (proxy/commit.h).
  *
- * The protocol handlers of acme/server.c still run their own SQL through
- * acme_db_exec/one/get; moving them here is the next step.
+ * - Nothing outside the store runs SQL: the protocol handlers
+ *   (acme/server.c, srv_*.c), the job state changes (acme/state.c), the
+ *   CLI and the DCV engine call these operations; transactions are
+ *   theirs (acme_db_begin/commit/rollback).
+ * - Statements are numbered: acme/store.c's table from slot 0,
+ *   acme/store_dcv.c's (the DCV tables, acme/dcv.h) from slot 128.
  */
 #pragma once
 #include "acme/db.h"
@@ -84,6 +88,9 @@ struct acme_order {
 	char ca_ref[128];  /* "" until enrolled */
 	char *csr_pem;     /* NULL before finalize */
 	char *identifiers; /* JSON array text */
+	long long expires;
+	char *error;     /* problem document (JSON text) or NULL */
+	char crt_id[64]; /* "" until issued */
 };
 void acme_order_clear(struct acme_order *o);
 enum acme_found acme_store_order(
@@ -152,6 +159,34 @@ enum acme_found acme_store_job_state(
  * identifier? */
 enum acme_found acme_store_authz_held(struct acme_db *db, long long account_id,
     const char *id_type, const char *id_value, long long now);
+
+/** The order with this URL id. */
+enum acme_found acme_store_order_by_oid(
+    struct acme_db *db, const char *oid, struct acme_order *out);
+/** fn for the id (aid) of each authorization of the order, by id.
+ * @return authorizations or -1 */
+int acme_store_order_aids(struct acme_db *db, long long order_id,
+    void (*fn)(const char *aid, void *arg), void *arg);
+/** Authorizations of the order pending or valid past their expiry, or
+ * -1. */
+long long acme_store_order_lapsed(
+    struct acme_db *db, long long order_id, long long now);
+/** Authorizations of the order no longer valid and unexpired, or -1. */
+long long acme_store_order_unfit(
+    struct acme_db *db, long long order_id, long long now);
+/** Pending, unexpired authorizations of an account, or -1. */
+long long acme_store_pending_authzs(
+    struct acme_db *db, long long account_id, long long now);
+/** ready -> invalid. @return 1, 0 or -1 */
+int acme_store_order_invalidate_ready(
+    struct acme_db *db, long long order_id, long long now);
+/** A new order whose authorizations are all valid: ready. */
+int acme_store_order_set_ready(struct acme_db *db, long long order_id);
+/** The account's valid authorization of the identifier that lasts past
+ * min_expires (the newest), for reuse. */
+enum acme_found acme_store_authz_reusable(struct acme_db *db,
+    long long account_id, const char *id_type, const char *id_value,
+    int wildcard, long long min_expires, long long *authz_id);
 
 /** An authorization. */
 struct acme_authz {

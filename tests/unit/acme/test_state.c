@@ -963,7 +963,7 @@ test_issued_read_error(void **state)
 
 	(void)state;
 	set_order_csr(o, key, names, 1);
-	acme_db_inject_fault(db, "FROM orders WHERE id = ?", 1);
+	acme_db_inject_fault(db, "o.cert_id WHERE o.id = ?", 1);
 	assert_int_equal(acme_state_issued(db, &j, pem, NOW), -1);
 	JOB_STATE(j.id, "queued");
 	ORDER_STATUS(o, "processing");

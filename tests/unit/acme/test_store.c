@@ -126,7 +126,7 @@ test_order(void **state)
 	assert_int_equal(o.id, 0);
 	assert_null(o.identifiers);
 	/* a database error is an error, never "no such order" */
-	acme_db_inject_fault(db, "FROM orders WHERE id", 1);
+	acme_db_inject_fault(db, "o.cert_id WHERE o.id", 1);
 	assert_int_equal(acme_store_order(db, 1, &o), ACME_ERR);
 	assert_null(o.identifiers);
 	assert_int_equal(acme_store_order(db, 1, &o), ACME_FOUND);
