@@ -534,6 +534,184 @@ test_new_objects(void **state)
 	    acme_store_order_add(db, "o4", acct, 900, "[]", "conn", 500), -1);
 }
 
+/* The request path's account operations. */
+static void
+test_proto_accounts(void **state)
+{
+	struct acme_account a;
+	struct acme_eab e;
+	long long bound;
+
+	(void)state;
+	assert_int_equal(acme_store_account_auth(db, "k1", &a), ACME_FOUND);
+	assert_int_equal(a.id, 1);
+	assert_int_equal(a.status, ACME_ACCT_VALID);
+	assert_int_equal(a.orders, 0); /* not counted on this path */
+	assert_string_equal(a.jwk, "{\"kty\":\"EC\"}");
+	acme_account_clear(&a);
+	assert_int_equal(acme_store_account_auth(db, "nope", &a), ACME_NONE);
+	assert_int_equal(acme_store_account_by_id(db, 2, &a), ACME_FOUND);
+	assert_int_equal(a.status, ACME_ACCT_DEACTIVATED);
+	acme_account_clear(&a);
+	assert_int_equal(acme_store_account_by_thumb(db, "t1", &a), ACME_FOUND);
+	assert_string_equal(a.kid, "k1");
+	acme_account_clear(&a);
+	assert_int_equal(acme_store_account_by_thumb(db, "tx", &a), ACME_NONE);
+	acme_db_inject_fault(db, "FROM accounts a WHERE a.thumbprint", 1);
+	assert_int_equal(acme_store_account_by_thumb(db, "t1", &a), ACME_ERR);
+	acme_db_inject_fault(db, "FROM accounts a WHERE a.kid", 1);
+	assert_int_equal(acme_store_account_auth(db, "k1", &a), ACME_ERR);
+
+	assert_int_equal(acme_store_account_contact(db, 1, "[]"), 1);
+	assert_int_equal(
+	    acme_store_account_key(db, 1, "{\"kty\":\"OKP\"}", "t9"), 1);
+	/* a thumbprint is one account's: the second taker fails */
+	assert_int_equal(acme_store_account_key(db, 2, "{}", "t9"), -1);
+	assert_int_equal(acme_store_account_by_thumb(db, "t9", &a), ACME_FOUND);
+	assert_string_equal(a.contact, "[]");
+	acme_account_clear(&a);
+	assert_int_equal(acme_store_account_deactivate(db, 1), 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM authzs WHERE status ="
+	                       " 'deactivated'"),
+	    1);
+
+	assert_int_equal(acme_store_eab_get(db, "e1", &e), ACME_NONE);
+	assert_int_equal(
+	    acme_store_eab_add(db, "e1", "aGk", "conn", "", 3, 1), 1);
+	assert_int_equal(acme_store_eab_get(db, "e1", &e), ACME_FOUND);
+	assert_string_equal(e.hmac_key, "aGk");
+	assert_int_equal(e.max_accounts, 3);
+	bound = acme_store_eab_bound(db, "e1");
+	assert_int_equal(bound, 1); /* account 1 carries eab_kid e1 */
+	acme_db_inject_fault(db, "FROM eab_keys WHERE kid", 1);
+	assert_int_equal(acme_store_eab_get(db, "e1", &e), ACME_ERR);
+	acme_db_inject_fault(db, "FROM accounts WHERE eab_kid", 1);
+	assert_int_equal(acme_store_eab_bound(db, "e1"), -1);
+}
+
+static void
+collect_oid(long long id, const char *oid, void *arg)
+{
+	(void)id;
+	(void)oid;
+	(*(int *)arg)++;
+}
+
+static void
+collect_aid(const char *aid, void *arg)
+{
+	assert_string_equal(aid, "a1");
+	(*(int *)arg)++;
+}
+
+static void
+count_chall(const struct acme_chall *ch, void *arg)
+{
+	assert_string_equal(ch->cid, "c1");
+	assert_int_equal(ch->status, ACME_CHALL_PROCESSING);
+	(*(int *)arg)++;
+}
+
+/* Orders, authorizations, challenges, certificates as the handlers read
+ * and change them. */
+static void
+test_proto_objects(void **state)
+{
+	struct acme_order o;
+	struct acme_authz az;
+	struct acme_chall ch;
+	struct acme_cert crt;
+	struct acme_job_state js;
+	long long id;
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(acme_store_order_by_oid(db, "o1", &o), ACME_FOUND);
+	assert_int_equal(o.expires, 999);
+	assert_string_equal(o.crt_id, ""); /* cert_id not set */
+	assert_null(o.error);
+	acme_order_clear(&o);
+	assert_int_equal(acme_store_order_by_oid(db, "zz", &o), ACME_NONE);
+	assert_int_equal(
+	    acme_store_account_orders(db, 1, 0, 10, collect_oid, &n), 1);
+	assert_int_equal(acme_store_order_aids(db, 1, collect_aid, &n), 0);
+	assert_int_equal(acme_store_order_authz_link(db, 1, 1), 1);
+	n = 0;
+	assert_int_equal(acme_store_order_aids(db, 1, collect_aid, &n), 1);
+	assert_int_equal(n, 1);
+	/* authz 1 valid until 999 */
+	assert_int_equal(acme_store_order_lapsed(db, 1, 500), 0);
+	assert_int_equal(acme_store_order_lapsed(db, 1, 1000), 1);
+	assert_int_equal(acme_store_order_unfit(db, 1, 500), 0);
+	assert_int_equal(acme_store_order_unfit(db, 1, 1000), 1);
+	assert_int_equal(acme_store_pending_authzs(db, 1, 0), 0);
+	assert_int_equal(
+	    acme_store_authz_reusable(db, 1, "dns", "a.example", 0, 500, &id),
+	    ACME_FOUND);
+	assert_int_equal(id, 1);
+	assert_int_equal(
+	    acme_store_authz_reusable(db, 1, "dns", "a.example", 1, 500, &id),
+	    ACME_NONE);
+	assert_int_equal(acme_store_order_invalidate_ready(db, 1, 5), 0);
+
+	assert_int_equal(acme_store_authz_by_aid(db, "a1", &az), ACME_FOUND);
+	assert_int_equal(az.status, ACME_AUTHZ_VALID);
+	assert_string_equal(az.id_value, "a.example");
+	assert_int_equal(acme_store_authz_by_aid(db, "zz", &az), ACME_NONE);
+	n = 0;
+	assert_int_equal(acme_store_authz_challs(db, 1, count_chall, &n), 1);
+	assert_int_equal(
+	    acme_store_chall_by_cid(db, "c1", &ch, &az), ACME_FOUND);
+	assert_int_equal(ch.authz_id, az.id);
+	assert_int_equal(az.account_id, 1);
+	acme_chall_clear(&ch);
+	/* another processing challenge of the authz: none may start */
+	assert_int_equal(acme_store_chall_start(db, 1, 1, 0), 0);
+	assert_int_equal(
+	    acme_store_authz_held(db, 1, "dns", "a.example", 500), ACME_FOUND);
+	assert_int_equal(
+	    acme_store_authz_held(db, 1, "dns", "a.example", 1000), ACME_NONE);
+	assert_int_equal(acme_store_authz_deactivate(db, 1, 500), 1);
+	assert_int_equal(acme_store_authz_deactivate(db, 1, 500), 0);
+
+	assert_int_equal(acme_store_cert_by_crt_id(db, "x1", &crt), ACME_FOUND);
+	assert_int_equal(crt.status, ACME_CERT_VALID);
+	assert_string_equal(crt.chain_pem, "PEM");
+	acme_cert_clear(&crt);
+	assert_int_equal(
+	    acme_store_cert_by_key(db, "01", "s", &crt), ACME_FOUND);
+	assert_non_null(crt.identifiers);
+	acme_cert_clear(&crt);
+	assert_int_equal(
+	    acme_store_cert_by_key(db, "02", "s", &crt), ACME_NONE);
+	assert_int_equal(acme_store_cert_revoking(db, 1, 4), 1);
+	assert_int_equal(acme_store_cert_revoking(db, 1, 4), 0);
+	id = acme_store_job_add_id(db, "revoke", 1, 4, 10);
+	assert_true(id > 0);
+	{
+		long long q;
+		assert_int_equal(
+		    acme_store_job_queued_for(db, "revoke", 1, &q), ACME_FOUND);
+		assert_int_equal(q, id);
+	}
+	assert_int_equal(acme_store_job_state(db, id, &js), ACME_FOUND);
+	assert_int_equal(js.state, ACME_JOB_QUEUED);
+	assert_int_equal(acme_store_job_state(db, 99999, &js), ACME_NONE);
+
+	acme_db_inject_fault(db, "o.cert_id WHERE o.oid", 1);
+	assert_int_equal(acme_store_order_by_oid(db, "o1", &o), ACME_ERR);
+	acme_db_inject_fault(db, "FROM authzs a WHERE a.aid", 1);
+	assert_int_equal(acme_store_authz_by_aid(db, "a1", &az), ACME_ERR);
+	acme_db_inject_fault(db, "JOIN authzs a ON a.id = c.authz_id", 1);
+	assert_int_equal(acme_store_chall_by_cid(db, "c1", &ch, &az), ACME_ERR);
+	acme_db_inject_fault(db, "c.crt_id = ?", 1);
+	assert_int_equal(acme_store_cert_by_crt_id(db, "x1", &crt), ACME_ERR);
+	acme_db_inject_fault(db, "FROM jobs WHERE id = ?", 1);
+	assert_int_equal(acme_store_job_state(db, id, &js), ACME_ERR);
+	acme_db_inject_fault(db, "count(*) FROM order_authzs", 1);
+	assert_int_equal(acme_store_order_lapsed(db, 1, 5), -1);
+}
+
 int
 main(void)
 {
@@ -549,6 +727,10 @@ main(void)
 	        test_state_changes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_new_objects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_proto_accounts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_proto_objects, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
