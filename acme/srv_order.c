@@ -317,23 +317,35 @@ out:
 	json_decref(pats);
 }
 
+/* The order oid as the signer may see it: 1 with ord filled, or 0 after
+ * the reply (500, 404, or 403 for another account's). */
+static int
+owned_order(struct call *c, const char *oid, struct acme_order *ord)
+{
+	switch (srv_load_order(c->ctx, oid, 0, c->req->now, ord)) {
+	case ACME_ERR:
+		srv_server_error(c);
+		return 0;
+	case ACME_NONE:
+		srv_not_found(c, "order");
+		return 0;
+	case ACME_FOUND:
+		break;
+	}
+	if (srv_owns(c, ord->account_id))
+		return 1;
+	acme_order_clear(ord);
+	return 0;
+}
+
 void
 srv_h_order(struct call *c, const char *oid)
 {
 	struct acme_order ord;
 
-	switch (srv_load_order(c->ctx, oid, 0, c->req->now, &ord)) {
-	case ACME_ERR:
-		srv_server_error(c);
+	if (!owned_order(c, oid, &ord))
 		return;
-	case ACME_NONE:
-		srv_not_found(c, "order");
-		return;
-	case ACME_FOUND:
-		break;
-	}
-	if (srv_owns(c, ord.account_id))
-		srv_reply_order(c, 200, &ord);
+	srv_reply_order(c, 200, &ord);
 	acme_order_clear(&ord);
 }
 
@@ -375,18 +387,8 @@ srv_h_finalize(struct call *c, const char *oid)
 	long long unfit;
 	size_t n = 0, i;
 
-	switch (srv_load_order(ctx, oid, 0, c->req->now, &ord)) {
-	case ACME_ERR:
-		srv_server_error(c);
+	if (!owned_order(c, oid, &ord))
 		return;
-	case ACME_NONE:
-		srv_not_found(c, "order");
-		return;
-	case ACME_FOUND:
-		break;
-	}
-	if (!srv_owns(c, ord.account_id))
-		goto out;
 	/* RFC 8555 §7.4: only a ready order may be finalized; a client
 	 * retrying while its first finalize is processing is told so (it
 	 * polls the order), and nothing is enrolled twice */

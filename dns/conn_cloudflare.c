@@ -60,7 +60,6 @@ c_create(const json_t *conf, const char *prefix, int need_secrets,
 	const char *zid = json_string_value(json_object_get(conf, "zone_id"));
 	const char *ca = json_string_value(json_object_get(conf, "ca_file"));
 	struct cconn *c = calloc(1, sizeof(*c));
-	char *tok = NULL;
 
 	if (c == NULL)
 		return NULL;
@@ -88,22 +87,10 @@ c_create(const json_t *conf, const char *prefix, int need_secrets,
 		c->api_url[strlen(c->api_url) - 1] = '\0';
 	c->zone_id = zid ? strdup(zid) : NULL;
 	c->ca_file = ca ? strdup(ca) : NULL;
-	if (need_secrets) {
-		if (secfile_read(
-		        conf, "api_token", prefix, &tok, err, errlen) != 0)
-			goto fail;
-		if (strpbrk(tok, "\r\n") != NULL ||
-		    asprintf(&c->auth_hdr, "Authorization: Bearer %s", tok) <
-		        0) {
-			snprintf(err, errlen, "config: %sapi_token: one line",
-			    prefix);
-			c->auth_hdr = NULL;
-		}
-		OPENSSL_cleanse(tok, strlen(tok));
-		free(tok);
-		if (c->auth_hdr == NULL)
-			goto fail;
-	}
+	if (need_secrets &&
+	    dns_http_secret_header(conf, "api_token", prefix,
+	        "Authorization: Bearer ", &c->auth_hdr, err, errlen) != 0)
+		goto fail;
 	return c;
 fail:
 	c_destroy(c);

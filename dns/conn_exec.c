@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "contrib/clock.h"
 #include "contrib/log.h"
 #include "dns/connector.h"
 
@@ -121,14 +122,6 @@ x_destroy(void *impl)
 	free(x);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Log what the program printed, one line each. */
 static void
 log_output(const struct xconn *x, char *out, size_t n)
@@ -160,7 +153,7 @@ run(struct xconn *x, char *const argv[], const struct dns_record *r,
 	char type[32], zone[300], ttl[32], out[OUT_MAX + 1];
 	char *envp[ENV_MAX + 5];
 	pid_t parent;
-	long long deadline = now_ms() + (long long)x->timeout_s * 1000;
+	long long deadline = clock_mono_ms() + (long long)x->timeout_s * 1000;
 	size_t ne = 0, n = 0;
 	int fds[2], st = 0, timed_out = 0, rc;
 	pid_t pid;
@@ -209,7 +202,7 @@ run(struct xconn *x, char *const argv[], const struct dns_record *r,
 	}
 	for (;;) {
 		struct pollfd p = {.fd = fds[0], .events = POLLIN};
-		long long left = deadline - now_ms();
+		long long left = deadline - clock_mono_ms();
 		char buf[1024];
 		ssize_t got;
 
@@ -243,7 +236,7 @@ run(struct xconn *x, char *const argv[], const struct dns_record *r,
 			break;
 		if (w < 0 && errno != EINTR)
 			break;
-		if (now_ms() >= deadline) {
+		if (clock_mono_ms() >= deadline) {
 			timed_out = 1;
 			kill(-pid, SIGKILL);
 			break;

@@ -64,7 +64,6 @@ p_create(const json_t *conf, const char *prefix, int need_secrets,
 	const char *sid = json_string_value(json_object_get(conf, "server_id"));
 	const char *ca = json_string_value(json_object_get(conf, "ca_file"));
 	struct pconn *c = calloc(1, sizeof(*c));
-	char *key = NULL;
 	size_t n;
 
 	if (c == NULL)
@@ -91,21 +90,10 @@ p_create(const json_t *conf, const char *prefix, int need_secrets,
 		c->api_url[--n] = '\0';
 	c->server_id = strdup(sid ? sid : "localhost");
 	c->ca_file = ca ? strdup(ca) : NULL;
-	if (need_secrets) {
-		if (secfile_read(conf, "api_key", prefix, &key, err, errlen) !=
-		    0)
-			goto fail;
-		if (strpbrk(key, "\r\n") != NULL ||
-		    asprintf(&c->key_hdr, "X-API-Key: %s", key) < 0) {
-			snprintf(
-			    err, errlen, "config: %sapi_key: one line", prefix);
-			OPENSSL_cleanse(key, strlen(key));
-			free(key);
-			goto fail;
-		}
-		OPENSSL_cleanse(key, strlen(key));
-		free(key);
-	}
+	if (need_secrets &&
+	    dns_http_secret_header(conf, "api_key", prefix,
+	        "X-API-Key: ", &c->key_hdr, err, errlen) != 0)
+		goto fail;
 	return c;
 fail:
 	p_destroy(c);

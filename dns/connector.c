@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "contrib/clock.h"
 #include "contrib/log.h"
 
 extern const struct dns_connector_ops dns_conn_exec;
@@ -624,21 +625,13 @@ dns_zone_named(const struct dns_registry *reg, const char *zone)
 
 /* ---- calls ---- */
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Take one request from the connector's budget (a token bucket refilled
  * at requests_per_minute), or say how long to wait. */
 static int
 budget_take(struct dns_connector *c, struct dns_outcome *o)
 {
 	struct dns_budget *b = c->budget;
-	long long now = mono_ms();
+	long long now = clock_mono_ms();
 	int ok = 1;
 
 	pthread_mutex_lock(&b->mu);
@@ -681,7 +674,7 @@ budget_note(struct dns_connector *c, const struct dns_outcome *o)
 		return;
 	pthread_mutex_lock(&c->budget->mu);
 	c->budget->blocked_until_ms =
-	    mono_ms() + (long long)o->retry_after * 1000;
+	    clock_mono_ms() + (long long)o->retry_after * 1000;
 	pthread_mutex_unlock(&c->budget->mu);
 }
 

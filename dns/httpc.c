@@ -9,6 +9,9 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "contrib/secfile.h"
 
 #define RESP_MAX (4 * 1024 * 1024)
 
@@ -154,4 +157,25 @@ dns_http_outcome(const char *conn, const char *what,
 		    what, resp->status, excerpt);
 	}
 	return o->rc;
+}
+
+int
+dns_http_secret_header(const json_t *conf, const char *what, const char *prefix,
+    const char *name_colon, char **out, char *err, size_t errlen)
+{
+	char *secret = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (secfile_read(conf, what, prefix, &secret, err, errlen) != 0)
+		return -1;
+	if (strpbrk(secret, "\r\n") != NULL)
+		snprintf(err, errlen, "config: %s%s: one line", prefix, what);
+	else if (asprintf(out, "%s%s", name_colon, secret) >= 0)
+		rc = 0;
+	else
+		*out = NULL;
+	OPENSSL_cleanse(secret, strlen(secret));
+	free(secret);
+	return rc;
 }

@@ -38,3 +38,13 @@ enum dns_rc dns_http_outcome(const char *conn, const char *what,
     const struct dns_http_resp *resp, struct dns_outcome *o);
 /** Whether url is https, or http to 127.0.0.1/localhost/[::1]. */
 int dns_http_url_ok(const char *url);
+/**
+ * A request header carrying a secret: name_colon (e.g. "X-API-Key: ")
+ * followed by the secret of setting what (secfile_read: <what>_file or
+ * <what>_env), refused if it holds a line break.
+ * @param out malloc'd header (the caller cleanses and frees it)
+ * @return 0, or -1 with one line in err naming the setting
+ */
+int dns_http_secret_header(const json_t *conf, const char *what,
+    const char *prefix, const char *name_colon, char **out, char *err,
+    size_t errlen);

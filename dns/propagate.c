@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "contrib/clock.h"
 #include "contrib/log.h"
 #include "dns/resolve.h"
 
@@ -49,14 +50,6 @@ struct dns_prop {
 	struct event *timer;
 	int discovering;
 };
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *
 rcode_name(int rc)
@@ -143,7 +136,7 @@ round_done(struct dns_prop *p)
 		finish(p, 1, NULL);
 		return;
 	}
-	if (mono_ms() + p->interval_ms > p->deadline_ms) {
+	if (clock_mono_ms() + p->interval_ms > p->deadline_ms) {
 		char why[160];
 		snprintf(why, sizeof(why),
 		    "%zu of %zu servers without the record after %d s "
@@ -334,7 +327,7 @@ dns_prop_start(struct event_base *base, const struct dns_prop_req *req,
 		p->req.interval_s = 2;
 	if (p->req.ns_port <= 0)
 		p->req.ns_port = 53;
-	p->deadline_ms = mono_ms() + (long long)p->req.timeout_s * 1000;
+	p->deadline_ms = clock_mono_ms() + (long long)p->req.timeout_s * 1000;
 	p->interval_ms = p->req.interval_s * 1000;
 	if (req->fixed_wait > 0) {
 		tv.tv_sec = req->fixed_wait;

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "acme/dcv.h"
+#include "contrib/clock.h"
 #include "contrib/log.h"
 #include "dns/connector.h"
 #include "dns/dnsq.h"
@@ -76,15 +77,6 @@ now_s(void)
 	return (long long)time(NULL);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Lower case, no final dot, no "*." (DCV is per domain). */
 static void
 canon_name(const char *in, char *out, size_t len)
@@ -141,8 +133,8 @@ run_retry(struct run *r, int delay, const char *why)
 	}
 	log_info("dcv job=%lld %s: retry in %d s: %s", r->job.id,
 	    r->d.domain[0] ? r->d.domain : "(record)", delay, why);
-	acme_job_retry(
-	    r->e->db, r->job.id, now_ms() + delay * 1000LL, why, now_s());
+	acme_job_retry(r->e->db, r->job.id, clock_wall_ms() + delay * 1000LL,
+	    why, now_s());
 	run_end(r);
 }
 
@@ -172,7 +164,7 @@ run_set(struct run *r, enum acme_dcv_state st, int ok, const char *host,
 		        r->d.domain, detail) != 1 ||
 		    acme_store_job_finish(db, r->job.id, st == ACME_DCV_FAILED,
 		        reason, now) != 1 ||
-		    acme_jobs_wake_enroll(db, now_ms()) < 0) {
+		    acme_jobs_wake_enroll(db, clock_wall_ms()) < 0) {
 			acme_db_rollback(db);
 			return -1;
 		}
