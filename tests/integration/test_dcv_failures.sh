@@ -12,6 +12,8 @@
 #     saying so
 #  4. the connector answers 429 with Retry-After: the bridge pauses and
 #     the order is issued afterwards (a delay, not a failure)
+#  5. with allow_domain_create, a domain SCM does not hold is registered
+#     through the domain API, validated and the order issued
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
 . "$SRCDIR/tests/integration/lib.sh"
@@ -102,4 +104,23 @@ order "three.$ZONE" && verify_chain "$CB_DIR/config/live/c/fullchain.pem" "three
 	check_ok "429: the connector paused ($(($(date +%s) - start)) s in all), then the certificate" ||
 	check_bad "429: $(cat "$T/problem") $(tail -3 "$CB_DIR.out")"
 [ -z "$(txt)" ] && check_ok "no DCV record left" || check_bad "left: $(txt)"
+
+# ---- 5. a domain SCM does not hold, with allow_domain_create: the bridge
+# registers the zone in SCM (delegated to the organization), validates it
+# and the order is issued
+tok=$(curl -fsS --cacert "$SIM_DIR/root.pem" -d "grant_type=client_credentials&client_id=acmebridge&client_secret=sim-secret" \
+	"$SIM_URL/auth/realms/apiclients/protocol/openid-connect/token" | jq -r .access_token)
+did=$(curl -fsS --cacert "$SIM_DIR/root.pem" -H "Authorization: Bearer $tok" \
+	"$SIM_URL/api/domain/v1?name=$ZONE" | jq '.[0].id')
+curl -fsS --cacert "$SIM_DIR/root.pem" -H "Authorization: Bearer $tok" -X DELETE \
+	"$SIM_URL/api/domain/v1/$did" >/dev/null
+jq '.dns_connectors[0].allow_domain_create = true' "$T/bridge.json" >"$T/b5.json" &&
+	mv "$T/b5.json" "$T/bridge.json"
+restart_bridge
+order "four.$ZONE" && verify_chain "$CB_DIR/config/live/c/fullchain.pem" "four.$ZONE" &&
+	[ "$(curl -fsS --cacert "$SIM_DIR/root.pem" -H "Authorization: Bearer $tok" \
+		"$SIM_URL/api/domain/v1?name=$ZONE" | jq length)" = 1 ] &&
+	grep -q "creating domain $ZONE in SCM" "$T/bridge.log" &&
+	check_ok "allow_domain_create: the zone was registered in SCM, validated, issued" ||
+	check_bad "domain create: $(cat "$T/problem") $(tail -3 "$CB_DIR.out")"
 check_summary
