@@ -809,6 +809,10 @@ gate_end(struct gate *g, enum px_gate v, const char *why)
 	struct gate **pp;
 	px_gate_cb *cb = g->cb;
 	void *arg = g->arg;
+	char msg[1024];
+
+	/* why may point into g (its first wait reason): copy it first */
+	snprintf(msg, sizeof(msg), "%s", why ? why : "");
 
 	for (pp = &g->e->gates; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == g) {
@@ -820,7 +824,7 @@ gate_end(struct gate *g, enum px_gate v, const char *why)
 	free(g->names);
 	free(g);
 	if (cb != NULL)
-		cb(arg, v, why);
+		cb(arg, v, why ? msg : NULL);
 }
 
 /* What the covering SCM domain d means for the order. */
