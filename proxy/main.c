@@ -294,7 +294,14 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const struct cli *cli)
 			free(kid);
 			kid = acme_random_token(16);
 		}
-		if (kid == NULL || RAND_bytes(key, sizeof(key)) != 1)
+		/* nor may the key start with '-' (base64url 62: the top six
+		 * bits of its first byte): "certbot --eab-hmac-key -x..." and
+		 * other clients' option parsers take it for an option */
+		do {
+			if (RAND_bytes(key, sizeof(key)) != 1)
+				goto out;
+		} while ((key[0] >> 2) == 62);
+		if (kid == NULL)
 			goto out;
 		b64url_encode(key, sizeof(key), hmac);
 		OPENSSL_cleanse(key, sizeof(key));

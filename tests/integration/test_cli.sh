@@ -792,4 +792,16 @@ hits=$(grep -lE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' \
 _alive "$BRIDGE_PID" && check_ok "the running bridge is still alive" ||
 	check_bad "the running bridge died"
 
+# EAB keys never start with '-': client option parsers (certbot
+# --eab-hmac-key, lego --hmac) would read them as options. 200 keys
+# without the rule would all pass by chance 4 times in 100.
+bad=0
+for _ in $(seq 1 200); do
+	"$ACMEBRIDGE_BIN" eab add -c "$BASE" --note dash-check >"$T/eabd.json" 2>/dev/null || bad=1
+	jq -e '(.kid | startswith("-") | not) and (.hmac_key | startswith("-") | not)' \
+		"$T/eabd.json" >/dev/null || bad=1
+done
+[ "$bad" = 0 ] && check_ok "200 EAB keys: no kid or MAC key starts with '-'" ||
+	check_bad "an EAB kid or key starts with '-': $(cat "$T/eabd.json")"
+
 check_summary ""

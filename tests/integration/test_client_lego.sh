@@ -33,7 +33,7 @@ lego_cmd() {
 lego_ok() {
 	local what=$1
 	shift
-	if ! lego_cmd "$L/main" --eab --kid "$KID" --hmac "$HMAC" "$@" >"$L/out.txt" 2>&1; then
+	if ! lego_cmd "$L/main" --eab --kid="$KID" --hmac="$HMAC" "$@" >"$L/out.txt" 2>&1; then
 		cat "$L/out.txt" >&2
 		fail "lego $what failed"
 	fi
@@ -64,7 +64,7 @@ HMAC=$(jq -er '.hmac_key' "$L/eab.json") || fail "eab add: no hmac_key in $(cat 
 
 # a wrong MAC key (same length, valid base64url) must be refused
 BAD_HMAC=$(openssl rand 32 | basenc --base64url | tr -d '=\n')
-if lego_cmd "$L/badmac" --eab --kid "$KID" --hmac "$BAD_HMAC" -d "badmac.$ZONE" \
+if lego_cmd "$L/badmac" --eab --kid="$KID" --hmac="$BAD_HMAC" -d "badmac.$ZONE" \
 	--http --http.port "127.0.0.1:$HTTP01_PORT" run >"$L/out.txt" 2>&1; then
 	fail "account with a wrong EAB MAC key was accepted"
 fi
@@ -105,7 +105,7 @@ verify_chain "$L/main/certificates/_.$ZONE.crt" "*.$ZONE" "dns.$ZONE"
 serial=$(cert_serial "$L/main/certificates/www.$ZONE.crt")
 lego_ok "revoke" -d "www.$ZONE" revoke --keep --reason 4
 expect_sim_revoked "$serial"
-if lego_cmd "$L/main" --eab --kid "$KID" --hmac "$HMAC" -d "www.$ZONE" \
+if lego_cmd "$L/main" --eab --kid="$KID" --hmac="$HMAC" -d "www.$ZONE" \
 	revoke --keep >"$L/out.txt" 2>&1; then
 	fail "second revocation of the same certificate succeeded"
 fi

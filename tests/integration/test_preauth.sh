@@ -31,8 +31,8 @@ cb() {
 		--config-dir "$T/cb/config" --work-dir "$T/cb/work" --logs-dir "$T/cb/logs" \
 		--non-interactive --max-log-backups 0 "$@"
 }
-cb register --register-unsafely-without-email --agree-tos --eab-kid "$KID" \
-	--eab-hmac-key "$HMAC" >"$T/cb.out" 2>&1 || fail "certbot register: $(cat "$T/cb.out")"
+cb register --register-unsafely-without-email --agree-tos --eab-kid="$KID" \
+	--eab-hmac-key="$HMAC" >"$T/cb.out" 2>&1 || fail "certbot register: $(cat "$T/cb.out")"
 # --http-01-port points at a port nobody serves: a challenge would fail
 dead=$(free_port)
 if cb certonly --standalone --preferred-challenges http-01 --http-01-port "$dead" \
@@ -60,8 +60,8 @@ cb2() {
 		--config-dir "$T/cb2/config" --work-dir "$T/cb2/work" --logs-dir "$T/cb2/logs" \
 		--non-interactive --max-log-backups 0 "$@"
 }
-cb2 register --register-unsafely-without-email --agree-tos --eab-kid "$(jq -r .kid "$T/eab2.json")" \
-	--eab-hmac-key "$(jq -r .hmac_key "$T/eab2.json")" >/dev/null 2>&1
+cb2 register --register-unsafely-without-email --agree-tos --eab-kid="$(jq -r .kid "$T/eab2.json")" \
+	--eab-hmac-key="$(jq -r .hmac_key "$T/eab2.json")" >/dev/null 2>&1
 cb2 certonly --standalone --preferred-challenges http-01 --http-01-port "$HTTP01_PORT" \
 	--http-01-address 127.0.0.1 --cert-name plain -d "plain.$ZONE" >"$T/cb3.out" 2>&1 &&
 	[ "$(sqlite3 "$BRIDGE_DB" "SELECT count(*) FROM jobs WHERE kind = 'validate'")" -ge 1 ] &&
