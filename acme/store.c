@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The typed store: one table of statements, rows into structs. */
 #include "acme/store.h"
+#include "acme/store_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -411,39 +412,6 @@ acme_chall_status_of(const char *s)
 
 /* ---- helpers --------------------------------------------------------- */
 
-#define COPY(dst, cur, col)                                                    \
-	snprintf((dst), sizeof(dst), "%s", acme_cur_text((cur), (col)))
-
-/* A heap copy of a column, NULL for SQL NULL; *oom set on failure. */
-static char *
-dup_col(const struct acme_cur *cur, int col, int *oom)
-{
-	char *s;
-
-	if (acme_cur_is_null(cur, col))
-		return NULL;
-	s = strdup(acme_cur_text(cur, col));
-	if (s == NULL)
-		*oom = 1;
-	return s;
-}
-
-/* Step the one-row lookup on cur: FOUND (leave it for the caller to
- * read, then acme_cur_done), NONE or ERR (cursor finished). */
-static enum acme_found
-one_row(struct acme_cur *cur)
-{
-	int rc;
-
-	if (cur == NULL)
-		return ACME_ERR;
-	rc = acme_cur_next(cur);
-	if (rc == 1)
-		return ACME_FOUND;
-	acme_cur_done(cur);
-	return rc == 0 ? ACME_NONE : ACME_ERR;
-}
-
 /* ---- orders, challenges, certificates -------------------------------- */
 
 void
@@ -555,22 +523,6 @@ acme_store_cert_ref(
 }
 
 /* ---- administration -------------------------------------------------- */
-
-/* Run a change on its cursor: rows changed, or -1. */
-static int
-run(struct acme_cur *c)
-{
-	int rc;
-
-	if (c == NULL)
-		return -1;
-	rc = acme_cur_next(c);
-	if (rc < 0) {
-		acme_cur_done(c);
-		return -1;
-	}
-	return acme_cur_done(c);
-}
 
 int
 acme_store_eab_add(struct acme_db *db, const char *kid, const char *hmac_b64url,

@@ -2,6 +2,7 @@
 /* The store's DCV tables (acme/dcv.h): their statements, rows into
  * structs. Slots from DCV_SLOT0 on, after acme/store.c's table. */
 #include "acme/dcv.h"
+#include "acme/store_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -156,25 +157,6 @@ query(
 	return r;
 }
 
-/* A change: rows changed, or -1. */
-static int
-run(struct acme_cur *c)
-{
-	int rc;
-
-	if (c == NULL)
-		return -1;
-	rc = acme_cur_next(c);
-	if (rc < 0) {
-		acme_cur_done(c);
-		return -1;
-	}
-	return acme_cur_done(c);
-}
-
-#define COPY(dst, cur, col)                                                    \
-	snprintf((dst), sizeof(dst), "%s", acme_cur_text((cur), (col)))
-
 static void
 dcv_row(const struct acme_cur *c, struct acme_dcv *d)
 {
@@ -226,16 +208,15 @@ static enum acme_found
 one(struct acme_cur *c, void (*fill)(const struct acme_cur *, void *),
     void *out, size_t size)
 {
-	int rc;
+	enum acme_found f;
 
 	memset(out, 0, size);
-	if (c == NULL)
-		return ACME_ERR;
-	rc = acme_cur_next(c);
-	if (rc == 1)
+	f = one_row(c);
+	if (f == ACME_FOUND) {
 		fill(c, out);
-	acme_cur_done(c);
-	return rc < 0 ? ACME_ERR : rc == 1 ? ACME_FOUND : ACME_NONE;
+		acme_cur_done(c);
+	}
+	return f;
 }
 
 typedef void fill_fn(const struct acme_cur *, void *);
