@@ -15,7 +15,7 @@ struct call {
 	struct dns_record r;
 	struct dns_outcome o;
 	dnsq_cb *cb;
-	void *arg; /* NULL once forgotten */
+	void *arg;
 	struct call *next;
 };
 
@@ -26,7 +26,6 @@ struct dnsq {
 	pthread_cond_t cv;
 	struct call *todo, **todo_tail;
 	struct call *done;
-	struct call *running[THREADS_MAX];
 	pthread_t th[THREADS_MAX];
 	int nth;
 	int stopping;
@@ -46,12 +45,8 @@ static void *
 worker(void *arg)
 {
 	struct dnsq *q = arg;
-	int me;
 
 	pthread_mutex_lock(&q->mu);
-	/* dnsq_new holds mu while it creates the threads: th[] is whole */
-	for (me = 0; me < THREADS_MAX && q->th[me] != pthread_self(); me++)
-		;
 	for (;;) {
 		struct call *k;
 
@@ -63,16 +58,12 @@ worker(void *arg)
 		q->todo = k->next;
 		if (q->todo == NULL)
 			q->todo_tail = &q->todo;
-		if (me < THREADS_MAX)
-			q->running[me] = k;
 		pthread_mutex_unlock(&q->mu);
 		if (k->op == DNSQ_PRESENT)
 			dns_connector_present(k->c, &k->r, &k->o);
 		else
 			dns_connector_cleanup(k->c, &k->r, k->handle, &k->o);
 		pthread_mutex_lock(&q->mu);
-		if (me < THREADS_MAX)
-			q->running[me] = NULL;
 		k->next = q->done;
 		q->done = k;
 		if (!q->stopping)
@@ -170,30 +161,6 @@ dnsq_call(struct dnsq *q, enum dnsq_op op, struct dns_connector *c,
 	pthread_cond_signal(&q->cv);
 	pthread_mutex_unlock(&q->mu);
 	return 0;
-}
-
-static void
-forget_list(struct call *k, void *arg)
-{
-	for (; k != NULL; k = k->next)
-		if (k->arg == arg) {
-			k->arg = NULL;
-			k->cb = NULL;
-		}
-}
-
-void
-dnsq_forget(struct dnsq *q, void *arg)
-{
-	pthread_mutex_lock(&q->mu);
-	forget_list(q->todo, arg);
-	forget_list(q->done, arg);
-	for (int i = 0; i < THREADS_MAX; i++)
-		if (q->running[i] != NULL && q->running[i]->arg == arg) {
-			q->running[i]->arg = NULL;
-			q->running[i]->cb = NULL;
-		}
-	pthread_mutex_unlock(&q->mu);
 }
 
 void

@@ -24,11 +24,6 @@ struct dnsq *dnsq_new(struct event_base *base, int threads);
  */
 int dnsq_call(struct dnsq *q, enum dnsq_op op, struct dns_connector *c,
     const struct dns_record *r, const char *handle, dnsq_cb *cb, void *arg);
-/**
- * Drop the callbacks of calls made with arg (the calls themselves may
- * still run: present/cleanup are idempotent and journaled).
- */
-void dnsq_forget(struct dnsq *q, void *arg);
 /** Wait for the calls running now (each bounded by its connector's
  * timeout), drop every pending result without callback, free. */
 void dnsq_free(struct dnsq *q);

@@ -789,16 +789,6 @@ px_dcv_job(struct px_dcv *e, const struct acme_job *job, px_dcv_done_fn *done,
 	return 0;
 }
 
-void
-px_dcv_forget(struct px_dcv *e, void *arg)
-{
-	for (struct run *r = e->runs; r != NULL; r = r->next)
-		if (r->arg == arg) {
-			r->done = NULL;
-			r->arg = NULL;
-		}
-}
-
 /* ---- the enroll gate ----------------------------------------------- */
 
 static void gate_next(struct gate *g);
@@ -1057,16 +1047,6 @@ px_dcv_gate(struct px_dcv *e, struct acme_ca *ca, const char *connector,
 		return -1;
 	}
 	return 0;
-}
-
-void
-px_dcv_gate_forget(struct px_dcv *e, void *arg)
-{
-	for (struct gate *g = e->gates; g != NULL; g = g->next)
-		if (g->arg == arg) {
-			g->cb = NULL;
-			g->arg = NULL;
-		}
 }
 
 /* ---- scheduler ----------------------------------------------------- */

@@ -37,8 +37,6 @@ typedef void px_dcv_done_fn(void *arg);
 /** Run a "dcv" or "dnsclean" job. @return 0 (done runs later) or -1 */
 int px_dcv_job(struct px_dcv *e, const struct acme_job *job,
     px_dcv_done_fn *done, void *arg);
-/** Forget the job started with arg (shutdown): done will not run. */
-void px_dcv_forget(struct px_dcv *e, void *arg);
 
 enum px_gate { PX_GATE_GO, PX_GATE_WAIT, PX_GATE_FAIL, PX_GATE_RETRY };
 /** why: for WAIT/FAIL/RETRY, one line (FAIL: the order's problem). */
@@ -51,8 +49,6 @@ typedef void px_gate_cb(void *arg, enum px_gate verdict, const char *why);
  */
 int px_dcv_gate(struct px_dcv *e, struct acme_ca *ca, const char *connector,
     char *const *names, size_t n, long long since, px_gate_cb *cb, void *arg);
-/** Drop a gate's callback (its task is going away). */
-void px_dcv_gate_forget(struct px_dcv *e, void *arg);
 
 /** Scheduler and start-up sweep; call on every tick (cheap). */
 void px_dcv_tick(struct px_dcv *e);
