@@ -1099,7 +1099,10 @@ test_timeout(void **ctx)
 	wait_for(st->base, &b, 4000);
 	assert_int_equal(a.calls, 1);
 	assert_int_equal(b.calls, 1);
-	assert_problem(&a, "connection", "timed out after 1 s");
+	/* the validator's deadline and curl's own timeout are both 1 s:
+	 * under load either may strike first ("timed out after 1 s" or
+	 * curl's "Operation timed out after 1003 milliseconds") */
+	assert_problem(&a, "connection", "timed out after");
 	/* on a loaded machine the deadline may strike before the TLS
 	 * handshake has begun: the phase in the detail is not asserted */
 	assert_problem(&b, "connection", "timed out after 1 s");
