@@ -124,7 +124,8 @@ dns_test(struct px_conf *conf, struct dns_connector *c, const char *zone)
 {
 	const struct dns_zone *z = dns_zone_named(conf->dns, zone);
 	unsigned char rnd[18];
-	char value[32], name[300];
+	char value[32], name[300],
+	    handle[sizeof(((struct dns_outcome *)0)->handle)];
 	struct dns_record r = {0};
 	struct dns_prop_req req;
 	struct prop_wait w = {0};
@@ -170,7 +171,9 @@ dns_test(struct px_conf *conf, struct dns_connector *c, const char *zone)
 	}
 	if (base != NULL)
 		event_base_free(base);
-	dns_connector_cleanup(c, &r, o.handle, &o);
+	/* the call clears o before the connector reads the handle: copy */
+	snprintf(handle, sizeof(handle), "%s", o.handle);
+	dns_connector_cleanup(c, &r, handle, &o);
 	bad |= report("cleanup", &o);
 	return bad;
 }
