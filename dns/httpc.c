@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "contrib/clock.h"
 #include "contrib/secfile.h"
 
 #define RESP_MAX (4 * 1024 * 1024)
@@ -51,25 +52,51 @@ on_header(char *p, size_t size, size_t n, void *arg)
 int
 dns_http_url_ok(const char *url)
 {
+	static const char *const loopback[] = {
+	    "http://127.0.0.1", "http://localhost", "http://[::1]", NULL};
+
 	if (url == NULL)
 		return 0;
 	if (strncmp(url, "https://", 8) == 0)
-		return 1;
-	return strncmp(url, "http://127.0.0.1", 16) == 0 ||
-	    strncmp(url, "http://localhost", 16) == 0 ||
-	    strncmp(url, "http://[::1]", 12) == 0;
+		return url[8] != '\0';
+	for (const char *const *l = loopback; *l != NULL; l++) {
+		const char *p = url + strlen(*l);
+
+		if (strncasecmp(url, *l, strlen(*l)) != 0)
+			continue;
+		/* the host ends there: only a port, then a path or nothing
+		 * ("http://127.0.0.1:80@host" is user info for host) */
+		if (*p == ':' && isdigit((unsigned char)p[1]))
+			for (p++; isdigit((unsigned char)*p); p++)
+				;
+		return *p == '\0' || *p == '/';
+	}
+	return 0;
 }
 
 int
 dns_http_do(const struct dns_http *req, struct dns_http_resp *resp)
 {
 	struct curl_slist *h = NULL;
-	CURL *e = curl_easy_init();
+	CURL *e;
 	CURLcode cc;
 	char errbuf[CURL_ERROR_SIZE] = "";
+	long long limit_ms =
+	    req->timeout_s > 0 ? req->timeout_s * 1000LL : 30000;
 
 	memset(resp, 0, sizeof(*resp));
-	if (e == NULL) {
+	if (req->deadline_ms > 0) {
+		long long left = req->deadline_ms - clock_mono_ms();
+		if (left < limit_ms)
+			limit_ms = left;
+	}
+	if (limit_ms <= 0) {
+		snprintf(resp->error, sizeof(resp->error),
+		    "the call's timeout ran out before this request");
+		resp->body = calloc(1, 1);
+		return -1;
+	}
+	if ((e = curl_easy_init()) == NULL) {
 		snprintf(resp->error, sizeof(resp->error), "out of memory");
 		return -1;
 	}
@@ -85,7 +112,7 @@ dns_http_do(const struct dns_http *req, struct dns_http_resp *resp)
 	if (req->body != NULL)
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, (long)req->timeout_s);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)limit_ms);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);

@@ -14,6 +14,10 @@ struct dns_http {
 	const char *userpwd; /* "user:password" for basic auth, or NULL */
 	const char *ca_file; /* NULL: the system store */
 	int timeout_s;
+	/* clock_mono_ms() by which the whole operation must end, 0: none.
+	 * A connector making several requests for one call sets it once so
+	 * that the call, not each request, is bounded by its timeout. */
+	long long deadline_ms;
 };
 
 struct dns_http_resp {
@@ -36,7 +40,11 @@ void dns_http_resp_free(struct dns_http_resp *resp);
  */
 enum dns_rc dns_http_outcome(const char *conn, const char *what,
     const struct dns_http_resp *resp, struct dns_outcome *o);
-/** Whether url is https, or http to 127.0.0.1/localhost/[::1]. */
+/**
+ * Whether url is https, or http to 127.0.0.1/localhost/[::1] (the host
+ * exactly: "http://127.0.0.1.example" or "http://localhost@host" is
+ * refused). Cleartext carries the API key, so only loopback may have it.
+ */
 int dns_http_url_ok(const char *url);
 /**
  * A request header carrying a secret: name_colon (e.g. "X-API-Key: ")
