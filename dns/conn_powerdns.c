@@ -11,6 +11,10 @@
  * the write; PowerDNS 5's per-record "extend"/"prune" change types close
  * that gap and are the way to go once Debian ships it.
  *
+ * Records the connector did not write (several strings, a disabled one,
+ * anything it cannot parse) are written back as PowerDNS gave them.
+ * One call, reading and writing, is bounded by the connector's timeout.
+ *
  * TXT contents travel in zone-file presentation: quoted, '"' and '\'
  * escaped (dns_txt_quote), then JSON-encoded.
  */
@@ -22,11 +26,10 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "contrib/clock.h"
 #include "contrib/secfile.h"
 #include "dns/connector.h"
 #include "dns/httpc.h"
-
-#define VALUES_MAX 64
 
 struct pconn {
 	char *name;
@@ -102,7 +105,7 @@ fail:
 
 static int
 call(struct pconn *c, const char *method, const char *zone, const char *body,
-    struct dns_http_resp *resp)
+    long long deadline_ms, struct dns_http_resp *resp)
 {
 	const char *hdrs[] = {c->key_hdr ? c->key_hdr : "X-API-Key:", NULL};
 	char url[1024];
@@ -114,17 +117,26 @@ call(struct pconn *c, const char *method, const char *zone, const char *body,
 	    .headers = hdrs,
 	    .ca_file = c->ca_file,
 	    .timeout_s = c->timeout_s,
+	    .deadline_ms = deadline_ms,
 	};
-	int rc;
 
-	if (z == NULL)
+	if (z == NULL) {
+		memset(resp, 0, sizeof(*resp));
+		snprintf(resp->error, sizeof(resp->error), "out of memory");
 		return -1;
+	}
 	/* zone ids are the name with its final dot in every PowerDNS 4 */
 	snprintf(url, sizeof(url), "%s/api/v1/servers/%s/zones/%s.", c->api_url,
 	    c->server_id, z);
 	curl_free(z);
-	rc = dns_http_do(&req, resp);
-	return rc;
+	return dns_http_do(&req, resp);
+}
+
+/* One call (GET and PATCH together) is bounded by the timeout. */
+static long long
+deadline(const struct pconn *c)
+{
+	return clock_mono_ms() + c->timeout_s * 1000LL;
 }
 
 /* The error text PowerDNS puts in {"error": ...}, or the raw excerpt. */
@@ -152,33 +164,59 @@ pdns_fail(struct pconn *c, const char *what, const char *zone,
 	json_decref(j);
 }
 
-/* The values of (name, type) in the zone; -1 with o filled. */
+/* The value a record's content stands for (TXT unquoted, CNAME without
+ * the final dot); -1 when it is not one we could have written. */
 static int
-read_rrset(struct pconn *c, const struct dns_record *r, char **vals, int *ttl,
+value_of(enum dns_rr type, const json_t *rec, char *v, size_t len)
+{
+	const char *ct = json_string_value(json_object_get(rec, "content"));
+	size_t n;
+
+	if (ct == NULL)
+		return -1;
+	if (type == DNS_RR_TXT)
+		return dns_txt_unquote(ct, v, len);
+	if ((n = strlen(ct)) >= len)
+		return -1;
+	memcpy(v, ct, n + 1);
+	if (n > 1 && v[n - 1] == '.')
+		v[n - 1] = '\0';
+	return 0;
+}
+
+/*
+ * The records of (name, type) in the zone: a new array of {content,
+ * disabled} as PowerDNS holds them (empty when there is no such RRset),
+ * or NULL with o filled. Every record is kept as it is, even one the
+ * connector cannot parse or a disabled one: the REPLACE that follows
+ * writes them back unchanged.
+ */
+static json_t *
+read_rrset(struct pconn *c, const struct dns_record *r, long long dl, int *ttl,
     struct dns_outcome *o)
 {
 	struct dns_http_resp resp;
 	char fqdn[300];
-	json_t *zone, *rrsets, *rs, *rec;
+	json_t *zone, *rrsets, *rs, *rec, *out;
 	size_t i, k;
-	int n = 0;
 
-	if (call(c, "GET", r->zone, NULL, &resp) != 0 || resp.status != 200) {
+	if (call(c, "GET", r->zone, NULL, dl, &resp) != 0 ||
+	    resp.status != 200) {
 		pdns_fail(c, "reading the zone", r->zone, &resp, o);
 		dns_http_resp_free(&resp);
-		return -1;
+		return NULL;
 	}
 	snprintf(fqdn, sizeof(fqdn), "%s.", r->name);
 	zone = json_loads(resp.body, 0, NULL);
 	dns_http_resp_free(&resp);
 	rrsets = json_object_get(zone, "rrsets");
-	if (!json_is_array(rrsets)) {
+	if (!json_is_array(rrsets) || (out = json_array()) == NULL) {
 		json_decref(zone);
 		dns_fail(o, DNS_TEMP,
 		    "dns connector %s: PowerDNS sent a zone "
 		    "without rrsets",
 		    c->name);
-		return -1;
+		return NULL;
 	}
 	json_array_foreach(rrsets, i, rs) {
 		const char *nm = json_string_value(json_object_get(rs, "name"));
@@ -189,48 +227,32 @@ read_rrset(struct pconn *c, const struct dns_record *r, char **vals, int *ttl,
 			continue;
 		*ttl = (int)json_integer_value(json_object_get(rs, "ttl"));
 		json_array_foreach(json_object_get(rs, "records"), k, rec) {
-			const char *ct =
-			    json_string_value(json_object_get(rec, "content"));
-			char v[300];
-
-			if (ct == NULL || n >= VALUES_MAX)
-				continue;
-			if (r->type == DNS_RR_TXT) {
-				if (dns_txt_unquote(ct, v, sizeof(v)) != 0)
-					continue;
-			} else {
-				snprintf(v, sizeof(v), "%s", ct);
-				if (strlen(v) > 1 && v[strlen(v) - 1] == '.')
-					v[strlen(v) - 1] = '\0';
-			}
-			vals[n++] = strdup(v);
+			json_t *ct = json_object_get(rec, "content");
+			if (json_is_string(ct))
+				json_array_append_new(out,
+				    json_pack("{s:O, s:b}", "content", ct,
+				        "disabled",
+				        json_is_true(
+				            json_object_get(rec, "disabled"))));
 		}
 	}
 	json_decref(zone);
-	return n;
+	return out;
 }
 
-/* Write the RRset: these values (REPLACE), or none (DELETE). */
+/* Write the RRset: these records (REPLACE), or none (DELETE). Steals
+ * recs. */
 static void
-write_rrset(struct pconn *c, const struct dns_record *r, char **vals, int n,
-    int ttl, const char *what, struct dns_outcome *o)
+write_rrset(struct pconn *c, const struct dns_record *r, json_t *recs, int ttl,
+    long long dl, const char *what, struct dns_outcome *o)
 {
-	json_t *recs = json_array(), *rs, *body;
 	struct dns_http_resp resp;
 	char fqdn[300];
+	json_t *rs, *body;
 	char *text;
 
 	snprintf(fqdn, sizeof(fqdn), "%s.", r->name);
-	for (int i = 0; i < n; i++) {
-		char q[600];
-		if (r->type == DNS_RR_TXT)
-			dns_txt_quote(vals[i], q, sizeof(q));
-		else
-			snprintf(q, sizeof(q), "%s.", vals[i]);
-		json_array_append_new(
-		    recs, json_pack("{s:s, s:b}", "content", q, "disabled", 0));
-	}
-	if (n > 0)
+	if (json_array_size(recs) > 0)
 		rs = json_pack("{s:s, s:s, s:i, s:s, s:o}", "name", fqdn,
 		    "type", dns_rr_str(r->type), "ttl", ttl, "changetype",
 		    "REPLACE", "records", recs);
@@ -247,8 +269,8 @@ write_rrset(struct pconn *c, const struct dns_record *r, char **vals, int n,
 		    o, DNS_TEMP, "dns connector %s: out of memory", c->name);
 		return;
 	}
-	if (call(c, "PATCH", r->zone, text, &resp) != 0 || resp.status < 200 ||
-	    resp.status >= 300)
+	if (call(c, "PATCH", r->zone, text, dl, &resp) != 0 ||
+	    resp.status < 200 || resp.status >= 300)
 		pdns_fail(c, what, r->zone, &resp, o);
 	else
 		o->rc = DNS_OK;
@@ -256,43 +278,62 @@ write_rrset(struct pconn *c, const struct dns_record *r, char **vals, int n,
 	free(text);
 }
 
+/* Index of r->value among recs, or -1. */
+static int
+find_value(const struct dns_record *r, const json_t *recs)
+{
+	const json_t *rec;
+	size_t i;
+
+	json_array_foreach(recs, i, rec) {
+		char v[300];
+
+		if (value_of(r->type, rec, v, sizeof(v)) == 0 &&
+		    (r->type == DNS_RR_TXT ? strcmp(v, r->value) == 0
+		                           : strcasecmp(v, r->value) == 0))
+			return (int)i;
+	}
+	return -1;
+}
+
 static void
 merge(void *impl, const struct dns_record *r, int add, struct dns_outcome *o)
 {
 	struct pconn *c = impl;
-	char *vals[VALUES_MAX + 1];
-	int ttl = r->ttl, n, found = -1;
-	char what[400];
+	long long dl = deadline(c);
+	int ttl = r->ttl, found;
+	char what[400], content[600];
+	json_t *recs, *rec;
 
 	snprintf(what, sizeof(what), "%s %s %s", add ? "present" : "cleanup",
 	    r->name, dns_rr_str(r->type));
-	n = read_rrset(c, r, vals, &ttl, o);
-	if (n < 0)
+	if ((recs = read_rrset(c, r, dl, &ttl, o)) == NULL)
 		return;
-	for (int i = 0; i < n; i++)
-		if (r->type == DNS_RR_TXT ? strcmp(vals[i], r->value) == 0
-		                          : strcasecmp(vals[i], r->value) == 0)
-			found = i;
-	if (add && found >= 0) {
+	found = find_value(r, recs);
+	rec = found >= 0 ? json_array_get(recs, (size_t)found) : NULL;
+	if (add && rec != NULL &&
+	    !json_is_true(json_object_get(rec, "disabled"))) {
 		o->rc = DNS_OK; /* already there */
-	} else if (!add && found < 0) {
+		json_decref(recs);
+	} else if (!add && rec == NULL) {
 		o->rc = DNS_OK; /* already gone */
+		json_decref(recs);
 	} else if (add) {
-		if (r->type == DNS_RR_CNAME) {
-			/* one CNAME per name: ours replaces */
-			for (int i = 0; i < n; i++)
-				free(vals[i]);
-			n = 0;
-		}
-		vals[n++] = strdup(r->value);
-		write_rrset(c, r, vals, n, r->ttl, what, o);
+		if (r->type == DNS_RR_CNAME)
+			json_array_clear(recs); /* one CNAME: ours replaces */
+		else if (rec != NULL)           /* ours, disabled: enable it */
+			json_array_remove(recs, (size_t)found);
+		if (r->type == DNS_RR_TXT)
+			dns_txt_quote(r->value, content, sizeof(content));
+		else
+			snprintf(content, sizeof(content), "%s.", r->value);
+		json_array_append_new(recs,
+		    json_pack("{s:s, s:b}", "content", content, "disabled", 0));
+		write_rrset(c, r, recs, r->ttl, dl, what, o);
 	} else {
-		free(vals[found]);
-		vals[found] = vals[--n];
-		write_rrset(c, r, vals, n, ttl > 0 ? ttl : r->ttl, what, o);
+		json_array_remove(recs, (size_t)found);
+		write_rrset(c, r, recs, ttl > 0 ? ttl : r->ttl, dl, what, o);
 	}
-	for (int i = 0; i < n; i++)
-		free(vals[i]);
 }
 
 static void
@@ -313,19 +354,29 @@ static int
 p_list(
     void *impl, const struct dns_record *r, char ***vals, struct dns_outcome *o)
 {
-	char *v[VALUES_MAX + 1];
-	int ttl = 0, n = read_rrset(impl, r, v, &ttl, o);
+	int ttl = 0, n = 0;
+	json_t *recs = read_rrset(impl, r, deadline(impl), &ttl, o), *rec;
+	size_t i;
 
 	*vals = NULL;
-	if (n < 0)
+	if (recs == NULL)
 		return -1;
-	*vals = calloc((size_t)n + 1, sizeof(char *));
+	*vals = calloc(json_array_size(recs) + 1, sizeof(char *));
+	json_array_foreach(recs, i, rec) {
+		char v[300];
+
+		if (*vals != NULL &&
+		    !json_is_true(json_object_get(rec, "disabled")) &&
+		    value_of(r->type, rec, v, sizeof(v)) == 0 &&
+		    ((*vals)[n] = strdup(v)) != NULL)
+			n++;
+	}
+	json_decref(recs);
 	if (*vals == NULL) {
-		for (int i = 0; i < n; i++)
-			free(v[i]);
+		dns_fail(o, DNS_TEMP, "dns connector %s: out of memory",
+		    ((struct pconn *)impl)->name);
 		return -1;
 	}
-	memcpy(*vals, v, (size_t)n * sizeof(char *));
 	return n;
 }
 
@@ -335,7 +386,8 @@ p_check(void *impl, const char *zone, struct dns_outcome *o)
 	struct pconn *c = impl;
 	struct dns_http_resp resp;
 
-	if (call(c, "GET", zone, NULL, &resp) != 0 || resp.status != 200)
+	if (call(c, "GET", zone, NULL, deadline(c), &resp) != 0 ||
+	    resp.status != 200)
 		pdns_fail(c, "check", zone, &resp, o);
 	else
 		o->rc = DNS_OK;

@@ -71,6 +71,24 @@ ab present "_cn.$ZONE" CNAME "x.y.sectigo.com" >/dev/null 2>&1 &&
 	ab cleanup "_cn.$ZONE" CNAME "x.y.sectigo.com" >/dev/null 2>&1 &&
 	[ -z "$(dig +short +norecurse @127.0.0.1 -p "$PDNS_PORT" "_cn.$ZONE" CNAME)" ] &&
 	check_ok "CNAME published and removed" || check_bad "CNAME"
+# records the connector did not write (two strings, a disabled one) go back
+# unchanged in the REPLACE that adds or removes ours
+api() { curl -fsS -H "X-API-Key: $API_KEY" "http://127.0.0.1:$API_PORT/api/v1/servers/localhost/zones/$ZONE." "$@"; }
+other=_other.$ZONE
+api -X PATCH -d "$(jq -cn --arg n "$other." '{rrsets: [{name: $n, type: "TXT", ttl: 300,
+  changetype: "REPLACE", records: [{content: "\"two\" \"strings\"", disabled: false},
+  {content: "\"off\"", disabled: true}]}]}')" >/dev/null || check_bad "seeding $other"
+rrset() { api | jq -c --arg n "$other." '[.rrsets[] | select(.name == $n) | .records[] | [.content, .disabled]] | sort'; }
+seeded=$(rrset)
+ab present "$other" TXT ours >/dev/null 2>&1 &&
+	[ "$(txt "$other")" = "$(printf '"ours"\n"two" "strings"' | sort)" ] &&
+	ab cleanup "$other" TXT ours >/dev/null 2>&1 && [ "$(rrset)" = "$seeded" ] &&
+	check_ok "records the connector did not write survive present and cleanup (disabled stays disabled)" ||
+	check_bad "foreign records: $(rrset) (was $seeded)"
+ab present "$other" TXT off >/dev/null 2>&1 && ab values "$other" TXT >"$T/out" 2>&1 &&
+	[ "$(sort "$T/out")" = "$(printf 'off\ntwostrings\n')" ] &&
+	check_ok "presenting a value held disabled enables it; values reads multi-string records joined" ||
+	check_bad "disabled value: $(rrset) values [$(cat "$T/out")]"
 ab test "$ZONE" >"$T/out" 2>&1 && grep -q "^propagation: ok: 127.0.0.1:$PDNS_PORT: has the value" "$T/out" &&
 	check_ok "dns test through PowerDNS" || check_bad "dns test: $(cat "$T/out")"
 
