@@ -7,6 +7,9 @@
  * it) and cleanup deletes by it, or finds the record by type, name and
  * content when the handle is lost.
  *
+ * One call (zone lookup, record lookup, change) is bounded by the
+ * connector's timeout.
+ *
  * Written from Cloudflare's documentation; tested against a stand-in that
  * follows it (tests/integration/dns/cloudflare_standin.py), not against
  * Cloudflare.
@@ -18,6 +21,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "contrib/clock.h"
 #include "contrib/secfile.h"
 #include "dns/connector.h"
 #include "dns/httpc.h"
@@ -99,8 +103,8 @@ fail:
 
 /* One API call; *res is the parsed body when it says success. */
 static int
-api(struct cconn *c, const char *method, const char *path, const char *body,
-    const char *what, json_t **res, struct dns_outcome *o)
+api(struct cconn *c, long long dl, const char *method, const char *path,
+    const char *body, const char *what, json_t **res, struct dns_outcome *o)
 {
 	const char *hdrs[] = {
 	    c->auth_hdr ? c->auth_hdr : "Authorization: Bearer", NULL};
@@ -113,6 +117,7 @@ api(struct cconn *c, const char *method, const char *path, const char *body,
 	    .headers = hdrs,
 	    .ca_file = c->ca_file,
 	    .timeout_s = c->timeout_s,
+	    .deadline_ms = dl,
 	};
 	json_t *j;
 
@@ -153,8 +158,15 @@ api(struct cconn *c, const char *method, const char *path, const char *body,
 	return -1;
 }
 
+/* One call's deadline, shared by its requests. */
+static long long
+deadline(const struct cconn *c)
+{
+	return clock_mono_ms() + c->timeout_s * 1000LL;
+}
+
 static int
-zone_id(struct cconn *c, const char *zone, char *out, size_t len,
+zone_id(struct cconn *c, long long dl, const char *zone, char *out, size_t len,
     struct dns_outcome *o)
 {
 	char path[400];
@@ -171,7 +183,7 @@ zone_id(struct cconn *c, const char *zone, char *out, size_t len,
 		return -1;
 	snprintf(path, sizeof(path), "/zones?name=%s", z);
 	curl_free(z);
-	if (api(c, "GET", path, NULL, "zone lookup", &res, o) != 0)
+	if (api(c, dl, "GET", path, NULL, "zone lookup", &res, o) != 0)
 		return -1;
 	id = json_string_value(json_object_get(
 	    json_array_get(json_object_get(res, "result"), 0), "id"));
@@ -200,7 +212,7 @@ content_of(const struct dns_record *r, char *out, size_t len)
 
 /* The id of the record (type, name, content), "" when none. */
 static int
-find(struct cconn *c, const char *zid, const struct dns_record *r,
+find(struct cconn *c, long long dl, const char *zid, const struct dns_record *r,
     int by_content, json_t **list, struct dns_outcome *o)
 {
 	char path[1500], content[600];
@@ -219,8 +231,9 @@ find(struct cconn *c, const char *zid, const struct dns_record *r,
 	    by_content ? ct : "");
 	curl_free(n);
 	curl_free(ct);
-	return api(c, "GET", path, NULL, "record lookup", list, o) == 0 ? 0
-	                                                                : -1;
+	return api(c, dl, "GET", path, NULL, "record lookup", list, o) == 0
+	    ? 0
+	    : -1;
 }
 
 static void
@@ -231,9 +244,10 @@ c_present(void *impl, const struct dns_record *r, struct dns_outcome *o)
 	json_t *res, *b;
 	const char *id;
 	char *body;
+	long long dl = deadline(c);
 
-	if (zone_id(c, r->zone, zid, sizeof(zid), o) != 0 ||
-	    find(c, zid, r, 1, &res, o) != 0)
+	if (zone_id(c, dl, r->zone, zid, sizeof(zid), o) != 0 ||
+	    find(c, dl, zid, r, 1, &res, o) != 0)
 		return;
 	id = json_string_value(json_object_get(
 	    json_array_get(json_object_get(res, "result"), 0), "id"));
@@ -253,7 +267,7 @@ c_present(void *impl, const struct dns_record *r, struct dns_outcome *o)
 	json_decref(b);
 	snprintf(path, sizeof(path), "/zones/%s/dns_records", zid);
 	if (body != NULL &&
-	    api(c, "POST", path, body, "create record", &res, o) == 0) {
+	    api(c, dl, "POST", path, body, "create record", &res, o) == 0) {
 		id = json_string_value(
 		    json_object_get(json_object_get(res, "result"), "id"));
 		snprintf(o->handle, sizeof(o->handle), "%s", id ? id : "");
@@ -270,8 +284,9 @@ c_cleanup(void *impl, const struct dns_record *r, const char *handle,
 	struct cconn *c = impl;
 	char zid[64], path[300], id[160];
 	json_t *res = NULL;
+	long long dl = deadline(c);
 
-	if (zone_id(c, r->zone, zid, sizeof(zid), o) != 0)
+	if (zone_id(c, dl, r->zone, zid, sizeof(zid), o) != 0)
 		return;
 	if (handle != NULL && handle[0] != '\0' &&
 	    strspn(handle, "0123456789abcdefABCDEF") == strlen(handle) &&
@@ -279,7 +294,7 @@ c_cleanup(void *impl, const struct dns_record *r, const char *handle,
 		snprintf(id, sizeof(id), "%s", handle);
 	} else {
 		const char *f;
-		if (find(c, zid, r, 1, &res, o) != 0)
+		if (find(c, dl, zid, r, 1, &res, o) != 0)
 			return;
 		f = json_string_value(json_object_get(
 		    json_array_get(json_object_get(res, "result"), 0), "id"));
@@ -292,7 +307,7 @@ c_cleanup(void *impl, const struct dns_record *r, const char *handle,
 		json_decref(res);
 	}
 	snprintf(path, sizeof(path), "/zones/%s/dns_records/%s", zid, id);
-	switch (api(c, "DELETE", path, NULL, "delete record", &res, o)) {
+	switch (api(c, dl, "DELETE", path, NULL, "delete record", &res, o)) {
 	case 0:
 	case 1:
 		o->rc = DNS_OK;
@@ -311,10 +326,11 @@ c_list(
 	char zid[64];
 	json_t *res, *rec;
 	size_t i, n = 0;
+	long long dl = deadline(c);
 
 	*vals = NULL;
-	if (zone_id(c, r->zone, zid, sizeof(zid), o) != 0 ||
-	    find(c, zid, r, 0, &res, o) != 0)
+	if (zone_id(c, dl, r->zone, zid, sizeof(zid), o) != 0 ||
+	    find(c, dl, zid, r, 0, &res, o) != 0)
 		return -1;
 	*vals = calloc(json_array_size(json_object_get(res, "result")) + 1,
 	    sizeof(char *));
@@ -330,10 +346,16 @@ c_list(
 			snprintf(v, sizeof(v), "%s", ct); /* stored unquoted */
 		else if (r->type != DNS_RR_TXT)
 			snprintf(v, sizeof(v), "%s", ct);
-		(*vals)[n++] = strdup(v);
+		if (((*vals)[n] = strdup(v)) != NULL)
+			n++;
 	}
 	json_decref(res);
-	return *vals == NULL ? -1 : (int)n;
+	if (*vals == NULL) {
+		dns_fail(
+		    o, DNS_TEMP, "dns connector %s: out of memory", c->name);
+		return -1;
+	}
+	return (int)n;
 }
 
 static void
@@ -341,7 +363,7 @@ c_check(void *impl, const char *zone, struct dns_outcome *o)
 {
 	char zid[64];
 
-	if (zone_id(impl, zone, zid, sizeof(zid), o) == 0)
+	if (zone_id(impl, deadline(impl), zone, zid, sizeof(zid), o) == 0)
 		o->rc = DNS_OK;
 }
 

@@ -18,8 +18,10 @@ usage_dns(void)
 	fprintf(stderr,
 	    "usage: acmebridge dns check -c CONFIG CONNECTOR\n"
 	    "       acmebridge dns test -c CONFIG CONNECTOR ZONE\n"
-	    "       acmebridge dns present|cleanup -c CONFIG CONNECTOR NAME "
+	    "       acmebridge dns present -c CONFIG CONNECTOR NAME "
 	    "TXT|CNAME VALUE\n"
+	    "       acmebridge dns cleanup -c CONFIG CONNECTOR NAME "
+	    "TXT|CNAME VALUE [HANDLE]\n"
 	    "       acmebridge dns values -c CONFIG CONNECTOR NAME "
 	    "TXT|CNAME\n");
 	return 2;
@@ -210,14 +212,17 @@ cmd_dns(struct px_conf *conf, int argc, char **argv)
 	}
 	if (strcmp(sub, "test") == 0 && argc == 1)
 		return dns_test(conf, c, argv[0]);
-	if ((strcmp(sub, "present") == 0 || strcmp(sub, "cleanup") == 0) &&
-	    argc == 3) {
+	/* cleanup's HANDLE: what present printed (a provider's record id);
+	 * without it the connector finds the record by its value */
+	if ((strcmp(sub, "present") == 0 && argc == 3) ||
+	    (strcmp(sub, "cleanup") == 0 && (argc == 3 || argc == 4))) {
 		if (record(conf, c, argv, 1, &r) != 0)
 			return 1;
 		if (sub[0] == 'p')
 			dns_connector_present(c, &r, &o);
 		else
-			dns_connector_cleanup(c, &r, "", &o);
+			dns_connector_cleanup(
+			    c, &r, argc == 4 ? argv[3] : "", &o);
 		return report(sub, &o);
 	}
 	if (strcmp(sub, "values") == 0 && argc == 2) {

@@ -70,6 +70,8 @@ usage(FILE *f)
 	    "  dns present|cleanup -c CONFIG CONNECTOR NAME TXT|CNAME VALUE\n"
 	    "                                add or remove exactly one "
 	    "record value\n"
+	    "                                (cleanup: HANDLE after VALUE, "
+	    "the record id present printed)\n"
 	    "  dns values -c CONFIG CONNECTOR NAME TXT|CNAME\n"
 	    "                                the values the provider holds "
 	    "(if it can list)\n"

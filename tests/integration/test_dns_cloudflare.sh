@@ -38,8 +38,16 @@ ab present "$name" TXT second >/dev/null 2>&1 && [ "$(recs | jq length)" = 2 ] &
 	check_ok "a second value under the name is a second record" || check_bad "two values: $(recs)"
 ab values "$name" TXT >"$T/out" 2>&1 && [ "$(sort "$T/out")" = "$(printf '%s\nsecond\n' "$sectigo" | sort)" ] &&
 	check_ok "dns values reads both back unquoted" || check_bad "values: $(cat "$T/out")"
+mark=$(wc -l <"$T/cf.log")
 ab cleanup "$name" TXT "$sectigo" >/dev/null 2>&1 && [ "$(recs | jq -r '.[0].content')" = '"second"' ] &&
-	check_ok "cleanup without a handle finds and removes exactly that record" || check_bad "cleanup: $(recs)"
+	tail -n +"$((mark + 1))" "$T/cf.log" | grep -q "GET /client/v4/zones/[0-9a-f]*/dns_records?type=TXT&name=[^ ]*&content=" &&
+	check_ok "cleanup without a handle finds (by content) and removes exactly that record" || check_bad "cleanup: $(recs)"
+ab present "$name" TXT third >"$T/out" 2>&1 && handle=$(sed -n 's/^present: ok handle=//p' "$T/out")
+mark=$(wc -l <"$T/cf.log")
+ab cleanup "$name" TXT third "$handle" >/dev/null 2>&1 && [ "$(recs | jq -r '.[].content')" = '"second"' ] &&
+	tail -n +"$((mark + 1))" "$T/cf.log" >"$T/cf.part" && grep -q "DELETE /client/v4/zones/[0-9a-f]*/dns_records/$handle " "$T/cf.part" &&
+	! grep -q "dns_records?" "$T/cf.part" &&
+	check_ok "cleanup with present's handle deletes by record id, no lookup" || check_bad "cleanup by handle: $(recs) $(cat "$T/cf.part")"
 ab cleanup "$name" TXT second >/dev/null 2>&1 && [ "$(recs | jq length)" = 0 ] &&
 	check_ok "all removed" || check_bad "left: $(recs)"
 ab cleanup "$name" TXT second >/dev/null 2>&1 && check_ok "removing a record already gone succeeds" ||
@@ -48,6 +56,21 @@ curl -fsS -d '{"status": 429, "retry_after": 300, "count": 1}' "$CF/standin/swit
 ab present "$name" TXT x >"$T/out" 2>&1 && rc=0 || rc=$?
 [ "$rc" -ne 0 ] && grep -q "failed (temporary).*rate limited (HTTP 429), pausing 300 s" "$T/out" &&
 	check_ok "429 with retry-after: a temporary failure with the pause" || check_bad "429: $(cat "$T/out")"
+curl -fsS -d '{"status": 429, "retry_after": 7, "count": 1, "after": 2}' "$CF/standin/switch" >/dev/null
+ab present "$name" TXT y >"$T/out" 2>&1 && rc=0 || rc=$?
+[ "$rc" -ne 0 ] && grep -q "failed (temporary).*create record: rate limited (HTTP 429), pausing 7 s" "$T/out" &&
+	check_ok "429 on the create after the lookups passed: temporary, with the pause" || check_bad "429 on create: $(cat "$T/out")"
+# every request takes 0.8 s: present's three (zone, record lookup, create)
+# would each fit in 2 s, together they do not
+curl -fsS -d '{"delay": 0.8}' "$CF/standin/switch" >/dev/null
+jq '.dns_connectors[0].timeout_seconds = 2' "$T/bridge.json" >"$T/slow.json"
+start=$(date +%s%N)
+CONF=$T/slow.json ab present "$name" TXT slow >"$T/out" 2>&1 && rc=0 || rc=$?
+ms=$((($(date +%s%N) - start) / 1000000))
+curl -fsS -d '{"delay": 0}' "$CF/standin/switch" >/dev/null
+[ "$rc" -ne 0 ] && grep -q "failed (temporary).*no answer" "$T/out" && [ "$ms" -lt 2900 ] &&
+	check_ok "timeout_seconds bounds the whole call, not each request (${ms} ms)" ||
+	check_bad "slow provider: rc $rc after $ms ms: $(cat "$T/out")"
 printf 'wrongtoken\n' >"$T/wrong.token"
 chmod 600 "$T/wrong.token"
 jq --arg p "$T/wrong.token" '.dns_connectors[0].api_token_file = $p' "$T/bridge.json" >"$T/wrong.json"

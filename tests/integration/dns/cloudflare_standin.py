@@ -6,9 +6,10 @@ not Cloudflare. It keeps zones and DNS records in memory and answers in
 the documented envelope {"success", "errors", "messages", "result"}:
 GET /zones?name=, GET/POST /zones/{id}/dns_records (filters type, name,
 content), DELETE /zones/{id}/dns_records/{record id}. Bearer token
-checked. POST /standin/switch {"status": 429, "retry_after": S, "count": K}
-makes the next K API requests answer that status; GET /standin/records
-lists what is stored.
+checked. POST /standin/switch {"status": 429, "retry_after": S, "count": K,
+"after": N} makes K API requests answer that status once N more have been
+served normally; {"delay": D} makes every API request take D seconds.
+GET /standin/records lists what is stored.
 
 usage: cloudflare_standin.py PORTFILE TOKEN ZONE
 """
@@ -17,12 +18,13 @@ import json
 import os
 import secrets
 import sys
+import time
 import urllib.parse
 
 PORTFILE, TOKEN, ZONE = sys.argv[1:4]
 ZONES = {secrets.token_hex(16): ZONE}
 RECORDS = {}
-SWITCH = {"status": 0, "retry_after": 0, "count": 0}
+SWITCH = {"status": 0, "retry_after": 0, "count": 0, "after": 0, "delay": 0}
 
 
 def env(result=None, ok=True, errors=()):
@@ -45,7 +47,10 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def gate(self):
-        if SWITCH["count"] > 0:
+        time.sleep(SWITCH["delay"])
+        if SWITCH["after"] > 0:
+            SWITCH["after"] -= 1
+        elif SWITCH["count"] > 0:
             SWITCH["count"] -= 1
             hdrs = [("retry-after", str(SWITCH["retry_after"]))] if SWITCH["retry_after"] else []
             self.send(SWITCH["status"], env(None, False, [(971, "Please wait and consider throttling your request speed")]), hdrs)
