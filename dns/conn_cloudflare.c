@@ -21,7 +21,6 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
-#include "contrib/clock.h"
 #include "contrib/secfile.h"
 #include "dns/connector.h"
 #include "dns/httpc.h"
@@ -158,13 +157,6 @@ api(struct cconn *c, long long dl, const char *method, const char *path,
 	return -1;
 }
 
-/* One call's deadline, shared by its requests. */
-static long long
-deadline(const struct cconn *c)
-{
-	return clock_mono_ms() + c->timeout_s * 1000LL;
-}
-
 static int
 zone_id(struct cconn *c, long long dl, const char *zone, char *out, size_t len,
     struct dns_outcome *o)
@@ -244,7 +236,7 @@ c_present(void *impl, const struct dns_record *r, struct dns_outcome *o)
 	json_t *res, *b;
 	const char *id;
 	char *body;
-	long long dl = deadline(c);
+	long long dl = dns_http_deadline(c->timeout_s);
 
 	if (zone_id(c, dl, r->zone, zid, sizeof(zid), o) != 0 ||
 	    find(c, dl, zid, r, 1, &res, o) != 0)
@@ -284,7 +276,7 @@ c_cleanup(void *impl, const struct dns_record *r, const char *handle,
 	struct cconn *c = impl;
 	char zid[64], path[300], id[160];
 	json_t *res = NULL;
-	long long dl = deadline(c);
+	long long dl = dns_http_deadline(c->timeout_s);
 
 	if (zone_id(c, dl, r->zone, zid, sizeof(zid), o) != 0)
 		return;
@@ -326,7 +318,7 @@ c_list(
 	char zid[64];
 	json_t *res, *rec;
 	size_t i, n = 0;
-	long long dl = deadline(c);
+	long long dl = dns_http_deadline(c->timeout_s);
 
 	*vals = NULL;
 	if (zone_id(c, dl, r->zone, zid, sizeof(zid), o) != 0 ||
@@ -361,9 +353,11 @@ c_list(
 static void
 c_check(void *impl, const char *zone, struct dns_outcome *o)
 {
+	struct cconn *c = impl;
 	char zid[64];
 
-	if (zone_id(impl, deadline(impl), zone, zid, sizeof(zid), o) == 0)
+	if (zone_id(c, dns_http_deadline(c->timeout_s), zone, zid, sizeof(zid),
+	        o) == 0)
 		o->rc = DNS_OK;
 }
 

@@ -26,7 +26,6 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
-#include "contrib/clock.h"
 #include "contrib/secfile.h"
 #include "dns/connector.h"
 #include "dns/httpc.h"
@@ -130,13 +129,6 @@ call(struct pconn *c, const char *method, const char *zone, const char *body,
 	    c->server_id, z);
 	curl_free(z);
 	return dns_http_do(&req, resp);
-}
-
-/* One call (GET and PATCH together) is bounded by the timeout. */
-static long long
-deadline(const struct pconn *c)
-{
-	return clock_mono_ms() + c->timeout_s * 1000LL;
 }
 
 /* The error text PowerDNS puts in {"error": ...}, or the raw excerpt. */
@@ -300,7 +292,7 @@ static void
 merge(void *impl, const struct dns_record *r, int add, struct dns_outcome *o)
 {
 	struct pconn *c = impl;
-	long long dl = deadline(c);
+	long long dl = dns_http_deadline(c->timeout_s);
 	int ttl = r->ttl, found;
 	char what[400], content[600];
 	json_t *recs, *rec;
@@ -354,11 +346,13 @@ static int
 p_list(
     void *impl, const struct dns_record *r, char ***vals, struct dns_outcome *o)
 {
+	struct pconn *c = impl;
 	int ttl = 0, n = 0;
-	json_t *recs = read_rrset(impl, r, deadline(impl), &ttl, o), *rec;
+	json_t *recs, *rec;
 	size_t i;
 
 	*vals = NULL;
+	recs = read_rrset(c, r, dns_http_deadline(c->timeout_s), &ttl, o);
 	if (recs == NULL)
 		return -1;
 	*vals = calloc(json_array_size(recs) + 1, sizeof(char *));
@@ -373,8 +367,8 @@ p_list(
 	}
 	json_decref(recs);
 	if (*vals == NULL) {
-		dns_fail(o, DNS_TEMP, "dns connector %s: out of memory",
-		    ((struct pconn *)impl)->name);
+		dns_fail(
+		    o, DNS_TEMP, "dns connector %s: out of memory", c->name);
 		return -1;
 	}
 	return n;
@@ -386,7 +380,8 @@ p_check(void *impl, const char *zone, struct dns_outcome *o)
 	struct pconn *c = impl;
 	struct dns_http_resp resp;
 
-	if (call(c, "GET", zone, NULL, deadline(c), &resp) != 0 ||
+	if (call(c, "GET", zone, NULL, dns_http_deadline(c->timeout_s),
+	        &resp) != 0 ||
 	    resp.status != 200)
 		pdns_fail(c, "check", zone, &resp, o);
 	else

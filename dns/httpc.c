@@ -74,6 +74,12 @@ dns_http_url_ok(const char *url)
 	return 0;
 }
 
+long long
+dns_http_deadline(int timeout_s)
+{
+	return clock_mono_ms() + timeout_s * 1000LL;
+}
+
 int
 dns_http_do(const struct dns_http *req, struct dns_http_resp *resp)
 {

@@ -28,6 +28,8 @@ struct dns_http_resp {
 	char error[256]; /* transport error, "" if none */
 };
 
+/** The deadline_ms of a call starting now and bounded by timeout_s. */
+long long dns_http_deadline(int timeout_s);
 /** @return 0 when an answer came (any status), -1 otherwise (error set) */
 int dns_http_do(const struct dns_http *req, struct dns_http_resp *resp);
 void dns_http_resp_free(struct dns_http_resp *resp);
