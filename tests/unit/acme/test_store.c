@@ -180,6 +180,8 @@ test_cert_ref(void **state)
 	assert_int_equal(acme_store_cert_ref(db, 1, &c), ACME_ERR);
 }
 
+/* What a callback of an each/list operation saw: the first four rows'
+ * name and number, and how many rows. */
 struct seen {
 	int n;
 	char kids[4][128];
@@ -187,15 +189,19 @@ struct seen {
 };
 
 static void
-see_eab(const struct acme_eab_info *e, void *arg)
+note(struct seen *s, const char *name, long long value)
 {
-	struct seen *s = arg;
-
 	if (s->n < 4) {
-		snprintf(s->kids[s->n], sizeof(s->kids[0]), "%s", e->kid);
-		s->values[s->n] = e->accounts * 100 + e->max_accounts;
+		snprintf(s->kids[s->n], sizeof(s->kids[0]), "%s", name);
+		s->values[s->n] = value;
 	}
 	s->n++;
+}
+
+static void
+see_eab(const struct acme_eab_info *e, void *arg)
+{
+	note(arg, e->kid, e->accounts * 100 + e->max_accounts);
 }
 
 static void
@@ -231,13 +237,7 @@ test_eab(void **state)
 static void
 see_account(const struct acme_account *a, void *arg)
 {
-	struct seen *s = arg;
-
-	if (s->n < 4) {
-		snprintf(s->kids[s->n], sizeof(s->kids[0]), "%s", a->kid);
-		s->values[s->n] = a->status;
-	}
-	s->n++;
+	note(arg, a->kid, a->status);
 }
 
 static void
@@ -806,29 +806,17 @@ test_proto_account_outcomes(void **state)
 	assert_int_equal(acme_store_eab_bound(db, "e9"), 0);
 }
 
-struct page {
-	int n;
-	long long ids[4];
-	char oids[4][16];
-};
-
 static void
 page_order(long long id, const char *oid, void *arg)
 {
-	struct page *p = arg;
-
-	if (p->n < 4) {
-		p->ids[p->n] = id;
-		snprintf(p->oids[p->n], sizeof(p->oids[0]), "%s", oid);
-	}
-	p->n++;
+	note(arg, oid, id);
 }
 
 /* The orders list is paged by row id. */
 static void
 test_proto_account_orders(void **state)
 {
-	struct page p = {0};
+	struct seen p = {0};
 
 	(void)state;
 	assert_int_equal(acme_db_exec(db,
@@ -842,15 +830,15 @@ test_proto_account_orders(void **state)
 	    3);
 	assert_int_equal(
 	    acme_store_account_orders(db, 1, 0, 2, page_order, &p), 2);
-	assert_int_equal(p.ids[0], 1);
-	assert_string_equal(p.oids[0], "o1");
-	assert_int_equal(p.ids[1], 2);
-	assert_string_equal(p.oids[1], "o2");
+	assert_int_equal(p.values[0], 1);
+	assert_string_equal(p.kids[0], "o1");
+	assert_int_equal(p.values[1], 2);
+	assert_string_equal(p.kids[1], "o2");
 	memset(&p, 0, sizeof(p));
 	assert_int_equal(
 	    acme_store_account_orders(db, 1, 2, 2, page_order, &p), 1);
-	assert_int_equal(p.ids[0], 4); /* o3 is account 2's */
-	assert_string_equal(p.oids[0], "o4");
+	assert_int_equal(p.values[0], 4); /* o3 is account 2's */
+	assert_string_equal(p.kids[0], "o4");
 	memset(&p, 0, sizeof(p));
 	assert_int_equal(
 	    acme_store_account_orders(db, 1, 4, 2, page_order, &p), 0);
@@ -974,22 +962,10 @@ test_proto_order_outcomes(void **state)
 	assert_int_equal(id, 0);
 }
 
-struct challs {
-	int n;
-	char cids[4][64];
-	enum acme_chall_status status[4];
-};
-
 static void
 see_chall(const struct acme_chall *ch, void *arg)
 {
-	struct challs *s = arg;
-
-	if (s->n < 4) {
-		snprintf(s->cids[s->n], sizeof(s->cids[0]), "%s", ch->cid);
-		s->status[s->n] = ch->status;
-	}
-	s->n++;
+	note(arg, ch->cid, ch->status);
 }
 
 /* Authorizations and challenges as their handlers read and change them. */
@@ -998,7 +974,7 @@ test_proto_authz_outcomes(void **state)
 {
 	struct acme_authz az;
 	struct acme_chall ch;
-	struct challs s = {0};
+	struct seen s = {0};
 
 	(void)state;
 	assert_int_equal(acme_store_authz_by_aid(db, "a1", &az), ACME_FOUND);
@@ -1034,9 +1010,9 @@ test_proto_authz_outcomes(void **state)
 	assert_int_equal(acme_store_order_authz_link(db, 1, 2), 1);
 
 	assert_int_equal(acme_store_authz_challs(db, 2, see_chall, &s), 2);
-	assert_string_equal(s.cids[0], "c2");
-	assert_string_equal(s.cids[1], "c3");
-	assert_int_equal(s.status[1], ACME_CHALL_PENDING);
+	assert_string_equal(s.kids[0], "c2");
+	assert_string_equal(s.kids[1], "c3");
+	assert_int_equal(s.values[1], ACME_CHALL_PENDING);
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(acme_store_authz_challs(db, 42, see_chall, &s), 0);
 	acme_db_inject_fault(db, "FROM challenges c WHERE c.authz_id", 1);
