@@ -380,19 +380,28 @@ srv_load_order(struct acme_ctx *ctx, const char *oid, long long id,
 	return ACME_FOUND;
 }
 
-void
-srv_reply_order(struct call *c, int status, const struct acme_order *ord)
+/* Every resource object answers with its own URL as Location (RFC 8555
+ * §7.3, §7.4); body NULL (it could not be built) is a 500. */
+int
+srv_reply_resource(
+    struct call *c, int status, json_t *body, const char *kind, const char *id)
 {
-	json_t *body = order_json(c->ctx, ord);
-
 	if (body == NULL) {
 		srv_server_error(c);
-		return;
+		return -1;
 	}
 	srv_set_json(c->resp, status, body);
 	srv_url_of(c->ctx, c->resp->location, sizeof(c->resp->location),
-	    "/order/%s", ord->oid);
-	if (ord->status == ACME_ORDER_PROCESSING)
+	    "/%s/%s", kind, id);
+	return 0;
+}
+
+void
+srv_reply_order(struct call *c, int status, const struct acme_order *ord)
+{
+	if (srv_reply_resource(
+	        c, status, order_json(c->ctx, ord), "order", ord->oid) == 0 &&
+	    ord->status == ACME_ORDER_PROCESSING)
 		c->resp->retry_after = c->ctx->s->retry_after;
 }
 

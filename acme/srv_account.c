@@ -109,15 +109,8 @@ check_contact(struct call *c, const json_t *contact)
 static void
 reply_account(struct call *c, int status, const struct acme_account *acct)
 {
-	json_t *body = srv_account_json(c->ctx, acct);
-
-	if (body == NULL) {
-		srv_server_error(c);
-		return;
-	}
-	srv_set_json(c->resp, status, body);
-	srv_url_of(c->ctx, c->resp->location, sizeof(c->resp->location),
-	    "/acct/%s", acct->kid);
+	srv_reply_resource(
+	    c, status, srv_account_json(c->ctx, acct), "acct", acct->kid);
 }
 
 void

@@ -103,6 +103,10 @@ void srv_h_orders_list(struct call *c, const char *kid, const char *query);
 void srv_h_revoke(struct call *c);
 void srv_not_found(struct call *c, const char *what);
 void srv_reply_order(struct call *c, int status, const struct acme_order *ord);
+/** body (owned) as the answer with Location base_url/kind/id; a 500 when
+ * body is NULL. @return 0, or -1 after the 500 */
+int srv_reply_resource(
+    struct call *c, int status, json_t *body, const char *kind, const char *id);
 void srv_server_error(struct call *c);
 void srv_set_json(struct acme_resp *resp, int status, json_t *body);
 void srv_url_of(struct acme_ctx *ctx, char *buf, size_t len, const char *fmt,

@@ -180,6 +180,8 @@ test_cert_ref(void **state)
 	assert_int_equal(acme_store_cert_ref(db, 1, &c), ACME_ERR);
 }
 
+/* What a callback of an each/list operation saw: the first four rows'
+ * name and number, and how many rows. */
 struct seen {
 	int n;
 	char kids[4][128];
@@ -187,15 +189,19 @@ struct seen {
 };
 
 static void
-see_eab(const struct acme_eab_info *e, void *arg)
+note(struct seen *s, const char *name, long long value)
 {
-	struct seen *s = arg;
-
 	if (s->n < 4) {
-		snprintf(s->kids[s->n], sizeof(s->kids[0]), "%s", e->kid);
-		s->values[s->n] = e->accounts * 100 + e->max_accounts;
+		snprintf(s->kids[s->n], sizeof(s->kids[0]), "%s", name);
+		s->values[s->n] = value;
 	}
 	s->n++;
+}
+
+static void
+see_eab(const struct acme_eab_info *e, void *arg)
+{
+	note(arg, e->kid, e->accounts * 100 + e->max_accounts);
 }
 
 static void
@@ -231,13 +237,7 @@ test_eab(void **state)
 static void
 see_account(const struct acme_account *a, void *arg)
 {
-	struct seen *s = arg;
-
-	if (s->n < 4) {
-		snprintf(s->kids[s->n], sizeof(s->kids[0]), "%s", a->kid);
-		s->values[s->n] = a->status;
-	}
-	s->n++;
+	note(arg, a->kid, a->status);
 }
 
 static void
@@ -712,6 +712,471 @@ test_proto_objects(void **state)
 	assert_int_equal(acme_store_order_lapsed(db, 1, 5), -1);
 }
 
+/* The account operations' other outcomes: no such row, database errors,
+ * and what each change leaves in the rows. */
+static void
+test_proto_account_outcomes(void **state)
+{
+	struct acme_account a;
+	struct acme_eab e;
+
+	(void)state;
+	assert_int_equal(acme_store_account_by_id(db, 1, &a), ACME_FOUND);
+	assert_string_equal(a.kid, "k1");
+	assert_string_equal(a.thumbprint, "t1");
+	assert_string_equal(a.eab_kid, "e1");
+	assert_string_equal(a.connector, "conn");
+	assert_string_equal(a.contact, "[\"mailto:a@example.com\"]");
+	assert_int_equal(a.tos_agreed, 1);
+	assert_null(a.eab_binding);
+	acme_account_clear(&a);
+	assert_int_equal(acme_store_account_by_id(db, 42, &a), ACME_NONE);
+	assert_int_equal(a.id, 0);
+	assert_null(a.jwk);
+	acme_db_inject_fault(db, "FROM accounts a WHERE a.id", 1);
+	assert_int_equal(acme_store_account_by_id(db, 1, &a), ACME_ERR);
+	assert_null(a.jwk);
+
+	/* contact and key: one row, none for an unknown account, -1 */
+	assert_int_equal(
+	    acme_store_account_contact(db, 2, "[\"mailto:b@x.example\"]"), 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM accounts WHERE id = 2"
+	                       " AND contact = '[\"mailto:b@x.example\"]'"),
+	    1);
+	assert_int_equal(acme_store_account_contact(db, 42, "[]"), 0);
+	acme_db_inject_fault(db, "UPDATE accounts SET contact", 1);
+	assert_int_equal(acme_store_account_contact(db, 1, "[]"), -1);
+	assert_int_equal(count("SELECT count(*) AS n FROM accounts WHERE id = 1"
+	                       " AND contact = '[]'"),
+	    0);
+	assert_int_equal(acme_store_account_key(db, 42, "{}", "t42"), 0);
+	acme_db_inject_fault(db, "UPDATE accounts SET jwk", 1);
+	assert_int_equal(acme_store_account_key(db, 1, "{}", "t8"), -1);
+	assert_int_equal(acme_store_account_by_thumb(db, "t1", &a), ACME_FOUND);
+	acme_account_clear(&a);
+
+	/* deactivation takes pending and valid authorizations, not invalid
+	 * ones, and nothing of other accounts */
+	assert_int_equal(acme_db_exec(db,
+	                     "INSERT INTO authzs(id, aid, account_id, id_type,"
+	                     " id_value, wildcard, status, expires, created)"
+	                     " VALUES (2, 'a2', 1, 'dns', 'b.example', 0,"
+	                     " 'pending', 999, 100), (3, 'a3', 1, 'dns',"
+	                     " 'c.example', 0, 'invalid', 999, 100), (4, 'a4',"
+	                     " 2, 'dns', 'd.example', 0, 'valid', 999, 100)",
+	                     NULL),
+	    3);
+	assert_int_equal(acme_store_account_deactivate(db, 42), 0);
+	acme_db_inject_fault(db,
+	    "UPDATE accounts SET status = 'deactivated'"
+	    " WHERE id",
+	    1);
+	assert_int_equal(acme_store_account_deactivate(db, 1), -1);
+	assert_int_equal(count("SELECT count(*) AS n FROM accounts WHERE"
+	                       " status = 'deactivated'"),
+	    1); /* only k2, from the setup */
+	/* the authorizations' statement fails: -1 too (the caller rolls
+	 * back the account's row) */
+	acme_db_inject_fault(db, "WHERE account_id = ? AND status IN", 1);
+	assert_int_equal(acme_store_account_deactivate(db, 1), -1);
+	assert_int_equal(acme_store_account_deactivate(db, 1), 1);
+	assert_int_equal(acme_store_account_by_id(db, 1, &a), ACME_FOUND);
+	assert_int_equal(a.status, ACME_ACCT_DEACTIVATED);
+	acme_account_clear(&a);
+	assert_int_equal(count("SELECT count(*) AS n FROM authzs WHERE"
+	                       " account_id = 1 AND status = 'deactivated'"),
+	    2);
+	assert_int_equal(count("SELECT count(*) AS n FROM authzs WHERE id = 3"
+	                       " AND status = 'invalid'"),
+	    1);
+	assert_int_equal(count("SELECT count(*) AS n FROM authzs WHERE id = 4"
+	                       " AND status = 'valid'"),
+	    1);
+
+	/* EAB key fields; bound counts deactivated accounts too */
+	assert_int_equal(
+	    acme_store_eab_add(db, "e1", "aGk", "conn2", NULL, 0, 1), 1);
+	assert_int_equal(acme_store_eab_get(db, "e1", &e), ACME_FOUND);
+	assert_string_equal(e.kid, "e1");
+	assert_string_equal(e.connector, "conn2");
+	assert_int_equal(e.max_accounts, 0);
+	assert_int_equal(acme_store_eab_get(db, "e9", &e), ACME_NONE);
+	assert_string_equal(e.hmac_key, "");
+	assert_int_equal(acme_store_eab_bound(db, "e1"), 1);
+	assert_int_equal(acme_store_eab_bound(db, "e9"), 0);
+}
+
+static void
+page_order(long long id, const char *oid, void *arg)
+{
+	note(arg, oid, id);
+}
+
+/* The orders list is paged by row id. */
+static void
+test_proto_account_orders(void **state)
+{
+	struct seen p = {0};
+
+	(void)state;
+	assert_int_equal(acme_db_exec(db,
+	                     "INSERT INTO orders(id, oid, account_id, status,"
+	                     " expires, identifiers, connector, created,"
+	                     " updated) VALUES (2, 'o2', 1, 'pending', 999,"
+	                     " '[]', 'conn', 100, 100), (3, 'o3', 2, 'pending',"
+	                     " 999, '[]', 'conn', 100, 100), (4, 'o4', 1,"
+	                     " 'pending', 999, '[]', 'conn', 100, 100)",
+	                     NULL),
+	    3);
+	assert_int_equal(
+	    acme_store_account_orders(db, 1, 0, 2, page_order, &p), 2);
+	assert_int_equal(p.values[0], 1);
+	assert_string_equal(p.kids[0], "o1");
+	assert_int_equal(p.values[1], 2);
+	assert_string_equal(p.kids[1], "o2");
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(
+	    acme_store_account_orders(db, 1, 2, 2, page_order, &p), 1);
+	assert_int_equal(p.values[0], 4); /* o3 is account 2's */
+	assert_string_equal(p.kids[0], "o4");
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(
+	    acme_store_account_orders(db, 1, 4, 2, page_order, &p), 0);
+	assert_int_equal(
+	    acme_store_account_orders(db, 42, 0, 2, page_order, &p), 0);
+	assert_int_equal(p.n, 0);
+	acme_db_inject_fault(db, "FROM orders WHERE account_id = ? AND id", 1);
+	assert_int_equal(
+	    acme_store_account_orders(db, 1, 0, 2, page_order, &p), -1);
+	assert_int_equal(p.n, 0);
+}
+
+/* Order lookups and changes of the order handlers, each outcome. */
+static void
+test_proto_order_outcomes(void **state)
+{
+	struct acme_order o;
+	long long id;
+	int n = 0;
+
+	(void)state;
+	/* an issued order names its certificate; a failed one its error */
+	assert_int_equal(acme_db_exec(db,
+	                     "UPDATE orders SET status = 'invalid', cert_id ="
+	                     " 1, error = '{\"type\":\"x\"}' WHERE id = 1",
+	                     NULL),
+	    1);
+	assert_int_equal(acme_store_order_by_oid(db, "o1", &o), ACME_FOUND);
+	assert_int_equal(o.id, 1);
+	assert_int_equal(o.status, ACME_ORDER_INVALID);
+	assert_string_equal(o.crt_id, "x1");
+	assert_string_equal(o.error, "{\"type\":\"x\"}");
+	acme_order_clear(&o);
+	assert_null(o.error);
+	assert_int_equal(acme_store_order_by_oid(db, "zz", &o), ACME_NONE);
+	assert_int_equal(o.id, 0);
+	assert_null(o.identifiers);
+
+	/* authorizations of the order */
+	assert_int_equal(acme_store_order_aids(db, 42, collect_aid, &n), 0);
+	acme_db_inject_fault(db, "SELECT a.aid FROM order_authzs", 1);
+	assert_int_equal(acme_store_order_aids(db, 1, collect_aid, &n), -1);
+	assert_int_equal(n, 0);
+	assert_int_equal(acme_store_order_authz_link(db, 1, 1), 1);
+	acme_db_inject_fault(db, "(a.status != 'valid' OR", 1);
+	assert_int_equal(acme_store_order_unfit(db, 1, 500), -1);
+	/* an invalid authorization is unfit whatever its expiry; lapsed
+	 * counts only pending and valid ones */
+	assert_int_equal(
+	    acme_db_exec(db, "UPDATE authzs SET status = 'invalid'", NULL), 1);
+	assert_int_equal(acme_store_order_unfit(db, 1, 500), 1);
+	assert_int_equal(acme_store_order_lapsed(db, 1, 1000), 0);
+	assert_int_equal(acme_store_order_unfit(db, 42, 500), 0);
+
+	/* pending authorizations: unexpired only, the account's only */
+	assert_int_equal(acme_db_exec(db,
+	                     "INSERT INTO authzs(id, aid, account_id, id_type,"
+	                     " id_value, wildcard, status, expires, created)"
+	                     " VALUES (2, 'a2', 1, 'dns', 'b.example', 0,"
+	                     " 'pending', 900, 100)",
+	                     NULL),
+	    1);
+	assert_int_equal(acme_store_pending_authzs(db, 1, 500), 1);
+	assert_int_equal(acme_store_pending_authzs(db, 1, 900), 0);
+	assert_int_equal(acme_store_pending_authzs(db, 2, 500), 0);
+	acme_db_inject_fault(db, "status = 'pending' AND expires > ?", 1);
+	assert_int_equal(acme_store_pending_authzs(db, 1, 500), -1);
+
+	/* set_ready, then invalidate_ready: ready only */
+	assert_int_equal(acme_db_exec(db,
+	                     "UPDATE orders SET status = 'pending', updated ="
+	                     " 100",
+	                     NULL),
+	    1);
+	assert_int_equal(acme_store_order_invalidate_ready(db, 1, 5), 0);
+	assert_int_equal(acme_store_order_set_ready(db, 1), 1);
+	assert_int_equal(acme_store_order(db, 1, &o), ACME_FOUND);
+	assert_int_equal(o.status, ACME_ORDER_READY);
+	acme_order_clear(&o);
+	assert_int_equal(acme_store_order_set_ready(db, 42), 0);
+	acme_db_inject_fault(db, "SET status = 'ready' WHERE id", 1);
+	assert_int_equal(acme_store_order_set_ready(db, 1), -1);
+	acme_db_inject_fault(db, "updated = ? WHERE id = ? AND status", 1);
+	assert_int_equal(acme_store_order_invalidate_ready(db, 1, 5), -1);
+	assert_int_equal(acme_store_order_invalidate_ready(db, 1, 7), 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM orders WHERE id = 1"
+	                       " AND status = 'invalid' AND updated = 7"),
+	    1);
+	assert_int_equal(acme_store_order_invalidate_ready(db, 1, 8), 0);
+
+	/* reuse: the account's valid authorization of that exact name and
+	 * wildcard flag lasting past min_expires, the newest */
+	assert_int_equal(acme_db_exec(db,
+	                     "INSERT INTO authzs(id, aid, account_id, id_type,"
+	                     " id_value, wildcard, status, expires, created)"
+	                     " VALUES (5, 'a5', 1, 'dns', 'e.example', 0,"
+	                     " 'valid', 800, 100), (6, 'a6', 1, 'dns',"
+	                     " 'e.example', 0, 'valid', 950, 100), (7, 'a7', 2,"
+	                     " 'dns', 'e.example', 0, 'valid', 990, 100)",
+	                     NULL),
+	    3);
+	assert_int_equal(
+	    acme_store_authz_reusable(db, 1, "dns", "e.example", 0, 500, &id),
+	    ACME_FOUND);
+	assert_int_equal(id, 6);
+	assert_int_equal(
+	    acme_store_authz_reusable(db, 1, "dns", "e.example", 0, 950, &id),
+	    ACME_NONE);
+	assert_int_equal(id, 0);
+	assert_int_equal(
+	    acme_store_authz_reusable(db, 1, "ip", "e.example", 0, 500, &id),
+	    ACME_NONE);
+	/* authz 1 is invalid now: not reused */
+	assert_int_equal(
+	    acme_store_authz_reusable(db, 1, "dns", "a.example", 0, 500, &id),
+	    ACME_NONE);
+	acme_db_inject_fault(db, "expires > ? ORDER BY expires DESC", 1);
+	assert_int_equal(
+	    acme_store_authz_reusable(db, 1, "dns", "e.example", 0, 500, &id),
+	    ACME_ERR);
+	assert_int_equal(id, 0);
+}
+
+static void
+see_chall(const struct acme_chall *ch, void *arg)
+{
+	note(arg, ch->cid, ch->status);
+}
+
+/* Authorizations and challenges as their handlers read and change them. */
+static void
+test_proto_authz_outcomes(void **state)
+{
+	struct acme_authz az;
+	struct acme_chall ch;
+	struct seen s = {0};
+
+	(void)state;
+	assert_int_equal(acme_store_authz_by_aid(db, "a1", &az), ACME_FOUND);
+	assert_int_equal(az.id, 1);
+	assert_string_equal(az.aid, "a1");
+	assert_int_equal(az.account_id, 1);
+	assert_string_equal(az.id_type, "dns");
+	assert_int_equal(az.wildcard, 0);
+	assert_int_equal(az.expires, 999);
+	assert_int_equal(az.created, 100);
+	assert_int_equal(acme_store_authz_by_aid(db, "zz", &az), ACME_NONE);
+	assert_int_equal(az.id, 0);
+	assert_string_equal(az.aid, "");
+
+	/* a pending authorization with two pending challenges, linked to a
+	 * pending order */
+	assert_int_equal(acme_db_exec(db,
+	                     "INSERT INTO authzs(id, aid, account_id, id_type,"
+	                     " id_value, wildcard, status, expires, created)"
+	                     " VALUES (2, 'a2', 1, 'dns', 'b.example', 1,"
+	                     " 'pending', 900, 100)",
+	                     NULL),
+	    1);
+	assert_int_equal(acme_db_exec(db,
+	                     "INSERT INTO challenges(id, cid, authz_id, type,"
+	                     " token, status) VALUES (2, 'c2', 2, 'http-01',"
+	                     " 't2', 'pending'), (3, 'c3', 2, 'dns-01', 't3',"
+	                     " 'pending')",
+	                     NULL),
+	    2);
+	assert_int_equal(
+	    acme_db_exec(db, "UPDATE orders SET status = 'pending'", NULL), 1);
+	assert_int_equal(acme_store_order_authz_link(db, 1, 2), 1);
+
+	assert_int_equal(acme_store_authz_challs(db, 2, see_chall, &s), 2);
+	assert_string_equal(s.kids[0], "c2");
+	assert_string_equal(s.kids[1], "c3");
+	assert_int_equal(s.values[1], ACME_CHALL_PENDING);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(acme_store_authz_challs(db, 42, see_chall, &s), 0);
+	acme_db_inject_fault(db, "FROM challenges c WHERE c.authz_id", 1);
+	assert_int_equal(acme_store_authz_challs(db, 2, see_chall, &s), -1);
+	assert_int_equal(s.n, 0);
+
+	assert_int_equal(
+	    acme_store_chall_by_cid(db, "c3", &ch, &az), ACME_FOUND);
+	assert_int_equal(ch.id, 3);
+	assert_string_equal(ch.type, "dns-01");
+	assert_string_equal(ch.token, "t3");
+	assert_int_equal(ch.validated, 0);
+	assert_null(ch.error);
+	assert_string_equal(az.aid, "a2");
+	assert_int_equal(az.wildcard, 1);
+	assert_int_equal(az.status, ACME_AUTHZ_PENDING);
+	acme_chall_clear(&ch);
+	assert_int_equal(
+	    acme_store_chall_by_cid(db, "zz", &ch, &az), ACME_NONE);
+	assert_int_equal(ch.id, 0);
+	assert_int_equal(az.id, 0);
+
+	/* start: a pending challenge only, one at a time, only before the
+	 * expiry */
+	assert_int_equal(acme_store_chall_start(db, 2, 2, 901), 0);
+	assert_int_equal(acme_db_exec(db,
+	                     "UPDATE challenges SET status = 'invalid' WHERE"
+	                     " id = 3",
+	                     NULL),
+	    1);
+	assert_int_equal(acme_store_chall_start(db, 3, 2, 500), 0);
+	acme_db_inject_fault(
+	    db, "UPDATE challenges SET status = 'processing'", 1);
+	assert_int_equal(acme_store_chall_start(db, 2, 2, 500), -1);
+	assert_int_equal(acme_store_chall_start(db, 2, 2, 500), 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM challenges WHERE id"
+	                       " = 2 AND status = 'processing'"),
+	    1);
+	assert_int_equal(acme_store_chall_start(db, 2, 2, 500), 0);
+	assert_int_equal(acme_db_exec(db,
+	                     "UPDATE challenges SET status = 'pending' WHERE"
+	                     " id = 3",
+	                     NULL),
+	    1);
+	assert_int_equal(acme_store_chall_start(db, 3, 2, 500), 0);
+
+	/* deactivate: not once expired; the order waiting on it turns
+	 * invalid; both statements' errors are errors */
+	assert_int_equal(acme_store_authz_deactivate(db, 2, 901), 0);
+	assert_int_equal(acme_store_authz_deactivate(db, 42, 500), 0);
+	acme_db_inject_fault(db,
+	    "UPDATE authzs SET status = 'deactivated'"
+	    " WHERE id",
+	    1);
+	assert_int_equal(acme_store_authz_deactivate(db, 2, 500), -1);
+	acme_db_inject_fault(db, "'ready') AND id IN (SELECT order_id", 1);
+	assert_int_equal(acme_store_authz_deactivate(db, 2, 500), -1);
+	assert_int_equal(acme_db_exec(db,
+	                     "UPDATE authzs SET status = 'pending' WHERE id ="
+	                     " 2",
+	                     NULL),
+	    1);
+	assert_int_equal(acme_store_authz_deactivate(db, 2, 600), 1);
+	assert_int_equal(acme_store_authz_by_aid(db, "a2", &az), ACME_FOUND);
+	assert_int_equal(az.status, ACME_AUTHZ_DEACTIVATED);
+	assert_int_equal(count("SELECT count(*) AS n FROM orders WHERE id = 1"
+	                       " AND status = 'invalid' AND updated = 600"),
+	    1);
+
+	/* held: valid, unexpired, the account's */
+	assert_int_equal(
+	    acme_store_authz_held(db, 2, "dns", "a.example", 500), ACME_NONE);
+	assert_int_equal(
+	    acme_store_authz_held(db, 1, "dns", "b.example", 500), ACME_NONE);
+	acme_db_inject_fault(db, "SELECT 1 FROM authzs WHERE account_id", 1);
+	assert_int_equal(
+	    acme_store_authz_held(db, 1, "dns", "a.example", 500), ACME_ERR);
+}
+
+/* Certificates, revocation and its job, each outcome. */
+static void
+test_proto_cert_outcomes(void **state)
+{
+	struct acme_cert crt;
+	struct acme_job_state js;
+	long long id, q;
+
+	(void)state;
+	assert_int_equal(acme_store_cert_by_crt_id(db, "x1", &crt), ACME_FOUND);
+	assert_int_equal(crt.id, 1);
+	assert_int_equal(crt.account_id, 1);
+	assert_string_equal(crt.crt_id, "x1");
+	assert_null(crt.identifiers);
+	acme_cert_clear(&crt);
+	assert_int_equal(acme_store_cert_by_crt_id(db, "zz", &crt), ACME_NONE);
+	assert_int_equal(crt.id, 0);
+	assert_null(crt.chain_pem);
+	assert_int_equal(
+	    acme_store_cert_by_key(db, "01", "s", &crt), ACME_FOUND);
+	assert_string_equal(crt.crt_id, "x1");
+	assert_string_equal(
+	    crt.identifiers, "[{\"type\":\"dns\",\"value\":\"a.example\"}]");
+	acme_cert_clear(&crt);
+	assert_int_equal(
+	    acme_store_cert_by_key(db, "01", "other", &crt), ACME_NONE);
+	acme_db_inject_fault(db, "AND c.spki = ?", 1);
+	assert_int_equal(acme_store_cert_by_key(db, "01", "s", &crt), ACME_ERR);
+	assert_null(crt.identifiers);
+
+	/* revoking: valid only, with the reason */
+	acme_db_inject_fault(db, "SET status = 'revoking'", 1);
+	assert_int_equal(acme_store_cert_revoking(db, 1, 4), -1);
+	assert_int_equal(acme_store_cert_revoking(db, 42, 4), 0);
+	assert_int_equal(acme_store_cert_revoking(db, 1, 5), 1);
+	assert_int_equal(count("SELECT revoke_reason AS n FROM certificates"
+	                       " WHERE status = 'revoking'"),
+	    5);
+	assert_int_equal(acme_store_cert_by_crt_id(db, "x1", &crt), ACME_FOUND);
+	assert_int_equal(crt.status, ACME_CERT_REVOKING);
+	acme_cert_clear(&crt);
+	assert_int_equal(acme_store_cert_revoked(db, 1, 1), 1);
+	assert_int_equal(acme_store_cert_by_crt_id(db, "x1", &crt), ACME_FOUND);
+	assert_int_equal(crt.status, ACME_CERT_REVOKED);
+	acme_cert_clear(&crt);
+
+	/* the revoke job: the newest queued one of that kind and ref */
+	assert_int_equal(
+	    acme_store_job_queued_for(db, "revoke", 1, &q), ACME_NONE);
+	assert_int_equal(q, 0);
+	id = acme_store_job_add_id(db, "revoke", 1, 5, 10);
+	assert_true(id > 0);
+	assert_int_equal(acme_store_job_add_id(db, "revoke", 1, 5, 11), id + 1);
+	assert_int_equal(count("SELECT count(*) AS n FROM jobs WHERE kind ="
+	                       " 'revoke' AND ref = 1 AND arg = 5 AND state ="
+	                       " 'queued'"),
+	    2);
+	assert_int_equal(
+	    acme_store_job_queued_for(db, "revoke", 1, &q), ACME_FOUND);
+	assert_int_equal(q, id + 1);
+	assert_int_equal(
+	    acme_store_job_queued_for(db, "enroll", 1, &q), ACME_NONE);
+	assert_int_equal(
+	    acme_store_job_queued_for(db, "revoke", 2, &q), ACME_NONE);
+	acme_db_inject_fault(db, "FROM jobs WHERE kind = ? AND ref", 1);
+	assert_int_equal(
+	    acme_store_job_queued_for(db, "revoke", 1, &q), ACME_ERR);
+	assert_int_equal(q, 0);
+	acme_db_inject_fault(db, "INSERT INTO jobs", 1);
+	assert_int_equal(acme_store_job_add_id(db, "revoke", 1, 5, 12), -1);
+
+	/* its state for the deferred reply */
+	assert_int_equal(acme_store_job_finish(db, id, 0, NULL, 20), 1);
+	assert_int_equal(acme_store_job_state(db, id, &js), ACME_FOUND);
+	assert_int_equal(js.state, ACME_JOB_DONE);
+	assert_string_equal(js.last_error, "");
+	assert_int_equal(
+	    acme_store_job_finish(db, id + 1, 1, "refused", 21), 1);
+	assert_int_equal(acme_store_job_state(db, id + 1, &js), ACME_FOUND);
+	assert_int_equal(js.state, ACME_JOB_FAILED);
+	assert_string_equal(js.last_error, "refused");
+	assert_int_equal(
+	    acme_store_job_queued_for(db, "revoke", 1, &q), ACME_NONE);
+}
+
 int
 main(void)
 {
@@ -731,6 +1196,16 @@ main(void)
 	        test_proto_accounts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_proto_objects, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_proto_account_outcomes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_proto_account_orders, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_proto_order_outcomes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_proto_authz_outcomes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_proto_cert_outcomes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
