@@ -818,6 +818,15 @@ dns_lookup_addr(
 }
 
 int
+dns_lookup_cname(
+    struct dns_resolver *r, const char *name, dns_result_cb *cb, void *arg)
+{
+	static const ldns_rr_type types[] = {LDNS_RR_TYPE_CNAME};
+
+	return lookup_start(r, name, types, 1, cb, NULL, 0, arg);
+}
+
+int
 dns_query(struct dns_resolver *r, const char *name, int type, unsigned flags,
     dns_answer_cb *cb, void *arg)
 {

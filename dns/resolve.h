@@ -61,6 +61,15 @@ int dns_lookup_txt(
 int dns_lookup_addr(
     struct dns_resolver *r, const char *name, dns_result_cb *cb, void *arg);
 /**
+ * The CNAME target of name itself (one hop: the chain is not followed, a
+ * CNAME question is answered by the CNAME record), as a lower-case name
+ * without the final dot. n is 0 when name owns no CNAME (NODATA) or does
+ * not exist. Callback exactly once, never inside the call.
+ * @return 0 (cb will run), or -1 (cb will not run)
+ */
+int dns_lookup_cname(
+    struct dns_resolver *r, const char *name, dns_result_cb *cb, void *arg);
+/**
  * Cancel every pending lookup started with this arg; their callbacks will
  * not run. Unknown arg: no-op.
  */

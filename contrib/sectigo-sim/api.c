@@ -1117,8 +1117,9 @@ list_match(const struct list_filter *f, const struct sim_cert *c)
 	return 1;
 }
 
-static int
-query_long(struct sim_req *r, const char *name, long min, long max, long *out)
+int
+sim_query_long(
+    struct sim_req *r, const char *name, long min, long max, long *out)
 {
 	const char *q = sim_req_query(r, name);
 
@@ -1132,6 +1133,21 @@ query_long(struct sim_req *r, const char *name, long min, long max, long *out)
 	return 0;
 }
 
+int
+sim_query_page(struct sim_req *r, long *size, long *pos)
+{
+	/*
+	 * [UNK] default page size: 200, the OAS maximum; a larger size is
+	 * rejected with -1601 rather than silently capped.
+	 */
+	*size = SIM_PAGE_MAX;
+	*pos = 0;
+	if (sim_query_long(r, "size", 0, SIM_PAGE_MAX, size) != 0 ||
+	    sim_query_long(r, "position", 0, INT32_MAX, pos) != 0)
+		return -1;
+	return 0;
+}
+
 void
 sim_api_list(struct sim_req *r)
 {
@@ -1139,19 +1155,14 @@ sim_api_list(struct sim_req *r)
 	struct list_filter f;
 	struct sim_cert *c;
 	json_t *a, *item;
-	long size = SIM_PAGE_MAX, pos = 0, total = 0;
+	long size, pos, total = 0;
 	char buf[32];
 	size_t i;
 
 	memset(&f, 0, sizeof(f));
-	/*
-	 * [UNK] default page size: 200, the OAS maximum; a larger size is
-	 * rejected with -1601 rather than silently capped.
-	 */
-	if (query_long(r, "size", 0, SIM_PAGE_MAX, &size) != 0 ||
-	    query_long(r, "position", 0, INT32_MAX, &pos) != 0 ||
-	    query_long(r, "orgId", 1, INT32_MAX, &f.org_id) != 0 ||
-	    query_long(r, "sslTypeId", 1, INT32_MAX, &f.type_id) != 0)
+	if (sim_query_page(r, &size, &pos) != 0 ||
+	    sim_query_long(r, "orgId", 1, INT32_MAX, &f.org_id) != 0 ||
+	    sim_query_long(r, "sslTypeId", 1, INT32_MAX, &f.type_id) != 0)
 		return;
 	f.cn = sim_req_query(r, "commonName");
 	f.san = sim_req_query(r, "subjectAlternativeName");

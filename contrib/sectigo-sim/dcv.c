@@ -7,12 +7,29 @@
  * one place that decides them):
  * - A DCV request for a name SCM does not hold answers 400 -727 ("does not
  *   exist"); for a name under a held domain, 400 -723 (not high level).
+ * - Order status wire spellings: NOT_INITIATED and SUBMITTED are
+ *   documented; "Awaiting submission" and "Rejected" are only display
+ *   names, spelled here AWAITING_SUBMISSION (after a CNAME start, until
+ *   its submit) and REJECTED.
  * - Submit (TXT, CNAME) starts checks: the record is looked up with a real
- *   DNS query at --dns-resolver, once a second, --dcv-check-attempts times.
- *   Found: VALIDATED, validation date today, expiry today +
- *   --dcv-validity-days (198, Sectigo's reuse period since 2026-03).
- *   Never found: NOT_VALIDATED with order status REJECTED. Without
- *   --dns-resolver a submission stays SUBMITTED.
+ *   DNS query at --dns-resolver (dns_lookup_txt, which follows CNAMEs as a
+ *   public resolver would; dns_lookup_cname for the CNAME method: the
+ *   record at the host itself), once a second, --dcv-check-attempts times.
+ *   TXT data compares byte for byte, a CNAME target without regard to case
+ *   or the final dot. Found: VALIDATED, validation date today, expiry
+ *   today + --dcv-validity-days (198, Sectigo's reuse period since
+ *   2026-03). Never found: NOT_VALIDATED with order status REJECTED (the
+ *   domain keeps an earlier, still current validation). Without
+ *   --dns-resolver a submission stays SUBMITTED. A new submit, clear or
+ *   delete stops the checks in progress.
+ * - Lists: "name" (domains) and "domain" (DCV) match the whole name
+ *   without regard to case; every domain is ACTIVE and its delegation
+ *   approved, so state=inactive and status=requested match nothing; other
+ *   values of these filters answer -1601.
+ * - Domain create: a name that is not a host name (letters, digits,
+ *   hyphens, at least two labels, an optional leading "*.") answers -732;
+ *   a delegation to an organization other than ours (or its department)
+ *   -1023; a missing or empty delegation list -1002.
  * - The TXT point is 32 random printable characters, punctuation included
  *   (backslash, quote, |, ;, backquote), as in Sectigo's example.
  * - --require-dcv: an enrollment naming a domain whose covering SCM domain
@@ -35,7 +52,12 @@
 
 #define DCV_DOMAINS_MAX 1024
 
-enum dcv_order { ORD_NOT_INITIATED, ORD_SUBMITTED, ORD_REJECTED };
+enum dcv_order {
+	ORD_NOT_INITIATED,
+	ORD_AWAITING, /* CNAME started, not submitted yet */
+	ORD_SUBMITTED,
+	ORD_REJECTED,
+};
 
 struct sim_domain {
 	long id;
@@ -48,6 +70,10 @@ struct sim_domain {
 	char host[300];       /* record name, with the final dot */
 	char point[300];      /* TXT value or CNAME target (final dot) */
 	int checks_left;
+	time_t submitted;  /* last submit, 0 if none */
+	time_t last_check; /* last lookup answered, 0 if none */
+	time_t next_check; /* next lookup due, 0 if none */
+	long backend_id;   /* orderBackendId of the last submit */
 	struct event *check_ev;
 	struct sim *sim;
 };
@@ -57,7 +83,8 @@ struct sim_dcv {
 	size_t n;
 	long next_id;
 	struct dns_resolver *res;
-	unsigned long submits, checks, validated, rejected;
+	long next_backend_id;
+	unsigned long starts, submits, checks, validated, rejected;
 };
 
 static const char *
@@ -65,6 +92,7 @@ order_str(enum dcv_order o)
 {
 	return o == ORD_SUBMITTED ? "SUBMITTED"
 	    : o == ORD_REJECTED   ? "REJECTED"
+	    : o == ORD_AWAITING   ? "AWAITING_SUBMISSION"
 	                          : "NOT_INITIATED";
 }
 
@@ -126,6 +154,17 @@ status_str(const struct sim_domain *d)
 	                   : "NOT_VALIDATED";
 }
 
+/* Records a validation made now by method. */
+static void
+validate_now(struct sim_domain *d, const char *method)
+{
+	d->validated = 1;
+	d->validated_at = time(NULL);
+	d->expires =
+	    d->validated_at + (time_t)d->sim->conf->dcv_validity_days * 86400;
+	snprintf(d->method, sizeof(d->method), "%s", method);
+}
+
 static struct sim_domain *
 domain_add(struct sim *sim, const char *name, int validated)
 {
@@ -141,20 +180,27 @@ domain_add(struct sim *sim, const char *name, int validated)
 	d->id = v->next_id++;
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	lower(d->name);
-	if (validated) {
-		d->validated = 1;
-		d->validated_at = time(NULL);
-		d->expires = d->validated_at +
-		    (time_t)sim->conf->dcv_validity_days * 86400;
-		snprintf(d->method, sizeof(d->method), "DNSTXT_RANDOM_VALUE");
-	}
+	if (validated)
+		validate_now(d, "DNSTXT_RANDOM_VALUE");
 	v->d[v->n++] = d;
 	return d;
+}
+
+/* Stops the record checks of d: the timer and a lookup in flight. */
+static void
+checks_stop(struct sim_domain *d)
+{
+	if (d->check_ev != NULL)
+		evtimer_del(d->check_ev);
+	if (d->sim->dcv->res != NULL)
+		dns_lookup_cancel(d->sim->dcv->res, d);
+	d->next_check = 0;
 }
 
 static void
 domain_free(struct sim_domain *d)
 {
+	checks_stop(d);
 	if (d->check_ev != NULL)
 		event_free(d->check_ev);
 	free(d);
@@ -167,6 +213,7 @@ sim_dcv_init(struct sim *sim)
 	if (sim->dcv == NULL)
 		return -1;
 	sim->dcv->next_id = 400;
+	sim->dcv->next_backend_id = 100500;
 	if (sim->conf->dns_resolver != NULL) {
 		sim->dcv->res =
 		    dns_resolver_new(sim->base, sim->conf->dns_resolver, 1000);
@@ -200,9 +247,9 @@ sim_dcv_free(struct sim *sim)
 {
 	if (sim->dcv == NULL)
 		return;
-	dns_resolver_free(sim->dcv->res);
 	for (size_t i = 0; i < sim->dcv->n; i++)
 		domain_free(sim->dcv->d[i]);
+	dns_resolver_free(sim->dcv->res);
 	free(sim->dcv);
 	sim->dcv = NULL;
 }
@@ -246,32 +293,32 @@ sim_dcv_check_names(struct sim_req *r, const json_t *names)
 static void check_soon(struct sim_domain *d);
 
 static void
-on_lookup(void *arg, const struct dns_answer *a)
+on_lookup(
+    void *arg, int rc, const char *const *vals, const size_t *lens, size_t n)
 {
 	struct sim_domain *d = arg;
+	int cname = strcmp(d->mode, "CNAME") == 0;
 	char want[300];
 	int found = 0;
 
+	/* a CNAME target comes back lower case without the final dot */
 	snprintf(want, sizeof(want), "%s", d->point);
-	if (strcmp(d->mode, "CNAME") == 0) {
-		size_t n = strlen(want);
-		if (n > 0 && want[n - 1] == '.')
-			want[n - 1] = '\0';
+	if (cname) {
+		size_t len = strlen(want);
+		if (len > 0 && want[len - 1] == '.')
+			want[len - 1] = '\0';
 		lower(want);
 	}
-	for (size_t i = 0; a->rc == 0 && i < a->n; i++)
-		if (a->lens[i] == strlen(want) &&
-		    memcmp(a->vals[i], want, a->lens[i]) == 0)
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (lens[i] == strlen(want) &&
+		    memcmp(vals[i], want, lens[i]) == 0)
 			found = 1;
 	d->sim->dcv->checks++;
+	d->last_check = time(NULL);
+	d->next_check = 0;
 	if (found) {
-		d->validated = 1;
-		d->validated_at = time(NULL);
-		d->expires = d->validated_at +
-		    (time_t)d->sim->conf->dcv_validity_days * 86400;
-		snprintf(d->method, sizeof(d->method), "%s",
-		    strcmp(d->mode, "CNAME") == 0 ? "CNAME_CSR_HASH"
-		                                  : "DNSTXT_RANDOM_VALUE");
+		validate_now(
+		    d, cname ? "CNAME_CSR_HASH" : "DNSTXT_RANDOM_VALUE");
 		d->order = ORD_NOT_INITIATED;
 		d->sim->dcv->validated++;
 		fprintf(stderr, "sectigo-sim: dcv %s: validated (%s found)\n",
@@ -294,8 +341,10 @@ static void
 on_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct sim_domain *d = arg;
+	struct dns_resolver *res = d->sim->dcv->res;
 	char host[300];
 	size_t n;
+	int rc;
 
 	(void)fd;
 	(void)what;
@@ -303,9 +352,11 @@ on_check(evutil_socket_t fd, short what, void *arg)
 	n = strlen(host);
 	if (n > 0 && host[n - 1] == '.')
 		host[n - 1] = '\0';
-	if (dns_query(d->sim->dcv->res, host,
-	        strcmp(d->mode, "CNAME") == 0 ? 5 : 16, 0, on_lookup, d) != 0)
-		check_soon(d);
+	rc = strcmp(d->mode, "CNAME") == 0
+	    ? dns_lookup_cname(res, host, on_lookup, d)
+	    : dns_lookup_txt(res, host, on_lookup, d);
+	if (rc != 0) /* not even asked: counts as a check that failed */
+		on_lookup(d, -1, NULL, NULL, 0);
 }
 
 static void
@@ -315,8 +366,8 @@ check_soon(struct sim_domain *d)
 
 	if (d->check_ev == NULL)
 		d->check_ev = evtimer_new(d->sim->base, on_check, d);
-	if (d->check_ev != NULL)
-		evtimer_add(d->check_ev, &tv);
+	if (d->check_ev != NULL && evtimer_add(d->check_ev, &tv) == 0)
+		d->next_check = time(NULL) + 1;
 }
 
 /* ---- helpers ---- */
@@ -361,6 +412,79 @@ date_str(time_t t, char *buf)
 	return buf;
 }
 
+/* An ISO time as lastCheck/nextCheck carry it: 2025-05-21T11:27:52.000Z */
+static char *
+iso_str(time_t t, char *buf)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, 25, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	return buf;
+}
+
+/* A host name SCM could hold: letters, digits and hyphens in two labels
+ * or more, with an optional leading "*.". */
+static int
+name_ok(const char *n)
+{
+	size_t label = 0, labels = 0;
+
+	if (strncmp(n, "*.", 2) == 0)
+		n += 2;
+	for (; *n != '\0'; n++) {
+		if (*n == '.') {
+			if (label == 0 || n[-1] == '-')
+				return 0;
+			labels++;
+			label = 0;
+		} else if (isalnum((unsigned char)*n) ||
+		    (*n == '-' && label > 0)) {
+			if (++label > 63)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	return label > 0 && labels > 0;
+}
+
+/* Whether the next item of a list page is on the page; counts it. */
+static int
+page_take(long *seen, long pos, long size)
+{
+	long i = (*seen)++;
+
+	return i >= pos && i - pos < size;
+}
+
+/* Replies with a list page and its X-Total-Count. */
+static void
+reply_page(struct sim_req *r, json_t *a, long total)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%ld", total);
+	sim_set_header(r, "X-Total-Count", buf);
+	sim_reply_json(r, 200, a);
+}
+
+/* An optional query filter that must be one of the words in set (any
+ * case). @return 0, or -1 after a -1601 reply */
+static int
+query_word(struct sim_req *r, const char *name, const char *const *set,
+    const char **out)
+{
+	*out = sim_req_query(r, name);
+	if (*out == NULL)
+		return 0;
+	for (; *set != NULL; set++)
+		if (strcasecmp(*out, *set) == 0)
+			return 0;
+	sim_reply_error(r, 400, -1601, "Field '%s' has invalid value.", name);
+	return -1;
+}
+
 /* The domain named by the request body, or an error reply. */
 static struct sim_domain *
 body_domain(struct sim_req *r, json_t **body)
@@ -393,23 +517,32 @@ body_domain(struct sim_req *r, json_t **body)
 void
 sim_api_domain_list(struct sim_req *r)
 {
-	const char *name = sim_req_query(r, "name");
-	json_t *a = json_array();
-	char total[24];
-	size_t n = 0;
+	static const char *const states[] = {"active", "inactive", NULL};
+	static const char *const statuses[] = {"requested", "approved", NULL};
+	const char *name = sim_req_query(r, "name"), *state, *status;
+	long size, pos, org = 0, total = 0;
+	json_t *a;
 
+	if (sim_query_page(r, &size, &pos) != 0 ||
+	    sim_query_long(r, "orgId", 1, INT32_MAX, &org) != 0 ||
+	    query_word(r, "state", states, &state) != 0 ||
+	    query_word(r, "status", statuses, &status) != 0)
+		return;
+	a = json_array();
 	for (size_t i = 0; i < r->sim->dcv->n; i++) {
 		struct sim_domain *d = r->sim->dcv->d[i];
-		if (name != NULL && strcasecmp(name, d->name) != 0)
+
+		if ((name != NULL && strcasecmp(name, d->name) != 0) ||
+		    (state != NULL && strcasecmp(state, "active") != 0) ||
+		    (status != NULL && strcasecmp(status, "approved") != 0) ||
+		    (org != 0 && org != r->sim->conf->org_id))
 			continue;
-		json_array_append_new(a,
-		    json_pack("{s:I, s:s}", "id", (json_int_t)d->id, "name",
-		        d->name));
-		n++;
+		if (page_take(&total, pos, size))
+			json_array_append_new(a,
+			    json_pack("{s:I, s:s}", "id", (json_int_t)d->id,
+			        "name", d->name));
 	}
-	snprintf(total, sizeof(total), "%zu", n);
-	sim_set_header(r, "X-Total-Count", total);
-	sim_reply_json(r, 200, a);
+	reply_page(r, a, total);
 }
 
 void
@@ -447,9 +580,10 @@ sim_api_domain_create(struct sim_req *r)
 {
 	json_t *body = sim_req_json(r);
 	const char *name = json_string_value(json_object_get(body, "name"));
-	json_t *dl = json_object_get(body, "delegations");
+	json_t *dl = json_object_get(body, "delegations"), *it;
 	struct sim_domain *d;
 	char loc[512], nm[260];
+	size_t i;
 
 	if (name == NULL || strlen(name) < 4 || strlen(name) > 255 ||
 	    !json_is_array(dl) || json_array_size(dl) == 0) {
@@ -457,6 +591,22 @@ sim_api_domain_create(struct sim_req *r)
 		    "Cannot parse message body: name (4..255) and "
 		    "delegations (at least one) are required");
 		goto out;
+	}
+	if (!name_ok(name)) {
+		sim_reply_error(r, 400, -732, "Invalid domain name.");
+		goto out;
+	}
+	json_array_foreach(dl, i, it) {
+		json_t *org = json_object_get(it, "orgId");
+		long id = (long)json_integer_value(org);
+
+		if (!json_is_integer(org) ||
+		    (id != r->sim->conf->org_id &&
+		        id != r->sim->conf->org_id + 1)) {
+			sim_reply_error(
+			    r, 400, -1023, "Organization '%ld' not found.", id);
+			goto out;
+		}
 	}
 	snprintf(nm, sizeof(nm), "%s", name);
 	lower(nm);
@@ -494,10 +644,11 @@ sim_api_domain_delete(struct sim_req *r)
 
 /* ---- DCV API ---- */
 
+/* The v2 status object; absent fields are left out. */
 static json_t *
 status_json(const struct sim_domain *d)
 {
-	char v[16], e[16];
+	char v[16], e[16], t[32];
 	json_t *o = json_pack("{s:s, s:s}", "status", status_str(d),
 	    "orderStatus", order_str(d->order));
 
@@ -514,6 +665,18 @@ status_json(const struct sim_domain *d)
 		json_object_set_new(o, "host", json_string(d->host));
 		json_object_set_new(o, "point", json_string(d->point));
 	}
+	if (d->submitted != 0) {
+		snprintf(t, sizeof(t), "%ld", d->backend_id);
+		json_object_set_new(o, "orderBackendId", json_string(t));
+		json_object_set_new(
+		    o, "submittedDate", json_string(date_str(d->submitted, v)));
+	}
+	if (d->last_check != 0)
+		json_object_set_new(
+		    o, "lastCheck", json_string(iso_str(d->last_check, t)));
+	if (d->next_check != 0)
+		json_object_set_new(
+		    o, "nextCheck", json_string(iso_str(d->next_check, t)));
 	return o;
 }
 
@@ -531,23 +694,48 @@ sim_api_dcv_status(struct sim_req *r)
 void
 sim_api_dcv_list(struct sim_req *r)
 {
-	json_t *a = json_array();
-	char total[24], e[16];
+	static const char *const statuses[] = {
+	    "VALIDATED", "NOT_VALIDATED", "EXPIRED", NULL};
+	static const char *const orders[] = {"NOT_INITIATED",
+	    "AWAITING_SUBMISSION", "SUBMITTED", "REJECTED", NULL};
+	const char *dom = sim_req_query(r, "domain"), *st, *ord;
+	long size, pos, within = -1, total = 0;
+	json_t *a;
+	char e[16];
 
+	if (sim_query_page(r, &size, &pos) != 0 ||
+	    sim_query_long(r, "expiresIn", 0, 36500, &within) != 0 ||
+	    query_word(r, "dcvStatus", statuses, &st) != 0 ||
+	    query_word(r, "orderStatus", orders, &ord) != 0)
+		return;
+	a = json_array();
 	for (size_t i = 0; i < r->sim->dcv->n; i++) {
 		struct sim_domain *d = r->sim->dcv->d[i];
-		json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "domain", d->name,
+		json_t *o;
+
+		if ((dom != NULL && strcasecmp(dom, d->name) != 0) ||
+		    (st != NULL && strcasecmp(st, status_str(d)) != 0) ||
+		    (ord != NULL &&
+		        strcasecmp(ord, order_str(d->order)) != 0) ||
+		    (within >= 0 &&
+		        (!current(d) ||
+		            d->expires > time(NULL) + within * 86400)))
+			continue;
+		if (!page_take(&total, pos, size))
+			continue;
+		o = json_pack("{s:s, s:s, s:s, s:s}", "domain", d->name,
 		    "dcvStatus", status_str(d), "dcvOrderStatus",
 		    order_str(d->order), "dcvMethod",
 		    d->method[0] ? d->method : "DNSTXT_RANDOM_VALUE");
+		if (o != NULL && d->mode[0] != '\0')
+			json_object_set_new(
+			    o, "dcvOrderMethod", json_string(d->mode));
 		if (o != NULL && d->validated)
 			json_object_set_new(o, "expirationDate",
 			    json_string(date_str(d->expires, e)));
 		json_array_append_new(a, o);
 	}
-	snprintf(total, sizeof(total), "%zu", r->sim->dcv->n);
-	sim_set_header(r, "X-Total-Count", total);
-	sim_reply_json(r, 200, a);
+	reply_page(r, a, total);
 }
 
 /* The method is the path's last segment. */
@@ -590,7 +778,9 @@ sim_api_dcv_start(struct sim_req *r)
 	snprintf(d->mode, sizeof(d->mode), "CNAME");
 	snprintf(d->host, sizeof(d->host), "_%s.%s.", md5, d->name);
 	snprintf(d->point, sizeof(d->point), "%s.%s.sectigo.com.", sha1, sha2);
-	d->order = ORD_NOT_INITIATED;
+	checks_stop(d);
+	d->order = ORD_AWAITING;
+	r->sim->dcv->starts++;
 	sim_reply_json(r, 200,
 	    json_pack("{s:s, s:s}", "host", d->host, "point", d->point));
 out:
@@ -603,6 +793,7 @@ sim_api_dcv_submit(struct sim_req *r)
 	const char *m = method_seg(r);
 	json_t *body, *o;
 	struct sim_domain *d = body_domain(r, &body);
+	char bid[24];
 
 	if (d == NULL)
 		goto out;
@@ -628,15 +819,19 @@ sim_api_dcv_submit(struct sim_req *r)
 		    m);
 		goto out;
 	}
+	checks_stop(d);
 	d->order = ORD_SUBMITTED;
+	d->submitted = time(NULL);
+	d->backend_id = r->sim->dcv->next_backend_id++;
 	r->sim->dcv->submits++;
 	if (r->sim->dcv->res != NULL) {
 		d->checks_left = r->sim->conf->dcv_check_attempts;
 		check_soon(d);
 	}
+	snprintf(bid, sizeof(bid), "%ld", d->backend_id);
 	o = json_pack("{s:s, s:s, s:s, s:s}", "status", status_str(d),
 	    "orderStatus", order_str(d->order), "message",
-	    "Submitted successfully", "orderBackendId", "100500");
+	    "Submitted successfully", "orderBackendId", bid);
 	if (o != NULL && strcmp(m, "txt") == 0) {
 		json_object_set_new(o, "host", json_string(d->host));
 		json_object_set_new(o, "point", json_string(d->point));
@@ -654,10 +849,10 @@ sim_api_dcv_clear(struct sim_req *r)
 	char msg[128];
 
 	if (d != NULL) {
-		if (d->check_ev != NULL)
-			evtimer_del(d->check_ev);
+		checks_stop(d);
 		d->order = ORD_NOT_INITIATED;
 		d->mode[0] = d->host[0] = d->point[0] = '\0';
+		d->submitted = d->last_check = 0;
 		snprintf(msg, sizeof(msg),
 		    "DCV status: %s; DCV order status: NOT_INITIATED",
 		    status_str(d));
@@ -675,9 +870,11 @@ sim_api_dcv_delete(struct sim_req *r)
 	struct sim_domain *d = body_domain(r, &body);
 
 	if (d != NULL) {
+		checks_stop(d);
 		d->validated = 0;
 		d->order = ORD_NOT_INITIATED;
-		d->mode[0] = '\0';
+		d->mode[0] = d->method[0] = '\0';
+		d->submitted = d->last_check = 0;
 		sim_reply_empty(r, 200);
 	}
 	json_decref(body);
@@ -697,8 +894,12 @@ sim_dcv_control(struct sim *sim, const char *key, json_t *v, int apply,
 			return -1;
 		}
 		for (size_t i = 0; apply && i < sim->dcv->n; i++) {
-			sim->dcv->d[i]->validated_at -= (time_t)n * 86400;
-			sim->dcv->d[i]->expires -= (time_t)n * 86400;
+			struct sim_domain *d = sim->dcv->d[i];
+
+			d->validated_at -= (time_t)n * 86400;
+			d->expires -= (time_t)n * 86400;
+			if (d->submitted != 0)
+				d->submitted -= (time_t)n * 86400;
 		}
 		return 0;
 	}
@@ -717,13 +918,22 @@ sim_dcv_control(struct sim *sim, const char *key, json_t *v, int apply,
 		const char *name =
 		    json_string_value(json_object_get(v, "name"));
 		int val = json_is_true(json_object_get(v, "validated"));
+		struct sim_domain *d;
 
-		if (name == NULL) {
-			snprintf(err, errlen, "add_domain: {\"name\": ...}");
+		if (name == NULL || strlen(name) < 4 || strlen(name) > 255 ||
+		    !name_ok(name)) {
+			snprintf(err, errlen,
+			    "add_domain: {\"name\": a domain name, "
+			    "\"validated\": bool}");
 			return -1;
 		}
-		if (apply && find(sim, name) == NULL &&
-		    domain_add(sim, name, val) == NULL) {
+		if (!apply)
+			return 0;
+		/* an existing domain: validated now when asked */
+		d = find(sim, name);
+		if (d != NULL && val)
+			validate_now(d, "DNSTXT_RANDOM_VALUE");
+		if (d == NULL && domain_add(sim, name, val) == NULL) {
 			snprintf(err, errlen, "add_domain: refused");
 			return -1;
 		}
@@ -747,7 +957,8 @@ sim_dcv_stats(struct sim *sim)
 		        d->validated ? date_str(d->expires, e) : "", "mode",
 		        d->mode));
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:o}", "submits",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "starts",
+	    (json_int_t)sim->dcv->starts, "submits",
 	    (json_int_t)sim->dcv->submits, "checks",
 	    (json_int_t)sim->dcv->checks, "validated",
 	    (json_int_t)sim->dcv->validated, "rejected",

@@ -218,6 +218,20 @@ void sim_profiles_init(struct sim *sim);
  */
 int sim_cert_advance(struct sim *sim, struct sim_cert *c, int collect);
 
+/**
+ * Reads an optional decimal query parameter within [min, max].
+ * @return 0 (*out set when present), or -1 after a 400 -1601 reply
+ */
+int sim_query_long(
+    struct sim_req *r, const char *name, long min, long max, long *out);
+
+/**
+ * Reads the list paging parameters "size" (default and maximum 200) and
+ * "position" (default 0).
+ * @return 0, or -1 after a 400 -1601 reply
+ */
+int sim_query_page(struct sim_req *r, long *size, long *pos);
+
 void sim_api_org_list(struct sim_req *r);
 void sim_api_org_get(struct sim_req *r);
 void sim_api_types(struct sim_req *r);

@@ -539,15 +539,18 @@ run_for(struct event_base *base, int ms)
 	event_base_dispatch(base);
 }
 
+/* kind: 0 addresses, 1 TXT, 2 CNAME */
 static void
-lookup(struct state *st, struct dns_resolver *r, int txt, const char *name,
+lookup(struct state *st, struct dns_resolver *r, int kind, const char *name,
     struct result *res)
 {
 	struct result *list[1] = {res};
 
 	memset(res, 0, sizeof(*res));
 	res->in_call = 1;
-	if (txt)
+	if (kind == 2)
+		assert_int_equal(dns_lookup_cname(r, name, on_result, res), 0);
+	else if (kind == 1)
 		assert_int_equal(dns_lookup_txt(r, name, on_result, res), 0);
 	else
 		assert_int_equal(dns_lookup_addr(r, name, on_result, res), 0);
@@ -690,6 +693,44 @@ test_cname(void **ctx)
 	lookup(st, r, 1, "cnx.test", &res);
 	assert_int_equal(res.rc, 0);
 	assert_int_equal(res.n, 0);
+	dns_resolver_free(r);
+}
+
+/* dns_lookup_cname: the record at the name, one hop, never followed */
+static void
+test_cname_record(void **ctx)
+{
+	struct state *st = *ctx;
+	struct dns_resolver *r = resolver(st, 1000);
+	struct result res;
+
+	lookup(st, r, 2, "C1.Test.", &res);
+	assert_int_equal(res.rc, 0);
+	assert_int_equal(res.n, 1);
+	assert_string_equal(res.vals[0], "c2.test"); /* not a.test */
+	assert_int_equal(res.lens[0], strlen("c2.test"));
+
+	/* answered one CNAME at a time: still the first hop only */
+	st->rs.udp_queries = 0;
+	lookup(st, r, 2, "l0.o.test", &res);
+	assert_int_equal(res.rc, 0);
+	assert_int_equal(res.n, 1);
+	assert_string_equal(res.vals[0], "l1.o.test");
+	assert_int_equal(st->rs.udp_queries, 1);
+
+	/* a name without a CNAME (NODATA) and one that does not exist */
+	lookup(st, r, 2, "txt.test", &res);
+	assert_int_equal(res.rc, 0);
+	assert_int_equal(res.n, 0);
+	lookup(st, r, 2, "nx.test", &res);
+	assert_int_equal(res.rc, 0);
+	assert_int_equal(res.n, 0);
+
+	/* a loop is no concern: nothing is followed */
+	lookup(st, r, 2, "loop.test", &res);
+	assert_int_equal(res.rc, 0);
+	assert_int_equal(res.n, 1);
+	assert_string_equal(res.vals[0], "loop2.test");
 	dns_resolver_free(r);
 }
 
@@ -956,6 +997,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_txt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_addr, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cname, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cname_record, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_negative, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tcp_fallback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tcp_refused, setup, teardown),
