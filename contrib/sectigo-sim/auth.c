@@ -86,17 +86,17 @@ token_valid(struct sim *sim, const char *value)
 }
 
 /* Builds the token URL as the client reached us, for WWW-Authenticate. */
-static void
-token_url(const struct sim_req *r, char *buf, size_t size)
+void
+sim_self_url(const struct sim_req *r, const char *path, char *buf, size_t size)
 {
 	const char *host = sim_req_header(r, "Host");
 	const char *scheme = r->sim->conf->plain_http ? "http" : "https";
 
 	if (host != NULL && *host != '\0' && strpbrk(host, "\"\\ \r\n") == NULL)
-		snprintf(buf, size, "%s://%s%s", scheme, host, TOKEN_PATH);
+		snprintf(buf, size, "%s://%s%s", scheme, host, path);
 	else
 		snprintf(buf, size, "%s://127.0.0.1:%u%s", scheme, r->sim->port,
-		    TOKEN_PATH);
+		    path);
 }
 
 int
@@ -119,7 +119,7 @@ sim_auth_check(struct sim_req *r)
 			r->principal = conf->client_id;
 			return 0;
 		}
-		token_url(r, url, sizeof(url));
+		sim_self_url(r, TOKEN_PATH, url, sizeof(url));
 		/* [UNK] exact syntax: RFC 6750 §3 form, authorization_uri */
 		snprintf(
 		    hdr, sizeof(hdr), "Bearer authorization_uri=\"%s\"", url);

@@ -582,7 +582,7 @@ sim_api_domain_create(struct sim_req *r)
 	const char *name = json_string_value(json_object_get(body, "name"));
 	json_t *dl = json_object_get(body, "delegations"), *it;
 	struct sim_domain *d;
-	char loc[512], nm[260];
+	char loc[512], path[64], nm[260];
 	size_t i;
 
 	if (name == NULL || strlen(name) < 4 || strlen(name) > 255 ||
@@ -619,7 +619,8 @@ sim_api_domain_create(struct sim_req *r)
 		sim_reply_error(r, 400, -1002, "Cannot add the domain");
 		goto out;
 	}
-	snprintf(loc, sizeof(loc), "/api/domain/v1/%ld", d->id);
+	snprintf(path, sizeof(path), "/api/domain/v1/%ld", d->id);
+	sim_self_url(r, path, loc, sizeof(loc));
 	sim_set_header(r, "Location", loc);
 	sim_reply_empty(r, 201);
 out:

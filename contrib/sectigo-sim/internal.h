@@ -197,6 +197,13 @@ json_t *sim_req_json(const struct sim_req *r);
  */
 int sim_auth_check(struct sim_req *r);
 
+/**
+ * The simulator's own URL for path, as the client addressed it: scheme
+ * and the request's Host header (127.0.0.1:port without a usable one).
+ */
+void sim_self_url(
+    const struct sim_req *r, const char *path, char *buf, size_t size);
+
 /** POST .../openid-connect/token (client credentials grant). */
 void sim_token_endpoint(struct sim_req *r);
 

@@ -7,7 +7,7 @@ set -eu
 
 SIM_BIN=${SIM_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build/contrib/sectigo-sim/sectigo-sim}
 
-for tool in curl openssl jq sha256sum; do
+for tool in curl openssl jq sha256sum named nsupdate python3; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "test_sim_api: $tool is required" >&2
 		exit 1
@@ -22,12 +22,16 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/test_sim_api.XXXXXX")
 STATE=$TMP/state
 SIM_PID=
 SIM_LOG=$TMP/sim.log
+NAMED_PID=
 
 cleanup() {
-	if [ -n "$SIM_PID" ] && kill -0 "$SIM_PID" 2>/dev/null; then
-		kill -TERM "$SIM_PID" 2>/dev/null || true
-		wait "$SIM_PID" 2>/dev/null || true
-	fi
+	local pid
+	for pid in "$SIM_PID" "$NAMED_PID"; do
+		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+			kill -TERM "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+		fi
+	done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -59,10 +63,11 @@ check_match() {
 	fi
 }
 
+# start_sim [EXTRA ARGS...]
 start_sim() {
 	rm -f "$STATE/port"
 	"$SIM_BIN" --state-dir "$STATE" --listen 127.0.0.1:0 \
-	    --pending-polls 2 2>>"$SIM_LOG" &
+	    --pending-polls 2 "$@" 2>>"$SIM_LOG" &
 	SIM_PID=$!
 	for _ in $(seq 1 200); do
 		[ -s "$STATE/port" ] && break
@@ -452,12 +457,260 @@ check "stats: first certificate" \
     "$(jbody '.certificates[0] |
 	"\(.sslId) \(.status) \(.commonName) \(.comments) \(.csr_sha256)"')"
 
+# --- DCV without --dns-resolver: a submission is never checked ---
+req POST /sim/control -d '{"add_domain":{"name":"nodns.test"}}'
+check "control add_domain: 200" 200 "$STATUS"
+req POST /api/dcv/v1/validation/submit/domain/txt "${AUTH[@]}" \
+    -H "Content-Type: application/json" -d '{"domain":"nodns.test"}'
+check "no resolver: submit 200 SUBMITTED" "200 SUBMITTED" \
+    "$STATUS $(jbody .orderStatus)"
+sleep 1.5
+req POST /api/dcv/v2/validation/status "${AUTH[@]}" \
+    -H "Content-Type: application/json" -d '{"domain":"nodns.test"}'
+check "no resolver: still SUBMITTED, no check" \
+    "NOT_VALIDATED SUBMITTED false" \
+    "$(jbody '"\(.status) \(.orderStatus) \(has("lastCheck"))"')"
+
 # --- restart: state survives ---
 stop_sim
 start_sim
 req GET "/api/ssl/v1/$SSL_ID" "${AUTH[@]}"
 check "after restart: certificate kept" "Revoked $SERIAL" \
     "$(jbody '"\(.status) \(.serialNumber)"')"
+stop_sim
+
+# --- domains and DCV, checked against BIND9 ---
+# named serves ZONE on a loopback port (the templates the other integration
+# tests use); records are added with nsupdate; the simulator asks it.
+ZONE=dcv.test
+TSIG_NAME=test-sim-api.
+TSIG_SECRET=$(openssl rand -base64 32)
+start_named() {
+	local dir=$TMP/named tpl
+	tpl=$(cd "$(dirname "$0")" && pwd)/bind
+	mkdir -p "$dir"
+	DNS_PORT=$(python3 -c 'import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+	sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$DNS_PORT|g" -e "s|@ZONE@|$ZONE|g" \
+	    -e "s|@TSIG_NAME@|$TSIG_NAME|g" -e "s|@TSIG_SECRET@|$TSIG_SECRET|g" \
+	    -e "s|@TRANSFER@|none|g" "$tpl/named.conf.in" >"$dir/named.conf"
+	sed -e "s|@ZONE@|$ZONE|g" "$tpl/zone.in" >"$dir/$ZONE.zone"
+	printf 'key "%s" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' \
+	    "$TSIG_NAME" "$TSIG_SECRET" >"$TMP/tsig.key"
+	local user=()
+	[ "$(id -u)" -ne 0 ] || user=(-u root)
+	named -g -4 "${user[@]}" -c "$dir/named.conf" >"$dir/named.log" 2>&1 &
+	NAMED_PID=$!
+	for _ in $(seq 1 100); do
+		dig +short +time=1 +tries=1 @127.0.0.1 -p "$DNS_PORT" "$ZONE" SOA |
+		    grep -q . && return 0
+		sleep 0.1
+	done
+	echo "test_sim_api: named did not start:" >&2
+	cat "$dir/named.log" >&2
+	exit 1
+}
+# nsupdate_zone COMMAND...: a TSIG-signed update of ZONE
+nsupdate_zone() {
+	printf 'server 127.0.0.1 %s\nzone %s\n%s\nsend\n' "$DNS_PORT" "$ZONE" \
+	    "$*" | nsupdate -k "$TMP/tsig.key"
+}
+# txt_escape STRING: every byte as \DDD, so nothing in it is special to
+# nsupdate (the TXT points carry quotes, backslashes and semicolons)
+txt_escape() {
+	python3 -c 'import sys
+print("".join("\\%03d" % b for b in sys.argv[1].encode()))' "$1"
+}
+JSON=(-H "Content-Type: application/json")
+# dcv PATH DOMAIN: POST /api/dcv/PATH with {"domain": DOMAIN}
+dcv() {
+	req POST "/api/dcv/$1" "${AUTH[@]}" "${JSON[@]}" \
+	    -d "$(jq -nc --arg d "$2" '{domain: $d}')"
+}
+# wait_order DOMAIN STATUS ORDER: poll the v2 status for up to 15 s
+wait_order() {
+	local got=
+	for _ in $(seq 1 60); do
+		dcv v2/validation/status "$1"
+		got="$(jbody '"\(.status) \(.orderStatus)"')"
+		[ "$got" = "$2 $3" ] && break
+		sleep 0.25
+	done
+	check "$1: $2 $3" "$2 $3" "$got"
+}
+# enroll_dcv NAME: enroll a fresh CSR for NAME; sets STATUS and the body
+enroll_dcv() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$TMP/d.key" -subj "/CN=$1" -out "$TMP/d.csr" 2>/dev/null
+	enroll_json "$1" "$TMP/d.csr" >"$TMP/d.json"
+	req POST /api/ssl/v1/enroll "${AUTH[@]}" "${JSON[@]}" \
+	    --data-binary @"$TMP/d.json"
+}
+
+start_named
+start_sim --domain "$ZONE" --domain "pre.$ZONE:validated" --require-dcv \
+    --dns-resolver "127.0.0.1:$DNS_PORT" --dcv-check-attempts 3
+TODAY=$(date -u +%F)
+IN198=$(date -u -d '+198 days' +%F)
+
+# domain API
+req POST /sim/control -d "{\"add_domain\":{\"name\":\"cn.$ZONE\"}}"
+check "control add_domain: 200" 200 "$STATUS"
+req POST /sim/control -d '{"add_domain":{"name":"bad name"}}'
+check "control add_domain: bad name 400" 400 "$STATUS"
+req GET /api/domain/v1 "${AUTH[@]}"
+check "domain list: 3, X-Total-Count" "3 3" \
+    "$(jbody length) $(header X-Total-Count)"
+req GET "/api/domain/v1?size=1&position=1" "${AUTH[@]}"
+check "domain list page: 1 of 3" "1 3 pre.$ZONE" \
+    "$(jbody length) $(header X-Total-Count) $(jbody '.[0].name')"
+req GET "/api/domain/v1?name=$ZONE&state=active&status=approved" "${AUTH[@]}"
+check "domain list by name" "1 $ZONE" "$(jbody length) $(jbody '.[0].name')"
+DOM_ID=$(jbody '.[0].id')
+req GET "/api/domain/v1?state=inactive" "${AUTH[@]}"
+check "domain list: no inactive domain" "0 0" \
+    "$(jbody length) $(header X-Total-Count)"
+req GET "/api/domain/v1?state=gone" "${AUTH[@]}"
+check "domain list: bad state 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+req GET "/api/domain/v1?size=201" "${AUTH[@]}"
+check "domain list: size 201 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+req GET "/api/domain/v1/$DOM_ID" "${AUTH[@]}"
+check "domain details" "$ZONE ACTIVE ACTIVE NOT_VALIDATED 1234 SSL false" \
+    "$(jbody '"\(.name) \(.state) \(.delegationStatus) \(.validationStatus) \(.delegations[0].orgId) \(.delegations[0].certTypes[0]) \(has("dcvExpiration"))"')"
+req GET "/api/domain/v1?name=pre.$ZONE" "${AUTH[@]}"
+req GET "/api/domain/v1/$(jbody '.[0].id')" "${AUTH[@]}"
+check "seeded validated domain" "VALIDATED $TODAY $IN198" \
+    "$(jbody '"\(.validationStatus) \(.dcvValidation) \(.dcvExpiration)"')"
+NEW_DOMAIN=$(jq -nc '{name:"new.example", description:"d", active:true,
+    delegations:[{orgId:1234, certTypes:["SSL"],
+      domainCertificateRequestPrivileges:["DOMAIN","SUBDOMAIN"]}]}')
+req POST /api/domain/v1 "${AUTH[@]}" "${JSON[@]}" -d "$NEW_DOMAIN"
+check "domain create: 201, no body" "201 0" "$STATUS $(body | wc -c)"
+NEW_LOC=$(header Location)
+check_match "domain create: Location" '/api/domain/v1/[0-9]+$' "$NEW_LOC"
+req POST /api/domain/v1 "${AUTH[@]}" "${JSON[@]}" -d "$NEW_DOMAIN"
+check "domain create again: -700" "400 -700 Such domain already exists" \
+    "$STATUS $(jbody .code) $(jbody .description)"
+req POST /api/domain/v1 "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(jq -c '.name = "a.b"' <<<"$NEW_DOMAIN")"
+check "domain create: short name 400 -1002" "400 -1002" \
+    "$STATUS $(jbody .code)"
+req POST /api/domain/v1 "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(jq -c '.name = "bad_name.example"' <<<"$NEW_DOMAIN")"
+check "domain create: bad name 400 -732" "400 -732" "$STATUS $(jbody .code)"
+req POST /api/domain/v1 "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(jq -c '.name = "x.example" | .delegations = []' <<<"$NEW_DOMAIN")"
+check "domain create: no delegation 400 -1002" "400 -1002" \
+    "$STATUS $(jbody .code)"
+req POST /api/domain/v1 "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(jq -c '.name = "x.example" | .delegations[0].orgId = 77' \
+	<<<"$NEW_DOMAIN")"
+check "domain create: other org 400 -1023" "400 -1023" \
+    "$STATUS $(jbody .code)"
+check "domain create: absolute Location" "$BASE" "${NEW_LOC%/api/*}"
+req DELETE "/${NEW_LOC#*//*/}" "${AUTH[@]}"
+check "domain delete: 204" 204 "$STATUS"
+req GET "/${NEW_LOC#*//*/}" "${AUTH[@]}"
+check "deleted domain: 404" 404 "$STATUS"
+
+# DCV errors
+dcv v2/validation/status "www.$ZONE"
+check "dcv on a subdomain: -723" "400 -723" "$STATUS $(jbody .code)"
+dcv v1/validation/status unknown.example
+check "dcv on an unknown domain: -727" "400 -727" "$STATUS $(jbody .code)"
+dcv v2/validation/status "$ZONE"
+check "dcv status before" "NOT_VALIDATED NOT_INITIATED false" \
+    "$(jbody '"\(.status) \(.orderStatus) \(has("validationDate"))"')"
+
+# enrollment needs a current DCV
+enroll_dcv "www.$ZONE"
+check "require-dcv: not validated -1137" "400 -1137" "$STATUS $(jbody .code)"
+enroll_dcv www.elsewhere.example
+check "require-dcv: no SCM domain -1010" "400 -1010" "$STATUS $(jbody .code)"
+enroll_dcv "*.pre.$ZONE"
+check "require-dcv: validated (wildcard) 200" 200 "$STATUS"
+
+# TXT: no start; the submit hands out the value; BIND9 serves it
+dcv v2/validation/start/domain/txt "$ZONE"
+check "txt start: a message" \
+    "200 DNS TXT domain validation method does not require start operation" \
+    "$STATUS $(jbody .message)"
+dcv v1/validation/submit/domain/txt "$ZONE"
+check "txt submit" "200 NOT_VALIDATED SUBMITTED _pki-validation.$ZONE." \
+    "$STATUS $(jbody '"\(.status) \(.orderStatus) \(.host)"')"
+POINT=$(jq -j .point <"$TMP/body")
+check "txt point: 32 characters" 32 "${#POINT}"
+check_match "txt point: backslash, |, ;, backquote" '\\.*\|.*;.*`' "$POINT"
+nsupdate_zone "update add _pki-validation.$ZONE. 5 TXT \"$(txt_escape "$POINT")\""
+check "txt record as published" "$POINT" \
+    "$(dig +short @127.0.0.1 -p "$DNS_PORT" "_pki-validation.$ZONE" TXT |
+	python3 -c 'import re, sys
+s = sys.stdin.read().strip()[1:-1]
+print(re.sub(r"\\(\d{3}|.)", lambda m: chr(int(m[1])) if len(m[1]) == 3
+    else m[1], s), end="")')"
+wait_order "$ZONE" VALIDATED NOT_INITIATED
+check "txt validated: dates" "$TODAY $IN198 TXT" \
+    "$(jbody '"\(.validationDate) \(.expirationDate) \(.orderMode)"')"
+check_match "txt validated: lastCheck" '^[0-9-]{10}T[0-9:]{8}\.[0-9]{3}Z$' \
+    "$(jbody .lastCheck)"
+req GET "/api/domain/v1/$DOM_ID" "${AUTH[@]}"
+check "domain details after DCV" "VALIDATED DNSTXT_RANDOM_VALUE $IN198" \
+    "$(jbody '"\(.validationStatus) \(.validationMethod) \(.dcvExpiration)"')"
+enroll_dcv "www.$ZONE"
+check "require-dcv: validated 200" 200 "$STATUS"
+
+# CNAME: start, publish, submit
+dcv v1/validation/start/domain/cname "cn.$ZONE"
+CN_HOST=$(jbody .host)
+CN_POINT=$(jbody .point)
+check_match "cname start: host" "^_[0-9a-f]{32}\\.cn\\.$ZONE\\.\$" "$CN_HOST"
+check_match "cname start: point" \
+    '^[0-9a-f]{32}\.[0-9a-f]{32}\.sectigo\.com\.$' "$CN_POINT"
+dcv v2/validation/status "cn.$ZONE"
+check "cname started: AWAITING_SUBMISSION" \
+    "AWAITING_SUBMISSION CNAME $CN_HOST" \
+    "$(jbody '"\(.orderStatus) \(.orderMode) \(.host)"')"
+nsupdate_zone "update add $CN_HOST 5 CNAME $CN_POINT"
+dcv v2/validation/submit/domain/cname "cn.$ZONE"
+check "cname submit: SUBMITTED" "200 SUBMITTED" "$STATUS $(jbody .orderStatus)"
+wait_order "cn.$ZONE" VALIDATED NOT_INITIATED
+
+# not found: checked 3 times, then REJECTED
+req POST /sim/control -d "{\"add_domain\":{\"name\":\"nf.$ZONE\"}}"
+dcv v1/validation/submit/domain/txt "nf.$ZONE"
+wait_order "nf.$ZONE" NOT_VALIDATED REJECTED
+
+# list, clock, clear, delete
+req GET "/api/dcv/v1/validation?dcvStatus=VALIDATED" "${AUTH[@]}"
+check "dcv list: validated" "3 3" "$(jbody length) $(header X-Total-Count)"
+req GET "/api/dcv/v2/validation?orderStatus=REJECTED&size=5" "${AUTH[@]}"
+check "dcv list: rejected" "1 nf.$ZONE TXT" \
+    "$(jbody length) $(jbody '.[0] | "\(.domain) \(.dcvOrderMethod)"')"
+req GET "/api/dcv/v1/validation?dcvStatus=bogus" "${AUTH[@]}"
+check "dcv list: bad status 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+req POST /sim/control -d '{"advance_days":199}'
+check "control advance_days: 200" 200 "$STATUS"
+dcv v2/validation/status "$ZONE"
+check "199 days later: EXPIRED" EXPIRED "$(jbody .status)"
+req GET "/api/domain/v1/$DOM_ID" "${AUTH[@]}"
+check "199 days later: domain EXPIRED" EXPIRED "$(jbody .validationStatus)"
+enroll_dcv "www.$ZONE"
+check "require-dcv: expired -1137" "400 -1137" "$STATUS $(jbody .code)"
+dcv v1/validation/clear "nf.$ZONE"
+check "clear" "200 NOT_VALIDATED NOT_INITIATED" \
+    "$STATUS $(jbody '"\(.status) \(.orderStatus)"')"
+check "clear: message" \
+    "DCV status: NOT_VALIDATED; DCV order status: NOT_INITIATED" \
+    "$(jbody .message)"
+dcv v1/validation/delete "$ZONE"
+check "delete: 200, empty" "200 0" "$STATUS $(body | wc -c)"
+dcv v2/validation/status "$ZONE"
+check "deleted validation" NOT_VALIDATED "$(jbody .status)"
+req GET /sim/stats
+check "stats: dcv counters" "1 3 2 1" \
+    "$(jbody '.dcv | "\(.starts) \(.submits) \(.validated) \(.rejected)"')"
 stop_sim
 
 if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$SIM_LOG"; then
