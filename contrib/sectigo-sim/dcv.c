@@ -402,25 +402,32 @@ random_point(char *out)
 	out[32] = '\0';
 }
 
+/* t (UTC) as a DCV or domain date, 2025-05-21 (buf holds 11 bytes), or
+ * with iso as lastCheck/nextCheck carry it, 2025-05-21T11:27:52.000Z
+ * (buf holds 25 bytes) */
 static char *
-date_str(time_t t, char *buf)
+utc_str(time_t t, int iso, char *buf)
 {
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
-	strftime(buf, 11, "%Y-%m-%d", &tm);
+	if (iso)
+		strftime(buf, 25, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	else
+		strftime(buf, 11, "%Y-%m-%d", &tm);
 	return buf;
 }
 
-/* An ISO time as lastCheck/nextCheck carry it: 2025-05-21T11:27:52.000Z */
+static char *
+date_str(time_t t, char *buf)
+{
+	return utc_str(t, 0, buf);
+}
+
 static char *
 iso_str(time_t t, char *buf)
 {
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, 25, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-	return buf;
+	return utc_str(t, 1, buf);
 }
 
 /* A host name SCM could hold: letters, digits and hyphens in two labels
