@@ -35,6 +35,34 @@ struct acme_ca_enroll {
 			   none (then the CA takes names[0]); find searches
 			   by it */
 	int validity_days; /* 0 = connector default */
+	int cert_type;     /* CA certificate profile (SCM certType id),
+			      0 = connector default */
+	long org_id;       /* organization or department, 0 = connector
+			      default */
+};
+
+/** What the CA holds about one certificate (details, report rows). */
+struct acme_ca_cert {
+	const char *ca_ref; /* SCM sslId */
+	const char *status; /* the CA's word: "Requested", "Approved",
+			       "Applied", "Issued", "Revoked", "Expired",
+			       "Replaced", "Declined", "Rejected", "Invalid" */
+	const char *serial; /* lower-case hex, no separators, no leading
+			       zeros; "" when not issued */
+	const char *names;  /* SANs, ", "-separated, or "" */
+	long long requested, approved, issued, expires, revoked, replaced,
+	    declined;       /* unix s, 0 = not (yet) */
+	const char *reason; /* declined/rejected/revoked: the CA's words
+			       (comments, reason), or "" */
+};
+
+/** An SSL report query (SCM POST /api/report/v1/ssl-certificates). */
+struct acme_ca_report_query {
+	int status;         /* 0 any, 1 requested, 2 issued, 3 revoked,
+			       4 expired */
+	int date_attr;      /* 0 none, 2 revocation, 3 expiration,
+			       4 request, 5 issuance */
+	long long from, to; /* unix s; the CA counts whole UTC days */
 };
 
 /** Domain control validation detail of a result. */
@@ -62,6 +90,17 @@ struct acme_ca_result {
 	int ca_code;           /* CA error code (SCM "code"), 0 if none */
 	int retry_after;       /* PENDING/RETRY: suggested seconds, 0 = none */
 	const struct acme_ca_dcv *dcv; /* DCV calls: OK (and NOTFOUND) */
+	/* collect PENDING: why, in the CA's words ("Requested" = waiting for
+	 * an administrator's approval, "Applied" = with the CA); collect
+	 * FAILED: the status that ended it ("Declined", "Rejected",
+	 * "Revoked"...), with error carrying the CA's reason. NULL unknown. */
+	const char *ca_status;
+	/* collect OK: another chain for the same leaf, PEM, leaf first
+	 * (served as rel="alternate"), or NULL */
+	const char *alt_chain_pem;
+	/* details (one row) and report (any number): OK */
+	const struct acme_ca_cert *certs;
+	size_t n_certs;
 };
 
 struct acme_ca;
@@ -103,6 +142,26 @@ struct acme_ca_ops {
 	/** Ask the CA to check the published record (CNAME). */
 	int (*dcv_submit)(struct acme_ca *, const char *domain,
 	    const char *method, acme_ca_cb *, void *);
+	/* ---- lifecycle (NULL: the CA has none) ---- */
+	/** One enrollment as the CA holds it: OK with certs[0], or
+	 * NOTFOUND. */
+	int (*details)(
+	    struct acme_ca *, const char *ca_ref, acme_ca_cb *, void *);
+	/** Certificates of our organization matching q: OK with certs
+	 * (every page read). */
+	int (*report)(struct acme_ca *, const struct acme_ca_report_query *q,
+	    acme_ca_cb *, void *);
+	/** Renew an enrollment with the CA's stored parameters and, when
+	 * csr_pem is not NULL, a new CSR (SCM renewById): OK with ca_ref, the
+	 * new enrollment to collect. */
+	int (*renew)(struct acme_ca *, const char *ca_ref, const char *csr_pem,
+	    acme_ca_cb *, void *);
+	/** Replace (reissue) the certificate of an enrollment with a new CSR
+	 * and names (SCM replace; the sslId stays): OK, then collect ca_ref
+	 * until the new serial appears. reason: 1..512 characters. */
+	int (*replace)(struct acme_ca *, const char *ca_ref,
+	    const struct acme_ca_enroll *e, const char *reason, acme_ca_cb *,
+	    void *);
 };
 
 /** Base of every backend: its first member. */

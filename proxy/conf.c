@@ -122,6 +122,17 @@ static const struct key conn_keys[] = {
     {"validity_days", K_INT, 0, 1, 3650},
     {"ca_file", K_STR, 0, 0, 0},
     {"external_requester", K_STR, 0, 0, 0},
+    {"max_concurrent", K_INT, 0, 1, 256},
+    {"renew_via", K_STR, 0, 0, 0},
+    {"profiles", K_OBJ, 0, 0, 0},
+    {"default_profile", K_STR, 0, 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+static const struct key profile_keys[] = {
+    {"description", K_STR, 0, 0, 0},
+    {"cert_type", K_INT, 0, 1, 2147483647},
+    {"term", K_INT, 0, 1, 3650},
+    {"org_id", K_INT, 0, 1, 2147483647},
     {NULL, 0, 0, 0, 0},
 };
 
@@ -216,6 +227,118 @@ num(const json_t *obj, const char *k, long long def)
 	return json_is_integer(v) ? json_integer_value(v) : def;
 }
 
+/* An ACME profile name: what a URL, a JSON key and a log line carry
+ * without quoting. */
+static int
+profile_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		        (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' ||
+		        *s == '-'))
+			return 0;
+	return 1;
+}
+
+/* "profiles": {"name": {cert_type, term, org_id, description}} with the
+ * connector's values as defaults; the default profile goes first. */
+static int
+load_profiles(const json_t *c, const char *prefix, struct px_connector *pc,
+    char *err, size_t errlen)
+{
+	const json_t *obj = json_object_get(c, "profiles");
+	const char *def = str(c, "default_profile", NULL), *k;
+	size_t n = obj != NULL ? json_object_size(obj) : 0, i = 0;
+	json_t *v;
+
+	if (obj != NULL && n == 0) {
+		snprintf(err, errlen,
+		    "config: %sprofiles: name at least one profile or leave "
+		    "the setting out",
+		    prefix);
+		return -1;
+	}
+	pc->profiles = calloc(n > 0 ? n : 1, sizeof(*pc->profiles));
+	pc->sc_profiles = calloc(n > 0 ? n : 1, sizeof(*pc->sc_profiles));
+	if (pc->profiles == NULL || pc->sc_profiles == NULL) {
+		snprintf(err, errlen, "config: out of memory");
+		return -1;
+	}
+	if (obj == NULL) {
+		if (def != NULL && strcmp(def, "default") != 0) {
+			snprintf(err, errlen,
+			    "config: %sdefault_profile: no profile named "
+			    "\"%s\" (without \"profiles\" there is one, "
+			    "\"default\")",
+			    prefix, def);
+			return -1;
+		}
+		pc->profiles[0] = (struct px_profile){"default",
+		    "the connector's certificate type and term", pc->cert_type,
+		    pc->validity_days, pc->org_id};
+		i = 1;
+	}
+	json_object_foreach((json_t *)obj, k, v) {
+		struct px_profile *p = &pc->profiles[i];
+		char pp[160];
+
+		snprintf(pp, sizeof(pp), "%sprofiles.%s.", prefix, k);
+		if (!profile_name_ok(k)) {
+			snprintf(err, errlen,
+			    "config: %sprofiles: \"%.64s\": a profile name is "
+			    "1 to 64 of A-Z a-z 0-9 . _ -",
+			    prefix, k);
+			return -1;
+		}
+		if (!json_is_object(v)) {
+			snprintf(
+			    err, errlen, "config: %s: must be an object", pp);
+			return -1;
+		}
+		if (check(v, profile_keys, pp, err, errlen) != 0)
+			return -1;
+		p->name = k;
+		p->description = str(v, "description", k);
+		p->cert_type = (int)num(v, "cert_type", pc->cert_type);
+		p->term = (int)num(v, "term", pc->validity_days);
+		p->org_id = (long)num(v, "org_id", pc->org_id);
+		i++;
+	}
+	pc->n_profiles = i;
+	if (def == NULL)
+		def = pc->profiles[0].name;
+	for (i = 0; i < pc->n_profiles; i++) {
+		if (strcmp(pc->profiles[i].name, def) == 0) {
+			struct px_profile t = pc->profiles[0];
+			pc->profiles[0] = pc->profiles[i];
+			pc->profiles[i] = t;
+			break;
+		}
+	}
+	if (i == pc->n_profiles) {
+		snprintf(err, errlen,
+		    "config: %sdefault_profile: no profile named \"%s\"",
+		    prefix, def);
+		return -1;
+	}
+	for (i = 0; i < pc->n_profiles; i++) {
+		const struct px_profile *p = &pc->profiles[i];
+		pc->sc_profiles[i] = (struct sectigo_profile){
+		    p->name, p->cert_type, p->term, p->org_id};
+		if (p->term > 199)
+			log_warn("config: %sprofiles.%s: a term of %d days is "
+			         "over the 199 days SCM allows for public SSL "
+			         "profiles (test-connection shows whether SCM "
+			         "offers it)",
+			    prefix, p->name, p->term);
+	}
+	return 0;
+}
+
 static int
 load_connector(const json_t *c, size_t i, struct px_connector *pc,
     int need_secrets, char *err, size_t errlen)
@@ -247,6 +370,18 @@ load_connector(const json_t *c, size_t i, struct px_connector *pc,
 	pc->org_id = (long)num(c, "org_id", 0);
 	pc->cert_type = (int)num(c, "cert_type", 0);
 	pc->validity_days = (int)num(c, "validity_days", 365);
+	pc->max_concurrent = (int)num(c, "max_concurrent", 8);
+	if (strcmp(str(c, "renew_via", "enroll"), "renewById") == 0)
+		pc->renew_by_id = 1;
+	else if (strcmp(str(c, "renew_via", "enroll"), "enroll") != 0) {
+		snprintf(err, errlen,
+		    "config: %srenew_via: must be \"enroll\" or "
+		    "\"renewById\"",
+		    prefix);
+		return -1;
+	}
+	if (load_profiles(c, prefix, pc, err, errlen) != 0)
+		return -1;
 	if (strcmp(pc->type, "sectigo") != 0) {
 		snprintf(err, errlen,
 		    "config: %stype: unknown connector type \"%s\" (known: "
@@ -564,11 +699,24 @@ px_conf_free(struct px_conf *conf)
 	for (size_t i = 0; i < conf->n_connectors; i++) {
 		free_secret(conf->connectors[i].client_secret);
 		free_secret(conf->connectors[i].password);
+		free(conf->connectors[i].profiles);
+		free(conf->connectors[i].sc_profiles);
 	}
 	free(conf->connectors);
 	dns_registry_free(conf->dns);
 	json_decref(conf->root);
 	memset(conf, 0, sizeof(*conf));
+}
+
+const struct px_profile *
+px_connector_profile(const struct px_connector *pc, const char *name)
+{
+	if (name == NULL || name[0] == '\0')
+		return &pc->profiles[0];
+	for (size_t i = 0; i < pc->n_profiles; i++)
+		if (strcmp(pc->profiles[i].name, name) == 0)
+			return &pc->profiles[i];
+	return NULL;
 }
 
 const struct px_connector *
@@ -600,4 +748,7 @@ px_connector_sectigo(
 	sc->cert_type = pc->cert_type;
 	sc->validity_days = pc->validity_days;
 	sc->timeout_seconds = timeout_seconds;
+	sc->max_concurrent = pc->max_concurrent;
+	sc->profiles = pc->sc_profiles;
+	sc->n_profiles = pc->n_profiles;
 }

@@ -11,6 +11,16 @@
 #include "proxy/validate.h"
 #include "sectigo/sectigo.h"
 
+/** An ACME profile of a connector (draft-ietf-acme-profiles): what SCM
+ * is asked for when an order names it. */
+struct px_profile {
+	const char *name;        /* the ACME name, [A-Za-z0-9._-]{1,64} */
+	const char *description; /* meta.profiles text */
+	int cert_type;           /* SCM certType id */
+	int term;                /* days */
+	long org_id;             /* organization or department */
+};
+
 /** One CA connector (strings borrowed from the parsed JSON or owned). */
 struct px_connector {
 	const char *name;
@@ -28,6 +38,15 @@ struct px_connector {
 	long org_id;
 	int cert_type;
 	int validity_days;
+	int max_concurrent; /* SCM calls in flight at once */
+	int renew_by_id;    /* renew_via "renewById": renewals with the same
+			       names and profile go through SCM renewById */
+	/* profiles, the default first after loading; never empty (without a
+	 * "profiles" object: one named "default" from cert_type,
+	 * validity_days and org_id) */
+	struct px_profile *profiles;
+	size_t n_profiles;
+	struct sectigo_profile *sc_profiles; /* the same, for sectigo/ */
 };
 
 struct px_conf {
@@ -82,6 +101,9 @@ void px_conf_free(struct px_conf *conf);
 /** The SCM backend settings of a connector (strings borrowed from pc). */
 void px_connector_sectigo(const struct px_connector *pc, int timeout_seconds,
     struct sectigo_conf *sc);
+/** A connector's profile by name (NULL or "": the default), or NULL. */
+const struct px_profile *px_connector_profile(
+    const struct px_connector *pc, const char *name);
 /** Connector by name, or NULL. */
 const struct px_connector *px_conf_connector(
     const struct px_conf *conf, const char *name);

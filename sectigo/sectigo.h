@@ -8,6 +8,14 @@
 #include "acme/backend.h"
 #include "contrib/evcurl.h"
 
+/** One ACME profile of a connector as SCM sees it (borrowed strings). */
+struct sectigo_profile {
+	const char *name; /* the ACME profile name (logs, test-connection) */
+	int cert_type;    /* SCM certType id */
+	int term;         /* days */
+	long org_id;      /* organization or department */
+};
+
 /**
  * Operator settings of one SCM connector (borrowed strings, copied by
  * sectigo_ca_new).
@@ -44,6 +52,12 @@ struct sectigo_conf {
 	int validity_days;
 	/* per HTTP call, default 30 */
 	int timeout_seconds;
+	/* SCM calls in flight at once, the rest wait in turn; 0 = 8 */
+	int max_concurrent;
+	/* the connector's ACME profiles (test-connection checks each is
+	 * offered with its term); NULL/0: cert_type + validity_days only */
+	const struct sectigo_profile *profiles;
+	size_t n_profiles;
 };
 
 /**
