@@ -17,6 +17,7 @@
 #include "contrib/log.h"
 #include "proxy/commit.h"
 #include "proxy/dcv.h"
+#include "proxy/sync.h"
 #include "proxy/validate.h"
 #include "sectigo/sectigo.h"
 
@@ -34,6 +35,9 @@
 struct backend {
 	const char *name;
 	struct acme_ca *ca;
+	struct px_jobs *j;
+	struct px_sync *sync; /* the report sync pass running, or NULL */
+	long long sync_check; /* unix s of the last look at sync_state */
 };
 
 struct px_jobs {
@@ -821,6 +825,50 @@ purge_jobs(struct px_jobs *j)
 }
 
 static void
+sync_done(void *arg, const struct px_sync_result *r)
+{
+	struct backend *b = arg;
+
+	b->sync = NULL;
+	if (r->error != NULL)
+		log_warn("sync %s: %s (the next pass starts from the last "
+		         "complete one)",
+		    b->name, r->error);
+	else
+		log_info("sync %s: %d report rows, %d changes", b->name,
+		    r->rows, r->changed);
+	if (r->changed > 0) {
+		changed(b->j);
+		px_jobs_kick(b->j);
+	}
+}
+
+/* The SCM report sync, every jobs.sync_interval_minutes per connector;
+ * when it last ran is in the database, so a restart keeps the rhythm. */
+static void
+sync_due(struct px_jobs *j)
+{
+	long long now = time(NULL);
+
+	if (j->conf->sync_interval <= 0)
+		return;
+	for (size_t i = 0; i < j->n_backends; i++) {
+		struct backend *b = &j->backends[i];
+		struct acme_sync_state st;
+
+		if (b->sync != NULL || now - b->sync_check < 30)
+			continue;
+		b->sync_check = now;
+		if (acme_life_sync_get(j->db, b->name, &st) == ACME_ERR ||
+		    now - st.last_run < j->conf->sync_interval * 60LL)
+			continue;
+		b->j = j;
+		b->sync =
+		    px_sync_start(j->base, j->db, b->ca, b->name, sync_done, b);
+	}
+}
+
+static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct px_jobs *j = arg;
@@ -828,6 +876,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	px_dcv_tick(j->dcv);
+	sync_due(j);
 	run_due(j);
 	purge_jobs(j);
 }
@@ -920,9 +969,11 @@ px_jobs_free(struct px_jobs *j)
 	if (j == NULL)
 		return;
 	/* backends first: they cancel their calls without callbacks */
-	for (size_t i = 0; i < j->n_backends; i++)
+	for (size_t i = 0; i < j->n_backends; i++) {
 		if (j->backends[i].ca != NULL)
 			j->backends[i].ca->ops->free(j->backends[i].ca);
+		px_sync_abandon(j->backends[i].sync);
+	}
 	px_validator_free(j->val);
 	px_dcv_free(j->dcv);
 	while (j->tasks != NULL)
