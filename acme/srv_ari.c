@@ -190,14 +190,9 @@ srv_cert_id_parse(const char *s, char *aki, size_t alen, char *serial,
 		return -1;
 	}
 	b64url_encode(kb, (size_t)kn, aki);
-	if (sb[0] & 0x80) {
-		/* a DER INTEGER with the high bit set is negative: no
-		 * certificate has such a serial */
-		acme_problem_set(p, 400, "malformed",
-		    "the certID serial is negative (a serial with its high "
-		    "bit set needs a leading zero byte)");
-		return -1;
-	}
+	/* the DER content of a positive INTEGER starts with a zero byte
+	 * when its high bit is set; some clients leave it out (and others
+	 * pad more): the serial is compared as an unsigned integer */
 	while (i < sn - 1 && sb[i] == 0)
 		i++;
 	if ((size_t)(sn - i) * 2 + 1 > slen) {

@@ -331,7 +331,7 @@ acme_life_inventory(struct acme_db *db, const struct acme_inv_filter *f,
 	struct acme_life_cert lc;
 	int rc, n = 0;
 
-	if (query(db, &c, SL_INVENTORY, "isssssiii", f->now, f->connector,
+	if (query(db, &c, SL_INVENTORY, "issssssii", f->now, f->connector,
 	        f->account, f->name, f->status, f->profile, f->serial,
 	        f->expiring_before,
 	        (long long)(f->limit > 0 ? f->limit : -1)) == NULL)

@@ -1,0 +1,177 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# Certificate lifecycle through the bridge and the SCM simulator: profiles
+# (meta.profiles, invalidProfile, the term SCM is asked for, EAB keys
+# limited to some profiles), a second connector with its own directory,
+# RFC 9773 renewal information and "replaces", the same-name-set renewal
+# link, the inventory (list/show/export, filters), operator revocation
+# through the job queue reaching SCM and the ARI window, and a revocation
+# and a replacement made in SCM's console reaching the inventory and the
+# window through the report sync.
+SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
+. "$SRCDIR/tests/integration/lib.sh"
+
+find_python
+start_bind
+start_sim
+# two profiles on the main connector (the short one on the simulator's
+# second certificate type with its shortest term), a second connector
+SHORT_TYPE=284
+SHORT_TERM=365
+export SHORT_TERM
+start_bridge "
+  .connectors[0].validity_days = 365
+| .connectors[0].profiles = {
+    default: {description: \"OV, 199 days\"},
+    short: {description: \"ECC, short\", cert_type: $SHORT_TYPE, term: $SHORT_TERM}
+  }
+| .connectors += [.connectors[0] | .name = \"other\"
+    | .profiles = {\"other-default\": {description: \"the other connector\"}}
+    | .default_profile = \"other-default\"]
+| .jobs = {sync_interval_minutes: 0}"
+
+eab() {
+	"$ACMEBRIDGE_BIN" eab add -c "$T/bridge.json" "$@" | jq -r '.kid + ":" + .hmac_key'
+}
+EAB_SHORT=$(eab --profiles short)
+EAB_OTHER=$(eab --connector other)
+export EAB_SHORT EAB_OTHER
+if "$ACMEBRIDGE_BIN" eab add -c "$T/bridge.json" --profiles nosuch >/dev/null 2>"$T/err"; then
+	check_bad "eab add --profiles nosuch was accepted"
+elif grep -q nosuch "$T/err"; then
+	check_ok "eab add --profiles with an unknown profile is refused, naming it"
+else
+	check_bad "eab add --profiles nosuch: $(cat "$T/err")"
+fi
+
+OUT=$T/lifecycle
+mkdir -p "$OUT"
+check_py test_lifecycle.py "$OUT"
+acct_conn=$(sqlite3 "$BRIDGE_DB" "SELECT connector FROM accounts WHERE eab_kid = '${EAB_OTHER%%:*}'")
+if [ "$acct_conn" = other ]; then
+	check_ok "the account created through /acme/other/directory belongs to connector other"
+else
+	check_bad "the other connector's account: connector '$acct_conn'"
+fi
+
+db() { sqlite3 "$BRIDGE_DB" "$@"; }
+serial() { jq -r ".$1" "$OUT/serials.json"; }
+A=$(serial a_pem)
+B=$(serial b_pem)
+C=$(serial c_pem)
+FREE=$(serial free_pem)
+
+# ---- renewal links in the store
+link=$(db "SELECT p.serial FROM certificates c JOIN certificates p ON p.id = c.predecessor WHERE c.serial = '$B'")
+succ=$(db "SELECT s.serial FROM certificates c JOIN certificates s ON s.id = c.replaced_by WHERE c.serial = '$A'")
+if [ "$link" = "$A" ] && [ "$succ" = "$B" ]; then
+	check_ok "the replacement's predecessor is the replaced certificate, and it names its successor"
+else
+	check_bad "links of $A/$B: predecessor '$link', successor '$succ'"
+fi
+link=$(db "SELECT p.serial FROM certificates c JOIN certificates p ON p.id = c.predecessor WHERE c.serial = '$C'")
+if [ "$link" = "$B" ]; then
+	check_ok "a renewal without replaces is linked to the account's certificate for the same names"
+else
+	check_bad "renewal without replaces: predecessor '$link', want $B"
+fi
+
+# ---- inventory
+inv() { "$ACMEBRIDGE_BIN" inventory "$@" -c "$T/bridge.json"; }
+n=$(inv list --json | jq 'length')
+rows=$(db "SELECT COUNT(*) FROM certificates")
+if [ "$n" = "$rows" ] && [ "$n" -ge 5 ]; then
+	check_ok "inventory list --json: every certificate ($n)"
+else
+	check_bad "inventory list --json: $n rows, the store has $rows"
+fi
+got=$(inv list --json --name "renew.$ZONE" | jq -r '[.[].serial] | sort | join(" ")')
+want=$(printf '%s\n' "$A" "$B" "$C" | sort | paste -sd' ')
+if [ "$got" = "$want" ]; then
+	check_ok "inventory --name: the three certificates of renew.$ZONE"
+else
+	check_bad "inventory --name: '$got', want '$want'"
+fi
+got=$(inv list --json --status replaced | jq -r '[.[].serial] | sort | join(" ")')
+want=$(printf '%s\n' "$A" "$B" | sort | paste -sd' ')
+if [ "$got" = "$want" ]; then
+	check_ok "inventory --status replaced: the two renewed certificates"
+else
+	check_bad "inventory --status replaced: '$got', want '$want'"
+fi
+got=$(inv list --json --profile short | jq -r '.[].profile' | sort -u)
+if [ "$got" = "short" ]; then
+	check_ok "inventory --profile short: only that profile's certificates"
+else
+	check_bad "inventory --profile short: profiles '$got'"
+fi
+got=$(inv list --json --expiring 30 | jq 'length')
+if [ "$got" = 0 ]; then
+	check_ok "inventory --expiring 30: none of the fresh certificates"
+else
+	check_bad "inventory --expiring 30: $got certificates"
+fi
+acct=$(cat "$OUT/account_kid")
+got=$(inv list --json --account "$acct" | jq 'length')
+if [ "$got" -ge 5 ] && [ "$got" -le "$rows" ]; then
+	check_ok "inventory --account: $got certificates of the test account"
+else
+	check_bad "inventory --account $acct: $got"
+fi
+show=$(inv show "$(echo "$B" | tr a-f A-F | sed 's/../&:/g; s/:$//')")
+if [ "$(jq -r .serial <<<"$show")" = "$B" ] &&
+	[ "$(jq -r .predecessor <<<"$show")" = "$A" ] &&
+	[ "$(jq -r .successor <<<"$show")" = "$C" ] &&
+	[ "$(jq -r .ssl_id <<<"$show")" != "" ] &&
+	[ "$(jq -r .connector <<<"$show")" = sectigo ]; then
+	check_ok "inventory show (serial typed with colons, upper case): serial, links, sslId, connector"
+else
+	check_bad "inventory show $B: $show"
+fi
+csv=$(inv export)
+if [ "$(head -1 <<<"$csv")" = "serial,names,not_before,not_after,status,ssl_id,account,order,connector,profile,predecessor,successor,scm_status,source" ] &&
+	[ "$(tail -n +2 <<<"$csv" | wc -l)" = "$rows" ] &&
+	grep -q "^$B,renew.$ZONE," <<<"$csv"; then
+	check_ok "inventory export: CSV with a header and a row per certificate"
+else
+	check_bad "inventory export: $(head -3 <<<"$csv")"
+fi
+if inv list --status bogus >/dev/null 2>"$T/err" || ! grep -q -- "--status" "$T/err"; then
+	check_bad "inventory --status bogus was not refused by name"
+else
+	check_ok "inventory --status bogus: refused, naming the option"
+fi
+inv list >"$OUT/inventory.txt"
+if grep -q "^SERIAL " "$OUT/inventory.txt" && grep -q "renews $A" "$OUT/inventory.txt"; then
+	check_ok "inventory list: a table with the renewal links"
+else
+	check_bad "inventory list table: $(head -3 "$OUT/inventory.txt")"
+fi
+
+# ---- operator revocation through the job queue
+out=$("$ACMEBRIDGE_BIN" revoke "$FREE" --reason superseded -c "$T/bridge.json" 2>&1)
+if grep -q "revoked in SCM" <<<"$out" && [ "$(sim_cert_status "$FREE")" = Revoked ]; then
+	check_ok "acmebridge revoke: the running server revoked it in SCM"
+else
+	check_bad "acmebridge revoke: $out (SCM: $(sim_cert_status "$FREE"))"
+fi
+cid=$(jq -r .free_pem "$OUT/certids.json")
+r=$(curl -fsS --cacert "$BRIDGE_CA" "$BRIDGE_URL/renewal-info/$cid")
+end=$(jq -r .suggestedWindow.end <<<"$r")
+url=$(jq -r .explanationURL <<<"$r")
+if [ "$(date -d "$end" +%s)" -lt "$(date +%s)" ] && [[ $url == */renewal-explained/revoked ]] &&
+	curl -fsS --cacert "$BRIDGE_CA" "$url" | grep -q revoked; then
+	check_ok "ARI after revocation: a window in the past with an explanation page"
+else
+	check_bad "ARI after revocation: $r"
+fi
+if "$ACMEBRIDGE_BIN" revoke "$FREE" -c "$T/bridge.json" >/dev/null 2>&1; then
+	check_bad "revoking a revoked certificate again succeeded"
+else
+	check_ok "revoking a revoked certificate again is refused"
+fi
+
+check_bridge_alive
+check_summary
