@@ -1093,7 +1093,8 @@ check_enroll(const struct acme_ca_enroll *en)
 {
 	if (en == NULL || !tag_ok(en->tag) || en->csr_pem == NULL ||
 	    en->csr_pem[0] == '\0' || en->names == NULL || en->n_names == 0 ||
-	    en->validity_days < 0)
+	    en->validity_days < 0 || en->cert_type < 0 || en->org_id < 0 ||
+	    en->org_id > INT32_MAX)
 		return -EINVAL;
 	for (size_t i = 0; i < en->n_names; i++)
 		if (en->names[i] == NULL || en->names[i][0] == '\0' ||
@@ -1145,10 +1146,12 @@ sectigo_submit(struct acme_ca *base, const struct acme_ca_enroll *en,
 		goto out;
 	}
 	/* SCM wants subjAltNames as one comma-separated string; an array
-	 * gives -1002 (reference §5.3) */
+	 * gives -1002 (reference §5.3). The order's profile (cert type, term,
+	 * organization) wins over the connector's defaults. */
 	req = json_pack("{s:I, s:s, s:s, s:i, s:i, s:s}", "orgId",
-	    (json_int_t)ca->org_id, "csr", en->csr_pem, "subjAltNames", sans,
-	    "certType", ca->cert_type, "term",
+	    (json_int_t)(en->org_id > 0 ? en->org_id : ca->org_id), "csr",
+	    en->csr_pem, "subjAltNames", sans, "certType",
+	    en->cert_type > 0 ? en->cert_type : ca->cert_type, "term",
 	    en->validity_days > 0 ? en->validity_days : ca->validity_days,
 	    "comments", comment);
 	if (req == NULL) {
