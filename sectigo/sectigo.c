@@ -33,7 +33,18 @@
 #define TOKEN_DEFAULT_LIFETIME 300
 #define TOKEN_EARLY 30 /* refresh this many seconds before expiry */
 
-enum op_kind { OP_SUBMIT, OP_FIND, OP_COLLECT, OP_REVOKE, OP_TEST, OP_DCV };
+enum op_kind {
+	OP_SUBMIT,
+	OP_FIND,
+	OP_COLLECT,
+	OP_REVOKE,
+	OP_TEST,
+	OP_DCV,
+	OP_DETAILS,
+	OP_REPORT,
+	OP_RENEW,
+	OP_REPLACE,
+};
 
 /* Connection test steps, in order. */
 enum test_step { T_CONNECTIVITY, T_AUTH, T_ORG, T_API, T_NSTEPS };
@@ -88,6 +99,13 @@ struct op {
 	enum test_step step; /* test: current check */
 	int failures;        /* test: failed checks so far */
 	int dcv_v1;          /* dcv status: fell back to the v1 path */
+	/* collect, while the details are asked: what collect answered */
+	long first_status;               /* its HTTP status */
+	int first_code;                  /* its SCM code */
+	int first_retry;                 /* its Retry-After */
+	int first_pending;               /* it said "not yet" */
+	enum acme_ca_status first_class; /* otherwise, its class */
+	char first_msg[512];             /* and its error text */
 };
 
 /* The backend: struct acme_ca first. */
@@ -1381,7 +1399,180 @@ fail:
 	return rc;
 }
 
-/* ---- collect ------------------------------------------------------------ */
+/* ---- details and collect ------------------------------------------------ */
+
+/* Does the answer say SCM does not know the sslId? */
+static int
+unknown_ref(const struct op *op, long status)
+{
+	return status == 404 ||
+	    (status >= 400 && status < 500 &&
+	        (op->err.code == -5101 || op->err.code == -124));
+}
+
+/* The details answer as one certificate. @return 0 or a negative error
+ * (the body is not a details object). */
+static int
+details_parse(struct op *op, struct acme_ca_cert *cert)
+{
+	json_t *root = resp_json(op);
+	int rc = sectigo_cert_parse(root, cert);
+
+	json_decref(root);
+	return rc;
+}
+
+static void
+details_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	struct acme_ca_cert cert;
+	char msg[512];
+	int rc;
+
+	if (cc == CURLE_OK && unknown_ref(op, status)) {
+		snprintf(msg, sizeof(msg),
+		    "SCM has no certificate %s (%ld code %d %s)", op->ref,
+		    status, op->err.code, op->err.desc);
+		op_result(op, ACME_CA_NOTFOUND, msg, status, op->err.code);
+		return;
+	}
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	rc = details_parse(op, &cert);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "SCM details of %s: %s", op->ref,
+		    rc == -ENOMEM ? "out of memory"
+		                  : "the answer is not a certificate object");
+		op_result(op, ACME_CA_RETRY, msg, status, 0);
+		return;
+	}
+	res.status = ACME_CA_OK;
+	res.ca_ref = op->ref;
+	res.http_status = status;
+	res.certs = &cert;
+	res.n_certs = 1;
+	op_finish(op, &res);
+	sectigo_cert_clear(&cert);
+}
+
+static int
+sectigo_details(
+    struct acme_ca *base, const char *ca_ref, acme_ca_cb *cb, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+	long id;
+
+	if (cb == NULL || parse_ref(ca_ref, &id) < 0)
+		return -EINVAL;
+	op = op_new(ca, OP_DETAILS, cb, arg);
+	if (op == NULL)
+		return -ENOMEM;
+	snprintf(op->ref, sizeof(op->ref), "%ld", id);
+	if (op_request(op, "GET", NULL, details_done, "/api/ssl/v1/%ld", id) <
+	    0) {
+		op_release(op);
+		return -ENOMEM;
+	}
+	return op_launch(op);
+}
+
+/*
+ * collect: GET /api/ssl/v1/collect/{sslId}?format=x509R. When SCM says "not
+ * yet" (or refuses the download for a reason it does not spell out), one
+ * details call tells why: the status goes to ca_status ("Requested" =
+ * waiting for an administrator, "Approved"/"Applied" = with the CA), and a
+ * status that can never lead to a certificate (Declined, Rejected, Invalid,
+ * Revoked) ends the order with the CA's reason. Never more than one details
+ * call per collect; if it fails, the collect answer stands as it was.
+ */
+static int
+status_final(const char *st)
+{
+	return strcasecmp(st, "Declined") == 0 ||
+	    strcasecmp(st, "Rejected") == 0 || strcasecmp(st, "Invalid") == 0 ||
+	    strcasecmp(st, "Revoked") == 0;
+}
+
+static void
+collect_details_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	struct acme_ca_cert cert = {0};
+	char msg[768];
+	int have;
+
+	have = cc == CURLE_OK && status >= 200 && status < 300 &&
+	    details_parse(op, &cert) == 0 && cert.status[0] != '\0';
+	res.http_status = op->first_status;
+	res.ca_code = op->first_code;
+	res.retry_after = op->first_retry;
+	if (have && status_final(cert.status)) {
+		const char *what = strcasecmp(cert.status, "Declined") == 0
+		    ? "declined the request"
+		    : strcasecmp(cert.status, "Rejected") == 0
+		    ? "rejected the request"
+		    : strcasecmp(cert.status, "Invalid") == 0
+		    ? "marked the request invalid"
+		    : "revoked the certificate";
+
+		snprintf(msg, sizeof(msg), "SCM %s %s%s%s", what, op->ref,
+		    cert.reason[0] != '\0' ? ": " : "",
+		    cert.reason[0] != '\0' ? cert.reason
+		                           : " (no reason given)");
+		res.status = ACME_CA_FAILED;
+		res.error = msg;
+		res.ca_status = cert.status;
+		res.retry_after = 0;
+		op_finish(op, &res);
+		sectigo_cert_clear(&cert);
+		return;
+	}
+	if (!have)
+		log_info("scm connector=%s collect %s: no status from the "
+		         "details (%ld)",
+		    op->ca->name, op->ref, status);
+	if (op->first_pending) {
+		res.status = ACME_CA_PENDING;
+		res.ca_status = have ? cert.status : NULL;
+	} else {
+		/* a refusal the details did not explain: as collect said */
+		res.status = op->first_class;
+		res.error = op->first_msg;
+		res.ca_status = have ? cert.status : NULL;
+		res.retry_after = op->first_retry;
+	}
+	op_finish(op, &res);
+	sectigo_cert_clear(&cert);
+}
+
+/* Ask the details why collect got no certificate; the collect answer is
+ * kept in op->first_* for the result. */
+static void
+collect_ask_details(struct op *op, long status, int pending)
+{
+	op->first_status = status;
+	op->first_code = op->err.code;
+	op->first_retry = op->retry_after;
+	op->first_pending = pending;
+	if (!pending)
+		op->first_class = classify(
+		    op, CURLE_OK, status, op->first_msg, sizeof(op->first_msg));
+	if (op_request(op, "GET", NULL, collect_details_done, "/api/ssl/v1/%s",
+	        op->ref) < 0) {
+		if (pending)
+			op_result(
+			    op, ACME_CA_PENDING, NULL, status, op->first_code);
+		else
+			op_result(op, op->first_class, op->first_msg, status,
+			    op->first_code);
+		return;
+	}
+	op_continue(op);
+}
 
 static void
 collect_done(struct op *op, CURLcode cc, long status)
@@ -1397,7 +1588,7 @@ collect_done(struct op *op, CURLcode cc, long status)
 		return;
 	}
 	if (sectigo_collect_pending(status, e, op->resp.data, op->resp.len)) {
-		op_result(op, ACME_CA_PENDING, NULL, status, e->code);
+		collect_ask_details(op, status, 1);
 		return;
 	}
 	if (status >= 200 && status < 300) {
@@ -1419,6 +1610,7 @@ collect_done(struct op *op, CURLcode cc, long status)
 		res.ca_ref = op->ref;
 		res.chain_pem = chain;
 		res.http_status = status;
+		res.ca_status = "Issued";
 		op_finish(op, &res);
 		free(chain);
 		return;
@@ -1428,12 +1620,15 @@ collect_done(struct op *op, CURLcode cc, long status)
 		    "SCM certificate %s was revoked and cannot be collected "
 		    "(%ld code %d %s)",
 		    op->ref, status, e->code, e->desc);
-		op_result(op, ACME_CA_FAILED, msg, status, e->code);
+		res.status = ACME_CA_FAILED;
+		res.error = msg;
+		res.http_status = status;
+		res.ca_code = e->code;
+		res.ca_status = "Revoked";
+		op_finish(op, &res);
 		return;
 	}
-	if (status == 404 ||
-	    (status >= 400 && status < 500 &&
-	        (e->code == -5101 || e->code == -124))) {
+	if (unknown_ref(op, status)) {
 		/* right after an enrollment SCM (or a cache in front of it)
 		 * may not know the sslId yet: NOTFOUND, which the job runner
 		 * retries for a bounded time before it fails the order */
@@ -1441,6 +1636,14 @@ collect_done(struct op *op, CURLcode cc, long status)
 		    "SCM has no certificate %s (%ld code %d %s)", op->ref,
 		    status, e->code, e->desc);
 		op_result(op, ACME_CA_NOTFOUND, msg, status, e->code);
+		return;
+	}
+	if (status >= 400 && status < 500 && status != 401 && status != 408 &&
+	    status != 409 && status != 425 && status != 429) {
+		/* [INF] SCM may refuse the download of a declined or rejected
+		 * request with an error of its own (-183, -1113...): the
+		 * details tell which */
+		collect_ask_details(op, status, 0);
 		return;
 	}
 	op_fail(op, cc, status);
@@ -2230,6 +2433,7 @@ static const struct acme_ca_ops sectigo_ops = {
     .dcv_status = sectigo_dcv_status,
     .dcv_start = sectigo_dcv_start,
     .dcv_submit = sectigo_dcv_submit,
+    .details = sectigo_details,
 };
 
 static int

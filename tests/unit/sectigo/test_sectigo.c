@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -147,7 +149,34 @@ struct box {
 	int code;                   /* ca_code */
 	struct event_base *base;    /* to break out */
 	struct acme_ca **free_ca;   /* free this backend in the callback */
+	char ca_status[32];         /* ca_status, "" when NULL */
+	int has_ca_status;          /* ca_status was not NULL */
+	int retry_after;            /* retry_after */
+	struct acme_ca_cert *certs; /* deep copy of certs */
+	size_t n_certs;             /* n_certs */
 };
+
+static char *
+xdup(const char *s)
+{
+	char *d = strdup(s != NULL ? s : "(null)");
+
+	assert_non_null(d);
+	return d;
+}
+
+static void
+certs_free(struct acme_ca_cert *certs, size_t n)
+{
+	for (size_t i = 0; certs != NULL && i < n; i++) {
+		free((char *)certs[i].ca_ref);
+		free((char *)certs[i].status);
+		free((char *)certs[i].serial);
+		free((char *)certs[i].names);
+		free((char *)certs[i].reason);
+	}
+	free(certs);
+}
 
 static int
 ctx_setup(void **state)
@@ -231,6 +260,25 @@ on_result(void *arg, const struct acme_ca_result *res)
 	    res->error != NULL ? res->error : "");
 	free(b->chain);
 	b->chain = res->chain_pem != NULL ? strdup(res->chain_pem) : NULL;
+	b->has_ca_status = res->ca_status != NULL;
+	snprintf(b->ca_status, sizeof(b->ca_status), "%s",
+	    res->ca_status != NULL ? res->ca_status : "");
+	b->retry_after = res->retry_after;
+	certs_free(b->certs, b->n_certs);
+	b->certs = NULL;
+	b->n_certs = res->n_certs;
+	if (res->n_certs > 0) {
+		b->certs = calloc(res->n_certs, sizeof(*b->certs));
+		assert_non_null(b->certs);
+		for (size_t i = 0; i < res->n_certs; i++) {
+			b->certs[i] = res->certs[i];
+			b->certs[i].ca_ref = xdup(res->certs[i].ca_ref);
+			b->certs[i].status = xdup(res->certs[i].status);
+			b->certs[i].serial = xdup(res->certs[i].serial);
+			b->certs[i].names = xdup(res->certs[i].names);
+			b->certs[i].reason = xdup(res->certs[i].reason);
+		}
+	}
 	if (b->free_ca != NULL && *b->free_ca != NULL) {
 		(*b->free_ca)->ops->free(*b->free_ca);
 		*b->free_ca = NULL;
@@ -241,6 +289,7 @@ static void
 box_reset(struct box *b)
 {
 	free(b->chain);
+	certs_free(b->certs, b->n_certs);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -349,6 +398,8 @@ on_fetch(CURL *easy, CURLcode rc, void *arg)
 
 /* A simulator request (GET, or POST when body != NULL) through evcurl;
  * returns the parsed JSON answer (caller decrefs), NULL if not JSON. */
+static int sim_auth; /* sim_call sends the header credentials */
+
 static json_t *
 sim_call(struct ctx *c, const char *path, const char *body)
 {
@@ -364,11 +415,17 @@ sim_call(struct ctx *c, const char *path, const char *body)
 	curl_easy_setopt(e, CURLOPT_CAINFO, sim.root);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, evcurl_buf_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &f.buf);
+	if (sim_auth) {
+		h = curl_slist_append(h, "login: admin");
+		h = curl_slist_append(h, "password: sim-password");
+		h = curl_slist_append(h, "customerUri: acme-test");
+	}
 	if (body != NULL) {
 		h = curl_slist_append(h, "Content-Type: application/json");
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
 	}
+	if (h != NULL)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
 	assert_int_equal(evcurl_add(c->ec, e, on_fetch, &f), 0);
 	run_until(c->base, &f.done);
 	assert_int_equal(f.rc, CURLE_OK);
@@ -1314,6 +1371,319 @@ test_conf_checks(void **state)
 	assert_null(sectigo_ca_new(&conf, c->base, c->ec));
 }
 
+/* ---- lifecycle: details, profiles --------------------------------------- */
+
+/* Collect ref until OK (at most 10 polls); the chain stays in b. */
+static void
+collect_ok(struct ctx *c, struct box *b, const char *ref)
+{
+	for (int i = 0; i < 10; i++) {
+		CALL(c, b, c->ca->ops->collect(c->ca, ref, on_result, b));
+		if (b->status != ACME_CA_PENDING)
+			break;
+	}
+	assert_int_equal(b->status, ACME_CA_OK);
+	assert_non_null(b->chain);
+}
+
+/* The leaf of a PEM chain (caller frees). */
+static X509 *
+chain_leaf(const char *chain)
+{
+	BIO *in = BIO_new_mem_buf(chain, -1);
+	X509 *x;
+
+	assert_non_null(in);
+	x = PEM_read_bio_X509(in, NULL, NULL, NULL);
+	BIO_free(in);
+	assert_non_null(x);
+	return x;
+}
+
+/* The leaf's serial as lower-case hex without leading zeros. */
+static void
+leaf_serial(X509 *x, char *out, size_t sz)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	char *hex;
+
+	assert_non_null(bn);
+	hex = BN_bn2hex(bn);
+	assert_non_null(hex);
+	/* BN_bn2hex writes whole bytes: "0B..." */
+	snprintf(out, sz, "%s", hex + strspn(hex, "0"));
+	for (char *p = out; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
+static long long
+asn1_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	assert_int_equal(ASN1_TIME_to_tm(t, &tm), 1);
+	return (long long)timegm(&tm);
+}
+
+/* Enroll names with en's profile fields; the sslId goes to ref. */
+static void
+enroll(struct ctx *c, struct acme_ca_enroll *en, char *ref, size_t sz)
+{
+	struct box b = {0};
+
+	CALL(c, &b, c->ca->ops->submit(c->ca, en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	snprintf(ref, sz, "%s", b.ref);
+	box_reset(&b);
+}
+
+static void
+test_details(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64], ref[32], want[160], serial[80];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	long long now = (long long)time(NULL);
+	X509 *leaf;
+	char *csr;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 2);
+	conf_oauth(&conf);
+	new_ca(c, &conf);
+	en.tag = "details-1";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+	enroll(c, &en, ref, sizeof(ref));
+
+	/* before issuance: with the CA, no serial, no expiry */
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_int_equal(b.n_certs, 1);
+	assert_string_equal(b.certs[0].ca_ref, ref);
+	assert_string_equal(b.certs[0].status, "Applied");
+	assert_string_equal(b.certs[0].serial, "");
+	snprintf(want, sizeof(want), "%s, %s", n0, n1);
+	assert_string_equal(b.certs[0].names, want);
+	assert_string_equal(b.certs[0].reason, "");
+	/* SCM's dates are days (MM/dd/yyyy): today, 00:00 UTC */
+	assert_true(
+	    b.certs[0].requested > now - 86400 && b.certs[0].requested <= now);
+	assert_int_equal(b.certs[0].requested % 86400, 0);
+	assert_int_equal(b.certs[0].expires, 0);
+	assert_int_equal(b.certs[0].revoked, 0);
+
+	/* a pending collect says why */
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_PENDING);
+	assert_string_equal(b.ca_status, "Applied");
+	collect_ok(c, &b, ref);
+	leaf = chain_leaf(b.chain);
+	leaf_serial(leaf, serial, sizeof(serial));
+
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_string_equal(b.certs[0].status, "Issued");
+	assert_string_equal(b.certs[0].serial, serial);
+	assert_true(b.certs[0].issued > 0);
+	assert_true(b.certs[0].expires <= asn1_unix(X509_get0_notAfter(leaf)));
+	assert_true(
+	    b.certs[0].expires > asn1_unix(X509_get0_notAfter(leaf)) - 86400);
+	X509_free(leaf);
+
+	CALL(c, &b, c->ca->ops->revoke(c->ca, ref, 1, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_string_equal(b.certs[0].status, "Revoked");
+	assert_true(b.certs[0].revoked > 0);
+	assert_string_equal(b.certs[0].reason, "keyCompromise");
+	/* collect of a revoked certificate: FAILED, "Revoked" */
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_string_equal(b.ca_status, "Revoked");
+
+	CALL(c, &b, c->ca->ops->details(c->ca, "999999", on_result, &b));
+	assert_int_equal(b.status, ACME_CA_NOTFOUND);
+	assert_int_equal(b.http, 404);
+	assert_int_equal(b.n_certs, 0);
+	assert_int_equal(
+	    c->ca->ops->details(c->ca, "12ab", on_result, &b), -EINVAL);
+	assert_int_equal(c->ca->ops->details(c->ca, "1", NULL, &b), -EINVAL);
+
+	/* an SCM failure of the details call: as the other calls */
+	sim_control(c,
+	    "{\"fail_next\":{\"path_prefix\":\"/api/ssl/v1/"
+	    "\",\"status\":503,\"code\":-2}}");
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_RETRY);
+	assert_int_equal(b.http, 503);
+	box_reset(&b);
+	free(csr);
+}
+
+/* The order's profile (cert type, term, department) wins over the
+ * connector's defaults; zeros take the defaults. */
+static void
+test_enroll_profile(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64], ref[32];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	X509 *leaf;
+	json_t *d;
+	char *csr, path[64];
+	long long life;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 2);
+	conf_header(&conf);
+	new_ca(c, &conf);
+	en.tag = "profile-1";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+	en.cert_type = 284;
+	en.validity_days = 730;
+	en.org_id = 1235;
+	enroll(c, &en, ref, sizeof(ref));
+	snprintf(path, sizeof(path), "/api/ssl/v1/%s", ref);
+	sim_auth = 1;
+	d = sim_call(c, path, NULL);
+	sim_auth = 0;
+	assert_int_equal(json_integer_value(json_object_get(d, "orgId")), 1235);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(d, "certType"), "id")),
+	    284);
+	assert_int_equal(json_integer_value(json_object_get(d, "term")), 730);
+	json_decref(d);
+	collect_ok(c, &b, ref);
+	leaf = chain_leaf(b.chain);
+	/* the simulator back-dates notBefore by an hour: measure from now */
+	life = asn1_unix(X509_get0_notAfter(leaf)) - (long long)time(NULL);
+	assert_true(life >= 730LL * 86400 - 120 && life <= 730LL * 86400);
+	X509_free(leaf);
+
+	/* defaults: the connector's profile (365 days) */
+	en.tag = "profile-2";
+	en.cert_type = 0;
+	en.validity_days = 0;
+	en.org_id = 0;
+	enroll(c, &en, ref, sizeof(ref));
+	collect_ok(c, &b, ref);
+	leaf = chain_leaf(b.chain);
+	life = asn1_unix(X509_get0_notAfter(leaf)) - (long long)time(NULL);
+	assert_true(life >= 365LL * 86400 - 120 && life <= 365LL * 86400);
+	X509_free(leaf);
+
+	/* a term the profile lacks: SCM refuses (-36) */
+	en.tag = "profile-3";
+	en.cert_type = 284;
+	en.validity_days = 199;
+	CALL(c, &b, c->ca->ops->submit(c->ca, &en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_int_equal(b.code, -36);
+	en.org_id = -1;
+	assert_int_equal(
+	    c->ca->ops->submit(c->ca, &en, on_result, &b), -EINVAL);
+	box_reset(&b);
+	free(csr);
+}
+
+/* Serial and date normalisation, a report row. */
+static void
+test_cert_helpers(void **state)
+{
+	char out[64];
+	json_t *row;
+	struct acme_ca_cert cert;
+
+	(void)state;
+	assert_int_equal(
+	    sectigo_serial_norm("00:0A:bC:01", out, sizeof(out)), 0);
+	assert_string_equal(out, "abc01");
+	assert_int_equal(
+	    sectigo_serial_norm("000000000000ABCDEF", out, sizeof(out)), 0);
+	assert_string_equal(out, "abcdef");
+	assert_int_equal(sectigo_serial_norm("00:00", out, sizeof(out)), 0);
+	assert_string_equal(out, "0");
+	assert_int_equal(sectigo_serial_norm(NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(
+	    sectigo_serial_norm("0x12", out, sizeof(out)), -EINVAL);
+	assert_string_equal(out, "");
+	assert_int_equal(sectigo_serial_norm("123456", out, 4), -ENOSPC);
+
+	assert_int_equal(sectigo_parse_date("05/21/2026"), 1779321600LL);
+	assert_int_equal(sectigo_parse_date("5/1/2026"), 1777593600LL);
+	assert_int_equal(sectigo_parse_date("2026-05-21"), 1779321600LL);
+	assert_int_equal(
+	    sectigo_parse_date("2025-05-21T11:27:52.082Z"), 1747826872LL);
+	assert_int_equal(
+	    sectigo_parse_date("2025-05-21T13:27:52+02:00"), 1747826872LL);
+	assert_int_equal(
+	    sectigo_parse_date("2025-05-21 11:27:52"), 1747826872LL);
+	assert_int_equal(
+	    sectigo_parse_date("05/21/2025 11:27:52"), 1747826872LL);
+	assert_int_equal(sectigo_parse_date("02/30/2026"), 0);
+	assert_int_equal(sectigo_parse_date("13/01/2026"), 0);
+	assert_int_equal(sectigo_parse_date("21.05.2026"), 0);
+	assert_int_equal(sectigo_parse_date("2026-05-21x"), 0);
+	assert_int_equal(sectigo_parse_date(""), 0);
+	assert_int_equal(sectigo_parse_date(NULL), 0);
+
+	row = json_loads("{\"id\":77,\"status\":\"Revoked\","
+	                 "\"serialNumber\":\"00AB:CD\",\"expires\":\"05/21/"
+	                 "2026\",\"revoked\":\"2026-01-02\",\"reasonCode\":"
+	                 "\"4\",\"subjAltNames\":\"a.example; b.example;\","
+	                 "\"comments\":\"acmebridge tag=x\"}",
+	    0, NULL);
+	assert_non_null(row);
+	assert_int_equal(sectigo_cert_parse(row, &cert), 0);
+	assert_string_equal(cert.ca_ref, "77");
+	assert_string_equal(cert.status, "Revoked");
+	assert_string_equal(cert.serial, "abcd");
+	assert_string_equal(cert.names, "a.example, b.example");
+	assert_string_equal(cert.reason, "superseded");
+	assert_int_equal(cert.expires, 1779321600LL);
+	assert_int_equal(cert.revoked, 1767312000LL);
+	assert_int_equal(cert.issued, 0);
+	sectigo_cert_clear(&cert);
+	json_decref(row);
+
+	/* declined: the comments without our tag are the reason */
+	row = json_loads("{\"sslId\":\"78\",\"status\":\"Declined\","
+	                 "\"comments\":\"acmebridge tag=o-1 not for this "
+	                 "org\",\"commonName\":\"c.example\"}",
+	    0, NULL);
+	assert_int_equal(sectigo_cert_parse(row, &cert), 0);
+	assert_string_equal(cert.ca_ref, "78");
+	assert_string_equal(cert.reason, "not for this org");
+	assert_string_equal(cert.names, "c.example");
+	assert_string_equal(cert.serial, "");
+	sectigo_cert_clear(&cert);
+	json_decref(row);
+
+	/* report codes in place of words; no id: refused */
+	row = json_loads("{\"id\":79,\"status\":7}", 0, NULL);
+	assert_int_equal(sectigo_cert_parse(row, &cert), 0);
+	assert_string_equal(cert.status, "Requested");
+	sectigo_cert_clear(&cert);
+	json_decref(row);
+	row = json_loads("{\"status\":\"Issued\"}", 0, NULL);
+	assert_int_equal(sectigo_cert_parse(row, &cert), -EINVAL);
+	json_decref(row);
+	assert_int_equal(sectigo_cert_parse(NULL, &cert), -EINVAL);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
 
 int
@@ -1322,6 +1692,7 @@ main(void)
 	const struct CMUnitTest pure[] = {
 	    cmocka_unit_test(test_helpers),
 	    cmocka_unit_test(test_chain_normalize),
+	    cmocka_unit_test(test_cert_helpers),
 	    T(test_conf_checks),
 	};
 	const struct CMUnitTest with_sim[] = {
@@ -1337,6 +1708,8 @@ main(void)
 	    T(test_error_classes),
 	    T(test_timeout_then_find),
 	    T(test_find_paging),
+	    T(test_details),
+	    T(test_enroll_profile),
 	};
 	int fails;
 
