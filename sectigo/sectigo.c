@@ -1732,6 +1732,173 @@ sectigo_revoke(struct acme_ca *base, const char *ca_ref, int reason,
 	return op_launch(op);
 }
 
+/* ---- renew and replace -------------------------------------------------- */
+
+/* A JSON body, compact; NULL when o is NULL or on allocation failure. o is
+ * taken. */
+static char *
+dump_take(json_t *o)
+{
+	char *b = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return b;
+}
+
+static void
+renew_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	char msg[512], ref[24];
+	json_t *root;
+	long id;
+
+	if (cc == CURLE_OK && unknown_ref(op, status)) {
+		snprintf(msg, sizeof(msg),
+		    "SCM has no certificate %s to %s (%ld code %d %s)", op->ref,
+		    op->kind == OP_RENEW ? "renew" : "replace", status,
+		    op->err.code, op->err.desc);
+		op_result(op, ACME_CA_NOTFOUND, msg, status, op->err.code);
+		return;
+	}
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	if (op->kind == OP_REPLACE) {
+		/* 204: the same sslId gets the new certificate in time */
+		res.status = ACME_CA_OK;
+		res.ca_ref = op->ref;
+		res.http_status = status;
+		op_finish(op, &res);
+		return;
+	}
+	root = resp_json(op);
+	id = json_ssl_id(root, "sslId");
+	json_decref(root);
+	if (id <= 0) {
+		/* [INF] SCM made a renewal we cannot name, and nothing finds
+		 * it again by tag: renewing once more would only add another
+		 * one, so the call fails and the operator looks in SCM */
+		snprintf(msg, sizeof(msg),
+		    "SCM renewed %s but answered without the new sslId: look "
+		    "for the renewal in SCM",
+		    op->ref);
+		op_result(op, ACME_CA_FAILED, msg, status, 0);
+		return;
+	}
+	snprintf(ref, sizeof(ref), "%ld", id);
+	res.status = ACME_CA_OK;
+	res.ca_ref = ref;
+	res.http_status = status;
+	op_finish(op, &res);
+}
+
+static int
+sectigo_renew(struct acme_ca *base, const char *ca_ref, const char *csr_pem,
+    acme_ca_cb *cb, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+	char *body;
+	long id;
+
+	if (cb == NULL || parse_ref(ca_ref, &id) < 0 ||
+	    (csr_pem != NULL && csr_pem[0] == '\0'))
+		return -EINVAL;
+	/* renewById wants a JSON object: "" gives -1002 (reference §5.12);
+	 * {} renews with the stored CSR */
+	body = dump_take(csr_pem != NULL ? json_pack("{s:s}", "csr", csr_pem)
+	                                 : json_object());
+	if (body == NULL)
+		return csr_pem != NULL ? -EINVAL : -ENOMEM;
+	op = op_new(ca, OP_RENEW, cb, arg);
+	if (op == NULL) {
+		free(body);
+		return -ENOMEM;
+	}
+	snprintf(op->ref, sizeof(op->ref), "%ld", id);
+	if (op_request(op, "POST", body, renew_done,
+	        "/api/ssl/v1/renewById/%ld", id) < 0) {
+		op_release(op);
+		return -ENOMEM;
+	}
+	return op_launch(op);
+}
+
+/* Characters (not bytes) of a UTF-8 string. */
+static size_t
+utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static int
+sectigo_replace(struct acme_ca *base, const char *ca_ref,
+    const struct acme_ca_enroll *en, const char *reason, acme_ca_cb *cb,
+    void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+	json_t *req, *sans;
+	const char *cn;
+	char *body;
+	size_t rlen;
+	long id;
+
+	if (cb == NULL || parse_ref(ca_ref, &id) < 0 || en == NULL ||
+	    en->csr_pem == NULL || en->csr_pem[0] == '\0' ||
+	    en->names == NULL || en->n_names == 0 || reason == NULL)
+		return -EINVAL;
+	/* SCM: reason 1..512 characters (reference §5.13) */
+	rlen = utf8_len(reason);
+	if (rlen < 1 || rlen > 512)
+		return -EINVAL;
+	for (size_t i = 0; i < en->n_names; i++)
+		if (en->names[i] == NULL || en->names[i][0] == '\0')
+			return -EINVAL;
+	req = json_pack("{s:s, s:s, s:[]}", "csr", en->csr_pem, "reason",
+	    reason, "subjectAlternativeNames");
+	if (req == NULL)
+		return -EINVAL; /* not UTF-8 */
+	/* unlike enroll, replace takes the names as an array */
+	sans = json_object_get(req, "subjectAlternativeNames");
+	for (size_t i = 0; i < en->n_names; i++) {
+		if (json_array_append_new(sans, json_string(en->names[i])) <
+		    0) {
+			json_decref(req);
+			return -EINVAL;
+		}
+	}
+	/* commonName is 1..64 characters: longer, SCM takes the CSR's */
+	cn = en->cn != NULL && en->cn[0] != '\0' ? en->cn : en->names[0];
+	if (utf8_len(cn) <= 64 &&
+	    json_object_set_new(req, "commonName", json_string(cn)) < 0) {
+		json_decref(req);
+		return -EINVAL;
+	}
+	body = dump_take(req);
+	if (body == NULL)
+		return -ENOMEM;
+	op = op_new(ca, OP_REPLACE, cb, arg);
+	if (op == NULL) {
+		free(body);
+		return -ENOMEM;
+	}
+	snprintf(op->ref, sizeof(op->ref), "%ld", id);
+	if (op_request(op, "POST", body, renew_done, "/api/ssl/v1/replace/%ld",
+	        id) < 0) {
+		op_release(op);
+		return -ENOMEM;
+	}
+	return op_launch(op);
+}
+
 /* ---- connection test ---------------------------------------------------- */
 
 /* Report one check. @return 1 if the callback freed the backend. */
@@ -2434,6 +2601,8 @@ static const struct acme_ca_ops sectigo_ops = {
     .dcv_start = sectigo_dcv_start,
     .dcv_submit = sectigo_dcv_submit,
     .details = sectigo_details,
+    .renew = sectigo_renew,
+    .replace = sectigo_replace,
 };
 
 static int

@@ -1598,6 +1598,118 @@ test_enroll_profile(void **state)
 	free(csr);
 }
 
+/* renewById makes a new enrollment (stored CSR, or a new one); replace
+ * keeps the sslId and issues a new certificate under it. */
+static void
+test_renew_replace(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64], n2[80], ref[32], ref2[32], s_old[80], s_new[80];
+	char want[200], reason[600];
+	const char *names[2] = {n0, n1}, *names2[2] = {n0, n2};
+	struct acme_ca_enroll en = {0};
+	X509 *leaf;
+	char *csr, *csr2;
+
+	unique_names(n0, n1, sizeof(n0));
+	snprintf(n2, sizeof(n2), "new.%s", n1);
+	csr = make_csr(names, 2);
+	conf_oauth(&conf);
+	new_ca(c, &conf);
+	en.tag = "renew-1";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+	enroll(c, &en, ref, sizeof(ref));
+
+	/* not issued yet: SCM refuses (-105), FAILED */
+	CALL(c, &b, c->ca->ops->renew(c->ca, ref, NULL, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_int_equal(b.code, -105);
+	collect_ok(c, &b, ref);
+
+	/* the stored CSR */
+	CALL(c, &b, c->ca->ops->renew(c->ca, ref, NULL, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_int_equal(b.http, 200);
+	assert_true(atol(b.ref) > atol(ref));
+	snprintf(ref2, sizeof(ref2), "%s", b.ref);
+	collect_ok(c, &b, ref2);
+	check_chain(b.chain, names, 2);
+	CALL(c, &b, c->ca->ops->details(c->ca, ref2, on_result, &b));
+	snprintf(want, sizeof(want), "%s, %s", n0, n1);
+	assert_string_equal(b.certs[0].names, want);
+
+	/* a new CSR (another key) */
+	if (rsa_key == NULL)
+		rsa_key = EVP_RSA_gen(2048);
+	csr2 = make_csr_key(names, 2, rsa_key);
+	CALL(c, &b, c->ca->ops->renew(c->ca, ref, csr2, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	snprintf(ref2, sizeof(ref2), "%s", b.ref);
+	collect_ok(c, &b, ref2);
+	leaf = chain_leaf(b.chain);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(leaf), rsa_key), 1);
+	X509_free(leaf);
+	free(csr2);
+
+	CALL(c, &b, c->ca->ops->renew(c->ca, "999999", NULL, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_NOTFOUND);
+	assert_int_equal(
+	    c->ca->ops->renew(c->ca, "x1", NULL, on_result, &b), -EINVAL);
+	assert_int_equal(
+	    c->ca->ops->renew(c->ca, ref, "", on_result, &b), -EINVAL);
+
+	/* replace: new names and CSR under the same sslId */
+	collect_ok(c, &b, ref);
+	leaf = chain_leaf(b.chain);
+	leaf_serial(leaf, s_old, sizeof(s_old));
+	X509_free(leaf);
+	csr2 = make_csr(names2, 2);
+	en.csr_pem = csr2;
+	en.names = names2;
+	CALL(c, &b,
+	    c->ca->ops->replace(
+	        c->ca, ref, &en, "key rotation", on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_int_equal(b.http, 204);
+	assert_string_equal(b.ref, ref);
+	collect_ok(c, &b, ref);
+	check_chain(b.chain, names2, 2);
+	leaf = chain_leaf(b.chain);
+	leaf_serial(leaf, s_new, sizeof(s_new));
+	X509_free(leaf);
+	assert_string_not_equal(s_old, s_new);
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_string_equal(b.certs[0].serial, s_new);
+	snprintf(want, sizeof(want), "%s, %s", n0, n2);
+	assert_string_equal(b.certs[0].names, want);
+	assert_true(b.certs[0].replaced > 0);
+
+	CALL(c, &b,
+	    c->ca->ops->replace(c->ca, "999999", &en, "r", on_result, &b));
+	assert_int_equal(b.status, ACME_CA_NOTFOUND);
+	assert_int_equal(
+	    c->ca->ops->replace(c->ca, ref, &en, "", on_result, &b), -EINVAL);
+	memset(reason, 'r', 513);
+	reason[513] = '\0';
+	assert_int_equal(
+	    c->ca->ops->replace(c->ca, ref, &en, reason, on_result, &b),
+	    -EINVAL);
+	reason[512] = '\0';
+	assert_int_equal(
+	    c->ca->ops->replace(c->ca, "01a", &en, reason, on_result, &b),
+	    -EINVAL);
+	en.n_names = 0;
+	assert_int_equal(
+	    c->ca->ops->replace(c->ca, ref, &en, "r", on_result, &b), -EINVAL);
+	box_reset(&b);
+	free(csr2);
+	free(csr);
+}
+
 /* Serial and date normalisation, a report row. */
 static void
 test_cert_helpers(void **state)
@@ -1710,6 +1822,7 @@ main(void)
 	    T(test_find_paging),
 	    T(test_details),
 	    T(test_enroll_profile),
+	    T(test_renew_replace),
 	};
 	int fails;
 
