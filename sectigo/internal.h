@@ -97,3 +97,9 @@ int sectigo_cert_parse(json_t *o, struct acme_ca_cert *out);
 
 /** Free the strings of a sectigo_cert_parse() result (NULL-safe). */
 void sectigo_cert_clear(struct acme_ca_cert *c);
+
+/**
+ * Test hook: the SCM calls of a backend in flight now and the most there
+ * ever were at once (the max_concurrent limit).
+ */
+void sectigo_inflight(struct acme_ca *ca, int *now, int *peak);

@@ -30,6 +30,7 @@
 #define FIND_PAGE 200             /* SCM's maximum page size (OAS) */
 #define FIND_MAX_CANDIDATES 10000 /* details read: the newest by sslId */
 #define FIND_MAX_LISTED 200000    /* list entries read for one search */
+#define MAX_CONCURRENT 8          /* SCM calls in flight, by default */
 #define REPORT_PAGE 500           /* rows asked for per page, when paged */
 #define REPORT_MAX 200000         /* rows read for one report at most */
 #define TOKEN_DEFAULT_LIFETIME 300
@@ -71,6 +72,9 @@ struct op {
 	unsigned wait_fetch;   /* the fetch it waits for */
 	int in_flight;         /* easy is in evcurl */
 	struct event *kick;    /* starts the transfer from the loop */
+	int has_slot;          /* holds one of ca->max_inflight slots */
+	int queued;            /* in ca's queue, waiting for a slot */
+	struct op *qnext;      /* next in that queue */
 	int dead;              /* aborted by free; memory released later */
 
 	/* the current HTTP request */
@@ -146,6 +150,12 @@ struct sca {
 	struct event_base *evb; /* loop */
 	struct evcurl *ec;      /* HTTP driver (borrowed) */
 	struct op *ops;         /* every live op */
+	int max_inflight;       /* SCM calls in flight at most */
+	int inflight;           /* slots taken */
+	int inflight_peak;      /* the most ever taken at once (tests) */
+	struct op *q_head;      /* ops waiting for a slot, oldest first */
+	struct op *q_tail;      /* the newest of them */
+	int closing;            /* ca_destroy runs: hand out no slots */
 
 	char *token;                 /* bearer token (secret) or NULL */
 	long long token_expiry;      /* monotonic ms after which it is stale */
@@ -227,11 +237,109 @@ path_len(const char *path)
 	return (int)strcspn(path, "?");
 }
 
+/* ---- the concurrency limit ----------------------------------------------
+ *
+ * At most max_inflight HTTP requests of one backend are in flight; a
+ * request that finds them all taken waits in a FIFO queue and starts when
+ * one ends. A slot is held from the kick to the transfer's end, never while
+ * waiting for a token: the token fetch takes no slot, so it cannot wait
+ * behind the calls that wait for it.
+ */
+
+static void
+slot_grant(struct op *op)
+{
+	struct sca *ca = op->ca;
+
+	op->has_slot = 1;
+	if (++ca->inflight > ca->inflight_peak)
+		ca->inflight_peak = ca->inflight;
+	event_active(op->kick, EV_TIMEOUT, 1);
+}
+
+/* Start op's transfer now or when a slot frees (op->kick is set). */
+static void
+slot_take(struct op *op)
+{
+	struct sca *ca = op->ca;
+
+	if (op->has_slot) {
+		event_active(op->kick, EV_TIMEOUT, 1);
+		return;
+	}
+	if (ca->inflight < ca->max_inflight && ca->q_head == NULL) {
+		slot_grant(op);
+		return;
+	}
+	op->queued = 1;
+	op->qnext = NULL;
+	if (ca->q_tail != NULL)
+		ca->q_tail->qnext = op;
+	else
+		ca->q_head = op;
+	ca->q_tail = op;
+}
+
+static void
+slot_unqueue(struct op *op)
+{
+	struct sca *ca = op->ca;
+	struct op **pp, *prev = NULL;
+
+	if (!op->queued)
+		return;
+	for (pp = &ca->q_head; *pp != NULL; prev = *pp, pp = &(*pp)->qnext) {
+		if (*pp == op) {
+			*pp = op->qnext;
+			if (ca->q_tail == op)
+				ca->q_tail = prev;
+			break;
+		}
+	}
+	op->queued = 0;
+	op->qnext = NULL;
+}
+
+/* op's transfer is over: its slot goes to the oldest waiting op. */
+static void
+slot_put(struct op *op)
+{
+	struct sca *ca = op->ca;
+
+	if (!op->has_slot)
+		return;
+	op->has_slot = 0;
+	ca->inflight--;
+	if (ca->closing || ca->freed)
+		return;
+	while (ca->inflight < ca->max_inflight && ca->q_head != NULL) {
+		struct op *next = ca->q_head;
+
+		ca->q_head = next->qnext;
+		if (ca->q_head == NULL)
+			ca->q_tail = NULL;
+		next->queued = 0;
+		next->qnext = NULL;
+		slot_grant(next);
+	}
+}
+
+void
+sectigo_inflight(struct acme_ca *base, int *now, int *peak)
+{
+	struct sca *ca = (struct sca *)base;
+
+	*now = ca->inflight;
+	*peak = ca->inflight_peak;
+}
+
 /* ---- lifetime: user callbacks may free the backend ---------------------- */
 
 static void
 op_release(struct op *op)
 {
+	slot_unqueue(op);
+	slot_put(op);
 	if (op->kick != NULL)
 		event_free(op->kick);
 	if (op->in_flight)
@@ -269,6 +377,7 @@ token_abort(struct sca *ca)
 static void
 ca_destroy(struct sca *ca)
 {
+	ca->closing = 1;
 	while (ca->ops != NULL) {
 		struct op *op = ca->ops;
 
@@ -339,8 +448,11 @@ ca_free(struct acme_ca *base)
 			evcurl_cancel(ca->ec, op->easy);
 		op->in_flight = 0;
 		op->waiting = 0;
+		op->queued = 0;
+		op->qnext = NULL;
 		op->dead = 1;
 	}
+	ca->q_head = ca->q_tail = NULL;
 	token_abort(ca);
 	ca->freed = 1;
 }
@@ -558,7 +670,7 @@ op_start_http(struct op *op)
 		op->kick = evtimer_new(ca->evb, on_op_kick, op);
 	if (op->kick == NULL)
 		goto out;
-	event_active(op->kick, EV_TIMEOUT, 1);
+	slot_take(op);
 	rc = 0;
 out:
 	free(url);
@@ -691,6 +803,7 @@ on_op_done(CURL *easy, CURLcode cc, void *arg)
 	long status = 0;
 
 	op->in_flight = 0;
+	slot_put(op);
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	/* the headers may carry credentials: gone as soon as they are sent */
@@ -923,11 +1036,13 @@ token_settle(struct sca *ca, int ok, const char *msg, long status)
 	 * a newer fetch and are left alone here). */
 	ca_enter(ca);
 	for (;;) {
-		struct op *op;
+		struct op *op = NULL;
 
-		for (op = ca->ops; op != NULL; op = op->next)
-			if (op->waiting && op->wait_fetch == fid && !op->dead)
-				break;
+		/* the oldest first (ca->ops has the newest at its head), so
+		 * the calls reach the concurrency queue in the order made */
+		for (struct op *o = ca->ops; o != NULL; o = o->next)
+			if (o->waiting && o->wait_fetch == fid && !o->dead)
+				op = o;
 		if (op == NULL)
 			break;
 		op->waiting = 0;
@@ -2962,6 +3077,8 @@ sectigo_ca_new(
 	ca->cert_type = conf->cert_type;
 	ca->validity_days = conf->validity_days;
 	ca->timeout = conf->timeout_seconds > 0 ? conf->timeout_seconds : 30;
+	ca->max_inflight =
+	    conf->max_concurrent > 0 ? conf->max_concurrent : MAX_CONCURRENT;
 	ca->tok_kick = evtimer_new(base, on_tok_kick, ca);
 	if (ca->tok_kick == NULL)
 		goto oom;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1710,6 +1711,94 @@ test_renew_replace(void **state)
 	free(csr);
 }
 
+/* Order in which the concurrency test's callbacks ran. */
+static int conc_order[64], conc_done;
+
+static void
+on_conc(void *arg, const struct acme_ca_result *res)
+{
+	struct box *b = arg;
+
+	on_result(arg, res);
+	conc_order[conc_done++] = (int)(intptr_t)b->base;
+}
+
+/* max_concurrent: never more SCM calls in flight than allowed, the rest
+ * in turn; freeing the backend drops the queue without callbacks; a token
+ * fetch is not held up by the limit. */
+static void
+test_concurrency(void **state)
+{
+	struct ctx *c = *state;
+	enum { N = 24, MAX = 3 };
+	struct sectigo_conf conf;
+	struct box b[N];
+	int now, peak, pos[N];
+	long t0;
+
+	memset(b, 0, sizeof(b));
+	conf_oauth(&conf);
+	conf.max_concurrent = MAX;
+	new_ca(c, &conf);
+	t0 = stat_count(c, "token_calls");
+	conc_done = 0;
+	for (int i = 0; i < N; i++) {
+		/* the box's base is free for the call's number */
+		b[i].base = (struct event_base *)(intptr_t)i;
+		assert_int_equal(
+		    c->ca->ops->details(c->ca, "999999", on_conc, &b[i]), 0);
+	}
+	sectigo_inflight(c->ca, &now, &peak);
+	assert_int_equal(now, 0); /* waiting for the token */
+	for (int i = 0; i < N; i++)
+		run_until(c->base, &b[i].called);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(b[i].called, 1);
+		assert_int_equal(b[i].status, ACME_CA_NOTFOUND);
+	}
+	assert_int_equal(conc_done, N);
+	sectigo_inflight(c->ca, &now, &peak);
+	assert_int_equal(now, 0);
+	assert_int_equal(peak, MAX);
+	assert_int_equal(stat_count(c, "token_calls"), t0 + 1);
+	/* FIFO: call i starts only after i - MAX + 1 calls have ended */
+	for (int k = 0; k < N; k++)
+		pos[conc_order[k]] = k;
+	for (int i = MAX; i < N; i++)
+		assert_true(pos[i] >= i - MAX + 1);
+	for (int i = 0; i < N; i++)
+		box_reset(&b[i]);
+
+	/* free with calls queued: no callback, nothing left running */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(
+		    c->ca->ops->details(c->ca, "999999", on_result, &b[i]), 0);
+	c->ca->ops->free(c->ca);
+	c->ca = NULL;
+	run_for(c->base, 300);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(b[i].called, 0);
+	assert_int_equal(evcurl_running(c->ec), 0);
+
+	/* the first callback frees the backend: the queue goes with it */
+	conf.max_concurrent = 1;
+	new_ca(c, &conf);
+	for (int i = 0; i < 6; i++) {
+		b[i].free_ca = &c->ca;
+		assert_int_equal(
+		    c->ca->ops->details(c->ca, "999999", on_result, &b[i]), 0);
+	}
+	run_for(c->base, 1000);
+	now = 0;
+	for (int i = 0; i < 6; i++)
+		now += b[i].called;
+	assert_int_equal(now, 1);
+	assert_null(c->ca);
+	assert_int_equal(evcurl_running(c->ec), 0);
+	for (int i = 0; i < N; i++)
+		box_reset(&b[i]);
+}
+
 /* Serial and date normalisation, a report row. */
 static void
 test_cert_helpers(void **state)
@@ -1823,6 +1912,7 @@ main(void)
 	    T(test_details),
 	    T(test_enroll_profile),
 	    T(test_renew_replace),
+	    T(test_concurrency),
 	};
 	int fails;
 
