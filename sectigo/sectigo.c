@@ -104,6 +104,7 @@ struct op {
 	size_t next_cand;    /* find: next detail lookup */
 	enum test_step step; /* test: current check */
 	int failures;        /* test: failed checks so far */
+	size_t prof;         /* test: the profile the api check is at */
 	int dcv_v1;          /* dcv status: fell back to the v1 path */
 	/* collect, while the details are asked: what collect answered */
 	long first_status;               /* its HTTP status */
@@ -2249,7 +2250,8 @@ test_line(struct op *op, int ok, const char *detail)
 
 	if (!ok)
 		op->failures++;
-	log_info("scm connector=%s test %s: %s: %s", ca->name,
+	/* the caller prints or logs the line: details at debug level */
+	log_debug("scm connector=%s test %s: %s: %s", ca->name,
 	    test_names[op->step], ok ? "ok" : "FAILED", detail);
 	ca_enter(ca);
 	op->line(op->arg, test_names[op->step], ok, detail);
@@ -2407,41 +2409,58 @@ test_org_done(struct op *op, CURLcode cc, long status)
 	test_report(op, ok, msg);
 }
 
+/* Append n to a ", "-separated list in buf (silently cut when full). */
+static void
+list_add(char *buf, size_t sz, size_t *off, long long n)
+{
+	int k;
+
+	if (*off + 24 >= sz)
+		return;
+	k = snprintf(buf + *off, sz - *off, "%s%lld", *off ? ", " : "", n);
+	if (k > 0)
+		*off += (size_t)k;
+}
+
+/* The api check, one line per profile: its cert type is offered to its
+ * organization, and its term is one of the type's terms. */
 static void
 test_api_done(struct op *op, CURLcode cc, long status)
 {
 	struct sca *ca = op->ca;
-	json_t *root, *item, *found = NULL, *terms, *t;
-	char msg[512], list[200] = "";
+	const struct sca_profile *p = &ca->profiles[op->prof];
+	json_t *root = NULL, *item, *found = NULL, *terms, *t;
+	char head[256], msg[800], why[512], list[200] = "";
 	size_t i, off = 0;
 	int ok = 0;
 
+	if (p->org_id != ca->org_id)
+		snprintf(head, sizeof(head),
+		    "profile \"%s\" (certType %d, %d days, organization %ld)",
+		    p->name, p->cert_type, p->term, p->org_id);
+	else
+		snprintf(head, sizeof(head),
+		    "profile \"%s\" (certType %d, %d days)", p->name,
+		    p->cert_type, p->term);
 	if (cc != CURLE_OK || status < 200 || status >= 300) {
-		classify(op, cc, status, msg, sizeof(msg));
-		test_report(op, 0, msg);
-		return;
+		classify(op, cc, status, why, sizeof(why));
+		goto out;
 	}
 	root = resp_json(op);
 	json_array_foreach(root, i, item) {
 		json_t *id = json_object_get(item, "id");
 
-		if (json_is_integer(id) &&
-		    json_integer_value(id) == ca->cert_type)
+		if (!json_is_integer(id))
+			continue;
+		if (json_integer_value(id) == p->cert_type)
 			found = item;
-		if (json_is_integer(id) && off < sizeof(list) - 16) {
-			int n = snprintf(list + off, sizeof(list) - off,
-			    "%s%lld", off ? ", " : "",
-			    (long long)json_integer_value(id));
-
-			if (n > 0)
-				off += (size_t)n;
-		}
+		list_add(list, sizeof(list), &off, json_integer_value(id));
 	}
 	if (found == NULL) {
-		snprintf(msg, sizeof(msg),
-		    "cert_type %d is not offered to organization %ld "
+		snprintf(why, sizeof(why),
+		    "certType %d is not offered to organization %ld "
 		    "(offered: %s)",
-		    ca->cert_type, ca->org_id, off ? list : "none");
+		    p->cert_type, p->org_id, off ? list : "none");
 		goto out;
 	}
 	terms = json_object_get(found, "terms");
@@ -2450,31 +2469,35 @@ test_api_done(struct op *op, CURLcode cc, long status)
 	json_array_foreach(terms, i, t) {
 		if (!json_is_integer(t))
 			continue;
-		if (json_integer_value(t) == ca->validity_days)
+		if (json_integer_value(t) == p->term)
 			ok = 1;
-		if (off < sizeof(list) - 16) {
-			int n = snprintf(list + off, sizeof(list) - off,
-			    "%s%lld", off ? ", " : "",
-			    (long long)json_integer_value(t));
-
-			if (n > 0)
-				off += (size_t)n;
-		}
+		list_add(list, sizeof(list), &off, json_integer_value(t));
 	}
-	if (ok)
-		snprintf(msg, sizeof(msg),
-		    "cert_type %d (%s) offers a term of %d days", ca->cert_type,
-		    json_is_string(json_object_get(found, "name"))
-		        ? json_string_value(json_object_get(found, "name"))
-		        : "?",
-		    ca->validity_days);
-	else
-		snprintf(msg, sizeof(msg),
-		    "cert_type %d does not offer validity_days %d (terms: %s)",
-		    ca->cert_type, ca->validity_days, off ? list : "none");
+	if (ok) {
+		const char *name =
+		    json_string_value(json_object_get(found, "name"));
+
+		snprintf(why, sizeof(why), "offered%s%s%s",
+		    name != NULL ? " (" : "", name != NULL ? name : "",
+		    name != NULL ? ")" : "");
+	} else {
+		snprintf(why, sizeof(why),
+		    "certType %d does not offer a term of %d days (terms: "
+		    "%s)",
+		    p->cert_type, p->term, off ? list : "none");
+	}
 out:
 	json_decref(root);
-	test_report(op, ok, msg);
+	snprintf(msg, sizeof(msg), "%s: %s", head, why);
+	if (op->prof + 1 >= ca->n_profiles) {
+		test_report(op, ok, msg);
+		return;
+	}
+	/* more profiles: same check, next line */
+	if (test_line(op, ok, msg))
+		return;
+	op->prof++;
+	test_next(op);
 }
 
 static void
@@ -2512,7 +2535,8 @@ test_next(struct op *op)
 		break;
 	case T_API:
 		rc = op_request(op, "GET", NULL, test_api_done,
-		    "/api/ssl/v1/types?organizationId=%ld", ca->org_id);
+		    "/api/ssl/v1/types?organizationId=%ld",
+		    ca->profiles[op->prof].org_id);
 		break;
 	default:
 		test_finish(op);

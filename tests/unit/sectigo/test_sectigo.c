@@ -1115,7 +1115,8 @@ run_test_connection(
 	assert_int_equal(l->n, 0);
 	run_until(c->base, &l->done);
 	assert_int_equal(l->done, 1);
-	assert_int_equal(l->n, 4);
+	assert_int_equal(
+	    l->n, 3 + (int)(conf->n_profiles ? conf->n_profiles : 1));
 	assert_string_equal(l->check[0], "connectivity");
 	assert_string_equal(l->check[1], "authentication");
 	assert_string_equal(l->check[2], "organization");
@@ -1160,6 +1161,40 @@ test_connection(void **state)
 	assert_false(l.ok[3]);
 	assert_non_null(strstr(l.detail[3], "400"));
 	assert_int_equal(l.failures, 1);
+
+	/* one api line per profile; the connector's defaults fill gaps */
+	{
+		static const struct sectigo_profile profs[] = {
+		    {"default", 0, 0, 0},
+		    {"ecc", 284, 730, 1235},
+		    {"short", 224, 199, 0},
+		    {"gone", 999, 365, 0},
+		};
+
+		conf_oauth(&conf);
+		conf.profiles = profs;
+		conf.n_profiles = 4;
+		run_test_connection(c, &conf, &l);
+		for (int i = 3; i < 7; i++)
+			assert_string_equal(l.check[i], "api");
+		assert_true(l.ok[3]);
+		assert_non_null(strstr(l.detail[3],
+		    "profile \"default\" (certType 224, 365 days): "
+		    "offered"));
+		assert_true(l.ok[4]);
+		assert_non_null(strstr(l.detail[4],
+		    "profile \"ecc\" (certType 284, 730 days, organization "
+		    "1235): offered"));
+		assert_false(l.ok[5]);
+		assert_non_null(strstr(l.detail[5],
+		    "profile \"short\" (certType 224, 199 days): certType "
+		    "224 does not offer a term of 199 days (terms: 365, 730)"));
+		assert_false(l.ok[6]);
+		assert_non_null(strstr(l.detail[6],
+		    "certType 999 is not offered to organization 1234 "
+		    "(offered: 224, 284)"));
+		assert_int_equal(l.failures, 2);
+	}
 
 	/* bad secret: authentication fails, the rest is skipped */
 	conf_oauth(&conf);
