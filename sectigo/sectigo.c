@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The CA port on the Sectigo Certificate Manager REST API
- * (SCM's public REST API documentation): enroll, find by tag, collect, revoke and
- * a connection test, all as asynchronous HTTPS calls through evcurl.
+ * (SCM's public REST API documentation): enroll, find by tag, collect,
+ * revoke, details, report, renew, replace, domains and DCV, and a connection
+ * test, all as asynchronous HTTPS calls through evcurl.
  */
 #include "sectigo/sectigo.h"
 
@@ -2580,10 +2581,13 @@ sectigo_test_connection(struct acme_ca *base, sectigo_line_cb *line,
  * The port (acme/backend.h). Every call returns 0 and later runs its
  * callback exactly once from the loop, or returns -EINVAL (missing tag,
  * CSR or names, a name holding ',', a ca_ref that is not a decimal sslId, a
- * reason outside RFC 5280's 0..10) or -ENOMEM and never calls back.
+ * reason outside RFC 5280's 0..10, a replace reason outside 1..512
+ * characters, a bad report query) or -ENOMEM and never calls back.
  * Errors: RETRY for transport failures, timeouts, 5xx, 429 and 401 (after
- * one retry with a fresh token); FAILED for other 4xx; http_status and
- * ca_code carry SCM's answer.
+ * one retry with a fresh token); NOTFOUND when SCM does not know the sslId
+ * (404, -5101, -124) for collect, details, renew and replace; FAILED for
+ * other 4xx; http_status and ca_code carry SCM's answer. Every call's HTTP
+ * requests share the backend's max_concurrent slots.
  */
 /* ---- domains and domain control validation ------------------------------
  *
