@@ -627,9 +627,9 @@ is_status(const char *s, const char *w)
  * The CA's words for why an enrollment ended. Revoked: the reasonCode as
  * its RFC 5280 word, with SCM's "reason" text when there is one.
  * Declined, Rejected, Invalid: [UNK] the details document no field for the
- * administrator's decline message; [INF] take "reason" or "message" when
- * present, else the comments (SCM's UI keeps free text there) without our
- * tag. Other statuses: "".
+ * administrator's decline message; [INF] take "declineMessage" (what the
+ * simulator shows), "reason" or "message" when present, else the comments
+ * (SCM's UI keeps free text there) without our tag. Other statuses: "".
  */
 static char *
 reason_of(json_t *o, const char *status)
@@ -652,6 +652,9 @@ reason_of(json_t *o, const char *status)
 		return strdup("");
 	if (text == NULL || *text == '\0')
 		text = json_string_value(json_object_get(o, "message"));
+	if (json_is_string(json_object_get(o, "declineMessage")) &&
+	    json_string_length(json_object_get(o, "declineMessage")) > 0)
+		text = json_string_value(json_object_get(o, "declineMessage"));
 	if (text != NULL && *text != '\0')
 		return strdup(text);
 	return comments_text(json_string_value(json_object_get(o, "comments")));
