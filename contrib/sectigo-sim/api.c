@@ -82,38 +82,96 @@ dup_opt(const char *s, char **out)
 
 /* ---- profiles and organizations ---- */
 
+/*
+ * Appends one profile unless its id is taken (the main profile's id comes
+ * from --cert-type and may collide with a built-in one).
+ */
+static struct sim_profile *
+profile_add(struct sim *sim, long id, const char *name, const char *desc)
+{
+	struct sim_profile *p;
+	size_t i;
+
+	for (i = 0; i < sim->nprofiles; i++)
+		if (sim->profiles[i].id == id)
+			return NULL;
+	if (sim->nprofiles == SIM_MAX_PROFILES)
+		return NULL;
+	p = &sim->profiles[sim->nprofiles++];
+	memset(p, 0, sizeof(*p));
+	p->id = id;
+	p->name = name;
+	p->description = desc;
+	return p;
+}
+
+static void
+profile_terms(struct sim_profile *p, long a, long b)
+{
+	p->terms[p->nterms++] = a;
+	if (b != 0)
+		p->terms[p->nterms++] = b;
+}
+
+static void
+profile_keys(struct sim_profile *p, int rsa)
+{
+	if (rsa) {
+		p->rsa_sizes[0] = "2048";
+		p->rsa_sizes[1] = "3072";
+		p->rsa_sizes[2] = "4096";
+	}
+	p->ec_curves[0] = "P-256";
+	p->ec_curves[1] = "P-384";
+}
+
 void
 sim_profiles_init(struct sim *sim)
 {
 	struct sim_profile *p;
 
 	memset(sim->profiles, 0, sizeof(sim->profiles));
-	p = &sim->profiles[0];
-	p->id = sim->conf->cert_type;
-	p->name = "InCommon SSL (SHA-2)";
-	p->description = "InCommon SSL (SHA-2), simulated OV profile";
-	p->terms[0] = 365;
-	p->terms[1] = 730;
-	p->nterms = 2;
-	p->rsa_sizes[0] = "2048";
-	p->rsa_sizes[1] = "3072";
-	p->rsa_sizes[2] = "4096";
-	p->ec_curves[0] = "P-256";
-	p->ec_curves[1] = "P-384";
-	sim->nprofiles = 1;
-	if (p->id == 284)
-		return;
-	/* [INF] ECC profile: the main profile's terms, EC keys only */
-	p = &sim->profiles[1];
-	p->id = 284;
-	p->name = "InCommon ECC";
-	p->description = "InCommon ECC, simulated OV profile";
-	p->terms[0] = 365;
-	p->terms[1] = 730;
-	p->nterms = 2;
-	p->ec_curves[0] = "P-256";
-	p->ec_curves[1] = "P-384";
-	sim->nprofiles = 2;
+	sim->nprofiles = 0;
+	/*
+	 * Public SSL profiles offer at most 199 days since SCM 26.1
+	 * (lifecycle.md §0, Sectigo KB "199-day validity period"); the main
+	 * profile offers exactly that.
+	 */
+	p = profile_add(sim, sim->conf->cert_type, "InCommon SSL (SHA-2)",
+	    "InCommon SSL (SHA-2), simulated OV profile");
+	profile_terms(p, 199, 0);
+	profile_keys(p, 1);
+	/* [INF] ECC profile: the main profile's term, EC keys only */
+	p = profile_add(
+	    sim, 284, "InCommon ECC", "InCommon ECC, simulated OV profile");
+	if (p != NULL) {
+		profile_terms(p, 199, 0);
+		profile_keys(p, 0);
+	}
+	/*
+	 * [INF] a public profile with two terms, as an administrator may
+	 * configure one: a short 90-day term beside the 199-day maximum
+	 */
+	p = profile_add(sim, 226, "InCommon Multi Domain SSL (SHA-2)",
+	    "InCommon Multi Domain SSL (SHA-2), simulated OV profile with "
+	    "90 and 199 days");
+	if (p != NULL) {
+		profile_terms(p, 90, 199);
+		profile_keys(p, 1);
+	}
+	/*
+	 * [INF] a private (intranet) profile: not bound by the CA/B Forum
+	 * limits, so it keeps 365 and 730 days, and --require-dcv does not
+	 * apply to it (no public DCV for a private CA).  The simulator signs
+	 * it with the same test CA.
+	 */
+	p = profile_add(sim, 225, "InCommon Intranet SSL (SHA-2)",
+	    "InCommon Intranet SSL (SHA-2), simulated private profile");
+	if (p != NULL) {
+		profile_terms(p, 365, 730);
+		profile_keys(p, 1);
+		p->private_ca = 1;
+	}
 }
 
 static const struct sim_profile *
@@ -722,7 +780,7 @@ sim_api_enroll(struct sim_req *r)
 		    r, 400, -7, "subjAltNames is required but missing.");
 		goto out;
 	}
-	if (sim_dcv_check_names(r, sans) != 0)
+	if (!p->private_ca && sim_dcv_check_names(r, sans) != 0)
 		goto out;
 	cn = csr.cn != NULL ? csr.cn
 	                    : json_string_value(json_array_get(sans, 0));

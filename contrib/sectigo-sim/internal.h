@@ -25,6 +25,8 @@ struct sim_store;
 #define SIM_MAX_SEGS 12
 /* list page size: default and maximum (OAS "maximum: 200") */
 #define SIM_PAGE_MAX 200
+/* most certificate profiles offered */
+#define SIM_MAX_PROFILES 6
 /* most SAN entries in one order */
 #define SIM_MAX_SANS 250
 
@@ -62,6 +64,7 @@ struct sim_profile {
 	size_t nterms;            /* entries in terms */
 	const char *rsa_sizes[4]; /* allowed RSA sizes, NULL-terminated */
 	const char *ec_curves[4]; /* allowed EC curves, NULL-terminated */
+	int private_ca;           /* 1: private CA, no public DCV needed */
 };
 
 /** An issued OAuth2 access token. */
@@ -114,13 +117,13 @@ struct sim {
 	unsigned port;           /* port actually bound */
 	struct sim_ca *ca;       /* test PKI */
 	struct sim_store *store; /* certificate table */
-	struct sim_profile profiles[2]; /* offered profiles */
-	size_t nprofiles;               /* entries in profiles */
-	int pending_polls;              /* current default for new orders */
-	int pending_seconds;            /* current default for new orders */
-	int token_lifetime;             /* lifetime of new tokens, seconds */
-	int hang_enrolls;               /* enroll replies still to hold back */
-	int wrong_certs; /* issuances still to sign with a name too many */
+	struct sim_profile profiles[SIM_MAX_PROFILES]; /* offered profiles */
+	size_t nprofiles;                              /* entries in profiles */
+	int pending_polls;   /* current default for new orders */
+	int pending_seconds; /* current default for new orders */
+	int token_lifetime;  /* lifetime of new tokens, seconds */
+	int hang_enrolls;    /* enroll replies still to hold back */
+	int wrong_certs;     /* issuances still to sign with a name too many */
 	unsigned long count[SIM_CNT_MAX]; /* request counters */
 	unsigned long enrollments;        /* successful enrollments */
 	unsigned long duplicate_csr;    /* enrollments of an already seen CSR */

@@ -122,7 +122,7 @@ header() {
 # enroll_json SAN CSR_FILE [extra jq filter]
 enroll_json() {
 	jq -n --arg san "$1" --rawfile csr "$2" \
-	    '{orgId:1234, certType:224, term:365, subjAltNames:$san,
+	    '{orgId:1234, certType:224, term:199, subjAltNames:$san,
 	      csr:$csr, comments:"from test_sim_api",
 	      externalRequester:"ops@example.test", numberServers:1,
 	      serverType:-1} '"${3:-}"
@@ -197,8 +197,10 @@ req GET /api/organization/v1/999 "${AUTH[@]}"
 check "unknown org: 404 -1023" "404 -1023" "$STATUS $(jbody .code)"
 req GET "/private/api/ssl/v1/types?organizationId=1234" "${AUTH[@]}"
 check "types via /private/api: 200" 200 "$STATUS"
-check "types: 224 and 284" "224 284" "$(jbody '[.[].id] | join(" ")')"
-check "types: 224 terms" "365,730" "$(jbody '.[0].terms | join(",")')"
+check "types: 224 284 226 225" "224 284 226 225" \
+    "$(jbody '[.[].id] | join(" ")')"
+check "types: terms" "199 199 90,199 365,730" \
+    "$(jbody '[.[].terms | join(",")] | join(" ")')"
 
 # --- enroll ---
 openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/a.key" \
@@ -358,6 +360,7 @@ bad_enroll "subjAltNames as array" -1002 \
 check "subjAltNames as array: description" "Cannot parse message body" \
     "$(jbody .description)"
 bad_enroll "term 400" -36 '| .term = 400'
+bad_enroll "term 365 on a public profile" -36 '| .term = 365'
 bad_enroll "unknown certType" -39 '| .certType = 1'
 bad_enroll "unknown orgId" -1023 '| .orgId = 77'
 bad_enroll "no csr" -7 '| del(.csr)'
@@ -711,6 +714,77 @@ check "deleted validation" NOT_VALIDATED "$(jbody .status)"
 req GET /sim/stats
 check "stats: dcv counters" "1 3 2 1" \
     "$(jbody '.dcv | "\(.starts) \(.submits) \(.validated) \(.rejected)"')"
+stop_sim
+
+# --- certificate life cycle: profiles, approval, console, report, faults ---
+# A fresh simulator (own state directory), one collect poll before issue.
+STATE=$TMP/state2
+mkdir -p "$STATE"
+start_sim --pending-polls 1
+# new_csr NAME: a fresh P-256 key and CSR for NAME in $TMP/n.csr
+new_csr() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$TMP/n.key" -subj "/CN=$1" -out "$TMP/n.csr" 2>/dev/null
+}
+# enroll_new NAME [JQ-FILTER]: enroll a fresh CSR for NAME; sets STATUS,
+# NEW_ID (the sslId or "") and the body
+enroll_new() {
+	new_csr "$1"
+	enroll_json "$1" "$TMP/n.csr" "${2:-}" >"$TMP/n.json"
+	req POST /api/ssl/v1/enroll "${AUTH[@]}" "${JSON[@]}" \
+	    --data-binary @"$TMP/n.json"
+	NEW_ID=$(jbody '.sslId // empty')
+}
+# collect_leaf ID: polls collect (x509CO) up to 10 times; the leaf goes to
+# $TMP/leaf.pem; sets STATUS of the last call
+collect_leaf() {
+	for _ in $(seq 1 10); do
+		req GET "/api/ssl/v1/collect/$1/x509CO" "${AUTH[@]}"
+		[ "$STATUS" = 200 ] && break
+	done
+	cp "$TMP/body" "$TMP/leaf.pem"
+}
+# validity FILE: notAfter - notBefore in seconds
+validity() {
+	local nb na
+	nb=$(openssl x509 -noout -startdate -in "$1" | cut -d= -f2)
+	na=$(openssl x509 -noout -enddate -in "$1" | cut -d= -f2)
+	echo $(($(date -u -d "$na" +%s) - $(date -u -d "$nb" +%s)))
+}
+# details ID JQ: GET the details and print the jq expression
+details() {
+	req GET "/api/ssl/v1/$1" "${AUTH[@]}"
+	jbody "$2"
+}
+
+# profiles and terms
+enroll_new p90.example.test '| .certType = 226 | .term = 90'
+check "profile 226 term 90: 200" 200 "$STATUS"
+collect_leaf "$NEW_ID"
+check "term 90: collected" 200 "$STATUS"
+check "term 90: notAfter = notBefore + 90 d - 1 s" $((90 * 86400 - 1)) \
+    "$(validity "$TMP/leaf.pem")"
+check "term 90: notBefore at 00:00:00 UTC" "00:00:00" \
+    "$(date -u -d "$(openssl x509 -noout -startdate -in "$TMP/leaf.pem" |
+	cut -d= -f2)" +%T)"
+check "term 90: details term and expires" \
+    "90 $(date -u -d "$(openssl x509 -noout -enddate -in "$TMP/leaf.pem" |
+	cut -d= -f2)" +%m/%d/%Y)" "$(details "$NEW_ID" '"\(.term) \(.expires)"')"
+enroll_new p199.example.test
+collect_leaf "$NEW_ID"
+check "term 199: notAfter = notBefore + 199 d - 1 s" $((199 * 86400 - 1)) \
+    "$(validity "$TMP/leaf.pem")"
+enroll_new p365.example.test '| .certType = 226 | .term = 365'
+check "profile 226 term 365: 400 -36" "400 -36" "$STATUS $(jbody .code)"
+enroll_new priv.example.test '| .certType = 225 | .term = 730'
+check "private profile 225 term 730: 200" 200 "$STATUS"
+collect_leaf "$NEW_ID"
+check "term 730: notAfter = notBefore + 730 d - 1 s" $((730 * 86400 - 1)) \
+    "$(validity "$TMP/leaf.pem")"
+enroll_new priv2.example.test '| .certType = 225 | .term = 199'
+check "private profile 225 term 199: 400 -36" "400 -36" \
+    "$STATUS $(jbody .code)"
+
 stop_sim
 
 if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$SIM_LOG"; then

@@ -257,7 +257,7 @@ conf_oauth(struct sectigo_conf *c)
 	c->ca_file = sim.root;
 	c->org_id = 1234;
 	c->cert_type = 224;
-	c->validity_days = 365;
+	c->validity_days = 199;
 	c->timeout_seconds = 20;
 }
 
@@ -681,7 +681,7 @@ test_header_auth(void **state)
 	en.csr_pem = csr;
 	en.names = names;
 	en.n_names = 2;
-	en.validity_days = 730;
+	en.validity_days = 199;
 	CALL(c, &b, c->ca->ops->submit(c->ca, &en, on_result, &b));
 	assert_int_equal(b.status, ACME_CA_OK);
 	snprintf(ref, sizeof(ref), "%s", b.ref);
