@@ -19,6 +19,20 @@
 #define ACME_CHALL_DNS01 0x2
 #define ACME_CHALL_TLSALPN01 0x4
 
+/** An ACME profile as the directory shows it. */
+struct acme_profile_info {
+	const char *name;
+	const char *description;
+};
+
+/** A CA connector as the protocol sees it: its name (the directory
+ * /acme/<name>/directory) and its profiles, the default first. */
+struct acme_connector_info {
+	const char *name;
+	const struct acme_profile_info *profiles;
+	size_t n_profiles;
+};
+
 /** Server settings (borrowed; must outlive every acme_ctx). */
 /** Abuse limits of the protocol; a limit with count 0 is off. */
 struct acme_rate_limits {
@@ -52,6 +66,11 @@ struct acme_settings {
 					  loopback (acme_addr_allowed) */
 	struct acme_keycache *keys;  /* signer keys the front end may check
 					 signatures with; NULL = none */
+	const struct acme_connector_info *connectors; /* every connector */
+	size_t n_connectors;
+	int ari_retry_after;      /* RFC 9773 Retry-After, s (0: 6 h) */
+	int approval_retry_after; /* Retry-After of an order awaiting an
+				     SCM administrator's approval, s */
 };
 
 /** One HTTP request as the engine sees it (borrowed). */

@@ -210,6 +210,45 @@ static const char *const migrations[] = {
      " PRIMARY KEY (connector, name));"),
     /* 6: pre-authorized names per EAB key (JSON array of patterns) */
     "ALTER TABLE eab_keys ADD COLUMN preauth TEXT;",
+    /* 7: certificate lifecycle. orders: the ACME profile, the certID a
+     * client sent in "replaces", the certificate the order renews (from
+     * replaces, or the same account's same name set), SCM's last word
+     * while processing (e.g. Requested = awaiting approval), the name set
+     * (sorted values, ", "-joined). certificates: the inventory fields
+     * (profile, names, issuer key id for RFC 9773, predecessor and
+     * successor, SCM's status at the last sync, an alternate chain, how
+     * it came: acme | reissue | scm). eab_keys.profiles: the profiles a
+     * key may order (JSON array), NULL for all. sync_state: the SCM
+     * report sync's progress per connector. */
+    ("ALTER TABLE orders ADD COLUMN profile TEXT;"
+     "ALTER TABLE orders ADD COLUMN replaces TEXT;"
+     "ALTER TABLE orders ADD COLUMN predecessor INTEGER;"
+     "ALTER TABLE orders ADD COLUMN ca_status TEXT;"
+     "ALTER TABLE orders ADD COLUMN name_set TEXT;"
+     "ALTER TABLE certificates ADD COLUMN profile TEXT;"
+     "ALTER TABLE certificates ADD COLUMN names TEXT;"
+     "ALTER TABLE certificates ADD COLUMN aki TEXT;"
+     "ALTER TABLE certificates ADD COLUMN predecessor INTEGER;"
+     "ALTER TABLE certificates ADD COLUMN replaced_by INTEGER;"
+     "ALTER TABLE certificates ADD COLUMN scm_status TEXT;"
+     "ALTER TABLE certificates ADD COLUMN scm_checked INTEGER;"
+     "ALTER TABLE certificates ADD COLUMN scm_reason TEXT;"
+     "ALTER TABLE certificates ADD COLUMN alt_chain_pem TEXT;"
+     "ALTER TABLE certificates ADD COLUMN source TEXT NOT NULL DEFAULT"
+     " 'acme';"
+     "ALTER TABLE eab_keys ADD COLUMN profiles TEXT;"
+     "CREATE INDEX certificates_ca_ref ON certificates(connector, ca_ref);"
+     "CREATE INDEX certificates_names ON certificates(account_id, names);"
+     "CREATE INDEX certificates_expiry ON certificates(not_after);"
+     "CREATE INDEX certificates_aki ON certificates(aki);"
+     "CREATE INDEX orders_predecessor ON orders(predecessor)"
+     " WHERE predecessor IS NOT NULL;"
+     "CREATE TABLE sync_state ("
+     " connector TEXT PRIMARY KEY,"
+     " last_run INTEGER NOT NULL DEFAULT 0," /* unix s of the last pass */
+     " last_ok INTEGER NOT NULL DEFAULT 0,"  /* of the last complete one */
+     " last_error TEXT,"
+     " rows INTEGER NOT NULL DEFAULT 0);"),
 };
 
 static int

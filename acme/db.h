@@ -91,7 +91,7 @@ int acme_db_batch_commit(struct acme_db *db);
  * above; the cursor lives in the caller's memory and must be finished
  * with acme_cur_done before the same slot is used again.
  */
-#define ACME_DB_SLOTS 192
+#define ACME_DB_SLOTS 256
 struct acme_cur {
 	struct acme_db *db;
 	struct sqlite3_stmt *st;

@@ -346,6 +346,10 @@ order_json(struct acme_ctx *ctx, const struct acme_order *ord)
 	if (ord->crt_id[0] != '\0')
 		json_object_set_new(o, "certificate",
 		    srv_url_json(ctx, "/cert/%s", ord->crt_id));
+	if (ord->profile[0] != '\0')
+		json_object_set_new(o, "profile", json_string(ord->profile));
+	if (ord->replaces[0] != '\0')
+		json_object_set_new(o, "replaces", json_string(ord->replaces));
 	if (ord->error != NULL) {
 		json_t *e = json_loads(ord->error, 0, NULL);
 		if (e != NULL)
@@ -402,15 +406,24 @@ srv_reply_order(struct call *c, int status, const struct acme_order *ord)
 	if (srv_reply_resource(
 	        c, status, order_json(c->ctx, ord), "order", ord->oid) == 0 &&
 	    ord->status == ACME_ORDER_PROCESSING)
-		c->resp->retry_after = c->ctx->s->retry_after;
+		c->resp->retry_after =
+		    strcmp(ord->ca_status, "Requested") == 0 &&
+		        c->ctx->s->approval_retry_after > 0
+		    ? c->ctx->s->approval_retry_after
+		    : c->ctx->s->retry_after;
 }
 
 /* ---- directory and nonces ----------------------------------------- */
 
+/* The directory of a connector (NULL: the default one's, at /directory).
+ * Only newAccount differs between connectors: an account belongs to the
+ * connector whose directory created it, and everything else follows the
+ * account. */
 static void
-h_directory(struct acme_ctx *ctx, struct acme_resp *resp)
+h_directory(struct acme_ctx *ctx, struct acme_resp *resp,
+    const struct acme_connector_info *ci)
 {
-	json_t *d, *meta;
+	json_t *d, *meta, *profiles;
 
 	meta =
 	    json_pack("{s:b}", "externalAccountRequired", ctx->s->require_eab);
@@ -422,12 +435,24 @@ h_directory(struct acme_ctx *ctx, struct acme_resp *resp)
 		    meta, "website", json_string(ctx->s->website));
 	if (ctx->s->caa != NULL)
 		json_object_set(meta, "caaIdentities", ctx->s->caa);
-	d = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "newNonce",
+	if (ci == NULL)
+		ci = srv_connector(ctx, ctx->s->default_connector);
+	if (ci != NULL && ci->n_profiles > 0 &&
+	    (profiles = json_object()) != NULL) {
+		for (size_t i = 0; i < ci->n_profiles; i++)
+			json_object_set_new(profiles, ci->profiles[i].name,
+			    json_string(ci->profiles[i].description));
+		json_object_set_new(meta, "profiles", profiles);
+	}
+	d = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "newNonce",
 	    srv_url_json(ctx, "%s", "/new-nonce"), "newAccount",
-	    srv_url_json(ctx, "%s", "/new-account"), "newOrder",
-	    srv_url_json(ctx, "%s", "/new-order"), "revokeCert",
+	    ci != NULL && strcmp(ci->name, ctx->s->default_connector) != 0
+	        ? srv_url_json(ctx, "/acme/%s/new-account", ci->name)
+	        : srv_url_json(ctx, "%s", "/new-account"),
+	    "newOrder", srv_url_json(ctx, "%s", "/new-order"), "revokeCert",
 	    srv_url_json(ctx, "%s", "/revoke-cert"), "keyChange",
-	    srv_url_json(ctx, "%s", "/key-change"), "meta", meta);
+	    srv_url_json(ctx, "%s", "/key-change"), "renewalInfo",
+	    srv_url_json(ctx, "%s", "/renewal-info"), "meta", meta);
 	srv_set_json(resp, 200, d);
 }
 
@@ -774,6 +799,11 @@ enum res {
 	RES_AUTHZ,
 	RES_CHALL,
 	RES_CERT,
+	RES_CERT_ALT,
+	RES_CONN_DIRECTORY,
+	RES_CONN_NEW_ACCOUNT,
+	RES_RENEWAL_INFO,
+	RES_RENEWAL_EXPLAINED,
 };
 
 #define M_GET 1  /* GET and HEAD */
@@ -803,6 +833,12 @@ static const struct resource {
     {"/authz/", 1, NULL, M_POST, 0, 0, RES_AUTHZ},
     {"/chall/", 1, NULL, M_POST, 0, 0, RES_CHALL},
     {"/cert/", 1, NULL, M_POST, 0, 1, RES_CERT},
+    {"/cert/", 1, "/alt", M_POST, 0, 1, RES_CERT_ALT},
+    {"/acme/", 1, "/directory", M_GET, 0, 0, RES_CONN_DIRECTORY},
+    {"/acme/", 1, "/new-account", M_POST, 1, 0, RES_CONN_NEW_ACCOUNT},
+    /* RFC 9773 §4.1: an unauthenticated GET */
+    {"/renewal-info/", 1, NULL, M_GET, 0, 0, RES_RENEWAL_INFO},
+    {"/renewal-explained/", 1, NULL, M_GET, 0, 0, RES_RENEWAL_EXPLAINED},
 };
 
 /* The resource at path (id copied into id), or NULL. */
@@ -843,7 +879,14 @@ dispatch(
 {
 	switch (r->res) {
 	case RES_DIRECTORY:
+	case RES_CONN_DIRECTORY:
+	case RES_RENEWAL_INFO:
+	case RES_RENEWAL_EXPLAINED:
 		break; /* GET only */
+	case RES_CONN_NEW_ACCOUNT:
+		c->dir_connector = id;
+		srv_h_new_account(c);
+		break;
 	case RES_NEW_NONCE:
 		/* the reply's Replay-Nonce is the point */
 		c->resp->status = 200;
@@ -880,7 +923,10 @@ dispatch(
 		srv_h_chall(c, id);
 		break;
 	case RES_CERT:
-		srv_h_cert(c, id);
+		srv_h_cert(c, id, 0);
+		break;
+	case RES_CERT_ALT:
+		srv_h_cert(c, id, 1);
 		break;
 	}
 }
@@ -916,7 +962,25 @@ acme_handle(
 	}
 	if (method == M_GET) {
 		if (r->res == RES_DIRECTORY) {
-			h_directory(ctx, resp);
+			h_directory(ctx, resp, NULL);
+			return;
+		}
+		if (r->res == RES_CONN_DIRECTORY) {
+			const struct acme_connector_info *ci =
+			    srv_connector(ctx, id);
+			if (ci == NULL)
+				srv_fail(&c, 404, "malformed",
+				    "no CA connector named \"%.64s\"", id);
+			else
+				h_directory(ctx, resp, ci);
+			return;
+		}
+		if (r->res == RES_RENEWAL_INFO) {
+			srv_h_renewal_info(&c, id);
+			return;
+		}
+		if (r->res == RES_RENEWAL_EXPLAINED) {
+			srv_h_renewal_explained(&c, id);
 			return;
 		}
 		/* newNonce, RFC 8555 §7.2: HEAD 200, GET 204 */

@@ -133,6 +133,15 @@ srv_h_new_account(struct call *c)
 		srv_fail(c, 400, "malformed", "newAccount needs a payload");
 		return;
 	}
+	if (c->dir_connector != NULL) {
+		if (srv_connector(ctx, c->dir_connector) == NULL) {
+			srv_fail(c, 404, "malformed",
+			    "no CA connector named \"%.64s\"",
+			    c->dir_connector);
+			return;
+		}
+		connector = c->dir_connector;
+	}
 	if (acme_jwk_thumbprint(c->jws.jwk, thumb) != 0 ||
 	    (jwk = acme_jwk_canonical(c->jws.jwk)) == NULL) {
 		srv_fail(
@@ -208,6 +217,18 @@ srv_h_new_account(struct call *c)
 		if (acme_eab_verify(
 		        eab, hmac, hmac_len, c->url, c->jws.jwk, &p) != 0) {
 			srv_fail_prob(c, &p);
+			goto out;
+		}
+		/* an EAB key belongs to one connector: through another
+		 * connector's directory it does not bind */
+		if (c->dir_connector != NULL &&
+		    strcmp(key.connector, c->dir_connector) != 0) {
+			srv_fail(c, 403, "unauthorized",
+			    "External Account Binding key \"%.100s\" belongs "
+			    "to CA connector \"%s\": use the directory "
+			    "%s/acme/%s/directory",
+			    eab_kid, key.connector, ctx->s->base_url,
+			    key.connector);
 			goto out;
 		}
 		connector = key.connector;

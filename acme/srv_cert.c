@@ -2,14 +2,19 @@
 /* RFC 8555 certificates and revocation. */
 #include "acme/srv_int.h"
 
+#include "acme/life.h"
+
 /* ---- certificates and revocation ------------------------------------ */
 
 void
-srv_h_cert(struct call *c, const char *crt_id)
+srv_h_cert(struct call *c, const char *crt_id, int alt)
 {
 	struct acme_cert crt;
+	struct acme_life_cert lc;
 	const char *pem;
+	char path[160];
 
+	memset(&lc, 0, sizeof(lc));
 	switch (acme_store_cert_by_crt_id(c->ctx->db, crt_id, &crt)) {
 	case ACME_ERR:
 		srv_server_error(c);
@@ -20,17 +25,32 @@ srv_h_cert(struct call *c, const char *crt_id)
 	case ACME_FOUND:
 		break;
 	}
-	if (srv_owns(c, crt.account_id)) {
-		pem = crt.chain_pem;
-		c->resp->raw = strdup(pem);
-		if (c->resp->raw == NULL) {
-			srv_server_error(c);
-		} else {
-			c->resp->raw_len = strlen(pem);
-			c->resp->status = 200;
-			c->resp->ctype = "application/pem-certificate-chain";
-		}
+	if (!srv_owns(c, crt.account_id))
+		goto out;
+	/* RFC 8555 §7.4.2: the CA's other chain for the same leaf, as
+	 * rel="alternate" */
+	if (acme_life_cert(c->ctx->db, crt.id, &lc) == ACME_ERR) {
+		srv_server_error(c);
+		goto out;
 	}
+	if (alt && lc.alt_chain_pem == NULL) {
+		srv_not_found(c, "alternate chain");
+		goto out;
+	}
+	pem = alt ? lc.alt_chain_pem : crt.chain_pem;
+	snprintf(path, sizeof(path), alt ? "/cert/%s" : "/cert/%s/alt", crt_id);
+	if (alt || lc.alt_chain_pem != NULL)
+		srv_add_link(c->ctx, c->resp, path, "alternate");
+	c->resp->raw = strdup(pem);
+	if (c->resp->raw == NULL) {
+		srv_server_error(c);
+	} else {
+		c->resp->raw_len = strlen(pem);
+		c->resp->status = 200;
+		c->resp->ctype = "application/pem-certificate-chain";
+	}
+out:
+	acme_life_cert_clear(&lc);
 	acme_cert_clear(&crt);
 }
 

@@ -56,10 +56,12 @@ struct call {
 	struct acme_resp *resp;
 	struct acme_jws jws;
 	json_t *payload; /* parsed payload object, NULL for POST-as-GET */
-	struct acme_account acct; /* signer's account (kid requests) */
-	int has_acct;             /* acct is filled */
-	EVP_PKEY *key;            /* signer's key */
-	char url[1024];           /* the request URL */
+	struct acme_account acct;  /* signer's account (kid requests) */
+	int has_acct;              /* acct is filled */
+	EVP_PKEY *key;             /* signer's key */
+	char url[1024];            /* the request URL */
+	const char *dir_connector; /* /acme/<name>/new-account: its
+				      connector, else NULL */
 };
 
 /* One limit a request must pass (srv_rate_limited). */
@@ -92,7 +94,7 @@ void srv_fail(struct call *c, int status, const char *type, const char *fmt,
 void srv_fail_prob(struct call *c, struct acme_problem *p);
 void srv_h_account(struct call *c, const char *kid);
 void srv_h_authz(struct call *c, const char *aid);
-void srv_h_cert(struct call *c, const char *crt_id);
+void srv_h_cert(struct call *c, const char *crt_id, int alt);
 void srv_h_chall(struct call *c, const char *cid);
 void srv_h_finalize(struct call *c, const char *oid);
 void srv_h_key_change(struct call *c);
@@ -108,6 +110,21 @@ void srv_reply_order(struct call *c, int status, const struct acme_order *ord);
 int srv_reply_resource(
     struct call *c, int status, json_t *body, const char *kind, const char *id);
 void srv_server_error(struct call *c);
+/* renewal and profiles (srv_ari.c) */
+char *srv_name_set(const struct acme_ident *ids, size_t n);
+const struct acme_connector_info *srv_connector(
+    const struct acme_ctx *ctx, const char *name);
+const struct acme_profile_info *srv_profile(
+    const struct acme_connector_info *ci, const char *name);
+/** newOrder's profile (requested, or the default the account may use)
+ * into out: 0, or -1 after the reply. */
+int srv_order_profile(struct call *c, char *out, size_t len);
+int srv_cert_id_parse(const char *s, char *aki, size_t alen, char *serial,
+    size_t slen, struct acme_problem *p);
+int srv_order_predecessor(struct call *c, const struct acme_ident *ids,
+    size_t n, const char *name_set, long long *pred);
+void srv_h_renewal_info(struct call *c, const char *cert_id);
+void srv_h_renewal_explained(struct call *c, const char *why);
 void srv_set_json(struct acme_resp *resp, int status, json_t *body);
 void srv_url_of(struct acme_ctx *ctx, char *buf, size_t len, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));

@@ -3,6 +3,8 @@
  * order reads, finalize. */
 #include "acme/srv_int.h"
 
+#include "acme/life.h"
+
 /* ---- orders ------------------------------------------------------- */
 
 static unsigned
@@ -219,7 +221,9 @@ srv_h_new_order(struct call *c)
 	char *oid = NULL, *ids_s = NULL;
 	long long order_id, expires = c->req->now + ctx->s->order_lifetime;
 	json_t *pats = NULL; /* pre-authorized name patterns, or NULL */
-	char pre[1024];
+	char pre[1024], profile[65];
+	char *name_set = NULL;
+	long long pred = 0;
 	int all_valid = 1;
 
 	if (c->payload == NULL) {
@@ -272,6 +276,13 @@ srv_h_new_order(struct call *c)
 		srv_fail_prob(c, &p);
 		goto out;
 	}
+	if (srv_order_profile(c, profile, sizeof(profile)) != 0)
+		goto out;
+	name_set = srv_name_set(ids, n);
+	if (name_set == NULL)
+		goto err;
+	if (srv_order_predecessor(c, ids, n, name_set, &pred) != 0)
+		goto out;
 	idarr = json_array();
 	for (size_t i = 0; idarr != NULL && i < n; i++)
 		json_array_append_new(idarr,
@@ -289,7 +300,10 @@ srv_h_new_order(struct call *c)
 		goto err;
 	order_id = acme_store_order_add(ctx->db, oid, c->acct.id, expires,
 	    ids_s, c->acct.connector, c->req->now);
-	if (order_id < 0)
+	if (order_id < 0 ||
+	    acme_life_order_set(ctx->db, order_id, profile,
+	        json_string_value(json_object_get(c->payload, "replaces")),
+	        pred, name_set) != 1)
 		goto err;
 	for (size_t i = 0; i < n; i++)
 		if (add_authz(c, order_id, &ids[i], expires, pats != NULL,
@@ -312,6 +326,7 @@ out:
 	free(ids);
 	free(oid);
 	free(ids_s);
+	free(name_set);
 	json_decref(idarr);
 	acme_order_clear(&ord);
 	json_decref(pats);
@@ -395,6 +410,16 @@ srv_h_finalize(struct call *c, const char *oid)
 	if (ord.status != ACME_ORDER_READY) {
 		srv_fail(c, 403, "orderNotReady", "the order is %s, not ready",
 		    acme_order_status_str(ord.status));
+		goto out;
+	}
+	/* draft-ietf-acme-profiles §4: a profile no longer offered fails
+	 * here too */
+	if (ord.profile[0] != '\0' &&
+	    srv_profile(srv_connector(ctx, ord.connector), ord.profile) ==
+	        NULL) {
+		srv_fail(c, 400, "invalidProfile",
+		    "profile \"%s\" is no longer offered; place a new order",
+		    ord.profile);
 		goto out;
 	}
 	csrj = c->payload ? json_object_get(c->payload, "csr") : NULL;

@@ -2,6 +2,8 @@
 /* State changes driven by durable jobs, one transaction each. */
 #include "acme/state.h"
 
+#include "acme/life.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +185,13 @@ int
 acme_state_issued(struct acme_db *db, const struct acme_job *job,
     const char *chain_pem, long long now)
 {
+	return acme_state_issued_alt(db, job, chain_pem, NULL, now);
+}
+
+int
+acme_state_issued_alt(struct acme_db *db, const struct acme_job *job,
+    const char *chain_pem, const char *alt_chain_pem, long long now)
+{
 	struct acme_problem prob = {0};
 	struct acme_cert_info info;
 	struct acme_order order;
@@ -245,10 +254,20 @@ acme_state_issued(struct acme_db *db, const struct acme_job *job,
 		    .connector = order.connector,
 		    .ca_ref = order.ca_ref,
 		    .created = now,
+		    .profile = order.profile[0] ? order.profile : NULL,
+		    .names = order.name_set,
+		    .aki = info.aki_b64url[0] ? info.aki_b64url : NULL,
+		    .predecessor = order.predecessor,
+		    .alt_chain_pem = alt_chain_pem,
 		};
 
 		cert_id = acme_store_cert_add(db, &c);
 	}
+	/* RFC 9773 §5: the predecessor counts as replaced from the
+	 * successor's issuance on */
+	if (cert_id >= 0 && order.predecessor != 0 &&
+	    acme_life_cert_replaced(db, order.predecessor, cert_id) < 0)
+		goto out;
 	snprintf(ref, sizeof(ref), "order=%lld", job->ref);
 	if (cert_id < 0 ||
 	    acme_store_order_issued(db, job->ref, cert_id, now) < 0 ||

@@ -41,6 +41,9 @@ int acme_state_enrolled(struct acme_db *db, const struct acme_job *job,
 /** The certificate was collected: store it, order valid, job done. */
 int acme_state_issued(struct acme_db *db, const struct acme_job *job,
     const char *chain_pem, long long now);
+/** The same with the CA's alternate chain (NULL: none). */
+int acme_state_issued_alt(struct acme_db *db, const struct acme_job *job,
+    const char *chain_pem, const char *alt_chain_pem, long long now);
 /** Permanent failure of an order's CA work: order invalid, job failed. */
 int acme_state_order_failed(struct acme_db *db, const struct acme_job *job,
     const char *detail, long long now);

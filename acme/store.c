@@ -14,7 +14,10 @@
 
 #define ORDER_COLS                                                             \
 	"o.id, o.account_id, o.oid, o.status, o.enroll_state, o.connector,"    \
-	" o.ca_ref, o.csr_pem, o.identifiers, o.expires, o.error, c.crt_id"
+	" o.ca_ref, o.csr_pem, o.identifiers, o.expires, o.error, c.crt_id,"   \
+	" ifnull(o.profile, ''), ifnull(o.replaces, ''),"                      \
+	" ifnull(o.predecessor, 0), ifnull(o.ca_status, ''),"                  \
+	" o.name_set"
 #define AUTHZ_COLS                                                             \
 	"a.id, a.aid, a.account_id, a.id_type, a.id_value, a.wildcard,"        \
 	" a.status, a.expires, a.created"
@@ -303,8 +306,10 @@ static const char *const sql[ST_COUNT] = {
                       " updated = ? WHERE id = ? AND status = 'processing'",
     [ST_CERT_ADD] = "INSERT INTO certificates(crt_id, order_id, account_id,"
                     " serial, spki, chain_pem, not_before, not_after,"
-                    " connector, ca_ref, status, created) VALUES (?, ?, ?,"
-                    " ?, ?, ?, ?, ?, ?, ?, 'valid', ?)",
+                    " connector, ca_ref, status, created, profile, names,"
+                    " aki, predecessor, alt_chain_pem, source) VALUES (?,"
+                    " ?, ?, ?, ?, ?, ?, ?, ?, ?, 'valid', ?, ?, ?, ?,"
+                    " nullif(?, 0), ?, coalesce(?, 'acme'))",
     [ST_ORDER_ISSUED] = "UPDATE orders SET status = 'valid', cert_id = ?,"
                         " updated = ? WHERE id = ?",
     [ST_CERT_REVOKED] = "UPDATE certificates SET status = 'revoked' WHERE"
@@ -420,6 +425,7 @@ acme_order_clear(struct acme_order *o)
 	free(o->csr_pem);
 	free(o->identifiers);
 	free(o->error);
+	free(o->name_set);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -448,6 +454,11 @@ order_by(struct acme_db *db, enum stmt st, const char *oid, long long id,
 	out->expires = acme_cur_int(&c, 9);
 	out->error = dup_col(&c, 10, &oom);
 	COPY(out->crt_id, &c, 11);
+	COPY(out->profile, &c, 12);
+	COPY(out->replaces, &c, 13);
+	out->predecessor = acme_cur_int(&c, 14);
+	COPY(out->ca_status, &c, 15);
+	out->name_set = dup_col(&c, 16, &oom);
 	acme_cur_done(&c);
 	if (oom || out->identifiers == NULL) {
 		acme_order_clear(out);
@@ -928,10 +939,11 @@ acme_store_order_fail(struct acme_db *db, long long order_id,
 long long
 acme_store_cert_add(struct acme_db *db, const struct acme_cert_new *c)
 {
-	if (change(db, ST_CERT_ADD, "siisssiissi", c->crt_id, c->order_id,
+	if (change(db, ST_CERT_ADD, "siisssiississsiss", c->crt_id, c->order_id,
 	        c->account_id, c->serial_hex, c->spki_sha256, c->chain_pem,
 	        c->not_before, c->not_after, c->connector, c->ca_ref,
-	        c->created) != 1)
+	        c->created, c->profile, c->names, c->aki, c->predecessor,
+	        c->alt_chain_pem, c->source) != 1)
 		return -1;
 	return acme_db_last_id(db);
 }

@@ -89,8 +89,13 @@ struct acme_order {
 	char *csr_pem;     /* NULL before finalize */
 	char *identifiers; /* JSON array text */
 	long long expires;
-	char *error;     /* problem document (JSON text) or NULL */
-	char crt_id[64]; /* "" until issued */
+	char *error;           /* problem document (JSON text) or NULL */
+	char crt_id[64];       /* "" until issued */
+	char profile[65];      /* ACME profile, "" for orders from before */
+	char replaces[256];    /* the client's "replaces" certID, or "" */
+	long long predecessor; /* certificate row this order renews, 0 */
+	char ca_status[32];    /* SCM's word while processing, or "" */
+	char *name_set;        /* sorted values, ", "-joined, or NULL */
 };
 void acme_order_clear(struct acme_order *o);
 enum acme_found acme_store_order(
@@ -424,6 +429,12 @@ struct acme_cert_new {
 	const char *connector;
 	const char *ca_ref;
 	long long created;
+	const char *profile;       /* or NULL */
+	const char *names;         /* name set, or NULL */
+	const char *aki;           /* issuer key id, base64url, or NULL */
+	long long predecessor;     /* certificate renewed, 0 none */
+	const char *alt_chain_pem; /* or NULL */
+	const char *source;        /* NULL: "acme" */
 };
 /** @return the certificate's row id, or -1. */
 long long acme_store_cert_add(

@@ -73,6 +73,9 @@ static const struct key jobs_keys[] = {
     {"validation_slots", K_INT, 0, 1, 1024},
     {"ca_slots", K_INT, 0, 1, 1024},
     {"ca_give_up_hours", K_INT, 0, 1, 8760},
+    {"approval_wait_hours", K_INT, 0, 1, 8760},
+    {"approval_poll_seconds", K_INT, 0, 5, 3600},
+    {"sync_interval_minutes", K_INT, 0, 0, 10080},
     {"retention_days", K_INT, 0, 1, 3650},
     {"audit_retention_days", K_INT, 0, 0, 36500},
     {NULL, 0, 0, 0, 0},
@@ -93,6 +96,8 @@ static const struct key acme_keys[] = {
     {"order_lifetime_seconds", K_INT, 0, 60, 30LL * 86400},
     {"finalize_wait_seconds", K_INT, 0, 0, 40},
     {"retry_after_seconds", K_INT, 0, 5, 60},
+    {"approval_retry_after_seconds", K_INT, 0, 5, 600},
+    {"ari_retry_after_seconds", K_INT, 0, 60, 86400},
     {"challenge_types", K_ARR, 0, 0, 0},
     {NULL, 0, 0, 0, 0},
 };
@@ -521,6 +526,9 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	conf->validation_slots = (int)num(jobs, "validation_slots", 48);
 	conf->ca_slots = (int)num(jobs, "ca_slots", 16);
 	conf->ca_give_up_hours = (int)num(jobs, "ca_give_up_hours", 168);
+	conf->approval_wait_hours = (int)num(jobs, "approval_wait_hours", 336);
+	conf->approval_poll = (int)num(jobs, "approval_poll_seconds", 60);
+	conf->sync_interval = (int)num(jobs, "sync_interval_minutes", 60);
 	conf->retention_days = (int)num(jobs, "retention_days", 90);
 	conf->audit_retention_days = (int)num(jobs, "audit_retention_days", 0);
 	conf->dcv.enabled = json_is_true(json_object_get(dcv, "enabled"));
@@ -595,6 +603,10 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	    num(acme, "order_lifetime_seconds", 7 * 86400);
 	conf->acme.finalize_wait = (int)num(acme, "finalize_wait_seconds", 15);
 	conf->acme.retry_after = (int)num(acme, "retry_after_seconds", 10);
+	conf->acme.approval_retry_after =
+	    (int)num(acme, "approval_retry_after_seconds", 300);
+	conf->acme.ari_retry_after =
+	    (int)num(acme, "ari_retry_after_seconds", 21600);
 	conf->acme.max_body = 64 * 1024;
 	v = json_object_get(acme, "challenge_types");
 	if (v == NULL) {
@@ -667,6 +679,29 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 			}
 		}
 	}
+	conf->acme_connectors =
+	    calloc(conf->n_connectors, sizeof(*conf->acme_connectors));
+	if (conf->acme_connectors == NULL) {
+		snprintf(err, errlen, "config: out of memory");
+		goto fail;
+	}
+	for (i = 0; i < conf->n_connectors; i++) {
+		struct px_connector *pc = &conf->connectors[i];
+
+		pc->acme_profiles =
+		    calloc(pc->n_profiles, sizeof(*pc->acme_profiles));
+		if (pc->acme_profiles == NULL) {
+			snprintf(err, errlen, "config: out of memory");
+			goto fail;
+		}
+		for (size_t k = 0; k < pc->n_profiles; k++)
+			pc->acme_profiles[k] = (struct acme_profile_info){
+			    pc->profiles[k].name, pc->profiles[k].description};
+		conf->acme_connectors[i] = (struct acme_connector_info){
+		    pc->name, pc->acme_profiles, pc->n_profiles};
+	}
+	conf->acme.connectors = conf->acme_connectors;
+	conf->acme.n_connectors = conf->n_connectors;
 	conf->acme.default_connector =
 	    str(acme, "default_connector", conf->connectors[0].name);
 	if (px_conf_connector(conf, conf->acme.default_connector) == NULL) {
@@ -701,8 +736,10 @@ px_conf_free(struct px_conf *conf)
 		free_secret(conf->connectors[i].password);
 		free(conf->connectors[i].profiles);
 		free(conf->connectors[i].sc_profiles);
+		free(conf->connectors[i].acme_profiles);
 	}
 	free(conf->connectors);
+	free(conf->acme_connectors);
 	dns_registry_free(conf->dns);
 	json_decref(conf->root);
 	memset(conf, 0, sizeof(*conf));

@@ -46,7 +46,8 @@ struct px_connector {
 	 * validity_days and org_id) */
 	struct px_profile *profiles;
 	size_t n_profiles;
-	struct sectigo_profile *sc_profiles; /* the same, for sectigo/ */
+	struct sectigo_profile *sc_profiles;     /* the same, for sectigo/ */
+	struct acme_profile_info *acme_profiles; /* and for acme/ */
 };
 
 struct px_conf {
@@ -65,8 +66,12 @@ struct px_conf {
 	struct acme_settings acme; /* acme.rl is created by the caller */
 	int validation_slots;      /* validation jobs in flight at most */
 	int ca_slots;              /* enroll/collect/revoke jobs in flight */
-	int ca_give_up_hours; /* enroll/collect fail the order only after */
-	int retention_days;   /* dead orders/authorizations kept this long */
+	int ca_give_up_hours;    /* enroll/collect fail the order only after */
+	int approval_wait_hours; /* an enrollment awaiting an SCM
+				    administrator's approval waits this long */
+	int approval_poll;       /* s between collects while it waits */
+	int sync_interval;       /* minutes between SCM report syncs, 0 off */
+	int retention_days;      /* dead orders/authorizations kept this long */
 	int audit_retention_days; /* 0: the audit log is kept for good */
 	struct {
 		int max_conns;        /* open connections per process */
@@ -77,6 +82,7 @@ struct px_conf {
 	struct px_validate_conf validation;
 	struct px_connector *connectors;
 	size_t n_connectors;
+	struct acme_connector_info *acme_connectors; /* acme.connectors */
 	struct dns_registry *dns; /* "dns_connectors" (never NULL) */
 	struct {
 		int enabled;         /* Sectigo DCV before enrolling */

@@ -10,12 +10,14 @@
 
 #include "acme/csr.h"
 #include "acme/jws.h"
+#include "acme/life.h"
 #include "acme/state.h"
 #include "acme/store.h"
 #include "contrib/evcurl.h"
 #include "contrib/log.h"
 #include "proxy/commit.h"
 #include "proxy/dcv.h"
+#include "proxy/sync.h"
 #include "proxy/validate.h"
 #include "sectigo/sectigo.h"
 
@@ -33,6 +35,9 @@
 struct backend {
 	const char *name;
 	struct acme_ca *ca;
+	struct px_jobs *j;
+	struct px_sync *sync; /* the report sync pass running, or NULL */
+	long long sync_check; /* unix s of the last look at sync_state */
 };
 
 struct px_jobs {
@@ -70,6 +75,10 @@ struct task {
 	char ca_ref[128];  /* revoke: the CA's id of the certificate */
 	char failkey[300]; /* validate: rate-limit key of its failures */
 	int step;          /* enroll: 0 find, 1 submit */
+	int cert_type;     /* enroll: the order's profile */
+	int term;
+	long org_id;
+	char renew_ref[128]; /* enroll: renew this sslId (renewById), or "" */
 	struct task *next;
 };
 
@@ -146,8 +155,11 @@ retry_later(struct task *t, const char *error, int hint)
 
 	if (delay > 300000)
 		delay = 300000;
+	/* spread the retries of many orders hit by one outage: up to a
+	 * quarter of the delay either way */
+	delay += ((long long)(random() % 501) - 250) * delay / 1000;
 	if (hint > 0)
-		delay = hint * 1000LL;
+		delay = hint * 1000LL; /* the CA's Retry-After as given */
 	/* CA work is retried while SCM is unreachable, pending or refusing
 	 * for now, until a deadline counted from finalize (not a number of
 	 * attempts: an SCM outage of a day must not fail orders that SCM
@@ -343,10 +355,59 @@ enroll_send(void *arg, int ok)
 		task_free(t);
 		return;
 	}
-	if (t->ca->ops->submit(t->ca, &t->enroll, enroll_done, t) != 0) {
+	if ((t->renew_ref[0] != '\0' ? t->ca->ops->renew(t->ca, t->renew_ref,
+	                                   t->csr, enroll_done, t)
+	                             : t->ca->ops->submit(t->ca, &t->enroll,
+	                                   enroll_done, t)) != 0) {
 		retry_later(t, "the CA call could not be started", 0);
 		task_free(t);
 	}
+}
+
+/*
+ * The order's profile into the task (cert type, term, organization),
+ * and with renew_via renewById, the enrollment to renew: the
+ * predecessor's, when the names and the profile did not change. A
+ * renewById carries no tag, so a crash between its sending and its reply
+ * cannot be reconciled: the order is then enrolled anew (one extra
+ * enrollment at worst, never a lost order). @return 0, or -1 when the
+ * profile is gone (the order failed).
+ */
+static int
+enroll_profile(struct task *t, const struct acme_order *o)
+{
+	const struct px_connector *pc =
+	    px_conf_connector(t->j->conf, o->connector);
+	const struct px_profile *pp =
+	    pc != NULL ? px_connector_profile(pc, o->profile) : NULL;
+	struct acme_life_cert pred;
+	char why[400];
+
+	if (pp == NULL) {
+		snprintf(why, sizeof(why),
+		    "profile \"%s\" of connector \"%s\" is no longer "
+		    "configured",
+		    o->profile, o->connector);
+		acme_state_order_failed(t->j->db, &t->job, why, time(NULL));
+		changed(t->j);
+		return -1;
+	}
+	t->cert_type = pp->cert_type;
+	t->term = pp->term;
+	t->org_id = pp->org_id;
+	t->renew_ref[0] = '\0';
+	if (!pc->renew_by_id || o->predecessor == 0 ||
+	    o->enroll_state == ACME_ENROLL_SENDING ||
+	    t->ca->ops->renew == NULL ||
+	    acme_life_cert(t->j->db, o->predecessor, &pred) != ACME_FOUND)
+		return 0;
+	if (pred.names != NULL && o->name_set != NULL &&
+	    strcmp(pred.names, o->name_set) == 0 &&
+	    strcmp(pred.profile, pp->name) == 0 &&
+	    strcmp(pred.connector, o->connector) == 0)
+		snprintf(t->renew_ref, sizeof(t->renew_ref), "%s", pred.ca_ref);
+	acme_life_cert_clear(&pred);
+	return 0;
 }
 
 static void
@@ -358,7 +419,9 @@ enroll_step(struct task *t)
 	    .names = (const char *const *)t->names,
 	    .n_names = t->n_names,
 	    .cn = t->cn,
-	    .validity_days = 0,
+	    .validity_days = t->term,
+	    .cert_type = t->cert_type,
+	    .org_id = t->org_id,
 	};
 	if (t->step == 1) {
 		/* crash marker first: once it is durable, a restart looks
@@ -437,6 +500,10 @@ start_enroll(struct task *t)
 		changed(t->j);
 		return -1;
 	}
+	if (enroll_profile(t, &o) != 0) {
+		acme_order_clear(&o);
+		return -1;
+	}
 	snprintf(t->tag, sizeof(t->tag), "%s", o.oid);
 	t->csr = strdup(o.csr_pem != NULL ? o.csr_pem : "");
 	t->cn = acme_csr_pem_cn(t->csr);
@@ -470,6 +537,39 @@ start_enroll(struct task *t)
 	return 0;
 }
 
+/*
+ * SCM holds the enrollment until an administrator approves it: the order
+ * stays processing (its Retry-After grows, see acme.approval_retry_after)
+ * for jobs.approval_wait_hours, and is collected every
+ * jobs.approval_poll_seconds (the report sync wakes it sooner).
+ */
+static void
+awaiting_approval(struct task *t, const struct acme_ca_result *res)
+{
+	long long now = time(NULL);
+	long long wait = (long long)t->j->conf->approval_wait_hours * 3600;
+	char why[200];
+
+	(void)res;
+	if (t->job.created > 0 && now - t->job.created >= wait) {
+		snprintf(why, sizeof(why),
+		    "no SCM administrator approved the request within %d "
+		    "hours (jobs.approval_wait_hours)",
+		    t->j->conf->approval_wait_hours);
+		log_warn("order=%lld: %s", t->job.ref, why);
+		acme_state_order_failed(t->j->db, &t->job, why, now);
+		changed(t->j);
+		return;
+	}
+	if (acme_life_order_ca_status(t->j->db, t->job.ref, "Requested") > 0)
+		log_info("order=%lld: waiting for an SCM administrator's "
+		         "approval",
+		    t->job.ref);
+	acme_job_retry(t->j->db, t->job.id,
+	    now_ms() + t->j->conf->approval_poll * 1000LL,
+	    "awaiting approval in SCM", now);
+}
+
 static void
 collected(void *arg, const struct acme_ca_result *res)
 {
@@ -478,14 +578,22 @@ collected(void *arg, const struct acme_ca_result *res)
 
 	switch (res->status) {
 	case ACME_CA_OK:
-		if (acme_state_issued(t->j->db, &t->job, res->chain_pem, now) !=
-		    0)
+		if (acme_state_issued_alt(t->j->db, &t->job, res->chain_pem,
+		        res->alt_chain_pem, now) != 0)
 			retry_later(t, "database busy", 1);
 		else
 			log_info("order=%lld: certificate issued", t->job.ref);
 		changed(t->j);
 		break;
 	case ACME_CA_PENDING:
+		if (res->ca_status != NULL &&
+		    strcmp(res->ca_status, "Requested") == 0) {
+			awaiting_approval(t, res);
+			break;
+		}
+		if (res->ca_status != NULL)
+			acme_life_order_ca_status(
+			    t->j->db, t->job.ref, res->ca_status);
 		retry_later(t, "being processed by the CA", res->retry_after);
 		break;
 	case ACME_CA_NOTFOUND:
@@ -717,6 +825,50 @@ purge_jobs(struct px_jobs *j)
 }
 
 static void
+sync_done(void *arg, const struct px_sync_result *r)
+{
+	struct backend *b = arg;
+
+	b->sync = NULL;
+	if (r->error != NULL)
+		log_warn("sync %s: %s (the next pass starts from the last "
+		         "complete one)",
+		    b->name, r->error);
+	else
+		log_info("sync %s: %d report rows, %d changes", b->name,
+		    r->rows, r->changed);
+	if (r->changed > 0) {
+		changed(b->j);
+		px_jobs_kick(b->j);
+	}
+}
+
+/* The SCM report sync, every jobs.sync_interval_minutes per connector;
+ * when it last ran is in the database, so a restart keeps the rhythm. */
+static void
+sync_due(struct px_jobs *j)
+{
+	long long now = time(NULL);
+
+	if (j->conf->sync_interval <= 0)
+		return;
+	for (size_t i = 0; i < j->n_backends; i++) {
+		struct backend *b = &j->backends[i];
+		struct acme_sync_state st;
+
+		if (b->sync != NULL || now - b->sync_check < 30)
+			continue;
+		b->sync_check = now;
+		if (acme_life_sync_get(j->db, b->name, &st) == ACME_ERR ||
+		    now - st.last_run < j->conf->sync_interval * 60LL)
+			continue;
+		b->j = j;
+		b->sync =
+		    px_sync_start(j->base, j->db, b->ca, b->name, sync_done, b);
+	}
+}
+
+static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct px_jobs *j = arg;
@@ -724,6 +876,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	px_dcv_tick(j->dcv);
+	sync_due(j);
 	run_due(j);
 	purge_jobs(j);
 }
@@ -816,9 +969,11 @@ px_jobs_free(struct px_jobs *j)
 	if (j == NULL)
 		return;
 	/* backends first: they cancel their calls without callbacks */
-	for (size_t i = 0; i < j->n_backends; i++)
+	for (size_t i = 0; i < j->n_backends; i++) {
 		if (j->backends[i].ca != NULL)
 			j->backends[i].ca->ops->free(j->backends[i].ca);
+		px_sync_abandon(j->backends[i].sync);
+	}
 	px_validator_free(j->val);
 	px_dcv_free(j->dcv);
 	while (j->tasks != NULL)

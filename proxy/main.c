@@ -29,6 +29,8 @@
 #include "proxy/http.h"
 #include "proxy/jobs.h"
 #include "proxy/startcheck.h"
+#include "proxy/lifecli.h"
+#include "acme/life.h"
 #include "sectigo/sectigo.h"
 
 static void
@@ -87,6 +89,34 @@ usage(FILE *f)
 	    "published and still\n"
 	    "                                holds (all: also removed "
 	    "ones); orphans flagged\n"
+	    "  inventory list|export -c CONFIG [--connector NAME] "
+	    "[--account KID]\n"
+	    "                [--name NAME] [--status S] [--profile P] "
+	    "[--expiring DAYS]\n"
+	    "                [--limit N] [--json|--csv]\n"
+	    "                                the certificates issued, by "
+	    "serial (export:\n"
+	    "                                CSV unless --json); S: valid, "
+	    "revoked, revoking,\n"
+	    "                                expired, replaced\n"
+	    "  inventory show -c CONFIG SERIAL  one certificate as JSON\n"
+	    "  sync -c CONFIG [--connector NAME]\n"
+	    "                                read SCM's SSL report now: "
+	    "revocations,\n"
+	    "                                replacements, approvals made in "
+	    "SCM\n"
+	    "  reissue -c CONFIG SERIAL --csr FILE [--reason TEXT] [--out "
+	    "FILE]\n"
+	    "                                SCM replace: same sslId, new "
+	    "serial (kept in\n"
+	    "                                the inventory as the successor)\n"
+	    "  revoke -c CONFIG SERIAL [--reason R] [--wait SECONDS]\n"
+	    "                                revoke through the running "
+	    "server's job queue;\n"
+	    "                                R: unspecified, keyCompromise, "
+	    "affiliationChanged,\n"
+	    "                                superseded, "
+	    "cessationOfOperation\n"
 	    "  dcv list -c CONFIG            SCM domains and Sectigo DCV "
 	    "runs\n"
 	    "  dcv status -c CONFIG DOMAIN [--connector NAME]\n"
@@ -99,8 +129,8 @@ usage(FILE *f)
 	    "contrib/dist/acmebridge.example.json)\n"
 	    "  --connector NAME    CA connector (default: "
 	    "acme.default_connector)\n"
-	    "  --json              test-connection: one JSON document "
-	    "instead of lines\n"
+	    "  --json              JSON output (test-connection: one "
+	    "document; inventory)\n"
 	    "  --note TEXT         free text stored with an EAB key\n"
 	    "  --preauthorize PATTERN eab add: the key's accounts may order "
 	    "names matching\n"
@@ -108,6 +138,9 @@ usage(FILE *f)
 	    "repeatable)\n"
 	    "                      without challenges; other names are "
 	    "refused\n"
+	    "  --profiles A,B      eab add: the ACME profiles the key's "
+	    "accounts may order\n"
+	    "                      (default: all of its connector's)\n"
 	    "  --max-accounts N    eab add: accounts the key may bind "
 	    "(default: any number)\n"
 	    "  --deactivate-accounts eab remove: deactivate the accounts "
@@ -233,10 +266,11 @@ struct cli {
 	const char *config;
 	const char *connector;
 	const char *note;
-	long long max_accounts; /* eab add: 0 = any number */
-	int deactivate;         /* eab remove --deactivate-accounts */
-	int json;               /* test-connection --json */
-	json_t *preauth;        /* eab add --preauthorize, or NULL */
+	long long max_accounts;   /* eab add: 0 = any number */
+	int deactivate;           /* eab remove --deactivate-accounts */
+	json_t *preauth;          /* eab add --preauthorize, or NULL */
+	json_t *profiles;         /* eab add --profiles, or NULL */
+	struct px_life_opts life; /* inventory, sync, reissue, revoke */
 };
 
 /* A --preauthorize pattern: a host name, "*." and a zone, or an IP
@@ -297,6 +331,20 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const struct cli *cli)
 			    connector, conf->path);
 			goto out;
 		}
+		for (size_t i = 0; i < json_array_size(cli->profiles); i++) {
+			const char *pn =
+			    json_string_value(json_array_get(cli->profiles, i));
+			if (px_connector_profile(
+			        px_conf_connector(conf, connector), pn) ==
+			        NULL ||
+			    pn[0] == '\0') {
+				fprintf(stderr,
+				    "acmebridge: --profiles: connector \"%s\" "
+				    "has no profile \"%s\"\n",
+				    connector, pn);
+				goto out;
+			}
+		}
 		/* 256-bit key, unpadded base64url: lego refuses shorter keys
 		 * and padded encodings */
 		kid = acme_random_token(16);
@@ -335,6 +383,17 @@ cmd_eab(struct px_conf *conf, int argc, char **argv, const struct cli *cli)
 				    "acmebridge: --preauthorize: "
 				    "too many patterns (1000 bytes "
 				    "in all)\n");
+				acme_db_rollback(db);
+				goto out;
+			}
+		}
+		if (cli->profiles != NULL) {
+			char *pj = json_dumps(cli->profiles, JSON_COMPACT);
+			int r = pj != NULL
+			    ? acme_life_eab_set_profiles(db, kid, pj)
+			    : -1;
+			free(pj);
+			if (r != 1) {
 				acme_db_rollback(db);
 				goto out;
 			}
@@ -671,7 +730,19 @@ parse_opts(int argc, char **argv, const char *spec, struct cli *cli)
 	    {"max-accounts", required_argument, NULL, 'M'},
 	    {"deactivate-accounts", no_argument, NULL, 'D'},
 	    {"preauthorize", required_argument, NULL, 'P'},
-	    {"json", no_argument, NULL, 'J'},
+	    {"profiles", required_argument, NULL, 'R'},
+	    {"account", required_argument, NULL, 'a'},
+	    {"name", required_argument, NULL, 'm'},
+	    {"status", required_argument, NULL, 's'},
+	    {"profile", required_argument, NULL, 'p'},
+	    {"expiring", required_argument, NULL, 'e'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"csv", no_argument, NULL, 'v'},
+	    {"limit", required_argument, NULL, 'l'},
+	    {"csr", required_argument, NULL, 'q'},
+	    {"reason", required_argument, NULL, 'r'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"wait", required_argument, NULL, 'w'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -723,9 +794,71 @@ parse_opts(int argc, char **argv, const char *spec, struct cli *cli)
 		case 'D':
 			cli->deactivate = 1;
 			break;
-		case 'J':
-			cli->json = 1;
+		case 'R': {
+			char *list = strdup(optarg), *save = NULL, *p;
+
+			if (cli->profiles == NULL)
+				cli->profiles = json_array();
+			for (p = list ? strtok_r(list, ",", &save) : NULL;
+			     p != NULL; p = strtok_r(NULL, ",", &save))
+				json_array_append_new(
+				    cli->profiles, json_string(p));
+			free(list);
 			break;
+		}
+		case 'a':
+			cli->life.account = optarg;
+			break;
+		case 'm':
+			cli->life.name = optarg;
+			break;
+		case 's':
+			cli->life.status = optarg;
+			break;
+		case 'p':
+			cli->life.profile = optarg;
+			break;
+		case 'j':
+			cli->life.json = 1;
+			break;
+		case 'v':
+			cli->life.csv = 1;
+			break;
+		case 'q':
+			cli->life.csr_file = optarg;
+			break;
+		case 'r':
+			cli->life.reason = optarg;
+			break;
+		case 'o':
+			cli->life.out_file = optarg;
+			break;
+		case 'e':
+		case 'l':
+		case 'w': {
+			char *end;
+			long long v;
+
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    v < 1 || v > 100000) {
+				fprintf(stderr,
+				    "acmebridge: --%s: must be a whole number "
+				    "from 1 to 100000\n",
+				    c == 'e'       ? "expiring"
+				        : c == 'l' ? "limit"
+				                   : "wait");
+				return 2;
+			}
+			if (c == 'e')
+				cli->life.expiring_days = v;
+			else if (c == 'l')
+				cli->life.limit = (int)v;
+			else
+				cli->life.wait_seconds = (int)v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -800,7 +933,9 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "eab") != 0 && strcmp(cmd, "account") != 0 &&
 	    strcmp(cmd, "test-connection") != 0 && strcmp(cmd, "dns") != 0 &&
-	    strcmp(cmd, "dcv") != 0) {
+	    strcmp(cmd, "dcv") != 0 && strcmp(cmd, "inventory") != 0 &&
+	    strcmp(cmd, "sync") != 0 && strcmp(cmd, "reissue") != 0 &&
+	    strcmp(cmd, "revoke") != 0) {
 		fprintf(stderr, "acmebridge: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
@@ -811,7 +946,8 @@ main(int argc, char **argv)
 	}
 	/* eab and account only need the database */
 	need_secrets = strcmp(cmd, "eab") != 0 && strcmp(cmd, "account") != 0 &&
-	    strcmp(cmd, "dcv") != 0 &&
+	    strcmp(cmd, "dcv") != 0 && strcmp(cmd, "inventory") != 0 &&
+	    strcmp(cmd, "revoke") != 0 &&
 	    !(strcmp(cmd, "dns") == 0 && optind < argc &&
 	        strcmp(argv[optind], "list") == 0);
 	if (px_conf_load(cli.config, &conf, need_secrets, err, sizeof(err)) !=
@@ -833,9 +969,22 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "serve") == 0) {
 		rc = cmd_serve(&conf);
 	} else if (strcmp(cmd, "test-connection") == 0) {
-		rc = cmd_test_connection(&conf, cli.connector, cli.json);
+		rc = cmd_test_connection(&conf, cli.connector, cli.life.json);
 	} else if (strcmp(cmd, "account") == 0) {
 		rc = cmd_account(&conf, argc - optind, argv + optind);
+	} else if (strcmp(cmd, "inventory") == 0) {
+		cli.life.connector = cli.connector;
+		rc = px_cmd_inventory(
+		    &conf, argc - optind, argv + optind, &cli.life);
+	} else if (strcmp(cmd, "sync") == 0) {
+		cli.life.connector = cli.connector;
+		rc = px_cmd_sync(&conf, &cli.life);
+	} else if (strcmp(cmd, "reissue") == 0) {
+		rc = px_cmd_reissue(
+		    &conf, argc - optind, argv + optind, &cli.life);
+	} else if (strcmp(cmd, "revoke") == 0) {
+		rc = px_cmd_revoke(
+		    &conf, argc - optind, argv + optind, &cli.life);
 	} else if (strcmp(cmd, "dns") == 0 || strcmp(cmd, "dcv") == 0) {
 		rc =
 		    cmd_db_tool(&conf, cmd, argc - optind, argv + optind, &cli);
@@ -844,6 +993,7 @@ main(int argc, char **argv)
 	}
 	px_conf_free(&conf);
 	json_decref(cli.preauth);
+	json_decref(cli.profiles);
 	curl_global_cleanup();
 	libevent_global_shutdown();
 	return rc;

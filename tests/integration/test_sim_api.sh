@@ -122,7 +122,7 @@ header() {
 # enroll_json SAN CSR_FILE [extra jq filter]
 enroll_json() {
 	jq -n --arg san "$1" --rawfile csr "$2" \
-	    '{orgId:1234, certType:224, term:365, subjAltNames:$san,
+	    '{orgId:1234, certType:224, term:199, subjAltNames:$san,
 	      csr:$csr, comments:"from test_sim_api",
 	      externalRequester:"ops@example.test", numberServers:1,
 	      serverType:-1} '"${3:-}"
@@ -197,8 +197,10 @@ req GET /api/organization/v1/999 "${AUTH[@]}"
 check "unknown org: 404 -1023" "404 -1023" "$STATUS $(jbody .code)"
 req GET "/private/api/ssl/v1/types?organizationId=1234" "${AUTH[@]}"
 check "types via /private/api: 200" 200 "$STATUS"
-check "types: 224 and 284" "224 284" "$(jbody '[.[].id] | join(" ")')"
-check "types: 224 terms" "365,730" "$(jbody '.[0].terms | join(",")')"
+check "types: 224 284 226 225" "224 284 226 225" \
+    "$(jbody '[.[].id] | join(" ")')"
+check "types: terms" "199 199 90,199 365,730" \
+    "$(jbody '[.[].terms | join(",")] | join(" ")')"
 
 # --- enroll ---
 openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/a.key" \
@@ -358,6 +360,7 @@ bad_enroll "subjAltNames as array" -1002 \
 check "subjAltNames as array: description" "Cannot parse message body" \
     "$(jbody .description)"
 bad_enroll "term 400" -36 '| .term = 400'
+bad_enroll "term 365 on a public profile" -36 '| .term = 365'
 bad_enroll "unknown certType" -39 '| .certType = 1'
 bad_enroll "unknown orgId" -1023 '| .orgId = 77'
 bad_enroll "no csr" -7 '| del(.csr)'
@@ -711,6 +714,208 @@ check "deleted validation" NOT_VALIDATED "$(jbody .status)"
 req GET /sim/stats
 check "stats: dcv counters" "1 3 2 1" \
     "$(jbody '.dcv | "\(.starts) \(.submits) \(.validated) \(.rejected)"')"
+stop_sim
+
+# --- certificate life cycle: profiles, approval, console, report, faults ---
+# A fresh simulator (own state directory), one collect poll before issue.
+STATE=$TMP/state2
+mkdir -p "$STATE"
+start_sim --pending-polls 1 --approval-required --seed 7
+# new_csr NAME: a fresh P-256 key and CSR for NAME in $TMP/n.csr
+new_csr() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$TMP/n.key" -subj "/CN=$1" -out "$TMP/n.csr" 2>/dev/null
+}
+# enroll_new NAME [JQ-FILTER]: enroll a fresh CSR for NAME; sets STATUS,
+# NEW_ID (the sslId or "") and the body
+enroll_new() {
+	new_csr "$1"
+	enroll_json "$1" "$TMP/n.csr" "${2:-}" >"$TMP/n.json"
+	req POST /api/ssl/v1/enroll "${AUTH[@]}" "${JSON[@]}" \
+	    --data-binary @"$TMP/n.json"
+	NEW_ID=$(jbody '.sslId // empty')
+}
+# collect_leaf ID: polls collect (x509CO) up to 10 times; the leaf goes to
+# $TMP/leaf.pem; sets STATUS of the last call
+collect_leaf() {
+	for _ in $(seq 1 10); do
+		req GET "/api/ssl/v1/collect/$1/x509CO" "${AUTH[@]}"
+		[ "$STATUS" = 200 ] && break
+	done
+	cp "$TMP/body" "$TMP/leaf.pem"
+}
+# validity FILE: notAfter - notBefore in seconds
+validity() {
+	local nb na
+	nb=$(openssl x509 -noout -startdate -in "$1" | cut -d= -f2)
+	na=$(openssl x509 -noout -enddate -in "$1" | cut -d= -f2)
+	echo $(($(date -u -d "$na" +%s) - $(date -u -d "$nb" +%s)))
+}
+# details ID JQ: GET the details and print the jq expression
+details() {
+	req GET "/api/ssl/v1/$1" "${AUTH[@]}"
+	jbody "$2"
+}
+
+TODAY_US=$(date -u +%m/%d/%Y)
+# control JSON: POST /sim/control
+control() {
+	req POST /sim/control -d "$1"
+}
+# approval NAME ID JSON: POST /api/ssl/v1/NAME/ID with JSON
+approval() {
+	req POST "/api/ssl/v1/$1/$2" "${AUTH[@]}" "${JSON[@]}" -d "$3"
+}
+
+# approval workflow (--approval-required)
+req GET /sim/control
+check "approval required: auto_approve false" false "$(jbody .auto_approve)"
+enroll_new req1.example.test
+check "approval: enroll 200" 200 "$STATUS"
+REQ1=$NEW_ID
+check "approval: details Requested, no approved date" "Requested false" \
+    "$(details "$REQ1" '"\(.status) \(has("approved"))"')"
+req GET "/api/ssl/v1/collect/$REQ1/x509CO" "${AUTH[@]}"
+check "approval: collect while Requested 400 -183" \
+    "400 -183 Certificate is not collectable." \
+    "$STATUS $(jbody .code) $(jbody .description)"
+approval approve "$REQ1" '""'
+check "approve with a string body: 400 -1002" "400 -1002" \
+    "$STATUS $(jbody .code)"
+approval approve "$REQ1" '{"message":""}'
+check "approve with an empty message: 400 -1601" "400 -1601" \
+    "$STATUS $(jbody .code)"
+approval approve 99999 '{"message":"ok"}'
+check "approve unknown sslId: 404 -5101" "404 -5101" "$STATUS $(jbody .code)"
+approval approve "$REQ1" '{"message":"looks fine"}'
+check "approve: 204, empty body" "204 0" "$STATUS $(body | wc -c)"
+check "approved: details Approved with the date" "Approved $TODAY_US" \
+    "$(details "$REQ1" '"\(.status) \(.approved)"')"
+approval approve "$REQ1" '{"message":"again"}'
+check "approve again: 400 -1112" \
+    "400 -1112 Certificate can't be approved cause it has state = APPROVED" \
+    "$STATUS $(jbody .code) $(jbody .description)"
+req GET "/api/ssl/v1/collect/$REQ1/x509CO" "${AUTH[@]}"
+check "approved: first collect pending (code 0)" "400 0" \
+    "$STATUS $(jbody .code)"
+req GET "/api/ssl/v1/collect/$REQ1/x509CO" "${AUTH[@]}"
+check "approved: second collect issued" 200 "$STATUS"
+check "approved: details Issued" Issued "$(details "$REQ1" .status)"
+approval approve "$REQ1" '{"message":"late"}'
+check "approve an issued one: -1112 ISSUED" \
+    "400 Certificate can't be approved cause it has state = ISSUED" \
+    "$STATUS $(jbody .description)"
+
+enroll_new req2.example.test
+REQ2=$NEW_ID
+approval decline "$REQ2" '{"message":"not our domain"}'
+check "decline: 204, empty body" "204 0" "$STATUS $(body | wc -c)"
+check "declined: details" \
+    "Declined $TODAY_US not our domain false from test_sim_api" \
+    "$(details "$REQ2" \
+	'"\(.status) \(.declined) \(.declineMessage) \(has("approved")) \(.comments)"')"
+req GET "/api/ssl/v1/collect/$REQ2/x509CO" "${AUTH[@]}"
+check "declined: collect 400 -169" "400 -169" "$STATUS $(jbody .code)"
+approval approve "$REQ2" '{"message":"too late"}'
+check "approve a declined one: -1112 DECLINED" \
+    "400 Certificate can't be approved cause it has state = DECLINED" \
+    "$STATUS $(jbody .description)"
+approval decline "$REQ2" '{"message":"again"}'
+check "decline again: 400 -1112" "400 -1112" "$STATUS $(jbody .code)"
+
+# the console: approve and decline through /sim/control
+enroll_new req3.example.test
+REQ3=$NEW_ID
+enroll_new req4.example.test
+REQ4=$NEW_ID
+control "{\"approve\":$REQ3,\"decline\":{\"id\":$REQ4,\"message\":\"no\"}}"
+check "control approve + decline: 200" 200 "$STATUS"
+check "console approve: Approved" Approved "$(details "$REQ3" .status)"
+check "console decline: Declined, message" "Declined no" \
+    "$(details "$REQ4" '"\(.status) \(.declineMessage)"')"
+control "{\"approve\":$REQ4}"
+check "control approve of a declined one: 400" 400 "$STATUS"
+req POST "/api/ssl/v1/renewById/$REQ1" "${AUTH[@]}" "${JSON[@]}" -d '{}'
+check "renewal under approval: Requested" "200 Requested" \
+    "$STATUS $(details "$(jbody .sslId)" .status)"
+req GET /sim/stats
+check "stats: approve_calls, decline_calls" "7 2" \
+    "$(jbody '"\(.approve_calls) \(.decline_calls)"')"
+
+# console revocation and replacement
+control '{"auto_approve":true}'
+check "control auto_approve: 200 true" "200 true" \
+    "$STATUS $(jbody .auto_approve)"
+enroll_new cr1.example.test
+CR1=$NEW_ID
+collect_leaf "$CR1"
+control "{\"console_revoke\":{\"id\":$CR1,\"reason\":\"keyCompromise\"}}"
+check "console_revoke by id: 200" 200 "$STATUS"
+check "console_revoke: details" "Revoked $TODAY_US 1" \
+    "$(details "$CR1" '"\(.status) \(.revoked) \(.reasonCode)"')"
+req GET "/api/ssl/v1/collect/$CR1/x509CO" "${AUTH[@]}"
+check "console_revoke: collect -110" "400 -110" "$STATUS $(jbody .code)"
+control "{\"console_revoke\":{\"id\":$CR1,\"reason\":\"keyCompromise\"}}"
+check "console_revoke again: 400" 400 "$STATUS"
+enroll_new cr2.example.test
+CR2=$NEW_ID
+collect_leaf "$CR2"
+CR2_SERIAL=$(details "$CR2" .serialNumber)
+control "{\"console_revoke\":{\"serial\":\"$CR2_SERIAL\",\"reason\":4}}"
+check "console_revoke by serial: Revoked 4" "200 Revoked 4" \
+    "$STATUS $(details "$CR2" '"\(.status) \(.reasonCode)"')"
+control '{"console_revoke":{"id":1,"reason":"bogus"}}'
+check "console_revoke bad reason: 400" 400 "$STATUS"
+
+enroll_new cr3.example.test
+CR3=$NEW_ID
+collect_leaf "$CR3"
+CR3_OLD=$(details "$CR3" .serialNumber)
+control "{\"console_replace\":{\"id\":$CR3}}"
+check "console_replace: 200" 200 "$STATUS"
+details "$CR3" . >/dev/null
+CR3_NEW=$(jbody .serialNumber)
+check "console_replace: Issued, replaced today, old serial listed" \
+    "Issued $TODAY_US $CR3_OLD" \
+    "$(jbody '"\(.status) \(.replaced) \(.replacedSerialNumbers | join(","))"')"
+check "console_replace: a new serial" yes \
+    "$([ -n "$CR3_NEW" ] && [ "$CR3_NEW" != "$CR3_OLD" ] && echo yes)"
+collect_leaf "$CR3"
+check "console_replace: collect gives the new certificate" \
+    "$(echo "$CR3_NEW" | tr -d :)" \
+    "$(openssl x509 -noout -serial -in "$TMP/leaf.pem" | cut -d= -f2)"
+check "console_replace: same names" "cr3.example.test" \
+    "$(openssl x509 -noout -ext subjectAltName -in "$TMP/leaf.pem" |
+	tail -n +2 | tr -d ' ' | sed 's/DNS://g')"
+
+# profiles and terms
+enroll_new p90.example.test '| .certType = 226 | .term = 90'
+check "profile 226 term 90: 200" 200 "$STATUS"
+collect_leaf "$NEW_ID"
+check "term 90: collected" 200 "$STATUS"
+check "term 90: notAfter = notBefore + 90 d - 1 s" $((90 * 86400 - 1)) \
+    "$(validity "$TMP/leaf.pem")"
+check "term 90: notBefore at 00:00:00 UTC" "00:00:00" \
+    "$(date -u -d "$(openssl x509 -noout -startdate -in "$TMP/leaf.pem" |
+	cut -d= -f2)" +%T)"
+check "term 90: details term and expires" \
+    "90 $(date -u -d "$(openssl x509 -noout -enddate -in "$TMP/leaf.pem" |
+	cut -d= -f2)" +%m/%d/%Y)" "$(details "$NEW_ID" '"\(.term) \(.expires)"')"
+enroll_new p199.example.test
+collect_leaf "$NEW_ID"
+check "term 199: notAfter = notBefore + 199 d - 1 s" $((199 * 86400 - 1)) \
+    "$(validity "$TMP/leaf.pem")"
+enroll_new p365.example.test '| .certType = 226 | .term = 365'
+check "profile 226 term 365: 400 -36" "400 -36" "$STATUS $(jbody .code)"
+enroll_new priv.example.test '| .certType = 225 | .term = 730'
+check "private profile 225 term 730: 200" 200 "$STATUS"
+collect_leaf "$NEW_ID"
+check "term 730: notAfter = notBefore + 730 d - 1 s" $((730 * 86400 - 1)) \
+    "$(validity "$TMP/leaf.pem")"
+enroll_new priv2.example.test '| .certType = 225 | .term = 199'
+check "private profile 225 term 199: 400 -36" "400 -36" \
+    "$STATUS $(jbody .code)"
+
 stop_sim
 
 if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$SIM_LOG"; then

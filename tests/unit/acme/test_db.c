@@ -149,7 +149,7 @@ test_open_migrates(void **state)
 	json_t *rows, *r;
 	const char *want[] = {"accounts", "audit", "authzs", "certificates",
 	    "challenges", "dcv", "dns_records", "eab_keys", "jobs",
-	    "order_authzs", "orders", "scm_domains"};
+	    "order_authzs", "orders", "scm_domains", "sync_state"};
 
 	assert_true(user_version(db) >= 1);
 	rows = acme_db_all(db,
@@ -157,8 +157,8 @@ test_open_migrates(void **state)
 	    " name",
 	    NULL);
 	assert_non_null(rows);
-	assert_int_equal(json_array_size(rows), 12);
-	for (size_t i = 0; i < 12; i++)
+	assert_int_equal(json_array_size(rows), 13);
+	for (size_t i = 0; i < 13; i++)
 		assert_string_equal(
 		    acme_row_str(json_array_get(rows, i), "name"), want[i]);
 	json_decref(rows);

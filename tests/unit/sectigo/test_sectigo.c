@@ -307,7 +307,7 @@ conf_oauth(struct sectigo_conf *c)
 	c->ca_file = sim.root;
 	c->org_id = 1234;
 	c->cert_type = 224;
-	c->validity_days = 365;
+	c->validity_days = 199;
 	c->timeout_seconds = 20;
 }
 
@@ -739,7 +739,7 @@ test_header_auth(void **state)
 	en.csr_pem = csr;
 	en.names = names;
 	en.n_names = 2;
-	en.validity_days = 730;
+	en.validity_days = 199;
 	CALL(c, &b, c->ca->ops->submit(c->ca, &en, on_result, &b));
 	assert_int_equal(b.status, ACME_CA_OK);
 	snprintf(ref, sizeof(ref), "%s", b.ref);
@@ -1166,9 +1166,9 @@ test_connection(void **state)
 	{
 		static const struct sectigo_profile profs[] = {
 		    {"default", 0, 0, 0},
-		    {"ecc", 284, 730, 1235},
-		    {"short", 224, 199, 0},
-		    {"gone", 999, 365, 0},
+		    {"ecc", 284, 199, 1235},
+		    {"long", 224, 365, 0},
+		    {"gone", 999, 199, 0},
 		};
 
 		conf_oauth(&conf);
@@ -1179,20 +1179,20 @@ test_connection(void **state)
 			assert_string_equal(l.check[i], "api");
 		assert_true(l.ok[3]);
 		assert_non_null(strstr(l.detail[3],
-		    "profile \"default\" (certType 224, 365 days): "
+		    "profile \"default\" (certType 224, 199 days): "
 		    "offered"));
 		assert_true(l.ok[4]);
 		assert_non_null(strstr(l.detail[4],
-		    "profile \"ecc\" (certType 284, 730 days, organization "
+		    "profile \"ecc\" (certType 284, 199 days, organization "
 		    "1235): offered"));
 		assert_false(l.ok[5]);
 		assert_non_null(strstr(l.detail[5],
-		    "profile \"short\" (certType 224, 199 days): certType "
-		    "224 does not offer a term of 199 days (terms: 365, 730)"));
+		    "profile \"long\" (certType 224, 365 days): certType "
+		    "224 does not offer a term of 365 days (terms: 199)"));
 		assert_false(l.ok[6]);
 		assert_non_null(strstr(l.detail[6],
 		    "certType 999 is not offered to organization 1234 "
-		    "(offered: 224, 284)"));
+		    "(offered: 224, 284, 226, 225)"));
 		assert_int_equal(l.failures, 2);
 	}
 
@@ -1564,7 +1564,8 @@ test_details(void **state)
 }
 
 /* The order's profile (cert type, term, department) wins over the
- * connector's defaults; zeros take the defaults. */
+ * connector's defaults; zeros take the defaults. Profile 226 offers 90 and
+ * 199 days, 224 and 284 only 199. */
 static void
 test_enroll_profile(void **state)
 {
@@ -1587,8 +1588,8 @@ test_enroll_profile(void **state)
 	en.csr_pem = csr;
 	en.names = names;
 	en.n_names = 2;
-	en.cert_type = 284;
-	en.validity_days = 730;
+	en.cert_type = 226;
+	en.validity_days = 90;
 	en.org_id = 1235;
 	enroll(c, &en, ref, sizeof(ref));
 	snprintf(path, sizeof(path), "/api/ssl/v1/%s", ref);
@@ -1598,17 +1599,19 @@ test_enroll_profile(void **state)
 	assert_int_equal(json_integer_value(json_object_get(d, "orgId")), 1235);
 	assert_int_equal(json_integer_value(json_object_get(
 	                     json_object_get(d, "certType"), "id")),
-	    284);
-	assert_int_equal(json_integer_value(json_object_get(d, "term")), 730);
+	    226);
+	assert_int_equal(json_integer_value(json_object_get(d, "term")), 90);
 	json_decref(d);
 	collect_ok(c, &b, ref);
 	leaf = chain_leaf(b.chain);
-	/* the simulator back-dates notBefore by an hour: measure from now */
-	life = asn1_unix(X509_get0_notAfter(leaf)) - (long long)time(NULL);
-	assert_true(life >= 730LL * 86400 - 120 && life <= 730LL * 86400);
+	/* the simulator issues from 00:00:00 of the day to 23:59:59 of the
+	 * term's last day: the term counted inclusively */
+	life = asn1_unix(X509_get0_notAfter(leaf)) -
+	    asn1_unix(X509_get0_notBefore(leaf)) + 1;
+	assert_int_equal(life, 90LL * 86400);
 	X509_free(leaf);
 
-	/* defaults: the connector's profile (365 days) */
+	/* defaults: the connector's profile (199 days) */
 	en.tag = "profile-2";
 	en.cert_type = 0;
 	en.validity_days = 0;
@@ -1616,14 +1619,15 @@ test_enroll_profile(void **state)
 	enroll(c, &en, ref, sizeof(ref));
 	collect_ok(c, &b, ref);
 	leaf = chain_leaf(b.chain);
-	life = asn1_unix(X509_get0_notAfter(leaf)) - (long long)time(NULL);
-	assert_true(life >= 365LL * 86400 - 120 && life <= 365LL * 86400);
+	life = asn1_unix(X509_get0_notAfter(leaf)) -
+	    asn1_unix(X509_get0_notBefore(leaf)) + 1;
+	assert_int_equal(life, 199LL * 86400);
 	X509_free(leaf);
 
 	/* a term the profile lacks: SCM refuses (-36) */
 	en.tag = "profile-3";
 	en.cert_type = 284;
-	en.validity_days = 199;
+	en.validity_days = 90;
 	CALL(c, &b, c->ca->ops->submit(c->ca, &en, on_result, &b));
 	assert_int_equal(b.status, ACME_CA_FAILED);
 	assert_int_equal(b.code, -36);
