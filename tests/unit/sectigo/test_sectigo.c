@@ -1750,6 +1750,94 @@ test_renew_replace(void **state)
 	free(csr);
 }
 
+/* An enrollment waiting for an administrator: collect says "Requested";
+ * approved, it is collected; declined, collect fails with the message. */
+static void
+test_approval(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64], ref[32], ctl[160], want[200];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	long details;
+	char *csr;
+	int i;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 2);
+	conf_oauth(&conf);
+	new_ca(c, &conf);
+	en.tag = "approval-1";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+	sim_control(c, "{\"auto_approve\":false}");
+	enroll(c, &en, ref, sizeof(ref));
+
+	/* -183 while it waits: PENDING, one details call says why */
+	details = stat_count(c, "details_calls");
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_PENDING);
+	assert_int_equal(b.code, -183);
+	assert_string_equal(b.ca_status, "Requested");
+	assert_int_equal(stat_count(c, "details_calls"), details + 1);
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_string_equal(b.certs[0].status, "Requested");
+	assert_int_equal(b.certs[0].approved, 0);
+	assert_true(b.certs[0].requested > 0);
+
+	snprintf(ctl, sizeof(ctl), "{\"approve\":%s}", ref);
+	sim_control(c, ctl);
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_PENDING);
+	assert_true(strcmp(b.ca_status, "Approved") == 0 ||
+	    strcmp(b.ca_status, "Applied") == 0);
+	collect_ok(c, &b, ref);
+	check_chain(b.chain, names, 2);
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_string_equal(b.certs[0].status, "Issued");
+	assert_true(b.certs[0].approved > 0);
+
+	/* declined: FAILED with SCM's status and the administrator's words */
+	en.tag = "approval-2";
+	enroll(c, &en, ref, sizeof(ref));
+	snprintf(ctl, sizeof(ctl),
+	    "{\"decline\":{\"id\":%s,\"message\":\"not for this "
+	    "organization\"}}",
+	    ref);
+	sim_control(c, ctl);
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_string_equal(b.ca_status, "Declined");
+	snprintf(want, sizeof(want),
+	    "SCM declined the request %s: not for this organization", ref);
+	assert_string_equal(b.error, want);
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_string_equal(b.certs[0].status, "Declined");
+	assert_string_equal(b.certs[0].reason, "not for this organization");
+	assert_true(b.certs[0].declined > 0);
+
+	/* a renewal waits for approval too */
+	sim_control(c, "{\"auto_approve\":true}");
+	en.tag = "approval-3";
+	enroll(c, &en, ref, sizeof(ref));
+	collect_ok(c, &b, ref);
+	sim_control(c, "{\"auto_approve\":false}");
+	CALL(c, &b, c->ca->ops->renew(c->ca, ref, NULL, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	snprintf(ref, sizeof(ref), "%s", b.ref);
+	for (i = 0; i < 3; i++) {
+		CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+		assert_int_equal(b.status, ACME_CA_PENDING);
+		assert_string_equal(b.ca_status, "Requested");
+	}
+	sim_control(c, "{\"auto_approve\":true}");
+	box_reset(&b);
+	free(csr);
+}
+
 /* Order in which the concurrency test's callbacks ran. */
 static int conc_order[64], conc_done;
 
@@ -1952,6 +2040,7 @@ main(void)
 	    T(test_enroll_profile),
 	    T(test_renew_replace),
 	    T(test_concurrency),
+	    T(test_approval),
 	};
 	int fails;
 
