@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Pure helpers of the SCM backend (no I/O), shared by sectigo.c and the unit
- * tests: response parsing, chain normalisation, tag matching.
+ * tests: response parsing (errors, details, report rows, serials, dates),
+ * chain normalisation, tag matching; and one test hook (sectigo_inflight).
  */
 #pragma once
 #include <stddef.h>
