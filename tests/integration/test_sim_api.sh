@@ -888,6 +888,92 @@ check "console_replace: same names" "cr3.example.test" \
     "$(openssl x509 -noout -ext subjectAltName -in "$TMP/leaf.pem" |
 	tail -n +2 | tr -d ' ' | sed 's/DNS://g')"
 
+# replace endpoint: same sslId, new CSR, pending again, new serial
+enroll_new rp1.example.test
+RP1=$NEW_ID
+collect_leaf "$RP1"
+RP1_OLD=$(details "$RP1" .serialNumber)
+new_csr rp1.example.test
+# replace_json REASON [JQ]: the replace body with the CSR in $TMP/n.csr
+replace_json() {
+	jq -n --rawfile csr "$TMP/n.csr" --arg reason "$1" \
+	    '{csr:$csr, reason:$reason, commonName:"rp1.example.test",
+	      subjectAlternativeNames:["rp1.example.test","www.rp1.example.test"]}
+	    '"${2:-}"
+}
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "" '| del(.reason)')"
+check "replace without reason: 400 -7" "400 -7" "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "key rotation" \
+	'| .subjectAlternativeNames = "rp1.example.test,www.rp1.example.test"')"
+check "replace with SANs as a string: 400 -1002" "400 -1002" \
+    "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "$(printf 'x%.0s' $(seq 1 513))")"
+check "replace with a 513-character reason: 400 -1601" "400 -1601" \
+    "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "key rotation")"
+check "replace: 204, empty body" "204 0" "$STATUS $(body | wc -c)"
+check "replaced: same sslId Applied, no serial, old serial listed" \
+    "Applied null $RP1_OLD $TODAY_US" \
+    "$(details "$RP1" '"\(.status) \(.serialNumber) \(.replacedSerialNumbers | join(",")) \(.replaced)"')"
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "again")"
+check "replace while pending: 400 -130" "400 -130" "$STATUS $(jbody .code)"
+req GET "/api/ssl/v1/collect/$RP1/x509CO" "${AUTH[@]}"
+check "replaced: collect pending first" "400 0" "$STATUS $(jbody .code)"
+collect_leaf "$RP1"
+RP1_NEW=$(details "$RP1" .serialNumber)
+check "replaced: Issued with a new serial" "Issued yes" \
+    "$(details "$RP1" .status) $([ "$RP1_NEW" != "$RP1_OLD" ] && echo yes)"
+check "replaced: the leaf has the new key and names" \
+    "$(openssl req -in "$TMP/n.csr" -noout -pubkey) rp1.example.test,www.rp1.example.test" \
+    "$(openssl x509 -in "$TMP/leaf.pem" -noout -pubkey) $(openssl x509 -noout \
+	-ext subjectAltName -in "$TMP/leaf.pem" | tail -n +2 |
+	tr -d ' ' | sed 's/DNS://g')"
+enroll_new rq.example.test
+req POST "/sim/control" -d '{"auto_approve":false}'
+enroll_new rq2.example.test
+RQ2=$NEW_ID
+req POST "/sim/control" -d '{"auto_approve":true}'
+new_csr rp1.example.test
+req POST "/api/ssl/v1/replace/$RQ2" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "x")"
+check "replace a Requested order: 400 -130" "400 -130" \
+    "$STATUS $(jbody .code)"
+
+# renewById: same names, profile and term; the old CSR or a new one
+enroll_new rn.example.test '| .certType = 226 | .term = 90'
+RN=$NEW_ID
+req POST "/api/ssl/v1/renewById/$RN" "${AUTH[@]}" "${JSON[@]}" -d '{}'
+check "renewById of an Applied order: 400 -105" "400 -105" \
+    "$STATUS $(jbody .code)"
+collect_leaf "$RN"
+req POST "/api/ssl/v1/renewById/$RN" "${AUTH[@]}"
+check "renewById with an empty body: 400 -1002" "400 -1002" \
+    "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/renewById/$RN" "${AUTH[@]}" "${JSON[@]}" -d '{}'
+RN2=$(jbody .sslId)
+check "renewById {}: 200, a new sslId" "200 yes" \
+    "$STATUS $([ "$RN2" -gt "$RN" ] 2>/dev/null && echo yes)"
+check "renewal: same names, profile, term; old one renewed" \
+    "rn.example.test 226 90 false true" \
+    "$(details "$RN2" '"\(.subjectAlternativeNames | join(",")) \(.certType.id) \(.term) \(.renewed)"') $(details "$RN" .renewed)"
+collect_leaf "$RN2"
+check "renewal with the stored CSR: same key" \
+    "$(openssl req -in "$TMP/n.csr" -noout -pubkey)" \
+    "$(openssl x509 -in "$TMP/leaf.pem" -noout -pubkey)"
+new_csr rn.example.test
+req POST "/api/ssl/v1/renewById/$RN" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(jq -n --rawfile csr "$TMP/n.csr" '{csr:$csr}')"
+RN3=$(jbody .sslId)
+collect_leaf "$RN3"
+check "renewal with a new CSR: its key" \
+    "$(openssl req -in "$TMP/n.csr" -noout -pubkey)" \
+    "$(openssl x509 -in "$TMP/leaf.pem" -noout -pubkey)"
+
 # profiles and terms
 enroll_new p90.example.test '| .certType = 226 | .term = 90'
 check "profile 226 term 90: 200" 200 "$STATUS"
