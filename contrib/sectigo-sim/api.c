@@ -260,6 +260,24 @@ org_known(const struct sim *sim, long id)
 	return id == sim->conf->org_id || id == sim->conf->org_id + 1;
 }
 
+int
+sim_org_known(const struct sim *sim, long id)
+{
+	return org_known(sim, id);
+}
+
+const char *
+sim_org_name(const struct sim *sim, long id)
+{
+	return id == sim->conf->org_id ? ORG_NAME : DEPT_NAME;
+}
+
+const struct sim_profile *
+sim_profile_find(const struct sim *sim, long id)
+{
+	return profile_find(sim, id);
+}
+
 static json_t *
 departments_json(const struct sim *sim)
 {

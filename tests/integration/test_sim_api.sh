@@ -977,6 +977,7 @@ check "renewal with a new CSR: its key" \
 # profiles and terms
 enroll_new p90.example.test '| .certType = 226 | .term = 90'
 check "profile 226 term 90: 200" 200 "$STATUS"
+P90=$NEW_ID
 collect_leaf "$NEW_ID"
 check "term 90: collected" 200 "$STATUS"
 check "term 90: notAfter = notBefore + 90 d - 1 s" $((90 * 86400 - 1)) \
@@ -995,12 +996,132 @@ enroll_new p365.example.test '| .certType = 226 | .term = 365'
 check "profile 226 term 365: 400 -36" "400 -36" "$STATUS $(jbody .code)"
 enroll_new priv.example.test '| .certType = 225 | .term = 730'
 check "private profile 225 term 730: 200" 200 "$STATUS"
+PRIV=$NEW_ID
 collect_leaf "$NEW_ID"
 check "term 730: notAfter = notBefore + 730 d - 1 s" $((730 * 86400 - 1)) \
     "$(validity "$TMP/leaf.pem")"
 enroll_new priv2.example.test '| .certType = 225 | .term = 199'
 check "private profile 225 term 199: 400 -36" "400 -36" \
     "$STATUS $(jbody .code)"
+
+# --- report API ---
+REPORT_CALLS=0
+# report JSON [PATH-SUFFIX]: POST the SSL report
+report() {
+	req POST "/api/report/v1/ssl-certificates${2:-}" "${AUTH[@]}" "${JSON[@]}" \
+	    -d "$1"
+	REPORT_CALLS=$((REPORT_CALLS + 1))
+}
+# ids: the report's ids, sorted, space-separated
+ids() {
+	jbody '[.reports[].id] | sort | map(tostring) | join(" ")'
+}
+# stat_ids JQ-SELECT: ids of /sim/stats certificates matching the select
+stat_ids() {
+	curl -sS --cacert "$STATE/root.pem" "$BASE/sim/stats" |
+	    jq -r "[.certificates[] | select($1) | .sslId] | sort |
+		map(tostring) | join(\" \")"
+}
+YESTERDAY=$(date -u -d yesterday +%F)
+TODAY=$(date -u +%F)
+report '""'
+check "report: string body 400 -1002" "400 -1002" "$STATUS $(jbody .code)"
+report '{"certificateStatus":9}'
+check "report: unknown status 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+report '{"certificateDateAttribute":4,"from":"2026-13-01","to":"2026-12-31"}'
+check "report: bad date 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+report "{\"certificateDateAttribute\":4,\"from\":\"$TODAY\",\"to\":\"$YESTERDAY\"}"
+check "report: from after to 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+report "{\"from\":\"$TODAY\",\"to\":\"$TODAY\"}"
+check "report: window without date attribute 400 -7" "400 -7" \
+    "$STATUS $(jbody .code)"
+report '{"organizationIds":[77]}'
+check "report: unknown organization 400 -1023" "400 -1023" \
+    "$STATUS $(jbody .code)"
+report '{}' '?output_type=sideways'
+check "report: bad output_type 400 -1601" "400 -1601" \
+    "$STATUS $(jbody .code)"
+
+req POST /private/api/report/v1/ssl-certificates?output_type=buffered \
+    "${AUTH[@]}" "${JSON[@]}" -d '{"organizationIds":[],"certificateStatus":0,
+      "serialNumberFormat":""}'
+REPORT_CALLS=$((REPORT_CALLS + 1))
+check "report (private, any): 200 statusCode 0" "200 0" \
+    "$STATUS $(jbody .statusCode)"
+check "report: Content-Disposition" \
+    'attachment; filename="rest_api_ssl-certificates.json"' \
+    "$(header Content-Disposition)"
+check "report any: every certificate" "$(stat_ids true)" "$(ids)"
+report '{"certificateStatus":1}'
+check "report Requested: the orders awaiting approval" \
+    "$(stat_ids '.status == "Requested"')" "$(ids)"
+check_match "report Requested: some" '^[0-9]+( [0-9]+)+$' "$(ids)"
+report '{"certificateStatus":3,"organizationIds":[1234]}'
+check "report Revoked: the two console revocations" \
+    "$(printf '%s\n' "$CR1" "$CR2" | sort | tr '\n' ' ' | sed 's/ $//')" \
+    "$(ids)"
+report "{\"certificateStatus\":0,\"certificateDateAttribute\":2,
+    \"from\":\"${TODAY}T00:00:00.000Z\",\"to\":\"${TODAY}T00:00:00.000Z\"}"
+check "report revoked today (ISO date-time bounds)" \
+    "$(printf '%s\n' "$CR1" "$CR2" | sort | tr '\n' ' ' | sed 's/ $//')" \
+    "$(ids)"
+report "{\"certificateDateAttribute\":2,\"from\":\"$YESTERDAY\",
+    \"to\":\"$YESTERDAY\"}"
+check "report revoked yesterday: none" "" "$(ids)"
+report "{\"certificateStatus\":3,\"certificateDateAttribute\":4,
+    \"from\":\"$TODAY\"}"
+check "report: a row's fields" "Revoked true ${TODAY}T" \
+    "$(jbody ".reports[] | select(.id == $CR1) |
+	\"\\(.status) \\(.revoked != null) \\(.revoked[0:11])\"")"
+report '{"commonName":"CR%"}'
+check "report commonName LIKE cr%: 3 rows" \
+    "$(printf '%s\n' "$CR1" "$CR2" "$CR3" | sort | tr '\n' ' ' | sed 's/ $//')" \
+    "$(ids)"
+report '{"commonName":"rp1.example.test"}'
+check "report: replaced row" \
+    "Issued ${TODAY} rp1.example.test; www.rp1.example.test $(echo "$RP1_NEW" |
+	tr -d : | sed 's/^0*//') $(echo "$RP1_OLD" | tr -d : | sed 's/^0*//')" \
+    "$(jbody '.reports[0] | "\(.status) \(.replaced[0:10]) \(.subjAltNames) \(.serialNumber) \(.replacedSerialNumbers | join(","))"')"
+report '{"commonName":"rp1.example.test",
+    "serialNumberFormat":"HEXWithLeadingZeros"}'
+check "report HEXWithLeadingZeros: all 16 bytes" "$(echo "$RP1_NEW" | tr -d :)" \
+    "$(jbody '.reports[0].serialNumber')"
+report '{"commonName":"req2.example.test"}'
+check "report: declined row" "Declined $TODAY false " \
+    "$(jbody '.reports[0] | "\(.status) \(.declined[0:10]) \(has("approved")) \(.serialNumber)"')"
+report '{"certificateRequestSource":2,"externalRequester":"ops@%"}'
+check "report: Web API source, externalRequester LIKE" "$(stat_ids true)" \
+    "$(ids)"
+report '{"certificateRequestSource":10}'
+check "report: ACME source matches nothing" "" "$(ids)"
+
+# the clock: 200 days on, every 90- and 199-day certificate has expired
+control '{"advance_days":200}'
+check "control advance_days 200: 200" 200 "$STATUS"
+check "after 200 days: details Expired" Expired "$(details "$REQ1" .status)"
+report '{"certificateStatus":4}'
+check "report Expired = stats Expired" "$(stat_ids '.status == "Expired"')" \
+    "$(ids)"
+check "report Expired: includes the 90- and 199-day ones" "yes yes" \
+    "$(jbody "[.reports[].id] | (index($P90) != null), (index($REQ1) != null)" |
+	sed 's/true/yes/' | tr '\n' ' ' | sed 's/ $//')"
+report '{"certificateStatus":2}'
+check "report Issued: the 730-day one only" "$PRIV" "$(ids)"
+report "{\"certificateDateAttribute\":4,
+    \"from\":\"$(date -u -d '-200 days' +%F)\",
+    \"to\":\"$(date -u -d '-200 days' +%F)\"}"
+check "report requested 200 days ago: all" "$(stat_ids true)" "$(ids)"
+report "{\"certificateDateAttribute\":4,\"from\":\"$TODAY\"}"
+check "report requested today: none" "" "$(ids)"
+report "{\"certificateDateAttribute\":3,\"from\":\"$TODAY\",
+    \"to\":\"$(date -u -d '+600 days' +%F)\"}"
+check "report expiring from today: the 730-day one" "$PRIV" "$(ids)"
+req POST "/api/ssl/v1/replace/$REQ1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "x")"
+check "replace an expired certificate: 400 -130" "400 -130" \
+    "$STATUS $(jbody .code)"
+req GET /sim/stats
+check "stats: report_calls" "$REPORT_CALLS" "$(jbody .report_calls)"
 
 stop_sim
 
