@@ -260,6 +260,24 @@ org_known(const struct sim *sim, long id)
 	return id == sim->conf->org_id || id == sim->conf->org_id + 1;
 }
 
+int
+sim_org_known(const struct sim *sim, long id)
+{
+	return org_known(sim, id);
+}
+
+const char *
+sim_org_name(const struct sim *sim, long id)
+{
+	return id == sim->conf->org_id ? ORG_NAME : DEPT_NAME;
+}
+
+const struct sim_profile *
+sim_profile_find(const struct sim *sim, long id)
+{
+	return profile_find(sim, id);
+}
+
 static json_t *
 departments_json(const struct sim *sim)
 {
@@ -1497,8 +1515,12 @@ renew_order(struct sim_req *r, struct sim_cert *old, const char *csr_text)
 		sim_reply_error(r, 500, -2, DESC_INTERNAL);
 		return NULL;
 	}
-	/* [INF] only a finished order (Issued or Revoked) can be renewed */
-	if (old->status == SIM_ST_APPLIED) {
+	/*
+	 * [INF] only a finished order (Issued, Expired or Revoked) can be
+	 * renewed; one still waiting (Requested, Approved, Applied) or
+	 * Declined gets -105 with its status
+	 */
+	if (old->status != SIM_ST_ISSUED && old->status != SIM_ST_REVOKED) {
 		sim_reply_error(r, 400, -105,
 		    "Error was occurred while renewing cert. Status = %s",
 		    sim_cert_status(old, time(NULL)));
@@ -1512,6 +1534,11 @@ renew_order(struct sim_req *r, struct sim_cert *old, const char *csr_text)
 	}
 	if (csr_text != NULL && check_csr(r, p, csr_text, &csr) != 0)
 		return NULL;
+	/* a renewal is a new request: the names need a current DCV again */
+	if (!p->private_ca && sim_dcv_check_names(r, old->sans) != 0) {
+		sim_csr_clear(&csr);
+		return NULL;
+	}
 	c = sim_cert_new();
 	if (c == NULL || sim_random_alnum(c->renew_id, 20) != 0 ||
 	    dup_opt(old->common_name, &c->common_name) != 0 ||
@@ -1539,7 +1566,17 @@ renew_order(struct sim_req *r, struct sim_cert *old, const char *csr_text)
 	}
 	c->org_id = old->org_id;
 	c->cert_type = old->cert_type;
+	/*
+	 * The same term, unless the profile no longer offers it (a 365-day
+	 * order from before SCM 26.1): then "SCM automatically selects the
+	 * longest available term" (Sectigo KB, lifecycle.md §0).
+	 */
 	c->term = old->term;
+	if (!profile_has_term(p, c->term)) {
+		for (size_t i = 0; i < p->nterms; i++)
+			if (i == 0 || p->terms[i] > c->term)
+				c->term = p->terms[i];
+	}
 	c->renewed_from = old->id;
 	c->requested = time(NULL);
 	/* [INF] a renewal is a new request: it needs approval too */
@@ -1681,7 +1718,10 @@ sim_api_replace(struct sim_req *r)
 	    field_str(body, "dcvEmail", &dummy) == FIELD_BAD ||
 	    field_str_array(body, "subjectAlternativeNames", &san_in) ==
 	        FIELD_BAD) {
-		/* a comma string where the array belongs fails like Jackson */
+		/*
+		 * a comma string where the array belongs (OAS ReplaceRequest,
+		 * unlike enroll's subjAltNames) fails like Jackson: -1002
+		 */
 		sim_reply_error(r, 400, -1002, DESC_PARSE);
 		goto out;
 	}
@@ -1689,6 +1729,10 @@ sim_api_replace(struct sim_req *r)
 		sim_reply_error(r, 400, -7, "CSR is required but missing.");
 		goto out;
 	}
+	/*
+	 * [INF] DOC25.5 has reason as required (1..512): missing or empty
+	 * gets -7 like the other required members, too long -1601
+	 */
 	if (reason == NULL || *reason == '\0') {
 		sim_reply_error(r, 400, -7, "reason is required but missing.");
 		goto out;
@@ -1710,8 +1754,8 @@ sim_api_replace(struct sim_req *r)
 		sim_reply_error(r, 500, -2, DESC_INTERNAL);
 		goto out;
 	}
-	/* [INF] only an issued certificate can be replaced: -130 */
-	if (c->status != SIM_ST_ISSUED) {
+	/* [INF] only an issued (unexpired) certificate can be replaced */
+	if (c->status != SIM_ST_ISSUED || sim_cert_expired(c, now)) {
 		sim_reply_error(r, 400, -130, "SSL state is not 'ISSUED': %s",
 		    sim_cert_status(c, time(NULL)));
 		goto out;
@@ -1740,6 +1784,10 @@ sim_api_replace(struct sim_req *r)
 		json_decref(names);
 		names = json_deep_copy(c->sans);
 	}
+	/* new names need a current DCV as on enroll (--require-dcv) */
+	if (names != NULL && !p->private_ca &&
+	    sim_dcv_check_names(r, names) != 0)
+		goto out;
 	cn = cn_in != NULL   ? cn_in
 	    : csr.cn != NULL ? csr.cn
 	                     : json_string_value(json_array_get(names, 0));

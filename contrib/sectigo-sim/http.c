@@ -103,6 +103,8 @@ static const struct route routes[] = {
         sim_api_dcv_delete},
     {"api/ssl/v1|v2", M_GET | M_HEAD, R_AUTH | R_INJECT, SIM_CNT_LIST,
         sim_api_list},
+    {"api/report/v1/ssl-certificates", M_POST, R_AUTH | R_INJECT,
+        SIM_CNT_REPORT, sim_api_report},
 };
 
 const char *

@@ -229,6 +229,15 @@ size_t sim_tokens_live(struct sim *sim);
 /** Fills sim->profiles from the configuration. */
 void sim_profiles_init(struct sim *sim);
 
+/** @return the profile with this id (borrowed), or NULL */
+const struct sim_profile *sim_profile_find(const struct sim *sim, long id);
+
+/** @return 1 for the organization or its department, else 0 */
+int sim_org_known(const struct sim *sim, long id);
+
+/** @return the display name of a known organization or department */
+const char *sim_org_name(const struct sim *sim, long id);
+
 /**
  * Issues an Applied certificate once its pending conditions hold.
  * @param collect 1 when called by a collect (counts down the poll budget)

@@ -888,9 +888,96 @@ check "console_replace: same names" "cr3.example.test" \
     "$(openssl x509 -noout -ext subjectAltName -in "$TMP/leaf.pem" |
 	tail -n +2 | tr -d ' ' | sed 's/DNS://g')"
 
+# replace endpoint: same sslId, new CSR, pending again, new serial
+enroll_new rp1.example.test
+RP1=$NEW_ID
+collect_leaf "$RP1"
+RP1_OLD=$(details "$RP1" .serialNumber)
+new_csr rp1.example.test
+# replace_json REASON [JQ]: the replace body with the CSR in $TMP/n.csr
+replace_json() {
+	jq -n --rawfile csr "$TMP/n.csr" --arg reason "$1" \
+	    '{csr:$csr, reason:$reason, commonName:"rp1.example.test",
+	      subjectAlternativeNames:["rp1.example.test","www.rp1.example.test"]}
+	    '"${2:-}"
+}
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "" '| del(.reason)')"
+check "replace without reason: 400 -7" "400 -7" "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "key rotation" \
+	'| .subjectAlternativeNames = "rp1.example.test,www.rp1.example.test"')"
+check "replace with SANs as a string: 400 -1002" "400 -1002" \
+    "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "$(printf 'x%.0s' $(seq 1 513))")"
+check "replace with a 513-character reason: 400 -1601" "400 -1601" \
+    "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "key rotation")"
+check "replace: 204, empty body" "204 0" "$STATUS $(body | wc -c)"
+check "replaced: same sslId Applied, no serial, old serial listed" \
+    "Applied null $RP1_OLD $TODAY_US" \
+    "$(details "$RP1" '"\(.status) \(.serialNumber) \(.replacedSerialNumbers | join(",")) \(.replaced)"')"
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "again")"
+check "replace while pending: 400 -130" "400 -130" "$STATUS $(jbody .code)"
+req GET "/api/ssl/v1/collect/$RP1/x509CO" "${AUTH[@]}"
+check "replaced: collect pending first" "400 0" "$STATUS $(jbody .code)"
+collect_leaf "$RP1"
+RP1_NEW=$(details "$RP1" .serialNumber)
+check "replaced: Issued with a new serial" "Issued yes" \
+    "$(details "$RP1" .status) $([ "$RP1_NEW" != "$RP1_OLD" ] && echo yes)"
+check "replaced: the leaf has the new key and names" \
+    "$(openssl req -in "$TMP/n.csr" -noout -pubkey) rp1.example.test,www.rp1.example.test" \
+    "$(openssl x509 -in "$TMP/leaf.pem" -noout -pubkey) $(openssl x509 -noout \
+	-ext subjectAltName -in "$TMP/leaf.pem" | tail -n +2 |
+	tr -d ' ' | sed 's/DNS://g')"
+enroll_new rq.example.test
+req POST "/sim/control" -d '{"auto_approve":false}'
+enroll_new rq2.example.test
+RQ2=$NEW_ID
+req POST "/sim/control" -d '{"auto_approve":true}'
+new_csr rp1.example.test
+req POST "/api/ssl/v1/replace/$RQ2" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "x")"
+check "replace a Requested order: 400 -130" "400 -130" \
+    "$STATUS $(jbody .code)"
+
+# renewById: same names, profile and term; the old CSR or a new one
+enroll_new rn.example.test '| .certType = 226 | .term = 90'
+RN=$NEW_ID
+req POST "/api/ssl/v1/renewById/$RN" "${AUTH[@]}" "${JSON[@]}" -d '{}'
+check "renewById of an Applied order: 400 -105" "400 -105" \
+    "$STATUS $(jbody .code)"
+collect_leaf "$RN"
+req POST "/api/ssl/v1/renewById/$RN" "${AUTH[@]}"
+check "renewById with an empty body: 400 -1002" "400 -1002" \
+    "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/renewById/$RN" "${AUTH[@]}" "${JSON[@]}" -d '{}'
+RN2=$(jbody .sslId)
+check "renewById {}: 200, a new sslId" "200 yes" \
+    "$STATUS $([ "$RN2" -gt "$RN" ] 2>/dev/null && echo yes)"
+check "renewal: same names, profile, term; old one renewed" \
+    "rn.example.test 226 90 false true" \
+    "$(details "$RN2" '"\(.subjectAlternativeNames | join(",")) \(.certType.id) \(.term) \(.renewed)"') $(details "$RN" .renewed)"
+collect_leaf "$RN2"
+check "renewal with the stored CSR: same key" \
+    "$(openssl req -in "$TMP/n.csr" -noout -pubkey)" \
+    "$(openssl x509 -in "$TMP/leaf.pem" -noout -pubkey)"
+new_csr rn.example.test
+req POST "/api/ssl/v1/renewById/$RN" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(jq -n --rawfile csr "$TMP/n.csr" '{csr:$csr}')"
+RN3=$(jbody .sslId)
+collect_leaf "$RN3"
+check "renewal with a new CSR: its key" \
+    "$(openssl req -in "$TMP/n.csr" -noout -pubkey)" \
+    "$(openssl x509 -in "$TMP/leaf.pem" -noout -pubkey)"
+
 # profiles and terms
 enroll_new p90.example.test '| .certType = 226 | .term = 90'
 check "profile 226 term 90: 200" 200 "$STATUS"
+P90=$NEW_ID
 collect_leaf "$NEW_ID"
 check "term 90: collected" 200 "$STATUS"
 check "term 90: notAfter = notBefore + 90 d - 1 s" $((90 * 86400 - 1)) \
@@ -909,12 +996,132 @@ enroll_new p365.example.test '| .certType = 226 | .term = 365'
 check "profile 226 term 365: 400 -36" "400 -36" "$STATUS $(jbody .code)"
 enroll_new priv.example.test '| .certType = 225 | .term = 730'
 check "private profile 225 term 730: 200" 200 "$STATUS"
+PRIV=$NEW_ID
 collect_leaf "$NEW_ID"
 check "term 730: notAfter = notBefore + 730 d - 1 s" $((730 * 86400 - 1)) \
     "$(validity "$TMP/leaf.pem")"
 enroll_new priv2.example.test '| .certType = 225 | .term = 199'
 check "private profile 225 term 199: 400 -36" "400 -36" \
     "$STATUS $(jbody .code)"
+
+# --- report API ---
+REPORT_CALLS=0
+# report JSON [PATH-SUFFIX]: POST the SSL report
+report() {
+	req POST "/api/report/v1/ssl-certificates${2:-}" "${AUTH[@]}" "${JSON[@]}" \
+	    -d "$1"
+	REPORT_CALLS=$((REPORT_CALLS + 1))
+}
+# ids: the report's ids, sorted, space-separated
+ids() {
+	jbody '[.reports[].id] | sort | map(tostring) | join(" ")'
+}
+# stat_ids JQ-SELECT: ids of /sim/stats certificates matching the select
+stat_ids() {
+	curl -sS --cacert "$STATE/root.pem" "$BASE/sim/stats" |
+	    jq -r "[.certificates[] | select($1) | .sslId] | sort |
+		map(tostring) | join(\" \")"
+}
+YESTERDAY=$(date -u -d yesterday +%F)
+TODAY=$(date -u +%F)
+report '""'
+check "report: string body 400 -1002" "400 -1002" "$STATUS $(jbody .code)"
+report '{"certificateStatus":9}'
+check "report: unknown status 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+report '{"certificateDateAttribute":4,"from":"2026-13-01","to":"2026-12-31"}'
+check "report: bad date 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+report "{\"certificateDateAttribute\":4,\"from\":\"$TODAY\",\"to\":\"$YESTERDAY\"}"
+check "report: from after to 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+report "{\"from\":\"$TODAY\",\"to\":\"$TODAY\"}"
+check "report: window without date attribute 400 -7" "400 -7" \
+    "$STATUS $(jbody .code)"
+report '{"organizationIds":[77]}'
+check "report: unknown organization 400 -1023" "400 -1023" \
+    "$STATUS $(jbody .code)"
+report '{}' '?output_type=sideways'
+check "report: bad output_type 400 -1601" "400 -1601" \
+    "$STATUS $(jbody .code)"
+
+req POST /private/api/report/v1/ssl-certificates?output_type=buffered \
+    "${AUTH[@]}" "${JSON[@]}" -d '{"organizationIds":[],"certificateStatus":0,
+      "serialNumberFormat":""}'
+REPORT_CALLS=$((REPORT_CALLS + 1))
+check "report (private, any): 200 statusCode 0" "200 0" \
+    "$STATUS $(jbody .statusCode)"
+check "report: Content-Disposition" \
+    'attachment; filename="rest_api_ssl-certificates.json"' \
+    "$(header Content-Disposition)"
+check "report any: every certificate" "$(stat_ids true)" "$(ids)"
+report '{"certificateStatus":1}'
+check "report Requested: the orders awaiting approval" \
+    "$(stat_ids '.status == "Requested"')" "$(ids)"
+check_match "report Requested: some" '^[0-9]+( [0-9]+)+$' "$(ids)"
+report '{"certificateStatus":3,"organizationIds":[1234]}'
+check "report Revoked: the two console revocations" \
+    "$(printf '%s\n' "$CR1" "$CR2" | sort | tr '\n' ' ' | sed 's/ $//')" \
+    "$(ids)"
+report "{\"certificateStatus\":0,\"certificateDateAttribute\":2,
+    \"from\":\"${TODAY}T00:00:00.000Z\",\"to\":\"${TODAY}T00:00:00.000Z\"}"
+check "report revoked today (ISO date-time bounds)" \
+    "$(printf '%s\n' "$CR1" "$CR2" | sort | tr '\n' ' ' | sed 's/ $//')" \
+    "$(ids)"
+report "{\"certificateDateAttribute\":2,\"from\":\"$YESTERDAY\",
+    \"to\":\"$YESTERDAY\"}"
+check "report revoked yesterday: none" "" "$(ids)"
+report "{\"certificateStatus\":3,\"certificateDateAttribute\":4,
+    \"from\":\"$TODAY\"}"
+check "report: a row's fields" "Revoked true ${TODAY}T" \
+    "$(jbody ".reports[] | select(.id == $CR1) |
+	\"\\(.status) \\(.revoked != null) \\(.revoked[0:11])\"")"
+report '{"commonName":"CR%"}'
+check "report commonName LIKE cr%: 3 rows" \
+    "$(printf '%s\n' "$CR1" "$CR2" "$CR3" | sort | tr '\n' ' ' | sed 's/ $//')" \
+    "$(ids)"
+report '{"commonName":"rp1.example.test"}'
+check "report: replaced row" \
+    "Issued ${TODAY} rp1.example.test; www.rp1.example.test $(echo "$RP1_NEW" |
+	tr -d : | sed 's/^0*//') $(echo "$RP1_OLD" | tr -d : | sed 's/^0*//')" \
+    "$(jbody '.reports[0] | "\(.status) \(.replaced[0:10]) \(.subjAltNames) \(.serialNumber) \(.replacedSerialNumbers | join(","))"')"
+report '{"commonName":"rp1.example.test",
+    "serialNumberFormat":"HEXWithLeadingZeros"}'
+check "report HEXWithLeadingZeros: all 16 bytes" "$(echo "$RP1_NEW" | tr -d :)" \
+    "$(jbody '.reports[0].serialNumber')"
+report '{"commonName":"req2.example.test"}'
+check "report: declined row" "Declined $TODAY false " \
+    "$(jbody '.reports[0] | "\(.status) \(.declined[0:10]) \(has("approved")) \(.serialNumber)"')"
+report '{"certificateRequestSource":2,"externalRequester":"ops@%"}'
+check "report: Web API source, externalRequester LIKE" "$(stat_ids true)" \
+    "$(ids)"
+report '{"certificateRequestSource":10}'
+check "report: ACME source matches nothing" "" "$(ids)"
+
+# the clock: 200 days on, every 90- and 199-day certificate has expired
+control '{"advance_days":200}'
+check "control advance_days 200: 200" 200 "$STATUS"
+check "after 200 days: details Expired" Expired "$(details "$REQ1" .status)"
+report '{"certificateStatus":4}'
+check "report Expired = stats Expired" "$(stat_ids '.status == "Expired"')" \
+    "$(ids)"
+check "report Expired: includes the 90- and 199-day ones" "yes yes" \
+    "$(jbody "[.reports[].id] | (index($P90) != null), (index($REQ1) != null)" |
+	sed 's/true/yes/' | tr '\n' ' ' | sed 's/ $//')"
+report '{"certificateStatus":2}'
+check "report Issued: the 730-day one only" "$PRIV" "$(ids)"
+report "{\"certificateDateAttribute\":4,
+    \"from\":\"$(date -u -d '-200 days' +%F)\",
+    \"to\":\"$(date -u -d '-200 days' +%F)\"}"
+check "report requested 200 days ago: all" "$(stat_ids true)" "$(ids)"
+report "{\"certificateDateAttribute\":4,\"from\":\"$TODAY\"}"
+check "report requested today: none" "" "$(ids)"
+report "{\"certificateDateAttribute\":3,\"from\":\"$TODAY\",
+    \"to\":\"$(date -u -d '+600 days' +%F)\"}"
+check "report expiring from today: the 730-day one" "$PRIV" "$(ids)"
+req POST "/api/ssl/v1/replace/$REQ1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "x")"
+check "replace an expired certificate: 400 -130" "400 -130" \
+    "$STATUS $(jbody .code)"
+req GET /sim/stats
+check "stats: report_calls" "$REPORT_CALLS" "$(jbody .report_calls)"
 
 stop_sim
 
