@@ -1838,6 +1838,146 @@ test_approval(void **state)
 	free(csr);
 }
 
+/* The row for sslId ref in a report result, or NULL. */
+static const struct acme_ca_cert *
+report_row(const struct box *b, const char *ref)
+{
+	for (size_t i = 0; i < b->n_certs; i++)
+		if (strcmp(b->certs[i].ca_ref, ref) == 0)
+			return &b->certs[i];
+	return NULL;
+}
+
+/* The SSL report: every row parsed, filters passed on, whole UTC days. */
+static void
+test_report(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64], ra[32], rb[32], rc[32], serial[80], want[160];
+	char ctl[160];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	struct acme_ca_report_query q = {0};
+	const struct acme_ca_cert *row;
+	long long now = (long long)time(NULL);
+	long calls;
+	X509 *leaf;
+	char *csr;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 2);
+	conf_header(&conf);
+	new_ca(c, &conf);
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+	en.tag = "report-a";
+	enroll(c, &en, ra, sizeof(ra));
+	collect_ok(c, &b, ra);
+	leaf = chain_leaf(b.chain);
+	leaf_serial(leaf, serial, sizeof(serial));
+	X509_free(leaf);
+	en.tag = "report-b";
+	enroll(c, &en, rb, sizeof(rb));
+	collect_ok(c, &b, rb);
+	CALL(c, &b, c->ca->ops->revoke(c->ca, rb, 4, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	sim_control(c, "{\"auto_approve\":false}");
+	en.tag = "report-c";
+	enroll(c, &en, rc, sizeof(rc));
+	sim_control(c, "{\"auto_approve\":true}");
+
+	/* everything requested today: all three, in one call */
+	calls = stat_count(c, "report_calls");
+	q.status = 0;
+	q.date_attr = 4;
+	q.from = now - 86400;
+	q.to = now;
+	CALL(c, &b, c->ca->ops->report(c->ca, &q, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_int_equal(stat_count(c, "report_calls"), calls + 1);
+	assert_true(b.n_certs >= 3);
+	row = report_row(&b, ra);
+	assert_non_null(row);
+	assert_string_equal(row->status, "Issued");
+	/* HEXWithLeadingZeros: normalised all the same */
+	assert_string_equal(row->serial, serial);
+	snprintf(want, sizeof(want), "%s, %s", n0, n1);
+	assert_string_equal(row->names, want);
+	assert_true(row->requested > now - 86400 && row->requested <= now + 5);
+	assert_true(row->approved > 0);
+	assert_true(row->issued > 0);
+	assert_true(row->expires > now + 198LL * 86400);
+	assert_int_equal(row->revoked, 0);
+	row = report_row(&b, rb);
+	assert_non_null(row);
+	assert_string_equal(row->status, "Revoked");
+	assert_true(row->revoked > now - 86400);
+	row = report_row(&b, rc);
+	assert_non_null(row);
+	assert_string_equal(row->status, "Requested");
+	assert_string_equal(row->serial, "");
+	assert_int_equal(row->approved, 0);
+
+	/* revoked today: b, not a */
+	q.status = 3;
+	q.date_attr = 2;
+	CALL(c, &b, c->ca->ops->report(c->ca, &q, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_non_null(report_row(&b, rb));
+	assert_null(report_row(&b, ra));
+	for (size_t i = 0; i < b.n_certs; i++)
+		assert_string_equal(b.certs[i].status, "Revoked");
+
+	/* waiting for approval, any date: c; declined, it drops out */
+	q.status = 1;
+	q.date_attr = 0;
+	CALL(c, &b, c->ca->ops->report(c->ca, &q, on_result, &b));
+	assert_non_null(report_row(&b, rc));
+	assert_null(report_row(&b, ra));
+	snprintf(ctl, sizeof(ctl),
+	    "{\"decline\":{\"id\":%s,\"message\":\"no\"}}", rc);
+	sim_control(c, ctl);
+	q.status = 0;
+	q.date_attr = 4;
+	CALL(c, &b, c->ca->ops->report(c->ca, &q, on_result, &b));
+	row = report_row(&b, rc);
+	assert_non_null(row);
+	assert_string_equal(row->status, "Declined");
+	assert_true(row->declined > 0);
+
+	/* requested ten days ago: none of ours */
+	q.from = now - 10 * 86400;
+	q.to = now - 9 * 86400;
+	CALL(c, &b, c->ca->ops->report(c->ca, &q, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_null(report_row(&b, ra));
+	assert_null(report_row(&b, rc));
+
+	/* SCM's refusal, and queries that never reach SCM */
+	sim_control(c,
+	    "{\"fail_next\":{\"path_prefix\":\"/api/report\","
+	    "\"status\":400,\"code\":-1601}}");
+	CALL(c, &b, c->ca->ops->report(c->ca, &q, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_int_equal(b.code, -1601);
+	q.status = 5;
+	assert_int_equal(c->ca->ops->report(c->ca, &q, on_result, &b), -EINVAL);
+	q.status = 0;
+	q.date_attr = 1;
+	assert_int_equal(c->ca->ops->report(c->ca, &q, on_result, &b), -EINVAL);
+	q.date_attr = 3;
+	q.from = now;
+	q.to = now - 86400;
+	assert_int_equal(c->ca->ops->report(c->ca, &q, on_result, &b), -EINVAL);
+	assert_int_equal(
+	    c->ca->ops->report(c->ca, NULL, on_result, &b), -EINVAL);
+	box_reset(&b);
+	free(csr);
+}
+
 /* Order in which the concurrency test's callbacks ran. */
 static int conc_order[64], conc_done;
 
@@ -2041,6 +2181,7 @@ main(void)
 	    T(test_renew_replace),
 	    T(test_concurrency),
 	    T(test_approval),
+	    T(test_report),
 	};
 	int fails;
 
