@@ -37,6 +37,22 @@ cert_summary(const struct sim_cert *c)
 	return o;
 }
 
+/* The "faults" object of /sim/stats: injected faults by kind. */
+static json_t *
+faults_json(const struct sim *sim)
+{
+	unsigned long total = 0;
+
+	for (int i = 1; i < SIM_FAULT_MAX; i++)
+		total += sim->faults[i];
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "total",
+	    (json_int_t)total, "503", (json_int_t)sim->faults[SIM_FAULT_503],
+	    "500", (json_int_t)sim->faults[SIM_FAULT_500], "429",
+	    (json_int_t)sim->faults[SIM_FAULT_429], "lost_reply",
+	    (json_int_t)sim->faults[SIM_FAULT_LOST], "lost_reply_502",
+	    (json_int_t)sim->lost_502);
+}
+
 void
 sim_ctl_stats(struct sim_req *r)
 {
@@ -82,7 +98,8 @@ sim_ctl_stats(struct sim_req *r)
 	            0 ||
 	        json_object_set_new(o, "report_calls",
 	            json_integer((json_int_t)sim->count[SIM_CNT_REPORT])) !=
-	            0)) {
+	            0 ||
+	        json_object_set_new(o, "faults", faults_json(sim)) != 0)) {
 		json_decref(o);
 		o = NULL;
 	}
@@ -134,11 +151,13 @@ control_state(struct sim *sim)
 			rules = NULL;
 		}
 	}
-	return json_pack("{s:i, s:i, s:i, s:i, s:I, s:o, s:b}", "hang_enrolls",
-	    sim->hang_enrolls, "pending_polls", sim->pending_polls,
-	    "pending_seconds", sim->pending_seconds, "token_lifetime",
-	    sim->token_lifetime, "held_requests", (json_int_t)held,
-	    "fail_rules", rules, "auto_approve", sim->auto_approve);
+	return json_pack("{s:i, s:i, s:i, s:i, s:I, s:o, s:b, s:f, s:i}",
+	    "hang_enrolls", sim->hang_enrolls, "pending_polls",
+	    sim->pending_polls, "pending_seconds", sim->pending_seconds,
+	    "token_lifetime", sim->token_lifetime, "held_requests",
+	    (json_int_t)held, "fail_rules", rules, "auto_approve",
+	    sim->auto_approve, "fail_rate", sim->fail_rate, "latency_ms",
+	    sim->latency_ms);
 }
 
 /* Reads one "fail_next" rule; writes a message to err on failure. */
@@ -420,7 +439,9 @@ sim_ctl_control(struct sim_req *r)
 	const char *key;
 	char err[128];
 	int hang = -1, polls = -1, secs = -1, life = -1, wrong = -1;
-	int expire = 0, reset = 0, clear = 0, approve = -1, cc;
+	int expire = 0, reset = 0, clear = 0, approve = -1, cc, latency = -1;
+	double rate = -1.0;
+	json_int_t seed = -1;
 	struct console_ops ops;
 	size_t i;
 
@@ -455,6 +476,18 @@ sim_ctl_control(struct sim_req *r)
 		    strcmp(key, "clear_failures") == 0) {
 			if (!json_is_boolean(v))
 				goto bad_value;
+		} else if (strcmp(key, "fail_rate") == 0) {
+			if (!json_is_number(v) || json_number_value(v) < 0.0 ||
+			    json_number_value(v) > 1.0)
+				goto bad_value;
+			rate = json_number_value(v);
+		} else if (strcmp(key, "latency_ms") == 0) {
+			if (knob(v, 0, &latency) != 0 || latency > 600000)
+				goto bad_value;
+		} else if (strcmp(key, "seed") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0)
+				goto bad_value;
+			seed = json_integer_value(v);
 		} else if (strcmp(key, "auto_approve") == 0) {
 			if (!json_is_boolean(v))
 				goto bad_value;
@@ -514,7 +547,15 @@ sim_ctl_control(struct sim_req *r)
 		memset(sim->count, 0, sizeof(sim->count));
 		sim->enrollments = 0;
 		sim->duplicate_csr = 0;
+		memset(sim->faults, 0, sizeof(sim->faults));
+		sim->lost_502 = 0;
 	}
+	if (rate >= 0.0)
+		sim->fail_rate = rate;
+	if (latency >= 0)
+		sim->latency_ms = latency;
+	if (seed >= 0)
+		sim->rng = (uint64_t)seed;
 	if (clear)
 		sim_fail_rules_clear(sim);
 	if (approve >= 0)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/queue.h>
 #include <time.h>
 
@@ -97,6 +98,28 @@ struct sim_hung {
 	TAILQ_ENTRY(sim_hung) entry;     /* link in sim.hung */
 };
 
+/** Faults the random fault mode ("fail_rate") injects. */
+enum sim_fault {
+	SIM_FAULT_NONE = 0,
+	SIM_FAULT_503,  /* 503, an HTML page or an empty body */
+	SIM_FAULT_500,  /* 500 with an SCM error body */
+	SIM_FAULT_429,  /* 429 with Retry-After: 1 */
+	SIM_FAULT_LOST, /* enroll: stored, then the reply is lost */
+	SIM_FAULT_MAX,
+};
+
+/** A reply sent later: "latency_ms", or a lost enroll reply. */
+struct sim_deferred {
+	struct sim *sim;                 /* back pointer */
+	struct evhttp_request *req;      /* the request, owned by evhttp */
+	struct evhttp_connection *evcon; /* its connection */
+	struct evbuffer *out;            /* the reply body (owned) */
+	int status;                      /* HTTP status of the reply */
+	int drop;                        /* 1: close without any reply */
+	struct event *timer;             /* fires when the reply is due */
+	TAILQ_ENTRY(sim_deferred) entry; /* link in sim.deferred */
+};
+
 /** Request counters reported by GET /sim/stats. */
 enum sim_counter {
 	SIM_CNT_NONE = 0,
@@ -141,6 +164,12 @@ struct sim {
 	TAILQ_HEAD(, sim_hung) hung;            /* held-back requests */
 	struct event *hung_timer;               /* watches held-back peers */
 	struct sim_dcv *dcv;                    /* domains and DCV (dcv.c) */
+	double fail_rate; /* probability that an /api request fails */
+	int latency_ms;   /* delay of every /api reply */
+	uint64_t rng;     /* fault generator state (--seed) */
+	unsigned long faults[SIM_FAULT_MAX]; /* injected faults by kind */
+	unsigned long lost_502;              /* lost replies sent as 502 */
+	TAILQ_HEAD(, sim_deferred) deferred; /* replies waiting to leave */
 };
 
 /** One request being handled; lives for the duration of the callback. */
@@ -158,6 +187,7 @@ struct sim_req {
 	int status;                  /* HTTP status of the reply */
 	struct evbuffer *out;        /* reply body */
 	int hang;                    /* 1: never send the reply */
+	int lost;                    /* 1: drop the reply (fault mode) */
 	char note[64];               /* extra text for the log line */
 };
 

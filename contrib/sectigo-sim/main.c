@@ -461,6 +461,7 @@ main(int argc, char **argv)
 	TAILQ_INIT(&sim.tokens);
 	TAILQ_INIT(&sim.fail_rules);
 	TAILQ_INIT(&sim.hung);
+	TAILQ_INIT(&sim.deferred);
 
 	rc = parse_args(argc, argv, &conf);
 	if (rc != 0) {
@@ -474,6 +475,9 @@ main(int argc, char **argv)
 	sim.pending_seconds = conf.pending_seconds;
 	sim.token_lifetime = conf.token_lifetime;
 	sim.auto_approve = !conf.approval_required;
+	sim.fail_rate = conf.fail_rate;
+	sim.latency_ms = conf.latency_ms;
+	sim.rng = (uint64_t)conf.seed;
 	sim_profiles_init(&sim);
 	/* a test must not mistake a stale port file for a live simulator */
 	remove_port_file(&conf);

@@ -1123,6 +1123,100 @@ check "replace an expired certificate: 400 -130" "400 -130" \
 req GET /sim/stats
 check "stats: report_calls" "$REPORT_CALLS" "$(jbody .report_calls)"
 
+# --- fault mode: random failures, lost enroll replies, latency ---
+# burst N PATH: N GETs on one curl (connection reused); the status codes,
+# one per line, to $TMP/codes, the headers to $TMP/burst.hdr
+burst() {
+	local args=() i
+	for i in $(seq 1 "$1"); do
+		args+=("$BASE$2" -o /dev/null)
+	done
+	curl -sS --cacert "$STATE/root.pem" "${AUTH[@]}" -D "$TMP/burst.hdr" \
+	    -w '%{http_code}\n' "${args[@]}" >"$TMP/codes" || true
+}
+control '{"fail_rate":0.3,"seed":42,"reset_stats":true}'
+check "control fail_rate: 200" "200 0.3" "$STATUS $(jbody .fail_rate)"
+burst 200 /api/ssl/v1/types
+cp "$TMP/codes" "$TMP/codes.1"
+FAILED=$(grep -vc '^200$' "$TMP/codes")
+check "fail_rate 0.3: 200 answers" 200 "$(wc -l <"$TMP/codes" | tr -d ' ')"
+check_match "fail_rate 0.3: about 30 % of 200 calls fail ($FAILED)" \
+    '^([4-7][0-9]|80)$' "$FAILED"
+check "fail_rate: only 503, 500 and 429" "" \
+    "$(grep -v '^200$' "$TMP/codes" | grep -Ev '^(503|500|429)$' | sort -u)"
+check "fail_rate: every 429 carries Retry-After: 1" \
+    "$(grep -c '^429$' "$TMP/codes")" \
+    "$(grep -ci '^Retry-After: 1' "$TMP/burst.hdr")"
+req GET /sim/stats
+check "stats: faults by kind add up" \
+    "$FAILED $(grep -c '^503$' "$TMP/codes") $(grep -c '^500$' "$TMP/codes") $(grep -c '^429$' "$TMP/codes") 0" \
+    "$(jbody '.faults | "\(.total) \(."503") \(."500") \(."429") \(.lost_reply)"')"
+control '{"seed":42}'
+burst 200 /api/ssl/v1/types
+check "fail_rate: the same seed repeats the same answers" \
+    "$(md5sum <"$TMP/codes.1")" "$(md5sum <"$TMP/codes")"
+
+# enroll under faults: a lost reply still stores the order, once
+control '{"fail_rate":0.5,"seed":5,"reset_stats":true}'
+OK_ENROLLS=0
+LOST_TAGS=()
+for i in $(seq 1 24); do
+	new_csr "lost$i.example.test"
+	enroll_json "lost$i.example.test" "$TMP/n.csr" \
+	    "| .comments = \"tag-lost-$i\"" >"$TMP/n.json"
+	code=$(curl -sS -o "$TMP/body" -w '%{http_code}' --cacert \
+	    "$STATE/root.pem" "${AUTH[@]}" "${JSON[@]}" \
+	    --data-binary @"$TMP/n.json" "$BASE/api/ssl/v1/enroll" \
+	    2>/dev/null) || code=none
+	case $code in
+	200) OK_ENROLLS=$((OK_ENROLLS + 1)) ;;
+	000 | none | 502) LOST_TAGS+=("$i") ;;
+	esac
+done
+control '{"fail_rate":0}'
+req GET /sim/stats
+LOST=$(jbody .faults.lost_reply)
+check "enroll faults: some replies lost" yes \
+    "$([ "$LOST" -ge 2 ] && echo yes)"
+check "enroll faults: lost = closed or 502 answers" "$LOST" \
+    "${#LOST_TAGS[@]}"
+check "stats: enrollments = 200s + lost replies" \
+    "$((OK_ENROLLS + LOST))" "$(jbody .enrollments)"
+check "stats: one order per tag" "$((OK_ENROLLS + LOST)) 0" \
+    "$(jbody '[.certificates[] | select(.comments // "" | startswith("tag-lost-"))] |
+	"\(length) \(group_by(.comments) | map(select(length > 1)) | length)"')"
+found=0
+for i in "${LOST_TAGS[@]}"; do
+	# what a client does: list by CN, then look for its tag in comments
+	req GET "/api/ssl/v1?commonName=lost$i.example.test" "${AUTH[@]}"
+	id=$(jbody '.[0].sslId // empty')
+	[ -n "$id" ] && [ "$(jbody length)" = 1 ] &&
+	    [ "$(details "$id" .comments)" = "tag-lost-$i" ] &&
+	    found=$((found + 1))
+done
+check "lost replies: each order found once by its tag" "${#LOST_TAGS[@]}" \
+    "$found"
+
+# latency: every /api reply waits, /sim does not
+control '{"latency_ms":150}'
+slow=0
+for _ in 1 2 3; do
+	t=$(curl -sS -o /dev/null -w '%{time_total}' --cacert "$STATE/root.pem" \
+	    "${AUTH[@]}" "$BASE/api/ssl/v1/types")
+	awk -v t="$t" 'BEGIN { exit !(t >= 0.150) }' && slow=$((slow + 1))
+done
+check "latency_ms 150: each call takes at least 150 ms" 3 "$slow"
+t=$(curl -sS -o /dev/null -w '%{time_total}' --cacert "$STATE/root.pem" \
+    "$BASE/sim/stats")
+check "latency: /sim/stats not delayed" yes \
+    "$(awk -v t="$t" 'BEGIN { print (t < 0.150) ? "yes" : "no" }')"
+control '{"latency_ms":0}'
+
+stop_sim
+start_sim --fail-rate 0.25 --latency-ms 20 --seed 3
+req GET /sim/control
+check "flags --fail-rate --latency-ms" "0.25 20" \
+    "$(jbody '"\(.fail_rate) \(.latency_ms)"')"
 stop_sim
 
 if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$SIM_LOG"; then
