@@ -2036,6 +2036,34 @@ test_concurrency(void **state)
 	for (int i = 0; i < N; i++)
 		box_reset(&b[i]);
 
+	/* with 150 ms per SCM answer, 12 calls three at a time take four
+	 * rounds: the limit holds against a server that would take them all
+	 * at once */
+	{
+		struct timespec ts0, ts1;
+		long long ms;
+
+		sim_control(c, "{\"latency_ms\":150}");
+		clock_gettime(CLOCK_MONOTONIC, &ts0);
+		for (int i = 0; i < 12; i++)
+			assert_int_equal(c->ca->ops->details(
+			                     c->ca, "999999", on_result, &b[i]),
+			    0);
+		for (int i = 0; i < 12; i++)
+			run_until(c->base, &b[i].called);
+		clock_gettime(CLOCK_MONOTONIC, &ts1);
+		sim_control(c, "{\"latency_ms\":0}");
+		ms = (ts1.tv_sec - ts0.tv_sec) * 1000LL +
+		    (ts1.tv_nsec - ts0.tv_nsec) / 1000000;
+		assert_true(ms >= 4 * 150 - 20);
+		sectigo_inflight(c->ca, &now, &peak);
+		assert_int_equal(peak, MAX);
+		for (int i = 0; i < 12; i++) {
+			assert_int_equal(b[i].status, ACME_CA_NOTFOUND);
+			box_reset(&b[i]);
+		}
+	}
+
 	/* free with calls queued: no callback, nothing left running */
 	for (int i = 0; i < 10; i++)
 		assert_int_equal(
