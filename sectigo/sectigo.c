@@ -1631,6 +1631,8 @@ sectigo_details(
  * status that can never lead to a certificate (Declined, Rejected, Invalid,
  * Revoked) ends the order with the CA's reason. Never more than one details
  * call per collect; if it fails, the collect answer stands as it was.
+ * [INF] alt_chain_pem stays NULL: SCM hands out one chain per certificate
+ * (x509R); no format documents a second path for the same leaf.
  */
 static int
 status_final(const char *st)
