@@ -484,6 +484,9 @@ op_finish(struct op *op, struct acme_ca_result *res)
 	int gone;
 
 	op_unlink(op);
+	/* its slot (if any) goes on now: the callback may free ca */
+	slot_unqueue(op);
+	slot_put(op);
 	ca_enter(ca);
 	op->cb(op->arg, res);
 	gone = ca_leave(ca);
@@ -791,6 +794,7 @@ on_op_kick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	log_err("scm connector=%s: cannot start HTTP transfer", op->ca->name);
+	slot_put(op);
 	if (op->kind == OP_TEST)
 		test_report(op, 0, "cannot start HTTP transfer");
 	else
@@ -2267,6 +2271,8 @@ test_finish(struct op *op)
 	struct sca *ca = op->ca;
 
 	op_unlink(op);
+	slot_unqueue(op);
+	slot_put(op);
 	ca_enter(ca);
 	op->done(op->arg, op->failures);
 	ca_leave(ca);
