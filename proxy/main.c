@@ -28,6 +28,7 @@
 #include "proxy/dnscli.h"
 #include "proxy/http.h"
 #include "proxy/jobs.h"
+#include "proxy/startcheck.h"
 #include "proxy/lifecli.h"
 #include "acme/life.h"
 #include "sectigo/sectigo.h"
@@ -44,11 +45,13 @@ usage(FILE *f)
 	    "commands:\n"
 	    "  serve -c CONFIG               run the server in the foreground\n"
 	    "  check-config -c CONFIG        check the configuration and exit\n"
-	    "  test-connection -c CONFIG [--connector NAME]\n"
+	    "  test-connection -c CONFIG [--connector NAME] [--json]\n"
 	    "                                check each SCM connector: "
 	    "connectivity,\n"
 	    "                                authentication, organization "
-	    "access, API\n"
+	    "access, and\n"
+	    "                                each profile's cert type and "
+	    "term (api)\n"
 	    "  eab add -c CONFIG [--connector NAME] [--note TEXT] "
 	    "[--max-accounts N]\n"
 	    "                [--preauthorize PATTERN]...\n"
@@ -126,6 +129,8 @@ usage(FILE *f)
 	    "contrib/dist/acmebridge.example.json)\n"
 	    "  --connector NAME    CA connector (default: "
 	    "acme.default_connector)\n"
+	    "  --json              JSON output (test-connection: one "
+	    "document; inventory)\n"
 	    "  --note TEXT         free text stored with an EAB key\n"
 	    "  --preauthorize PATTERN eab add: the key's accounts may order "
 	    "names matching\n"
@@ -164,6 +169,7 @@ cmd_serve(struct px_conf *conf)
 	struct px_commit *commit = NULL;
 	struct px_jobs *jobs = NULL;
 	struct px_http *http = NULL;
+	struct px_startcheck *check = NULL;
 	char err[512] = "";
 	int rc = 1;
 
@@ -212,6 +218,8 @@ cmd_serve(struct px_conf *conf)
 	           "%s/directory",
 	    ACMEBRIDGE_VERSION, conf->listen_host, conf->listen_port,
 	    conf->workers, conf->acme.base_url);
+	/* test-connection in the background: logged, never fatal */
+	check = px_startcheck_start(base, conf);
 	event_base_dispatch(base);
 	rc = 0;
 out:
@@ -223,6 +231,7 @@ out:
 	 * still waiting for a reply get none (their clients retry) */
 	if (commit != NULL)
 		px_commit_flush(commit);
+	px_startcheck_free(check);
 	px_http_stop(http);
 	px_jobs_free(jobs);
 	px_commit_free(commit);
@@ -594,12 +603,20 @@ struct tc_state {
 	struct event_base *base;
 	int failures;
 	int pending;
+	json_t *checks; /* --json: the current connector's checks */
 };
 
 static void
 tc_line(void *arg, const char *check, int ok, const char *detail)
 {
-	(void)arg;
+	struct tc_state *st = arg;
+
+	if (st->checks != NULL) {
+		json_array_append_new(st->checks,
+		    json_pack("{s:s, s:b, s:s}", "check", check, "ok", ok,
+		        "detail", detail));
+		return;
+	}
 	printf("%-15s %s  %s\n", check, ok ? "ok  " : "FAIL", detail);
 	fflush(stdout);
 }
@@ -614,40 +631,65 @@ tc_done(void *arg, int failures)
 		event_base_loopbreak(st->base);
 }
 
+/* --json: {"connectors": [{"name", "base_url", "checks": [{"check", "ok",
+ * "detail"}], "ok"}], "ok"} on stdout, the exit status as without it. */
 static int
-cmd_test_connection(struct px_conf *conf, const char *only)
+cmd_test_connection(struct px_conf *conf, const char *only, int json)
 {
 	struct tc_state st = {0};
 	struct evcurl *ec = NULL;
 	struct acme_ca **cas = NULL;
+	json_t *doc = NULL, *list = NULL;
 	int rc = 1;
 
 	st.base = event_base_new();
 	ec = st.base ? evcurl_new(st.base) : NULL;
 	cas = calloc(conf->n_connectors, sizeof(*cas));
-	if (ec == NULL || cas == NULL)
+	if (json) {
+		list = json_array();
+		doc = json_pack("{s:o}", "connectors", list);
+	}
+	if (ec == NULL || cas == NULL || (json && doc == NULL))
 		goto out;
 	for (size_t i = 0; i < conf->n_connectors; i++) {
 		const struct px_connector *pc = &conf->connectors[i];
 		struct sectigo_conf sc;
+		int before = st.failures;
 
 		px_connector_sectigo(pc, 15, &sc);
 		if (only != NULL && strcmp(only, pc->name) != 0)
 			continue;
-		printf("connector %s (%s)\n", pc->name, pc->base_url);
+		if (json) {
+			st.checks = json_array();
+			if (st.checks == NULL)
+				goto out;
+		} else {
+			printf("connector %s (%s)\n", pc->name, pc->base_url);
+		}
 		cas[i] = sectigo_ca_new(&sc, st.base, ec);
-		if (cas[i] == NULL) {
-			st.failures++;
-			continue;
+		if (cas[i] != NULL) {
+			/* one connector at a time so the lines stay grouped */
+			st.pending = 1;
+			if (sectigo_test_connection(
+			        cas[i], tc_line, tc_done, &st) == 0)
+				event_base_dispatch(st.base);
+			else
+				tc_line(&st, "configuration", 0,
+				    "cannot start the checks");
+		} else {
+			/* sectigo_ca_new logged why */
+			tc_line(&st, "configuration", 0,
+			    "the connector's settings were refused (see the "
+			    "log)");
 		}
-		/* one connector at a time so the lines stay grouped */
-		st.pending = 1;
-		if (sectigo_test_connection(cas[i], tc_line, tc_done, &st) !=
-		    0) {
+		if (st.pending != 0 || cas[i] == NULL)
 			st.failures++;
-			continue;
-		}
-		event_base_dispatch(st.base);
+		if (json)
+			json_array_append_new(list,
+			    json_pack("{s:s, s:s, s:o, s:b}", "name", pc->name,
+			        "base_url", pc->base_url, "checks", st.checks,
+			        "ok", st.failures == before));
+		st.checks = NULL;
 	}
 	if (only != NULL && px_conf_connector(conf, only) == NULL) {
 		fprintf(stderr,
@@ -657,7 +699,16 @@ cmd_test_connection(struct px_conf *conf, const char *only)
 		goto out;
 	}
 	rc = st.failures == 0 ? 0 : 1;
+	if (json) {
+		json_object_set_new(doc, "ok", json_boolean(rc == 0));
+		if (json_dumpf(doc, stdout, JSON_INDENT(2)) != 0) {
+			rc = 1;
+			goto out;
+		}
+		printf("\n");
+	}
 out:
+	json_decref(doc);
 	for (size_t i = 0; cas != NULL && i < conf->n_connectors; i++)
 		if (cas[i] != NULL)
 			cas[i]->ops->free(cas[i]);
@@ -918,7 +969,7 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "serve") == 0) {
 		rc = cmd_serve(&conf);
 	} else if (strcmp(cmd, "test-connection") == 0) {
-		rc = cmd_test_connection(&conf, cli.connector);
+		rc = cmd_test_connection(&conf, cli.connector, cli.life.json);
 	} else if (strcmp(cmd, "account") == 0) {
 		rc = cmd_account(&conf, argc - optind, argv + optind);
 	} else if (strcmp(cmd, "inventory") == 0) {

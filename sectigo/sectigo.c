@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The CA port on the Sectigo Certificate Manager REST API
- * (SCM's public REST API documentation): enroll, find by tag, collect, revoke and
- * a connection test, all as asynchronous HTTPS calls through evcurl.
+ * (SCM's public REST API documentation): enroll, find by tag, collect,
+ * revoke, details, report, renew, replace, domains and DCV, and a connection
+ * test, all as asynchronous HTTPS calls through evcurl.
  */
 #include "sectigo/sectigo.h"
 
@@ -30,10 +31,24 @@
 #define FIND_PAGE 200             /* SCM's maximum page size (OAS) */
 #define FIND_MAX_CANDIDATES 10000 /* details read: the newest by sslId */
 #define FIND_MAX_LISTED 200000    /* list entries read for one search */
+#define MAX_CONCURRENT 8          /* SCM calls in flight, by default */
+#define REPORT_PAGE 500           /* rows asked for per page, when paged */
+#define REPORT_MAX 200000         /* rows read for one report at most */
 #define TOKEN_DEFAULT_LIFETIME 300
 #define TOKEN_EARLY 30 /* refresh this many seconds before expiry */
 
-enum op_kind { OP_SUBMIT, OP_FIND, OP_COLLECT, OP_REVOKE, OP_TEST, OP_DCV };
+enum op_kind {
+	OP_SUBMIT,
+	OP_FIND,
+	OP_COLLECT,
+	OP_REVOKE,
+	OP_TEST,
+	OP_DCV,
+	OP_DETAILS,
+	OP_REPORT,
+	OP_RENEW,
+	OP_REPLACE,
+};
 
 /* Connection test steps, in order. */
 enum test_step { T_CONNECTIVITY, T_AUTH, T_ORG, T_API, T_NSTEPS };
@@ -58,6 +73,9 @@ struct op {
 	unsigned wait_fetch;   /* the fetch it waits for */
 	int in_flight;         /* easy is in evcurl */
 	struct event *kick;    /* starts the transfer from the loop */
+	int has_slot;          /* holds one of ca->max_inflight slots */
+	int queued;            /* in ca's queue, waiting for a slot */
+	struct op *qnext;      /* next in that queue */
 	int dead;              /* aborted by free; memory released later */
 
 	/* the current HTTP request */
@@ -87,7 +105,29 @@ struct op {
 	size_t next_cand;    /* find: next detail lookup */
 	enum test_step step; /* test: current check */
 	int failures;        /* test: failed checks so far */
+	size_t prof;         /* test: the profile the api check is at */
 	int dcv_v1;          /* dcv status: fell back to the v1 path */
+	/* collect, while the details are asked: what collect answered */
+	long first_status;               /* its HTTP status */
+	int first_code;                  /* its SCM code */
+	int first_retry;                 /* its Retry-After */
+	int first_pending;               /* it said "not yet" */
+	enum acme_ca_status first_class; /* otherwise, its class */
+	char first_msg[512];             /* and its error text */
+	/* report */
+	char *query;               /* the request body, sent with each page */
+	struct acme_ca_cert *rows; /* rows read so far (malloc'd strings) */
+	size_t n_rows;             /* entries in rows */
+	size_t cap_rows;           /* allocated entries */
+	size_t skipped;            /* rows without an id */
+};
+
+/* One ACME profile as SCM sees it, the connector's defaults filled in. */
+struct sca_profile {
+	char *name;    /* ACME profile name */
+	int cert_type; /* SCM certType */
+	int term;      /* days */
+	long org_id;   /* organization or department */
 };
 
 /* The backend: struct acme_ca first. */
@@ -112,6 +152,12 @@ struct sca {
 	struct event_base *evb; /* loop */
 	struct evcurl *ec;      /* HTTP driver (borrowed) */
 	struct op *ops;         /* every live op */
+	int max_inflight;       /* SCM calls in flight at most */
+	int inflight;           /* slots taken */
+	int inflight_peak;      /* the most ever taken at once (tests) */
+	struct op *q_head;      /* ops waiting for a slot, oldest first */
+	struct op *q_tail;      /* the newest of them */
+	int closing;            /* ca_destroy runs: hand out no slots */
 
 	char *token;                 /* bearer token (secret) or NULL */
 	long long token_expiry;      /* monotonic ms after which it is stale */
@@ -124,6 +170,9 @@ struct sca {
 	char *tok_form;              /* token request body (secret) */
 	struct evcurl_buf tok_resp;  /* token response */
 	char tok_errbuf[CURL_ERROR_SIZE]; /* curl's error text */
+
+	struct sca_profile *profiles; /* never empty once built */
+	size_t n_profiles;            /* entries in profiles */
 
 	int depth; /* user callbacks running on the stack */
 	int freed; /* free was called while depth > 0 */
@@ -190,11 +239,109 @@ path_len(const char *path)
 	return (int)strcspn(path, "?");
 }
 
+/* ---- the concurrency limit ----------------------------------------------
+ *
+ * At most max_inflight HTTP requests of one backend are in flight; a
+ * request that finds them all taken waits in a FIFO queue and starts when
+ * one ends. A slot is held from the kick to the transfer's end, never while
+ * waiting for a token: the token fetch takes no slot, so it cannot wait
+ * behind the calls that wait for it.
+ */
+
+static void
+slot_grant(struct op *op)
+{
+	struct sca *ca = op->ca;
+
+	op->has_slot = 1;
+	if (++ca->inflight > ca->inflight_peak)
+		ca->inflight_peak = ca->inflight;
+	event_active(op->kick, EV_TIMEOUT, 1);
+}
+
+/* Start op's transfer now or when a slot frees (op->kick is set). */
+static void
+slot_take(struct op *op)
+{
+	struct sca *ca = op->ca;
+
+	if (op->has_slot) {
+		event_active(op->kick, EV_TIMEOUT, 1);
+		return;
+	}
+	if (ca->inflight < ca->max_inflight && ca->q_head == NULL) {
+		slot_grant(op);
+		return;
+	}
+	op->queued = 1;
+	op->qnext = NULL;
+	if (ca->q_tail != NULL)
+		ca->q_tail->qnext = op;
+	else
+		ca->q_head = op;
+	ca->q_tail = op;
+}
+
+static void
+slot_unqueue(struct op *op)
+{
+	struct sca *ca = op->ca;
+	struct op **pp, *prev = NULL;
+
+	if (!op->queued)
+		return;
+	for (pp = &ca->q_head; *pp != NULL; prev = *pp, pp = &(*pp)->qnext) {
+		if (*pp == op) {
+			*pp = op->qnext;
+			if (ca->q_tail == op)
+				ca->q_tail = prev;
+			break;
+		}
+	}
+	op->queued = 0;
+	op->qnext = NULL;
+}
+
+/* op's transfer is over: its slot goes to the oldest waiting op. */
+static void
+slot_put(struct op *op)
+{
+	struct sca *ca = op->ca;
+
+	if (!op->has_slot)
+		return;
+	op->has_slot = 0;
+	ca->inflight--;
+	if (ca->closing || ca->freed)
+		return;
+	while (ca->inflight < ca->max_inflight && ca->q_head != NULL) {
+		struct op *next = ca->q_head;
+
+		ca->q_head = next->qnext;
+		if (ca->q_head == NULL)
+			ca->q_tail = NULL;
+		next->queued = 0;
+		next->qnext = NULL;
+		slot_grant(next);
+	}
+}
+
+void
+sectigo_inflight(struct acme_ca *base, int *now, int *peak)
+{
+	struct sca *ca = (struct sca *)base;
+
+	*now = ca->inflight;
+	*peak = ca->inflight_peak;
+}
+
 /* ---- lifetime: user callbacks may free the backend ---------------------- */
 
 static void
 op_release(struct op *op)
 {
+	slot_unqueue(op);
+	slot_put(op);
 	if (op->kick != NULL)
 		event_free(op->kick);
 	if (op->in_flight)
@@ -208,6 +355,10 @@ op_release(struct op *op)
 	free(op->tag);
 	free(op->cn);
 	free(op->cands);
+	free(op->query);
+	for (size_t i = 0; i < op->n_rows; i++)
+		sectigo_cert_clear(&op->rows[i]);
+	free(op->rows);
 	free(op);
 }
 
@@ -228,6 +379,7 @@ token_abort(struct sca *ca)
 static void
 ca_destroy(struct sca *ca)
 {
+	ca->closing = 1;
 	while (ca->ops != NULL) {
 		struct op *op = ca->ops;
 
@@ -253,6 +405,9 @@ ca_destroy(struct sca *ca)
 	free(ca->customer_uri);
 	free(ca->ca_file);
 	free(ca->ext_req);
+	for (size_t i = 0; i < ca->n_profiles; i++)
+		free(ca->profiles[i].name);
+	free(ca->profiles);
 	free(ca);
 }
 
@@ -295,8 +450,11 @@ ca_free(struct acme_ca *base)
 			evcurl_cancel(ca->ec, op->easy);
 		op->in_flight = 0;
 		op->waiting = 0;
+		op->queued = 0;
+		op->qnext = NULL;
 		op->dead = 1;
 	}
+	ca->q_head = ca->q_tail = NULL;
 	token_abort(ca);
 	ca->freed = 1;
 }
@@ -326,6 +484,9 @@ op_finish(struct op *op, struct acme_ca_result *res)
 	int gone;
 
 	op_unlink(op);
+	/* its slot (if any) goes on now: the callback may free ca */
+	slot_unqueue(op);
+	slot_put(op);
 	ca_enter(ca);
 	op->cb(op->arg, res);
 	gone = ca_leave(ca);
@@ -514,7 +675,7 @@ op_start_http(struct op *op)
 		op->kick = evtimer_new(ca->evb, on_op_kick, op);
 	if (op->kick == NULL)
 		goto out;
-	event_active(op->kick, EV_TIMEOUT, 1);
+	slot_take(op);
 	rc = 0;
 out:
 	free(url);
@@ -633,6 +794,7 @@ on_op_kick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	log_err("scm connector=%s: cannot start HTTP transfer", op->ca->name);
+	slot_put(op);
 	if (op->kind == OP_TEST)
 		test_report(op, 0, "cannot start HTTP transfer");
 	else
@@ -647,6 +809,7 @@ on_op_done(CURL *easy, CURLcode cc, void *arg)
 	long status = 0;
 
 	op->in_flight = 0;
+	slot_put(op);
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	/* the headers may carry credentials: gone as soon as they are sent */
@@ -879,11 +1042,13 @@ token_settle(struct sca *ca, int ok, const char *msg, long status)
 	 * a newer fetch and are left alone here). */
 	ca_enter(ca);
 	for (;;) {
-		struct op *op;
+		struct op *op = NULL;
 
-		for (op = ca->ops; op != NULL; op = op->next)
-			if (op->waiting && op->wait_fetch == fid && !op->dead)
-				break;
+		/* the oldest first (ca->ops has the newest at its head), so
+		 * the calls reach the concurrency queue in the order made */
+		for (struct op *o = ca->ops; o != NULL; o = o->next)
+			if (o->waiting && o->wait_fetch == fid && !o->dead)
+				op = o;
 		if (op == NULL)
 			break;
 		op->waiting = 0;
@@ -1093,7 +1258,8 @@ check_enroll(const struct acme_ca_enroll *en)
 {
 	if (en == NULL || !tag_ok(en->tag) || en->csr_pem == NULL ||
 	    en->csr_pem[0] == '\0' || en->names == NULL || en->n_names == 0 ||
-	    en->validity_days < 0)
+	    en->validity_days < 0 || en->cert_type < 0 || en->org_id < 0 ||
+	    en->org_id > INT32_MAX)
 		return -EINVAL;
 	for (size_t i = 0; i < en->n_names; i++)
 		if (en->names[i] == NULL || en->names[i][0] == '\0' ||
@@ -1145,10 +1311,12 @@ sectigo_submit(struct acme_ca *base, const struct acme_ca_enroll *en,
 		goto out;
 	}
 	/* SCM wants subjAltNames as one comma-separated string; an array
-	 * gives -1002 (reference §5.3) */
+	 * gives -1002 (reference §5.3). The order's profile (cert type, term,
+	 * organization) wins over the connector's defaults. */
 	req = json_pack("{s:I, s:s, s:s, s:i, s:i, s:s}", "orgId",
-	    (json_int_t)ca->org_id, "csr", en->csr_pem, "subjAltNames", sans,
-	    "certType", ca->cert_type, "term",
+	    (json_int_t)(en->org_id > 0 ? en->org_id : ca->org_id), "csr",
+	    en->csr_pem, "subjAltNames", sans, "certType",
+	    en->cert_type > 0 ? en->cert_type : ca->cert_type, "term",
 	    en->validity_days > 0 ? en->validity_days : ca->validity_days,
 	    "comments", comment);
 	if (req == NULL) {
@@ -1378,7 +1546,182 @@ fail:
 	return rc;
 }
 
-/* ---- collect ------------------------------------------------------------ */
+/* ---- details and collect ------------------------------------------------ */
+
+/* Does the answer say SCM does not know the sslId? */
+static int
+unknown_ref(const struct op *op, long status)
+{
+	return status == 404 ||
+	    (status >= 400 && status < 500 &&
+	        (op->err.code == -5101 || op->err.code == -124));
+}
+
+/* The details answer as one certificate. @return 0 or a negative error
+ * (the body is not a details object). */
+static int
+details_parse(struct op *op, struct acme_ca_cert *cert)
+{
+	json_t *root = resp_json(op);
+	int rc = sectigo_cert_parse(root, cert);
+
+	json_decref(root);
+	return rc;
+}
+
+static void
+details_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	struct acme_ca_cert cert;
+	char msg[512];
+	int rc;
+
+	if (cc == CURLE_OK && unknown_ref(op, status)) {
+		snprintf(msg, sizeof(msg),
+		    "SCM has no certificate %s (%ld code %d %s)", op->ref,
+		    status, op->err.code, op->err.desc);
+		op_result(op, ACME_CA_NOTFOUND, msg, status, op->err.code);
+		return;
+	}
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	rc = details_parse(op, &cert);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "SCM details of %s: %s", op->ref,
+		    rc == -ENOMEM ? "out of memory"
+		                  : "the answer is not a certificate object");
+		op_result(op, ACME_CA_RETRY, msg, status, 0);
+		return;
+	}
+	res.status = ACME_CA_OK;
+	res.ca_ref = op->ref;
+	res.http_status = status;
+	res.certs = &cert;
+	res.n_certs = 1;
+	op_finish(op, &res);
+	sectigo_cert_clear(&cert);
+}
+
+static int
+sectigo_details(
+    struct acme_ca *base, const char *ca_ref, acme_ca_cb *cb, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+	long id;
+
+	if (cb == NULL || parse_ref(ca_ref, &id) < 0)
+		return -EINVAL;
+	op = op_new(ca, OP_DETAILS, cb, arg);
+	if (op == NULL)
+		return -ENOMEM;
+	snprintf(op->ref, sizeof(op->ref), "%ld", id);
+	if (op_request(op, "GET", NULL, details_done, "/api/ssl/v1/%ld", id) <
+	    0) {
+		op_release(op);
+		return -ENOMEM;
+	}
+	return op_launch(op);
+}
+
+/*
+ * collect: GET /api/ssl/v1/collect/{sslId}?format=x509R. When SCM says "not
+ * yet" (or refuses the download for a reason it does not spell out), one
+ * details call tells why: the status goes to ca_status ("Requested" =
+ * waiting for an administrator, "Approved"/"Applied" = with the CA), and a
+ * status that can never lead to a certificate (Declined, Rejected, Invalid,
+ * Revoked) ends the order with the CA's reason. Never more than one details
+ * call per collect; if it fails, the collect answer stands as it was.
+ * [INF] alt_chain_pem stays NULL: SCM hands out one chain per certificate
+ * (x509R); no format documents a second path for the same leaf.
+ */
+static int
+status_final(const char *st)
+{
+	return strcasecmp(st, "Declined") == 0 ||
+	    strcasecmp(st, "Rejected") == 0 || strcasecmp(st, "Invalid") == 0 ||
+	    strcasecmp(st, "Revoked") == 0;
+}
+
+static void
+collect_details_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	struct acme_ca_cert cert = {0};
+	char msg[768];
+	int have;
+
+	have = cc == CURLE_OK && status >= 200 && status < 300 &&
+	    details_parse(op, &cert) == 0 && cert.status[0] != '\0';
+	res.http_status = op->first_status;
+	res.ca_code = op->first_code;
+	res.retry_after = op->first_retry;
+	if (have && status_final(cert.status)) {
+		const char *what = strcasecmp(cert.status, "Declined") == 0
+		    ? "declined the request"
+		    : strcasecmp(cert.status, "Rejected") == 0
+		    ? "rejected the request"
+		    : strcasecmp(cert.status, "Invalid") == 0
+		    ? "marked the request invalid"
+		    : "revoked the certificate";
+
+		snprintf(msg, sizeof(msg), "SCM %s %s%s%s", what, op->ref,
+		    cert.reason[0] != '\0' ? ": " : "",
+		    cert.reason[0] != '\0' ? cert.reason
+		                           : " (no reason given)");
+		res.status = ACME_CA_FAILED;
+		res.error = msg;
+		res.ca_status = cert.status;
+		res.retry_after = 0;
+		op_finish(op, &res);
+		sectigo_cert_clear(&cert);
+		return;
+	}
+	if (!have)
+		log_info("scm connector=%s collect %s: no status from the "
+		         "details (%ld)",
+		    op->ca->name, op->ref, status);
+	if (op->first_pending) {
+		res.status = ACME_CA_PENDING;
+		res.ca_status = have ? cert.status : NULL;
+	} else {
+		/* a refusal the details did not explain: as collect said */
+		res.status = op->first_class;
+		res.error = op->first_msg;
+		res.ca_status = have ? cert.status : NULL;
+		res.retry_after = op->first_retry;
+	}
+	op_finish(op, &res);
+	sectigo_cert_clear(&cert);
+}
+
+/* Ask the details why collect got no certificate; the collect answer is
+ * kept in op->first_* for the result. */
+static void
+collect_ask_details(struct op *op, long status, int pending)
+{
+	op->first_status = status;
+	op->first_code = op->err.code;
+	op->first_retry = op->retry_after;
+	op->first_pending = pending;
+	if (!pending)
+		op->first_class = classify(
+		    op, CURLE_OK, status, op->first_msg, sizeof(op->first_msg));
+	if (op_request(op, "GET", NULL, collect_details_done, "/api/ssl/v1/%s",
+	        op->ref) < 0) {
+		if (pending)
+			op_result(
+			    op, ACME_CA_PENDING, NULL, status, op->first_code);
+		else
+			op_result(op, op->first_class, op->first_msg, status,
+			    op->first_code);
+		return;
+	}
+	op_continue(op);
+}
 
 static void
 collect_done(struct op *op, CURLcode cc, long status)
@@ -1394,7 +1737,7 @@ collect_done(struct op *op, CURLcode cc, long status)
 		return;
 	}
 	if (sectigo_collect_pending(status, e, op->resp.data, op->resp.len)) {
-		op_result(op, ACME_CA_PENDING, NULL, status, e->code);
+		collect_ask_details(op, status, 1);
 		return;
 	}
 	if (status >= 200 && status < 300) {
@@ -1416,6 +1759,7 @@ collect_done(struct op *op, CURLcode cc, long status)
 		res.ca_ref = op->ref;
 		res.chain_pem = chain;
 		res.http_status = status;
+		res.ca_status = "Issued";
 		op_finish(op, &res);
 		free(chain);
 		return;
@@ -1425,12 +1769,15 @@ collect_done(struct op *op, CURLcode cc, long status)
 		    "SCM certificate %s was revoked and cannot be collected "
 		    "(%ld code %d %s)",
 		    op->ref, status, e->code, e->desc);
-		op_result(op, ACME_CA_FAILED, msg, status, e->code);
+		res.status = ACME_CA_FAILED;
+		res.error = msg;
+		res.http_status = status;
+		res.ca_code = e->code;
+		res.ca_status = "Revoked";
+		op_finish(op, &res);
 		return;
 	}
-	if (status == 404 ||
-	    (status >= 400 && status < 500 &&
-	        (e->code == -5101 || e->code == -124))) {
+	if (unknown_ref(op, status)) {
 		/* right after an enrollment SCM (or a cache in front of it)
 		 * may not know the sslId yet: NOTFOUND, which the job runner
 		 * retries for a bounded time before it fails the order */
@@ -1438,6 +1785,14 @@ collect_done(struct op *op, CURLcode cc, long status)
 		    "SCM has no certificate %s (%ld code %d %s)", op->ref,
 		    status, e->code, e->desc);
 		op_result(op, ACME_CA_NOTFOUND, msg, status, e->code);
+		return;
+	}
+	if (status >= 400 && status < 500 && status != 401 && status != 408 &&
+	    status != 409 && status != 425 && status != 429) {
+		/* [INF] SCM may refuse the download of a declined or rejected
+		 * request with an error of its own (-183, -1113...): the
+		 * details tell which */
+		collect_ask_details(op, status, 0);
 		return;
 	}
 	op_fail(op, cc, status);
@@ -1526,6 +1881,372 @@ sectigo_revoke(struct acme_ca *base, const char *ca_ref, int reason,
 	return op_launch(op);
 }
 
+/* ---- report ------------------------------------------------------------- */
+
+/*
+ * POST /api/report/v1/ssl-certificates (lifecycle notes §0): our
+ * organizations' certificates by status and by a date attribute within
+ * whole UTC days, serials in hex. The answer is {"reports": [rows]}
+ * (public clients read that member); a bare array is taken as well.
+ * [UNK] whether the report pages: no client pages it and no position/size
+ * is documented, so one request is normally all; [INF] should an answer
+ * carry X-Total-Count above the rows read, the rest is asked for with
+ * ?position=&size= as the SSL list pages (§3), until a page comes back
+ * empty or REPORT_MAX rows are read.
+ */
+static void report_done(struct op *op, CURLcode cc, long status);
+
+static int
+report_page(struct op *op)
+{
+	char *body = strdup(op->query);
+	size_t seen = op->n_rows + op->skipped;
+
+	if (body == NULL)
+		return -ENOMEM;
+	if (seen == 0)
+		return op_request(op, "POST", body, report_done,
+		    "/api/report/v1/ssl-certificates");
+	return op_request(op, "POST", body, report_done,
+	    "/api/report/v1/ssl-certificates?position=%zu&size=%d", seen,
+	    REPORT_PAGE);
+}
+
+static int
+report_add(struct op *op, json_t *row)
+{
+	struct acme_ca_cert cert;
+	int rc = sectigo_cert_parse(row, &cert);
+
+	if (rc == -EINVAL) {
+		op->skipped++;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	if (op->n_rows == op->cap_rows) {
+		size_t cap = op->cap_rows ? op->cap_rows * 2 : 64;
+		struct acme_ca_cert *r = realloc(op->rows, cap * sizeof(*r));
+
+		if (r == NULL) {
+			sectigo_cert_clear(&cert);
+			return -ENOMEM;
+		}
+		op->rows = r;
+		op->cap_rows = cap;
+	}
+	op->rows[op->n_rows++] = cert;
+	return 0;
+}
+
+static void
+report_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	json_t *root, *rows, *row;
+	size_t i, page, seen;
+
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	root = resp_json(op);
+	rows = json_is_array(root) ? root : json_object_get(root, "reports");
+	if (!json_is_array(rows)) {
+		json_decref(root);
+		op_result(op, ACME_CA_RETRY,
+		    "SCM /api/report/v1/ssl-certificates: the answer holds no "
+		    "reports",
+		    status, 0);
+		return;
+	}
+	page = json_array_size(rows);
+	json_array_foreach(rows, i, row) {
+		if (report_add(op, row) < 0) {
+			json_decref(root);
+			op_fail_internal(op, "out of memory");
+			return;
+		}
+	}
+	json_decref(root);
+	seen = op->n_rows + op->skipped;
+	if (page > 0 && op->total_count >= 0 &&
+	    seen < (size_t)op->total_count && seen < REPORT_MAX) {
+		if (report_page(op) < 0) {
+			op_fail_internal(op, "out of memory");
+			return;
+		}
+		op_continue(op);
+		return;
+	}
+	if (op->skipped > 0)
+		log_warn("scm connector=%s: report: %zu rows without an id "
+		         "left out",
+		    op->ca->name, op->skipped);
+	res.status = ACME_CA_OK;
+	res.http_status = status;
+	res.certs = op->rows;
+	res.n_certs = op->n_rows;
+	op_finish(op, &res);
+}
+
+/* A unix time as the UTC day "YYYY-MM-DD". */
+static int
+utc_day(long long t, char *buf, size_t sz)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sz, "%Y-%m-%d", &tm) == 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* The organizations the connector enrolls for: its own and its
+ * profiles', each once. */
+static json_t *
+report_orgs(const struct sca *ca)
+{
+	json_t *a = json_array();
+
+	if (a == NULL ||
+	    json_array_append_new(a, json_integer(ca->org_id)) < 0) {
+		json_decref(a);
+		return NULL;
+	}
+	for (size_t i = 0; i < ca->n_profiles; i++) {
+		long org = ca->profiles[i].org_id;
+		size_t k;
+
+		for (k = 0; k < i; k++)
+			if (ca->profiles[k].org_id == org)
+				break;
+		if (k < i || org == ca->org_id)
+			continue;
+		if (json_array_append_new(a, json_integer(org)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static int
+sectigo_report(struct acme_ca *base, const struct acme_ca_report_query *q,
+    acme_ca_cb *cb, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+	json_t *req = NULL, *orgs;
+	char from[16], to[16];
+	int rc = -ENOMEM;
+
+	if (cb == NULL || q == NULL || q->status < 0 || q->status > 4 ||
+	    q->date_attr < 0 || q->date_attr == 1 || q->date_attr > 5)
+		return -EINVAL;
+	if (q->date_attr != 0 &&
+	    (q->from < 0 || q->to < q->from ||
+	        utc_day(q->from, from, sizeof(from)) < 0 ||
+	        utc_day(q->to, to, sizeof(to)) < 0))
+		return -EINVAL;
+	orgs = report_orgs(ca);
+	if (orgs == NULL)
+		return -ENOMEM;
+	/* "o" hands orgs over, also when json_pack fails */
+	req = json_pack("{s:o, s:i, s:s}", "organizationIds", orgs,
+	    "certificateStatus", q->status, "serialNumberFormat",
+	    "HEXWithLeadingZeros");
+	if (req == NULL)
+		return -ENOMEM;
+	/* [INF] without a date attribute there is no range to send */
+	if (q->date_attr != 0 &&
+	    (json_object_set_new(req, "certificateDateAttribute",
+	         json_integer(q->date_attr)) < 0 ||
+	        json_object_set_new(req, "from", json_string(from)) < 0 ||
+	        json_object_set_new(req, "to", json_string(to)) < 0))
+		goto out;
+	op = op_new(ca, OP_REPORT, cb, arg);
+	if (op == NULL)
+		goto out;
+	op->query = json_dumps(req, JSON_COMPACT);
+	if (op->query == NULL || report_page(op) < 0) {
+		op_release(op);
+		goto out;
+	}
+	rc = op_launch(op);
+out:
+	json_decref(req);
+	return rc;
+}
+
+/* ---- renew and replace -------------------------------------------------- */
+
+/* A JSON body, compact; NULL when o is NULL or on allocation failure. o is
+ * taken. */
+static char *
+dump_take(json_t *o)
+{
+	char *b = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	return b;
+}
+
+static void
+renew_done(struct op *op, CURLcode cc, long status)
+{
+	struct acme_ca_result res = {0};
+	char msg[512], ref[24];
+	json_t *root;
+	long id;
+
+	if (cc == CURLE_OK && unknown_ref(op, status)) {
+		snprintf(msg, sizeof(msg),
+		    "SCM has no certificate %s to %s (%ld code %d %s)", op->ref,
+		    op->kind == OP_RENEW ? "renew" : "replace", status,
+		    op->err.code, op->err.desc);
+		op_result(op, ACME_CA_NOTFOUND, msg, status, op->err.code);
+		return;
+	}
+	if (cc != CURLE_OK || status < 200 || status >= 300) {
+		op_fail(op, cc, status);
+		return;
+	}
+	if (op->kind == OP_REPLACE) {
+		/* 204: the same sslId gets the new certificate in time */
+		res.status = ACME_CA_OK;
+		res.ca_ref = op->ref;
+		res.http_status = status;
+		op_finish(op, &res);
+		return;
+	}
+	root = resp_json(op);
+	id = json_ssl_id(root, "sslId");
+	json_decref(root);
+	if (id <= 0) {
+		/* [INF] SCM made a renewal we cannot name, and nothing finds
+		 * it again by tag: renewing once more would only add another
+		 * one, so the call fails and the operator looks in SCM */
+		snprintf(msg, sizeof(msg),
+		    "SCM renewed %s but answered without the new sslId: look "
+		    "for the renewal in SCM",
+		    op->ref);
+		op_result(op, ACME_CA_FAILED, msg, status, 0);
+		return;
+	}
+	snprintf(ref, sizeof(ref), "%ld", id);
+	res.status = ACME_CA_OK;
+	res.ca_ref = ref;
+	res.http_status = status;
+	op_finish(op, &res);
+}
+
+static int
+sectigo_renew(struct acme_ca *base, const char *ca_ref, const char *csr_pem,
+    acme_ca_cb *cb, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+	char *body;
+	long id;
+
+	if (cb == NULL || parse_ref(ca_ref, &id) < 0 ||
+	    (csr_pem != NULL && csr_pem[0] == '\0'))
+		return -EINVAL;
+	/* renewById wants a JSON object: "" gives -1002 (reference §5.12);
+	 * {} renews with the stored CSR */
+	body = dump_take(csr_pem != NULL ? json_pack("{s:s}", "csr", csr_pem)
+	                                 : json_object());
+	if (body == NULL)
+		return csr_pem != NULL ? -EINVAL : -ENOMEM;
+	op = op_new(ca, OP_RENEW, cb, arg);
+	if (op == NULL) {
+		free(body);
+		return -ENOMEM;
+	}
+	snprintf(op->ref, sizeof(op->ref), "%ld", id);
+	if (op_request(op, "POST", body, renew_done,
+	        "/api/ssl/v1/renewById/%ld", id) < 0) {
+		op_release(op);
+		return -ENOMEM;
+	}
+	return op_launch(op);
+}
+
+/* Characters (not bytes) of a UTF-8 string. */
+static size_t
+utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static int
+sectigo_replace(struct acme_ca *base, const char *ca_ref,
+    const struct acme_ca_enroll *en, const char *reason, acme_ca_cb *cb,
+    void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+	json_t *req, *sans;
+	const char *cn;
+	char *body;
+	size_t rlen;
+	long id;
+
+	if (cb == NULL || parse_ref(ca_ref, &id) < 0 || en == NULL ||
+	    en->csr_pem == NULL || en->csr_pem[0] == '\0' ||
+	    en->names == NULL || en->n_names == 0 || reason == NULL)
+		return -EINVAL;
+	/* SCM: reason 1..512 characters (reference §5.13) */
+	rlen = utf8_len(reason);
+	if (rlen < 1 || rlen > 512)
+		return -EINVAL;
+	for (size_t i = 0; i < en->n_names; i++)
+		if (en->names[i] == NULL || en->names[i][0] == '\0')
+			return -EINVAL;
+	req = json_pack("{s:s, s:s, s:[]}", "csr", en->csr_pem, "reason",
+	    reason, "subjectAlternativeNames");
+	if (req == NULL)
+		return -EINVAL; /* not UTF-8 */
+	/* unlike enroll, replace takes the names as an array */
+	sans = json_object_get(req, "subjectAlternativeNames");
+	for (size_t i = 0; i < en->n_names; i++) {
+		if (json_array_append_new(sans, json_string(en->names[i])) <
+		    0) {
+			json_decref(req);
+			return -EINVAL;
+		}
+	}
+	/* commonName is 1..64 characters: longer, SCM takes the CSR's */
+	cn = en->cn != NULL && en->cn[0] != '\0' ? en->cn : en->names[0];
+	if (utf8_len(cn) <= 64 &&
+	    json_object_set_new(req, "commonName", json_string(cn)) < 0) {
+		json_decref(req);
+		return -EINVAL;
+	}
+	body = dump_take(req);
+	if (body == NULL)
+		return -ENOMEM;
+	op = op_new(ca, OP_REPLACE, cb, arg);
+	if (op == NULL) {
+		free(body);
+		return -ENOMEM;
+	}
+	snprintf(op->ref, sizeof(op->ref), "%ld", id);
+	if (op_request(op, "POST", body, renew_done, "/api/ssl/v1/replace/%ld",
+	        id) < 0) {
+		op_release(op);
+		return -ENOMEM;
+	}
+	return op_launch(op);
+}
+
 /* ---- connection test ---------------------------------------------------- */
 
 /* Report one check. @return 1 if the callback freed the backend. */
@@ -1536,7 +2257,8 @@ test_line(struct op *op, int ok, const char *detail)
 
 	if (!ok)
 		op->failures++;
-	log_info("scm connector=%s test %s: %s: %s", ca->name,
+	/* the caller prints or logs the line: details at debug level */
+	log_debug("scm connector=%s test %s: %s: %s", ca->name,
 	    test_names[op->step], ok ? "ok" : "FAILED", detail);
 	ca_enter(ca);
 	op->line(op->arg, test_names[op->step], ok, detail);
@@ -1549,6 +2271,8 @@ test_finish(struct op *op)
 	struct sca *ca = op->ca;
 
 	op_unlink(op);
+	slot_unqueue(op);
+	slot_put(op);
 	ca_enter(ca);
 	op->done(op->arg, op->failures);
 	ca_leave(ca);
@@ -1694,41 +2418,58 @@ test_org_done(struct op *op, CURLcode cc, long status)
 	test_report(op, ok, msg);
 }
 
+/* Append n to a ", "-separated list in buf (silently cut when full). */
+static void
+list_add(char *buf, size_t sz, size_t *off, long long n)
+{
+	int k;
+
+	if (*off + 24 >= sz)
+		return;
+	k = snprintf(buf + *off, sz - *off, "%s%lld", *off ? ", " : "", n);
+	if (k > 0)
+		*off += (size_t)k;
+}
+
+/* The api check, one line per profile: its cert type is offered to its
+ * organization, and its term is one of the type's terms. */
 static void
 test_api_done(struct op *op, CURLcode cc, long status)
 {
 	struct sca *ca = op->ca;
-	json_t *root, *item, *found = NULL, *terms, *t;
-	char msg[512], list[200] = "";
+	const struct sca_profile *p = &ca->profiles[op->prof];
+	json_t *root = NULL, *item, *found = NULL, *terms, *t;
+	char head[256], msg[800], why[512], list[200] = "";
 	size_t i, off = 0;
 	int ok = 0;
 
+	if (p->org_id != ca->org_id)
+		snprintf(head, sizeof(head),
+		    "profile \"%s\" (certType %d, %d days, organization %ld)",
+		    p->name, p->cert_type, p->term, p->org_id);
+	else
+		snprintf(head, sizeof(head),
+		    "profile \"%s\" (certType %d, %d days)", p->name,
+		    p->cert_type, p->term);
 	if (cc != CURLE_OK || status < 200 || status >= 300) {
-		classify(op, cc, status, msg, sizeof(msg));
-		test_report(op, 0, msg);
-		return;
+		classify(op, cc, status, why, sizeof(why));
+		goto out;
 	}
 	root = resp_json(op);
 	json_array_foreach(root, i, item) {
 		json_t *id = json_object_get(item, "id");
 
-		if (json_is_integer(id) &&
-		    json_integer_value(id) == ca->cert_type)
+		if (!json_is_integer(id))
+			continue;
+		if (json_integer_value(id) == p->cert_type)
 			found = item;
-		if (json_is_integer(id) && off < sizeof(list) - 16) {
-			int n = snprintf(list + off, sizeof(list) - off,
-			    "%s%lld", off ? ", " : "",
-			    (long long)json_integer_value(id));
-
-			if (n > 0)
-				off += (size_t)n;
-		}
+		list_add(list, sizeof(list), &off, json_integer_value(id));
 	}
 	if (found == NULL) {
-		snprintf(msg, sizeof(msg),
-		    "cert_type %d is not offered to organization %ld "
+		snprintf(why, sizeof(why),
+		    "certType %d is not offered to organization %ld "
 		    "(offered: %s)",
-		    ca->cert_type, ca->org_id, off ? list : "none");
+		    p->cert_type, p->org_id, off ? list : "none");
 		goto out;
 	}
 	terms = json_object_get(found, "terms");
@@ -1737,31 +2478,35 @@ test_api_done(struct op *op, CURLcode cc, long status)
 	json_array_foreach(terms, i, t) {
 		if (!json_is_integer(t))
 			continue;
-		if (json_integer_value(t) == ca->validity_days)
+		if (json_integer_value(t) == p->term)
 			ok = 1;
-		if (off < sizeof(list) - 16) {
-			int n = snprintf(list + off, sizeof(list) - off,
-			    "%s%lld", off ? ", " : "",
-			    (long long)json_integer_value(t));
-
-			if (n > 0)
-				off += (size_t)n;
-		}
+		list_add(list, sizeof(list), &off, json_integer_value(t));
 	}
-	if (ok)
-		snprintf(msg, sizeof(msg),
-		    "cert_type %d (%s) offers a term of %d days", ca->cert_type,
-		    json_is_string(json_object_get(found, "name"))
-		        ? json_string_value(json_object_get(found, "name"))
-		        : "?",
-		    ca->validity_days);
-	else
-		snprintf(msg, sizeof(msg),
-		    "cert_type %d does not offer validity_days %d (terms: %s)",
-		    ca->cert_type, ca->validity_days, off ? list : "none");
+	if (ok) {
+		const char *name =
+		    json_string_value(json_object_get(found, "name"));
+
+		snprintf(why, sizeof(why), "offered%s%s%s",
+		    name != NULL ? " (" : "", name != NULL ? name : "",
+		    name != NULL ? ")" : "");
+	} else {
+		snprintf(why, sizeof(why),
+		    "certType %d does not offer a term of %d days (terms: "
+		    "%s)",
+		    p->cert_type, p->term, off ? list : "none");
+	}
 out:
 	json_decref(root);
-	test_report(op, ok, msg);
+	snprintf(msg, sizeof(msg), "%s: %s", head, why);
+	if (op->prof + 1 >= ca->n_profiles) {
+		test_report(op, ok, msg);
+		return;
+	}
+	/* more profiles: same check, next line */
+	if (test_line(op, ok, msg))
+		return;
+	op->prof++;
+	test_next(op);
 }
 
 static void
@@ -1799,7 +2544,8 @@ test_next(struct op *op)
 		break;
 	case T_API:
 		rc = op_request(op, "GET", NULL, test_api_done,
-		    "/api/ssl/v1/types?organizationId=%ld", ca->org_id);
+		    "/api/ssl/v1/types?organizationId=%ld",
+		    ca->profiles[op->prof].org_id);
 		break;
 	default:
 		test_finish(op);
@@ -1843,10 +2589,13 @@ sectigo_test_connection(struct acme_ca *base, sectigo_line_cb *line,
  * The port (acme/backend.h). Every call returns 0 and later runs its
  * callback exactly once from the loop, or returns -EINVAL (missing tag,
  * CSR or names, a name holding ',', a ca_ref that is not a decimal sslId, a
- * reason outside RFC 5280's 0..10) or -ENOMEM and never calls back.
+ * reason outside RFC 5280's 0..10, a replace reason outside 1..512
+ * characters, a bad report query) or -ENOMEM and never calls back.
  * Errors: RETRY for transport failures, timeouts, 5xx, 429 and 401 (after
- * one retry with a fresh token); FAILED for other 4xx; http_status and
- * ca_code carry SCM's answer.
+ * one retry with a fresh token); NOTFOUND when SCM does not know the sslId
+ * (404, -5101, -124) for collect, details, renew and replace; FAILED for
+ * other 4xx; http_status and ca_code carry SCM's answer. Every call's HTTP
+ * requests share the backend's max_concurrent slots.
  */
 /* ---- domains and domain control validation ------------------------------
  *
@@ -2227,6 +2976,10 @@ static const struct acme_ca_ops sectigo_ops = {
     .dcv_status = sectigo_dcv_status,
     .dcv_start = sectigo_dcv_start,
     .dcv_submit = sectigo_dcv_submit,
+    .details = sectigo_details,
+    .report = sectigo_report,
+    .renew = sectigo_renew,
+    .replace = sectigo_replace,
 };
 
 static int
@@ -2288,10 +3041,49 @@ conf_check(const struct sectigo_conf *c, const char *name)
 		why = "validity_days must be a positive number of days";
 	else if (c->timeout_seconds < 0)
 		why = "timeout_seconds must not be negative";
+	else if (c->max_concurrent < 0)
+		why = "max_concurrent must not be negative";
+	for (size_t i = 0;
+	     why == NULL && c->profiles != NULL && i < c->n_profiles; i++)
+		if (c->profiles[i].cert_type < 0 || c->profiles[i].term < 0 ||
+		    c->profiles[i].org_id < 0 ||
+		    c->profiles[i].org_id > INT32_MAX)
+			why = "profile cert_type, term and org_id must not be "
+			      "negative";
 	if (why == NULL)
 		return 0;
 	log_err("scm connector=%s: %s", name, why);
 	return -1;
+}
+
+/* The connector's profiles, defaults filled in; without any, one named
+ * "default" from cert_type and validity_days. @return 0 or -ENOMEM. */
+static int
+profiles_copy(struct sca *ca, const struct sectigo_conf *c)
+{
+	size_t n = c->n_profiles > 0 && c->profiles != NULL ? c->n_profiles : 1;
+
+	ca->profiles = calloc(n, sizeof(*ca->profiles));
+	if (ca->profiles == NULL)
+		return -ENOMEM;
+	ca->n_profiles = n;
+	for (size_t i = 0; i < n; i++) {
+		const struct sectigo_profile *p =
+		    c->n_profiles > 0 && c->profiles != NULL ? &c->profiles[i]
+		                                             : NULL;
+		struct sca_profile *d = &ca->profiles[i];
+
+		d->name =
+		    strdup(p != NULL && !empty(p->name) ? p->name : "default");
+		if (d->name == NULL)
+			return -ENOMEM;
+		d->cert_type = p != NULL && p->cert_type > 0 ? p->cert_type
+		                                             : ca->cert_type;
+		d->term =
+		    p != NULL && p->term > 0 ? p->term : ca->validity_days;
+		d->org_id = p != NULL && p->org_id > 0 ? p->org_id : ca->org_id;
+	}
+	return 0;
 }
 
 struct acme_ca *
@@ -2321,6 +3113,8 @@ sectigo_ca_new(
 	ca->cert_type = conf->cert_type;
 	ca->validity_days = conf->validity_days;
 	ca->timeout = conf->timeout_seconds > 0 ? conf->timeout_seconds : 30;
+	ca->max_inflight =
+	    conf->max_concurrent > 0 ? conf->max_concurrent : MAX_CONCURRENT;
 	ca->tok_kick = evtimer_new(base, on_tok_kick, ca);
 	if (ca->tok_kick == NULL)
 		goto oom;
@@ -2328,6 +3122,8 @@ sectigo_ca_new(
 	    dup_opt(&ca->base_url, conf->base_url) < 0 ||
 	    dup_opt(&ca->ca_file, conf->ca_file) < 0 ||
 	    dup_opt(&ca->ext_req, conf->external_requester) < 0)
+		goto oom;
+	if (profiles_copy(ca, conf) < 0)
 		goto oom;
 	n = strlen(ca->base_url);
 	while (n > 8 && ca->base_url[n - 1] == '/')

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * CA backend on the Sectigo Certificate Manager (SCM) REST API: implements
- * the acme/backend.h CA port (enroll, find, collect, revoke) over evcurl.
+ * the acme/backend.h CA port (enroll, find, collect, revoke, details,
+ * report, renew, replace, domains and DCV) over evcurl.
  */
 #pragma once
 #include <event2/event.h>
@@ -73,14 +74,17 @@ struct acme_ca *sectigo_ca_new(const struct sectigo_conf *conf,
 
 /**
  * test-connection: runs checks in order and calls line_cb once per check
- * with (name, ok, detail):
+ * (the api check once per profile) with (name, ok, detail):
  * - "connectivity": TLS + HTTP reachability of base_url;
  * - "authentication": the token endpoint for oauth2, an authenticated GET
  *   for header auth;
  * - "organization": GET /api/organization/v1/{org_id}: exists, certTypes
  *   has SSL, sslCertsApiEnabled;
- * - "api": GET /api/ssl/v1/types?organizationId=: cert_type offered with
- *   validity_days among its terms.
+ * - "api", one line per profile (conf->profiles, or one "default" from
+ *   cert_type and validity_days): GET /api/ssl/v1/types?organizationId=
+ *   of the profile's organization offers its cert type with its term
+ *   among the terms, e.g. `profile "default" (certType 224, 199 days):
+ *   offered (InCommon SSL)`.
  * When connectivity or authentication fails, the later checks are reported
  * as failed ("skipped: ... failed") without calling SCM. Then
  * done_cb(arg, failures). Async like the rest: nothing runs from inside this

@@ -10,8 +10,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/bio.h>
@@ -301,4 +304,425 @@ sectigo_urlencode(const char *s)
 	}
 	*o = '\0';
 	return out;
+}
+
+int
+sectigo_serial_norm(const char *in, char *out, size_t outsz)
+{
+	size_t n = 0;
+	int lead = 1;
+
+	if (outsz == 0)
+		return -ENOSPC;
+	out[0] = '\0';
+	if (in == NULL || *in == '\0')
+		return 0;
+	for (; *in != '\0'; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c == ':' || c == ' ' || c == '-')
+			continue;
+		if (!isxdigit(c)) {
+			out[0] = '\0';
+			return -EINVAL;
+		}
+		if (lead && c == '0')
+			continue;
+		lead = 0;
+		if (n + 1 >= outsz) {
+			out[0] = '\0';
+			return -ENOSPC;
+		}
+		out[n++] = (char)tolower(c);
+	}
+	if (n == 0 && lead) {
+		/* only zeros (and separators) */
+		if (outsz < 2)
+			return -ENOSPC;
+		out[n++] = '0';
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* Read min..max decimal digits at *p into *v. @return 0 or -1. */
+static int
+digits(const char **p, int min, int max, int *v)
+{
+	int n = 0, x = 0;
+
+	while (n < max && **p >= '0' && **p <= '9') {
+		x = x * 10 + (**p - '0');
+		(*p)++;
+		n++;
+	}
+	if (n < min)
+		return -1;
+	*v = x;
+	return 0;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int d[12] = {
+	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return d[m - 1];
+}
+
+long long
+sectigo_parse_date(const char *s)
+{
+	int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+	struct tm tm;
+	const char *p = s, *start;
+
+	if (p == NULL)
+		return 0;
+	while (*p == ' ')
+		p++;
+	start = p;
+	if (digits(&p, 1, 4, &y) < 0)
+		return 0;
+	if (*p == '/') {
+		/* MM/dd/yyyy: what was read is the month */
+		mo = y;
+		p++;
+		if (digits(&p, 1, 2, &d) < 0 || *p++ != '/' ||
+		    digits(&p, 4, 4, &y) < 0)
+			return 0;
+	} else if (*p == '-' && p - start == 4) {
+		p++;
+		if (digits(&p, 1, 2, &mo) < 0 || *p++ != '-' ||
+		    digits(&p, 1, 2, &d) < 0)
+			return 0;
+	} else {
+		return 0;
+	}
+	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 ||
+	    d > days_in_month(y, mo))
+		return 0;
+	if ((*p == 'T' || *p == 't' || *p == ' ') && p[1] >= '0' &&
+	    p[1] <= '9') {
+		p++;
+		if (digits(&p, 2, 2, &h) < 0 || *p++ != ':' ||
+		    digits(&p, 2, 2, &mi) < 0)
+			return 0;
+		if (*p == ':') {
+			p++;
+			if (digits(&p, 2, 2, &sec) < 0)
+				return 0;
+			if (*p == '.' || *p == ',') {
+				p++;
+				if (*p < '0' || *p > '9')
+					return 0;
+				while (*p >= '0' && *p <= '9')
+					p++;
+			}
+		}
+		if (h > 23 || mi > 59 || sec > 60)
+			return 0;
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			sign = *p++ == '-' ? -1 : 1;
+			if (digits(&p, 2, 2, &oh) < 0)
+				return 0;
+			if (*p == ':')
+				p++;
+			if (*p >= '0' && *p <= '9' && digits(&p, 2, 2, &om) < 0)
+				return 0;
+			if (oh > 23 || om > 59)
+				return 0;
+		}
+	}
+	while (*p == ' ')
+		p++;
+	if (*p != '\0')
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	/* local time = UTC + offset, so UTC = local - offset */
+	return (long long)timegm(&tm) - (long long)sign * (oh * 3600 + om * 60);
+}
+
+/* A growable string for the joined names. */
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	int oom;
+};
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->s, cap);
+		if (p == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+/* Add one name (trimmed; empty ones skipped) to the ", " list. */
+static void
+sb_name(struct sbuf *b, const char *s, size_t n)
+{
+	while (n > 0 && isspace((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (n == 0)
+		return;
+	if (b->len > 0)
+		sb_add(b, ", ", 2);
+	sb_add(b, s, n);
+}
+
+/* The report's subjAltNames are "; "-separated; accept ',' as well. */
+static void
+sb_split(struct sbuf *b, const char *s)
+{
+	while (*s != '\0') {
+		size_t n = strcspn(s, ";,");
+
+		sb_name(b, s, n);
+		s += n;
+		if (*s != '\0')
+			s++;
+	}
+}
+
+static char *
+names_of(json_t *o)
+{
+	struct sbuf b = {0};
+	json_t *v = json_object_get(o, "subjectAlternativeNames"), *it;
+	size_t i;
+
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, it) {
+			if (json_is_string(it))
+				sb_name(&b, json_string_value(it),
+				    json_string_length(it));
+		}
+	} else if (json_is_string(v)) {
+		sb_split(&b, json_string_value(v));
+	}
+	v = json_object_get(o, "subjAltNames");
+	if (b.len == 0 && json_is_string(v))
+		sb_split(&b, json_string_value(v));
+	v = json_object_get(o, "commonName");
+	if (b.len == 0 && json_is_string(v))
+		sb_name(&b, json_string_value(v), json_string_length(v));
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s != NULL ? b.s : strdup("");
+}
+
+/*
+ * The report's certificateStatus codes (reference §5.16), for a row that
+ * carries a number where the details carry a word. [INF] The deprecated
+ * codes map to their successors: 7 Awaiting Approval is Requested now, 10
+ * Downloaded is Issued; 5 "Enrolled - Pending Download" is with the CA
+ * (Applied); 6 "Not Enrolled" and anything else stay unknown ("").
+ */
+static const char *
+status_word(json_t *v)
+{
+	static const char *const words[] = {"", "Requested", "Issued",
+	    "Revoked", "Expired", "Applied", "", "Requested", "Approved",
+	    "Applied", "Issued"};
+	json_int_t c;
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (!json_is_integer(v))
+		return "";
+	c = json_integer_value(v);
+	if (c < 0 || c >= (json_int_t)(sizeof(words) / sizeof(words[0])))
+		return "";
+	return words[c];
+}
+
+/* SCM's reasonCode (a number, or a numeric string per the OAS) as the
+ * RFC 5280 word; NULL when absent or unknown. */
+static const char *
+revoke_word(json_t *v)
+{
+	static const char *const words[] = {"unspecified", "keyCompromise",
+	    "cACompromise", "affiliationChanged", "superseded",
+	    "cessationOfOperation", "certificateHold", NULL, "removeFromCRL",
+	    "privilegeWithdrawn", "aACompromise"};
+	long c;
+
+	if (json_is_integer(v))
+		c = (long)json_integer_value(v);
+	else if (json_is_string(v) && json_string_value(v)[0] >= '0' &&
+	    json_string_value(v)[0] <= '9')
+		c = strtol(json_string_value(v), NULL, 10);
+	else
+		return NULL;
+	if (c < 0 || c >= (long)(sizeof(words) / sizeof(words[0])))
+		return NULL;
+	return words[c];
+}
+
+/* comments without our "acmebridge tag=..." word: what people wrote. */
+static char *
+comments_text(const char *c)
+{
+	struct sbuf b = {0};
+	size_t plen = strlen(SECTIGO_TAG_PREFIX);
+
+	while (c != NULL && *c != '\0') {
+		const char *t = strstr(c, SECTIGO_TAG_PREFIX);
+		size_t n = t != NULL ? (size_t)(t - c) : strlen(c);
+
+		sb_name(&b, c, n);
+		if (t == NULL)
+			break;
+		c = t + plen;
+		c += strcspn(c, " \t\r\n,;");
+	}
+	if (b.oom) {
+		free(b.s);
+		return NULL;
+	}
+	return b.s != NULL ? b.s : strdup("");
+}
+
+static int
+is_status(const char *s, const char *w)
+{
+	return s != NULL && strcasecmp(s, w) == 0;
+}
+
+/*
+ * The CA's words for why an enrollment ended. Revoked: the reasonCode as
+ * its RFC 5280 word, with SCM's "reason" text when there is one.
+ * Declined, Rejected, Invalid: [UNK] the details document no field for the
+ * administrator's decline message; [INF] take "declineMessage" (what the
+ * simulator shows), "reason" or "message" when present, else the comments
+ * (SCM's UI keeps free text there) without our tag. Other statuses: "".
+ */
+static char *
+reason_of(json_t *o, const char *status)
+{
+	const char *text = json_string_value(json_object_get(o, "reason"));
+	char *s = NULL;
+
+	if (is_status(status, "Revoked")) {
+		const char *w = revoke_word(json_object_get(o, "reasonCode"));
+
+		if (w != NULL && text != NULL && *text != '\0') {
+			if (asprintf(&s, "%s: %s", w, text) < 0)
+				s = NULL;
+			return s;
+		}
+		return strdup(w != NULL ? w : text != NULL ? text : "");
+	}
+	if (!is_status(status, "Declined") && !is_status(status, "Rejected") &&
+	    !is_status(status, "Invalid"))
+		return strdup("");
+	if (text == NULL || *text == '\0')
+		text = json_string_value(json_object_get(o, "message"));
+	if (json_is_string(json_object_get(o, "declineMessage")) &&
+	    json_string_length(json_object_get(o, "declineMessage")) > 0)
+		text = json_string_value(json_object_get(o, "declineMessage"));
+	if (text != NULL && *text != '\0')
+		return strdup(text);
+	return comments_text(json_string_value(json_object_get(o, "comments")));
+}
+
+static long long
+date_of(json_t *o, const char *key)
+{
+	return sectigo_parse_date(json_string_value(json_object_get(o, key)));
+}
+
+void
+sectigo_cert_clear(struct acme_ca_cert *c)
+{
+	if (c == NULL)
+		return;
+	free((char *)c->ca_ref);
+	free((char *)c->status);
+	free((char *)c->serial);
+	free((char *)c->names);
+	free((char *)c->reason);
+	memset(c, 0, sizeof(*c));
+}
+
+int
+sectigo_cert_parse(json_t *o, struct acme_ca_cert *out)
+{
+	char ref[24], serial[130];
+	const char *st;
+	json_t *v;
+	long long id = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(o))
+		return -EINVAL;
+	v = json_object_get(o, "id");
+	if (v == NULL)
+		v = json_object_get(o, "sslId");
+	if (json_is_integer(v))
+		id = (long long)json_integer_value(v);
+	else if (json_is_string(v))
+		id = strtoll(json_string_value(v), NULL, 10);
+	if (id <= 0 || id > INT32_MAX)
+		return -EINVAL;
+	snprintf(ref, sizeof(ref), "%lld", id);
+	/* a serial that is not hex (or absurdly long) reads as "not
+	 * issued": "" rather than a value nobody can match */
+	if (sectigo_serial_norm(
+	        json_string_value(json_object_get(o, "serialNumber")), serial,
+	        sizeof(serial)) < 0)
+		serial[0] = '\0';
+	st = status_word(json_object_get(o, "status"));
+	out->ca_ref = strdup(ref);
+	out->status = strdup(st);
+	out->serial = strdup(serial);
+	out->names = names_of(o);
+	out->reason = reason_of(o, st);
+	if (out->ca_ref == NULL || out->status == NULL || out->serial == NULL ||
+	    out->names == NULL || out->reason == NULL) {
+		sectigo_cert_clear(out);
+		return -ENOMEM;
+	}
+	out->requested = date_of(o, "requested");
+	out->approved = date_of(o, "approved");
+	out->issued = date_of(o, "issued");
+	out->expires = date_of(o, "expires");
+	out->revoked = date_of(o, "revoked");
+	out->replaced = date_of(o, "replaced");
+	out->declined = date_of(o, "declined");
+	return 0;
 }

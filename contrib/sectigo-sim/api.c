@@ -82,38 +82,96 @@ dup_opt(const char *s, char **out)
 
 /* ---- profiles and organizations ---- */
 
+/*
+ * Appends one profile unless its id is taken (the main profile's id comes
+ * from --cert-type and may collide with a built-in one).
+ */
+static struct sim_profile *
+profile_add(struct sim *sim, long id, const char *name, const char *desc)
+{
+	struct sim_profile *p;
+	size_t i;
+
+	for (i = 0; i < sim->nprofiles; i++)
+		if (sim->profiles[i].id == id)
+			return NULL;
+	if (sim->nprofiles == SIM_MAX_PROFILES)
+		return NULL;
+	p = &sim->profiles[sim->nprofiles++];
+	memset(p, 0, sizeof(*p));
+	p->id = id;
+	p->name = name;
+	p->description = desc;
+	return p;
+}
+
+static void
+profile_terms(struct sim_profile *p, long a, long b)
+{
+	p->terms[p->nterms++] = a;
+	if (b != 0)
+		p->terms[p->nterms++] = b;
+}
+
+static void
+profile_keys(struct sim_profile *p, int rsa)
+{
+	if (rsa) {
+		p->rsa_sizes[0] = "2048";
+		p->rsa_sizes[1] = "3072";
+		p->rsa_sizes[2] = "4096";
+	}
+	p->ec_curves[0] = "P-256";
+	p->ec_curves[1] = "P-384";
+}
+
 void
 sim_profiles_init(struct sim *sim)
 {
 	struct sim_profile *p;
 
 	memset(sim->profiles, 0, sizeof(sim->profiles));
-	p = &sim->profiles[0];
-	p->id = sim->conf->cert_type;
-	p->name = "InCommon SSL (SHA-2)";
-	p->description = "InCommon SSL (SHA-2), simulated OV profile";
-	p->terms[0] = 365;
-	p->terms[1] = 730;
-	p->nterms = 2;
-	p->rsa_sizes[0] = "2048";
-	p->rsa_sizes[1] = "3072";
-	p->rsa_sizes[2] = "4096";
-	p->ec_curves[0] = "P-256";
-	p->ec_curves[1] = "P-384";
-	sim->nprofiles = 1;
-	if (p->id == 284)
-		return;
-	/* [INF] ECC profile: the main profile's terms, EC keys only */
-	p = &sim->profiles[1];
-	p->id = 284;
-	p->name = "InCommon ECC";
-	p->description = "InCommon ECC, simulated OV profile";
-	p->terms[0] = 365;
-	p->terms[1] = 730;
-	p->nterms = 2;
-	p->ec_curves[0] = "P-256";
-	p->ec_curves[1] = "P-384";
-	sim->nprofiles = 2;
+	sim->nprofiles = 0;
+	/*
+	 * Public SSL profiles offer at most 199 days since SCM 26.1
+	 * (lifecycle.md §0, Sectigo KB "199-day validity period"); the main
+	 * profile offers exactly that.
+	 */
+	p = profile_add(sim, sim->conf->cert_type, "InCommon SSL (SHA-2)",
+	    "InCommon SSL (SHA-2), simulated OV profile");
+	profile_terms(p, 199, 0);
+	profile_keys(p, 1);
+	/* [INF] ECC profile: the main profile's term, EC keys only */
+	p = profile_add(
+	    sim, 284, "InCommon ECC", "InCommon ECC, simulated OV profile");
+	if (p != NULL) {
+		profile_terms(p, 199, 0);
+		profile_keys(p, 0);
+	}
+	/*
+	 * [INF] a public profile with two terms, as an administrator may
+	 * configure one: a short 90-day term beside the 199-day maximum
+	 */
+	p = profile_add(sim, 226, "InCommon Multi Domain SSL (SHA-2)",
+	    "InCommon Multi Domain SSL (SHA-2), simulated OV profile with "
+	    "90 and 199 days");
+	if (p != NULL) {
+		profile_terms(p, 90, 199);
+		profile_keys(p, 1);
+	}
+	/*
+	 * [INF] a private (intranet) profile: not bound by the CA/B Forum
+	 * limits, so it keeps 365 and 730 days, and --require-dcv does not
+	 * apply to it (no public DCV for a private CA).  The simulator signs
+	 * it with the same test CA.
+	 */
+	p = profile_add(sim, 225, "InCommon Intranet SSL (SHA-2)",
+	    "InCommon Intranet SSL (SHA-2), simulated private profile");
+	if (p != NULL) {
+		profile_terms(p, 365, 730);
+		profile_keys(p, 1);
+		p->private_ca = 1;
+	}
 }
 
 static const struct sim_profile *
@@ -200,6 +258,24 @@ static int
 org_known(const struct sim *sim, long id)
 {
 	return id == sim->conf->org_id || id == sim->conf->org_id + 1;
+}
+
+int
+sim_org_known(const struct sim *sim, long id)
+{
+	return org_known(sim, id);
+}
+
+const char *
+sim_org_name(const struct sim *sim, long id)
+{
+	return id == sim->conf->org_id ? ORG_NAME : DEPT_NAME;
+}
+
+const struct sim_profile *
+sim_profile_find(const struct sim *sim, long id)
+{
+	return profile_find(sim, id);
 }
 
 static json_t *
@@ -561,12 +637,41 @@ start_pending(const struct sim *sim, struct sim_cert *c)
 	c->ready_at = time(NULL) + sim->pending_seconds;
 }
 
+/*
+ * A new order (enroll, renew): Requested while approval is required
+ * (--approval-required, control "auto_approve": false), else approved at
+ * once (the admin holds autoApproveCertificates, lifecycle.md §5) and
+ * pending.
+ */
+static void
+start_order(const struct sim *sim, struct sim_cert *c)
+{
+	if (!sim->auto_approve) {
+		c->status = SIM_ST_REQUESTED;
+		return;
+	}
+	c->approved = c->requested;
+	start_pending(sim, c);
+}
+
 int
 sim_cert_advance(struct sim *sim, struct sim_cert *c, int collect)
 {
 	struct sim_leaf leaf;
 	char *serial;
 
+	/*
+	 * [INF] Approved -> Applied: an approved order reads "Approved"
+	 * until a collect call (or its pending rule being already met) hands
+	 * it to the CA; then the usual pending rule applies.
+	 */
+	if (c->status == SIM_ST_APPROVED) {
+		if (!collect &&
+		    (c->pending_left > 0 || time(NULL) < c->ready_at))
+			return 0;
+		c->status = SIM_ST_APPLIED;
+		(void)sim_store_save(sim->store, c);
+	}
 	if (c->status != SIM_ST_APPLIED)
 		return 0;
 	if (c->pending_left > 0) {
@@ -613,6 +718,7 @@ sim_cert_advance(struct sim *sim, struct sim_cert *c, int collect)
 	c->serial = serial;
 	c->issued = time(NULL);
 	c->expires = leaf.not_after;
+	c->downloaded = 0;
 	c->status = SIM_ST_ISSUED;
 	(void)sim_store_save(sim->store, c);
 	return 0;
@@ -722,7 +828,7 @@ sim_api_enroll(struct sim_req *r)
 		    r, 400, -7, "subjAltNames is required but missing.");
 		goto out;
 	}
-	if (sim_dcv_check_names(r, sans) != 0)
+	if (!p->private_ca && sim_dcv_check_names(r, sans) != 0)
 		goto out;
 	cn = csr.cn != NULL ? csr.cn
 	                    : json_string_value(json_array_get(sans, 0));
@@ -762,7 +868,7 @@ sim_api_enroll(struct sim_req *r)
 		goto internal;
 	take_csr(c, &csr);
 	c->requested = time(NULL);
-	start_pending(sim, c);
+	start_order(sim, c);
 
 	dup = sim_store_has_csr(sim->store, c->csr_sha256);
 	if (sim_store_add(sim->store, c) != 0) {
@@ -879,6 +985,32 @@ sim_api_collect(struct sim_req *r)
 		    "Certificate has been revoked and cannot be downloaded.");
 		return;
 	}
+	if (c->status == SIM_ST_REQUESTED) {
+		/*
+		 * [INF] awaiting approval: -183 "not collectable" (a code the
+		 * clients already treat as "not yet", reference §5.5), kept
+		 * apart from code 0 so that a client can tell a wait for an
+		 * administrator from the CA's processing.  It spends no poll.
+		 */
+		sim_reply_error(
+		    r, 400, -183, "Certificate is not collectable.");
+		snprintf(
+		    r->note, sizeof(r->note), "sslId=%ld requested", c->id);
+		return;
+	}
+	if (c->status == SIM_ST_DECLINED) {
+		/*
+		 * [UNK] SCM's answer for a declined request; -169 "not
+		 * available, please contact administrator" fits a decision an
+		 * administrator made, and is no code a client takes for
+		 * "pending".
+		 */
+		sim_reply_error(r, 400, -169,
+		    "Certificate is not available, please contact "
+		    "administrator.");
+		snprintf(r->note, sizeof(r->note), "sslId=%ld declined", c->id);
+		return;
+	}
 	if (sim_cert_advance(sim, c, 1) != 0) {
 		sim_reply_error(r, 500, -2, DESC_INTERNAL);
 		return;
@@ -913,6 +1045,11 @@ sim_api_collect(struct sim_req *r)
 	sim_set_header(
 	    r, "Content-Type", "application/octet-stream;charset=UTF-8");
 	content_disposition(r, c);
+	if (c->downloaded == 0) {
+		/* the report's "downloaded" date: first collect of this cert */
+		c->downloaded = time(NULL);
+		(void)sim_store_save(sim->store, c);
+	}
 }
 
 /* ---- details and list ---- */
@@ -941,7 +1078,7 @@ cert_details_json(const struct sim *sim, const struct sim_cert *c)
 	put(o, "sslId", json_integer(c->id), &err);
 	put(o, "id", json_integer(c->id), &err);
 	put(o, "orgId", json_integer(c->org_id), &err);
-	put(o, "status", json_string(sim_status_name(c->status)), &err);
+	put(o, "status", json_string(sim_cert_status(c, time(NULL))), &err);
 	snprintf(buf, sizeof(buf), "%ld", c->id);
 	put(o, "backendCertId", json_string(buf), &err);
 	put(o, "vendor", json_string("acmebridge Sim CA"), &err);
@@ -962,8 +1099,21 @@ cert_details_json(const struct sim *sim, const struct sim_cert *c)
 	    &err);
 	put(o, "comments", json_string(c->comments ? c->comments : ""), &err);
 	put(o, "requested", date_json(c->requested), &err);
-	/* [INF] orders are auto-approved: approved = requested */
-	put(o, "approved", date_json(c->requested), &err);
+	/* absent while the request waits for approval (reference §5.6) */
+	if (c->approved != 0)
+		put(o, "approved", date_json(c->approved), &err);
+	if (c->declined != 0) {
+		put(o, "declined", date_json(c->declined), &err);
+		/*
+		 * [UNK] where SCM shows the decline message (it mails it to
+		 * the requester); "comments" keeps the requester's text (a
+		 * client may look for its own tag there), so the message gets
+		 * a field of its own
+		 */
+		if (c->decline_message != NULL)
+			put(o, "declineMessage",
+			    json_string(c->decline_message), &err);
+	}
 	put(o, "renewed", json_boolean(c->renewed), &err);
 	if (c->renewed)
 		put(o, "renewedDate", date_json(c->renewed_date), &err);
@@ -1097,7 +1247,7 @@ list_match(const struct list_filter *f, const struct sim_cert *c)
 	if (f->san != NULL && !san_has(c, f->san))
 		return 0;
 	if (f->status != NULL &&
-	    strcasecmp(f->status, sim_status_name(c->status)) != 0)
+	    strcasecmp(f->status, sim_cert_status(c, time(NULL))) != 0)
 		return 0;
 	if (f->ext_req != NULL &&
 	    (c->external_requester == NULL ||
@@ -1261,39 +1411,52 @@ revoke_body(struct sim_req *r, json_t *body, int *code, const char **reason)
 	return 0;
 }
 
-static void
-do_revoke(struct sim_req *r, struct sim_cert *c, int code, const char *reason)
+int
+sim_cert_revoke(
+    struct sim *sim, struct sim_cert *c, int code, const char *reason)
 {
 	char *copy;
 
-	if (sim_cert_advance(r->sim, c, 0) != 0) {
-		sim_reply_error(r, 500, -2, DESC_INTERNAL);
-		return;
-	}
-	if (c->status == SIM_ST_REVOKED) {
-		sim_reply_error(
-		    r, 400, -159, "Your certificate already revoked");
-		return;
-	}
-	if (c->status != SIM_ST_ISSUED) {
-		sim_reply_error(
-		    r, 400, -102, "Only issued certificates could be revoked.");
-		return;
-	}
+	if (sim_cert_advance(sim, c, 0) != 0)
+		return SIM_REVOKE_ENOMEM;
+	if (c->status == SIM_ST_REVOKED)
+		return SIM_REVOKE_ALREADY;
+	/* [INF] an expired certificate counts as not issued any more */
+	if (c->status != SIM_ST_ISSUED || sim_cert_expired(c, time(NULL)))
+		return SIM_REVOKE_NOT_ISSUED;
 	copy = strdup(reason);
-	if (copy == NULL) {
-		sim_reply_error(r, 500, -2, DESC_INTERNAL);
-		return;
-	}
+	if (copy == NULL)
+		return SIM_REVOKE_ENOMEM;
 	free(c->revoke_reason);
 	c->revoke_reason = copy;
 	c->reason_code = code;
 	c->revoked = time(NULL);
 	c->status = SIM_ST_REVOKED;
-	(void)sim_store_save(r->sim->store, c);
-	/* 204 with an empty body, not "{}" (reference §3, PCM #26) */
-	sim_reply_empty(r, 204);
-	snprintf(r->note, sizeof(r->note), "sslId=%ld revoked", c->id);
+	(void)sim_store_save(sim->store, c);
+	return 0;
+}
+
+static void
+do_revoke(struct sim_req *r, struct sim_cert *c, int code, const char *reason)
+{
+	switch (sim_cert_revoke(r->sim, c, code, reason)) {
+	case 0:
+		/* 204 with an empty body, not "{}" (reference §3, PCM #26) */
+		sim_reply_empty(r, 204);
+		snprintf(r->note, sizeof(r->note), "sslId=%ld revoked", c->id);
+		break;
+	case SIM_REVOKE_ALREADY:
+		sim_reply_error(
+		    r, 400, -159, "Your certificate already revoked");
+		break;
+	case SIM_REVOKE_NOT_ISSUED:
+		sim_reply_error(
+		    r, 400, -102, "Only issued certificates could be revoked.");
+		break;
+	default:
+		sim_reply_error(r, 500, -2, DESC_INTERNAL);
+		break;
+	}
 }
 
 void
@@ -1352,11 +1515,15 @@ renew_order(struct sim_req *r, struct sim_cert *old, const char *csr_text)
 		sim_reply_error(r, 500, -2, DESC_INTERNAL);
 		return NULL;
 	}
-	/* [INF] only a finished order (Issued or Revoked) can be renewed */
-	if (old->status == SIM_ST_APPLIED) {
+	/*
+	 * [INF] only a finished order (Issued, Expired or Revoked) can be
+	 * renewed; one still waiting (Requested, Approved, Applied) or
+	 * Declined gets -105 with its status
+	 */
+	if (old->status != SIM_ST_ISSUED && old->status != SIM_ST_REVOKED) {
 		sim_reply_error(r, 400, -105,
 		    "Error was occurred while renewing cert. Status = %s",
-		    sim_status_name(old->status));
+		    sim_cert_status(old, time(NULL)));
 		return NULL;
 	}
 	p = profile_find(sim, old->cert_type);
@@ -1367,6 +1534,11 @@ renew_order(struct sim_req *r, struct sim_cert *old, const char *csr_text)
 	}
 	if (csr_text != NULL && check_csr(r, p, csr_text, &csr) != 0)
 		return NULL;
+	/* a renewal is a new request: the names need a current DCV again */
+	if (!p->private_ca && sim_dcv_check_names(r, old->sans) != 0) {
+		sim_csr_clear(&csr);
+		return NULL;
+	}
 	c = sim_cert_new();
 	if (c == NULL || sim_random_alnum(c->renew_id, 20) != 0 ||
 	    dup_opt(old->common_name, &c->common_name) != 0 ||
@@ -1394,10 +1566,21 @@ renew_order(struct sim_req *r, struct sim_cert *old, const char *csr_text)
 	}
 	c->org_id = old->org_id;
 	c->cert_type = old->cert_type;
+	/*
+	 * The same term, unless the profile no longer offers it (a 365-day
+	 * order from before SCM 26.1): then "SCM automatically selects the
+	 * longest available term" (Sectigo KB, lifecycle.md §0).
+	 */
 	c->term = old->term;
+	if (!profile_has_term(p, c->term)) {
+		for (size_t i = 0; i < p->nterms; i++)
+			if (i == 0 || p->terms[i] > c->term)
+				c->term = p->terms[i];
+	}
 	c->renewed_from = old->id;
 	c->requested = time(NULL);
-	start_pending(sim, c);
+	/* [INF] a renewal is a new request: it needs approval too */
+	start_order(sim, c);
 	if (sim_store_add(sim->store, c) != 0) {
 		c = NULL;
 		goto internal;
@@ -1472,6 +1655,27 @@ out:
 	json_decref(body);
 }
 
+/*
+ * Records the current certificate of c in its history before a replace:
+ * serial, replace time, reason, issue and expiry dates and who replaced it
+ * ("api" or "console").
+ * @return 0, or -1 when out of memory (c unchanged)
+ */
+static int
+history_add(struct sim_cert *c, time_t now, const char *reason, const char *by)
+{
+	json_t *entry;
+
+	entry = json_pack("{s:s, s:I, s:s, s:I, s:I, s:s}", "serialNumber",
+	    c->serial, "replaced", (json_int_t)now, "reason", reason, "issued",
+	    (json_int_t)c->issued, "expires", (json_int_t)c->expires, "by", by);
+	/* json_array_append_new() takes entry even when it fails */
+	if (entry == NULL ||
+	    json_array_append_new(c->replaced_serials, entry) != 0)
+		return -1;
+	return 0;
+}
+
 /* Reads replace's subjectAlternativeNames: an array of strings (§5.13). */
 static enum field
 field_str_array(const json_t *o, const char *key, const json_t **out)
@@ -1494,7 +1698,7 @@ void
 sim_api_replace(struct sim_req *r)
 {
 	struct sim *sim = r->sim;
-	json_t *body = sim_req_json(r), *names = NULL, *entry = NULL;
+	json_t *body = sim_req_json(r), *names = NULL;
 	const json_t *san_in = NULL;
 	const char *csr_text = NULL, *reason = NULL, *cn_in = NULL, *dummy;
 	const struct sim_profile *p;
@@ -1514,7 +1718,10 @@ sim_api_replace(struct sim_req *r)
 	    field_str(body, "dcvEmail", &dummy) == FIELD_BAD ||
 	    field_str_array(body, "subjectAlternativeNames", &san_in) ==
 	        FIELD_BAD) {
-		/* a comma string where the array belongs fails like Jackson */
+		/*
+		 * a comma string where the array belongs (OAS ReplaceRequest,
+		 * unlike enroll's subjAltNames) fails like Jackson: -1002
+		 */
 		sim_reply_error(r, 400, -1002, DESC_PARSE);
 		goto out;
 	}
@@ -1522,6 +1729,10 @@ sim_api_replace(struct sim_req *r)
 		sim_reply_error(r, 400, -7, "CSR is required but missing.");
 		goto out;
 	}
+	/*
+	 * [INF] DOC25.5 has reason as required (1..512): missing or empty
+	 * gets -7 like the other required members, too long -1601
+	 */
 	if (reason == NULL || *reason == '\0') {
 		sim_reply_error(r, 400, -7, "reason is required but missing.");
 		goto out;
@@ -1543,10 +1754,10 @@ sim_api_replace(struct sim_req *r)
 		sim_reply_error(r, 500, -2, DESC_INTERNAL);
 		goto out;
 	}
-	/* [INF] only an issued certificate can be replaced: -130 */
-	if (c->status != SIM_ST_ISSUED) {
+	/* [INF] only an issued (unexpired) certificate can be replaced */
+	if (c->status != SIM_ST_ISSUED || sim_cert_expired(c, now)) {
 		sim_reply_error(r, 400, -130, "SSL state is not 'ISSUED': %s",
-		    sim_status_name(c->status));
+		    sim_cert_status(c, time(NULL)));
 		goto out;
 	}
 	p = profile_find(sim, c->cert_type);
@@ -1573,22 +1784,18 @@ sim_api_replace(struct sim_req *r)
 		json_decref(names);
 		names = json_deep_copy(c->sans);
 	}
+	/* new names need a current DCV as on enroll (--require-dcv) */
+	if (names != NULL && !p->private_ca &&
+	    sim_dcv_check_names(r, names) != 0)
+		goto out;
 	cn = cn_in != NULL   ? cn_in
 	    : csr.cn != NULL ? csr.cn
 	                     : json_string_value(json_array_get(names, 0));
-	entry = json_pack("{s:s, s:I, s:s}", "serialNumber", c->serial,
-	    "replaced", (json_int_t)now, "reason", reason);
-	if (names == NULL || entry == NULL || dup_opt(cn, &cn_copy) != 0) {
+	if (names == NULL || dup_opt(cn, &cn_copy) != 0 ||
+	    history_add(c, now, reason, "api") != 0) {
 		sim_reply_error(r, 500, -2, DESC_INTERNAL);
 		goto out;
 	}
-	/* json_array_append_new() takes entry even when it fails */
-	if (json_array_append_new(c->replaced_serials, entry) != 0) {
-		entry = NULL;
-		sim_reply_error(r, 500, -2, DESC_INTERNAL);
-		goto out;
-	}
-	entry = NULL;
 	/*
 	 * Same sslId, new certificate after the pending rule (KF: "Reissued
 	 * certs keep the same ID").  [INF] While it is pending the status is
@@ -1618,8 +1825,196 @@ sim_api_replace(struct sim_req *r)
 	sim_reply_empty(r, 204);
 out:
 	free(cn_copy);
-	json_decref(entry);
 	json_decref(names);
 	sim_csr_clear(&csr);
 	json_decref(body);
+}
+
+/* ---- approval (reference §5.9, lifecycle.md §5) ---- */
+
+/* The state as SCM's messages spell it ("SSL state is not 'ISSUED'"). */
+static void
+state_upper(const struct sim_cert *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", sim_cert_status(c, time(NULL)));
+	upper(buf);
+}
+
+int
+sim_cert_approve(
+    struct sim *sim, struct sim_cert *c, const char *who, const char *message)
+{
+	char *w = NULL, *m = NULL;
+
+	if (c->status != SIM_ST_REQUESTED)
+		return -1;
+	if (dup_opt(who, &w) != 0 || dup_opt(message, &m) != 0) {
+		free(w);
+		return -2;
+	}
+	free(c->approver);
+	free(c->approve_message);
+	c->approver = w;
+	c->approve_message = m;
+	c->approved = time(NULL);
+	/* Approved, then Applied and Issued under the pending rule */
+	c->status = SIM_ST_APPROVED;
+	c->pending_left = sim->pending_polls;
+	c->ready_at = c->approved + sim->pending_seconds;
+	(void)sim_store_save(sim->store, c);
+	if (sim_cert_advance(sim, c, 0) != 0)
+		fprintf(
+		    stderr, "sectigo-sim: sslId=%ld: signing failed\n", c->id);
+	return 0;
+}
+
+int
+sim_cert_decline(struct sim *sim, struct sim_cert *c, const char *message)
+{
+	char *m = NULL;
+
+	if (c->status != SIM_ST_REQUESTED)
+		return -1;
+	if (dup_opt(message, &m) != 0)
+		return -2;
+	free(c->decline_message);
+	c->decline_message = m;
+	c->declined = time(NULL);
+	c->status = SIM_ST_DECLINED;
+	(void)sim_store_save(sim->store, c);
+	return 0;
+}
+
+/*
+ * Reads {"message": "1..512 characters"} (OAS ApproveRequest and
+ * DeclineRequest).  [INF] The member is optional, as in OAS (no
+ * "required" list); an empty or too long one is -1601.  Replies and
+ * returns -1 on a bad body.
+ */
+static int
+approval_body(struct sim_req *r, json_t *body, const char **message)
+{
+	*message = NULL;
+	if (body == NULL || !json_is_object(body) ||
+	    field_str(body, "message", message) == FIELD_BAD) {
+		sim_reply_error(r, 400, -1002, DESC_PARSE);
+		return -1;
+	}
+	if (*message != NULL && (**message == '\0' || strlen(*message) > 512)) {
+		sim_reply_error(
+		    r, 400, -1601, "Field 'message' has invalid value.");
+		return -1;
+	}
+	return 0;
+}
+
+void
+sim_api_approve(struct sim_req *r)
+{
+	json_t *body = sim_req_json(r);
+	const char *message;
+	struct sim_cert *c;
+	char state[32];
+	int rc;
+
+	if (approval_body(r, body, &message) != 0)
+		goto out;
+	c = cert_from_seg(r, 4);
+	if (c == NULL)
+		goto out;
+	rc = sim_cert_approve(r->sim, c, r->principal, message);
+	if (rc == -1) {
+		state_upper(c, state, sizeof(state));
+		sim_reply_error(r, 400, -1112,
+		    "Certificate can't be approved cause it has state = %s",
+		    state);
+	} else if (rc != 0) {
+		sim_reply_error(r, 500, -2, DESC_INTERNAL);
+	} else {
+		sim_reply_empty(r, 204);
+		snprintf(r->note, sizeof(r->note), "sslId=%ld approved", c->id);
+	}
+out:
+	json_decref(body);
+}
+
+void
+sim_api_decline(struct sim_req *r)
+{
+	json_t *body = sim_req_json(r);
+	const char *message;
+	struct sim_cert *c;
+	char state[32];
+	int rc;
+
+	if (approval_body(r, body, &message) != 0)
+		goto out;
+	c = cert_from_seg(r, 4);
+	if (c == NULL)
+		goto out;
+	rc = sim_cert_decline(r->sim, c, message);
+	if (rc == -1) {
+		/*
+		 * [UNK] no decline-specific code is documented: the approval
+		 * one, -1112, with the verb changed
+		 */
+		state_upper(c, state, sizeof(state));
+		sim_reply_error(r, 400, -1112,
+		    "Certificate can't be declined cause it has state = %s",
+		    state);
+	} else if (rc != 0) {
+		sim_reply_error(r, 500, -2, DESC_INTERNAL);
+	} else {
+		sim_reply_empty(r, 204);
+		snprintf(r->note, sizeof(r->note), "sslId=%ld declined", c->id);
+	}
+out:
+	json_decref(body);
+}
+
+/* ---- the SCM console (control.c's "console_*" keys) ---- */
+
+int
+sim_cert_reissue(struct sim *sim, struct sim_cert *c, const char *reason)
+{
+	char *old_pem, *old_serial;
+	time_t old_issued, old_expires, now = time(NULL);
+
+	if (sim_cert_advance(sim, c, 0) != 0)
+		return -2;
+	if (c->status != SIM_ST_ISSUED || sim_cert_expired(c, now))
+		return -1;
+	if (history_add(c, now, reason, "console") != 0)
+		return -2;
+	/*
+	 * [INF] an administrator's replace in the console: SCM reissues at
+	 * once, same sslId, names, term and key (the stored CSR), new serial
+	 */
+	old_pem = c->cert_pem;
+	old_serial = c->serial;
+	old_issued = c->issued;
+	old_expires = c->expires;
+	c->cert_pem = NULL;
+	c->serial = NULL;
+	c->status = SIM_ST_APPLIED;
+	c->pending_left = 0;
+	c->ready_at = 0;
+	if (sim_cert_advance(sim, c, 0) != 0 || c->status != SIM_ST_ISSUED) {
+		/* signing failed: put the old certificate back */
+		free(c->cert_pem);
+		c->cert_pem = old_pem;
+		c->serial = old_serial;
+		c->issued = old_issued;
+		c->expires = old_expires;
+		c->status = SIM_ST_ISSUED;
+		json_array_remove(c->replaced_serials,
+		    json_array_size(c->replaced_serials) - 1);
+		(void)sim_store_save(sim->store, c);
+		return -2;
+	}
+	free(old_pem);
+	free(old_serial);
+	c->replaced = now;
+	(void)sim_store_save(sim->store, c);
+	return 0;
 }

@@ -876,7 +876,7 @@ sim_ca_issue(const struct sim_ca *ca, const char *csr_pem, const char *cn,
 	X509 *x = NULL;
 	X509_NAME *name = NULL;
 	GENERAL_NAMES *gens = NULL;
-	time_t now = time(NULL);
+	time_t now = time(NULL), start;
 	const char *ku;
 	int rc = -1, is_rsa = 0;
 
@@ -890,10 +890,17 @@ sim_ca_issue(const struct sim_ca *ca, const char *csr_pem, const char *cn,
 	if (cn != NULL && *cn != '\0' && strlen(cn) <= 64 &&
 	    name_add(name, "CN", cn) != 0)
 		goto out;
+	/*
+	 * [INF] as on Sectigo's public certificates: notBefore is 00:00:00
+	 * UTC of the issue day and notAfter 23:59:59 UTC of the last day, so
+	 * notAfter = notBefore + term days - 1 s and the validity period,
+	 * counted inclusively as the CA/B Forum BR do, is exactly the term.
+	 */
+	start = now - now % 86400;
 	if (X509_set_version(x, X509_VERSION_3) != 1 ||
 	    set_random_serial(x, leaf.serial, sizeof(leaf.serial)) != 0 ||
-	    X509_time_adj_ex(X509_getm_notBefore(x), 0, -3600, &now) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, &now) ==
+	    X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &start) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), (int)days, -1, &start) ==
 	        NULL ||
 	    X509_set_subject_name(x, name) != 1 ||
 	    X509_set_issuer_name(x, X509_get_subject_name(ca->inter)) != 1)
@@ -921,8 +928,8 @@ sim_ca_issue(const struct sim_ca *ca, const char *csr_pem, const char *cn,
 	leaf.pem = cert_to_pem(x);
 	if (leaf.pem == NULL)
 		goto out;
-	leaf.not_before = now - 3600;
-	leaf.not_after = now + (time_t)days * 86400;
+	leaf.not_before = start;
+	leaf.not_after = start + (time_t)days * 86400 - 1;
 	*out = leaf;
 	rc = 0;
 out:

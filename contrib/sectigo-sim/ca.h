@@ -79,7 +79,8 @@ void sim_csr_clear(struct sim_csr *csr);
  * intermediate.
  * @param cn subject commonName, or NULL for an empty subject
  * @param sans JSON array of names; IP literals become iPAddress entries
- * @param days validity in days from now
+ * @param days validity in days: notBefore is 00:00:00 UTC today,
+ *     notAfter notBefore + days - 1 s
  * @param out filled on success; free out->pem with free()
  * @return 0, or -1 (logged)
  */

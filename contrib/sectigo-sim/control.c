@@ -20,12 +20,37 @@
 static json_t *
 cert_summary(const struct sim_cert *c)
 {
-	return json_pack("{s:I, s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s?, s:O}",
-	    "sslId", (json_int_t)c->id, "status", sim_status_name(c->status),
-	    "commonName", c->common_name, "comments", c->comments, "csr_sha256",
-	    c->csr_sha256, "renewId", c->renew_id, "externalRequester",
-	    c->external_requester, "serialNumber", c->serial,
-	    "subjectAlternativeNames", c->sans);
+	json_t *o, *old, *e;
+	size_t i;
+
+	old = json_array();
+	json_array_foreach(c->replaced_serials, i, e)
+		json_array_append(old, json_object_get(e, "serialNumber"));
+	o = json_pack("{s:I, s:s, s:s?, s:s?, s:s, s:s, s:s?, s:s?, s:O,"
+	              " s:o}",
+	    "sslId", (json_int_t)c->id, "status",
+	    sim_cert_status(c, time(NULL)), "commonName", c->common_name,
+	    "comments", c->comments, "csr_sha256", c->csr_sha256, "renewId",
+	    c->renew_id, "externalRequester", c->external_requester,
+	    "serialNumber", c->serial, "subjectAlternativeNames", c->sans,
+	    "replacedSerialNumbers", old);
+	return o;
+}
+
+/* The "faults" object of /sim/stats: injected faults by kind. */
+static json_t *
+faults_json(const struct sim *sim)
+{
+	unsigned long total = 0;
+
+	for (int i = 1; i < SIM_FAULT_MAX; i++)
+		total += sim->faults[i];
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "total",
+	    (json_int_t)total, "503", (json_int_t)sim->faults[SIM_FAULT_503],
+	    "500", (json_int_t)sim->faults[SIM_FAULT_500], "429",
+	    (json_int_t)sim->faults[SIM_FAULT_429], "lost_reply",
+	    (json_int_t)sim->faults[SIM_FAULT_LOST], "lost_reply_502",
+	    (json_int_t)sim->lost_502);
 }
 
 void
@@ -65,6 +90,19 @@ sim_ctl_stats(struct sim_req *r)
 	    sim->hang_enrolls, "held_requests", (json_int_t)held, "tokens_live",
 	    (json_int_t)sim_tokens_live(sim), "certificates", certs, "dcv",
 	    sim_dcv_stats(sim));
+	if (o != NULL &&
+	    (json_object_set_new(o, "approve_calls",
+	         json_integer((json_int_t)sim->count[SIM_CNT_APPROVE])) != 0 ||
+	        json_object_set_new(o, "decline_calls",
+	            json_integer((json_int_t)sim->count[SIM_CNT_DECLINE])) !=
+	            0 ||
+	        json_object_set_new(o, "report_calls",
+	            json_integer((json_int_t)sim->count[SIM_CNT_REPORT])) !=
+	            0 ||
+	        json_object_set_new(o, "faults", faults_json(sim)) != 0)) {
+		json_decref(o);
+		o = NULL;
+	}
 	sim_reply_json(r, 200, o);
 }
 
@@ -113,11 +151,13 @@ control_state(struct sim *sim)
 			rules = NULL;
 		}
 	}
-	return json_pack("{s:i, s:i, s:i, s:i, s:I, s:o}", "hang_enrolls",
-	    sim->hang_enrolls, "pending_polls", sim->pending_polls,
-	    "pending_seconds", sim->pending_seconds, "token_lifetime",
-	    sim->token_lifetime, "held_requests", (json_int_t)held,
-	    "fail_rules", rules);
+	return json_pack("{s:i, s:i, s:i, s:i, s:I, s:o, s:b, s:f, s:i}",
+	    "hang_enrolls", sim->hang_enrolls, "pending_polls",
+	    sim->pending_polls, "pending_seconds", sim->pending_seconds,
+	    "token_lifetime", sim->token_lifetime, "held_requests",
+	    (json_int_t)held, "fail_rules", rules, "auto_approve",
+	    sim->auto_approve, "fail_rate", sim->fail_rate, "latency_ms",
+	    sim->latency_ms);
 }
 
 /* Reads one "fail_next" rule; writes a message to err on failure. */
@@ -215,6 +255,180 @@ control_error(struct sim_req *r, const char *msg)
 	sim_reply_json(r, 400, json_pack("{s:s}", "error", msg));
 }
 
+/* RFC 5280 CRLReason names SCM accepts (reference §5.11: 0, 1, 3-5) */
+static const struct {
+	const char *name;
+	int code;
+} reasons[] = {
+    {"unspecified", 0},
+    {"keyCompromise", 1},
+    {"affiliationChanged", 3},
+    {"superseded", 4},
+    {"cessationOfOperation", 5},
+};
+
+/* A reason as a name or a number; -1 when it is neither. */
+static int
+reason_code(const json_t *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return 0;
+	if (json_is_integer(v)) {
+		for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+			if (reasons[i].code == json_integer_value(v))
+				return reasons[i].code;
+		return -1;
+	}
+	for (i = 0;
+	     json_is_string(v) && i < sizeof(reasons) / sizeof(reasons[0]); i++)
+		if (strcasecmp(reasons[i].name, json_string_value(v)) == 0)
+			return reasons[i].code;
+	return -1;
+}
+
+/* The record named by {"id": N} or, when allowed, {"serial": "..."}. */
+static struct sim_cert *
+console_target(struct sim *sim, const json_t *v, int by_serial)
+{
+	const json_t *id = json_object_get(v, "id");
+	const char *serial = json_string_value(json_object_get(v, "serial"));
+
+	if (json_is_integer(id) && serial == NULL)
+		return sim_store_get(sim->store, (long)json_integer_value(id));
+	if (by_serial && id == NULL && serial != NULL)
+		return sim_store_by_serial(sim->store, serial);
+	return NULL;
+}
+
+/* An optional string member: 0 absent or a string, -1 another type. */
+static int
+opt_str(const json_t *o, const char *key, const char **out)
+{
+	const json_t *v = json_object_get(o, key);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > 512)
+		return -1;
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* What the console keys of one control request will do. */
+struct console_ops {
+	struct sim_cert *approve;   /* "approve": N */
+	struct sim_cert *decline;   /* "decline": {"id", "message"} */
+	const char *decline_msg;    /* its message, or NULL */
+	struct sim_cert *revoke;    /* "console_revoke": {...} */
+	int revoke_code;            /* its CRLReason code */
+	const char *revoke_msg;     /* its "message", or NULL */
+	struct sim_cert *replace;   /* "console_replace": {"id"} */
+	const char *replace_reason; /* its "reason", or NULL */
+};
+
+/*
+ * Checks one console key against the current state; fills ops.
+ * @return 0 ok, -1 bad (err written), 1 not a console key
+ */
+static int
+console_check(struct sim *sim, const char *key, const json_t *v,
+    struct console_ops *ops, char *err, size_t errlen)
+{
+	struct sim_cert *c;
+
+	if (strcmp(key, "approve") == 0) {
+		c = json_is_integer(v)
+		    ? sim_store_get(sim->store, (long)json_integer_value(v))
+		    : NULL;
+		if (c == NULL || c->status != SIM_ST_REQUESTED) {
+			snprintf(err, errlen,
+			    "approve: want the sslId of a Requested order");
+			return -1;
+		}
+		ops->approve = c;
+		return 0;
+	}
+	if (strcmp(key, "decline") == 0) {
+		c = json_is_object(v) ? console_target(sim, v, 0) : NULL;
+		if (c == NULL || c->status != SIM_ST_REQUESTED ||
+		    opt_str(v, "message", &ops->decline_msg) != 0) {
+			snprintf(err, errlen,
+			    "decline: want {\"id\": sslId of a Requested "
+			    "order, \"message\": text}");
+			return -1;
+		}
+		ops->decline = c;
+		return 0;
+	}
+	if (strcmp(key, "console_revoke") == 0) {
+		c = json_is_object(v) ? console_target(sim, v, 1) : NULL;
+		if (c != NULL)
+			(void)sim_cert_advance(sim, c, 0);
+		ops->revoke_code = json_is_object(v)
+		    ? reason_code(json_object_get(v, "reason"))
+		    : -1;
+		if (c == NULL || c->status != SIM_ST_ISSUED ||
+		    sim_cert_expired(c, time(NULL)) || ops->revoke_code < 0 ||
+		    opt_str(v, "message", &ops->revoke_msg) != 0) {
+			snprintf(err, errlen,
+			    "console_revoke: want {\"id\" or \"serial\" of "
+			    "an issued certificate, \"reason\": "
+			    "keyCompromise|...|0..5}");
+			return -1;
+		}
+		ops->revoke = c;
+		return 0;
+	}
+	if (strcmp(key, "console_replace") == 0) {
+		c = json_is_object(v) ? console_target(sim, v, 0) : NULL;
+		if (c != NULL)
+			(void)sim_cert_advance(sim, c, 0);
+		if (c == NULL || c->status != SIM_ST_ISSUED ||
+		    sim_cert_expired(c, time(NULL)) ||
+		    opt_str(v, "reason", &ops->replace_reason) != 0) {
+			snprintf(err, errlen,
+			    "console_replace: want {\"id\": sslId of an "
+			    "issued certificate}");
+			return -1;
+		}
+		ops->replace = c;
+		return 0;
+	}
+	return 1;
+}
+
+/* Applies the checked console keys; @return 0, or -1 (err written) */
+static int
+console_apply(
+    struct sim *sim, const struct console_ops *ops, char *err, size_t errlen)
+{
+	if (ops->approve != NULL &&
+	    sim_cert_approve(sim, ops->approve, "console-admin", NULL) != 0)
+		goto fail;
+	if (ops->decline != NULL &&
+	    sim_cert_decline(sim, ops->decline, ops->decline_msg) != 0)
+		goto fail;
+	if (ops->revoke != NULL &&
+	    sim_cert_revoke(sim, ops->revoke, ops->revoke_code,
+	        ops->revoke_msg != NULL ? ops->revoke_msg
+	                                : "revoked in the SCM console") != 0)
+		goto fail;
+	if (ops->replace != NULL &&
+	    sim_cert_reissue(sim, ops->replace,
+	        ops->replace_reason != NULL
+	            ? ops->replace_reason
+	            : "replaced in the SCM console") != 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "console action failed");
+	return -1;
+}
+
 void
 sim_ctl_control(struct sim_req *r)
 {
@@ -225,10 +439,14 @@ sim_ctl_control(struct sim_req *r)
 	const char *key;
 	char err[128];
 	int hang = -1, polls = -1, secs = -1, life = -1, wrong = -1;
-	int expire = 0, reset = 0, clear = 0;
+	int expire = 0, reset = 0, clear = 0, approve = -1, cc, latency = -1;
+	double rate = -1.0;
+	json_int_t seed = -1;
+	struct console_ops ops;
 	size_t i;
 
 	TAILQ_INIT(&rules);
+	memset(&ops, 0, sizeof(ops));
 	if (r->method == EVHTTP_REQ_GET)
 		goto reply;
 	body = sim_req_json(r);
@@ -258,6 +476,28 @@ sim_ctl_control(struct sim_req *r)
 		    strcmp(key, "clear_failures") == 0) {
 			if (!json_is_boolean(v))
 				goto bad_value;
+		} else if (strcmp(key, "fail_rate") == 0) {
+			if (!json_is_number(v) || json_number_value(v) < 0.0 ||
+			    json_number_value(v) > 1.0)
+				goto bad_value;
+			rate = json_number_value(v);
+		} else if (strcmp(key, "latency_ms") == 0) {
+			if (knob(v, 0, &latency) != 0 || latency > 600000)
+				goto bad_value;
+		} else if (strcmp(key, "seed") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0)
+				goto bad_value;
+			seed = json_integer_value(v);
+		} else if (strcmp(key, "auto_approve") == 0) {
+			if (!json_is_boolean(v))
+				goto bad_value;
+			approve = json_is_true(v);
+		} else if ((cc = console_check(
+		                sim, key, v, &ops, err, sizeof(err))) != 1) {
+			if (cc != 0) {
+				control_error(r, err);
+				goto out;
+			}
 		} else if (strcmp(key, "fail_next") != 0) {
 			int dc =
 			    sim_dcv_control(sim, key, v, 0, err, sizeof(err));
@@ -307,11 +547,30 @@ sim_ctl_control(struct sim_req *r)
 		memset(sim->count, 0, sizeof(sim->count));
 		sim->enrollments = 0;
 		sim->duplicate_csr = 0;
+		memset(sim->faults, 0, sizeof(sim->faults));
+		sim->lost_502 = 0;
 	}
+	if (rate >= 0.0)
+		sim->fail_rate = rate;
+	if (latency >= 0)
+		sim->latency_ms = latency;
+	if (seed >= 0)
+		sim->rng = (uint64_t)seed;
 	if (clear)
 		sim_fail_rules_clear(sim);
+	if (approve >= 0)
+		sim->auto_approve = approve;
 	json_object_foreach(body, key, v)
 		(void)sim_dcv_control(sim, key, v, 1, err, sizeof(err));
+	v = json_object_get(body, "advance_days");
+	if (v != NULL)
+		/* certificates age with the domains: their dates move back */
+		sim_store_shift_dates(
+		    sim->store, -(time_t)json_integer_value(v) * 86400);
+	if (console_apply(sim, &ops, err, sizeof(err)) != 0) {
+		control_error(r, err);
+		goto out;
+	}
 	while ((rule = TAILQ_FIRST(&rules)) != NULL) {
 		TAILQ_REMOVE(&rules, rule, entry);
 		TAILQ_INSERT_TAIL(&sim->fail_rules, rule, entry);

@@ -6,6 +6,7 @@
  */
 #include "contrib/sectigo-sim/internal.h"
 #include "contrib/sectigo-sim/ca.h"
+#include "contrib/sectigo-sim/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,6 +76,10 @@ static const struct route routes[] = {
         sim_api_renew},
     {"api/ssl/v1|v2/replace/#", M_POST, R_AUTH | R_INJECT, SIM_CNT_REPLACE,
         sim_api_replace},
+    {"api/ssl/v1|v2/approve/#", M_POST, R_AUTH | R_INJECT, SIM_CNT_APPROVE,
+        sim_api_approve},
+    {"api/ssl/v1|v2/decline/#", M_POST, R_AUTH | R_INJECT, SIM_CNT_DECLINE,
+        sim_api_decline},
     {"api/ssl/v1|v2/#", M_GET, R_AUTH | R_INJECT, SIM_CNT_DETAILS,
         sim_api_details},
     {"api/domain/v1", M_GET, R_AUTH | R_INJECT, SIM_CNT_NONE,
@@ -99,6 +104,8 @@ static const struct route routes[] = {
         sim_api_dcv_delete},
     {"api/ssl/v1|v2", M_GET | M_HEAD, R_AUTH | R_INJECT, SIM_CNT_LIST,
         sim_api_list},
+    {"api/report/v1/ssl-certificates", M_POST, R_AUTH | R_INJECT,
+        SIM_CNT_REPORT, sim_api_report},
 };
 
 const char *
@@ -480,6 +487,137 @@ hold(struct sim_req *r)
 	return 0;
 }
 
+/* ---- fault mode: random failures and latency ("fail_rate") ---- */
+
+/*
+ * Picks the fault for one /api request, or none.  Each request fails
+ * independently with probability fail_rate; the kind is uniform among the
+ * three that need no handler, plus the lost reply for enroll.
+ */
+static enum sim_fault
+fault_pick(struct sim *sim, int is_enroll)
+{
+	uint64_t n;
+
+	if (sim->fail_rate <= 0.0 || sim_rng_unit(&sim->rng) >= sim->fail_rate)
+		return SIM_FAULT_NONE;
+	n = sim_rng_next(&sim->rng) % (is_enroll ? 4 : 3);
+	return (enum sim_fault)(SIM_FAULT_503 + n);
+}
+
+/*
+ * Answers an injected fault that stops the request before the handler
+ * (nothing is processed).  The bodies are what a client meets in the wild:
+ * [INF] a load balancer's 503 page or an empty 503, SCM's own 500 body,
+ * and [UNK] a 429 (SCM documents no rate limit) with Retry-After: 1 and an
+ * SCM-shaped body.
+ */
+static void
+fault_reply(struct sim_req *r, enum sim_fault f)
+{
+	switch (f) {
+	case SIM_FAULT_503:
+		sim_reply_empty(r, 503);
+		if (sim_rng_next(&r->sim->rng) & 1) {
+			sim_set_header(r, "Content-Type", "text/html");
+			evbuffer_add_printf(r->out,
+			    "<html><head><title>503 Service Temporarily "
+			    "Unavailable</title></head><body><center><h1>503 "
+			    "Service Temporarily Unavailable</h1></center>"
+			    "</body></html>\n");
+		}
+		break;
+	case SIM_FAULT_500:
+		sim_reply_error(r, 500, -2,
+		    "Internal error. Please contact Support for details.");
+		break;
+	case SIM_FAULT_429:
+		sim_reply_json(r, 429,
+		    json_pack("{s:i, s:s, s:s}", "code", -1, "description",
+		        "Unknown error.", "details", "Too Many Requests"));
+		sim_set_header(r, "Retry-After", "1");
+		break;
+	default:
+		break;
+	}
+	snprintf(
+	    r->note, sizeof(r->note), "fault=%d status=%d", (int)f, r->status);
+}
+
+static void
+deferred_free(struct sim_deferred *d)
+{
+	TAILQ_REMOVE(&d->sim->deferred, d, entry);
+	if (d->timer != NULL)
+		event_free(d->timer);
+	if (d->out != NULL)
+		evbuffer_free(d->out);
+	free(d);
+}
+
+/* The peer's connection goes away first: evhttp frees the request. */
+static void
+deferred_closed(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	deferred_free(arg);
+}
+
+static void
+deferred_fire(evutil_socket_t fd, short events, void *arg)
+{
+	struct sim_deferred *d = arg;
+	struct evhttp_connection *evcon = d->evcon;
+
+	(void)fd;
+	(void)events;
+	evhttp_connection_set_closecb(evcon, NULL, NULL);
+	if (d->drop) {
+		/* the connection closes without a reply; it frees req */
+		deferred_free(d);
+		evhttp_connection_free(evcon);
+		return;
+	}
+	evhttp_send_reply(d->req, d->status, reason_phrase(d->status), d->out);
+	deferred_free(d);
+}
+
+/*
+ * Sends the reply of r after delay_ms on a timer (the loop never
+ * blocks), or closes the connection then when drop is set.  Takes r->out.
+ * @return 0, or -1 (the caller sends at once)
+ */
+static int
+defer_reply(struct sim_req *r, int delay_ms, int drop)
+{
+	struct timeval tv;
+	struct sim_deferred *d;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return -1;
+	d->sim = r->sim;
+	d->req = r->req;
+	d->evcon = evhttp_request_get_connection(r->req);
+	d->status = r->status;
+	d->drop = drop;
+	d->timer = evtimer_new(r->sim->base, deferred_fire, d);
+	tv.tv_sec = delay_ms / 1000;
+	tv.tv_usec = (delay_ms % 1000) * 1000;
+	if (d->evcon == NULL || d->timer == NULL ||
+	    evtimer_add(d->timer, &tv) != 0) {
+		if (d->timer != NULL)
+			event_free(d->timer);
+		free(d);
+		return -1;
+	}
+	d->out = r->out;
+	r->out = NULL;
+	TAILQ_INSERT_TAIL(&r->sim->deferred, d, entry);
+	evhttp_connection_set_closecb(d->evcon, deferred_closed, d);
+	return 0;
+}
+
 static void
 log_request(const struct sim_req *r, const char *raw_path)
 {
@@ -510,8 +648,9 @@ handle_request(struct evhttp_request *req, void *arg)
 	const struct route *rt = NULL;
 	const char *raw = NULL, *query = NULL;
 	unsigned path_methods = 0;
+	enum sim_fault fault = SIM_FAULT_NONE;
 	size_t i;
-	int rc;
+	int rc, delay = 0;
 
 	memset(&r, 0, sizeof(r));
 	TAILQ_INIT(&r.query);
@@ -563,6 +702,9 @@ handle_request(struct evhttp_request *req, void *arg)
 			        "Not Found"));
 		goto send;
 	}
+	/* "latency_ms": every /api reply, errors included, leaves late */
+	if ((rt->flags & R_AUTH) != 0)
+		delay = sim->latency_ms;
 	if ((rt->flags & R_AUTH) != 0 && sim_auth_check(&r) != 0) {
 		sim->count[SIM_CNT_AUTH_FAIL]++;
 		goto send;
@@ -571,21 +713,57 @@ handle_request(struct evhttp_request *req, void *arg)
 		sim->count[rt->counter]++;
 	if ((rt->flags & R_INJECT) != 0 && sim_fail_inject(&r))
 		goto send;
+	/* the random fault mode covers the SCM API (/api), never /sim */
+	fault = (rt->flags & R_AUTH) != 0
+	    ? fault_pick(sim, rt->fn == sim_api_enroll)
+	    : SIM_FAULT_NONE;
+	if (fault != SIM_FAULT_NONE)
+		sim->faults[fault]++;
+	if (fault != SIM_FAULT_NONE && fault != SIM_FAULT_LOST) {
+		fault_reply(&r, fault);
+		goto send;
+	}
 	rt->fn(&r);
+	if (fault == SIM_FAULT_LOST && !r.hang) {
+		/*
+		 * The enrollment is stored (or refused) as usual; only its
+		 * reply is lost: the connection closes without an answer, or
+		 * a gateway answers 502.  A client finds the order again
+		 * through the list and the comments it sent (crash recovery).
+		 */
+		r.lost = 1;
+		if (sim_rng_next(&sim->rng) & 1) {
+			sim->lost_502++;
+			sim_reply_empty(&r, 502);
+			sim_set_header(&r, "Content-Type", "text/html");
+			evbuffer_add_printf(r.out,
+			    "<html><body><h1>502 Bad Gateway</h1></body>"
+			    "</html>\n");
+			r.lost = 0;
+		}
+		snprintf(r.note, sizeof(r.note), "fault=lost-reply%s",
+		    r.lost ? " (closed)" : " (502)");
+	}
 send:
 	if (r.hang && hold(&r) != 0)
 		r.hang = 0;
 	/* raw belongs to req, which the reply may free: log first */
 	log_request(&r, raw);
-	if (!r.hang)
+	if (!r.hang &&
+	    ((delay == 0 && !r.lost) || defer_reply(&r, delay, r.lost) != 0)) {
+		if (r.lost)
+			/* [INF] out of memory for the timer: answer 502 */
+			r.status = 502;
 		evhttp_send_reply(
 		    req, r.status, reason_phrase(r.status), r.out);
+	}
 	evhttp_clear_headers(&r.query);
 	for (i = 0; i < r.nseg; i++)
 		free(r.seg[i]);
 	free(r.path);
 	free(r.body);
-	evbuffer_free(r.out);
+	if (r.out != NULL)
+		evbuffer_free(r.out);
 }
 
 static struct bufferevent *
@@ -685,6 +863,13 @@ sim_http_stop(struct sim *sim)
 		TAILQ_REMOVE(&sim->hung, h, entry);
 		evhttp_connection_set_closecb(h->evcon, NULL, NULL);
 		free(h);
+	}
+	/* the same for replies still waiting on their timer */
+	while (!TAILQ_EMPTY(&sim->deferred)) {
+		struct sim_deferred *d = TAILQ_FIRST(&sim->deferred);
+
+		evhttp_connection_set_closecb(d->evcon, NULL, NULL);
+		deferred_free(d);
 	}
 	if (sim->hung_timer != NULL) {
 		event_free(sim->hung_timer);

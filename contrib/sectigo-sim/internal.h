@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/queue.h>
 #include <time.h>
 
@@ -25,6 +26,8 @@ struct sim_store;
 #define SIM_MAX_SEGS 12
 /* list page size: default and maximum (OAS "maximum: 200") */
 #define SIM_PAGE_MAX 200
+/* most certificate profiles offered */
+#define SIM_MAX_PROFILES 6
 /* most SAN entries in one order */
 #define SIM_MAX_SANS 250
 
@@ -51,6 +54,10 @@ struct sim_conf {
 	int dcv_check_attempts; /* --dcv-check-attempts (30) */
 	char **domains;         /* --domain NAME[:validated], repeatable */
 	size_t n_domains;
+	int approval_required;   /* --approval-required */
+	double fail_rate;        /* --fail-rate, 0..1 */
+	int latency_ms;          /* --latency-ms */
+	unsigned long long seed; /* --seed of the fault PRNG */
 };
 
 /** A certificate profile offered by GET /ssl/v1/types. */
@@ -62,6 +69,7 @@ struct sim_profile {
 	size_t nterms;            /* entries in terms */
 	const char *rsa_sizes[4]; /* allowed RSA sizes, NULL-terminated */
 	const char *ec_curves[4]; /* allowed EC curves, NULL-terminated */
+	int private_ca;           /* 1: private CA, no public DCV needed */
 };
 
 /** An issued OAuth2 access token. */
@@ -90,6 +98,28 @@ struct sim_hung {
 	TAILQ_ENTRY(sim_hung) entry;     /* link in sim.hung */
 };
 
+/** Faults the random fault mode ("fail_rate") injects. */
+enum sim_fault {
+	SIM_FAULT_NONE = 0,
+	SIM_FAULT_503,  /* 503, an HTML page or an empty body */
+	SIM_FAULT_500,  /* 500 with an SCM error body */
+	SIM_FAULT_429,  /* 429 with Retry-After: 1 */
+	SIM_FAULT_LOST, /* enroll: stored, then the reply is lost */
+	SIM_FAULT_MAX,
+};
+
+/** A reply sent later: "latency_ms", or a lost enroll reply. */
+struct sim_deferred {
+	struct sim *sim;                 /* back pointer */
+	struct evhttp_request *req;      /* the request, owned by evhttp */
+	struct evhttp_connection *evcon; /* its connection */
+	struct evbuffer *out;            /* the reply body (owned) */
+	int status;                      /* HTTP status of the reply */
+	int drop;                        /* 1: close without any reply */
+	struct event *timer;             /* fires when the reply is due */
+	TAILQ_ENTRY(sim_deferred) entry; /* link in sim.deferred */
+};
+
 /** Request counters reported by GET /sim/stats. */
 enum sim_counter {
 	SIM_CNT_NONE = 0,
@@ -102,6 +132,9 @@ enum sim_counter {
 	SIM_CNT_DETAILS,   /* GET ssl/v1/{id} */
 	SIM_CNT_LIST,      /* GET or HEAD ssl/v1 */
 	SIM_CNT_AUTH_FAIL, /* 401 answers on the API */
+	SIM_CNT_APPROVE,   /* POST approve */
+	SIM_CNT_DECLINE,   /* POST decline */
+	SIM_CNT_REPORT,    /* POST report/v1/ssl-certificates */
 	SIM_CNT_MAX,
 };
 
@@ -114,13 +147,14 @@ struct sim {
 	unsigned port;           /* port actually bound */
 	struct sim_ca *ca;       /* test PKI */
 	struct sim_store *store; /* certificate table */
-	struct sim_profile profiles[2]; /* offered profiles */
-	size_t nprofiles;               /* entries in profiles */
-	int pending_polls;              /* current default for new orders */
-	int pending_seconds;            /* current default for new orders */
-	int token_lifetime;             /* lifetime of new tokens, seconds */
-	int hang_enrolls;               /* enroll replies still to hold back */
-	int wrong_certs; /* issuances still to sign with a name too many */
+	struct sim_profile profiles[SIM_MAX_PROFILES]; /* offered profiles */
+	size_t nprofiles;                              /* entries in profiles */
+	int pending_polls;   /* current default for new orders */
+	int pending_seconds; /* current default for new orders */
+	int token_lifetime;  /* lifetime of new tokens, seconds */
+	int hang_enrolls;    /* enroll replies still to hold back */
+	int wrong_certs;     /* issuances still to sign with a name too many */
+	int auto_approve;    /* 0: new orders wait in Requested for approval */
 	unsigned long count[SIM_CNT_MAX]; /* request counters */
 	unsigned long enrollments;        /* successful enrollments */
 	unsigned long duplicate_csr;    /* enrollments of an already seen CSR */
@@ -130,6 +164,12 @@ struct sim {
 	TAILQ_HEAD(, sim_hung) hung;            /* held-back requests */
 	struct event *hung_timer;               /* watches held-back peers */
 	struct sim_dcv *dcv;                    /* domains and DCV (dcv.c) */
+	double fail_rate; /* probability that an /api request fails */
+	int latency_ms;   /* delay of every /api reply */
+	uint64_t rng;     /* fault generator state (--seed) */
+	unsigned long faults[SIM_FAULT_MAX]; /* injected faults by kind */
+	unsigned long lost_502;              /* lost replies sent as 502 */
+	TAILQ_HEAD(, sim_deferred) deferred; /* replies waiting to leave */
 };
 
 /** One request being handled; lives for the duration of the callback. */
@@ -147,6 +187,7 @@ struct sim_req {
 	int status;                  /* HTTP status of the reply */
 	struct evbuffer *out;        /* reply body */
 	int hang;                    /* 1: never send the reply */
+	int lost;                    /* 1: drop the reply (fault mode) */
 	char note[64];               /* extra text for the log line */
 };
 
@@ -218,6 +259,15 @@ size_t sim_tokens_live(struct sim *sim);
 /** Fills sim->profiles from the configuration. */
 void sim_profiles_init(struct sim *sim);
 
+/** @return the profile with this id (borrowed), or NULL */
+const struct sim_profile *sim_profile_find(const struct sim *sim, long id);
+
+/** @return 1 for the organization or its department, else 0 */
+int sim_org_known(const struct sim *sim, long id);
+
+/** @return the display name of a known organization or department */
+const char *sim_org_name(const struct sim *sim, long id);
+
 /**
  * Issues an Applied certificate once its pending conditions hold.
  * @param collect 1 when called by a collect (counts down the poll budget)
@@ -252,6 +302,42 @@ void sim_api_revoke_serial(struct sim_req *r);
 void sim_api_renew_by_id(struct sim_req *r);
 void sim_api_renew(struct sim_req *r);
 void sim_api_replace(struct sim_req *r);
+void sim_api_approve(struct sim_req *r);
+void sim_api_decline(struct sim_req *r);
+void sim_api_report(struct sim_req *r);
+
+/** sim_cert_revoke() results beyond 0 */
+#define SIM_REVOKE_NOT_ISSUED (-1) /* not issued (or expired): -102 */
+#define SIM_REVOKE_ALREADY (-2)    /* already revoked: -159 */
+#define SIM_REVOKE_ENOMEM (-3)     /* out of memory or signing failed */
+
+/**
+ * Revokes an issued certificate (API or console).
+ * @return 0 or a SIM_REVOKE_* code; c is unchanged on failure
+ */
+int sim_cert_revoke(
+    struct sim *sim, struct sim_cert *c, int code, const char *reason);
+
+/**
+ * Approves a Requested order: Approved, then Applied and Issued under the
+ * pending rule.  who and message may be NULL.
+ * @return 0, -1 when c is not Requested, -2 out of memory
+ */
+int sim_cert_approve(
+    struct sim *sim, struct sim_cert *c, const char *who, const char *message);
+
+/**
+ * Declines a Requested order (final).
+ * @return 0, -1 when c is not Requested, -2 out of memory
+ */
+int sim_cert_decline(struct sim *sim, struct sim_cert *c, const char *message);
+
+/**
+ * The console's replace: reissues an issued certificate at once with the
+ * stored CSR (same sslId, new serial), the old one kept in the history.
+ * @return 0, -1 when c is not issued, -2 on failure (c unchanged)
+ */
+int sim_cert_reissue(struct sim *sim, struct sim_cert *c, const char *reason);
 
 /* dcv.c: domains and domain control validation */
 

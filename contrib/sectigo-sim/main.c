@@ -30,7 +30,8 @@ static const char usage_text[] =
     "           [--pending-seconds S] [--token-lifetime S] [--plain-http]\n"
     "           [--no-db] [--domain NAME[:validated]]... [--require-dcv]\n"
     "           [--dns-resolver HOST:PORT] [--dcv-validity-days N]\n"
-    "           [--dcv-check-attempts N]\n"
+    "           [--dcv-check-attempts N] [--approval-required]\n"
+    "           [--fail-rate P] [--latency-ms MS] [--seed N]\n"
     "\n"
     "Simulates the Sectigo Certificate Manager (SCM) REST API over HTTPS.\n"
     "\n"
@@ -65,6 +66,13 @@ static const char usage_text[] =
     "  --dcv-validity-days N  validations last N days (default 198)\n"
     "  --dcv-check-attempts N lookups, a second apart, before a DCV\n"
     "                       order is REJECTED (default 30)\n"
+    "  --approval-required  new orders wait in status Requested until\n"
+    "                       approved (API approve or control \"approve\")\n"
+    "  --fail-rate P        each /api request fails with probability P\n"
+    "                       (0..1): 503, 500, 429 or, for enroll, a lost\n"
+    "                       reply after the order is stored\n"
+    "  --latency-ms MS      delay every /api reply by MS milliseconds\n"
+    "  --seed N             seed of the fault generator (default 1)\n"
     "  --help               this text\n"
     "\n"
     "API: /api/... and the same under /private/api/...; token endpoint\n"
@@ -118,6 +126,10 @@ enum {
 	OPT_DNS_RESOLVER,
 	OPT_DCV_VALIDITY,
 	OPT_DCV_ATTEMPTS,
+	OPT_APPROVAL,
+	OPT_FAIL_RATE,
+	OPT_LATENCY,
+	OPT_SEED,
 	OPT_HELP,
 };
 
@@ -141,6 +153,10 @@ static const struct option long_options[] = {
     {"dns-resolver", required_argument, NULL, OPT_DNS_RESOLVER},
     {"dcv-validity-days", required_argument, NULL, OPT_DCV_VALIDITY},
     {"dcv-check-attempts", required_argument, NULL, OPT_DCV_ATTEMPTS},
+    {"approval-required", no_argument, NULL, OPT_APPROVAL},
+    {"fail-rate", required_argument, NULL, OPT_FAIL_RATE},
+    {"latency-ms", required_argument, NULL, OPT_LATENCY},
+    {"seed", required_argument, NULL, OPT_SEED},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -253,6 +269,7 @@ parse_args(int argc, char **argv, struct sim_conf *c)
 	c->token_lifetime = 300;
 	c->dcv_validity_days = 198;
 	c->dcv_check_attempts = 30;
+	c->seed = 1;
 
 	while (rc == 0 &&
 	    (ch = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
@@ -342,6 +359,31 @@ parse_args(int argc, char **argv, struct sim_conf *c)
 			    "dcv-check-attempts", optarg, 1, 3600, &v);
 			c->dcv_check_attempts = (int)v;
 			break;
+		case OPT_APPROVAL:
+			c->approval_required = 1;
+			break;
+		case OPT_FAIL_RATE: {
+			char *end;
+
+			errno = 0;
+			c->fail_rate = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    !(c->fail_rate >= 0.0 && c->fail_rate <= 1.0)) {
+				fprintf(stderr,
+				    "sectigo-sim: --fail-rate: want a "
+				    "number in 0..1\n");
+				rc = -1;
+			}
+			break;
+		}
+		case OPT_LATENCY:
+			rc = parse_int_opt("latency-ms", optarg, 0, 600000, &v);
+			c->latency_ms = (int)v;
+			break;
+		case OPT_SEED:
+			rc = parse_int_opt("seed", optarg, 0, LONG_MAX, &v);
+			c->seed = (unsigned long long)v;
+			break;
 		case OPT_HELP:
 		case 'h':
 			fputs(usage_text, stdout);
@@ -419,6 +461,7 @@ main(int argc, char **argv)
 	TAILQ_INIT(&sim.tokens);
 	TAILQ_INIT(&sim.fail_rules);
 	TAILQ_INIT(&sim.hung);
+	TAILQ_INIT(&sim.deferred);
 
 	rc = parse_args(argc, argv, &conf);
 	if (rc != 0) {
@@ -431,6 +474,10 @@ main(int argc, char **argv)
 	sim.pending_polls = conf.pending_polls;
 	sim.pending_seconds = conf.pending_seconds;
 	sim.token_lifetime = conf.token_lifetime;
+	sim.auto_approve = !conf.approval_required;
+	sim.fail_rate = conf.fail_rate;
+	sim.latency_ms = conf.latency_ms;
+	sim.rng = (uint64_t)conf.seed;
 	sim_profiles_init(&sim);
 	/* a test must not mistake a stale port file for a live simulator */
 	remove_port_file(&conf);

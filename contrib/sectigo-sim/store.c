@@ -34,22 +34,46 @@ sim_status_name(enum sim_status st)
 		return "Issued";
 	case SIM_ST_REVOKED:
 		return "Revoked";
+	case SIM_ST_REQUESTED:
+		return "Requested";
+	case SIM_ST_APPROVED:
+		return "Approved";
+	case SIM_ST_DECLINED:
+		return "Declined";
 	}
 	return "Invalid";
+}
+
+int
+sim_cert_expired(const struct sim_cert *c, time_t now)
+{
+	return c->status == SIM_ST_ISSUED && c->expires != 0 &&
+	    c->expires <= now;
+}
+
+const char *
+sim_cert_status(const struct sim_cert *c, time_t now)
+{
+	/* [INF] SCM's "Expired" status, derived rather than stored */
+	if (sim_cert_expired(c, now))
+		return "Expired";
+	return sim_status_name(c->status);
 }
 
 static int
 status_parse(const char *s, enum sim_status *out)
 {
-	if (strcmp(s, "Applied") == 0)
-		*out = SIM_ST_APPLIED;
-	else if (strcmp(s, "Issued") == 0)
-		*out = SIM_ST_ISSUED;
-	else if (strcmp(s, "Revoked") == 0)
-		*out = SIM_ST_REVOKED;
-	else
-		return -1;
-	return 0;
+	static const enum sim_status all[] = {SIM_ST_APPLIED, SIM_ST_ISSUED,
+	    SIM_ST_REVOKED, SIM_ST_REQUESTED, SIM_ST_APPROVED, SIM_ST_DECLINED};
+	size_t i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(s, sim_status_name(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	}
+	return -1;
 }
 
 struct sim_cert *
@@ -88,6 +112,9 @@ sim_cert_free(struct sim_cert *c)
 	free(c->cert_pem);
 	free(c->serial);
 	free(c->revoke_reason);
+	free(c->approver);
+	free(c->approve_message);
+	free(c->decline_message);
 	json_decref(c->replaced_serials);
 	free(c);
 }
@@ -95,10 +122,12 @@ sim_cert_free(struct sim_cert *c)
 static json_t *
 cert_to_json(const struct sim_cert *c)
 {
-	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:s?, s:O, s:s, s:s,"
-	                 " s:s, s:i, s:s, s:s?, s:s?, s:s?, s:O, s:O, s:s,"
-	                 " s:I, s:i, s:I, s:s?, s:s?, s:I, s:I, s:I, s:i,"
-	                 " s:s?, s:I, s:O, s:b, s:I, s:I}",
+	json_t *o, *more;
+
+	o = json_pack("{s:I, s:s, s:I, s:I, s:I, s:s?, s:O, s:s, s:s,"
+	              " s:s, s:i, s:s, s:s?, s:s?, s:s?, s:O, s:O, s:s,"
+	              " s:I, s:i, s:I, s:s?, s:s?, s:I, s:I, s:I, s:i,"
+	              " s:s?, s:I, s:O, s:b, s:I, s:I}",
 	    "id", (json_int_t)c->id, "renew_id", c->renew_id, "org_id",
 	    (json_int_t)c->org_id, "cert_type", (json_int_t)c->cert_type,
 	    "term", (json_int_t)c->term, "common_name", c->common_name, "sans",
@@ -117,6 +146,18 @@ cert_to_json(const struct sim_cert *c)
 	    c->replaced_serials, "renewed", c->renewed, "renewed_date",
 	    (json_int_t)c->renewed_date, "renewed_from",
 	    (json_int_t)c->renewed_from);
+	/* the approval workflow's fields, added later: a second pack */
+	more = json_pack("{s:I, s:s?, s:s?, s:I, s:s?, s:I}", "approved",
+	    (json_int_t)c->approved, "approver", c->approver, "approve_message",
+	    c->approve_message, "declined", (json_int_t)c->declined,
+	    "decline_message", c->decline_message, "downloaded",
+	    (json_int_t)c->downloaded);
+	if (o != NULL && (more == NULL || json_object_update(o, more) != 0)) {
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(more);
+	return o;
 }
 
 /* Copies an optional string member; a wrong type counts as absent. */
@@ -186,6 +227,9 @@ cert_from_json(const json_t *o)
 	c->renewed = json_is_true(json_object_get(o, "renewed"));
 	c->renewed_date = (time_t)get_int(o, "renewed_date");
 	c->renewed_from = get_int(o, "renewed_from");
+	c->approved = (time_t)get_int(o, "approved");
+	c->declined = (time_t)get_int(o, "declined");
+	c->downloaded = (time_t)get_int(o, "downloaded");
 	take_json(o, "sans", &c->sans, 1);
 	take_json(o, "custom_fields", &c->custom_fields, 1);
 	take_json(o, "extra", &c->extra, 0);
@@ -197,14 +241,17 @@ cert_from_json(const json_t *o)
 	    dup_str(o, "requester", &c->requester) != 0 ||
 	    dup_str(o, "cert_pem", &c->cert_pem) != 0 ||
 	    dup_str(o, "serial", &c->serial) != 0 ||
-	    dup_str(o, "revoke_reason", &c->revoke_reason) != 0)
+	    dup_str(o, "revoke_reason", &c->revoke_reason) != 0 ||
+	    dup_str(o, "approver", &c->approver) != 0 ||
+	    dup_str(o, "approve_message", &c->approve_message) != 0 ||
+	    dup_str(o, "decline_message", &c->decline_message) != 0)
 		goto fail;
 	st = json_string_value(json_object_get(o, "status"));
 	if (c->id <= 0 || c->csr_pem == NULL || st == NULL ||
 	    status_parse(st, &c->status) != 0)
 		goto fail;
 	/* an issued or revoked record must carry its certificate */
-	if (c->status != SIM_ST_APPLIED &&
+	if ((c->status == SIM_ST_ISSUED || c->status == SIM_ST_REVOKED) &&
 	    (c->cert_pem == NULL || c->serial == NULL))
 		goto fail;
 	return c;
@@ -484,4 +531,47 @@ sim_store_has_csr(const struct sim_store *st, const char *sha256)
 		if (strcmp(st->certs[i]->csr_sha256, sha256) == 0)
 			return 1;
 	return 0;
+}
+
+/* Moves one non-zero date. */
+static void
+shift(time_t *t, time_t delta)
+{
+	if (*t != 0)
+		*t += delta;
+}
+
+void
+sim_store_shift_dates(struct sim_store *st, time_t delta)
+{
+	struct sim_cert *c;
+	json_t *e, *v;
+	size_t i, j;
+	static const char *const keys[] = {"replaced", "issued", "expires"};
+
+	for (i = 0; i < st->n; i++) {
+		c = st->certs[i];
+		shift(&c->requested, delta);
+		shift(&c->approved, delta);
+		shift(&c->declined, delta);
+		shift(&c->downloaded, delta);
+		shift(&c->ready_at, delta);
+		shift(&c->issued, delta);
+		shift(&c->expires, delta);
+		shift(&c->revoked, delta);
+		shift(&c->replaced, delta);
+		shift(&c->renewed_date, delta);
+		json_array_foreach(c->replaced_serials, j, e) {
+			for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]);
+			     k++) {
+				v = json_object_get(e, keys[k]);
+				if (json_is_integer(v) &&
+				    json_integer_value(v) != 0)
+					json_object_set_new(e, keys[k],
+					    json_integer(
+					        json_integer_value(v) + delta));
+			}
+		}
+		(void)sim_store_save(st, c);
+	}
 }

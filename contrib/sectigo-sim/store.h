@@ -15,6 +15,9 @@ enum sim_status {
 	SIM_ST_APPLIED = 0, /* sent to the "CA", not issued yet */
 	SIM_ST_ISSUED,      /* issued and collectable */
 	SIM_ST_REVOKED,     /* revoked; collect answers -110 */
+	SIM_ST_REQUESTED,   /* waiting for an administrator's approval */
+	SIM_ST_APPROVED,    /* approved, not yet sent to the "CA" */
+	SIM_ST_DECLINED,    /* declined by an administrator (final) */
 };
 
 /** One SSL certificate order (sslId). */
@@ -38,6 +41,12 @@ struct sim_cert {
 	json_t *extra;          /* legacy/ignored fields as sent (owned ref) */
 	enum sim_status status; /* current state */
 	time_t requested;       /* enroll time */
+	time_t approved;        /* approval time, 0 while not approved */
+	char *approver;         /* who approved (owned), or NULL */
+	char *approve_message;  /* message given on approval (owned) */
+	time_t declined;        /* decline time, 0 if not declined */
+	char *decline_message;  /* message given on decline (owned) */
+	time_t downloaded;      /* first collect of the current certificate */
 	int pending_left;       /* collect calls still answered "pending" */
 	time_t ready_at;        /* not issued before this time */
 	char *cert_pem;         /* issued leaf, or NULL (owned) */
@@ -48,7 +57,9 @@ struct sim_cert {
 	int reason_code;        /* RFC 5280 reason given at revocation */
 	char *revoke_reason;    /* free-text reason (owned) */
 	time_t replaced;        /* time of the last replace, 0 if none */
-	json_t *replaced_serials; /* array of {serialNumber,replaced} */
+	json_t *replaced_serials; /* history: {serialNumber, replaced,
+	                           * reason, issued, expires, by} per
+	                           * certificate this sslId carried before */
 	int renewed;              /* 1 once renewed into a new sslId */
 	time_t renewed_date;      /* time of that renewal */
 	long renewed_from;        /* sslId this order renews, 0 if none */
@@ -57,8 +68,23 @@ struct sim_cert {
 /** Opaque store. */
 struct sim_store;
 
-/** @return "Applied", "Issued" or "Revoked" */
+/** @return "Applied", "Issued", "Revoked", "Requested", ... */
 const char *sim_status_name(enum sim_status st);
+
+/**
+ * The status SCM would show at time now: the stored one, except that an
+ * issued certificate past its expiry reads "Expired".
+ */
+const char *sim_cert_status(const struct sim_cert *c, time_t now);
+
+/** @return 1 if c is issued and past its expiry at time now */
+int sim_cert_expired(const struct sim_cert *c, time_t now);
+
+/**
+ * Moves every date of every record delta seconds (negative: into the
+ * past), for the "advance_days" clock; saves the records.
+ */
+void sim_store_shift_dates(struct sim_store *st, time_t delta);
 
 /**
  * Allocates an empty record with empty JSON arrays/objects.

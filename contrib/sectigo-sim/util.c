@@ -143,3 +143,23 @@ sim_parse_long(const char *s, long min, long max, long *out)
 	*out = v;
 	return 0;
 }
+
+uint64_t
+sim_rng_next(uint64_t *state)
+{
+	uint64_t z;
+
+	/* splitmix64 (Steele, Lea, Flood 2014): fine for picking faults */
+	*state += 0x9e3779b97f4a7c15ULL;
+	z = *state;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+double
+sim_rng_unit(uint64_t *state)
+{
+	/* the top 53 bits fill a double's mantissa exactly */
+	return (double)(sim_rng_next(state) >> 11) * (1.0 / 9007199254740992.0);
+}

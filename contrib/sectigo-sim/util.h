@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -41,3 +42,12 @@ void sim_format_date(time_t t, char buf[11]);
  * @return 0 and *out, or -1 (out untouched)
  */
 int sim_parse_long(const char *s, long min, long max, long *out);
+
+/**
+ * The next number of a splitmix64 generator (deterministic for a seed,
+ * so fault-injection runs repeat); state is the seed, then updated.
+ */
+uint64_t sim_rng_next(uint64_t *state);
+
+/** @return a uniform double in [0, 1) from the generator */
+double sim_rng_unit(uint64_t *state);

@@ -68,6 +68,14 @@ def main():
     put("scm", "chain", pem + pem)
     put("scm", "error", '{"code":-1400,"description":"Being processed"}')
     put("scm", "comment", "acmebridge tag=abcDEF-123_x, other words")
+    put("scm", "details", '{"id":54,"status":"Declined","serialNumber":'
+        '"00:0A:BC","requested":"05/21/2025","expires":"2026-05-21T11:27:52Z",'
+        '"subjectAlternativeNames":["a.test","b.test"],"reasonCode":"4",'
+        '"comments":"acmebridge tag=x declined by admin"}')
+    put("scm", "report", '{"reports":[{"id":1,"status":"Issued",'
+        '"serialNumber":"0012AB","subjAltNames":"a.test; b.test",'
+        '"expires":"05/21/2026","revoked":"","approved":"05/20/2026"},'
+        '{"id":"2","status":7}]}')
     put("b64url", "short", "aGVsbG8")
     put("b64url", "key", "AQAB")
     with open(os.path.join(HERE, "..", "..", "contrib", "dist",

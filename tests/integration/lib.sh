@@ -372,7 +372,7 @@ _bridge_config() {
 		    customer_uri: "acme-test",
 		    org_id: 1234,
 		    cert_type: 224,
-		    validity_days: 365,
+		    validity_days: 199,
 		    ca_file: $simca
 		  }]
 		}'

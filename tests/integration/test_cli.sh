@@ -7,7 +7,8 @@
 #  - --help / --version / usage errors (exit 2)
 #  - test-connection against sectigo-sim: four "ok" lines; a wrong org_id,
 #    a wrong secret or a closed port make the matching line FAIL (exit 1);
-#    header authentication works too
+#    header authentication works too; --json prints one document; serve
+#    logs the same checks at start
 #  - eab add | list | remove, and their rows in the audit table
 #  - eab add --max-accounts: the key binds that many accounts, no more;
 #    eab remove --deactivate-accounts: the accounts it bound get 401;
@@ -315,12 +316,44 @@ n=$(grep -cE '^(connectivity|authentication|organization|api) ' "$OUT/tc_ok.out"
 run tc_connector test-connection -c "$BASE" --connector sectigo
 expect_tc tc_connector 0 ok ok ok ok
 
+# serve ran the same checks in the background at start
+for _ in $(seq 100); do
+	grep -q 'test-connection connector=sectigo: all checks passed' \
+		"$T/bridge.log" && break
+	sleep 0.1
+done
+grep -q 'test-connection connector=sectigo: all checks passed' "$T/bridge.log" &&
+	grep -q 'test-connection connector=sectigo api: ok: profile "' "$T/bridge.log" &&
+	check_ok "serve: test-connection at start logged, all passed" ||
+	check_bad "serve: no start-up test-connection lines in $T/bridge.log"
+
+run tc_json test-connection -c "$BASE" --json
+if expect_rc tc_json 0; then
+	jq -e '.ok == true and (.connectors | length) == 1 and
+		.connectors[0].name == "sectigo" and .connectors[0].ok == true and
+		(.connectors[0].base_url | startswith("https://")) and
+		[.connectors[0].checks[].check] ==
+			["connectivity", "authentication", "organization", "api"] and
+		all(.connectors[0].checks[]; .ok == true and (.detail | type) == "string")' \
+		"$OUT/tc_json.out" >/dev/null &&
+		check_ok "test-connection --json: one document, four passed checks" ||
+		check_bad "test-connection --json: $(show tc_json)"
+fi
+
 run tc_noconn test-connection -c "$BASE" --connector nosuch
 expect_rc tc_noconn 1 && expect_one_line tc_noconn '"nosuch"'
 
 mkconf tc_org '.connectors[0].org_id = 999999'
 run tc_org test-connection -c "$CONF/tc_org.json"
 expect_tc tc_org 1 ok ok FAIL -
+run tc_org_json test-connection -c "$CONF/tc_org.json" --json
+if expect_rc tc_org_json 1; then
+	jq -e '.ok == false and .connectors[0].ok == false and
+		([.connectors[0].checks[] | select(.check == "organization")][0].ok == false)' \
+		"$OUT/tc_org_json.out" >/dev/null &&
+		check_ok "test-connection --json: the failed check and ok false" ||
+		check_bad "test-connection --json (wrong org): $(show tc_org_json)"
+fi
 
 WRONG_SECRET=wrong-$(openssl rand -hex 12)
 printf '%s\n' "$WRONG_SECRET" >"$T/wrong-secret"

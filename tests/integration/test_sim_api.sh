@@ -122,7 +122,7 @@ header() {
 # enroll_json SAN CSR_FILE [extra jq filter]
 enroll_json() {
 	jq -n --arg san "$1" --rawfile csr "$2" \
-	    '{orgId:1234, certType:224, term:365, subjAltNames:$san,
+	    '{orgId:1234, certType:224, term:199, subjAltNames:$san,
 	      csr:$csr, comments:"from test_sim_api",
 	      externalRequester:"ops@example.test", numberServers:1,
 	      serverType:-1} '"${3:-}"
@@ -197,8 +197,10 @@ req GET /api/organization/v1/999 "${AUTH[@]}"
 check "unknown org: 404 -1023" "404 -1023" "$STATUS $(jbody .code)"
 req GET "/private/api/ssl/v1/types?organizationId=1234" "${AUTH[@]}"
 check "types via /private/api: 200" 200 "$STATUS"
-check "types: 224 and 284" "224 284" "$(jbody '[.[].id] | join(" ")')"
-check "types: 224 terms" "365,730" "$(jbody '.[0].terms | join(",")')"
+check "types: 224 284 226 225" "224 284 226 225" \
+    "$(jbody '[.[].id] | join(" ")')"
+check "types: terms" "199 199 90,199 365,730" \
+    "$(jbody '[.[].terms | join(",")] | join(" ")')"
 
 # --- enroll ---
 openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/a.key" \
@@ -358,6 +360,7 @@ bad_enroll "subjAltNames as array" -1002 \
 check "subjAltNames as array: description" "Cannot parse message body" \
     "$(jbody .description)"
 bad_enroll "term 400" -36 '| .term = 400'
+bad_enroll "term 365 on a public profile" -36 '| .term = 365'
 bad_enroll "unknown certType" -39 '| .certType = 1'
 bad_enroll "unknown orgId" -1023 '| .orgId = 77'
 bad_enroll "no csr" -7 '| del(.csr)'
@@ -711,6 +714,509 @@ check "deleted validation" NOT_VALIDATED "$(jbody .status)"
 req GET /sim/stats
 check "stats: dcv counters" "1 3 2 1" \
     "$(jbody '.dcv | "\(.starts) \(.submits) \(.validated) \(.rejected)"')"
+stop_sim
+
+# --- certificate life cycle: profiles, approval, console, report, faults ---
+# A fresh simulator (own state directory), one collect poll before issue.
+STATE=$TMP/state2
+mkdir -p "$STATE"
+start_sim --pending-polls 1 --approval-required --seed 7
+# new_csr NAME: a fresh P-256 key and CSR for NAME in $TMP/n.csr
+new_csr() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$TMP/n.key" -subj "/CN=$1" -out "$TMP/n.csr" 2>/dev/null
+}
+# enroll_new NAME [JQ-FILTER]: enroll a fresh CSR for NAME; sets STATUS,
+# NEW_ID (the sslId or "") and the body
+enroll_new() {
+	new_csr "$1"
+	enroll_json "$1" "$TMP/n.csr" "${2:-}" >"$TMP/n.json"
+	req POST /api/ssl/v1/enroll "${AUTH[@]}" "${JSON[@]}" \
+	    --data-binary @"$TMP/n.json"
+	NEW_ID=$(jbody '.sslId // empty')
+}
+# collect_leaf ID: polls collect (x509CO) up to 10 times; the leaf goes to
+# $TMP/leaf.pem; sets STATUS of the last call
+collect_leaf() {
+	for _ in $(seq 1 10); do
+		req GET "/api/ssl/v1/collect/$1/x509CO" "${AUTH[@]}"
+		[ "$STATUS" = 200 ] && break
+	done
+	cp "$TMP/body" "$TMP/leaf.pem"
+}
+# validity FILE: notAfter - notBefore in seconds
+validity() {
+	local nb na
+	nb=$(openssl x509 -noout -startdate -in "$1" | cut -d= -f2)
+	na=$(openssl x509 -noout -enddate -in "$1" | cut -d= -f2)
+	echo $(($(date -u -d "$na" +%s) - $(date -u -d "$nb" +%s)))
+}
+# details ID JQ: GET the details and print the jq expression
+details() {
+	req GET "/api/ssl/v1/$1" "${AUTH[@]}"
+	jbody "$2"
+}
+
+TODAY_US=$(date -u +%m/%d/%Y)
+# control JSON: POST /sim/control
+control() {
+	req POST /sim/control -d "$1"
+}
+# approval NAME ID JSON: POST /api/ssl/v1/NAME/ID with JSON
+approval() {
+	req POST "/api/ssl/v1/$1/$2" "${AUTH[@]}" "${JSON[@]}" -d "$3"
+}
+
+# approval workflow (--approval-required)
+req GET /sim/control
+check "approval required: auto_approve false" false "$(jbody .auto_approve)"
+enroll_new req1.example.test
+check "approval: enroll 200" 200 "$STATUS"
+REQ1=$NEW_ID
+check "approval: details Requested, no approved date" "Requested false" \
+    "$(details "$REQ1" '"\(.status) \(has("approved"))"')"
+req GET "/api/ssl/v1/collect/$REQ1/x509CO" "${AUTH[@]}"
+check "approval: collect while Requested 400 -183" \
+    "400 -183 Certificate is not collectable." \
+    "$STATUS $(jbody .code) $(jbody .description)"
+approval approve "$REQ1" '""'
+check "approve with a string body: 400 -1002" "400 -1002" \
+    "$STATUS $(jbody .code)"
+approval approve "$REQ1" '{"message":""}'
+check "approve with an empty message: 400 -1601" "400 -1601" \
+    "$STATUS $(jbody .code)"
+approval approve 99999 '{"message":"ok"}'
+check "approve unknown sslId: 404 -5101" "404 -5101" "$STATUS $(jbody .code)"
+approval approve "$REQ1" '{"message":"looks fine"}'
+check "approve: 204, empty body" "204 0" "$STATUS $(body | wc -c)"
+check "approved: details Approved with the date" "Approved $TODAY_US" \
+    "$(details "$REQ1" '"\(.status) \(.approved)"')"
+approval approve "$REQ1" '{"message":"again"}'
+check "approve again: 400 -1112" \
+    "400 -1112 Certificate can't be approved cause it has state = APPROVED" \
+    "$STATUS $(jbody .code) $(jbody .description)"
+req GET "/api/ssl/v1/collect/$REQ1/x509CO" "${AUTH[@]}"
+check "approved: first collect pending (code 0)" "400 0" \
+    "$STATUS $(jbody .code)"
+req GET "/api/ssl/v1/collect/$REQ1/x509CO" "${AUTH[@]}"
+check "approved: second collect issued" 200 "$STATUS"
+check "approved: details Issued" Issued "$(details "$REQ1" .status)"
+approval approve "$REQ1" '{"message":"late"}'
+check "approve an issued one: -1112 ISSUED" \
+    "400 Certificate can't be approved cause it has state = ISSUED" \
+    "$STATUS $(jbody .description)"
+
+enroll_new req2.example.test
+REQ2=$NEW_ID
+approval decline "$REQ2" '{"message":"not our domain"}'
+check "decline: 204, empty body" "204 0" "$STATUS $(body | wc -c)"
+check "declined: details" \
+    "Declined $TODAY_US not our domain false from test_sim_api" \
+    "$(details "$REQ2" \
+	'"\(.status) \(.declined) \(.declineMessage) \(has("approved")) \(.comments)"')"
+req GET "/api/ssl/v1/collect/$REQ2/x509CO" "${AUTH[@]}"
+check "declined: collect 400 -169" "400 -169" "$STATUS $(jbody .code)"
+approval approve "$REQ2" '{"message":"too late"}'
+check "approve a declined one: -1112 DECLINED" \
+    "400 Certificate can't be approved cause it has state = DECLINED" \
+    "$STATUS $(jbody .description)"
+approval decline "$REQ2" '{"message":"again"}'
+check "decline again: 400 -1112" "400 -1112" "$STATUS $(jbody .code)"
+
+# the console: approve and decline through /sim/control
+enroll_new req3.example.test
+REQ3=$NEW_ID
+enroll_new req4.example.test
+REQ4=$NEW_ID
+control "{\"approve\":$REQ3,\"decline\":{\"id\":$REQ4,\"message\":\"no\"}}"
+check "control approve + decline: 200" 200 "$STATUS"
+check "console approve: Approved" Approved "$(details "$REQ3" .status)"
+check "console decline: Declined, message" "Declined no" \
+    "$(details "$REQ4" '"\(.status) \(.declineMessage)"')"
+control "{\"approve\":$REQ4}"
+check "control approve of a declined one: 400" 400 "$STATUS"
+req POST "/api/ssl/v1/renewById/$REQ1" "${AUTH[@]}" "${JSON[@]}" -d '{}'
+check "renewal under approval: Requested" "200 Requested" \
+    "$STATUS $(details "$(jbody .sslId)" .status)"
+req GET /sim/stats
+check "stats: approve_calls, decline_calls" "7 2" \
+    "$(jbody '"\(.approve_calls) \(.decline_calls)"')"
+
+# console revocation and replacement
+control '{"auto_approve":true}'
+check "control auto_approve: 200 true" "200 true" \
+    "$STATUS $(jbody .auto_approve)"
+enroll_new cr1.example.test
+CR1=$NEW_ID
+collect_leaf "$CR1"
+control "{\"console_revoke\":{\"id\":$CR1,\"reason\":\"keyCompromise\"}}"
+check "console_revoke by id: 200" 200 "$STATUS"
+check "console_revoke: details" "Revoked $TODAY_US 1" \
+    "$(details "$CR1" '"\(.status) \(.revoked) \(.reasonCode)"')"
+req GET "/api/ssl/v1/collect/$CR1/x509CO" "${AUTH[@]}"
+check "console_revoke: collect -110" "400 -110" "$STATUS $(jbody .code)"
+control "{\"console_revoke\":{\"id\":$CR1,\"reason\":\"keyCompromise\"}}"
+check "console_revoke again: 400" 400 "$STATUS"
+enroll_new cr2.example.test
+CR2=$NEW_ID
+collect_leaf "$CR2"
+CR2_SERIAL=$(details "$CR2" .serialNumber)
+control "{\"console_revoke\":{\"serial\":\"$CR2_SERIAL\",\"reason\":4}}"
+check "console_revoke by serial: Revoked 4" "200 Revoked 4" \
+    "$STATUS $(details "$CR2" '"\(.status) \(.reasonCode)"')"
+control '{"console_revoke":{"id":1,"reason":"bogus"}}'
+check "console_revoke bad reason: 400" 400 "$STATUS"
+
+enroll_new cr3.example.test
+CR3=$NEW_ID
+collect_leaf "$CR3"
+CR3_OLD=$(details "$CR3" .serialNumber)
+control "{\"console_replace\":{\"id\":$CR3}}"
+check "console_replace: 200" 200 "$STATUS"
+details "$CR3" . >/dev/null
+CR3_NEW=$(jbody .serialNumber)
+check "console_replace: Issued, replaced today, old serial listed" \
+    "Issued $TODAY_US $CR3_OLD" \
+    "$(jbody '"\(.status) \(.replaced) \(.replacedSerialNumbers | join(","))"')"
+check "console_replace: a new serial" yes \
+    "$([ -n "$CR3_NEW" ] && [ "$CR3_NEW" != "$CR3_OLD" ] && echo yes)"
+collect_leaf "$CR3"
+check "console_replace: collect gives the new certificate" \
+    "$(echo "$CR3_NEW" | tr -d :)" \
+    "$(openssl x509 -noout -serial -in "$TMP/leaf.pem" | cut -d= -f2)"
+check "console_replace: same names" "cr3.example.test" \
+    "$(openssl x509 -noout -ext subjectAltName -in "$TMP/leaf.pem" |
+	tail -n +2 | tr -d ' ' | sed 's/DNS://g')"
+
+# replace endpoint: same sslId, new CSR, pending again, new serial
+enroll_new rp1.example.test
+RP1=$NEW_ID
+collect_leaf "$RP1"
+RP1_OLD=$(details "$RP1" .serialNumber)
+new_csr rp1.example.test
+# replace_json REASON [JQ]: the replace body with the CSR in $TMP/n.csr
+replace_json() {
+	jq -n --rawfile csr "$TMP/n.csr" --arg reason "$1" \
+	    '{csr:$csr, reason:$reason, commonName:"rp1.example.test",
+	      subjectAlternativeNames:["rp1.example.test","www.rp1.example.test"]}
+	    '"${2:-}"
+}
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "" '| del(.reason)')"
+check "replace without reason: 400 -7" "400 -7" "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "key rotation" \
+	'| .subjectAlternativeNames = "rp1.example.test,www.rp1.example.test"')"
+check "replace with SANs as a string: 400 -1002" "400 -1002" \
+    "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "$(printf 'x%.0s' $(seq 1 513))")"
+check "replace with a 513-character reason: 400 -1601" "400 -1601" \
+    "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "key rotation")"
+check "replace: 204, empty body" "204 0" "$STATUS $(body | wc -c)"
+check "replaced: same sslId Applied, no serial, old serial listed" \
+    "Applied null $RP1_OLD $TODAY_US" \
+    "$(details "$RP1" '"\(.status) \(.serialNumber) \(.replacedSerialNumbers | join(",")) \(.replaced)"')"
+req POST "/api/ssl/v1/replace/$RP1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "again")"
+check "replace while pending: 400 -130" "400 -130" "$STATUS $(jbody .code)"
+req GET "/api/ssl/v1/collect/$RP1/x509CO" "${AUTH[@]}"
+check "replaced: collect pending first" "400 0" "$STATUS $(jbody .code)"
+collect_leaf "$RP1"
+RP1_NEW=$(details "$RP1" .serialNumber)
+check "replaced: Issued with a new serial" "Issued yes" \
+    "$(details "$RP1" .status) $([ "$RP1_NEW" != "$RP1_OLD" ] && echo yes)"
+check "replaced: the leaf has the new key and names" \
+    "$(openssl req -in "$TMP/n.csr" -noout -pubkey) rp1.example.test,www.rp1.example.test" \
+    "$(openssl x509 -in "$TMP/leaf.pem" -noout -pubkey) $(openssl x509 -noout \
+	-ext subjectAltName -in "$TMP/leaf.pem" | tail -n +2 |
+	tr -d ' ' | sed 's/DNS://g')"
+enroll_new rq.example.test
+req POST "/sim/control" -d '{"auto_approve":false}'
+enroll_new rq2.example.test
+RQ2=$NEW_ID
+req POST "/sim/control" -d '{"auto_approve":true}'
+new_csr rp1.example.test
+req POST "/api/ssl/v1/replace/$RQ2" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "x")"
+check "replace a Requested order: 400 -130" "400 -130" \
+    "$STATUS $(jbody .code)"
+
+# renewById: same names, profile and term; the old CSR or a new one
+enroll_new rn.example.test '| .certType = 226 | .term = 90'
+RN=$NEW_ID
+req POST "/api/ssl/v1/renewById/$RN" "${AUTH[@]}" "${JSON[@]}" -d '{}'
+check "renewById of an Applied order: 400 -105" "400 -105" \
+    "$STATUS $(jbody .code)"
+collect_leaf "$RN"
+req POST "/api/ssl/v1/renewById/$RN" "${AUTH[@]}"
+check "renewById with an empty body: 400 -1002" "400 -1002" \
+    "$STATUS $(jbody .code)"
+req POST "/api/ssl/v1/renewById/$RN" "${AUTH[@]}" "${JSON[@]}" -d '{}'
+RN2=$(jbody .sslId)
+check "renewById {}: 200, a new sslId" "200 yes" \
+    "$STATUS $([ "$RN2" -gt "$RN" ] 2>/dev/null && echo yes)"
+check "renewal: same names, profile, term; old one renewed" \
+    "rn.example.test 226 90 false true" \
+    "$(details "$RN2" '"\(.subjectAlternativeNames | join(",")) \(.certType.id) \(.term) \(.renewed)"') $(details "$RN" .renewed)"
+collect_leaf "$RN2"
+check "renewal with the stored CSR: same key" \
+    "$(openssl req -in "$TMP/n.csr" -noout -pubkey)" \
+    "$(openssl x509 -in "$TMP/leaf.pem" -noout -pubkey)"
+new_csr rn.example.test
+req POST "/api/ssl/v1/renewById/$RN" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(jq -n --rawfile csr "$TMP/n.csr" '{csr:$csr}')"
+RN3=$(jbody .sslId)
+collect_leaf "$RN3"
+check "renewal with a new CSR: its key" \
+    "$(openssl req -in "$TMP/n.csr" -noout -pubkey)" \
+    "$(openssl x509 -in "$TMP/leaf.pem" -noout -pubkey)"
+
+# profiles and terms
+enroll_new p90.example.test '| .certType = 226 | .term = 90'
+check "profile 226 term 90: 200" 200 "$STATUS"
+P90=$NEW_ID
+collect_leaf "$NEW_ID"
+check "term 90: collected" 200 "$STATUS"
+check "term 90: notAfter = notBefore + 90 d - 1 s" $((90 * 86400 - 1)) \
+    "$(validity "$TMP/leaf.pem")"
+check "term 90: notBefore at 00:00:00 UTC" "00:00:00" \
+    "$(date -u -d "$(openssl x509 -noout -startdate -in "$TMP/leaf.pem" |
+	cut -d= -f2)" +%T)"
+check "term 90: details term and expires" \
+    "90 $(date -u -d "$(openssl x509 -noout -enddate -in "$TMP/leaf.pem" |
+	cut -d= -f2)" +%m/%d/%Y)" "$(details "$NEW_ID" '"\(.term) \(.expires)"')"
+enroll_new p199.example.test
+collect_leaf "$NEW_ID"
+check "term 199: notAfter = notBefore + 199 d - 1 s" $((199 * 86400 - 1)) \
+    "$(validity "$TMP/leaf.pem")"
+enroll_new p365.example.test '| .certType = 226 | .term = 365'
+check "profile 226 term 365: 400 -36" "400 -36" "$STATUS $(jbody .code)"
+enroll_new priv.example.test '| .certType = 225 | .term = 730'
+check "private profile 225 term 730: 200" 200 "$STATUS"
+PRIV=$NEW_ID
+collect_leaf "$NEW_ID"
+check "term 730: notAfter = notBefore + 730 d - 1 s" $((730 * 86400 - 1)) \
+    "$(validity "$TMP/leaf.pem")"
+enroll_new priv2.example.test '| .certType = 225 | .term = 199'
+check "private profile 225 term 199: 400 -36" "400 -36" \
+    "$STATUS $(jbody .code)"
+
+# --- report API ---
+REPORT_CALLS=0
+# report JSON [PATH-SUFFIX]: POST the SSL report
+report() {
+	req POST "/api/report/v1/ssl-certificates${2:-}" "${AUTH[@]}" "${JSON[@]}" \
+	    -d "$1"
+	REPORT_CALLS=$((REPORT_CALLS + 1))
+}
+# ids: the report's ids, sorted, space-separated
+ids() {
+	jbody '[.reports[].id] | sort | map(tostring) | join(" ")'
+}
+# stat_ids JQ-SELECT: ids of /sim/stats certificates matching the select
+stat_ids() {
+	curl -sS --cacert "$STATE/root.pem" "$BASE/sim/stats" |
+	    jq -r "[.certificates[] | select($1) | .sslId] | sort |
+		map(tostring) | join(\" \")"
+}
+YESTERDAY=$(date -u -d yesterday +%F)
+TODAY=$(date -u +%F)
+report '""'
+check "report: string body 400 -1002" "400 -1002" "$STATUS $(jbody .code)"
+report '{"certificateStatus":9}'
+check "report: unknown status 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+report '{"certificateDateAttribute":4,"from":"2026-13-01","to":"2026-12-31"}'
+check "report: bad date 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+report "{\"certificateDateAttribute\":4,\"from\":\"$TODAY\",\"to\":\"$YESTERDAY\"}"
+check "report: from after to 400 -1601" "400 -1601" "$STATUS $(jbody .code)"
+report "{\"from\":\"$TODAY\",\"to\":\"$TODAY\"}"
+check "report: window without date attribute 400 -7" "400 -7" \
+    "$STATUS $(jbody .code)"
+report '{"organizationIds":[77]}'
+check "report: unknown organization 400 -1023" "400 -1023" \
+    "$STATUS $(jbody .code)"
+report '{}' '?output_type=sideways'
+check "report: bad output_type 400 -1601" "400 -1601" \
+    "$STATUS $(jbody .code)"
+
+req POST /private/api/report/v1/ssl-certificates?output_type=buffered \
+    "${AUTH[@]}" "${JSON[@]}" -d '{"organizationIds":[],"certificateStatus":0,
+      "serialNumberFormat":""}'
+REPORT_CALLS=$((REPORT_CALLS + 1))
+check "report (private, any): 200 statusCode 0" "200 0" \
+    "$STATUS $(jbody .statusCode)"
+check "report: Content-Disposition" \
+    'attachment; filename="rest_api_ssl-certificates.json"' \
+    "$(header Content-Disposition)"
+check "report any: every certificate" "$(stat_ids true)" "$(ids)"
+report '{"certificateStatus":1}'
+check "report Requested: the orders awaiting approval" \
+    "$(stat_ids '.status == "Requested"')" "$(ids)"
+check_match "report Requested: some" '^[0-9]+( [0-9]+)+$' "$(ids)"
+report '{"certificateStatus":3,"organizationIds":[1234]}'
+check "report Revoked: the two console revocations" \
+    "$(printf '%s\n' "$CR1" "$CR2" | sort | tr '\n' ' ' | sed 's/ $//')" \
+    "$(ids)"
+report "{\"certificateStatus\":0,\"certificateDateAttribute\":2,
+    \"from\":\"${TODAY}T00:00:00.000Z\",\"to\":\"${TODAY}T00:00:00.000Z\"}"
+check "report revoked today (ISO date-time bounds)" \
+    "$(printf '%s\n' "$CR1" "$CR2" | sort | tr '\n' ' ' | sed 's/ $//')" \
+    "$(ids)"
+report "{\"certificateDateAttribute\":2,\"from\":\"$YESTERDAY\",
+    \"to\":\"$YESTERDAY\"}"
+check "report revoked yesterday: none" "" "$(ids)"
+report "{\"certificateStatus\":3,\"certificateDateAttribute\":4,
+    \"from\":\"$TODAY\"}"
+check "report: a row's fields" "Revoked true ${TODAY}T" \
+    "$(jbody ".reports[] | select(.id == $CR1) |
+	\"\\(.status) \\(.revoked != null) \\(.revoked[0:11])\"")"
+report '{"commonName":"CR%"}'
+check "report commonName LIKE cr%: 3 rows" \
+    "$(printf '%s\n' "$CR1" "$CR2" "$CR3" | sort | tr '\n' ' ' | sed 's/ $//')" \
+    "$(ids)"
+report '{"commonName":"rp1.example.test"}'
+check "report: replaced row" \
+    "Issued ${TODAY} rp1.example.test; www.rp1.example.test $(echo "$RP1_NEW" |
+	tr -d : | sed 's/^0*//') $(echo "$RP1_OLD" | tr -d : | sed 's/^0*//')" \
+    "$(jbody '.reports[0] | "\(.status) \(.replaced[0:10]) \(.subjAltNames) \(.serialNumber) \(.replacedSerialNumbers | join(","))"')"
+report '{"commonName":"rp1.example.test",
+    "serialNumberFormat":"HEXWithLeadingZeros"}'
+check "report HEXWithLeadingZeros: all 16 bytes" "$(echo "$RP1_NEW" | tr -d :)" \
+    "$(jbody '.reports[0].serialNumber')"
+report '{"commonName":"req2.example.test"}'
+check "report: declined row" "Declined $TODAY false " \
+    "$(jbody '.reports[0] | "\(.status) \(.declined[0:10]) \(has("approved")) \(.serialNumber)"')"
+report '{"certificateRequestSource":2,"externalRequester":"ops@%"}'
+check "report: Web API source, externalRequester LIKE" "$(stat_ids true)" \
+    "$(ids)"
+report '{"certificateRequestSource":10}'
+check "report: ACME source matches nothing" "" "$(ids)"
+
+# the clock: 200 days on, every 90- and 199-day certificate has expired
+control '{"advance_days":200}'
+check "control advance_days 200: 200" 200 "$STATUS"
+check "after 200 days: details Expired" Expired "$(details "$REQ1" .status)"
+report '{"certificateStatus":4}'
+check "report Expired = stats Expired" "$(stat_ids '.status == "Expired"')" \
+    "$(ids)"
+check "report Expired: includes the 90- and 199-day ones" "yes yes" \
+    "$(jbody "[.reports[].id] | (index($P90) != null), (index($REQ1) != null)" |
+	sed 's/true/yes/' | tr '\n' ' ' | sed 's/ $//')"
+report '{"certificateStatus":2}'
+check "report Issued: the 730-day one only" "$PRIV" "$(ids)"
+report "{\"certificateDateAttribute\":4,
+    \"from\":\"$(date -u -d '-200 days' +%F)\",
+    \"to\":\"$(date -u -d '-200 days' +%F)\"}"
+check "report requested 200 days ago: all" "$(stat_ids true)" "$(ids)"
+report "{\"certificateDateAttribute\":4,\"from\":\"$TODAY\"}"
+check "report requested today: none" "" "$(ids)"
+report "{\"certificateDateAttribute\":3,\"from\":\"$TODAY\",
+    \"to\":\"$(date -u -d '+600 days' +%F)\"}"
+check "report expiring from today: the 730-day one" "$PRIV" "$(ids)"
+req POST "/api/ssl/v1/replace/$REQ1" "${AUTH[@]}" "${JSON[@]}" \
+    -d "$(replace_json "x")"
+check "replace an expired certificate: 400 -130" "400 -130" \
+    "$STATUS $(jbody .code)"
+req GET /sim/stats
+check "stats: report_calls" "$REPORT_CALLS" "$(jbody .report_calls)"
+
+# --- fault mode: random failures, lost enroll replies, latency ---
+# burst N PATH: N GETs on one curl (connection reused); the status codes,
+# one per line, to $TMP/codes, the headers to $TMP/burst.hdr
+burst() {
+	local args=() i
+	for i in $(seq 1 "$1"); do
+		args+=("$BASE$2" -o /dev/null)
+	done
+	curl -sS --cacert "$STATE/root.pem" "${AUTH[@]}" -D "$TMP/burst.hdr" \
+	    -w '%{http_code}\n' "${args[@]}" >"$TMP/codes" || true
+}
+control '{"fail_rate":0.3,"seed":42,"reset_stats":true}'
+check "control fail_rate: 200" "200 0.3" "$STATUS $(jbody .fail_rate)"
+burst 200 /api/ssl/v1/types
+cp "$TMP/codes" "$TMP/codes.1"
+FAILED=$(grep -vc '^200$' "$TMP/codes")
+check "fail_rate 0.3: 200 answers" 200 "$(wc -l <"$TMP/codes" | tr -d ' ')"
+check_match "fail_rate 0.3: about 30 % of 200 calls fail ($FAILED)" \
+    '^([4-7][0-9]|80)$' "$FAILED"
+check "fail_rate: only 503, 500 and 429" "" \
+    "$(grep -v '^200$' "$TMP/codes" | grep -Ev '^(503|500|429)$' | sort -u)"
+check "fail_rate: every 429 carries Retry-After: 1" \
+    "$(grep -c '^429$' "$TMP/codes")" \
+    "$(grep -ci '^Retry-After: 1' "$TMP/burst.hdr")"
+req GET /sim/stats
+check "stats: faults by kind add up" \
+    "$FAILED $(grep -c '^503$' "$TMP/codes") $(grep -c '^500$' "$TMP/codes") $(grep -c '^429$' "$TMP/codes") 0" \
+    "$(jbody '.faults | "\(.total) \(."503") \(."500") \(."429") \(.lost_reply)"')"
+control '{"seed":42}'
+burst 200 /api/ssl/v1/types
+check "fail_rate: the same seed repeats the same answers" \
+    "$(md5sum <"$TMP/codes.1")" "$(md5sum <"$TMP/codes")"
+
+# enroll under faults: a lost reply still stores the order, once
+control '{"fail_rate":0.5,"seed":5,"reset_stats":true}'
+OK_ENROLLS=0
+LOST_TAGS=()
+for i in $(seq 1 24); do
+	new_csr "lost$i.example.test"
+	enroll_json "lost$i.example.test" "$TMP/n.csr" \
+	    "| .comments = \"tag-lost-$i\"" >"$TMP/n.json"
+	code=$(curl -sS -o "$TMP/body" -w '%{http_code}' --cacert \
+	    "$STATE/root.pem" "${AUTH[@]}" "${JSON[@]}" \
+	    --data-binary @"$TMP/n.json" "$BASE/api/ssl/v1/enroll" \
+	    2>/dev/null) || code=none
+	case $code in
+	200) OK_ENROLLS=$((OK_ENROLLS + 1)) ;;
+	000 | none | 502) LOST_TAGS+=("$i") ;;
+	esac
+done
+control '{"fail_rate":0}'
+req GET /sim/stats
+LOST=$(jbody .faults.lost_reply)
+check "enroll faults: some replies lost" yes \
+    "$([ "$LOST" -ge 2 ] && echo yes)"
+check "enroll faults: lost = closed or 502 answers" "$LOST" \
+    "${#LOST_TAGS[@]}"
+check "stats: enrollments = 200s + lost replies" \
+    "$((OK_ENROLLS + LOST))" "$(jbody .enrollments)"
+check "stats: one order per tag" "$((OK_ENROLLS + LOST)) 0" \
+    "$(jbody '[.certificates[] | select(.comments // "" | startswith("tag-lost-"))] |
+	"\(length) \(group_by(.comments) | map(select(length > 1)) | length)"')"
+found=0
+for i in "${LOST_TAGS[@]}"; do
+	# what a client does: list by CN, then look for its tag in comments
+	req GET "/api/ssl/v1?commonName=lost$i.example.test" "${AUTH[@]}"
+	id=$(jbody '.[0].sslId // empty')
+	[ -n "$id" ] && [ "$(jbody length)" = 1 ] &&
+	    [ "$(details "$id" .comments)" = "tag-lost-$i" ] &&
+	    found=$((found + 1))
+done
+check "lost replies: each order found once by its tag" "${#LOST_TAGS[@]}" \
+    "$found"
+
+# latency: every /api reply waits, /sim does not
+control '{"latency_ms":150}'
+slow=0
+for _ in 1 2 3; do
+	t=$(curl -sS -o /dev/null -w '%{time_total}' --cacert "$STATE/root.pem" \
+	    "${AUTH[@]}" "$BASE/api/ssl/v1/types")
+	awk -v t="$t" 'BEGIN { exit !(t >= 0.150) }' && slow=$((slow + 1))
+done
+check "latency_ms 150: each call takes at least 150 ms" 3 "$slow"
+t=$(curl -sS -o /dev/null -w '%{time_total}' --cacert "$STATE/root.pem" \
+    "$BASE/sim/stats")
+check "latency: /sim/stats not delayed" yes \
+    "$(awk -v t="$t" 'BEGIN { print (t < 0.150) ? "yes" : "no" }')"
+control '{"latency_ms":0}'
+
+stop_sim
+start_sim --fail-rate 0.25 --latency-ms 20 --seed 3
+req GET /sim/control
+check "flags --fail-rate --latency-ms" "0.25 20" \
+    "$(jbody '"\(.fail_rate) \(.latency_ms)"')"
 stop_sim
 
 if grep -Eq 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$SIM_LOG"; then

@@ -8,9 +8,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -147,7 +150,34 @@ struct box {
 	int code;                   /* ca_code */
 	struct event_base *base;    /* to break out */
 	struct acme_ca **free_ca;   /* free this backend in the callback */
+	char ca_status[32];         /* ca_status, "" when NULL */
+	int has_ca_status;          /* ca_status was not NULL */
+	int retry_after;            /* retry_after */
+	struct acme_ca_cert *certs; /* deep copy of certs */
+	size_t n_certs;             /* n_certs */
 };
+
+static char *
+xdup(const char *s)
+{
+	char *d = strdup(s != NULL ? s : "(null)");
+
+	assert_non_null(d);
+	return d;
+}
+
+static void
+certs_free(struct acme_ca_cert *certs, size_t n)
+{
+	for (size_t i = 0; certs != NULL && i < n; i++) {
+		free((char *)certs[i].ca_ref);
+		free((char *)certs[i].status);
+		free((char *)certs[i].serial);
+		free((char *)certs[i].names);
+		free((char *)certs[i].reason);
+	}
+	free(certs);
+}
 
 static int
 ctx_setup(void **state)
@@ -231,6 +261,25 @@ on_result(void *arg, const struct acme_ca_result *res)
 	    res->error != NULL ? res->error : "");
 	free(b->chain);
 	b->chain = res->chain_pem != NULL ? strdup(res->chain_pem) : NULL;
+	b->has_ca_status = res->ca_status != NULL;
+	snprintf(b->ca_status, sizeof(b->ca_status), "%s",
+	    res->ca_status != NULL ? res->ca_status : "");
+	b->retry_after = res->retry_after;
+	certs_free(b->certs, b->n_certs);
+	b->certs = NULL;
+	b->n_certs = res->n_certs;
+	if (res->n_certs > 0) {
+		b->certs = calloc(res->n_certs, sizeof(*b->certs));
+		assert_non_null(b->certs);
+		for (size_t i = 0; i < res->n_certs; i++) {
+			b->certs[i] = res->certs[i];
+			b->certs[i].ca_ref = xdup(res->certs[i].ca_ref);
+			b->certs[i].status = xdup(res->certs[i].status);
+			b->certs[i].serial = xdup(res->certs[i].serial);
+			b->certs[i].names = xdup(res->certs[i].names);
+			b->certs[i].reason = xdup(res->certs[i].reason);
+		}
+	}
 	if (b->free_ca != NULL && *b->free_ca != NULL) {
 		(*b->free_ca)->ops->free(*b->free_ca);
 		*b->free_ca = NULL;
@@ -241,6 +290,7 @@ static void
 box_reset(struct box *b)
 {
 	free(b->chain);
+	certs_free(b->certs, b->n_certs);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -257,7 +307,7 @@ conf_oauth(struct sectigo_conf *c)
 	c->ca_file = sim.root;
 	c->org_id = 1234;
 	c->cert_type = 224;
-	c->validity_days = 365;
+	c->validity_days = 199;
 	c->timeout_seconds = 20;
 }
 
@@ -349,6 +399,8 @@ on_fetch(CURL *easy, CURLcode rc, void *arg)
 
 /* A simulator request (GET, or POST when body != NULL) through evcurl;
  * returns the parsed JSON answer (caller decrefs), NULL if not JSON. */
+static int sim_auth; /* sim_call sends the header credentials */
+
 static json_t *
 sim_call(struct ctx *c, const char *path, const char *body)
 {
@@ -364,11 +416,17 @@ sim_call(struct ctx *c, const char *path, const char *body)
 	curl_easy_setopt(e, CURLOPT_CAINFO, sim.root);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, evcurl_buf_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &f.buf);
+	if (sim_auth) {
+		h = curl_slist_append(h, "login: admin");
+		h = curl_slist_append(h, "password: sim-password");
+		h = curl_slist_append(h, "customerUri: acme-test");
+	}
 	if (body != NULL) {
 		h = curl_slist_append(h, "Content-Type: application/json");
-		curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
 	}
+	if (h != NULL)
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
 	assert_int_equal(evcurl_add(c->ec, e, on_fetch, &f), 0);
 	run_until(c->base, &f.done);
 	assert_int_equal(f.rc, CURLE_OK);
@@ -681,7 +739,7 @@ test_header_auth(void **state)
 	en.csr_pem = csr;
 	en.names = names;
 	en.n_names = 2;
-	en.validity_days = 730;
+	en.validity_days = 199;
 	CALL(c, &b, c->ca->ops->submit(c->ca, &en, on_result, &b));
 	assert_int_equal(b.status, ACME_CA_OK);
 	snprintf(ref, sizeof(ref), "%s", b.ref);
@@ -1057,7 +1115,8 @@ run_test_connection(
 	assert_int_equal(l->n, 0);
 	run_until(c->base, &l->done);
 	assert_int_equal(l->done, 1);
-	assert_int_equal(l->n, 4);
+	assert_int_equal(
+	    l->n, 3 + (int)(conf->n_profiles ? conf->n_profiles : 1));
 	assert_string_equal(l->check[0], "connectivity");
 	assert_string_equal(l->check[1], "authentication");
 	assert_string_equal(l->check[2], "organization");
@@ -1102,6 +1161,40 @@ test_connection(void **state)
 	assert_false(l.ok[3]);
 	assert_non_null(strstr(l.detail[3], "400"));
 	assert_int_equal(l.failures, 1);
+
+	/* one api line per profile; the connector's defaults fill gaps */
+	{
+		static const struct sectigo_profile profs[] = {
+		    {"default", 0, 0, 0},
+		    {"ecc", 284, 199, 1235},
+		    {"long", 224, 365, 0},
+		    {"gone", 999, 199, 0},
+		};
+
+		conf_oauth(&conf);
+		conf.profiles = profs;
+		conf.n_profiles = 4;
+		run_test_connection(c, &conf, &l);
+		for (int i = 3; i < 7; i++)
+			assert_string_equal(l.check[i], "api");
+		assert_true(l.ok[3]);
+		assert_non_null(strstr(l.detail[3],
+		    "profile \"default\" (certType 224, 199 days): "
+		    "offered"));
+		assert_true(l.ok[4]);
+		assert_non_null(strstr(l.detail[4],
+		    "profile \"ecc\" (certType 284, 199 days, organization "
+		    "1235): offered"));
+		assert_false(l.ok[5]);
+		assert_non_null(strstr(l.detail[5],
+		    "profile \"long\" (certType 224, 365 days): certType "
+		    "224 does not offer a term of 365 days (terms: 199)"));
+		assert_false(l.ok[6]);
+		assert_non_null(strstr(l.detail[6],
+		    "certType 999 is not offered to organization 1234 "
+		    "(offered: 224, 284, 226, 225)"));
+		assert_int_equal(l.failures, 2);
+	}
 
 	/* bad secret: authentication fails, the rest is skipped */
 	conf_oauth(&conf);
@@ -1314,6 +1407,779 @@ test_conf_checks(void **state)
 	assert_null(sectigo_ca_new(&conf, c->base, c->ec));
 }
 
+/* ---- lifecycle: details, profiles --------------------------------------- */
+
+/* Collect ref until OK (at most 10 polls); the chain stays in b. */
+static void
+collect_ok(struct ctx *c, struct box *b, const char *ref)
+{
+	for (int i = 0; i < 10; i++) {
+		CALL(c, b, c->ca->ops->collect(c->ca, ref, on_result, b));
+		if (b->status != ACME_CA_PENDING)
+			break;
+	}
+	assert_int_equal(b->status, ACME_CA_OK);
+	assert_non_null(b->chain);
+}
+
+/* The leaf of a PEM chain (caller frees). */
+static X509 *
+chain_leaf(const char *chain)
+{
+	BIO *in = BIO_new_mem_buf(chain, -1);
+	X509 *x;
+
+	assert_non_null(in);
+	x = PEM_read_bio_X509(in, NULL, NULL, NULL);
+	BIO_free(in);
+	assert_non_null(x);
+	return x;
+}
+
+/* The leaf's serial as lower-case hex without leading zeros. */
+static void
+leaf_serial(X509 *x, char *out, size_t sz)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	char *hex;
+
+	assert_non_null(bn);
+	hex = BN_bn2hex(bn);
+	assert_non_null(hex);
+	/* BN_bn2hex writes whole bytes: "0B..." */
+	snprintf(out, sz, "%s", hex + strspn(hex, "0"));
+	for (char *p = out; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
+static long long
+asn1_unix(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	assert_int_equal(ASN1_TIME_to_tm(t, &tm), 1);
+	return (long long)timegm(&tm);
+}
+
+/* Enroll names with en's profile fields; the sslId goes to ref. */
+static void
+enroll(struct ctx *c, struct acme_ca_enroll *en, char *ref, size_t sz)
+{
+	struct box b = {0};
+
+	CALL(c, &b, c->ca->ops->submit(c->ca, en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	snprintf(ref, sz, "%s", b.ref);
+	box_reset(&b);
+}
+
+static void
+test_details(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64], ref[32], want[160], serial[80];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	long long now = (long long)time(NULL);
+	X509 *leaf;
+	char *csr;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 2);
+	conf_oauth(&conf);
+	new_ca(c, &conf);
+	en.tag = "details-1";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+	enroll(c, &en, ref, sizeof(ref));
+
+	/* before issuance: with the CA, no serial, no expiry */
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_int_equal(b.n_certs, 1);
+	assert_string_equal(b.certs[0].ca_ref, ref);
+	assert_string_equal(b.certs[0].status, "Applied");
+	assert_string_equal(b.certs[0].serial, "");
+	snprintf(want, sizeof(want), "%s, %s", n0, n1);
+	assert_string_equal(b.certs[0].names, want);
+	assert_string_equal(b.certs[0].reason, "");
+	/* SCM's dates are days (MM/dd/yyyy): today, 00:00 UTC */
+	assert_true(
+	    b.certs[0].requested > now - 86400 && b.certs[0].requested <= now);
+	assert_int_equal(b.certs[0].requested % 86400, 0);
+	assert_int_equal(b.certs[0].expires, 0);
+	assert_int_equal(b.certs[0].revoked, 0);
+
+	/* a pending collect says why */
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_PENDING);
+	assert_string_equal(b.ca_status, "Applied");
+	collect_ok(c, &b, ref);
+	leaf = chain_leaf(b.chain);
+	leaf_serial(leaf, serial, sizeof(serial));
+
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_string_equal(b.certs[0].status, "Issued");
+	assert_string_equal(b.certs[0].serial, serial);
+	assert_true(b.certs[0].issued > 0);
+	assert_true(b.certs[0].expires <= asn1_unix(X509_get0_notAfter(leaf)));
+	assert_true(
+	    b.certs[0].expires > asn1_unix(X509_get0_notAfter(leaf)) - 86400);
+	X509_free(leaf);
+
+	CALL(c, &b, c->ca->ops->revoke(c->ca, ref, 1, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_string_equal(b.certs[0].status, "Revoked");
+	assert_true(b.certs[0].revoked > 0);
+	assert_string_equal(b.certs[0].reason, "keyCompromise");
+	/* collect of a revoked certificate: FAILED, "Revoked" */
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_string_equal(b.ca_status, "Revoked");
+
+	CALL(c, &b, c->ca->ops->details(c->ca, "999999", on_result, &b));
+	assert_int_equal(b.status, ACME_CA_NOTFOUND);
+	assert_int_equal(b.http, 404);
+	assert_int_equal(b.n_certs, 0);
+	assert_int_equal(
+	    c->ca->ops->details(c->ca, "12ab", on_result, &b), -EINVAL);
+	assert_int_equal(c->ca->ops->details(c->ca, "1", NULL, &b), -EINVAL);
+
+	/* an SCM failure of the details call: as the other calls */
+	sim_control(c,
+	    "{\"fail_next\":{\"path_prefix\":\"/api/ssl/v1/"
+	    "\",\"status\":503,\"code\":-2}}");
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_RETRY);
+	assert_int_equal(b.http, 503);
+	box_reset(&b);
+	free(csr);
+}
+
+/* The order's profile (cert type, term, department) wins over the
+ * connector's defaults; zeros take the defaults. Profile 226 offers 90 and
+ * 199 days, 224 and 284 only 199. */
+static void
+test_enroll_profile(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64], ref[32];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	X509 *leaf;
+	json_t *d;
+	char *csr, path[64];
+	long long life;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 2);
+	conf_header(&conf);
+	new_ca(c, &conf);
+	en.tag = "profile-1";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+	en.cert_type = 226;
+	en.validity_days = 90;
+	en.org_id = 1235;
+	enroll(c, &en, ref, sizeof(ref));
+	snprintf(path, sizeof(path), "/api/ssl/v1/%s", ref);
+	sim_auth = 1;
+	d = sim_call(c, path, NULL);
+	sim_auth = 0;
+	assert_int_equal(json_integer_value(json_object_get(d, "orgId")), 1235);
+	assert_int_equal(json_integer_value(json_object_get(
+	                     json_object_get(d, "certType"), "id")),
+	    226);
+	assert_int_equal(json_integer_value(json_object_get(d, "term")), 90);
+	json_decref(d);
+	collect_ok(c, &b, ref);
+	leaf = chain_leaf(b.chain);
+	/* the simulator issues from 00:00:00 of the day to 23:59:59 of the
+	 * term's last day: the term counted inclusively */
+	life = asn1_unix(X509_get0_notAfter(leaf)) -
+	    asn1_unix(X509_get0_notBefore(leaf)) + 1;
+	assert_int_equal(life, 90LL * 86400);
+	X509_free(leaf);
+
+	/* defaults: the connector's profile (199 days) */
+	en.tag = "profile-2";
+	en.cert_type = 0;
+	en.validity_days = 0;
+	en.org_id = 0;
+	enroll(c, &en, ref, sizeof(ref));
+	collect_ok(c, &b, ref);
+	leaf = chain_leaf(b.chain);
+	life = asn1_unix(X509_get0_notAfter(leaf)) -
+	    asn1_unix(X509_get0_notBefore(leaf)) + 1;
+	assert_int_equal(life, 199LL * 86400);
+	X509_free(leaf);
+
+	/* a term the profile lacks: SCM refuses (-36) */
+	en.tag = "profile-3";
+	en.cert_type = 284;
+	en.validity_days = 90;
+	CALL(c, &b, c->ca->ops->submit(c->ca, &en, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_int_equal(b.code, -36);
+	en.org_id = -1;
+	assert_int_equal(
+	    c->ca->ops->submit(c->ca, &en, on_result, &b), -EINVAL);
+	box_reset(&b);
+	free(csr);
+}
+
+/* renewById makes a new enrollment (stored CSR, or a new one); replace
+ * keeps the sslId and issues a new certificate under it. */
+static void
+test_renew_replace(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64], n2[80], ref[32], ref2[32], s_old[80], s_new[80];
+	char want[200], reason[600];
+	const char *names[2] = {n0, n1}, *names2[2] = {n0, n2};
+	struct acme_ca_enroll en = {0};
+	X509 *leaf;
+	char *csr, *csr2;
+
+	unique_names(n0, n1, sizeof(n0));
+	snprintf(n2, sizeof(n2), "new.%s", n1);
+	csr = make_csr(names, 2);
+	conf_oauth(&conf);
+	new_ca(c, &conf);
+	en.tag = "renew-1";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+	enroll(c, &en, ref, sizeof(ref));
+
+	/* not issued yet: SCM refuses (-105), FAILED */
+	CALL(c, &b, c->ca->ops->renew(c->ca, ref, NULL, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_int_equal(b.code, -105);
+	collect_ok(c, &b, ref);
+
+	/* the stored CSR */
+	CALL(c, &b, c->ca->ops->renew(c->ca, ref, NULL, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_int_equal(b.http, 200);
+	assert_true(atol(b.ref) > atol(ref));
+	snprintf(ref2, sizeof(ref2), "%s", b.ref);
+	collect_ok(c, &b, ref2);
+	check_chain(b.chain, names, 2);
+	CALL(c, &b, c->ca->ops->details(c->ca, ref2, on_result, &b));
+	snprintf(want, sizeof(want), "%s, %s", n0, n1);
+	assert_string_equal(b.certs[0].names, want);
+
+	/* a new CSR (another key) */
+	if (rsa_key == NULL)
+		rsa_key = EVP_RSA_gen(2048);
+	csr2 = make_csr_key(names, 2, rsa_key);
+	CALL(c, &b, c->ca->ops->renew(c->ca, ref, csr2, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	snprintf(ref2, sizeof(ref2), "%s", b.ref);
+	collect_ok(c, &b, ref2);
+	leaf = chain_leaf(b.chain);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(leaf), rsa_key), 1);
+	X509_free(leaf);
+	free(csr2);
+
+	CALL(c, &b, c->ca->ops->renew(c->ca, "999999", NULL, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_NOTFOUND);
+	assert_int_equal(
+	    c->ca->ops->renew(c->ca, "x1", NULL, on_result, &b), -EINVAL);
+	assert_int_equal(
+	    c->ca->ops->renew(c->ca, ref, "", on_result, &b), -EINVAL);
+
+	/* replace: new names and CSR under the same sslId */
+	collect_ok(c, &b, ref);
+	leaf = chain_leaf(b.chain);
+	leaf_serial(leaf, s_old, sizeof(s_old));
+	X509_free(leaf);
+	csr2 = make_csr(names2, 2);
+	en.csr_pem = csr2;
+	en.names = names2;
+	CALL(c, &b,
+	    c->ca->ops->replace(
+	        c->ca, ref, &en, "key rotation", on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_int_equal(b.http, 204);
+	assert_string_equal(b.ref, ref);
+	collect_ok(c, &b, ref);
+	check_chain(b.chain, names2, 2);
+	leaf = chain_leaf(b.chain);
+	leaf_serial(leaf, s_new, sizeof(s_new));
+	X509_free(leaf);
+	assert_string_not_equal(s_old, s_new);
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_string_equal(b.certs[0].serial, s_new);
+	snprintf(want, sizeof(want), "%s, %s", n0, n2);
+	assert_string_equal(b.certs[0].names, want);
+	assert_true(b.certs[0].replaced > 0);
+
+	CALL(c, &b,
+	    c->ca->ops->replace(c->ca, "999999", &en, "r", on_result, &b));
+	assert_int_equal(b.status, ACME_CA_NOTFOUND);
+	assert_int_equal(
+	    c->ca->ops->replace(c->ca, ref, &en, "", on_result, &b), -EINVAL);
+	memset(reason, 'r', 513);
+	reason[513] = '\0';
+	assert_int_equal(
+	    c->ca->ops->replace(c->ca, ref, &en, reason, on_result, &b),
+	    -EINVAL);
+	reason[512] = '\0';
+	assert_int_equal(
+	    c->ca->ops->replace(c->ca, "01a", &en, reason, on_result, &b),
+	    -EINVAL);
+	en.n_names = 0;
+	assert_int_equal(
+	    c->ca->ops->replace(c->ca, ref, &en, "r", on_result, &b), -EINVAL);
+	box_reset(&b);
+	free(csr2);
+	free(csr);
+}
+
+/* An enrollment waiting for an administrator: collect says "Requested";
+ * approved, it is collected; declined, collect fails with the message. */
+static void
+test_approval(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64], ref[32], ctl[160], want[200];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	long details;
+	char *csr;
+	int i;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 2);
+	conf_oauth(&conf);
+	new_ca(c, &conf);
+	en.tag = "approval-1";
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+	sim_control(c, "{\"auto_approve\":false}");
+	enroll(c, &en, ref, sizeof(ref));
+
+	/* -183 while it waits: PENDING, one details call says why */
+	details = stat_count(c, "details_calls");
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_PENDING);
+	assert_int_equal(b.code, -183);
+	assert_string_equal(b.ca_status, "Requested");
+	assert_int_equal(stat_count(c, "details_calls"), details + 1);
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_string_equal(b.certs[0].status, "Requested");
+	assert_int_equal(b.certs[0].approved, 0);
+	assert_true(b.certs[0].requested > 0);
+
+	snprintf(ctl, sizeof(ctl), "{\"approve\":%s}", ref);
+	sim_control(c, ctl);
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_PENDING);
+	assert_true(strcmp(b.ca_status, "Approved") == 0 ||
+	    strcmp(b.ca_status, "Applied") == 0);
+	collect_ok(c, &b, ref);
+	check_chain(b.chain, names, 2);
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_string_equal(b.certs[0].status, "Issued");
+	assert_true(b.certs[0].approved > 0);
+
+	/* declined: FAILED with SCM's status and the administrator's words */
+	en.tag = "approval-2";
+	enroll(c, &en, ref, sizeof(ref));
+	snprintf(ctl, sizeof(ctl),
+	    "{\"decline\":{\"id\":%s,\"message\":\"not for this "
+	    "organization\"}}",
+	    ref);
+	sim_control(c, ctl);
+	CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_string_equal(b.ca_status, "Declined");
+	snprintf(want, sizeof(want),
+	    "SCM declined the request %s: not for this organization", ref);
+	assert_string_equal(b.error, want);
+	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
+	assert_string_equal(b.certs[0].status, "Declined");
+	assert_string_equal(b.certs[0].reason, "not for this organization");
+	assert_true(b.certs[0].declined > 0);
+
+	/* a renewal waits for approval too */
+	sim_control(c, "{\"auto_approve\":true}");
+	en.tag = "approval-3";
+	enroll(c, &en, ref, sizeof(ref));
+	collect_ok(c, &b, ref);
+	sim_control(c, "{\"auto_approve\":false}");
+	CALL(c, &b, c->ca->ops->renew(c->ca, ref, NULL, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	snprintf(ref, sizeof(ref), "%s", b.ref);
+	for (i = 0; i < 3; i++) {
+		CALL(c, &b, c->ca->ops->collect(c->ca, ref, on_result, &b));
+		assert_int_equal(b.status, ACME_CA_PENDING);
+		assert_string_equal(b.ca_status, "Requested");
+	}
+	sim_control(c, "{\"auto_approve\":true}");
+	box_reset(&b);
+	free(csr);
+}
+
+/* The row for sslId ref in a report result, or NULL. */
+static const struct acme_ca_cert *
+report_row(const struct box *b, const char *ref)
+{
+	for (size_t i = 0; i < b->n_certs; i++)
+		if (strcmp(b->certs[i].ca_ref, ref) == 0)
+			return &b->certs[i];
+	return NULL;
+}
+
+/* The SSL report: every row parsed, filters passed on, whole UTC days. */
+static void
+test_report(void **state)
+{
+	struct ctx *c = *state;
+	struct sectigo_conf conf;
+	struct box b = {0};
+	char n0[64], n1[64], ra[32], rb[32], rc[32], serial[80], want[160];
+	char ctl[160];
+	const char *names[2] = {n0, n1};
+	struct acme_ca_enroll en = {0};
+	struct acme_ca_report_query q = {0};
+	const struct acme_ca_cert *row;
+	long long now = (long long)time(NULL);
+	long calls;
+	X509 *leaf;
+	char *csr;
+
+	unique_names(n0, n1, sizeof(n0));
+	csr = make_csr(names, 2);
+	conf_header(&conf);
+	new_ca(c, &conf);
+	en.csr_pem = csr;
+	en.names = names;
+	en.n_names = 2;
+	en.tag = "report-a";
+	enroll(c, &en, ra, sizeof(ra));
+	collect_ok(c, &b, ra);
+	leaf = chain_leaf(b.chain);
+	leaf_serial(leaf, serial, sizeof(serial));
+	X509_free(leaf);
+	en.tag = "report-b";
+	enroll(c, &en, rb, sizeof(rb));
+	collect_ok(c, &b, rb);
+	CALL(c, &b, c->ca->ops->revoke(c->ca, rb, 4, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	sim_control(c, "{\"auto_approve\":false}");
+	en.tag = "report-c";
+	enroll(c, &en, rc, sizeof(rc));
+	sim_control(c, "{\"auto_approve\":true}");
+
+	/* everything requested today: all three, in one call */
+	calls = stat_count(c, "report_calls");
+	q.status = 0;
+	q.date_attr = 4;
+	q.from = now - 86400;
+	q.to = now;
+	CALL(c, &b, c->ca->ops->report(c->ca, &q, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_int_equal(stat_count(c, "report_calls"), calls + 1);
+	assert_true(b.n_certs >= 3);
+	row = report_row(&b, ra);
+	assert_non_null(row);
+	assert_string_equal(row->status, "Issued");
+	/* HEXWithLeadingZeros: normalised all the same */
+	assert_string_equal(row->serial, serial);
+	snprintf(want, sizeof(want), "%s, %s", n0, n1);
+	assert_string_equal(row->names, want);
+	assert_true(row->requested > now - 86400 && row->requested <= now + 5);
+	assert_true(row->approved > 0);
+	assert_true(row->issued > 0);
+	assert_true(row->expires > now + 198LL * 86400);
+	assert_int_equal(row->revoked, 0);
+	row = report_row(&b, rb);
+	assert_non_null(row);
+	assert_string_equal(row->status, "Revoked");
+	assert_true(row->revoked > now - 86400);
+	row = report_row(&b, rc);
+	assert_non_null(row);
+	assert_string_equal(row->status, "Requested");
+	assert_string_equal(row->serial, "");
+	assert_int_equal(row->approved, 0);
+
+	/* revoked today: b, not a */
+	q.status = 3;
+	q.date_attr = 2;
+	CALL(c, &b, c->ca->ops->report(c->ca, &q, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_non_null(report_row(&b, rb));
+	assert_null(report_row(&b, ra));
+	for (size_t i = 0; i < b.n_certs; i++)
+		assert_string_equal(b.certs[i].status, "Revoked");
+
+	/* waiting for approval, any date: c; declined, it drops out */
+	q.status = 1;
+	q.date_attr = 0;
+	CALL(c, &b, c->ca->ops->report(c->ca, &q, on_result, &b));
+	assert_non_null(report_row(&b, rc));
+	assert_null(report_row(&b, ra));
+	snprintf(ctl, sizeof(ctl),
+	    "{\"decline\":{\"id\":%s,\"message\":\"no\"}}", rc);
+	sim_control(c, ctl);
+	q.status = 0;
+	q.date_attr = 4;
+	CALL(c, &b, c->ca->ops->report(c->ca, &q, on_result, &b));
+	row = report_row(&b, rc);
+	assert_non_null(row);
+	assert_string_equal(row->status, "Declined");
+	assert_true(row->declined > 0);
+
+	/* requested ten days ago: none of ours */
+	q.from = now - 10 * 86400;
+	q.to = now - 9 * 86400;
+	CALL(c, &b, c->ca->ops->report(c->ca, &q, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_OK);
+	assert_null(report_row(&b, ra));
+	assert_null(report_row(&b, rc));
+
+	/* SCM's refusal, and queries that never reach SCM */
+	sim_control(c,
+	    "{\"fail_next\":{\"path_prefix\":\"/api/report\","
+	    "\"status\":400,\"code\":-1601}}");
+	CALL(c, &b, c->ca->ops->report(c->ca, &q, on_result, &b));
+	assert_int_equal(b.status, ACME_CA_FAILED);
+	assert_int_equal(b.code, -1601);
+	q.status = 5;
+	assert_int_equal(c->ca->ops->report(c->ca, &q, on_result, &b), -EINVAL);
+	q.status = 0;
+	q.date_attr = 1;
+	assert_int_equal(c->ca->ops->report(c->ca, &q, on_result, &b), -EINVAL);
+	q.date_attr = 3;
+	q.from = now;
+	q.to = now - 86400;
+	assert_int_equal(c->ca->ops->report(c->ca, &q, on_result, &b), -EINVAL);
+	assert_int_equal(
+	    c->ca->ops->report(c->ca, NULL, on_result, &b), -EINVAL);
+	box_reset(&b);
+	free(csr);
+}
+
+/* Order in which the concurrency test's callbacks ran. */
+static int conc_order[64], conc_done;
+
+static void
+on_conc(void *arg, const struct acme_ca_result *res)
+{
+	struct box *b = arg;
+
+	on_result(arg, res);
+	conc_order[conc_done++] = (int)(intptr_t)b->base;
+}
+
+/* max_concurrent: never more SCM calls in flight than allowed, the rest
+ * in turn; freeing the backend drops the queue without callbacks; a token
+ * fetch is not held up by the limit. */
+static void
+test_concurrency(void **state)
+{
+	struct ctx *c = *state;
+	enum { N = 24, MAX = 3 };
+	struct sectigo_conf conf;
+	struct box b[N];
+	int now, peak, pos[N];
+	long t0;
+
+	memset(b, 0, sizeof(b));
+	conf_oauth(&conf);
+	conf.max_concurrent = MAX;
+	new_ca(c, &conf);
+	t0 = stat_count(c, "token_calls");
+	conc_done = 0;
+	for (int i = 0; i < N; i++) {
+		/* the box's base is free for the call's number */
+		b[i].base = (struct event_base *)(intptr_t)i;
+		assert_int_equal(
+		    c->ca->ops->details(c->ca, "999999", on_conc, &b[i]), 0);
+	}
+	sectigo_inflight(c->ca, &now, &peak);
+	assert_int_equal(now, 0); /* waiting for the token */
+	for (int i = 0; i < N; i++)
+		run_until(c->base, &b[i].called);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(b[i].called, 1);
+		assert_int_equal(b[i].status, ACME_CA_NOTFOUND);
+	}
+	assert_int_equal(conc_done, N);
+	sectigo_inflight(c->ca, &now, &peak);
+	assert_int_equal(now, 0);
+	assert_int_equal(peak, MAX);
+	assert_int_equal(stat_count(c, "token_calls"), t0 + 1);
+	/* FIFO: call i starts only after i - MAX + 1 calls have ended */
+	for (int k = 0; k < N; k++)
+		pos[conc_order[k]] = k;
+	for (int i = MAX; i < N; i++)
+		assert_true(pos[i] >= i - MAX + 1);
+	for (int i = 0; i < N; i++)
+		box_reset(&b[i]);
+
+	/* with 150 ms per SCM answer, 12 calls three at a time take four
+	 * rounds: the limit holds against a server that would take them all
+	 * at once */
+	{
+		struct timespec ts0, ts1;
+		long long ms;
+
+		sim_control(c, "{\"latency_ms\":150}");
+		clock_gettime(CLOCK_MONOTONIC, &ts0);
+		for (int i = 0; i < 12; i++)
+			assert_int_equal(c->ca->ops->details(
+			                     c->ca, "999999", on_result, &b[i]),
+			    0);
+		for (int i = 0; i < 12; i++)
+			run_until(c->base, &b[i].called);
+		clock_gettime(CLOCK_MONOTONIC, &ts1);
+		sim_control(c, "{\"latency_ms\":0}");
+		ms = (ts1.tv_sec - ts0.tv_sec) * 1000LL +
+		    (ts1.tv_nsec - ts0.tv_nsec) / 1000000;
+		assert_true(ms >= 4 * 150 - 20);
+		sectigo_inflight(c->ca, &now, &peak);
+		assert_int_equal(peak, MAX);
+		for (int i = 0; i < 12; i++) {
+			assert_int_equal(b[i].status, ACME_CA_NOTFOUND);
+			box_reset(&b[i]);
+		}
+	}
+
+	/* free with calls queued: no callback, nothing left running */
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(
+		    c->ca->ops->details(c->ca, "999999", on_result, &b[i]), 0);
+	c->ca->ops->free(c->ca);
+	c->ca = NULL;
+	run_for(c->base, 300);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(b[i].called, 0);
+	assert_int_equal(evcurl_running(c->ec), 0);
+
+	/* the first callback frees the backend: the queue goes with it */
+	conf.max_concurrent = 1;
+	new_ca(c, &conf);
+	for (int i = 0; i < 6; i++) {
+		b[i].free_ca = &c->ca;
+		assert_int_equal(
+		    c->ca->ops->details(c->ca, "999999", on_result, &b[i]), 0);
+	}
+	run_for(c->base, 1000);
+	now = 0;
+	for (int i = 0; i < 6; i++)
+		now += b[i].called;
+	assert_int_equal(now, 1);
+	assert_null(c->ca);
+	assert_int_equal(evcurl_running(c->ec), 0);
+	for (int i = 0; i < N; i++)
+		box_reset(&b[i]);
+}
+
+/* Serial and date normalisation, a report row. */
+static void
+test_cert_helpers(void **state)
+{
+	char out[64];
+	json_t *row;
+	struct acme_ca_cert cert;
+
+	(void)state;
+	assert_int_equal(
+	    sectigo_serial_norm("00:0A:bC:01", out, sizeof(out)), 0);
+	assert_string_equal(out, "abc01");
+	assert_int_equal(
+	    sectigo_serial_norm("000000000000ABCDEF", out, sizeof(out)), 0);
+	assert_string_equal(out, "abcdef");
+	assert_int_equal(sectigo_serial_norm("00:00", out, sizeof(out)), 0);
+	assert_string_equal(out, "0");
+	assert_int_equal(sectigo_serial_norm(NULL, out, sizeof(out)), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(
+	    sectigo_serial_norm("0x12", out, sizeof(out)), -EINVAL);
+	assert_string_equal(out, "");
+	assert_int_equal(sectigo_serial_norm("123456", out, 4), -ENOSPC);
+
+	assert_int_equal(sectigo_parse_date("05/21/2026"), 1779321600LL);
+	assert_int_equal(sectigo_parse_date("5/1/2026"), 1777593600LL);
+	assert_int_equal(sectigo_parse_date("2026-05-21"), 1779321600LL);
+	assert_int_equal(
+	    sectigo_parse_date("2025-05-21T11:27:52.082Z"), 1747826872LL);
+	assert_int_equal(
+	    sectigo_parse_date("2025-05-21T13:27:52+02:00"), 1747826872LL);
+	assert_int_equal(
+	    sectigo_parse_date("2025-05-21 11:27:52"), 1747826872LL);
+	assert_int_equal(
+	    sectigo_parse_date("05/21/2025 11:27:52"), 1747826872LL);
+	assert_int_equal(sectigo_parse_date("02/30/2026"), 0);
+	assert_int_equal(sectigo_parse_date("13/01/2026"), 0);
+	assert_int_equal(sectigo_parse_date("21.05.2026"), 0);
+	assert_int_equal(sectigo_parse_date("2026-05-21x"), 0);
+	assert_int_equal(sectigo_parse_date(""), 0);
+	assert_int_equal(sectigo_parse_date(NULL), 0);
+
+	row = json_loads("{\"id\":77,\"status\":\"Revoked\","
+	                 "\"serialNumber\":\"00AB:CD\",\"expires\":\"05/21/"
+	                 "2026\",\"revoked\":\"2026-01-02\",\"reasonCode\":"
+	                 "\"4\",\"subjAltNames\":\"a.example; b.example;\","
+	                 "\"comments\":\"acmebridge tag=x\"}",
+	    0, NULL);
+	assert_non_null(row);
+	assert_int_equal(sectigo_cert_parse(row, &cert), 0);
+	assert_string_equal(cert.ca_ref, "77");
+	assert_string_equal(cert.status, "Revoked");
+	assert_string_equal(cert.serial, "abcd");
+	assert_string_equal(cert.names, "a.example, b.example");
+	assert_string_equal(cert.reason, "superseded");
+	assert_int_equal(cert.expires, 1779321600LL);
+	assert_int_equal(cert.revoked, 1767312000LL);
+	assert_int_equal(cert.issued, 0);
+	sectigo_cert_clear(&cert);
+	json_decref(row);
+
+	/* declined: the comments without our tag are the reason */
+	row = json_loads("{\"sslId\":\"78\",\"status\":\"Declined\","
+	                 "\"comments\":\"acmebridge tag=o-1 not for this "
+	                 "org\",\"commonName\":\"c.example\"}",
+	    0, NULL);
+	assert_int_equal(sectigo_cert_parse(row, &cert), 0);
+	assert_string_equal(cert.ca_ref, "78");
+	assert_string_equal(cert.reason, "not for this org");
+	assert_string_equal(cert.names, "c.example");
+	assert_string_equal(cert.serial, "");
+	sectigo_cert_clear(&cert);
+	json_decref(row);
+
+	/* report codes in place of words; no id: refused */
+	row = json_loads("{\"id\":79,\"status\":7}", 0, NULL);
+	assert_int_equal(sectigo_cert_parse(row, &cert), 0);
+	assert_string_equal(cert.status, "Requested");
+	sectigo_cert_clear(&cert);
+	json_decref(row);
+	row = json_loads("{\"status\":\"Issued\"}", 0, NULL);
+	assert_int_equal(sectigo_cert_parse(row, &cert), -EINVAL);
+	json_decref(row);
+	assert_int_equal(sectigo_cert_parse(NULL, &cert), -EINVAL);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
 
 int
@@ -1322,6 +2188,7 @@ main(void)
 	const struct CMUnitTest pure[] = {
 	    cmocka_unit_test(test_helpers),
 	    cmocka_unit_test(test_chain_normalize),
+	    cmocka_unit_test(test_cert_helpers),
 	    T(test_conf_checks),
 	};
 	const struct CMUnitTest with_sim[] = {
@@ -1337,6 +2204,12 @@ main(void)
 	    T(test_error_classes),
 	    T(test_timeout_then_find),
 	    T(test_find_paging),
+	    T(test_details),
+	    T(test_enroll_profile),
+	    T(test_renew_replace),
+	    T(test_concurrency),
+	    T(test_approval),
+	    T(test_report),
 	};
 	int fails;
 
