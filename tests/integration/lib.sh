@@ -310,6 +310,13 @@ start_sim() {
 	log "sectigo-sim ready at $SIM_URL (log $T/sim.log)"
 }
 
+# sim_control JSON: POST JSON to the simulator's /sim/control (its answer
+# on stdout).
+sim_control() {
+	curl -fsS --max-time 5 --cacert "$SIM_DIR/root.pem" \
+		-H 'Content-Type: application/json' -d "$1" "$SIM_URL/sim/control"
+}
+
 # sim_stats: GET /sim/stats (JSON on stdout).
 sim_stats() {
 	curl -fsS --max-time 5 --cacert "$SIM_DIR/root.pem" "$SIM_URL/sim/stats"

@@ -35,10 +35,6 @@ STATE=$T/client.json
 acme() {
 	"$PY" "$SRCDIR/tests/integration/acmetest.py" --state "$STATE" "$@"
 }
-sim_control() {
-	curl -fsS --max-time 5 --cacert "$SIM_DIR/root.pem" \
-		-H 'Content-Type: application/json' -d "$1" "$SIM_URL/sim/control"
-}
 simstat() { sim_stats | jq -r ".$1"; }
 # wait_stat FIELD MIN SECONDS: until /sim/stats FIELD >= MIN
 wait_stat() {

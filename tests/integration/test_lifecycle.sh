@@ -18,14 +18,14 @@ start_bind
 start_sim
 # two profiles on the main connector (the short one on the simulator's
 # second certificate type with its shortest term), a second connector
-SHORT_TYPE=284
-SHORT_TERM=365
+SHORT_TYPE=226
+SHORT_TERM=90
 export SHORT_TERM
 start_bridge "
-  .connectors[0].validity_days = 365
+  .connectors[0].validity_days = 199
 | .connectors[0].profiles = {
     default: {description: \"OV, 199 days\"},
-    short: {description: \"ECC, short\", cert_type: $SHORT_TYPE, term: $SHORT_TERM}
+    short: {description: \"90 days\", cert_type: $SHORT_TYPE, term: $SHORT_TERM}
   }
 | .connectors += [.connectors[0] | .name = \"other\"
     | .profiles = {\"other-default\": {description: \"the other connector\"}}
@@ -171,6 +171,73 @@ if "$ACMEBRIDGE_BIN" revoke "$FREE" -c "$T/bridge.json" >/dev/null 2>&1; then
 	check_bad "revoking a revoked certificate again succeeded"
 else
 	check_ok "revoking a revoked certificate again is refused"
+fi
+
+# ---- what SCM does on its own reaches the bridge through the report sync
+ssl_of() { db "SELECT ca_ref FROM certificates WHERE serial = '$1'"; }
+SHORT=$(db "SELECT serial FROM certificates WHERE profile = 'short' AND order_id IN (SELECT id FROM orders WHERE identifiers LIKE '%short.$ZONE%') ORDER BY id LIMIT 1")
+sim_control "{\"console_revoke\":{\"id\":$(ssl_of "$C"),\"reason\":\"keyCompromise\"}}" >/dev/null ||
+	check_bad "console_revoke refused"
+sim_control "{\"console_replace\":{\"id\":$(ssl_of "$SHORT"),\"reason\":\"console test\"}}" >/dev/null ||
+	check_bad "console_replace refused"
+out=$("$ACMEBRIDGE_BIN" sync -c "$T/bridge.json" 2>>"$T/sync.log")
+if grep -q "report rows" <<<"$out"; then
+	check_ok "acmebridge sync: $(tr '\n' ' ' <<<"$out")"
+else
+	check_bad "acmebridge sync: $out"
+fi
+st=$(inv show "$C" | jq -r '.status + " " + .scm_status')
+if [ "$st" = "revoked Revoked" ]; then
+	check_ok "a revocation made in SCM's console reaches the inventory"
+else
+	check_bad "after the console revocation the inventory says '$st'"
+fi
+r=$(curl -fsS --cacert "$BRIDGE_CA" "$BRIDGE_URL/renewal-info/$(jq -r .c_pem "$OUT/certids.json")")
+if [ "$(date -d "$(jq -r .suggestedWindow.end <<<"$r")" +%s)" -lt "$(date +%s)" ] &&
+	[[ $(jq -r .explanationURL <<<"$r") == */revoked ]]; then
+	check_ok "... and the RFC 9773 window: in the past, explained"
+else
+	check_bad "ARI after the console revocation: $r"
+fi
+new=$(inv list --json --status valid --profile short | jq -r --arg p "$SHORT" '.[] | select(.predecessor == $p) | .serial + " " + .source + " " + .ssl_id')
+old=$(inv show "$SHORT" | jq -r '.status + " " + .scm_status')
+if [ -n "$new" ] && [ "$(cut -d' ' -f2 <<<"$new")" = scm ] &&
+	[ "$(cut -d' ' -f3 <<<"$new")" = "$(ssl_of "$SHORT")" ] && [ "$old" = "replaced Replaced" ]; then
+	check_ok "a replacement made in SCM's console: the new serial is stored as the successor (same sslId), the old one replaced"
+else
+	check_bad "console replacement: successor '$new', old '$old'"
+fi
+sid=$(jq -r .short_pem "$OUT/certids.json" 2>/dev/null)
+out=$("$ACMEBRIDGE_BIN" sync -c "$T/bridge.json" 2>>"$T/sync.log")
+n=$(db "SELECT COUNT(*) FROM certificates WHERE source = 'scm'")
+if [ "$n" = 1 ]; then
+	check_ok "a second sync changes nothing ($(tr '\n' ' ' <<<"$out"))"
+else
+	check_bad "after a second sync: $n certificates from SCM, want 1"
+fi
+
+# ---- reissue through SCM replace
+REN=$(jq -r .b_pem "$OUT/serials.json")
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/re.key" \
+	-subj "/CN=renew.$ZONE" -addext "subjectAltName=DNS:renew.$ZONE" -out "$T/re.csr" 2>/dev/null
+if "$ACMEBRIDGE_BIN" reissue "$REN" --csr "$T/re.csr" --reason "key rotation" \
+	--out "$T/re.pem" -c "$T/bridge.json" >"$T/re.out" 2>&1 &&
+	verify_chain "$T/re.pem" "renew.$ZONE" >/dev/null; then
+	nsr=$(openssl x509 -in "$T/re.pem" -noout -serial | sed 's/^serial=//' | tr A-F a-f | sed 's/^\(00\)*//')
+	row=$(inv show "$nsr" | jq -r '.source + " " + .predecessor + " " + .ssl_id')
+	if [ "$row" = "reissue $REN $(ssl_of "$REN")" ] &&
+		cmp -s <(openssl x509 -in "$T/re.pem" -noout -pubkey) <(openssl pkey -in "$T/re.key" -pubout); then
+		check_ok "acmebridge reissue: a new serial for the CSR's key, same sslId, stored as the successor"
+	else
+		check_bad "reissue: inventory row '$row' for $nsr"
+	fi
+else
+	check_bad "acmebridge reissue failed: $(cat "$T/re.out")"
+fi
+if "$ACMEBRIDGE_BIN" reissue "$REN" --csr /nonexistent -c "$T/bridge.json" >/dev/null 2>&1; then
+	check_bad "reissue with a missing CSR file succeeded"
+else
+	check_ok "reissue with a missing CSR file is refused"
 fi
 
 check_bridge_alive
