@@ -591,10 +591,17 @@ collected(void *arg, const struct acme_ca_result *res)
 			awaiting_approval(t, res);
 			break;
 		}
-		if (res->ca_status != NULL)
-			acme_life_order_ca_status(
-			    t->j->db, t->job.ref, res->ca_status);
-		retry_later(t, "being processed by the CA", res->retry_after);
+		/* SCM's status moved on (e.g. an administrator approved
+		 * it): look again soon, not after the backoff the approval
+		 * wait built up */
+		if (res->ca_status != NULL &&
+		    acme_life_order_ca_status(
+		        t->j->db, t->job.ref, res->ca_status) > 0)
+			retry_later(t, "being processed by the CA",
+			    res->retry_after > 0 ? res->retry_after : 1);
+		else
+			retry_later(t, "being processed by the CA",
+			    res->retry_after);
 		break;
 	case ACME_CA_NOTFOUND:
 		if (t->job.created > 0 &&
