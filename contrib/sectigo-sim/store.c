@@ -250,6 +250,13 @@ cert_from_json(const json_t *o)
 	if (c->id <= 0 || c->csr_pem == NULL || st == NULL ||
 	    status_parse(st, &c->status) != 0)
 		goto fail;
+	/*
+	 * A record saved before the approval workflow existed was approved
+	 * when it was requested.
+	 */
+	if (json_object_get(o, "approved") == NULL &&
+	    c->status != SIM_ST_REQUESTED && c->status != SIM_ST_DECLINED)
+		c->approved = c->requested;
 	/* an issued or revoked record must carry its certificate */
 	if ((c->status == SIM_ST_ISSUED || c->status == SIM_ST_REVOKED) &&
 	    (c->cert_pem == NULL || c->serial == NULL))

@@ -1082,6 +1082,10 @@ check "report: replaced row" \
     "Issued ${TODAY} rp1.example.test; www.rp1.example.test $(echo "$RP1_NEW" |
 	tr -d : | sed 's/^0*//') $(echo "$RP1_OLD" | tr -d : | sed 's/^0*//')" \
     "$(jbody '.reports[0] | "\(.status) \(.replaced[0:10]) \(.subjAltNames) \(.serialNumber) \(.replacedSerialNumbers | join(","))"')"
+report '{"commonName":"cr3.example.test"}'
+check "report: console-replaced row" \
+    "Issued ${TODAY} $(echo "$CR3_NEW" | tr -d : | sed 's/^0*//') $(echo "$CR3_OLD" | tr -d : | sed 's/^0*//')" \
+    "$(jbody '.reports[0] | "\(.status) \(.replaced[0:10]) \(.serialNumber) \(.replacedSerialNumbers | join(","))"')"
 report '{"commonName":"rp1.example.test",
     "serialNumberFormat":"HEXWithLeadingZeros"}'
 check "report HEXWithLeadingZeros: all 16 bytes" "$(echo "$RP1_NEW" | tr -d :)" \
