@@ -39,6 +39,11 @@ struct acme_ca_enroll {
 			      0 = connector default */
 	long org_id;       /* organization or department, 0 = connector
 			      default */
+	/* find: whether the caller already holds the CA's enrollment ca_ref
+	 * for another order (then it is not the one sought and needs no
+	 * lookup); NULL: nothing is known */
+	int (*known)(void *known_arg, const char *ca_ref);
+	void *known_arg;
 };
 
 /** What the CA holds about one certificate (details, report rows). */

@@ -241,6 +241,8 @@ static const char *const migrations[] = {
      "CREATE INDEX certificates_names ON certificates(account_id, names);"
      "CREATE INDEX certificates_expiry ON certificates(not_after);"
      "CREATE INDEX certificates_aki ON certificates(aki);"
+     "CREATE INDEX orders_ca_ref ON orders(connector, ca_ref)"
+     " WHERE ca_ref IS NOT NULL;"
      "CREATE INDEX orders_predecessor ON orders(predecessor)"
      " WHERE predecessor IS NOT NULL;"
      "CREATE TABLE sync_state ("

@@ -51,6 +51,9 @@ enum acme_found acme_life_cert_by_serial(struct acme_db *db, const char *serial,
 /** The newest certificate of an SCM enrollment. */
 enum acme_found acme_life_cert_by_ref(struct acme_db *db, const char *connector,
     const char *ca_ref, struct acme_life_cert *out);
+/** Whether an order already holds the CA's enrollment ca_ref. */
+enum acme_found acme_life_ref_known(
+    struct acme_db *db, const char *connector, const char *ca_ref);
 /** Whether any certificate was issued under this issuer key id. */
 enum acme_found acme_life_aki_known(struct acme_db *db, const char *aki);
 /**

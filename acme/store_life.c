@@ -29,6 +29,7 @@ enum lstmt {
 	SL_SYNC_GET,
 	SL_SYNC_PUT,
 	SL_WAKE_COLLECT,
+	SL_REF_KNOWN,
 	SL_COUNT
 };
 
@@ -100,6 +101,8 @@ static const char *const sql[SL_COUNT] = {
                         " AND state = 'queued' AND next_run > ? AND ref IN"
                         " (SELECT id FROM orders WHERE connector = ? AND"
                         " ca_ref = ? AND status = 'processing')",
+    [SL_REF_KNOWN] = "SELECT 1 FROM orders WHERE connector = ? AND ca_ref = ?"
+                     " LIMIT 1",
 };
 _Static_assert(LIFE_SLOT0 + SL_COUNT <= ACME_DB_SLOTS, "slots");
 
@@ -255,6 +258,19 @@ acme_life_cert_by_ref(struct acme_db *db, const char *connector,
 
 	return one_cert(
 	    query(db, &c, SL_CERT_BY_REF, "ss", connector, ca_ref), out);
+}
+
+enum acme_found
+acme_life_ref_known(
+    struct acme_db *db, const char *connector, const char *ca_ref)
+{
+	struct acme_cur c;
+	enum acme_found f =
+	    one_row(query(db, &c, SL_REF_KNOWN, "ss", connector, ca_ref));
+
+	if (f == ACME_FOUND)
+		acme_cur_done(&c);
+	return f;
 }
 
 enum acme_found

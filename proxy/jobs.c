@@ -29,6 +29,10 @@
  * and details may lag behind an enrollment) */
 #define NOTFOUND_GRACE (3600)
 #define TICK_MS 200
+/* the longest wait between two tries of CA work: the attempts of a job
+ * add up over its phases (search, enroll, collect), and a flaky SCM that
+ * fails one call in three must not park an order for minutes */
+#define MAX_BACKOFF_MS 60000
 #define PURGE_EVERY 3600         /* seconds between purges */
 #define PURGE_AFTER (30 * 86400) /* finished jobs kept this long */
 
@@ -79,6 +83,7 @@ struct task {
 	int term;
 	long org_id;
 	char renew_ref[128]; /* enroll: renew this sslId (renewById), or "" */
+	char connector[128]; /* enroll: the order's connector */
 	struct task *next;
 };
 
@@ -143,7 +148,7 @@ in_flight(struct px_jobs *j, long long id)
 	return 0;
 }
 
-/* Back off after a transient failure: 1 s doubling to 5 min, or the
+/* Back off after a transient failure: 1 s doubling to a minute, or the
  * CA's hint; the order fails with the last error only after
  * jobs.ca_give_up_hours. */
 static void
@@ -153,8 +158,8 @@ retry_later(struct task *t, const char *error, int hint)
 	long long now = time(NULL);
 	long long give_up = (long long)t->j->conf->ca_give_up_hours * 3600;
 
-	if (delay > 300000)
-		delay = 300000;
+	if (delay > MAX_BACKOFF_MS)
+		delay = MAX_BACKOFF_MS;
 	/* spread the retries of many orders hit by one outage: up to a
 	 * quarter of the delay either way */
 	delay += ((long long)(random() % 501) - 250) * delay / 1000;
@@ -410,6 +415,17 @@ enroll_profile(struct task *t, const struct acme_order *o)
 	return 0;
 }
 
+/* find: an sslId another order of ours holds is not the one sought (a
+ * database error answers "not known": the lookup then decides) */
+static int
+ref_known(void *arg, const char *ca_ref)
+{
+	struct task *t = arg;
+
+	return acme_life_ref_known(t->j->db, t->connector, ca_ref) ==
+	    ACME_FOUND;
+}
+
 static void
 enroll_step(struct task *t)
 {
@@ -422,6 +438,8 @@ enroll_step(struct task *t)
 	    .validity_days = t->term,
 	    .cert_type = t->cert_type,
 	    .org_id = t->org_id,
+	    .known = ref_known,
+	    .known_arg = t,
 	};
 	if (t->step == 1) {
 		/* crash marker first: once it is durable, a restart looks
@@ -505,6 +523,7 @@ start_enroll(struct task *t)
 		return -1;
 	}
 	snprintf(t->tag, sizeof(t->tag), "%s", o.oid);
+	snprintf(t->connector, sizeof(t->connector), "%s", o.connector);
 	t->csr = strdup(o.csr_pem != NULL ? o.csr_pem : "");
 	t->cn = acme_csr_pem_cn(t->csr);
 	ids = json_loads(o.identifiers, 0, NULL);
@@ -600,8 +619,8 @@ collected(void *arg, const struct acme_ca_result *res)
 			retry_later(t, "being processed by the CA",
 			    res->retry_after > 0 ? res->retry_after : 1);
 		else
-			retry_later(t, "being processed by the CA",
-			    res->retry_after);
+			retry_later(
+			    t, "being processed by the CA", res->retry_after);
 		break;
 	case ACME_CA_NOTFOUND:
 		if (t->job.created > 0 &&

@@ -27,8 +27,9 @@
 #define ACMEBRIDGE_VERSION "0"
 #endif
 
-#define RESP_MAX (1024 * 1024)    /* response body cap */
-#define FIND_PAGE 200             /* SCM's maximum page size (OAS) */
+#define RESP_MAX (1024 * 1024) /* response body cap */
+#define FIND_PAGE 200          /* SCM's maximum page size (OAS) */
+#define FIND_TRIES 3 /* tries of one candidate's lookup on 5xx/429/network */
 #define FIND_MAX_CANDIDATES 10000 /* details read: the newest by sslId */
 #define FIND_MAX_LISTED 200000    /* list entries read for one search */
 #define MAX_CONCURRENT 8          /* SCM calls in flight, by default */
@@ -95,10 +96,13 @@ struct op {
 	op_handler *handle;           /* what to do with the response */
 
 	/* call data */
-	char ref[24];        /* sslId (decimal) */
-	char *tag;           /* find: the tag */
-	char *cn;            /* find: names[0] */
-	long position;       /* find: list offset */
+	char ref[24];                       /* sslId (decimal) */
+	char *tag;                          /* find: the tag */
+	char *cn;                           /* find: names[0] */
+	long position;                      /* find: list offset */
+	int (*known)(void *, const char *); /* find: the caller's ids */
+	void *known_arg;
+	int tries;           /* find: failed lookups of the current candidate */
 	long *cands;         /* find: candidate sslIds */
 	size_t n_cands;      /* find: entries in cands */
 	size_t cap_cands;    /* find: allocated entries */
@@ -667,6 +671,23 @@ op_start_http(struct op *op)
 		curl_easy_setopt(op->easy, CURLOPT_POSTFIELDS, b);
 		curl_easy_setopt(
 		    op->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(b));
+	}
+	/*
+	 * libcurl sends a request again, silently, when a reused keep-alive
+	 * connection closes before any answer: for an enrollment SCM may
+	 * already have stored, that makes a second certificate (seen with
+	 * the simulator's lost replies). Requests that create an
+	 * enrollment go on a connection of their own, which curl never
+	 * retries; a lost reply then reaches the job runner, whose search
+	 * by tag finds the enrollment instead.
+	 */
+	{
+		long own = (op->kind == OP_SUBMIT || op->kind == OP_RENEW ||
+		               op->kind == OP_REPLACE) &&
+		    strcmp(op->method, "POST") == 0;
+
+		curl_easy_setopt(op->easy, CURLOPT_FRESH_CONNECT, own);
+		curl_easy_setopt(op->easy, CURLOPT_FORBID_REUSE, own);
 	}
 	/* The transfer starts from the loop, not here: this may run inside
 	 * an evcurl completion callback, and evcurl_add from there can leave
@@ -1391,7 +1412,16 @@ static void
 find_next_detail(struct op *op)
 {
 	struct acme_ca_result res = {0};
+	char id[24];
 
+	/* enrollments the caller holds for other orders are not ours */
+	while (op->known != NULL && op->next_cand < op->n_cands) {
+		snprintf(id, sizeof(id), "%ld", op->cands[op->next_cand]);
+		if (!op->known(op->known_arg, id))
+			break;
+		op->next_cand++;
+	}
+	op->tries = 0;
 	if (op->next_cand >= op->n_cands) {
 		res.status = ACME_CA_NOTFOUND;
 		res.http_status = 200;
@@ -1496,6 +1526,18 @@ find_detail_done(struct op *op, CURLcode cc, long status)
 		find_next_detail(op);
 		return;
 	}
+	if ((cc != CURLE_OK || status >= 500 || status == 429) &&
+	    ++op->tries < FIND_TRIES) {
+		/* one flaky lookup must not lose the whole search, whose
+		 * cost grows with the certificates filed under the name */
+		if (op_request(op, "GET", NULL, find_detail_done,
+		        "/api/ssl/v1/%ld", id) < 0) {
+			op_fail_internal(op, "out of memory");
+			return;
+		}
+		op_continue(op);
+		return;
+	}
 	if (cc != CURLE_OK || status < 200 || status >= 300) {
 		op_fail(op, cc, status);
 		return;
@@ -1534,6 +1576,8 @@ sectigo_find(struct acme_ca *base, const struct acme_ca_enroll *en,
 	if (op == NULL)
 		return -ENOMEM;
 	op->tag = strdup(en->tag);
+	op->known = en->known;
+	op->known_arg = en->known_arg;
 	/* SCM files an enrollment under the CSR's CN (or the first SAN
 	 * sent when the CSR has none): search where it really is */
 	op->cn =

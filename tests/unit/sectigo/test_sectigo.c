@@ -665,7 +665,7 @@ test_collect_unknown(void **state)
 	{
 		const char *names[2] = {"a.example.com", "b,c.example.com"};
 		struct acme_ca_enroll en = {
-		    "has space", "csr", names, 1, NULL, 0, 0, 0};
+		    "has space", "csr", names, 1, NULL, 0, 0, 0, NULL, NULL};
 
 		assert_int_equal(
 		    c->ca->ops->submit(c->ca, &en, on_result, &b), -EINVAL);
