@@ -557,6 +557,57 @@ test_directory(void **state)
 	acme_resp_clear(&r);
 }
 
+/* RFC 9773 §4.1: malformed certIDs are 400, well-formed ones of no
+ * certificate issued here 404, and the resource answers GET only. */
+static void
+test_renewal_info_input(void **state)
+{
+	static const char *const bad[] = {
+	    "/renewal-info/nodot",
+	    "/renewal-info/.AQID",
+	    "/renewal-info/AQID.",
+	    "/renewal-info/AQ%3D.AQID",
+	    "/renewal-info/AQ==.AQID",
+	    "/renewal-info/A+Q.AQID",
+	    "/renewal-info/AQID.AQ.ID",
+	    "/renewal-info/"
+	    "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
+	    "QUFBQUFBQUFBQUFBQUFBQUFBQUFB.AQID",
+	};
+	struct acme_resp r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		handle("GET", bad[i], NULL, NULL, &r);
+		if (r.status != 400 && r.status != 404)
+			fail_msg("%s: status %d", bad[i], r.status);
+		if (i < 3 || i == 4 || i == 5 || i == 6)
+			expect_prob(&r, 400, "malformed");
+		acme_resp_clear(&r);
+	}
+	/* well formed, nothing issued: 404 (unknown issuer) */
+	handle("GET", "/renewal-info/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", NULL,
+	    NULL, &r);
+	expect_status(&r, 404);
+	acme_resp_clear(&r);
+	handle("POST", "/renewal-info/aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE",
+	    JOSE, "{}", &r);
+	expect_prob(&r, 405, "malformed");
+	acme_resp_clear(&r);
+	/* the directory advertises it */
+	handle("GET", "/directory", NULL, NULL, &r);
+	assert_string_equal(jstr(r.json, "renewalInfo"), BASE "/renewal-info");
+	acme_resp_clear(&r);
+	/* explanation pages: the three reasons, nothing else */
+	handle("GET", "/renewal-explained/revoked", NULL, NULL, &r);
+	expect_status(&r, 200);
+	assert_non_null(strstr(r.raw, "revoked"));
+	acme_resp_clear(&r);
+	handle("GET", "/renewal-explained/other", NULL, NULL, &r);
+	expect_status(&r, 404);
+	acme_resp_clear(&r);
+}
+
 static void
 test_new_nonce_and_routing(void **state)
 {
@@ -3169,6 +3220,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_key_change_strict, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_contacts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_renewal_info_input, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_problem_utf8_cut, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
