@@ -13,6 +13,7 @@
 #include "acme/life.h"
 #include "acme/state.h"
 #include "acme/store.h"
+#include "contrib/clock.h"
 #include "contrib/evcurl.h"
 #include "contrib/log.h"
 #include "proxy/commit.h"
@@ -86,15 +87,6 @@ struct task {
 	char connector[128]; /* enroll: the order's connector */
 	struct task *next;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 changed(struct px_jobs *j)
@@ -182,7 +174,8 @@ retry_later(struct task *t, const char *error, int hint)
 	}
 	log_info("job=%lld kind=%s ref=%lld: retry in %lld ms: %s", t->job.id,
 	    t->job.kind, t->job.ref, delay, error);
-	acme_job_retry(t->j->db, t->job.id, now_ms() + delay, error, now);
+	acme_job_retry(
+	    t->j->db, t->job.id, clock_wall_ms() + delay, error, now);
 }
 
 /* The database could not be read: nothing is settled, the job runs again
@@ -192,8 +185,8 @@ db_retry(struct task *t)
 {
 	log_err("job=%lld kind=%s ref=%lld: database error, retrying",
 	    t->job.id, t->job.kind, t->job.ref);
-	acme_job_retry(
-	    t->j->db, t->job.id, now_ms() + 2000, "database error", time(NULL));
+	acme_job_retry(t->j->db, t->job.id, clock_wall_ms() + 2000,
+	    "database error", time(NULL));
 }
 
 /* ---- validate ----------------------------------------------------- */
@@ -472,8 +465,8 @@ gate_done(void *arg, enum px_gate v, const char *why)
 		/* woken early when the run ends (acme_jobs_wake_enroll) */
 		log_info("order=%lld: %s", t->job.ref, why);
 		acme_job_retry(t->j->db, t->job.id,
-		    now_ms() + t->j->conf->dcv.poll_seconds * 1000LL, why,
-		    time(NULL));
+		    clock_wall_ms() + t->j->conf->dcv.poll_seconds * 1000LL,
+		    why, time(NULL));
 		break;
 	case PX_GATE_FAIL:
 		log_warn("order=%lld: %s", t->job.ref, why);
@@ -585,7 +578,7 @@ awaiting_approval(struct task *t, const struct acme_ca_result *res)
 		         "approval",
 		    t->job.ref);
 	acme_job_retry(t->j->db, t->job.id,
-	    now_ms() + t->j->conf->approval_poll * 1000LL,
+	    clock_wall_ms() + t->j->conf->approval_poll * 1000LL,
 	    "awaiting approval in SCM", now);
 }
 
@@ -793,7 +786,7 @@ run_pool(struct px_jobs *j, enum acme_job_pool pool, int slots)
 
 	if (j->n_busy[pool] >= slots)
 		return;
-	n = acme_jobs_due_pool(j->db, now_ms(), pool, due, slots);
+	n = acme_jobs_due_pool(j->db, clock_wall_ms(), pool, due, slots);
 	for (int i = 0; i < n && j->n_busy[pool] < slots; i++) {
 		struct task *t;
 

@@ -12,6 +12,7 @@
 
 #include "acme/csr.h"
 #include "contrib/b64url.h"
+#include "contrib/clock.h"
 #include "contrib/log.h"
 
 /* a first pass looks this far back (longer than any certificate lives) */
@@ -43,15 +44,6 @@ struct px_sync {
 	char collect_ref[MAX_COLLECT][128];
 	size_t n_collect, next_collect;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 long long
 px_sync_add_successor(struct acme_db *db, const struct acme_life_cert *pred,
@@ -248,7 +240,7 @@ apply_row(struct px_sync *p, const struct acme_ca_cert *r)
 		/* not issued here yet: an order may be waiting for it (an
 		 * approval, a decline): its collect job looks now */
 		if (acme_life_wake_collect(
-		        p->db, p->connector, r->ca_ref, now_ms()) > 0)
+		        p->db, p->connector, r->ca_ref, clock_wall_ms()) > 0)
 			p->changed++;
 		return;
 	case ACME_FOUND:

@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "contrib/clock.h"
 #include "contrib/log.h"
 #include "sectigo/internal.h"
 
@@ -29,7 +30,9 @@
 
 #define RESP_MAX (1024 * 1024) /* response body cap */
 #define FIND_PAGE 200          /* SCM's maximum page size (OAS) */
-#define FIND_TRIES 3 /* tries of one candidate's lookup on 5xx/429/network */
+/* a GET that met a 5xx, a 429 or a dropped connection is sent again at
+ * once this many times before the caller hears of it (and backs off) */
+#define GET_RETRIES 2
 #define FIND_MAX_CANDIDATES 10000 /* details read: the newest by sslId */
 #define FIND_MAX_LISTED 200000    /* list entries read for one search */
 #define MAX_CONCURRENT 8          /* SCM calls in flight, by default */
@@ -85,6 +88,7 @@ struct op {
 	char *body;              /* JSON body or NULL; malloc'd */
 	int noauth;              /* send no credentials (connectivity probe) */
 	int retried;             /* the 401 retry with a fresh token is used */
+	int get_retries;         /* transient failures of this GET resent */
 	unsigned token_gen;      /* generation of the bearer token sent */
 	CURL *easy;              /* handle, reused across requests */
 	struct curl_slist *hdrs; /* request headers (may hold secrets) */
@@ -188,15 +192,6 @@ static int op_send(struct op *op);
 static void test_next(struct op *op);
 static void test_report(struct op *op, int ok, const char *detail);
 static void test_token_result(struct op *op, int ok, const char *detail);
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 free_secret(char *s)
@@ -861,6 +856,19 @@ on_op_done(CURL *easy, CURLcode cc, void *arg)
 		if (op_send(op) == 0)
 			return;
 	}
+	/* reads are idempotent: one flaky answer (a 503 page, a 429, a
+	 * connection closed without a reply) should not cost the caller a
+	 * backoff round, nor fail a search whose lookups grow with the
+	 * certificates filed under one name */
+	if (op->kind != OP_TEST && strcmp(op->method, "GET") == 0 &&
+	    op->get_retries < GET_RETRIES &&
+	    ((cc == CURLE_OK && (status >= 500 || status == 429)) ||
+	        cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR ||
+	        cc == CURLE_SEND_ERROR || cc == CURLE_COULDNT_CONNECT)) {
+		op->get_retries++;
+		if (op_send(op) == 0)
+			return;
+	}
 	op->handle(op, cc, status);
 }
 
@@ -869,7 +877,7 @@ on_op_done(CURL *easy, CURLcode cc, void *arg)
 static int
 token_valid(const struct sca *ca)
 {
-	return ca->token != NULL && now_ms() < ca->token_expiry;
+	return ca->token != NULL && clock_mono_ms() < ca->token_expiry;
 }
 
 static void on_token_done(CURL *easy, CURLcode cc, void *arg);
@@ -1004,8 +1012,8 @@ token_take(struct sca *ca, CURLcode cc, long status, char *msg, size_t msgsz)
 	ca->token_gen++;
 	/* refresh TOKEN_EARLY seconds before expiry; a token shorter-lived
 	 * than that serves the calls waiting for it and no more */
-	ca->token_expiry =
-	    now_ms() + (life > TOKEN_EARLY ? (life - TOKEN_EARLY) * 1000 : 0);
+	ca->token_expiry = clock_mono_ms() +
+	    (life > TOKEN_EARLY ? (life - TOKEN_EARLY) * 1000 : 0);
 	rc = 0;
 out:
 	if (root != NULL) {
@@ -1151,6 +1159,7 @@ op_request(struct op *op, const char *method, char *body, op_handler *h,
 	op->method = method;
 	op->handle = h;
 	op->retried = 0;
+	op->get_retries = 0;
 	return 0;
 }
 
@@ -1421,7 +1430,6 @@ find_next_detail(struct op *op)
 			break;
 		op->next_cand++;
 	}
-	op->tries = 0;
 	if (op->next_cand >= op->n_cands) {
 		res.status = ACME_CA_NOTFOUND;
 		res.http_status = 200;
@@ -1524,18 +1532,6 @@ find_detail_done(struct op *op, CURLcode cc, long status)
 	            (op->err.code == -5101 || op->err.code == -124)))) {
 		/* gone between the list and the lookup: not ours to find */
 		find_next_detail(op);
-		return;
-	}
-	if ((cc != CURLE_OK || status >= 500 || status == 429) &&
-	    ++op->tries < FIND_TRIES) {
-		/* one flaky lookup must not lose the whole search, whose
-		 * cost grows with the certificates filed under the name */
-		if (op_request(op, "GET", NULL, find_detail_done,
-		        "/api/ssl/v1/%ld", id) < 0) {
-			op_fail_internal(op, "out of memory");
-			return;
-		}
-		op_continue(op);
 		return;
 	}
 	if (cc != CURLE_OK || status < 200 || status >= 300) {

@@ -933,9 +933,11 @@ test_error_classes(void **state)
 		long http;
 		const char *text;
 	} cases[] = {
-	    {"\"status\":503,\"code\":-2", ACME_CA_RETRY, 503,
+	    /* a read is sent three times before a 5xx or 429 is reported */
+	    {"\"status\":503,\"code\":-2,\"count\":3", ACME_CA_RETRY, 503,
 	        "SCM /api/ssl/v1/collect/999999 server error (503 code -2"},
-	    {"\"status\":429,\"code\":-1", ACME_CA_RETRY, 429, "rate limited"},
+	    {"\"status\":429,\"code\":-1,\"count\":3", ACME_CA_RETRY, 429,
+	        "rate limited"},
 	    {"\"status\":400,\"code\":-1400", ACME_CA_PENDING, 400, ""},
 	    {"\"status\":400,\"code\":-183", ACME_CA_PENDING, 400, ""},
 	    {"\"status\":400,\"code\":-109", ACME_CA_PENDING, 400, ""},
@@ -964,6 +966,18 @@ test_error_classes(void **state)
 		assert_int_equal(b.status, cases[i].st);
 		assert_int_equal(b.http, cases[i].http);
 		assert_non_null(strstr(b.error, cases[i].text));
+	}
+	/* one flaky answer to a read is absorbed: sent again at once */
+	{
+		long n0 = stat_count(c, "collect_calls");
+
+		sim_control(c,
+		    "{\"fail_next\":{\"path_prefix\":\"/api/ssl/v1/"
+		    "collect\",\"status\":503,\"code\":-2}}");
+		CALL(
+		    c, &b, c->ca->ops->collect(c->ca, "999999", on_result, &b));
+		assert_int_equal(b.status, ACME_CA_NOTFOUND);
+		assert_int_equal(stat_count(c, "collect_calls"), n0 + 2);
 	}
 
 	sim_control(c,
@@ -1552,10 +1566,11 @@ test_details(void **state)
 	    c->ca->ops->details(c->ca, "12ab", on_result, &b), -EINVAL);
 	assert_int_equal(c->ca->ops->details(c->ca, "1", NULL, &b), -EINVAL);
 
-	/* an SCM failure of the details call: as the other calls */
+	/* an SCM failure of the details call (every try): as the other
+	 * calls */
 	sim_control(c,
 	    "{\"fail_next\":{\"path_prefix\":\"/api/ssl/v1/"
-	    "\",\"status\":503,\"code\":-2}}");
+	    "\",\"status\":503,\"code\":-2,\"count\":3}}");
 	CALL(c, &b, c->ca->ops->details(c->ca, ref, on_result, &b));
 	assert_int_equal(b.status, ACME_CA_RETRY);
 	assert_int_equal(b.http, 503);
