@@ -6,8 +6,8 @@
 # whose reply is lost) and answers the others 100 ms late, while sixteen
 # concurrent clients (the C load generator) place 200 orders. Every order
 # must reach valid, each with exactly one SCM enrollment (lost replies are
-# found again by their tag, never enrolled twice), and the bridge's calls
-# in flight at once stay within the connector's max_concurrent.
+# found again by their tag, never enrolled twice). (The connector's
+# max_concurrent limit itself is tested in tests/unit/sectigo.)
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
 . "$SRCDIR/tests/integration/lib.sh"
