@@ -272,6 +272,18 @@ at_cert_pem(EVP_PKEY *key, const char *const *names, size_t n, long serial,
 	assert_non_null(ext);
 	assert_int_equal(X509_add_ext(x, ext, -1), 1);
 	X509_EXTENSION_free(ext);
+	/* key identifiers, as CA-issued certificates carry (RFC 9773 needs
+	 * the authority key identifier) */
+	ext =
+	    X509V3_EXT_conf_nid(NULL, &v3, NID_subject_key_identifier, "hash");
+	assert_non_null(ext);
+	assert_int_equal(X509_add_ext(x, ext, -1), 1);
+	X509_EXTENSION_free(ext);
+	ext = X509V3_EXT_conf_nid(
+	    NULL, &v3, NID_authority_key_identifier, "keyid:always");
+	assert_non_null(ext);
+	assert_int_equal(X509_add_ext(x, ext, -1), 1);
+	X509_EXTENSION_free(ext);
 	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
 	assert_int_equal(PEM_write_bio_X509(bio, x), 1);
 	len = BIO_get_mem_data(bio, &data);

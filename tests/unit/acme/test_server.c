@@ -6,7 +6,10 @@
 
 #include "acme/acme.h"
 #include "acme/nonce.h"
+#include "acme/dcv.h"
+#include "acme/life.h"
 #include "acme/state.h"
+#include "contrib/b64url.h"
 
 #define BASE "https://acme.test"
 #define NOW0 1700000000LL
@@ -606,6 +609,135 @@ test_renewal_info_input(void **state)
 	handle("GET", "/renewal-explained/other", NULL, NULL, &r);
 	expect_status(&r, 404);
 	acme_resp_clear(&r);
+}
+
+/* RFC 3339 "YYYY-MM-DDTHH:MM:SSZ" into unix seconds: 0, or -1. */
+static int
+acme_time_parse(const char *s, long long *out)
+{
+	struct tm tm;
+	const char *end;
+
+	memset(&tm, 0, sizeof(tm));
+	end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+	if (end == NULL || *end != '\0')
+		return -1;
+	*out = (long long)timegm(&tm);
+	return 0;
+}
+
+/* The RFC 9773 certID of a PEM certificate into buf ("" on failure);
+ * with lead, the serial part carries that many extra zero bytes. */
+static void
+cert_id_of(const char *pem, int lead, char *buf, size_t len)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	const ASN1_OCTET_STRING *kid = x ? X509_get0_authority_key_id(x) : NULL;
+	const ASN1_INTEGER *sn = x ? X509_get0_serialNumber(x) : NULL;
+	unsigned char sb[64] = {0};
+	char a[128], b[128];
+	int n;
+
+	buf[0] = '\0';
+	assert_non_null(kid);
+	/* DER content octets of the (positive) INTEGER: its magnitude, a
+	 * zero byte first when the high bit is set; then lead more zeros */
+	{
+		BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
+		unsigned char mag[48];
+		int m;
+
+		assert_non_null(bn);
+		m = BN_bn2bin(bn, mag);
+		BN_free(bn);
+		assert_true(m > 0 && m + lead + 1 < (int)sizeof(sb));
+		n = (mag[0] & 0x80) ? 1 : 0;
+		memcpy(sb + lead + n, mag, (size_t)m);
+		n += m;
+	}
+	b64url_encode(
+	    ASN1_STRING_get0_data(kid), (size_t)ASN1_STRING_length(kid), a);
+	b64url_encode(sb, (size_t)(n + lead), b);
+	snprintf(buf, len, "/renewal-info/%s.%s", a, b);
+	X509_free(x);
+	BIO_free(bio);
+}
+
+/* RFC 9773 windows: Boulder's rule for a certificate in good standing, a
+ * past window with its explanation when SCM replaced it or a name's DCV
+ * ends first, or when it was revoked; both DER forms of the serial. */
+static void
+test_renewal_info_windows(void **state)
+{
+	const char *const names[] = {"ari.example.com"};
+	char kid[512], order_url[512], path[320], path0[320], *pem;
+	struct acme_life_cert lc;
+	struct acme_scm_domain d = {0};
+	struct acme_resp r;
+	json_t *w;
+	long long start, end, nb = T.now - 60, na = T.now + 90 * 86400;
+	long long ideal = na - (na - nb) / 3;
+
+	(void)state;
+	new_account(k_a, kid);
+	/* a serial with its high bit set: DER adds a zero byte */
+	pem = issue_cert(k_a, kid, names, 1, 0x8123, order_url);
+	cert_id_of(pem, 0, path, sizeof(path));
+	cert_id_of(pem, 2, path0, sizeof(path0));
+	handle("GET", path, NULL, NULL, &r);
+	expect_status(&r, 200);
+	w = json_object_get(r.json, "suggestedWindow");
+	assert_int_equal(acme_time_parse(jstr(w, "start"), &start), 0);
+	assert_int_equal(acme_time_parse(jstr(w, "end"), &end), 0);
+	assert_true(start < end && start > nb && end < na);
+	assert_true(start <= ideal && ideal <= end);
+	assert_null(json_object_get(r.json, "explanationURL"));
+	assert_true(r.retry_after >= 19440 && r.retry_after <= 23760);
+	acme_resp_clear(&r);
+	handle("GET", path0, NULL, NULL, &r);
+	expect_status(&r, 200);
+	acme_resp_clear(&r);
+
+	/* the DCV of the name's SCM domain ends before the window */
+	assert_int_equal(
+	    acme_life_cert_by_serial(T.db, "8123", NULL, &lc), ACME_FOUND);
+	snprintf(d.connector, sizeof(d.connector), "%s", lc.connector);
+	snprintf(d.name, sizeof(d.name), "example.com");
+	d.validated = 1;
+	d.expires = T.now + 86400;
+	d.checked = T.now;
+	assert_int_equal(acme_scmdom_put(T.db, &d), 1);
+	handle("GET", path, NULL, NULL, &r);
+	expect_status(&r, 200);
+	w = json_object_get(r.json, "suggestedWindow");
+	assert_int_equal(acme_time_parse(jstr(w, "end"), &end), 0);
+	assert_true(end <= T.now);
+	assert_string_equal(
+	    jstr(r.json, "explanationURL"), BASE "/renewal-explained/dcv");
+	acme_resp_clear(&r);
+
+	/* replaced in SCM */
+	assert_int_equal(
+	    acme_life_cert_scm(T.db, lc.id, "Replaced", "", T.now), 1);
+	handle("GET", path, NULL, NULL, &r);
+	assert_string_equal(
+	    jstr(r.json, "explanationURL"), BASE "/renewal-explained/replaced");
+	acme_resp_clear(&r);
+
+	/* revoked in SCM: the certificate is revoked here too */
+	assert_int_equal(
+	    acme_life_cert_scm(T.db, lc.id, "Revoked", "", T.now), 1);
+	handle("GET", path, NULL, NULL, &r);
+	assert_string_equal(
+	    jstr(r.json, "explanationURL"), BASE "/renewal-explained/revoked");
+	acme_resp_clear(&r);
+	acme_life_cert_clear(&lc);
+	assert_int_equal(
+	    acme_life_cert_by_serial(T.db, "8123", NULL, &lc), ACME_FOUND);
+	assert_int_equal(lc.status, ACME_CERT_REVOKED);
+	acme_life_cert_clear(&lc);
+	free(pem);
 }
 
 static void
@@ -3222,6 +3354,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_contacts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_renewal_info_input, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_renewal_info_windows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_problem_utf8_cut, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
