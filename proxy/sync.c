@@ -222,12 +222,26 @@ want_collect(struct px_sync *p, const struct acme_life_cert *pred)
 	p->n_collect++;
 }
 
+/* A serial as the CA port gives it (hex, no leading zeros) in the form
+ * the store keeps: whole bytes, no leading zero byte. */
+static void
+serial_norm(const char *in, char *out, size_t len)
+{
+	size_t n;
+
+	while (*in == '0')
+		in++;
+	n = strlen(in);
+	snprintf(out, len, "%s%s", n % 2 ? "0" : "", in);
+}
+
 /* One report row: what SCM says of one enrollment. */
 static void
 apply_row(struct px_sync *p, const struct acme_ca_cert *r)
 {
 	struct acme_life_cert lc, old;
 	const char *st = r->status != NULL ? r->status : "";
+	char serial[80];
 
 	p->rows++;
 	if (r->ca_ref == NULL || r->ca_ref[0] == '\0')
@@ -246,10 +260,10 @@ apply_row(struct px_sync *p, const struct acme_ca_cert *r)
 	case ACME_FOUND:
 		break;
 	}
-	if (r->serial != NULL && r->serial[0] != '\0' &&
-	    strcmp(r->serial, lc.serial) != 0) {
+	serial_norm(r->serial != NULL ? r->serial : "", serial, sizeof(serial));
+	if (serial[0] != '\0' && strcmp(serial, lc.serial) != 0) {
 		/* an older serial of ours, or a new one SCM issued */
-		if (acme_life_cert_by_serial(p->db, r->serial, NULL, &old) ==
+		if (acme_life_cert_by_serial(p->db, serial, NULL, &old) ==
 		    ACME_FOUND) {
 			acme_life_cert_clear(&old);
 		} else if (strcmp(st, "Issued") == 0) {

@@ -216,6 +216,25 @@ else
 	check_bad "after a second sync: $n certificates from SCM, want 1"
 fi
 
+# ---- the server's own sync: every jobs.sync_interval_minutes, the first
+# pass right after start-up when the last one is older than that
+jq '.jobs.sync_interval_minutes = 1' "$T/bridge.json" >"$T/b2.json" && mv "$T/b2.json" "$T/bridge.json"
+db "UPDATE sync_state SET last_run = last_run - 3600"
+sim_control "{\"console_revoke\":{\"id\":$(ssl_of "$A"),\"reason\":\"superseded\"}}" >/dev/null ||
+	check_bad "console_revoke of $A refused"
+restart_bridge
+st=""
+for _ in $(seq 1 80); do
+	st=$(inv show "$A" 2>/dev/null | jq -r .scm_status)
+	[ "$st" = Revoked ] && break
+	sleep 0.5
+done
+if [ "$st" = Revoked ] && grep -q "sync sectigo: .* report rows" "$T/bridge.log"; then
+	check_ok "the running server's scheduled sync brought a console revocation in"
+else
+	check_bad "scheduled sync: $A is '$st' in SCM's eyes"
+fi
+
 # ---- reissue through SCM replace
 REN=$(jq -r .b_pem "$OUT/serials.json")
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/re.key" \

@@ -7,7 +7,7 @@
 # the bridge links the new certificate to the old one (predecessor /
 # successor in the store and the inventory), enrolls each anew in SCM, and
 # the renewed certificate verifies. A renewal by another account is not
-# linked.
+# linked. With renew_via renewById, a renewal goes through SCM renewById.
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
 . "$SRCDIR/tests/integration/lib.sh"
@@ -99,6 +99,25 @@ if [ "$n" = 5 ]; then
 	check_ok "five orders, five SCM enrollments"
 else
 	check_bad "$n SCM enrollments for five orders"
+fi
+
+# ---- renew_via renewById: lego renews through SCM's renewById
+write_bridge_config '.connectors[0].renew_via = "renewById"'
+restart_bridge
+e0=$(sim_stats | jq '.enroll_calls')
+r0=$(sim_stats | jq '.renew_calls')
+lego_cmd renew --days 400 --no-random-sleep
+lthird=$(serial_of "$L/certificates/api.$ZONE.crt")
+verify_chain "$L/certificates/api.$ZONE.crt" "api.$ZONE"
+e1=$(sim_stats | jq '.enroll_calls')
+r1=$(sim_stats | jq '.renew_calls')
+old_ref=$(db "SELECT ca_ref FROM certificates WHERE serial = '$lsecond'")
+new_ref=$(db "SELECT ca_ref FROM certificates WHERE serial = '$lthird'")
+if [ "$((r1 - r0))" = 1 ] && [ "$e1" = "$e0" ] && [ -n "$new_ref" ] &&
+	[ "$new_ref" != "$old_ref" ] && linked "$lsecond" "$lthird"; then
+	check_ok "renew_via renewById: one SCM renewById (sslId $old_ref -> $new_ref), no enroll, linked"
+else
+	check_bad "renewById: renew calls $r0 -> $r1, enroll calls $e0 -> $e1, sslId $old_ref -> $new_ref"
 fi
 
 check_bridge_alive
