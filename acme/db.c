@@ -414,6 +414,136 @@ fail:
 	return NULL;
 }
 
+int
+acme_db_backup(struct acme_db *db, const char *path, char *err, size_t errlen)
+{
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b = NULL;
+	int rc, fd;
+
+	/* a new file, private from the start (it holds the EAB keys) */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "backup %s: %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE, NULL) !=
+	        SQLITE_OK ||
+	    (b = sqlite3_backup_init(dst, "main", db->h, "main")) == NULL) {
+		snprintf(err, errlen, "backup %s: %s", path,
+		    dst ? sqlite3_errmsg(dst) : "cannot open");
+		goto fail;
+	}
+	/* all pages in one step, so in one read transaction: in WAL mode
+	 * it sees one snapshot and never blocks the server's writers
+	 * (copying in smaller steps would start over after every write of
+	 * another connection, and might never end under load) */
+	do {
+		rc = sqlite3_backup_step(b, -1);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(5);
+	} while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
+	if (rc != SQLITE_DONE) {
+		snprintf(
+		    err, errlen, "backup %s: %s", path, sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_backup_finish(b);
+	b = NULL;
+	/* a self-contained file: no -wal next to it */
+	if (sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		snprintf(
+		    err, errlen, "backup %s: %s", path, sqlite3_errmsg(dst));
+		goto fail;
+	}
+	sqlite3_close(dst);
+	return 0;
+fail:
+	if (b != NULL)
+		sqlite3_backup_finish(b);
+	sqlite3_close(dst);
+	unlink(path);
+	return -1;
+}
+
+int
+acme_db_check(struct acme_db *db,
+    void (*line)(void *arg, const char *check, int ok, const char *detail),
+    void *arg)
+{
+	static const struct {
+		const char *what, *sql;
+	} orphans[] = {
+	    {"orders without their account",
+	        "SELECT COUNT(*) FROM orders o WHERE NOT EXISTS (SELECT 1 "
+	        "FROM accounts a WHERE a.id = o.account_id)"},
+	    {"order links without their order or authorization",
+	        "SELECT COUNT(*) FROM order_authzs x WHERE NOT EXISTS "
+	        "(SELECT 1 FROM orders o WHERE o.id = x.order_id) OR NOT "
+	        "EXISTS (SELECT 1 FROM authzs a WHERE a.id = x.authz_id)"},
+	    {"challenges without their authorization",
+	        "SELECT COUNT(*) FROM challenges c WHERE NOT EXISTS (SELECT "
+	        "1 FROM authzs a WHERE a.id = c.authz_id)"},
+	    {"certificates without their order",
+	        "SELECT COUNT(*) FROM certificates c WHERE NOT EXISTS (SELECT "
+	        "1 FROM orders o WHERE o.id = c.order_id)"},
+	    {"queued jobs whose object is gone",
+	        "SELECT COUNT(*) FROM jobs j WHERE j.state = 'queued' AND ("
+	        "(j.kind IN ('enroll', 'collect') AND NOT EXISTS (SELECT 1 "
+	        "FROM orders o WHERE o.id = j.ref)) OR (j.kind = 'validate' "
+	        "AND NOT EXISTS (SELECT 1 FROM challenges c WHERE c.id = "
+	        "j.ref)) OR (j.kind = 'revoke' AND NOT EXISTS (SELECT 1 FROM "
+	        "certificates c WHERE c.id = j.ref)))"},
+	};
+	sqlite3_stmt *st = NULL;
+	char detail[512];
+	int failures = 0, n = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	int v;
+
+	/* integrity: SQLite's own check of every page and index */
+	if (sqlite3_prepare_v2(
+	        db->h, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(st, 0);
+		int ok = r != NULL && strcmp(r, "ok") == 0;
+		snprintf(detail, sizeof(detail), "%s", r ? r : "no answer");
+		line(arg, "integrity", ok, detail);
+		failures += !ok;
+	} else {
+		line(arg, "integrity", 0, sqlite3_errmsg(db->h));
+		failures++;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL) ==
+	        SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		v = sqlite3_column_int(st, 0);
+		snprintf(detail, sizeof(detail),
+		    "version %d, this acmebridge's is %d", v, n);
+		line(arg, "schema", v == n, detail);
+		failures += v != n;
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < sizeof(orphans) / sizeof(orphans[0]); i++) {
+		long long c = -1;
+
+		st = NULL;
+		if (sqlite3_prepare_v2(db->h, orphans[i].sql, -1, &st, NULL) ==
+		        SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW)
+			c = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		snprintf(detail, sizeof(detail), "%lld %s", c, orphans[i].what);
+		line(arg, "orphans", c == 0,
+		    c < 0 ? sqlite3_errmsg(db->h) : detail);
+		failures += c != 0;
+	}
+	return failures;
+}
+
 void
 acme_db_close(struct acme_db *db)
 {

@@ -22,6 +22,21 @@ struct acme_db *acme_db_open(
     const char *path, int sync_full, char *err, size_t errlen);
 void acme_db_close(struct acme_db *db);
 /**
+ * Online backup into a new file path (mode 0600, refused if it exists)
+ * while others keep writing: SQLite's backup API in steps, then the copy
+ * is made self-contained (no -wal). @return 0, or -1 with err (the
+ * partial file removed).
+ */
+int acme_db_backup(
+    struct acme_db *db, const char *path, char *err, size_t errlen);
+/**
+ * `db check`: integrity_check, the schema version, rows whose parent is
+ * gone; line() once per check. @return the failed checks.
+ */
+int acme_db_check(struct acme_db *db,
+    void (*line)(void *arg, const char *check, int ok, const char *detail),
+    void *arg);
+/**
  * Bound the wait for a lock held by another connection (default 5 s).
  * Event-loop threads set a short bound: a wait there stalls every
  * connection of the loop; the request then fails (500) instead.

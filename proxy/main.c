@@ -117,6 +117,12 @@ usage(FILE *f)
 	    "affiliationChanged,\n"
 	    "                                superseded, "
 	    "cessationOfOperation\n"
+	    "  backup -c CONFIG FILE         copy the database into a new "
+	    "FILE while the\n"
+	    "                                server runs (SQLite online "
+	    "backup)\n"
+	    "  db check -c CONFIG            integrity, schema version, "
+	    "orphaned rows\n"
 	    "  dcv list -c CONFIG            SCM domains and Sectigo DCV "
 	    "runs\n"
 	    "  dcv status -c CONFIG DOMAIN [--connector NAME]\n"
@@ -873,6 +879,46 @@ parse_opts(int argc, char **argv, const char *spec, struct cli *cli)
 	return -1;
 }
 
+static void
+check_line(void *arg, const char *check, int ok, const char *detail)
+{
+	(void)arg;
+	printf("%-10s %s  %s\n", check, ok ? "ok  " : "FAIL", detail);
+}
+
+/* backup FILE, db check: the database alone, while the server runs. */
+static int
+cmd_db(struct px_conf *conf, const char *cmd, int argc, char **argv)
+{
+	struct acme_db *db;
+	char err[512];
+	int rc = 1;
+
+	if (strcmp(cmd, "backup") == 0
+	        ? argc != 1
+	        : argc != 1 || strcmp(argv[0], "check")) {
+		fprintf(stderr,
+		    "usage: acmebridge backup -c CONFIG FILE\n"
+		    "       acmebridge db check -c CONFIG\n");
+		return 2;
+	}
+	if (open_db(conf, &db) != 0)
+		return 1;
+	if (strcmp(cmd, "backup") == 0) {
+		if (acme_db_backup(db, argv[0], err, sizeof(err)) != 0)
+			fprintf(stderr, "acmebridge: %s\n", err);
+		else {
+			printf("backup of %s written to %s\n", conf->database,
+			    argv[0]);
+			rc = 0;
+		}
+	} else {
+		rc = acme_db_check(db, check_line, NULL) == 0 ? 0 : 1;
+	}
+	acme_db_close(db);
+	return rc;
+}
+
 /* dns and dcv: those that read the database open it here. */
 static int
 cmd_db_tool(struct px_conf *conf, const char *cmd, int argc, char **argv,
@@ -935,7 +981,8 @@ main(int argc, char **argv)
 	    strcmp(cmd, "test-connection") != 0 && strcmp(cmd, "dns") != 0 &&
 	    strcmp(cmd, "dcv") != 0 && strcmp(cmd, "inventory") != 0 &&
 	    strcmp(cmd, "sync") != 0 && strcmp(cmd, "reissue") != 0 &&
-	    strcmp(cmd, "revoke") != 0) {
+	    strcmp(cmd, "revoke") != 0 && strcmp(cmd, "backup") != 0 &&
+	    strcmp(cmd, "db") != 0) {
 		fprintf(stderr, "acmebridge: unknown command \"%s\"\n", cmd);
 		usage(stderr);
 		return 2;
@@ -947,7 +994,8 @@ main(int argc, char **argv)
 	/* eab and account only need the database */
 	need_secrets = strcmp(cmd, "eab") != 0 && strcmp(cmd, "account") != 0 &&
 	    strcmp(cmd, "dcv") != 0 && strcmp(cmd, "inventory") != 0 &&
-	    strcmp(cmd, "revoke") != 0 &&
+	    strcmp(cmd, "revoke") != 0 && strcmp(cmd, "backup") != 0 &&
+	    strcmp(cmd, "db") != 0 &&
 	    !(strcmp(cmd, "dns") == 0 && optind < argc &&
 	        strcmp(argv[optind], "list") == 0);
 	if (px_conf_load(cli.config, &conf, need_secrets, err, sizeof(err)) !=
@@ -972,6 +1020,8 @@ main(int argc, char **argv)
 		rc = cmd_test_connection(&conf, cli.connector, cli.life.json);
 	} else if (strcmp(cmd, "account") == 0) {
 		rc = cmd_account(&conf, argc - optind, argv + optind);
+	} else if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "db") == 0) {
+		rc = cmd_db(&conf, cmd, argc - optind, argv + optind);
 	} else if (strcmp(cmd, "inventory") == 0) {
 		cli.life.connector = cli.connector;
 		rc = px_cmd_inventory(

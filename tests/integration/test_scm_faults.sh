@@ -14,6 +14,10 @@ SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 LOAD=$(dirname "$ACMEBRIDGE_BIN")/acmeload
 [ -x "$LOAD" ] || fail "load generator not found: $LOAD (build it first)"
+# the load generator is a client: what it leaves unfreed at exit is not
+# what this test is about (in a sanitizer build LeakSanitizer would turn
+# its exit status into a failure); the servers keep their leak checks
+load() { ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 "$LOAD" "$@"; }
 ORDERS=${FAULT_ORDERS:-200}
 
 start_bind
@@ -26,7 +30,7 @@ start_bridge '.connectors[0].max_concurrent = 4
   | .log_level = "info"'
 
 start=$SECONDS
-if "$LOAD" "$BRIDGE_DIR_URL" --ca-bundle "$BRIDGE_CA" -c 16 --orders "$ORDERS" \
+if load "$BRIDGE_DIR_URL" --ca-bundle "$BRIDGE_CA" -c 16 --orders "$ORDERS" \
 	--domain-suffix "$ZONE" --http01-port "$HTTP01_PORT" --poll-interval 0.5 -d 0 \
 	--poll-timeout 600 --timeout 60 --max-errors 1000 --json "$T/load.json" \
 	>"$T/load.out" 2>&1; then
