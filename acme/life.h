@@ -41,6 +41,15 @@ int acme_life_order_set(struct acme_db *db, long long order_id,
 int acme_life_order_ca_status(
     struct acme_db *db, long long order_id, const char *ca_status);
 
+/** An order that waited for an approval moved on to ca_status (rows
+ * changed: 1 when it just left "Requested", else 0; nothing is written
+ * for orders that never waited). */
+int acme_life_order_approved(
+    struct acme_db *db, long long order_id, const char *ca_status);
+/** Run a queued job again at next_ms without counting an attempt (a
+ * wait for a person, not a failure: the backoff stays where it was). */
+int acme_life_job_wait(struct acme_db *db, long long job_id, long long next_ms,
+    const char *why, long long now);
 /** A certificate by row id. */
 enum acme_found acme_life_cert(
     struct acme_db *db, long long id, struct acme_life_cert *out);

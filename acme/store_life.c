@@ -30,6 +30,8 @@ enum lstmt {
 	SL_SYNC_PUT,
 	SL_WAKE_COLLECT,
 	SL_REF_KNOWN,
+	SL_ORDER_APPROVED,
+	SL_JOB_WAIT,
 	SL_COUNT
 };
 
@@ -103,6 +105,10 @@ static const char *const sql[SL_COUNT] = {
                         " ca_ref = ? AND status = 'processing')",
     [SL_REF_KNOWN] = "SELECT 1 FROM orders WHERE connector = ? AND ca_ref = ?"
                      " LIMIT 1",
+    [SL_ORDER_APPROVED] = "UPDATE orders SET ca_status = ? WHERE id = ? AND"
+                          " ca_status = 'Requested'",
+    [SL_JOB_WAIT] = "UPDATE jobs SET next_run = ?, last_error = ?, updated = ?"
+                    " WHERE id = ? AND state = 'queued'",
 };
 _Static_assert(LIFE_SLOT0 + SL_COUNT <= ACME_DB_SLOTS, "slots");
 
@@ -198,6 +204,25 @@ acme_life_order_ca_status(
 
 	return run(query(
 	    db, &c, SL_ORDER_CA_STATUS, "sis", ca_status, order_id, ca_status));
+}
+
+int
+acme_life_order_approved(
+    struct acme_db *db, long long order_id, const char *ca_status)
+{
+	struct acme_cur c;
+
+	return run(query(db, &c, SL_ORDER_APPROVED, "si", ca_status, order_id));
+}
+
+int
+acme_life_job_wait(struct acme_db *db, long long job_id, long long next_ms,
+    const char *why, long long now)
+{
+	struct acme_cur c;
+
+	return run(
+	    query(db, &c, SL_JOB_WAIT, "isii", next_ms, why, now, job_id));
 }
 
 enum acme_found

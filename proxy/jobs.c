@@ -577,7 +577,7 @@ awaiting_approval(struct task *t, const struct acme_ca_result *res)
 		log_info("order=%lld: waiting for an SCM administrator's "
 		         "approval",
 		    t->job.ref);
-	acme_job_retry(t->j->db, t->job.id,
+	acme_life_job_wait(t->j->db, t->job.id,
 	    clock_wall_ms() + t->j->conf->approval_poll * 1000LL,
 	    "awaiting approval in SCM", now);
 }
@@ -603,11 +603,11 @@ collected(void *arg, const struct acme_ca_result *res)
 			awaiting_approval(t, res);
 			break;
 		}
-		/* SCM's status moved on (e.g. an administrator approved
-		 * it): look again soon, not after the backoff the approval
-		 * wait built up */
+		/* an administrator approved it: look again soon, not after
+		 * the backoff the approval wait built up (orders that never
+		 * waited write nothing here) */
 		if (res->ca_status != NULL &&
-		    acme_life_order_ca_status(
+		    acme_life_order_approved(
 		        t->j->db, t->job.ref, res->ca_status) > 0)
 			retry_later(t, "being processed by the CA",
 			    res->retry_after > 0 ? res->retry_after : 1);

@@ -1777,6 +1777,20 @@ collect_done(struct op *op, CURLcode cc, long status)
 		return;
 	}
 	if (sectigo_collect_pending(status, e, op->resp.data, op->resp.len)) {
+		/* "being processed" (code 0 or -1400): the request is with
+		 * the CA, so past any approval [INF]; only the other pending
+		 * answers (-183 not collectable, -109, an empty body) ask the
+		 * details why: an extra call per poll of every order costs
+		 * both sides a request */
+		if (status >= 400 && (e->code == 0 || e->code == -1400)) {
+			res.status = ACME_CA_PENDING;
+			res.ca_status = "Applied";
+			res.http_status = status;
+			res.ca_code = e->code;
+			res.retry_after = op->retry_after;
+			op_finish(op, &res);
+			return;
+		}
 		collect_ask_details(op, status, 1);
 		return;
 	}
