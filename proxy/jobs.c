@@ -556,13 +556,12 @@ start_enroll(struct task *t)
  * jobs.approval_poll_seconds (the report sync wakes it sooner).
  */
 static void
-awaiting_approval(struct task *t, const struct acme_ca_result *res)
+awaiting_approval(struct task *t)
 {
 	long long now = time(NULL);
 	long long wait = (long long)t->j->conf->approval_wait_hours * 3600;
 	char why[200];
 
-	(void)res;
 	if (t->job.created > 0 && now - t->job.created >= wait) {
 		snprintf(why, sizeof(why),
 		    "no SCM administrator approved the request within %d "
@@ -600,7 +599,7 @@ collected(void *arg, const struct acme_ca_result *res)
 	case ACME_CA_PENDING:
 		if (res->ca_status != NULL &&
 		    strcmp(res->ca_status, "Requested") == 0) {
-			awaiting_approval(t, res);
+			awaiting_approval(t);
 			break;
 		}
 		/* an administrator approved it: look again soon, not after

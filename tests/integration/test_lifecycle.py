@@ -10,7 +10,6 @@ import datetime
 import json
 import os
 import sys
-import urllib.request
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -320,5 +319,4 @@ def main():
 
 
 if __name__ == "__main__":
-    urllib.request  # noqa: B018 (imported for the http helpers' sake)
     sys.exit(main())

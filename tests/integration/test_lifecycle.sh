@@ -207,7 +207,6 @@ if [ -n "$new" ] && [ "$(cut -d' ' -f2 <<<"$new")" = scm ] &&
 else
 	check_bad "console replacement: successor '$new', old '$old'"
 fi
-sid=$(jq -r .short_pem "$OUT/certids.json" 2>/dev/null)
 out=$("$ACMEBRIDGE_BIN" sync -c "$T/bridge.json" 2>>"$T/sync.log")
 n=$(db "SELECT COUNT(*) FROM certificates WHERE source = 'scm'")
 if [ "$n" = 1 ]; then
