@@ -2,6 +2,7 @@
 /* Durable job runner: validation and CA work, resumed from SQLite. */
 #include "proxy/jobs.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,8 +84,11 @@ struct task {
 	int cert_type;     /* enroll: the order's profile */
 	int term;
 	long org_id;
-	char renew_ref[128]; /* enroll: renew this sslId (renewById), or "" */
-	char connector[128]; /* enroll: the order's connector */
+	char renew_ref[128];  /* enroll: renew this sslId (renewById), or "" */
+	char connector[128];  /* enroll: the order's connector */
+	char chall_type[16];  /* validate: for its log event */
+	char ident[256];      /* validate: the identifier's value */
+	long long account_id; /* validate: the challenge's account */
 	struct task *next;
 };
 
@@ -140,6 +144,56 @@ in_flight(struct px_jobs *j, long long id)
 	return 0;
 }
 
+/*
+ * An order's event, keyed by what an operator looks up: the order's
+ * URL token, its account's and its connector's names (two point reads on
+ * the serving thread; orders end once). duration_ms: since the job was
+ * queued (finalize), for events that end the order.
+ */
+static void order_event(struct task *t, enum log_level lvl, const char *event,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void
+order_event(
+    struct task *t, enum log_level lvl, const char *event, const char *fmt, ...)
+{
+	struct acme_order o = {0};
+	struct acme_account a = {0};
+	char msg[1024];
+	va_list ap;
+	int have_o, have_a = 0;
+
+	if ((int)lvl > (int)log_get_level())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	have_o = acme_store_order(t->j->db, t->job.ref, &o) == ACME_FOUND;
+	if (have_o)
+		have_a = acme_store_account_by_id(t->j->db, o.account_id, &a) ==
+		    ACME_FOUND;
+	log_event(lvl, event,
+	    (struct log_kv[]){LOG_S("order", have_o ? o.oid : NULL),
+	        LOG_S("account", have_a ? a.kid : NULL),
+	        LOG_S("connector", have_o ? o.connector : NULL),
+	        LOG_I("duration_ms",
+	            t->job.created > 0
+	                ? clock_wall_ms() - t->job.created * 1000LL
+	                : 0),
+	        LOG_I("order_id", t->job.ref), LOG_S("job", t->job.kind),
+	        LOG_END},
+	    "%s", msg);
+	acme_order_clear(&o);
+	acme_account_clear(&a);
+}
+
+/* The order fails for good with why (the client sees it). */
+static void
+order_failed(struct task *t, const char *why, long long now)
+{
+	order_event(t, LOG_LVL_WARN, "order.invalid", "order failed: %s", why);
+	acme_state_order_failed(t->j->db, &t->job, why, now);
+}
+
 /* Back off after a transient failure: 1 s doubling to a minute, or the
  * CA's hint; the order fails with the last error only after
  * jobs.ca_give_up_hours. */
@@ -163,17 +217,18 @@ retry_later(struct task *t, const char *error, int hint)
 	 * would still issue). Revocations are never given up. */
 	if (strcmp(t->job.kind, "revoke") != 0 && t->job.created > 0 &&
 	    now - t->job.created >= give_up) {
-		log_err(
-		    "job=%lld kind=%s order=%lld: giving up after %lld hours"
-		    " (jobs.ca_give_up_hours): %s",
-		    t->job.id, t->job.kind, t->job.ref,
-		    (now - t->job.created) / 3600, error);
-		acme_state_order_failed(t->j->db, &t->job, error, now);
+		order_event(t, LOG_LVL_ERR, "order.give_up",
+		    "giving up after %lld hours (jobs.ca_give_up_hours)",
+		    (now - t->job.created) / 3600);
+		order_failed(t, error, now);
 		changed(t->j);
 		return;
 	}
-	log_info("job=%lld kind=%s ref=%lld: retry in %lld ms: %s", t->job.id,
-	    t->job.kind, t->job.ref, delay, error);
+	log_event(LOG_LVL_INFO, "job.retry",
+	    (struct log_kv[]){LOG_I("job_id", t->job.id),
+	        LOG_S("job", t->job.kind), LOG_I("ref", t->job.ref),
+	        LOG_I("delay_ms", delay), LOG_END},
+	    "retry in %lld ms: %s", delay, error);
 	acme_job_retry(
 	    t->j->db, t->job.id, clock_wall_ms() + delay, error, now);
 }
@@ -197,14 +252,28 @@ validated(void *arg, const struct acme_problem *prob)
 	struct task *t = arg;
 
 	if (prob != NULL) {
-		log_info("job=%lld challenge=%lld invalid: %s", t->job.id,
-		    t->job.ref, prob->detail);
+		log_event(LOG_LVL_INFO, "challenge.invalid",
+		    (struct log_kv[]){LOG_I("job_id", t->job.id),
+		        LOG_I("challenge_id", t->job.ref),
+		        LOG_I("account_id", t->account_id),
+		        LOG_S("type", t->chall_type),
+		        LOG_S("identifier", t->ident),
+		        LOG_S("problem", prob->type), LOG_END},
+		    "challenge invalid: %s", prob->detail);
 		/* the client's failures count, not ours */
 		if (t->j->conf->acme.rl != NULL && t->failkey[0] != '\0' &&
 		    strcmp(prob->type, "serverInternal") != 0)
 			acme_rl_take(t->j->conf->acme.rl, t->failkey,
 			    &t->j->conf->acme.limits.failed_validations,
 			    (long long)time(NULL) * 1000, 1);
+	} else {
+		log_event(LOG_LVL_INFO, "challenge.valid",
+		    (struct log_kv[]){LOG_I("job_id", t->job.id),
+		        LOG_I("challenge_id", t->job.ref),
+		        LOG_I("account_id", t->account_id),
+		        LOG_S("type", t->chall_type),
+		        LOG_S("identifier", t->ident), LOG_END},
+		    "challenge valid");
 	}
 	if (acme_state_chall_done(t->j->db, &t->job, prob,
 	        t->j->conf->acme.authz_reuse > 0 ? t->j->conf->acme.authz_reuse
@@ -247,6 +316,9 @@ start_validate(struct task *t)
 	}
 	acme_failed_validation_key(
 	    ct.account_id, ct.id_value, t->failkey, sizeof(t->failkey));
+	snprintf(t->chall_type, sizeof(t->chall_type), "%s", ct.type);
+	snprintf(t->ident, sizeof(t->ident), "%s", ct.id_value);
+	t->account_id = ct.account_id;
 	jwk = json_loads(ct.jwk, 0, NULL);
 	if (jwk != NULL && acme_jwk_thumbprint(jwk, thumb) == 0)
 		ka = acme_key_authz(ct.token, thumb);
@@ -290,10 +362,7 @@ order_trouble(
     struct task *t, const struct acme_ca_result *res, const char *refused)
 {
 	if (res->status == ACME_CA_FAILED) {
-		log_warn("order=%lld job=%s: %s", t->job.ref, t->job.kind,
-		    res->error ? res->error : refused);
-		acme_state_order_failed(t->j->db, &t->job,
-		    res->error ? res->error : refused, time(NULL));
+		order_failed(t, res->error ? res->error : refused, time(NULL));
 		changed(t->j);
 		return;
 	}
@@ -309,7 +378,9 @@ enroll_done(void *arg, const struct acme_ca_result *res)
 
 	switch (res->status) {
 	case ACME_CA_OK:
-		log_info("order=%lld %s: ca_ref=%s", t->job.ref,
+		order_event(t, LOG_LVL_INFO,
+		    t->step == 0 ? "order.reconciled" : "order.enrolled",
+		    "%s: ca_ref=%s",
 		    t->step == 0 ? "reconciled with an earlier enrollment"
 		                 : "enrolled",
 		    res->ca_ref);
@@ -386,7 +457,7 @@ enroll_profile(struct task *t, const struct acme_order *o)
 		    "profile \"%s\" of connector \"%s\" is no longer "
 		    "configured",
 		    o->profile, o->connector);
-		acme_state_order_failed(t->j->db, &t->job, why, time(NULL));
+		order_failed(t, why, time(NULL));
 		changed(t->j);
 		return -1;
 	}
@@ -463,14 +534,15 @@ gate_done(void *arg, enum px_gate v, const char *why)
 		return;
 	case PX_GATE_WAIT:
 		/* woken early when the run ends (acme_jobs_wake_enroll) */
-		log_info("order=%lld: %s", t->job.ref, why);
+		log_event(LOG_LVL_INFO, "dcv.wait",
+		    (struct log_kv[]){LOG_I("order_id", t->job.ref), LOG_END},
+		    "%s", why);
 		acme_job_retry(t->j->db, t->job.id,
 		    clock_wall_ms() + t->j->conf->dcv.poll_seconds * 1000LL,
 		    why, time(NULL));
 		break;
 	case PX_GATE_FAIL:
-		log_warn("order=%lld: %s", t->job.ref, why);
-		acme_state_order_failed(t->j->db, &t->job, why, time(NULL));
+		order_failed(t, why, time(NULL));
 		changed(t->j);
 		break;
 	case PX_GATE_RETRY:
@@ -504,7 +576,7 @@ start_enroll(struct task *t)
 	}
 	t->ca = backend_for(t->j, o.connector);
 	if (t->ca == NULL) {
-		acme_state_order_failed(t->j->db, &t->job,
+		order_failed(t,
 		    "the order's CA connector is no longer configured",
 		    time(NULL));
 		acme_order_clear(&o);
@@ -567,15 +639,13 @@ awaiting_approval(struct task *t)
 		    "no SCM administrator approved the request within %d "
 		    "hours (jobs.approval_wait_hours)",
 		    t->j->conf->approval_wait_hours);
-		log_warn("order=%lld: %s", t->job.ref, why);
-		acme_state_order_failed(t->j->db, &t->job, why, now);
+		order_failed(t, why, now);
 		changed(t->j);
 		return;
 	}
 	if (acme_life_order_ca_status(t->j->db, t->job.ref, "Requested") > 0)
-		log_info("order=%lld: waiting for an SCM administrator's "
-		         "approval",
-		    t->job.ref);
+		order_event(t, LOG_LVL_INFO, "order.approval_wait",
+		    "waiting for an SCM administrator's approval");
 	acme_life_job_wait(t->j->db, t->job.id,
 	    clock_wall_ms() + t->j->conf->approval_poll * 1000LL,
 	    "awaiting approval in SCM", now);
@@ -593,7 +663,8 @@ collected(void *arg, const struct acme_ca_result *res)
 		        res->alt_chain_pem, now) != 0)
 			retry_later(t, "database busy", 1);
 		else
-			log_info("order=%lld: certificate issued", t->job.ref);
+			order_event(t, LOG_LVL_INFO, "order.issued",
+			    "certificate issued");
 		changed(t->j);
 		break;
 	case ACME_CA_PENDING:
@@ -621,9 +692,7 @@ collected(void *arg, const struct acme_ca_result *res)
 			    t, res->error ? res->error : "not found", 0);
 			break;
 		}
-		log_warn("order=%lld: %s", t->job.ref,
-		    res->error ? res->error : "SCM does not know the sslId");
-		acme_state_order_failed(t->j->db, &t->job,
+		order_failed(t,
 		    res->error ? res->error : "SCM does not know the sslId",
 		    now);
 		changed(t->j);
@@ -656,7 +725,7 @@ start_collect(struct task *t)
 	}
 	t->ca = backend_for(t->j, o.connector);
 	if (t->ca == NULL) {
-		acme_state_order_failed(t->j->db, &t->job,
+		order_failed(t,
 		    "the order's CA connector is no longer configured",
 		    time(NULL));
 		changed(t->j);
@@ -828,7 +897,9 @@ purge_jobs(struct px_jobs *j)
 	j->last_purge = now;
 	n = acme_jobs_purge(j->db, now - PURGE_AFTER);
 	if (n > 0)
-		log_info("jobs: purged %d finished jobs older than %d days", n,
+		log_event(LOG_LVL_INFO, "jobs.purge",
+		    (struct log_kv[]){LOG_I("jobs", n), LOG_END},
+		    "jobs: purged %d finished jobs older than %d days", n,
 		    PURGE_AFTER / 86400);
 	n = acme_state_purge(j->db,
 	    now - (long long)j->conf->retention_days * 86400,
@@ -849,12 +920,18 @@ sync_done(void *arg, const struct px_sync_result *r)
 
 	b->sync = NULL;
 	if (r->error != NULL)
-		log_warn("sync %s: %s (the next pass starts from the last "
-		         "complete one)",
+		log_event(LOG_LVL_WARN, "sync.failed",
+		    (struct log_kv[]){LOG_S("connector", b->name), LOG_END},
+		    "sync %s: %s (the next pass starts from the last complete "
+		    "one)",
 		    b->name, r->error);
 	else
-		log_info("sync %s: %d report rows, %d changes", b->name,
-		    r->rows, r->changed);
+		log_event(LOG_LVL_INFO, "sync.done",
+		    (struct log_kv[]){LOG_S("connector", b->name),
+		        LOG_I("rows", r->rows), LOG_I("changes", r->changed),
+		        LOG_END},
+		    "sync %s: %d report rows, %d changes", b->name, r->rows,
+		    r->changed);
 	if (r->changed > 0) {
 		changed(b->j);
 		px_jobs_kick(b->j);

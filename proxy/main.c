@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -163,15 +164,29 @@ static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
-	log_notice("signal %d: shutting down", (int)sig);
+	log_event(LOG_LVL_NOTICE, "server.stop",
+	    (struct log_kv[]){LOG_I("signal", sig), LOG_END},
+	    "signal %d: shutting down", (int)sig);
 	event_base_loopbreak(arg);
+}
+
+/* SIGHUP: a log file moved away by logrotate is opened anew. */
+static void
+on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	int rc = log_reopen();
+
+	(void)sig, (void)what, (void)arg;
+	if (rc != 0)
+		log_event(LOG_LVL_ERR, "log.reopen", NULL,
+		    "cannot reopen the log file: %s", strerror(-rc));
 }
 
 static int
 cmd_serve(struct px_conf *conf)
 {
 	struct event_base *base = NULL;
-	struct event *sint = NULL, *sterm = NULL;
+	struct event *sint = NULL, *sterm = NULL, *shup = NULL;
 	struct px_commit *commit = NULL;
 	struct px_jobs *jobs = NULL;
 	struct px_http *http = NULL;
@@ -179,6 +194,16 @@ cmd_serve(struct px_conf *conf)
 	char err[512] = "";
 	int rc = 1;
 
+	if (conf->log_file != NULL &&
+	    (rc = log_set_file(conf->log_file)) != 0) {
+		fprintf(stderr,
+		    "acmebridge: config: log_file: cannot open %s: "
+		    "%s\n",
+		    conf->log_file, strerror(-rc));
+		return 1;
+	}
+	rc = 1;
+	log_set_json(conf->log_json);
 	if (conf->tls_self_signed &&
 	    px_tls_self_signed(conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "acmebridge: %s\n", err);
@@ -214,14 +239,22 @@ cmd_serve(struct px_conf *conf)
 	px_jobs_set_notify(jobs, px_http_notify, http);
 	sint = evsignal_new(base, SIGINT, on_signal, base);
 	sterm = evsignal_new(base, SIGTERM, on_signal, base);
-	if (sint == NULL || sterm == NULL) {
+	shup = evsignal_new(base, SIGHUP, on_hup, NULL);
+	if (sint == NULL || sterm == NULL || shup == NULL) {
 		snprintf(err, sizeof(err), "cannot install signal handlers");
 		goto out;
 	}
 	event_add(sint, NULL);
 	event_add(sterm, NULL);
-	log_notice("acmebridge %s listening on %s:%d (%d workers), directory "
-	           "%s/directory",
+	event_add(shup, NULL);
+	log_event(LOG_LVL_NOTICE, "server.start",
+	    (struct log_kv[]){LOG_S("version", ACMEBRIDGE_VERSION),
+	        LOG_S("listen", conf->listen_host),
+	        LOG_I("port", conf->listen_port),
+	        LOG_I("workers", conf->workers), LOG_I("pid", getpid()),
+	        LOG_END},
+	    "acmebridge %s listening on %s:%d (%d workers), directory "
+	    "%s/directory",
 	    ACMEBRIDGE_VERSION, conf->listen_host, conf->listen_port,
 	    conf->workers, conf->acme.base_url);
 	/* test-connection in the background: logged, never fatal */
@@ -245,6 +278,8 @@ out:
 		event_free(sint);
 	if (sterm != NULL)
 		event_free(sterm);
+	if (shup != NULL)
+		event_free(shup);
 	event_base_free(base);
 	acme_rl_free(conf->acme.rl);
 	conf->acme.rl = NULL;
