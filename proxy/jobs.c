@@ -39,7 +39,12 @@
 #define PURGE_AFTER (30 * 86400) /* finished jobs kept this long */
 
 struct backend {
-	const char *name;
+	const char *name;              /* pc->name */
+	const struct px_connector *pc; /* its settings (profiles, renew_via):
+					  the live configuration's, or a
+					  retired one's once removed */
+	int removed; /* gone from the configuration: finishes what was
+			started (orders, revocations), no more syncs */
 	struct acme_ca *ca;
 	struct px_jobs *j;
 	struct px_sync *sync; /* the report sync pass running, or NULL */
@@ -53,8 +58,12 @@ struct px_jobs {
 	struct acme_db *db; /* the serving thread's, in batch mode */
 	struct evcurl *ec;
 	struct px_validator *val;
-	struct backend *backends;
+	struct backend **backends; /* one per connector ever configured */
 	size_t n_backends;
+	struct acme_ca **old_cas; /* replaced by a reload; their calls in
+				     flight finish; freed with the runner */
+	size_t n_old_cas;
+	size_t n_due; /* entries in due */
 	struct event *tick;
 	struct event *wake;
 	struct task *tasks;   /* in flight */
@@ -106,13 +115,21 @@ px_jobs_set_notify(struct px_jobs *j, px_jobs_notify_fn *fn, void *arg)
 	j->notify_arg = arg;
 }
 
+static struct backend *
+backend_get(struct px_jobs *j, const char *name)
+{
+	for (size_t i = 0; i < j->n_backends; i++)
+		if (strcmp(j->backends[i]->name, name) == 0)
+			return j->backends[i];
+	return NULL;
+}
+
 static struct acme_ca *
 backend_for(struct px_jobs *j, const char *name)
 {
-	for (size_t i = 0; i < j->n_backends; i++)
-		if (strcmp(j->backends[i].name, name) == 0)
-			return j->backends[i].ca;
-	return NULL;
+	struct backend *b = backend_get(j, name);
+
+	return b != NULL ? b->ca : NULL;
 }
 
 static void
@@ -445,8 +462,8 @@ enroll_send(void *arg, int ok)
 static int
 enroll_profile(struct task *t, const struct acme_order *o)
 {
-	const struct px_connector *pc =
-	    px_conf_connector(t->j->conf, o->connector);
+	const struct backend *b = backend_get(t->j, o->connector);
+	const struct px_connector *pc = b != NULL ? b->pc : NULL;
 	const struct px_profile *pp =
 	    pc != NULL ? px_connector_profile(pc, o->profile) : NULL;
 	struct acme_life_cert pred;
@@ -948,10 +965,10 @@ sync_due(struct px_jobs *j)
 	if (j->conf->sync_interval <= 0)
 		return;
 	for (size_t i = 0; i < j->n_backends; i++) {
-		struct backend *b = &j->backends[i];
+		struct backend *b = j->backends[i];
 		struct acme_sync_state st;
 
-		if (b->sync != NULL || now - b->sync_check < 30)
+		if (b->removed || b->sync != NULL || now - b->sync_check < 30)
 			continue;
 		b->sync_check = now;
 		if (acme_life_sync_get(j->db, b->name, &st) == ACME_ERR ||
@@ -1007,10 +1024,10 @@ px_jobs_new(struct event_base *base, const struct px_conf *conf,
 	j->val =
 	    j->ec ? px_validator_new(base, j->ec, &conf->validation) : NULL;
 	j->backends = calloc(conf->n_connectors, sizeof(*j->backends));
-	j->due = calloc(conf->validation_slots > conf->ca_slots
+	j->n_due = (size_t)(conf->validation_slots > conf->ca_slots
 	        ? conf->validation_slots
-	        : conf->ca_slots,
-	    sizeof(*j->due));
+	        : conf->ca_slots);
+	j->due = calloc(j->n_due, sizeof(*j->due));
 	if (j->due == NULL) {
 		snprintf(err, errlen, "jobs: out of memory");
 		goto fail;
@@ -1026,10 +1043,16 @@ px_jobs_new(struct event_base *base, const struct px_conf *conf,
 		struct sectigo_conf sc;
 
 		px_connector_sectigo(pc, 30, &sc);
-		j->backends[i].name = pc->name;
-		j->backends[i].ca = sectigo_ca_new(&sc, base, j->ec);
+		j->backends[i] = calloc(1, sizeof(*j->backends[i]));
+		if (j->backends[i] == NULL) {
+			snprintf(err, errlen, "jobs: out of memory");
+			goto fail;
+		}
 		j->n_backends = i + 1;
-		if (j->backends[i].ca == NULL) {
+		j->backends[i]->name = pc->name;
+		j->backends[i]->pc = pc;
+		j->backends[i]->ca = sectigo_ca_new(&sc, base, j->ec);
+		if (j->backends[i]->ca == NULL) {
 			snprintf(err, errlen,
 			    "config: connectors[%zu]: the SCM backend could "
 			    "not "
@@ -1065,10 +1088,14 @@ px_jobs_free(struct px_jobs *j)
 		return;
 	/* backends first: they cancel their calls without callbacks */
 	for (size_t i = 0; i < j->n_backends; i++) {
-		if (j->backends[i].ca != NULL)
-			j->backends[i].ca->ops->free(j->backends[i].ca);
-		px_sync_abandon(j->backends[i].sync);
+		if (j->backends[i]->ca != NULL)
+			j->backends[i]->ca->ops->free(j->backends[i]->ca);
+		px_sync_abandon(j->backends[i]->sync);
+		free(j->backends[i]);
 	}
+	for (size_t i = 0; i < j->n_old_cas; i++)
+		j->old_cas[i]->ops->free(j->old_cas[i]);
+	free(j->old_cas);
 	px_validator_free(j->val);
 	px_dcv_free(j->dcv);
 	while (j->tasks != NULL)
@@ -1081,4 +1108,160 @@ px_jobs_free(struct px_jobs *j)
 	free(j->backends);
 	free(j->due);
 	free(j);
+}
+
+/* The connector's settings as SCM sees them, compared field by field: an
+ * unchanged connector keeps its backend (token, connections, slots). */
+static int
+streq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int
+same_connector(const struct px_connector *a, const struct px_connector *b)
+{
+	if (!streq(a->type, b->type) || !streq(a->base_url, b->base_url) ||
+	    !streq(a->auth, b->auth) || !streq(a->token_url, b->token_url) ||
+	    !streq(a->client_id, b->client_id) ||
+	    !streq(a->client_secret, b->client_secret) ||
+	    !streq(a->login, b->login) || !streq(a->password, b->password) ||
+	    !streq(a->customer_uri, b->customer_uri) ||
+	    !streq(a->ca_file, b->ca_file) ||
+	    !streq(a->external_requester, b->external_requester) ||
+	    a->org_id != b->org_id || a->cert_type != b->cert_type ||
+	    a->validity_days != b->validity_days ||
+	    a->max_concurrent != b->max_concurrent ||
+	    a->n_profiles != b->n_profiles)
+		return 0;
+	for (size_t i = 0; i < a->n_profiles; i++) {
+		const struct px_profile *p = &a->profiles[i],
+		                        *q = &b->profiles[i];
+		if (!streq(p->name, q->name) || p->cert_type != q->cert_type ||
+		    p->term != q->term || p->org_id != q->org_id)
+			return 0;
+	}
+	return 1;
+}
+
+int
+px_jobs_reconfigure(
+    struct px_jobs *j, const struct px_conf *nc, char *err, size_t errlen)
+{
+	struct acme_ca **fresh = NULL, **old_cas = NULL;
+	struct backend **bs = NULL, *b;
+	struct acme_job *due = NULL;
+	size_t n_due, n_new = 0, n_bs = j->n_backends;
+	int rc = -1;
+
+	/* everything that can fail first, with nothing changed yet */
+	n_due =
+	    (size_t)(nc->validation_slots > nc->ca_slots ? nc->validation_slots
+	                                                 : nc->ca_slots);
+	if (n_due > j->n_due) {
+		due = calloc(n_due, sizeof(*due));
+		if (due == NULL)
+			goto oom;
+	}
+	fresh = calloc(nc->n_connectors + 1, sizeof(*fresh));
+	bs = calloc(j->n_backends + nc->n_connectors, sizeof(*bs));
+	old_cas = calloc(j->n_old_cas + nc->n_connectors + 1, sizeof(*old_cas));
+	if (fresh == NULL || bs == NULL || old_cas == NULL)
+		goto oom;
+	memcpy(bs, j->backends, j->n_backends * sizeof(*bs));
+	for (size_t i = 0; i < nc->n_connectors; i++) {
+		const struct px_connector *pc = &nc->connectors[i];
+		struct sectigo_conf sc;
+
+		b = backend_get(j, pc->name);
+		if (b != NULL && same_connector(b->pc, pc))
+			continue;
+		px_connector_sectigo(pc, 30, &sc);
+		fresh[i] = sectigo_ca_new(&sc, j->base, j->ec);
+		if (fresh[i] == NULL) {
+			snprintf(err, errlen,
+			    "config: connectors[%zu]: the SCM backend could "
+			    "not "
+			    "be created (see the log line above)",
+			    i);
+			goto out;
+		}
+		if (b == NULL) {
+			bs[n_bs] = calloc(1, sizeof(*bs[n_bs]));
+			if (bs[n_bs] == NULL)
+				goto oom;
+			n_bs++;
+		}
+	}
+	/* nothing fails from here on */
+	memcpy(old_cas, j->old_cas, j->n_old_cas * sizeof(*old_cas));
+	free(j->old_cas);
+	j->old_cas = old_cas;
+	old_cas = NULL;
+	for (size_t i = 0; i < j->n_backends; i++)
+		j->backends[i]->removed = 1;
+	for (size_t i = 0; i < nc->n_connectors; i++) {
+		const struct px_connector *pc = &nc->connectors[i];
+
+		b = backend_get(j, pc->name);
+		if (b == NULL) {
+			b = bs[j->n_backends + n_new++];
+			b->ca = fresh[i];
+			log_event(LOG_LVL_NOTICE, "config.connector",
+			    (struct log_kv[]){LOG_S("connector", pc->name),
+			        LOG_S("change", "added"), LOG_END},
+			    "config reload: connector %s added", pc->name);
+		} else if (fresh[i] != NULL) {
+			/* calls in flight finish on the old backend (their
+			 * tasks hold it); new calls go to the new one */
+			j->old_cas[j->n_old_cas++] = b->ca;
+			b->ca = fresh[i];
+			log_event(LOG_LVL_NOTICE, "config.connector",
+			    (struct log_kv[]){LOG_S("connector", pc->name),
+			        LOG_S("change", "changed"), LOG_END},
+			    "config reload: connector %s changed", pc->name);
+		}
+		fresh[i] = NULL;
+		b->name = pc->name;
+		b->pc = pc;
+		b->removed = 0;
+		b->j = j;
+	}
+	for (size_t i = 0; i < j->n_backends; i++)
+		if (j->backends[i]->removed)
+			log_event(LOG_LVL_NOTICE, "config.connector",
+			    (struct log_kv[]){
+			        LOG_S("connector", j->backends[i]->name),
+			        LOG_S("change", "removed"), LOG_END},
+			    "config reload: connector %s removed (what it "
+			    "started finishes)",
+			    j->backends[i]->name);
+	free(j->backends);
+	j->backends = bs;
+	j->n_backends = n_bs;
+	bs = NULL;
+	if (due != NULL) {
+		free(j->due);
+		j->due = due;
+		j->n_due = n_due;
+		due = NULL;
+	}
+	rc = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "jobs: out of memory");
+out:
+	if (fresh != NULL)
+		for (size_t i = 0; i < nc->n_connectors; i++)
+			if (fresh[i] != NULL)
+				fresh[i]->ops->free(fresh[i]);
+	if (bs != NULL)
+		for (size_t i = j->n_backends; i < n_bs; i++)
+			free(bs[i]);
+	free(bs);
+	free(fresh);
+	free(old_cas);
+	free(due);
+	return rc;
 }

@@ -31,6 +31,7 @@
 #include "proxy/jobs.h"
 #include "proxy/startcheck.h"
 #include "proxy/lifecli.h"
+#include "proxy/reload.h"
 #include "acme/life.h"
 #include "sectigo/sectigo.h"
 
@@ -170,18 +171,6 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-/* SIGHUP: a log file moved away by logrotate is opened anew. */
-static void
-on_hup(evutil_socket_t sig, short what, void *arg)
-{
-	int rc = log_reopen();
-
-	(void)sig, (void)what, (void)arg;
-	if (rc != 0)
-		log_event(LOG_LVL_ERR, "log.reopen", NULL,
-		    "cannot reopen the log file: %s", strerror(-rc));
-}
-
 static int
 cmd_serve(struct px_conf *conf)
 {
@@ -191,6 +180,7 @@ cmd_serve(struct px_conf *conf)
 	struct px_jobs *jobs = NULL;
 	struct px_http *http = NULL;
 	struct px_startcheck *check = NULL;
+	struct px_reload *reload = NULL;
 	char err[512] = "";
 	int rc = 1;
 
@@ -239,7 +229,11 @@ cmd_serve(struct px_conf *conf)
 	px_jobs_set_notify(jobs, px_http_notify, http);
 	sint = evsignal_new(base, SIGINT, on_signal, base);
 	sterm = evsignal_new(base, SIGTERM, on_signal, base);
-	shup = evsignal_new(base, SIGHUP, on_hup, NULL);
+	/* SIGHUP: reopen the log file, reload the configuration */
+	reload = px_reload_new(conf, jobs, http);
+	shup = reload != NULL
+	    ? evsignal_new(base, SIGHUP, px_reload_on_signal, reload)
+	    : NULL;
 	if (sint == NULL || sterm == NULL || shup == NULL) {
 		snprintf(err, sizeof(err), "cannot install signal handlers");
 		goto out;
@@ -274,6 +268,8 @@ out:
 	px_http_stop(http);
 	px_jobs_free(jobs);
 	px_commit_free(commit);
+	/* after everything that may point into a retired configuration */
+	px_reload_free(reload);
 	if (sint != NULL)
 		event_free(sint);
 	if (sterm != NULL)
