@@ -14,6 +14,8 @@
 #  3. an invalid configuration: the log names the setting, the running
 #     configuration still serves (a new order is issued), then the good
 #     file is back and a reload takes it
+#  4. new tls.cert_file and key_file: new connections get the new
+#     certificate (frontend rotation), the process stays
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
 . "$SRCDIR/tests/integration/lib.sh"
@@ -178,6 +180,31 @@ kill -HUP "$BRIDGE_PID"
 wait_for "a second good reload" "$T/bridge.log" "$BRIDGE_PID" \
 	sh -c "[ \$(grep -c '\"event\":\"config.reload\",\"outcome\":\"ok\"' '$LOGF') -ge 2 ]"
 check_ok "the restored file reloads ($(reloads) good reloads)"
+# ---- 4. the frontend certificate rotates: new connections get the new
+# one, a connection opened before keeps working
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$T/new-key.pem" -out "$T/new-cert.pem" -days 2 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null ||
+	fail "openssl req"
+chmod 600 "$T/new-key.pem"
+served() {
+	openssl s_client -connect "127.0.0.1:$BRIDGE_PORT" </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256
+}
+old_fp=$(served)
+jq --arg c "$T/new-cert.pem" --arg k "$T/new-key.pem" \
+	'.tls.cert_file = $c | .tls.key_file = $k' "$T/bridge.json.new" >"$T/bridge.json"
+kill -HUP "$BRIDGE_PID"
+wait_for "a third good reload" "$T/bridge.log" "$BRIDGE_PID" \
+	sh -c "[ \$(grep -c '\"event\":\"config.reload\",\"outcome\":\"ok\"' '$LOGF') -ge 3 ]"
+new_fp=$(openssl x509 -noout -fingerprint -sha256 -in "$T/new-cert.pem")
+if [ "$(served)" = "$new_fp" ] && [ "$old_fp" != "$new_fp" ]; then
+	check_ok "new connections get the rotated certificate"
+else
+	check_bad "served after the reload: $(served), want $new_fp (before: $old_fp)"
+fi
+cat "$T/new-cert.pem" "$BRIDGE_CA" >"$T/both.pem"
+BRIDGE_CA=$T/both.pem
 jq -e . "$LOGF" >/dev/null && check_ok "every log line is JSON" ||
 	check_bad "a log line is not JSON"
 
