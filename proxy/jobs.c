@@ -1195,7 +1195,8 @@ px_jobs_reconfigure(
 		}
 	}
 	/* nothing fails from here on */
-	memcpy(old_cas, j->old_cas, j->n_old_cas * sizeof(*old_cas));
+	if (j->n_old_cas > 0)
+		memcpy(old_cas, j->old_cas, j->n_old_cas * sizeof(*old_cas));
 	free(j->old_cas);
 	j->old_cas = old_cas;
 	old_cas = NULL;
