@@ -184,6 +184,8 @@ cmd_serve(struct px_conf *conf)
 	char err[512] = "";
 	int rc = 1;
 
+	/* a SIGHUP before the loop takes it must not end the process */
+	signal(SIGHUP, SIG_IGN);
 	if (conf->log_file != NULL &&
 	    (rc = log_set_file(conf->log_file)) != 0) {
 		fprintf(stderr,

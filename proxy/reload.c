@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "contrib/log.h"
@@ -159,7 +160,13 @@ log_file_ok(
 
 	if (n->log_file == NULL || streq(o->log_file, n->log_file))
 		return 0;
-	fd = open(n->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* created as contrib/log.c creates it: 0640 whatever the umask */
+	fd = open(n->log_file,
+	    O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd >= 0)
+		(void)fchmod(fd, 0640);
+	else if (errno == EEXIST)
+		fd = open(n->log_file, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "config: log_file: cannot open %s: %s",
 		    n->log_file, strerror(errno));
