@@ -4,9 +4,10 @@
 # SIGHUP reloads the configuration without a restart:
 #  1. three orders are processing (the simulator holds certificates for a
 #     few seconds) and a keep-alive connection is open when the new
-#     configuration lands: a profile added to the connector, the orders
-#     per account lowered from 2 to 1 an hour, the DNS connector's program changed
-#  2. after the SIGHUP: the directory offers the new profile, the account
+#     configuration lands: a profile added to the connector, EAB required,
+#     the orders per account lowered from 2 to 1 an hour, the DNS connector's program changed
+#  2. after the SIGHUP: the directory offers the new profile and requires
+#     EAB (an account without is refused), the account
 #     that ordered before the reload gets 429 on its next order (its
 #     counter survived), a DCV run publishes through the new program and
 #     not the old one, the orders in flight all end valid with certificates
@@ -101,6 +102,7 @@ jq '.connectors[0].profiles = {
       short: {description: "ninety days", term: 90}}
   | .connectors[0].default_profile = "default"
   | .rate_limits.new_orders_per_account_per_hour = 1
+  | .acme.require_eab = true
   | .dns_connectors[0].program = "'"$T/hookB.sh"'"' \
 	"$T/bridge.json.orig" >"$T/bridge.json.new"
 cp "$T/bridge.json.new" "$T/bridge.json"
@@ -115,6 +117,13 @@ if jq -e '.meta.profiles.short == "ninety days"' "$T/dir.json" >/dev/null; then
 	check_ok "the directory offers the added profile"
 else
 	check_bad "no profile short in the directory: $(jq -c .meta "$T/dir.json")"
+fi
+if jq -e '.meta.externalAccountRequired == true' "$T/dir.json" >/dev/null &&
+	! at noeab account >"$T/noeab.out" 2>&1 &&
+	grep -q externalAccountRequired "$T/noeab.out"; then
+	check_ok "acme.require_eab turned on: an account without EAB is refused"
+else
+	check_bad "require_eab did not take: $(jq -c .meta "$T/dir.json") $(tail -n 2 "$T/noeab.out")"
 fi
 if at main order --name "over.$ZONE" --until order >"$T/over.out" 2>&1; then
 	check_bad "an order over the lowered limit was accepted"
@@ -164,7 +173,9 @@ if printf '%s' "$line" | jq -r .msg | grep -q 'config: rate_limits.new_orders_pe
 else
 	check_bad "the failed reload's line does not name the setting: $line"
 fi
-at fresh account >/dev/null || fail "account fresh"
+"$ACMEBRIDGE_BIN" eab add -c "$T/bridge.json.new" >"$T/eab.json" || fail "eab add"
+at fresh account --eab-kid "$(jq -r .kid "$T/eab.json")" \
+	--eab-key "$(jq -r .hmac_key "$T/eab.json")" >/dev/null || fail "account fresh (EAB)"
 if at fresh order --name "after.$ZONE" --webroot "$T/www" --until valid \
 	--cert-out "$T/after.pem" >"$T/after.out" 2>&1; then
 	verify_chain "$T/after.pem" "after.$ZONE"
