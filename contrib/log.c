@@ -363,7 +363,7 @@ log_format_line(char *buf, size_t len, int json, long long now_ms,
     const char *msg)
 {
 	/* room kept for what closes the line: "}, '"' and '\n' */
-	struct lb l = {buf, 0, len > 8 ? len - 4 : 0, 0};
+	struct lb l = {buf, 0, len > 64 ? len - 4 : 0, 0};
 	char ts[96];
 	time_t sec = (time_t)(now_ms / 1000);
 	struct tm tm;
@@ -383,7 +383,10 @@ log_format_line(char *buf, size_t len, int json, long long now_ms,
 		puts_(&l, "\",\"event\":\"");
 		esc_json(&l, event != NULL ? event : "log");
 		puts_(&l, "\"");
+		/* the keys leave room for the sentence's key */
+		l.cap -= 16;
 		put_keys(&l, 1, kv);
+		l.cap += 16;
 		/* the sentence may be cut, never left out */
 		l.cut = 0;
 		puts_(&l, ",\"msg\":\"");

@@ -149,6 +149,32 @@ test_json_truncation(void **state)
 	json_decref(j);
 }
 
+/* Every buffer length and key length: always one well-formed object. */
+static void
+test_json_every_cut(void **state)
+{
+	char val[300], buf[400];
+
+	(void)state;
+	for (size_t vl = 0; vl < sizeof(val); vl += 7) {
+		memset(val, 'v', vl);
+		val[vl] = '\0';
+		for (size_t len = 128; len <= sizeof(buf); len++) {
+			size_t n = log_format_line(buf, len, 1, T0,
+			    LOG_LVL_INFO, "e.v",
+			    (struct log_kv[]){LOG_S("order", val),
+			        LOG_S("k", "\n\n"), LOG_END},
+			    "sentence \x01 end");
+			json_t *j;
+
+			assert_true(n <= len);
+			j = parse_line(buf, n);
+			assert_non_null(json_object_get(j, "msg"));
+			json_decref(j);
+		}
+	}
+}
+
 static void
 test_text_format(void **state)
 {
@@ -242,6 +268,7 @@ main(void)
 	    cmocka_unit_test(test_json_keys_and_order),
 	    cmocka_unit_test(test_json_escaping),
 	    cmocka_unit_test(test_json_truncation),
+	    cmocka_unit_test(test_json_every_cut),
 	    cmocka_unit_test(test_text_format),
 	    cmocka_unit_test(test_file_and_reopen),
 	};
