@@ -103,6 +103,7 @@ jq '.connectors[0].profiles = {
   | .connectors[0].default_profile = "default"
   | .rate_limits.new_orders_per_account_per_hour = 1
   | .acme.require_eab = true
+  | .workers = 3
   | .dns_connectors[0].program = "'"$T/hookB.sh"'"' \
 	"$T/bridge.json.orig" >"$T/bridge.json.new"
 cp "$T/bridge.json.new" "$T/bridge.json"
@@ -112,6 +113,11 @@ wait_for "config.reload in the log" "$T/bridge.log" "$BRIDGE_PID" \
 check_ok "reloaded: $(grep '"event":"config.reload"' "$LOGF" | tail -n 1 | jq -r .msg)"
 
 # ---- 2. the new settings act
+if grep '"event":"config.restart_needed"' "$LOGF" | grep -q '"setting":"workers"'; then
+	check_ok "workers changed: a warning names it as restart-only"
+else
+	check_bad "no restart_needed warning for workers"
+fi
 curl -fsS --cacert "$BRIDGE_CA" "$BRIDGE_DIR_URL" >"$T/dir.json"
 if jq -e '.meta.profiles.short == "ninety days"' "$T/dir.json" >/dev/null; then
 	check_ok "the directory offers the added profile"
