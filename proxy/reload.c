@@ -49,6 +49,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "contrib/clock.h"
 #include "contrib/log.h"
 
 struct retired {
@@ -245,6 +246,7 @@ px_reload_run(struct px_reload *r)
 	SSL_CTX *ctx = NULL;
 	char err[512] = "";
 	const char *old_log = o->log_file;
+	long long t0 = clock_mono_ms();
 	int rc, k;
 
 	rc = log_reopen();
@@ -292,7 +294,8 @@ px_reload_run(struct px_reload *r)
 		    o->log_file, strerror(-rc));
 	r->n++;
 	log_event(LOG_LVL_NOTICE, "config.reload",
-	    (struct log_kv[]){LOG_S("outcome", "ok"), LOG_I("reload", r->n),
+	    (struct log_kv[]){LOG_I("duration_ms", clock_mono_ms() - t0),
+	        LOG_S("outcome", "ok"), LOG_I("reload", r->n),
 	        LOG_I("connectors", (long long)o->n_connectors),
 	        LOG_I("restart_needed", k), LOG_END},
 	    "configuration reloaded from %s (%zu connectors%s)", o->path,
