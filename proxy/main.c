@@ -46,6 +46,8 @@ usage(FILE *f)
 	    "\n"
 	    "commands:\n"
 	    "  serve -c CONFIG               run the server in the foreground\n"
+	    "                                (SIGHUP: reload CONFIG, reopen "
+	    "log_file)\n"
 	    "  check-config -c CONFIG        check the configuration and exit\n"
 	    "  test-connection -c CONFIG [--connector NAME] [--json]\n"
 	    "                                check each SCM connector: "
