@@ -738,7 +738,11 @@ call(struct dns_connector *c, const struct dns_record *r, const char *handle,
 	pthread_mutex_unlock(mu);
 	budget_note(c, o);
 	/* TXT values are logged: they are public once published */
-	log_msg(o->rc == DNS_OK ? LOG_LVL_INFO : LOG_LVL_WARN,
+	log_event(o->rc == DNS_OK ? LOG_LVL_INFO : LOG_LVL_WARN,
+	    present ? "dns.present" : "dns.cleanup",
+	    (struct log_kv[]){LOG_S("dns_connector", c->name),
+	        LOG_S("record", r->name),
+	        LOG_S("outcome", o->rc == DNS_OK ? "ok" : "error"), LOG_END},
 	    "dns %s %s %s \"%s\" via %s: %s", present ? "present" : "cleanup",
 	    r->name, dns_rr_str(r->type), r->value, c->name,
 	    o->rc == DNS_OK ? "ok" : o->msg);

@@ -30,6 +30,8 @@ static const struct key top_keys[] = {
     {"database", K_STR, 1, 0, 0},
     {"database_sync", K_STR, 0, 0, 0},
     {"log_level", K_STR, 0, 0, 0},
+    {"log_format", K_STR, 0, 0, 0},
+    {"log_file", K_STR, 0, 0, 0},
     {"tls", K_OBJ, 1, 0, 0},
     {"acme", K_OBJ, 0, 0, 0},
     {"validation", K_OBJ, 0, 0, 0},
@@ -568,6 +570,18 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 		goto fail;
 	}
 	conf->log_level = ll;
+	conf->log_json = log_format_parse(str(root, "log_format", "text"));
+	if (conf->log_json < 0) {
+		snprintf(err, errlen,
+		    "config: log_format: must be \"text\" or \"json\"");
+		goto fail;
+	}
+	conf->log_file = str(root, "log_file", NULL);
+	if (conf->log_file != NULL && conf->log_file[0] != '/') {
+		snprintf(
+		    err, errlen, "config: log_file: must be an absolute path");
+		goto fail;
+	}
 	conf->tls_cert = str(tls, "cert_file", "");
 	conf->tls_key = str(tls, "key_file", "");
 	conf->tls_self_signed =

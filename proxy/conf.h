@@ -60,6 +60,8 @@ struct px_conf {
 	const char *database;
 	int db_sync_full;
 	const char *log_level;
+	int log_json;         /* log_format "json" */
+	const char *log_file; /* append-only log file, or NULL: stderr */
 	const char *tls_cert;
 	const char *tls_key;
 	int tls_self_signed;

@@ -131,7 +131,10 @@ run_retry(struct run *r, int delay, const char *why)
 		if (delay > 300)
 			delay = 300;
 	}
-	log_info("dcv job=%lld %s: retry in %d s: %s", r->job.id,
+	log_event(LOG_LVL_INFO, "dcv.retry",
+	    (struct log_kv[]){LOG_S("connector", r->d.connector),
+	        LOG_S("domain", r->d.domain), LOG_END},
+	    "dcv job=%lld %s: retry in %d s: %s", r->job.id,
 	    r->d.domain[0] ? r->d.domain : "(record)", delay, why);
 	acme_job_retry(r->e->db, r->job.id, clock_wall_ms() + delay * 1000LL,
 	    why, now_s());
@@ -213,7 +216,15 @@ advance(struct run *r, enum acme_dcv_state st, int ok, const char *host,
 		return;
 	}
 	if (st == ACME_DCV_VALID || st == ACME_DCV_FAILED) {
-		log_msg(st == ACME_DCV_VALID ? LOG_LVL_NOTICE : LOG_LVL_WARN,
+		log_event(st == ACME_DCV_VALID ? LOG_LVL_NOTICE : LOG_LVL_WARN,
+		    st == ACME_DCV_VALID ? "dcv.valid" : "dcv.failed",
+		    (struct log_kv[]){LOG_S("connector", r->d.connector),
+		        LOG_S("domain", r->d.domain),
+		        LOG_S("method", r->d.method),
+		        LOG_I("duration_ms",
+		            r->d.created > 0 ? (now_s() - r->d.created) * 1000
+		                             : 0),
+		        LOG_END},
 		    "dcv %s (%s): %s%s%s", r->d.domain, r->d.method,
 		    acme_dcv_state_str(st), reason ? ": " : "",
 		    reason ? reason : "");
@@ -343,7 +354,11 @@ on_propagated(void *arg, int ok, const char *report)
 	char why[1400];
 
 	r->prop = NULL;
-	log_info("dcv %s: propagation %s: %s", r->d.domain,
+	log_event(LOG_LVL_INFO,
+	    ok ? "dcv.propagated" : "dcv.propagation_failed",
+	    (struct log_kv[]){LOG_S("connector", r->d.connector),
+	        LOG_S("domain", r->d.domain), LOG_END},
+	    "dcv %s: propagation %s: %s", r->d.domain,
 	    ok ? "complete" : "failed", report);
 	if (!ok) {
 		snprintf(why, sizeof(why),
@@ -459,8 +474,11 @@ on_cname(void *arg, const struct dns_answer *a)
 		advance(r, ACME_DCV_FAILED, 0, NULL, NULL, -1, why);
 		return;
 	}
-	log_info("dcv %s: %s is a CNAME to %s (zone %s, connector %s)",
-	    r->d.domain, r->follow_name, target, zt->name, zt->conn->name);
+	log_event(LOG_LVL_INFO, "dcv.cname",
+	    (struct log_kv[]){LOG_S("connector", r->d.connector),
+	        LOG_S("domain", r->d.domain), LOG_END},
+	    "dcv %s: %s is a CNAME to %s (zone %s, connector %s)", r->d.domain,
+	    r->follow_name, target, zt->name, zt->conn->name);
 	if (zt->follow_cname) {
 		follow_cname(r, target, r->follow_hops + 1);
 		return;
@@ -574,7 +592,10 @@ on_cleaned(void *arg, const struct dns_outcome *o)
 	} else {
 		/* left in the journal as live: `dns list` flags it, the
 		 * start-up sweep tries again */
-		log_err("dcv %s: the record %s could not be removed: %s",
+		log_event(LOG_LVL_ERR, "dcv.cleanup_failed",
+		    (struct log_kv[]){LOG_S("connector", r->d.connector),
+		        LOG_S("domain", r->d.domain), LOG_END},
+		    "dcv %s: the record %s could not be removed: %s",
 		    r->d.domain, r->rec.name, o->msg);
 		acme_dnsrec_set(
 		    r->e->db, r->rec.id, ACME_REC_REMOVING, NULL, o->msg, now);
@@ -750,8 +771,9 @@ px_dcv_job(struct px_dcv *e, const struct acme_job *job, px_dcv_done_fn *done,
 			acme_store_job_finish(e->db, job->id, 0, NULL, now_s());
 			run_end(r);
 		} else {
-			log_notice("dns: removing %s %s left by an earlier "
-			           "run (%s)",
+			log_event(LOG_LVL_NOTICE, "dns.cleanup", NULL,
+			    "dns: removing %s %s left by an earlier "
+			    "run (%s)",
 			    r->rec.type, r->rec.name,
 			    acme_rec_state_str(r->rec.state));
 			clean_record(r);
@@ -869,8 +891,11 @@ gate_decide(struct gate *g, const struct acme_scm_domain *sd)
 			return;
 		}
 		if (id > 0)
-			log_notice("dcv %s: started for an order (run %lld)",
-			    sd->name, id);
+			log_event(LOG_LVL_NOTICE, "dcv.start",
+			    (struct log_kv[]){LOG_S("domain", sd->name),
+			        LOG_S("reason", "order"), LOG_END},
+			    "dcv %s: started for an order (run %lld)", sd->name,
+			    id);
 	}
 	if (!g->waiting)
 		snprintf(g->why, sizeof(g->why),
@@ -925,8 +950,11 @@ on_domain_found(void *arg, const struct acme_ca_result *res)
 		z = dns_zone_for(g->e->conf->dns, name);
 		if (z != NULL && z->conn->allow_domain_create &&
 		    g->ca->ops->domain_create != NULL) {
-			log_notice("dcv: creating domain %s in SCM for %s",
-			    z->name, name);
+			log_event(LOG_LVL_NOTICE, "dcv.domain_create",
+			    (struct log_kv[]){
+			        LOG_S("domain", z->name), LOG_END},
+			    "dcv: creating domain %s in SCM for %s", z->name,
+			    name);
 			g->busy = 1;
 			if (g->ca->ops->domain_create(
 			        g->ca, z->name, on_domain_created, g) != 0) {
@@ -1063,16 +1091,21 @@ start_ahead(struct px_dcv *e, const struct acme_scm_domain *sd)
 	long long id;
 
 	if (z == NULL) {
-		log_warn("dcv %s: the validation ends in %lld days and no DNS "
-		         "connector serves the domain",
+		log_event(LOG_LVL_WARN, "dcv.no_dns",
+		    (struct log_kv[]){LOG_S("domain", sd->name), LOG_END},
+		    "dcv %s: the validation ends in %lld days and no DNS "
+		    "connector serves the domain",
 		    sd->name, (sd->expires - now_s()) / 86400);
 		return;
 	}
 	id = acme_dcv_add(e->db, sd->name, sd->connector,
 	    z->dcv == DNS_DCV_CNAME ? "cname" : "txt", "schedule", now_s());
 	if (id > 0)
-		log_notice("dcv %s: validation ends %s; renewing ahead of need "
-		           "(run %lld)",
+		log_event(LOG_LVL_NOTICE, "dcv.start",
+		    (struct log_kv[]){LOG_S("domain", sd->name),
+		        LOG_S("reason", "schedule"), LOG_END},
+		    "dcv %s: validation ends %s; renewing ahead of need "
+		    "(run %lld)",
 		    sd->name,
 		    sd->expires <= now_s() ? "now" : "within dcv.margin_days",
 		    id);

@@ -84,7 +84,12 @@ struct ipcount {
 struct px_http {
 	const struct px_conf *conf;
 	struct px_commit *commit;
-	SSL_CTX *ssl;
+	/* new connections' context: swapped by a reload (px_http_tls_swap);
+	 * a worker may hold the old pointer just before SSL_new takes its
+	 * reference, so a replaced context is kept in old_ssl until stop */
+	SSL_CTX *_Atomic ssl;
+	SSL_CTX **old_ssl;
+	size_t n_old_ssl;
 	struct acme_nonces *nonces;
 	char base_path[256]; /* path part of base_url, "" or "/prefix" */
 	struct worker *workers;
@@ -958,7 +963,31 @@ px_http_stop(struct px_http *h)
 	if (h->ip_mu_init)
 		pthread_mutex_destroy(&h->ip_mu);
 	SSL_CTX_free(h->ssl);
+	for (size_t i = 0; i < h->n_old_ssl; i++)
+		SSL_CTX_free(h->old_ssl[i]);
+	free(h->old_ssl);
 	free(h);
+}
+
+SSL_CTX *
+px_http_tls_load(const struct px_conf *conf, char *err, size_t errlen)
+{
+	return tls_ctx(conf, err, errlen);
+}
+
+int
+px_http_tls_swap(struct px_http *h, SSL_CTX *ctx)
+{
+	SSL_CTX **o = realloc(h->old_ssl, (h->n_old_ssl + 1) * sizeof(*o));
+
+	if (o == NULL) {
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	h->old_ssl = o;
+	/* connections already open keep theirs (SSL holds a reference) */
+	h->old_ssl[h->n_old_ssl++] = atomic_exchange(&h->ssl, ctx);
+	return 0;
 }
 
 int

@@ -2,6 +2,7 @@
 /* Durable job runner: validation and CA work, resumed from SQLite. */
 #include "proxy/jobs.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,12 @@
 #define PURGE_AFTER (30 * 86400) /* finished jobs kept this long */
 
 struct backend {
-	const char *name;
+	const char *name;              /* pc->name */
+	const struct px_connector *pc; /* its settings (profiles, renew_via):
+					  the live configuration's, or a
+					  retired one's once removed */
+	int removed; /* gone from the configuration: finishes what was
+			started (orders, revocations), no more syncs */
 	struct acme_ca *ca;
 	struct px_jobs *j;
 	struct px_sync *sync; /* the report sync pass running, or NULL */
@@ -52,8 +58,12 @@ struct px_jobs {
 	struct acme_db *db; /* the serving thread's, in batch mode */
 	struct evcurl *ec;
 	struct px_validator *val;
-	struct backend *backends;
+	struct backend **backends; /* one per connector ever configured */
 	size_t n_backends;
+	struct acme_ca **old_cas; /* replaced by a reload; their calls in
+				     flight finish; freed with the runner */
+	size_t n_old_cas;
+	size_t n_due; /* entries in due */
 	struct event *tick;
 	struct event *wake;
 	struct task *tasks;   /* in flight */
@@ -83,8 +93,11 @@ struct task {
 	int cert_type;     /* enroll: the order's profile */
 	int term;
 	long org_id;
-	char renew_ref[128]; /* enroll: renew this sslId (renewById), or "" */
-	char connector[128]; /* enroll: the order's connector */
+	char renew_ref[128];  /* enroll: renew this sslId (renewById), or "" */
+	char connector[128];  /* enroll: the order's connector */
+	char chall_type[16];  /* validate: for its log event */
+	char ident[256];      /* validate: the identifier's value */
+	long long account_id; /* validate: the challenge's account */
 	struct task *next;
 };
 
@@ -102,13 +115,21 @@ px_jobs_set_notify(struct px_jobs *j, px_jobs_notify_fn *fn, void *arg)
 	j->notify_arg = arg;
 }
 
+static struct backend *
+backend_get(struct px_jobs *j, const char *name)
+{
+	for (size_t i = 0; i < j->n_backends; i++)
+		if (strcmp(j->backends[i]->name, name) == 0)
+			return j->backends[i];
+	return NULL;
+}
+
 static struct acme_ca *
 backend_for(struct px_jobs *j, const char *name)
 {
-	for (size_t i = 0; i < j->n_backends; i++)
-		if (strcmp(j->backends[i].name, name) == 0)
-			return j->backends[i].ca;
-	return NULL;
+	struct backend *b = backend_get(j, name);
+
+	return b != NULL ? b->ca : NULL;
 }
 
 static void
@@ -140,6 +161,56 @@ in_flight(struct px_jobs *j, long long id)
 	return 0;
 }
 
+/*
+ * An order's event, keyed by what an operator looks up: the order's
+ * URL token, its account's and its connector's names (two point reads on
+ * the serving thread; orders end once). duration_ms: since the job was
+ * queued (finalize), for events that end the order.
+ */
+static void order_event(struct task *t, enum log_level lvl, const char *event,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void
+order_event(
+    struct task *t, enum log_level lvl, const char *event, const char *fmt, ...)
+{
+	struct acme_order o = {0};
+	struct acme_account a = {0};
+	char msg[1024];
+	va_list ap;
+	int have_o, have_a = 0;
+
+	if ((int)lvl > (int)log_get_level())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	have_o = acme_store_order(t->j->db, t->job.ref, &o) == ACME_FOUND;
+	if (have_o)
+		have_a = acme_store_account_by_id(t->j->db, o.account_id, &a) ==
+		    ACME_FOUND;
+	log_event(lvl, event,
+	    (struct log_kv[]){LOG_S("order", have_o ? o.oid : NULL),
+	        LOG_S("account", have_a ? a.kid : NULL),
+	        LOG_S("connector", have_o ? o.connector : NULL),
+	        LOG_I("duration_ms",
+	            t->job.created > 0
+	                ? clock_wall_ms() - t->job.created * 1000LL
+	                : 0),
+	        LOG_I("order_id", t->job.ref), LOG_S("job", t->job.kind),
+	        LOG_END},
+	    "%s", msg);
+	acme_order_clear(&o);
+	acme_account_clear(&a);
+}
+
+/* The order fails for good with why (the client sees it). */
+static void
+order_failed(struct task *t, const char *why, long long now)
+{
+	order_event(t, LOG_LVL_WARN, "order.invalid", "order failed: %s", why);
+	acme_state_order_failed(t->j->db, &t->job, why, now);
+}
+
 /* Back off after a transient failure: 1 s doubling to a minute, or the
  * CA's hint; the order fails with the last error only after
  * jobs.ca_give_up_hours. */
@@ -163,17 +234,18 @@ retry_later(struct task *t, const char *error, int hint)
 	 * would still issue). Revocations are never given up. */
 	if (strcmp(t->job.kind, "revoke") != 0 && t->job.created > 0 &&
 	    now - t->job.created >= give_up) {
-		log_err(
-		    "job=%lld kind=%s order=%lld: giving up after %lld hours"
-		    " (jobs.ca_give_up_hours): %s",
-		    t->job.id, t->job.kind, t->job.ref,
-		    (now - t->job.created) / 3600, error);
-		acme_state_order_failed(t->j->db, &t->job, error, now);
+		order_event(t, LOG_LVL_ERR, "order.give_up",
+		    "giving up after %lld hours (jobs.ca_give_up_hours)",
+		    (now - t->job.created) / 3600);
+		order_failed(t, error, now);
 		changed(t->j);
 		return;
 	}
-	log_info("job=%lld kind=%s ref=%lld: retry in %lld ms: %s", t->job.id,
-	    t->job.kind, t->job.ref, delay, error);
+	log_event(LOG_LVL_INFO, "job.retry",
+	    (struct log_kv[]){LOG_I("job_id", t->job.id),
+	        LOG_S("job", t->job.kind), LOG_I("ref", t->job.ref),
+	        LOG_I("delay_ms", delay), LOG_END},
+	    "retry in %lld ms: %s", delay, error);
 	acme_job_retry(
 	    t->j->db, t->job.id, clock_wall_ms() + delay, error, now);
 }
@@ -197,14 +269,28 @@ validated(void *arg, const struct acme_problem *prob)
 	struct task *t = arg;
 
 	if (prob != NULL) {
-		log_info("job=%lld challenge=%lld invalid: %s", t->job.id,
-		    t->job.ref, prob->detail);
+		log_event(LOG_LVL_INFO, "challenge.invalid",
+		    (struct log_kv[]){LOG_I("job_id", t->job.id),
+		        LOG_I("challenge_id", t->job.ref),
+		        LOG_I("account_id", t->account_id),
+		        LOG_S("type", t->chall_type),
+		        LOG_S("identifier", t->ident),
+		        LOG_S("problem", prob->type), LOG_END},
+		    "challenge invalid: %s", prob->detail);
 		/* the client's failures count, not ours */
 		if (t->j->conf->acme.rl != NULL && t->failkey[0] != '\0' &&
 		    strcmp(prob->type, "serverInternal") != 0)
 			acme_rl_take(t->j->conf->acme.rl, t->failkey,
 			    &t->j->conf->acme.limits.failed_validations,
 			    (long long)time(NULL) * 1000, 1);
+	} else {
+		log_event(LOG_LVL_INFO, "challenge.valid",
+		    (struct log_kv[]){LOG_I("job_id", t->job.id),
+		        LOG_I("challenge_id", t->job.ref),
+		        LOG_I("account_id", t->account_id),
+		        LOG_S("type", t->chall_type),
+		        LOG_S("identifier", t->ident), LOG_END},
+		    "challenge valid");
 	}
 	if (acme_state_chall_done(t->j->db, &t->job, prob,
 	        t->j->conf->acme.authz_reuse > 0 ? t->j->conf->acme.authz_reuse
@@ -247,6 +333,9 @@ start_validate(struct task *t)
 	}
 	acme_failed_validation_key(
 	    ct.account_id, ct.id_value, t->failkey, sizeof(t->failkey));
+	snprintf(t->chall_type, sizeof(t->chall_type), "%s", ct.type);
+	snprintf(t->ident, sizeof(t->ident), "%s", ct.id_value);
+	t->account_id = ct.account_id;
 	jwk = json_loads(ct.jwk, 0, NULL);
 	if (jwk != NULL && acme_jwk_thumbprint(jwk, thumb) == 0)
 		ka = acme_key_authz(ct.token, thumb);
@@ -290,10 +379,7 @@ order_trouble(
     struct task *t, const struct acme_ca_result *res, const char *refused)
 {
 	if (res->status == ACME_CA_FAILED) {
-		log_warn("order=%lld job=%s: %s", t->job.ref, t->job.kind,
-		    res->error ? res->error : refused);
-		acme_state_order_failed(t->j->db, &t->job,
-		    res->error ? res->error : refused, time(NULL));
+		order_failed(t, res->error ? res->error : refused, time(NULL));
 		changed(t->j);
 		return;
 	}
@@ -309,7 +395,9 @@ enroll_done(void *arg, const struct acme_ca_result *res)
 
 	switch (res->status) {
 	case ACME_CA_OK:
-		log_info("order=%lld %s: ca_ref=%s", t->job.ref,
+		order_event(t, LOG_LVL_INFO,
+		    t->step == 0 ? "order.reconciled" : "order.enrolled",
+		    "%s: ca_ref=%s",
 		    t->step == 0 ? "reconciled with an earlier enrollment"
 		                 : "enrolled",
 		    res->ca_ref);
@@ -374,8 +462,8 @@ enroll_send(void *arg, int ok)
 static int
 enroll_profile(struct task *t, const struct acme_order *o)
 {
-	const struct px_connector *pc =
-	    px_conf_connector(t->j->conf, o->connector);
+	const struct backend *b = backend_get(t->j, o->connector);
+	const struct px_connector *pc = b != NULL ? b->pc : NULL;
 	const struct px_profile *pp =
 	    pc != NULL ? px_connector_profile(pc, o->profile) : NULL;
 	struct acme_life_cert pred;
@@ -386,7 +474,7 @@ enroll_profile(struct task *t, const struct acme_order *o)
 		    "profile \"%s\" of connector \"%s\" is no longer "
 		    "configured",
 		    o->profile, o->connector);
-		acme_state_order_failed(t->j->db, &t->job, why, time(NULL));
+		order_failed(t, why, time(NULL));
 		changed(t->j);
 		return -1;
 	}
@@ -463,14 +551,15 @@ gate_done(void *arg, enum px_gate v, const char *why)
 		return;
 	case PX_GATE_WAIT:
 		/* woken early when the run ends (acme_jobs_wake_enroll) */
-		log_info("order=%lld: %s", t->job.ref, why);
+		log_event(LOG_LVL_INFO, "dcv.wait",
+		    (struct log_kv[]){LOG_I("order_id", t->job.ref), LOG_END},
+		    "%s", why);
 		acme_job_retry(t->j->db, t->job.id,
 		    clock_wall_ms() + t->j->conf->dcv.poll_seconds * 1000LL,
 		    why, time(NULL));
 		break;
 	case PX_GATE_FAIL:
-		log_warn("order=%lld: %s", t->job.ref, why);
-		acme_state_order_failed(t->j->db, &t->job, why, time(NULL));
+		order_failed(t, why, time(NULL));
 		changed(t->j);
 		break;
 	case PX_GATE_RETRY:
@@ -504,7 +593,7 @@ start_enroll(struct task *t)
 	}
 	t->ca = backend_for(t->j, o.connector);
 	if (t->ca == NULL) {
-		acme_state_order_failed(t->j->db, &t->job,
+		order_failed(t,
 		    "the order's CA connector is no longer configured",
 		    time(NULL));
 		acme_order_clear(&o);
@@ -567,15 +656,13 @@ awaiting_approval(struct task *t)
 		    "no SCM administrator approved the request within %d "
 		    "hours (jobs.approval_wait_hours)",
 		    t->j->conf->approval_wait_hours);
-		log_warn("order=%lld: %s", t->job.ref, why);
-		acme_state_order_failed(t->j->db, &t->job, why, now);
+		order_failed(t, why, now);
 		changed(t->j);
 		return;
 	}
 	if (acme_life_order_ca_status(t->j->db, t->job.ref, "Requested") > 0)
-		log_info("order=%lld: waiting for an SCM administrator's "
-		         "approval",
-		    t->job.ref);
+		order_event(t, LOG_LVL_INFO, "order.approval_wait",
+		    "waiting for an SCM administrator's approval");
 	acme_life_job_wait(t->j->db, t->job.id,
 	    clock_wall_ms() + t->j->conf->approval_poll * 1000LL,
 	    "awaiting approval in SCM", now);
@@ -593,7 +680,8 @@ collected(void *arg, const struct acme_ca_result *res)
 		        res->alt_chain_pem, now) != 0)
 			retry_later(t, "database busy", 1);
 		else
-			log_info("order=%lld: certificate issued", t->job.ref);
+			order_event(t, LOG_LVL_INFO, "order.issued",
+			    "certificate issued");
 		changed(t->j);
 		break;
 	case ACME_CA_PENDING:
@@ -621,9 +709,7 @@ collected(void *arg, const struct acme_ca_result *res)
 			    t, res->error ? res->error : "not found", 0);
 			break;
 		}
-		log_warn("order=%lld: %s", t->job.ref,
-		    res->error ? res->error : "SCM does not know the sslId");
-		acme_state_order_failed(t->j->db, &t->job,
+		order_failed(t,
 		    res->error ? res->error : "SCM does not know the sslId",
 		    now);
 		changed(t->j);
@@ -656,7 +742,7 @@ start_collect(struct task *t)
 	}
 	t->ca = backend_for(t->j, o.connector);
 	if (t->ca == NULL) {
-		acme_state_order_failed(t->j->db, &t->job,
+		order_failed(t,
 		    "the order's CA connector is no longer configured",
 		    time(NULL));
 		changed(t->j);
@@ -828,7 +914,9 @@ purge_jobs(struct px_jobs *j)
 	j->last_purge = now;
 	n = acme_jobs_purge(j->db, now - PURGE_AFTER);
 	if (n > 0)
-		log_info("jobs: purged %d finished jobs older than %d days", n,
+		log_event(LOG_LVL_INFO, "jobs.purge",
+		    (struct log_kv[]){LOG_I("jobs", n), LOG_END},
+		    "jobs: purged %d finished jobs older than %d days", n,
 		    PURGE_AFTER / 86400);
 	n = acme_state_purge(j->db,
 	    now - (long long)j->conf->retention_days * 86400,
@@ -849,12 +937,18 @@ sync_done(void *arg, const struct px_sync_result *r)
 
 	b->sync = NULL;
 	if (r->error != NULL)
-		log_warn("sync %s: %s (the next pass starts from the last "
-		         "complete one)",
+		log_event(LOG_LVL_WARN, "sync.failed",
+		    (struct log_kv[]){LOG_S("connector", b->name), LOG_END},
+		    "sync %s: %s (the next pass starts from the last complete "
+		    "one)",
 		    b->name, r->error);
 	else
-		log_info("sync %s: %d report rows, %d changes", b->name,
-		    r->rows, r->changed);
+		log_event(LOG_LVL_INFO, "sync.done",
+		    (struct log_kv[]){LOG_S("connector", b->name),
+		        LOG_I("rows", r->rows), LOG_I("changes", r->changed),
+		        LOG_END},
+		    "sync %s: %d report rows, %d changes", b->name, r->rows,
+		    r->changed);
 	if (r->changed > 0) {
 		changed(b->j);
 		px_jobs_kick(b->j);
@@ -871,10 +965,10 @@ sync_due(struct px_jobs *j)
 	if (j->conf->sync_interval <= 0)
 		return;
 	for (size_t i = 0; i < j->n_backends; i++) {
-		struct backend *b = &j->backends[i];
+		struct backend *b = j->backends[i];
 		struct acme_sync_state st;
 
-		if (b->sync != NULL || now - b->sync_check < 30)
+		if (b->removed || b->sync != NULL || now - b->sync_check < 30)
 			continue;
 		b->sync_check = now;
 		if (acme_life_sync_get(j->db, b->name, &st) == ACME_ERR ||
@@ -930,10 +1024,10 @@ px_jobs_new(struct event_base *base, const struct px_conf *conf,
 	j->val =
 	    j->ec ? px_validator_new(base, j->ec, &conf->validation) : NULL;
 	j->backends = calloc(conf->n_connectors, sizeof(*j->backends));
-	j->due = calloc(conf->validation_slots > conf->ca_slots
+	j->n_due = (size_t)(conf->validation_slots > conf->ca_slots
 	        ? conf->validation_slots
-	        : conf->ca_slots,
-	    sizeof(*j->due));
+	        : conf->ca_slots);
+	j->due = calloc(j->n_due, sizeof(*j->due));
 	if (j->due == NULL) {
 		snprintf(err, errlen, "jobs: out of memory");
 		goto fail;
@@ -949,10 +1043,16 @@ px_jobs_new(struct event_base *base, const struct px_conf *conf,
 		struct sectigo_conf sc;
 
 		px_connector_sectigo(pc, 30, &sc);
-		j->backends[i].name = pc->name;
-		j->backends[i].ca = sectigo_ca_new(&sc, base, j->ec);
+		j->backends[i] = calloc(1, sizeof(*j->backends[i]));
+		if (j->backends[i] == NULL) {
+			snprintf(err, errlen, "jobs: out of memory");
+			goto fail;
+		}
 		j->n_backends = i + 1;
-		if (j->backends[i].ca == NULL) {
+		j->backends[i]->name = pc->name;
+		j->backends[i]->pc = pc;
+		j->backends[i]->ca = sectigo_ca_new(&sc, base, j->ec);
+		if (j->backends[i]->ca == NULL) {
 			snprintf(err, errlen,
 			    "config: connectors[%zu]: the SCM backend could "
 			    "not "
@@ -988,10 +1088,14 @@ px_jobs_free(struct px_jobs *j)
 		return;
 	/* backends first: they cancel their calls without callbacks */
 	for (size_t i = 0; i < j->n_backends; i++) {
-		if (j->backends[i].ca != NULL)
-			j->backends[i].ca->ops->free(j->backends[i].ca);
-		px_sync_abandon(j->backends[i].sync);
+		if (j->backends[i]->ca != NULL)
+			j->backends[i]->ca->ops->free(j->backends[i]->ca);
+		px_sync_abandon(j->backends[i]->sync);
+		free(j->backends[i]);
 	}
+	for (size_t i = 0; i < j->n_old_cas; i++)
+		j->old_cas[i]->ops->free(j->old_cas[i]);
+	free(j->old_cas);
 	px_validator_free(j->val);
 	px_dcv_free(j->dcv);
 	while (j->tasks != NULL)
@@ -1004,4 +1108,161 @@ px_jobs_free(struct px_jobs *j)
 	free(j->backends);
 	free(j->due);
 	free(j);
+}
+
+/* The connector's settings as SCM sees them, compared field by field: an
+ * unchanged connector keeps its backend (token, connections, slots). */
+static int
+streq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) ||
+	    (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int
+same_connector(const struct px_connector *a, const struct px_connector *b)
+{
+	if (!streq(a->type, b->type) || !streq(a->base_url, b->base_url) ||
+	    !streq(a->auth, b->auth) || !streq(a->token_url, b->token_url) ||
+	    !streq(a->client_id, b->client_id) ||
+	    !streq(a->client_secret, b->client_secret) ||
+	    !streq(a->login, b->login) || !streq(a->password, b->password) ||
+	    !streq(a->customer_uri, b->customer_uri) ||
+	    !streq(a->ca_file, b->ca_file) ||
+	    !streq(a->external_requester, b->external_requester) ||
+	    a->org_id != b->org_id || a->cert_type != b->cert_type ||
+	    a->validity_days != b->validity_days ||
+	    a->max_concurrent != b->max_concurrent ||
+	    a->n_profiles != b->n_profiles)
+		return 0;
+	for (size_t i = 0; i < a->n_profiles; i++) {
+		const struct px_profile *p = &a->profiles[i],
+		                        *q = &b->profiles[i];
+		if (!streq(p->name, q->name) || p->cert_type != q->cert_type ||
+		    p->term != q->term || p->org_id != q->org_id)
+			return 0;
+	}
+	return 1;
+}
+
+int
+px_jobs_reconfigure(
+    struct px_jobs *j, const struct px_conf *nc, char *err, size_t errlen)
+{
+	struct acme_ca **fresh = NULL, **old_cas = NULL;
+	struct backend **bs = NULL, *b;
+	struct acme_job *due = NULL;
+	size_t n_due, n_new = 0, n_bs = j->n_backends;
+	int rc = -1;
+
+	/* everything that can fail first, with nothing changed yet */
+	n_due =
+	    (size_t)(nc->validation_slots > nc->ca_slots ? nc->validation_slots
+	                                                 : nc->ca_slots);
+	if (n_due > j->n_due) {
+		due = calloc(n_due, sizeof(*due));
+		if (due == NULL)
+			goto oom;
+	}
+	fresh = calloc(nc->n_connectors + 1, sizeof(*fresh));
+	bs = calloc(j->n_backends + nc->n_connectors, sizeof(*bs));
+	old_cas = calloc(j->n_old_cas + nc->n_connectors + 1, sizeof(*old_cas));
+	if (fresh == NULL || bs == NULL || old_cas == NULL)
+		goto oom;
+	memcpy(bs, j->backends, j->n_backends * sizeof(*bs));
+	for (size_t i = 0; i < nc->n_connectors; i++) {
+		const struct px_connector *pc = &nc->connectors[i];
+		struct sectigo_conf sc;
+
+		b = backend_get(j, pc->name);
+		if (b != NULL && same_connector(b->pc, pc))
+			continue;
+		px_connector_sectigo(pc, 30, &sc);
+		fresh[i] = sectigo_ca_new(&sc, j->base, j->ec);
+		if (fresh[i] == NULL) {
+			snprintf(err, errlen,
+			    "config: connectors[%zu]: the SCM backend could "
+			    "not "
+			    "be created (see the log line above)",
+			    i);
+			goto out;
+		}
+		if (b == NULL) {
+			bs[n_bs] = calloc(1, sizeof(*bs[n_bs]));
+			if (bs[n_bs] == NULL)
+				goto oom;
+			n_bs++;
+		}
+	}
+	/* nothing fails from here on */
+	if (j->n_old_cas > 0)
+		memcpy(old_cas, j->old_cas, j->n_old_cas * sizeof(*old_cas));
+	free(j->old_cas);
+	j->old_cas = old_cas;
+	old_cas = NULL;
+	for (size_t i = 0; i < j->n_backends; i++)
+		j->backends[i]->removed = 1;
+	for (size_t i = 0; i < nc->n_connectors; i++) {
+		const struct px_connector *pc = &nc->connectors[i];
+
+		b = backend_get(j, pc->name);
+		if (b == NULL) {
+			b = bs[j->n_backends + n_new++];
+			b->ca = fresh[i];
+			log_event(LOG_LVL_NOTICE, "config.connector",
+			    (struct log_kv[]){LOG_S("connector", pc->name),
+			        LOG_S("change", "added"), LOG_END},
+			    "config reload: connector %s added", pc->name);
+		} else if (fresh[i] != NULL) {
+			/* calls in flight finish on the old backend (their
+			 * tasks hold it); new calls go to the new one */
+			j->old_cas[j->n_old_cas++] = b->ca;
+			b->ca = fresh[i];
+			log_event(LOG_LVL_NOTICE, "config.connector",
+			    (struct log_kv[]){LOG_S("connector", pc->name),
+			        LOG_S("change", "changed"), LOG_END},
+			    "config reload: connector %s changed", pc->name);
+		}
+		fresh[i] = NULL;
+		b->name = pc->name;
+		b->pc = pc;
+		b->removed = 0;
+		b->j = j;
+	}
+	for (size_t i = 0; i < j->n_backends; i++)
+		if (j->backends[i]->removed)
+			log_event(LOG_LVL_NOTICE, "config.connector",
+			    (struct log_kv[]){
+			        LOG_S("connector", j->backends[i]->name),
+			        LOG_S("change", "removed"), LOG_END},
+			    "config reload: connector %s removed (what it "
+			    "started finishes)",
+			    j->backends[i]->name);
+	free(j->backends);
+	j->backends = bs;
+	j->n_backends = n_bs;
+	bs = NULL;
+	if (due != NULL) {
+		free(j->due);
+		j->due = due;
+		j->n_due = n_due;
+		due = NULL;
+	}
+	rc = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "jobs: out of memory");
+out:
+	if (fresh != NULL)
+		for (size_t i = 0; i < nc->n_connectors; i++)
+			if (fresh[i] != NULL)
+				fresh[i]->ops->free(fresh[i]);
+	if (bs != NULL)
+		for (size_t i = j->n_backends; i < n_bs; i++)
+			free(bs[i]);
+	free(bs);
+	free(fresh);
+	free(old_cas);
+	free(due);
+	return rc;
 }

@@ -26,5 +26,17 @@ void px_jobs_set_notify(struct px_jobs *j, px_jobs_notify_fn *fn, void *arg);
 void px_jobs_kick(struct px_jobs *j);
 /** The same as a void callback (px_commit_set_kick). */
 void px_jobs_kick_cb(void *j);
+/**
+ * Take the settings of a reloaded configuration (serving thread, between
+ * two turns of the loop): a backend for each new or changed connector (the
+ * old one is kept until px_jobs_free: calls in flight finish on it), the
+ * connectors that are gone stay usable by what they started, room for
+ * more job slots. Nothing changes when it fails.
+ * @param nc the new configuration; its connectors must live until
+ *   px_jobs_free (the caller retires, never frees, a configuration)
+ * @return 0, or -1 + err
+ */
+int px_jobs_reconfigure(
+    struct px_jobs *j, const struct px_conf *nc, char *err, size_t errlen);
 /** Cancel work in flight (it resumes from the database next start). */
 void px_jobs_free(struct px_jobs *j);

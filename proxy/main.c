@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -30,6 +31,7 @@
 #include "proxy/jobs.h"
 #include "proxy/startcheck.h"
 #include "proxy/lifecli.h"
+#include "proxy/reload.h"
 #include "acme/life.h"
 #include "sectigo/sectigo.h"
 
@@ -44,6 +46,8 @@ usage(FILE *f)
 	    "\n"
 	    "commands:\n"
 	    "  serve -c CONFIG               run the server in the foreground\n"
+	    "                                (SIGHUP: reload CONFIG, reopen "
+	    "log_file)\n"
 	    "  check-config -c CONFIG        check the configuration and exit\n"
 	    "  test-connection -c CONFIG [--connector NAME] [--json]\n"
 	    "                                check each SCM connector: "
@@ -163,7 +167,9 @@ static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
-	log_notice("signal %d: shutting down", (int)sig);
+	log_event(LOG_LVL_NOTICE, "server.stop",
+	    (struct log_kv[]){LOG_I("signal", sig), LOG_END},
+	    "signal %d: shutting down", (int)sig);
 	event_base_loopbreak(arg);
 }
 
@@ -171,14 +177,27 @@ static int
 cmd_serve(struct px_conf *conf)
 {
 	struct event_base *base = NULL;
-	struct event *sint = NULL, *sterm = NULL;
+	struct event *sint = NULL, *sterm = NULL, *shup = NULL;
 	struct px_commit *commit = NULL;
 	struct px_jobs *jobs = NULL;
 	struct px_http *http = NULL;
 	struct px_startcheck *check = NULL;
+	struct px_reload *reload = NULL;
 	char err[512] = "";
 	int rc = 1;
 
+	/* a SIGHUP before the loop takes it must not end the process */
+	signal(SIGHUP, SIG_IGN);
+	if (conf->log_file != NULL &&
+	    (rc = log_set_file(conf->log_file)) != 0) {
+		fprintf(stderr,
+		    "acmebridge: config: log_file: cannot open %s: "
+		    "%s\n",
+		    conf->log_file, strerror(-rc));
+		return 1;
+	}
+	rc = 1;
+	log_set_json(conf->log_json);
 	if (conf->tls_self_signed &&
 	    px_tls_self_signed(conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "acmebridge: %s\n", err);
@@ -214,14 +233,26 @@ cmd_serve(struct px_conf *conf)
 	px_jobs_set_notify(jobs, px_http_notify, http);
 	sint = evsignal_new(base, SIGINT, on_signal, base);
 	sterm = evsignal_new(base, SIGTERM, on_signal, base);
-	if (sint == NULL || sterm == NULL) {
+	/* SIGHUP: reopen the log file, reload the configuration */
+	reload = px_reload_new(conf, jobs, http);
+	shup = reload != NULL
+	    ? evsignal_new(base, SIGHUP, px_reload_on_signal, reload)
+	    : NULL;
+	if (sint == NULL || sterm == NULL || shup == NULL) {
 		snprintf(err, sizeof(err), "cannot install signal handlers");
 		goto out;
 	}
 	event_add(sint, NULL);
 	event_add(sterm, NULL);
-	log_notice("acmebridge %s listening on %s:%d (%d workers), directory "
-	           "%s/directory",
+	event_add(shup, NULL);
+	log_event(LOG_LVL_NOTICE, "server.start",
+	    (struct log_kv[]){LOG_S("version", ACMEBRIDGE_VERSION),
+	        LOG_S("listen", conf->listen_host),
+	        LOG_I("port", conf->listen_port),
+	        LOG_I("workers", conf->workers), LOG_I("pid", getpid()),
+	        LOG_END},
+	    "acmebridge %s listening on %s:%d (%d workers), directory "
+	    "%s/directory",
 	    ACMEBRIDGE_VERSION, conf->listen_host, conf->listen_port,
 	    conf->workers, conf->acme.base_url);
 	/* test-connection in the background: logged, never fatal */
@@ -241,10 +272,14 @@ out:
 	px_http_stop(http);
 	px_jobs_free(jobs);
 	px_commit_free(commit);
+	/* after everything that may point into a retired configuration */
+	px_reload_free(reload);
 	if (sint != NULL)
 		event_free(sint);
 	if (sterm != NULL)
 		event_free(sterm);
+	if (shup != NULL)
+		event_free(shup);
 	event_base_free(base);
 	acme_rl_free(conf->acme.rl);
 	conf->acme.rl = NULL;

@@ -149,7 +149,10 @@ finish(struct px_sync *p)
 	}
 	st.rows = p->rows;
 	if (acme_life_sync_put(p->db, p->connector, &st) != 1)
-		log_err("sync %s: the sync state could not be stored",
+		log_event(LOG_LVL_ERR, "sync.state_error",
+		    (struct log_kv[]){
+		        LOG_S("connector", p->connector), LOG_END},
+		    "sync %s: the sync state could not be stored",
 		    p->connector);
 	p->done(p->arg, &r);
 	px_sync_abandon(p);
@@ -168,8 +171,11 @@ collected(void *arg, const struct acme_ca_result *res)
 
 	if (res->status != ACME_CA_OK) {
 		/* a reissue SCM has not finished: the next pass sees it */
-		log_info("sync %s: sslId %s: the new certificate is not "
-		         "collectable yet: %s",
+		log_event(LOG_LVL_INFO, "sync.pending",
+		    (struct log_kv[]){
+		        LOG_S("connector", p->connector), LOG_END},
+		    "sync %s: sslId %s: the new certificate is not "
+		    "collectable yet: %s",
 		    p->connector, p->collect_ref[i],
 		    res->error ? res->error : "pending");
 		collect_next(p);
@@ -182,11 +188,16 @@ collected(void *arg, const struct acme_ca_result *res)
 	id = px_sync_add_successor(
 	    p->db, &pred, res->chain_pem, "scm", NULL, err, sizeof(err));
 	if (id < 0)
-		log_warn(
+		log_event(LOG_LVL_WARN, "sync.error",
+		    (struct log_kv[]){
+		        LOG_S("connector", p->connector), LOG_END},
 		    "sync %s: sslId %s: %s", p->connector, pred.ca_ref, err);
 	else if (id > 0) {
-		log_notice("sync %s: sslId %s was reissued in SCM: serial %s "
-		           "is replaced, its successor is stored",
+		log_event(LOG_LVL_NOTICE, "sync.reissued",
+		    (struct log_kv[]){
+		        LOG_S("connector", p->connector), LOG_END},
+		    "sync %s: sslId %s was reissued in SCM: serial %s "
+		    "is replaced, its successor is stored",
 		    p->connector, pred.ca_ref, pred.serial);
 		p->changed++;
 	}
@@ -279,8 +290,11 @@ apply_row(struct px_sync *p, const struct acme_ca_cert *r)
 		        p->db, lc.id, st, r->reason, (long long)time(NULL)) < 0)
 			snprintf(p->error, sizeof(p->error), "database error");
 		else if (strcmp(st, "Issued") != 0) {
-			log_notice("sync %s: serial %s is %s in SCM",
-			    p->connector, lc.serial, st);
+			log_event(LOG_LVL_NOTICE, "sync.status",
+			    (struct log_kv[]){
+			        LOG_S("connector", p->connector), LOG_END},
+			    "sync %s: serial %s is %s in SCM", p->connector,
+			    lc.serial, st);
 			p->changed++;
 		}
 	}

@@ -196,11 +196,17 @@ job_done(struct job *j, const struct acme_problem *prob)
 	void *arg = j->arg;
 
 	if (prob == NULL)
-		log_info(
+		log_event(LOG_LVL_INFO, "validate.valid",
+		    (struct log_kv[]){LOG_S("type", kind_name[j->kind]),
+		        LOG_S("identifier", j->id_value), LOG_END},
 		    "validate: %s %s: valid", kind_name[j->kind], j->id_value);
 	else
-		log_info("validate: %s %s: %s: %s", kind_name[j->kind],
-		    j->id_value, prob->type, prob->detail);
+		log_event(LOG_LVL_INFO, "validate.invalid",
+		    (struct log_kv[]){LOG_S("type", kind_name[j->kind]),
+		        LOG_S("identifier", j->id_value),
+		        LOG_S("problem", prob->type), LOG_END},
+		    "validate: %s %s: %s: %s", kind_name[j->kind], j->id_value,
+		    prob->type, prob->detail);
 	for (pp = &j->v->jobs; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == j) {
 			*pp = j->next;

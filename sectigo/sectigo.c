@@ -54,6 +54,11 @@ enum op_kind {
 	OP_REPLACE,
 };
 
+/* The log event of each kind of call (the order of enum op_kind). */
+static const char *const op_event[] = {"scm.enroll", "scm.find", "scm.collect",
+    "scm.revoke", "scm.test", "scm.dcv", "scm.details", "scm.report",
+    "scm.renew", "scm.replace"};
+
 /* Connection test steps, in order. */
 enum test_step { T_CONNECTIVITY, T_AUTH, T_ORG, T_API, T_NSTEPS };
 static const char *const test_names[T_NSTEPS] = {
@@ -823,6 +828,7 @@ on_op_done(CURL *easy, CURLcode cc, void *arg)
 	struct op *op = arg;
 	struct sca *ca = op->ca;
 	long status = 0;
+	curl_off_t us = 0;
 
 	op->in_flight = 0;
 	slot_put(op);
@@ -832,16 +838,34 @@ on_op_done(CURL *easy, CURLcode cc, void *arg)
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
 	free_headers(op->hdrs);
 	op->hdrs = NULL;
+	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &us);
 	if (cc != CURLE_OK) {
-		log_warn("scm connector=%s %s %s -> error: %s", ca->name,
-		    op->method, op->path,
-		    op->errbuf[0] != '\0' ? op->errbuf
-		                          : curl_easy_strerror(cc));
+		const char *why =
+		    op->errbuf[0] != '\0' ? op->errbuf : curl_easy_strerror(cc);
+		log_event(LOG_LVL_WARN, op_event[op->kind],
+		    (struct log_kv[]){LOG_S("connector", ca->name),
+		        LOG_I("duration_ms", us / 1000),
+		        LOG_S("outcome", "network"), LOG_S("error", why),
+		        LOG_END},
+		    "scm connector=%s %s %s -> error: %s", ca->name, op->method,
+		    op->path, why);
 	} else {
 		if (status >= 300)
 			sectigo_parse_err(
 			    op->resp.data, op->resp.len, &op->err);
-		log_info("scm connector=%s %s %s -> %ld code=%d", ca->name,
+		/* the path and SCM's words, never a header (credentials) */
+		log_event(status >= 500 ? LOG_LVL_WARN : LOG_LVL_INFO,
+		    op_event[op->kind],
+		    (struct log_kv[]){LOG_S("connector", ca->name),
+		        LOG_I("duration_ms", us / 1000),
+		        LOG_S("outcome", status < 300 ? "ok" : "error"),
+		        LOG_I("status", status), LOG_I("code", op->err.code),
+		        LOG_S("error",
+		            status >= 300 && op->err.desc[0] != '\0'
+		                ? op->err.desc
+		                : NULL),
+		        LOG_END},
+		    "scm connector=%s %s %s -> %ld code=%d", ca->name,
 		    op->method, op->path, status, op->err.code);
 	}
 	if (cc == CURLE_OK && status == 401 && ca->oauth && !op->noauth &&
@@ -969,6 +993,11 @@ token_take(struct sca *ca, CURLcode cc, long status, char *msg, size_t msgsz)
 		struct sectigo_err e;
 
 		sectigo_parse_err(ca->tok_resp.data, ca->tok_resp.len, &e);
+		/* an endpoint that echoes the form back must not put the
+		 * secret into a log line */
+		if (ca->client_secret != NULL && ca->client_secret[0] != '\0' &&
+		    strstr(e.desc, ca->client_secret) != NULL)
+			snprintf(e.desc, sizeof(e.desc), "(reply withheld)");
 		/* Keycloak answers a bad client with 401 invalid_client and
 		 * some errors with 400 (reference §2.4, inferred) */
 		if (status == 400 || status == 401 || status == 403)
@@ -1033,19 +1062,32 @@ on_token_done(CURL *easy, CURLcode cc, void *arg)
 	struct sca *ca = arg;
 	char msg[512] = "";
 	long status = 0;
+	curl_off_t us = 0;
 	int ok;
 
 	ca->tok_in_evcurl = 0;
 	if (cc == CURLE_OK)
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &us);
+	/* the request body holds the client secret and the reply the
+	 * token: neither is logged, only the outcome */
 	if (cc != CURLE_OK)
-		log_warn("scm connector=%s POST %s -> error: %s", ca->name,
+		log_event(LOG_LVL_WARN, "scm.token",
+		    (struct log_kv[]){LOG_S("connector", ca->name),
+		        LOG_I("duration_ms", us / 1000),
+		        LOG_S("outcome", "network"), LOG_END},
+		    "scm connector=%s POST %s -> error: %s", ca->name,
 		    ca->token_path,
 		    ca->tok_errbuf[0] != '\0' ? ca->tok_errbuf
 		                              : curl_easy_strerror(cc));
 	else
-		log_info("scm connector=%s POST %s -> %ld code=0", ca->name,
-		    ca->token_path, status);
+		log_event(LOG_LVL_INFO, "scm.token",
+		    (struct log_kv[]){LOG_S("connector", ca->name),
+		        LOG_I("duration_ms", us / 1000),
+		        LOG_S("outcome", status < 300 ? "ok" : "error"),
+		        LOG_I("status", status), LOG_END},
+		    "scm connector=%s POST %s -> %ld", ca->name, ca->token_path,
+		    status);
 	ok = token_take(ca, cc, status, msg, sizeof(msg)) == 0;
 	if (!ok)
 		log_warn("scm connector=%s: %s", ca->name, msg);
