@@ -23,7 +23,7 @@ PACKAGES=(
 	libsystemd-dev
 	# packaging (contrib/scripts/build-deb.sh, test_package.sh) and the
 	# man page checks; systemd for systemd-analyze (test_dist.sh)
-	debhelper fakeroot lintian debootstrap mandoc systemd man-db
+	debhelper fakeroot lintian debootstrap mandoc systemd systemd-container man-db
 	# fuzzing (libFuzzer ships with clang)
 	clang
 	# test infrastructure

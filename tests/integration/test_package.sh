@@ -9,7 +9,10 @@
 # (enabled, not started), the man pages, `acmebridge --version`, and
 # `check-config` of the shipped configuration: it names the missing SCM
 # secret, then passes once the secret file exists, also as the service
-# user. `apt-get purge` removes the data directory and keeps the user, as
+# user. Then the root boots under systemd-nspawn: the unit starts with its
+# sandbox as Type=notify, serves port 443 as the acmebridge user, the
+# watchdog restarts a stopped server, systemctl stop is clean. Last,
+# `apt-get purge` removes the data directory and keeps the user, as
 # acmebridge(8) says.
 #
 # Needs root (chroot, mounts) and Debian's mirror: without root it is
@@ -33,15 +36,25 @@ R=$T/root
 t0=$(date +%s)
 phase() { log "$1 after $(($(date +%s) - t0)) s"; }
 
-for tool in debootstrap dpkg-buildpackage dh lintian fakeroot jq curl; do
+for tool in debootstrap dpkg-buildpackage dh lintian fakeroot jq curl systemd-nspawn nsenter openssl; do
 	command -v "$tool" >/dev/null ||
 		fail "$tool is missing: run contrib/scripts/install-deps.sh as root"
 done
 
 # unmount whatever is mounted below the root, also on failure; remove the
 # root (hundreds of MB) once nothing is mounted there
+NSPAWN_PID=""
 _pkg_cleanup() {
-	local m
+	local m i
+	if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
+		kill -TERM "$NSPAWN_PID" 2>/dev/null # a clean poweroff
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$NSPAWN_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$NSPAWN_PID" 2>/dev/null
+		wait "$NSPAWN_PID" 2>/dev/null
+	fi
 	for m in $(findmnt -rn -o TARGET | grep "^$R/" | sort -r); do
 		umount -l "$m" 2>/dev/null || true
 	done
@@ -198,6 +211,79 @@ if chroot --userspec=acmebridge:acmebridge "$R" /usr/sbin/acmebridge eab list \
 else
 	check_bad "eab list as acmebridge: $(cat "$T/eab.out")"
 fi
+
+# ---- under systemd 252: the root boots in systemd-nspawn (its own network
+# namespace, so port 443 is its own); the unit the package enabled starts
+# at boot with its whole sandbox, as Type=notify; the watchdog restarts a
+# stopped server; systemctl stop ends it cleanly. A drop-in shortens the
+# watchdog for the test.
+in_root apt-get install -y -q --no-install-recommends systemd >>"$T/apt.log" 2>&1 ||
+	{ tail_log "$T/apt.log"; fail "apt-get install systemd in the root failed"; }
+mkdir -p "$R/etc/acmebridge/tls" "$R/etc/systemd/system/acmebridge.service.d"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj /CN=localhost -keyout "$R/etc/acmebridge/tls/privkey.pem" \
+	-out "$R/etc/acmebridge/tls/fullchain.pem" 2>/dev/null || fail "openssl req failed"
+in_root chown acmebridge:acmebridge /etc/acmebridge/tls/privkey.pem
+chmod 600 "$R/etc/acmebridge/tls/privkey.pem"
+printf '[Service]\nWatchdogSec=3s\nRestartSec=1s\n' \
+	>"$R/etc/systemd/system/acmebridge.service.d/test.conf"
+umount "$R/proc" # nspawn mounts its own
+phase "systemd installed in the root"
+systemd-nspawn -q -D "$R" -b --register=no --keep-unit --private-network \
+	-M acmebridge-test >"$T/nspawn.log" 2>&1 &
+NSPAWN_PID=$!
+leader() { ps -o pid= --ppid "$NSPAWN_PID" | head -n 1 | tr -d ' '; }
+has_leader() { [ -n "$(leader)" ]; }
+wait_for "systemd-nspawn boot" "$T/nspawn.log" "$NSPAWN_PID" has_leader
+L=$(leader)
+ns() { nsenter -t "$L" -a "$@"; }
+wait_for "systemd in the container" "$T/nspawn.log" "$NSPAWN_PID" \
+	ns systemctl is-active -q multi-user.target
+mp=$(ns systemctl show -p MainPID --value acmebridge)
+if ns systemctl is-active -q acmebridge && [ "$mp" -gt 0 ]; then
+	check_ok "systemd started the enabled unit at boot: $(ns systemctl show -p StatusText --value acmebridge)"
+else
+	ns journalctl -u acmebridge --no-pager -n 30 >&2 || true
+	check_bad "acmebridge.service is $(ns systemctl is-active acmebridge) after boot"
+fi
+st=$(ns sh -c "stat -c %U /proc/$mp && grep -E '^(CapEff|CapAmb|NoNewPrivs|Seccomp):' /proc/$mp/status" | tr -s '\t\n' '  ')
+if [ "$st" = "acmebridge CapEff: 0000000000000400 CapAmb: 0000000000000400 NoNewPrivs: 1 Seccomp: 2 " ]; then
+	check_ok "the service runs as acmebridge with only CAP_NET_BIND_SERVICE, no new privileges, a seccomp filter"
+else
+	check_bad "the service's process: $st"
+fi
+if ns bash -c 'exec 3<>/dev/tcp/127.0.0.1/443' 2>/dev/null &&
+	[ "$(ns stat -c %U /var/lib/acmebridge/acmebridge.db 2>&1)" = acmebridge ]; then
+	check_ok "it serves on port 443 and its database is in /var/lib/acmebridge"
+else
+	check_bad "port 443 or the database: $(ns ls -la /var/lib/acmebridge 2>&1)"
+fi
+ns kill -STOP "$mp"
+for ((i = 0; i < 150; i++)); do
+	[ "$(ns systemctl show -p NRestarts --value acmebridge)" -ge 1 ] &&
+		ns systemctl is-active -q acmebridge && break
+	sleep 0.1
+done
+if ns journalctl -u acmebridge --no-pager -o cat | grep -q 'Watchdog timeout' &&
+	ns systemctl is-active -q acmebridge &&
+	[ "$(ns systemctl show -p MainPID --value acmebridge)" != "$mp" ]; then
+	check_ok "a stopped server is restarted by the watchdog (WatchdogSec=3s)"
+else
+	ns journalctl -u acmebridge --no-pager -n 20 >&2 || true
+	check_bad "the watchdog did not restart the stopped server"
+fi
+if ns systemctl stop acmebridge &&
+	[ "$(ns systemctl show -p Result --value acmebridge)" = success ]; then
+	check_ok "systemctl stop: the server stops cleanly (Result=success)"
+else
+	check_bad "systemctl stop: Result=$(ns systemctl show -p Result --value acmebridge)"
+fi
+kill -TERM "$NSPAWN_PID"
+wait "$NSPAWN_PID" 2>/dev/null || true
+NSPAWN_PID=""
+rm -rf "$R/etc/systemd/system/acmebridge.service.d"
+mount -t proc proc "$R/proc" || fail "cannot mount /proc in $R"
+phase "systemd checks done"
 
 # ---- purge
 if in_root apt-get purge -y -q acmebridge >>"$T/apt.log" 2>&1; then
