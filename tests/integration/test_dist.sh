@@ -82,12 +82,13 @@ if grep -q PORT_ACCEPTS "$T/notify.log"; then
 else
 	check_bad "READY=1 came before the port accepted: $(grep PORT_ "$T/notify.log")"
 fi
-# a ping at start, then one every 300 ms: at least 4 in the 1.2 s since
+# a ping at start, then one every 300 ms: 5 in the 1.2 s since, at least
+# 3 on a loaded machine
 n=$(grep -c ' WATCHDOG=1$' "$T/notify.log" || true)
-if [ "$n" -ge 4 ]; then
+if [ "$n" -ge 3 ]; then
 	check_ok "WATCHDOG=1 every half WATCHDOG_USEC: $n pings"
 else
-	check_bad "WATCHDOG=1: $n pings, expected at least 4"
+	check_bad "WATCHDOG=1: $n pings, expected at least 3"
 fi
 grep -q STOPPING=1 "$T/notify.log" && check_bad "STOPPING=1 before SIGTERM"
 kill -TERM "$BRIDGE_PID"
