@@ -29,6 +29,7 @@
 #include "proxy/dnscli.h"
 #include "proxy/http.h"
 #include "proxy/jobs.h"
+#include "proxy/notify.h"
 #include "proxy/startcheck.h"
 #include "proxy/lifecli.h"
 #include "proxy/reload.h"
@@ -255,11 +256,16 @@ cmd_serve(struct px_conf *conf)
 	    "%s/directory",
 	    ACMEBRIDGE_VERSION, conf->listen_host, conf->listen_port,
 	    conf->workers, conf->acme.base_url);
+	px_notify_watchdog_start(base);
+	px_notify_ready(
+	    "serving on %s:%d", conf->listen_host, conf->listen_port);
 	/* test-connection in the background: logged, never fatal */
 	check = px_startcheck_start(base, conf);
 	event_base_dispatch(base);
 	rc = 0;
 out:
+	px_notify_stopping();
+	px_notify_watchdog_stop();
 	if (rc != 0)
 		fprintf(stderr, "acmebridge: %s\n", err);
 	if (jobs != NULL)

@@ -20,6 +20,10 @@ PACKAGES=(
 	build-essential cmake pkg-config
 	libevent-dev libcurl4-openssl-dev libjansson-dev libssl-dev
 	libsqlite3-dev libldns-dev libcmocka-dev libidn2-dev libpsl-dev
+	libsystemd-dev
+	# packaging (contrib/scripts/build-deb.sh, test_package.sh) and the
+	# man page checks; systemd for systemd-analyze (test_dist.sh)
+	debhelper fakeroot lintian debootstrap mandoc systemd systemd-container man-db
 	# fuzzing (libFuzzer ships with clang)
 	clang
 	# test infrastructure
