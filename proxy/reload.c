@@ -51,6 +51,7 @@
 
 #include "contrib/clock.h"
 #include "contrib/log.h"
+#include "proxy/notify.h"
 
 struct retired {
 	struct px_conf *conf; /* only its owned objects are set */
@@ -319,7 +320,17 @@ fail:
 void
 px_reload_on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	struct px_reload *r = arg;
+	int rc;
+
 	(void)sig;
 	(void)what;
-	px_reload_run(arg);
+	/* the service manager shows "reloading" until READY=1 comes back,
+	 * also after a failed reload (the old configuration serves on) */
+	px_notify_reloading();
+	rc = px_reload_run(r);
+	px_notify_ready("serving on %s:%d (%s)", r->conf->listen_host,
+	    r->conf->listen_port,
+	    rc == 0 ? "configuration reloaded"
+	            : "reload failed, previous configuration in use");
 }

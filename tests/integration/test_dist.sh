@@ -5,7 +5,8 @@
 # finds nothing to say about contrib/dist/acmebridge.service, its
 # `systemd-analyze security` exposure stays at or below EXPOSURE_MAX, and a
 # bridge started with NOTIFY_SOCKET sends READY=1 once its port accepts,
-# WATCHDOG=1 at half of WATCHDOG_USEC, and STOPPING=1 on SIGTERM. PID 1 is
+# WATCHDOG=1 at half of WATCHDOG_USEC, RELOADING=1 and READY=1 again on
+# SIGHUP, and STOPPING=1 on SIGTERM. PID 1 is
 # not systemd here: the protocol is checked, not a real start.
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
@@ -89,6 +90,16 @@ if [ "$n" -ge 3 ]; then
 	check_ok "WATCHDOG=1 every half WATCHDOG_USEC: $n pings"
 else
 	check_bad "WATCHDOG=1: $n pings, expected at least 3"
+fi
+# systemctl reload: RELOADING=1, then READY=1 again once the reload ended
+kill -HUP "$BRIDGE_PID"
+wait_for "RELOADING=1" "$T/notify.log" "$BRIDGE_PID" grep -q ' RELOADING=1$' "$T/notify.log"
+wait_for "READY=1 after the reload" "$T/notify.log" "$BRIDGE_PID" \
+	sh -c "sed -n '/ RELOADING=1\$/,\$p' '$T/notify.log' | grep -q ' READY=1\$'"
+if grep -q 'STATUS=.*configuration reloaded' "$T/notify.log"; then
+	check_ok "SIGHUP: RELOADING=1, then READY=1 ($(grep 'STATUS=.*reloaded' "$T/notify.log" | tail -1 | cut -d' ' -f2-))"
+else
+	check_bad "SIGHUP: no 'configuration reloaded' status: $(grep STATUS= "$T/notify.log" | tail -1)"
 fi
 grep -q STOPPING=1 "$T/notify.log" && check_bad "STOPPING=1 before SIGTERM"
 kill -TERM "$BRIDGE_PID"
