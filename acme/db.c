@@ -414,6 +414,38 @@ fail:
 	return NULL;
 }
 
+struct acme_db *
+acme_db_open_ro(const char *path, int busy_ms, char *err, size_t errlen)
+{
+	struct acme_db *db = calloc(1, sizeof(*db));
+	char *msg = NULL;
+
+	if (db == NULL) {
+		snprintf(err, errlen, "database: out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &db->h,
+	        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	        NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: %s", path,
+		    db->h ? sqlite3_errmsg(db->h) : "cannot open");
+		goto fail;
+	}
+	acme_db_set_busy_ms(db, busy_ms);
+	sqlite3_busy_handler(db->h, busy_wait, db);
+	/* the writer set WAL mode; a reader only adds its cache */
+	if (sqlite3_exec(db->h, "PRAGMA query_only=ON;" PERF_PRAGMAS, NULL,
+	        NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: %s", path, msg);
+		sqlite3_free(msg);
+		goto fail;
+	}
+	return db;
+fail:
+	acme_db_close(db);
+	return NULL;
+}
+
 int
 acme_db_backup(struct acme_db *db, const char *path, char *err, size_t errlen)
 {
