@@ -48,7 +48,7 @@ static const struct key admin_keys[] = {
     {"tls_key_file", K_STR, 0, 0, 0},
     {"token_file", K_STR, 0, 0, 0},
     {"public_status_page", K_BOOL, 0, 0, 0},
-    {"scm_ready_seconds", K_INT, 0, 10, 86400},
+    {"scm_ready_seconds", K_INT, 0, 2, 86400},
     {"scm_probe_seconds", K_INT, 0, 1, 3600},
     {NULL, 0, 0, 0, 0},
 };

@@ -839,7 +839,9 @@ op_metric(const struct op *op)
 	    [OP_RENEW] = MX_SCM_RENEW,
 	    [OP_REPLACE] = MX_SCM_REPLACE};
 
-	if (op->kind == OP_TEST && op->probe)
+	/* the probe and test-connection's connectivity check: any answer
+	 * passes */
+	if (op->kind == OP_TEST && (op->probe || op->noauth))
 		return MX_SCM_PROBE;
 	return m[op->kind];
 }
