@@ -29,6 +29,33 @@ READY_S=5 # scm_ready_seconds
 
 start_bind
 start_sim
+write_bridge_config
+# bad_admin SETTING JQ_FILTER: check-config fails with one line naming
+# admin.SETTING
+bad_admin() {
+	jq "$2" "$T/bridge.json" >"$T/bad.json"
+	if "$ACMEBRIDGE_BIN" check-config -c "$T/bad.json" >"$T/bad.out" 2>&1; then
+		check_bad "check-config accepted a bad admin.$1"
+	elif [ "$(wc -l <"$T/bad.out")" = 1 ] && grep -q "config: admin\.$1: " "$T/bad.out"; then
+		check_ok "bad admin.$1: $(cat "$T/bad.out")"
+	else
+		check_bad "bad admin.$1: $(cat "$T/bad.out")"
+	fi
+}
+printf 'short\n' >"$T/short-token"
+chmod 600 "$T/short-token"
+cp "$T/admin-token" "$T/open-token"
+chmod 644 "$T/open-token"
+bad_admin listen '.admin = {listen: "nowhere"}'
+bad_admin scm_probe_seconds '.admin = {scm_ready_seconds: 30, scm_probe_seconds: 30}'
+bad_admin scm_ready_seconds '.admin = {scm_ready_seconds: 0}'
+bad_admin token_file ".admin = {token_file: \"$T/open-token\"}"
+bad_admin token_file ".admin = {token_file: \"$T/short-token\"}"
+bad_admin tls_key_file ".admin = {tls_cert_file: \"$BRIDGE_CA\"}"
+bad_admin tokenfile '.admin = {tokenfile: "x"}'
+grep -q "$TOKEN" "$T/bad.out" "$T/bridge.log" 2>/dev/null &&
+	check_bad "the admin token shows up in a message"
+
 start_bridge ".admin = {listen: \"127.0.0.1:$ADMIN_PORT\",
   token_file: \"$T/admin-token\", scm_ready_seconds: $READY_S,
   scm_probe_seconds: 1}"
