@@ -72,6 +72,7 @@ static struct {
 	struct dns_conn dns[MX_CONN_MAX];
 	_Atomic size_t n_dns;
 	mx_ctr rl[MX_RL_N];
+	mx_ctr dcv_valid, dcv_failed;
 	mx_ctr batches, batches_failed, syncs;
 	_Atomic int last_batch_failed;
 	_Atomic long long heartbeat;
@@ -280,6 +281,12 @@ mx_ratelimit(enum mx_rl lim)
 {
 	if ((unsigned)lim < MX_RL_N)
 		inc(&R.rl[lim]);
+}
+
+void
+mx_dcv_run(int valid)
+{
+	inc(valid ? &R.dcv_valid : &R.dcv_failed);
 }
 
 void
@@ -545,6 +552,13 @@ mx_render(FILE *f)
 		    "acmebridge_ratelimit_refusals_total{limit=\"%s\"} "
 		    "%llu\n",
 		    rl_names[l], get(&R.rl[l]));
+
+	family(f, "acmebridge_dcv_runs_finished_total", "counter",
+	    "Sectigo DCV runs ended since the start, by outcome.");
+	fprintf(f,
+	    "acmebridge_dcv_runs_finished_total{outcome=\"valid\"} %llu\n"
+	    "acmebridge_dcv_runs_finished_total{outcome=\"failed\"} %llu\n",
+	    get(&R.dcv_valid), get(&R.dcv_failed));
 
 	family(f, "acmebridge_commit_batches_total", "counter",
 	    "Group-commit batches, by result.");

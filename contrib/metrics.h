@@ -102,6 +102,9 @@ void mx_scm_error(int id, const char *msg);
 int mx_dns_id(const char *name);
 void mx_dns_call(int id, enum mx_dns_op op, enum mx_dns_rc rc, const char *msg);
 
+/** A DCV run ended valid (1) or failed (0). */
+void mx_dcv_run(int valid);
+
 /** One refusal by a rate limit. */
 void mx_ratelimit(enum mx_rl lim);
 

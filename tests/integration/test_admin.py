@@ -138,6 +138,12 @@ def compare(before_path, after_path):
           'endpoint="enroll",outcome="ok"}', "SCM enroll calls ok")
     moved('acmebridge_scm_requests_total{connector="sectigo",'
           'endpoint="collect",outcome="ok"}', "SCM collect calls ok")
+    moved('acmebridge_scm_requests_total{connector="sectigo",'
+          'endpoint="dcv",outcome="ok"}', "SCM DCV calls ok")
+    moved('acmebridge_dns_operations_total{connector="bind",op="present",'
+          'outcome="ok"}', "DNS present operations ok")
+    moved('acmebridge_dcv_runs_finished_total{outcome="valid"}',
+          "DCV runs ended valid")
     moved('acmebridge_commit_batches_total{result="ok"}',
           "group-commit batches")
     if value(a, 'acmebridge_build_info{version="%s"}' %

@@ -4,9 +4,11 @@
 # The admin listener ("admin" in the configuration):
 #  1. /metrics needs the bearer token (401 without it and with a wrong
 #     one); /healthz and /readyz answer without it
-#  2. an issuance by lego moves the counters: newOrder answered 201, SCM
-#     enroll calls ok, group-commit batches, orders in state valid; the
-#     exposition parses (declared families, no duplicate series,
+#  2. an issuance by lego (its domain validated by the bridge through
+#     SCM DCV and an nsupdate DNS connector) moves the counters: newOrder
+#     answered 201, SCM enroll and DCV calls ok, DNS present ok, DCV runs
+#     valid, group-commit batches, orders in state valid; the exposition
+#     parses (declared families, no duplicate series,
 #     cumulative buckets, _count equal to the request counter)
 #  3. the status page shows the issued certificate's serial and an SVG,
 #     and a database string holding <script> comes out escaped
@@ -28,8 +30,20 @@ chmod 600 "$T/admin-token"
 READY_S=5 # scm_ready_seconds
 
 start_bind
-start_sim
-write_bridge_config
+# SCM asks for domain control validation, which the bridge does through a
+# DNS connector (nsupdate into the test BIND): DNS and DCV metrics move too
+SIM_ARGS=(--require-dcv --domain "$ZONE" --dns-resolver "127.0.0.1:$DNS_PORT"
+	--dcv-check-attempts 15)
+start_sim "${SIM_ARGS[@]}"
+export NSUPDATE_SERVER=127.0.0.1 NSUPDATE_PORT=$DNS_PORT NSUPDATE_KEY=$T/tsig.key
+DCV_CONF=$(printf '.dcv = {enabled: true, poll_seconds: 1, margin_days: 30,
+    check_interval_seconds: 3600, domain_cache_seconds: 0}
+  | .dns_connectors = [{name: "bind", type: "exec", program: "%s",
+    zones: ["%s"], ttl: 5, ns_port: %s, propagation_timeout_seconds: 6,
+    poll_interval_seconds: 1,
+    pass_env: ["NSUPDATE_SERVER", "NSUPDATE_PORT", "NSUPDATE_KEY"]}]' \
+	"$SRCDIR/tests/integration/dns/nsupdate-hook.sh" "$ZONE" "$DNS_PORT")
+write_bridge_config "$DCV_CONF"
 # bad_admin SETTING JQ_FILTER: check-config fails with one line naming
 # admin.SETTING
 bad_admin() {
@@ -56,7 +70,7 @@ bad_admin tokenfile '.admin = {tokenfile: "x"}'
 grep -q "$TOKEN" "$T/bad.out" "$T/bridge.log" 2>/dev/null &&
 	check_bad "the admin token shows up in a message"
 
-start_bridge ".admin = {listen: \"127.0.0.1:$ADMIN_PORT\",
+start_bridge "$DCV_CONF | .admin = {listen: \"127.0.0.1:$ADMIN_PORT\",
   token_file: \"$T/admin-token\", scm_ready_seconds: $READY_S,
   scm_probe_seconds: 1}"
 
@@ -175,7 +189,7 @@ else
 fi
 grep -q '^ok database' <<<"$body" && check_ok "the database check still passes" ||
 	check_bad "database check: $body"
-"$SIM_BIN" --state-dir "$SIM_DIR" --listen "127.0.0.1:$SIM_PORT" >>"$T/sim.log" 2>&1 &
+"$SIM_BIN" --state-dir "$SIM_DIR" --listen "127.0.0.1:$SIM_PORT" "${SIM_ARGS[@]}" >>"$T/sim.log" 2>&1 &
 SIM_PID=$!
 track_pid "$SIM_PID" sectigo-sim-2
 wait_for "/readyz 200 with SCM back" "$T/bridge.log" "$BRIDGE_PID" ready_is 200
