@@ -144,6 +144,10 @@ def compare(before_path, after_path):
           'outcome="ok"}', "DNS present operations ok")
     moved('acmebridge_dcv_runs_finished_total{outcome="valid"}',
           "DCV runs ended valid")
+    moved('acmebridge_ratelimit_refusals_total{limit="new_orders_per_account"}',
+          "rate-limit refusals of new orders per account")
+    moved('acmebridge_http_requests_total{endpoint="newOrder",code="429"}',
+          "newOrder requests answered 429")
     moved('acmebridge_commit_batches_total{result="ok"}',
           "group-commit batches")
     if value(a, 'acmebridge_build_info{version="%s"}' %

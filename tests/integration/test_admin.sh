@@ -7,7 +7,8 @@
 #  2. an issuance by lego (its domain validated by the bridge through
 #     SCM DCV and an nsupdate DNS connector) moves the counters: newOrder
 #     answered 201, SCM enroll and DCV calls ok, DNS present ok, DCV runs
-#     valid, group-commit batches, orders in state valid; the exposition
+#     valid, group-commit batches, orders in state valid, and a second
+#     order refused by a rate limit counts; the exposition
 #     parses (declared families, no duplicate series,
 #     cumulative buckets, _count equal to the request counter)
 #  3. the status page shows the issued certificate's serial and an SVG,
@@ -70,7 +71,8 @@ bad_admin tokenfile '.admin = {tokenfile: "x"}'
 grep -q "$TOKEN" "$T/bad.out" "$T/bridge.log" 2>/dev/null &&
 	check_bad "the admin token shows up in a message"
 
-start_bridge "$DCV_CONF | .admin = {listen: \"127.0.0.1:$ADMIN_PORT\",
+start_bridge "$DCV_CONF | .rate_limits.new_orders_per_account_per_hour = 1
+  | .admin = {listen: \"127.0.0.1:$ADMIN_PORT\",
   token_file: \"$T/admin-token\", scm_ready_seconds: $READY_S,
   scm_probe_seconds: 1}"
 
@@ -127,6 +129,15 @@ if LEGO_CA_CERTIFICATES=$BRIDGE_CA lego --server "$BRIDGE_DIR_URL" --path "$L" \
 else
 	cat "$L/out.txt" >&2
 	fail "lego failed"
+fi
+# a second order of the same account within the hour: rate limited
+if LEGO_CA_CERTIFICATES=$BRIDGE_CA lego --server "$BRIDGE_DIR_URL" --path "$L" \
+	--accept-tos --email "admin@$ZONE" -d "again.$ZONE" \
+	--http --http.port "127.0.0.1:$HTTP01_PORT" run >"$L/out2.txt" 2>&1; then
+	check_bad "a second order within the hour was not rate limited"
+else
+	grep -q rateLimited "$L/out2.txt" && check_ok "the second order was refused: rateLimited" ||
+		check_bad "the second order failed otherwise: $(tail -3 "$L/out2.txt")"
 fi
 scrape "$T/m1.txt"
 if out=$(python3 "$HELPER" parse "$T/m1.txt" 2>&1); then
