@@ -517,19 +517,40 @@ on_request(struct evhttp_request *req, void *arg)
 #undef IS
 }
 
+/* Input filter of a connection that could not get TLS: nothing reaches
+ * evhttp, which closes the connection at its timeout. */
+static enum bufferevent_filter_result
+swallow(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *arg)
+{
+	(void)dst;
+	(void)limit;
+	(void)mode;
+	(void)arg;
+	evbuffer_drain(src, evbuffer_get_length(src));
+	return BEV_OK;
+}
+
 static struct bufferevent *
 on_conn(struct event_base *base, void *arg)
 {
 	struct px_admin *a = arg;
 	SSL *ssl = SSL_new(a->ssl);
-	struct bufferevent *bev;
+	struct bufferevent *bev = NULL, *sock;
 
-	if (ssl == NULL)
-		return NULL; /* evhttp then drops the connection */
-	bev = bufferevent_openssl_socket_new(
-	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL)
-		SSL_free(ssl);
+	if (ssl != NULL)
+		bev = bufferevent_openssl_socket_new(base, -1, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev != NULL)
+		return bev;
+	SSL_free(ssl);
+	/* NULL would make evhttp speak plain HTTP on the TLS port */
+	sock = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	bev = sock != NULL ? bufferevent_filter_new(sock, swallow, NULL,
+	                         BEV_OPT_CLOSE_ON_FREE, NULL, NULL)
+	                   : NULL;
+	if (bev == NULL && sock != NULL)
+		bufferevent_free(sock);
 	return bev;
 }
 

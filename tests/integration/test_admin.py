@@ -11,8 +11,9 @@
       print one sample's value (0 when absent)
   test_admin.py compare BEFORE AFTER
       the checks that an issuance moved the counters (see below)
-  test_admin.py png FILE WIDTH HEIGHT MIN_COLOURS
-      a valid PNG of WIDTH x HEIGHT with at least MIN_COLOURS colours
+  test_admin.py png FILE WIDTH HEIGHT MIN_COLOURS [RRGGBB...]
+      a valid PNG of WIDTH x HEIGHT with at least MIN_COLOURS colours,
+      among them each RRGGBB given
 """
 import json
 import re
@@ -176,7 +177,7 @@ def compare(before_path, after_path):
     print("ok endpoint labels bounded: %s" % sorted(eps))
 
 
-def png(path, width, height, min_colours):
+def png(path, width, height, min_colours, need=()):
     with open(path, "rb") as f:
         data = f.read()
     if data[:8] != b"\x89PNG\r\n\x1a\n":
@@ -221,13 +222,17 @@ def png(path, width, height, min_colours):
                 pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
                 pr = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
                 line[x] = (line[x] + pr) & 0xff
-        if y % 4 == 0:
-            for x in range(0, stride, bpp * 2):
-                colours.add(bytes(line[x:x + 3]))
+        for x in range(0, stride, bpp):
+            colours.add(bytes(line[x:x + 3]))
         prev = line
     if len(colours) < min_colours:
         fail("%s: only %d colours (blank page?)" % (path, len(colours)))
-    print("ok %s: %dx%d PNG, %d colours sampled" % (path, w, h, len(colours)))
+    for hexcol in need:
+        if bytes.fromhex(hexcol) not in colours:
+            fail("%s: no pixel of colour #%s (the page is not drawn?)" %
+                 (path, hexcol))
+    print("ok %s: %dx%d PNG, %d colours, with #%s" %
+          (path, w, h, len(colours), ", #".join(need)))
 
 
 def main():
@@ -242,7 +247,7 @@ def main():
         compare(sys.argv[2], sys.argv[3])
     elif cmd == "png":
         png(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]),
-            int(sys.argv[5]))
+            int(sys.argv[5]), sys.argv[6:])
     else:
         fail("unknown command " + cmd)
 

@@ -15,8 +15,10 @@
 #     and a database string holding <script> comes out escaped
 #  4. /readyz: ready, then 503 naming the SCM check once the simulator is
 #     gone, ready again once it is back
-#  5. with public_status_page: a headless Chromium screenshot of the page
-#     is a real, non-blank image
+#  5. restarted with HTTPS and public_status_page: the page answers
+#     without the token (/metrics still needs it), the timeline draws
+#     the certificates by expiry day, and a headless Chromium screenshot
+#     of the page is a real, non-blank image
 SRCDIR=${SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=SCRIPTDIR/lib.sh disable=SC2119
 . "$SRCDIR/tests/integration/lib.sh"
@@ -80,7 +82,7 @@ start_bridge "$DCV_CONF | .rate_limits.new_orders_per_account_per_hour = 1
 code() {
 	local url=$1
 	shift
-	curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" "$url"
+	curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$BRIDGE_CA" "$@" "$url"
 }
 scrape() {
 	curl -fsS --max-time 5 -H "Authorization: Bearer $TOKEN" "$ADMIN/metrics" -o "$1"
@@ -222,7 +224,11 @@ python3 "$HELPER" parse "$T/m2.txt" >/dev/null && grep -q '^acmebridge_jobs_queu
 
 # ---- 5. screenshot of the public status page
 if command -v chromium >/dev/null; then
-	jq '.admin.public_status_page = true' "$T/bridge.json" >"$T/b2.json" && mv "$T/b2.json" "$T/bridge.json"
+	# HTTPS this time, with the bridge's own certificate and key
+	jq --arg c "$BRIDGE_CA" --arg k "$T/bridge-key.pem" '.admin.public_status_page = true
+	  | .admin.tls_cert_file = $c | .admin.tls_key_file = $k' "$T/bridge.json" >"$T/b2.json" &&
+		mv "$T/b2.json" "$T/bridge.json"
+	ADMIN=https://127.0.0.1:$ADMIN_PORT
 	# certificates expiring over the next weeks, for the timeline
 	now=$(date +%s)
 	for d in 2 2 5 12 12 12 20 45 60 61 80 85; do
@@ -234,7 +240,7 @@ if command -v chromium >/dev/null; then
 		  WHERE status = 'valid' LIMIT 1;"
 	done | sqlite3 -cmd ".timeout 5000" "$BRIDGE_DB"
 	restart_bridge
-	curl -fsS "$ADMIN/status" -o "$T/status2.html"
+	curl -fsS --cacert "$BRIDGE_CA" "$ADMIN/status" -o "$T/status2.html"
 	if grep -q '<title>day 2: 2</title>' "$T/status2.html" &&
 		grep -q '<title>day 12: 3</title>' "$T/status2.html" &&
 		grep -q '<title>day 85: 1</title>' "$T/status2.html"; then
@@ -243,16 +249,24 @@ if command -v chromium >/dev/null; then
 		check_bad "timeline bars: $(grep -o '<title>day[^<]*' "$T/status2.html" | tr '\n' ' ')"
 	fi
 	c=$(code "$ADMIN/status")
-	[ "$c" = 200 ] && check_ok "public_status_page: the page without a token" ||
+	[ "$c" = 200 ] && check_ok "public_status_page: the page without a token, over HTTPS" ||
 		check_bad "public status page: $c"
 	c=$(code "$ADMIN/metrics")
 	[ "$c" = 401 ] && check_ok "public_status_page leaves /metrics behind the token" ||
 		check_bad "/metrics without token with public_status_page: $c"
+	c=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$ADMIN_PORT/healthz" || true)
+	[ "$c" != 200 ] && check_ok "with tls_cert_file no plain HTTP answer (got '$c')" ||
+		check_bad "plain HTTP answered on the TLS admin port"
+	# the bridge's certificate is self-signed: Chromium is told to accept it.
+	# The PNG must hold the timeline's red, orange and green bars (the
+	# page, not an error page)
 	timeout 40 chromium --headless --no-sandbox --disable-gpu --disable-quic \
+		--ignore-certificate-errors \
 		--no-first-run --disable-background-networking --disable-component-update \
 		--disable-sync --user-data-dir="$T/chrome" --window-size=1280,1024 \
 		--screenshot="$T/status.png" "$ADMIN/status" >"$T/chromium.log" 2>&1 || true
-	if out=$(python3 "$HELPER" png "$T/status.png" 1280 1024 8 2>&1); then
+	if out=$(python3 "$HELPER" png "$T/status.png" 1280 1024 50 \
+		c62828 ef6c00 2e7d32 2>&1); then
 		check_ok "screenshot: $out"
 	else
 		check_bad "screenshot: $out ($(tail -2 "$T/chromium.log"))"
