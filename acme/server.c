@@ -625,6 +625,19 @@ srv_not_found(struct call *c, const char *what)
 
 /* ---- rate limits ---------------------------------------------------- */
 
+/* The metrics label of a limit, from its key's prefix (see the callers). */
+static enum mx_rl
+rl_metric(const char *key)
+{
+	if (strncmp(key, "accounts/", 9) == 0)
+		return MX_RL_ACCOUNTS_PER_IP;
+	if (strncmp(key, "orders/acct/", 12) == 0)
+		return MX_RL_ORDERS_PER_ACCOUNT;
+	if (strncmp(key, "orders/ip/", 10) == 0)
+		return MX_RL_ORDERS_PER_IP;
+	return MX_RL_ORDERS_PER_DOMAIN;
+}
+
 /* Pass every check or none: when one is over its limit nothing is taken
  * and the client gets rateLimited with the longest wait as Retry-After.
  * @return 1 when the request was refused. */
@@ -633,7 +646,7 @@ srv_rate_limited(struct call *c, struct rl_check *chk, size_t n)
 {
 	struct acme_ratelimiter *rl = c->ctx->s->rl;
 	long long now_ms = c->req->now * 1000LL, wait, worst = 0;
-	const char *what = NULL;
+	const char *what = NULL, *worst_key = "";
 
 	if (rl == NULL)
 		return 0;
@@ -642,6 +655,7 @@ srv_rate_limited(struct call *c, struct rl_check *chk, size_t n)
 		if (wait > worst) {
 			worst = wait;
 			what = chk[i].what;
+			worst_key = chk[i].key;
 		}
 	}
 	if (worst == 0) {
@@ -649,6 +663,7 @@ srv_rate_limited(struct call *c, struct rl_check *chk, size_t n)
 			acme_rl_take(rl, chk[i].key, chk[i].lim, now_ms, 1);
 		return 0;
 	}
+	mx_ratelimit(rl_metric(worst_key));
 	srv_fail(c, 429, "rateLimited", "too many %s; retry after %lld seconds",
 	    what, worst);
 	c->resp->retry_after = worst > INT_MAX ? INT_MAX : (int)worst;

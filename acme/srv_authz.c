@@ -139,6 +139,7 @@ srv_h_chall(struct call *c, const char *cid)
 		    : acme_rl_peek(ctx->s->rl, chk.key, chk.lim,
 		          c->req->now * 1000LL, 1);
 		if (wait > 0) {
+			mx_ratelimit(MX_RL_FAILED_VALIDATIONS);
 			srv_fail(c, 429, "rateLimited",
 			    "too many failed validations of %.100s; retry "
 			    "after %lld seconds",

@@ -28,6 +28,7 @@
 #include "acme/jws.h"
 #include "acme/ratelimit.h"
 #include "acme/state.h"
+#include "contrib/metrics.h"
 #include "contrib/b64url.h"
 #include "contrib/log.h"
 

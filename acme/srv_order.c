@@ -148,6 +148,7 @@ order_limited(
 			return 1;
 		}
 		if (pending + (long long)n > lim->pending_authzs) {
+			mx_ratelimit(MX_RL_PENDING_AUTHZS);
 			srv_fail(c, 429, "rateLimited",
 			    "too many pending authorizations (at most %lld);"
 			    " finish or deactivate some first",
@@ -196,6 +197,7 @@ order_limited(
 	wait = acme_rl_peek(c->ctx->s->rl, chk[0].key, &lim->certs_per_name_set,
 	    c->req->now * 1000LL, 1);
 	if (wait > 0) {
+		mx_ratelimit(MX_RL_CERTS_PER_NAME_SET);
 		srv_fail(c, 429, "rateLimited",
 		    "too many certificates for exactly this set of names;"
 		    " retry after %lld seconds",

@@ -14,6 +14,7 @@
 
 #include "contrib/clock.h"
 #include "contrib/log.h"
+#include "contrib/metrics.h"
 
 extern const struct dns_connector_ops dns_conn_exec;
 extern const struct dns_connector_ops dns_conn_rfc2136;
@@ -719,6 +720,17 @@ record_ok(struct dns_connector *c, const struct dns_record *r, int want_value,
 	return 1;
 }
 
+/* Count one call that reached the connector (contrib/metrics.h). */
+static void
+mx_note(struct dns_connector *c, enum mx_dns_op op, const struct dns_outcome *o)
+{
+	enum mx_dns_rc rc = o->rc == DNS_OK ? MX_DNS_OK
+	    : o->rc == DNS_PERM             ? MX_DNS_PERM
+	                                    : MX_DNS_TEMP;
+
+	mx_dns_call(mx_dns_id(c->name), op, rc, o->msg);
+}
+
 static void
 call(struct dns_connector *c, const struct dns_record *r, const char *handle,
     int present, struct dns_outcome *o)
@@ -737,6 +749,7 @@ call(struct dns_connector *c, const struct dns_record *r, const char *handle,
 		c->ops->cleanup(c->impl, r, handle ? handle : "", o);
 	pthread_mutex_unlock(mu);
 	budget_note(c, o);
+	mx_note(c, present ? MX_DNS_PRESENT : MX_DNS_CLEANUP, o);
 	/* TXT values are logged: they are public once published */
 	log_event(o->rc == DNS_OK ? LOG_LVL_INFO : LOG_LVL_WARN,
 	    present ? "dns.present" : "dns.cleanup",
@@ -785,6 +798,7 @@ dns_connector_list(struct dns_connector *c, const struct dns_record *r,
 	n = c->ops->list(c->impl, r, vals, o);
 	pthread_mutex_unlock(mu);
 	budget_note(c, o);
+	mx_note(c, MX_DNS_LIST, o);
 	return n;
 }
 
@@ -798,4 +812,5 @@ dns_connector_check(
 	dns_fail(o, DNS_TEMP, "dns connector %s: no outcome", c->name);
 	c->ops->check(c->impl, zone, o);
 	budget_note(c, o);
+	mx_note(c, MX_DNS_CHECK, o);
 }

@@ -30,6 +30,7 @@
 #include "acme/db.h"
 #include "acme/nonce.h"
 #include "contrib/log.h"
+#include "contrib/metrics.h"
 
 struct after {
 	void (*fn)(void *arg, int ok);
@@ -238,6 +239,9 @@ sync_main(void *arg)
 				pthread_mutex_lock(&c->mu);
 				c->n_syncs++;
 				pthread_mutex_unlock(&c->mu);
+				mx_commit_sync();
+				if (rc != 0)
+					mx_commit_batch(0);
 				break;
 			}
 		for (; list != NULL; list = next) {
@@ -271,6 +275,7 @@ commit_now(struct px_commit *c)
 	if (items == NULL && after == NULL && !acme_db_batch_open(c->db))
 		return 0; /* nothing to commit, nobody waiting */
 	rc = acme_db_batch_commit(c->db);
+	mx_commit_batch(rc == 0);
 	changes = acme_db_total_changes(c->db);
 	wrote = changes != c->changes;
 	c->n_open = 0;

@@ -41,6 +41,17 @@ static const struct key top_keys[] = {
     {"frontend", K_OBJ, 0, 0, 0},
     {"dns_connectors", K_ARR, 0, 0, 0},
     {"dcv", K_OBJ, 0, 0, 0},
+    {"admin", K_OBJ, 0, 0, 0},
+    {NULL, 0, 0, 0, 0},
+};
+static const struct key admin_keys[] = {
+    {"listen", K_STR, 0, 0, 0},
+    {"tls_cert_file", K_STR, 0, 0, 0},
+    {"tls_key_file", K_STR, 0, 0, 0},
+    {"token_file", K_STR, 0, 0, 0},
+    {"public_status_page", K_BOOL, 0, 0, 0},
+    {"scm_ready_seconds", K_INT, 0, 2, 86400},
+    {"scm_probe_seconds", K_INT, 0, 1, 3600},
     {NULL, 0, 0, 0, 0},
 };
 static const struct key dcv_keys[] = {
@@ -432,6 +443,79 @@ load_connector(const json_t *c, size_t i, struct px_connector *pc,
 	return 0;
 }
 
+static int parse_hostport(const char *s, char *host, size_t hlen, int *port);
+
+/* "admin": the metrics, health and status listener. */
+static int
+load_admin(const json_t *a, int need_secrets, struct px_conf *conf, char *err,
+    size_t errlen)
+{
+	const char *tok;
+
+	if (a == NULL)
+		return 0;
+	if (check(a, admin_keys, "admin.", err, errlen) != 0)
+		return -1;
+	conf->admin.enabled = 1;
+	if (parse_hostport(str(a, "listen", "127.0.0.1:9180"), conf->admin.host,
+	        sizeof(conf->admin.host), &conf->admin.port) != 0 ||
+	    conf->admin.host[0] == '\0') {
+		snprintf(err, errlen,
+		    "config: admin.listen: must be address:port (e.g. "
+		    "127.0.0.1:9180)");
+		return -1;
+	}
+	conf->admin.tls_cert = str(a, "tls_cert_file", NULL);
+	conf->admin.tls_key = str(a, "tls_key_file", NULL);
+	if ((conf->admin.tls_cert == NULL) != (conf->admin.tls_key == NULL)) {
+		snprintf(err, errlen,
+		    "config: admin.%s: required with admin.%s",
+		    conf->admin.tls_cert == NULL ? "tls_cert_file"
+		                                 : "tls_key_file",
+		    conf->admin.tls_cert == NULL ? "tls_key_file"
+		                                 : "tls_cert_file");
+		return -1;
+	}
+	if (need_secrets && conf->admin.tls_key != NULL &&
+	    secfile_check("config: admin.tls_key_file:", conf->admin.tls_key,
+	        -1, err, errlen) != 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen,
+			    "config: admin.tls_key_file: %s does not exist",
+			    conf->admin.tls_key);
+		return -1;
+	}
+	tok = str(a, "token_file", NULL);
+	if (tok != NULL && need_secrets) {
+		if (secfile_read(a, "token", "admin.", &conf->admin.token, err,
+		        errlen) != 0)
+			return -1;
+		/* guessable tokens defeat the point */
+		if (strlen(conf->admin.token) < 16 ||
+		    strpbrk(conf->admin.token, "\r\n") != NULL) {
+			snprintf(err, errlen,
+			    "config: admin.token_file: %s must hold one line "
+			    "of "
+			    "at least 16 characters",
+			    tok);
+			return -1;
+		}
+	}
+	conf->admin.public_status =
+	    json_is_true(json_object_get(a, "public_status_page"));
+	conf->admin.scm_ready_seconds = (int)num(a, "scm_ready_seconds", 300);
+	conf->admin.scm_probe_seconds = (int)num(a, "scm_probe_seconds", 60);
+	if (conf->admin.scm_probe_seconds >= conf->admin.scm_ready_seconds) {
+		snprintf(err, errlen,
+		    "config: admin.scm_probe_seconds: must be less than "
+		    "admin.scm_ready_seconds (%d), or an idle bridge is "
+		    "never ready",
+		    conf->admin.scm_ready_seconds);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 parse_hostport(const char *s, char *host, size_t hlen, int *port)
 {
@@ -727,6 +811,9 @@ px_conf_load(const char *path, struct px_conf *conf, int need_secrets,
 	if (dns_registry_load(json_object_get(root, "dns_connectors"),
 	        need_secrets, &conf->dns, err, errlen) != 0)
 		goto fail;
+	if (load_admin(json_object_get(root, "admin"), need_secrets, conf, err,
+	        errlen) != 0)
+		goto fail;
 	return 0;
 fail:
 	px_conf_free(conf);
@@ -754,6 +841,7 @@ px_conf_free(struct px_conf *conf)
 	}
 	free(conf->connectors);
 	free(conf->acme_connectors);
+	free_secret(conf->admin.token);
 	dns_registry_free(conf->dns);
 	json_decref(conf->root);
 	memset(conf, 0, sizeof(*conf));

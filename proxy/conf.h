@@ -87,6 +87,18 @@ struct px_conf {
 	struct acme_connector_info *acme_connectors; /* acme.connectors */
 	struct dns_registry *dns; /* "dns_connectors" (never NULL) */
 	struct {
+		int enabled;           /* the "admin" object is present */
+		char host[256];        /* listen address */
+		int port;              /* listen port */
+		const char *tls_cert;  /* HTTPS when set (with tls_key) */
+		const char *tls_key;   /* private key file */
+		char *token;           /* bearer token (owned, cleansed), or
+					  NULL: no token asked */
+		int public_status;     /* the status page without the token */
+		int scm_ready_seconds; /* readyz: SCM reached this recently */
+		int scm_probe_seconds; /* idle this long: probe SCM */
+	} admin;
+	struct {
 		int enabled;         /* Sectigo DCV before enrolling */
 		int margin_days;     /* re-validate this long before expiry */
 		int poll_seconds;    /* SCM status polls this far apart */

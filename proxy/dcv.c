@@ -11,6 +11,7 @@
 #include "acme/dcv.h"
 #include "contrib/clock.h"
 #include "contrib/log.h"
+#include "contrib/metrics.h"
 #include "dns/connector.h"
 #include "dns/dnsq.h"
 #include "dns/propagate.h"
@@ -228,6 +229,7 @@ advance(struct run *r, enum acme_dcv_state st, int ok, const char *host,
 		    "dcv %s (%s): %s%s%s", r->d.domain, r->d.method,
 		    acme_dcv_state_str(st), reason ? ": " : "",
 		    reason ? reason : "");
+		mx_dcv_run(st == ACME_DCV_VALID);
 		run_end(r);
 		return;
 	}

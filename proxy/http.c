@@ -38,6 +38,7 @@
 #include "acme/acme.h"
 #include "acme/jws.h"
 #include "contrib/log.h"
+#include "contrib/metrics.h"
 
 /* evhttp's own body cap. acme/ refuses bodies over acme.max_body (64 KiB)
  * with a problem document and a nonce, so evhttp must let them through:
@@ -132,6 +133,8 @@ struct parked {
 	struct parked *next;       /* the worker's list of parked requests */
 	struct parked **prevp;
 	struct parked *dnext; /* the worker's list of returned items */
+	enum mx_ep ep;        /* metrics: the endpoint of the path */
+	struct timespec t0;   /* metrics: when the request arrived */
 };
 
 static unsigned
@@ -338,6 +341,12 @@ returned(struct parked *p)
 		return;
 	}
 	if (p->item.ready) {
+		struct timespec t1;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		mx_http(p->ep, p->resp.status ? p->resp.status : 500,
+		    (double)(t1.tv_sec - p->t0.tv_sec) +
+		        (double)(t1.tv_nsec - p->t0.tv_nsec) / 1e9);
 		send_resp(p->w, p->req, &p->resp);
 		parked_free(p);
 		return;
@@ -461,6 +470,8 @@ dispatch(struct worker *w, struct evhttp_request *req, const char *method,
 		return -1;
 	}
 	s = p->strings;
+	clock_gettime(CLOCK_MONOTONIC, &p->t0);
+	p->ep = mx_ep_of_path(path);
 	p->item.req.method = method;
 	p->item.req.path = memcpy(s, path, lp);
 	s += lp;
@@ -561,8 +572,10 @@ on_request(struct evhttp_request *req, void *arg)
 	        evhttp_find_header(
 	            evhttp_request_get_input_headers(req), "Content-Type"),
 	        len ? (const char *)evbuffer_pullup(in, -1) : "", len,
-	        peer_ip(req, ipbuf, sizeof(ipbuf))) != 0)
+	        peer_ip(req, ipbuf, sizeof(ipbuf))) != 0) {
+		mx_http(mx_ep_of_path(path), 503, 0);
 		evhttp_send_error(req, 503, "out of memory");
+	}
 }
 
 /* End c's connection now: evhttp sees an error and frees it. */

@@ -24,6 +24,7 @@
 #include "contrib/b64url.h"
 #include "contrib/evcurl.h"
 #include "contrib/log.h"
+#include "proxy/admin.h"
 #include "proxy/conf.h"
 #include "proxy/dcvcli.h"
 #include "proxy/dnscli.h"
@@ -184,6 +185,7 @@ cmd_serve(struct px_conf *conf)
 	struct px_http *http = NULL;
 	struct px_startcheck *check = NULL;
 	struct px_reload *reload = NULL;
+	struct px_admin *admin = NULL;
 	char err[512] = "";
 	int rc = 1;
 
@@ -232,6 +234,11 @@ cmd_serve(struct px_conf *conf)
 	if (http == NULL)
 		goto out;
 	px_jobs_set_notify(jobs, px_http_notify, http);
+	if (conf->admin.enabled) {
+		admin = px_admin_start(base, conf, err, sizeof(err));
+		if (admin == NULL)
+			goto out;
+	}
 	sint = evsignal_new(base, SIGINT, on_signal, base);
 	sterm = evsignal_new(base, SIGTERM, on_signal, base);
 	/* SIGHUP: reopen the log file, reload the configuration */
@@ -275,6 +282,7 @@ out:
 	if (commit != NULL)
 		px_commit_flush(commit);
 	px_startcheck_free(check);
+	px_admin_stop(admin);
 	px_http_stop(http);
 	px_jobs_free(jobs);
 	px_commit_free(commit);

@@ -137,6 +137,18 @@ restart_only(const struct px_conf *o, const struct px_conf *n)
 	        o->validation.allow_private_addresses !=
 	            n->validation.allow_private_addresses},
 	    {"dcv.dns_threads", o->dcv.dns_threads != n->dcv.dns_threads},
+	    /* the admin thread reads its settings and the connector list
+	     * of the start without locks */
+	    {"admin",
+	        o->admin.enabled != n->admin.enabled ||
+	            strcmp(o->admin.host, n->admin.host) != 0 ||
+	            o->admin.port != n->admin.port ||
+	            !streq(o->admin.tls_cert, n->admin.tls_cert) ||
+	            !streq(o->admin.tls_key, n->admin.tls_key) ||
+	            !streq(o->admin.token, n->admin.token) ||
+	            o->admin.public_status != n->admin.public_status ||
+	            o->admin.scm_ready_seconds != n->admin.scm_ready_seconds ||
+	            o->admin.scm_probe_seconds != n->admin.scm_probe_seconds},
 	};
 	int k = 0;
 

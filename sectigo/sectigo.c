@@ -22,6 +22,7 @@
 
 #include "contrib/clock.h"
 #include "contrib/log.h"
+#include "contrib/metrics.h"
 #include "sectigo/internal.h"
 
 #ifndef ACMEBRIDGE_VERSION
@@ -86,6 +87,8 @@ struct op {
 	int queued;            /* in ca's queue, waiting for a slot */
 	struct op *qnext;      /* next in that queue */
 	int dead;              /* aborted by free; memory released later */
+	int probe;             /* OP_TEST: the connectivity check only */
+	long long t0;          /* metrics: monotonic ms the request left */
 
 	/* the current HTTP request */
 	const char *method;      /* "GET" or "POST" (static) */
@@ -186,6 +189,9 @@ struct sca {
 
 	struct sca_profile *profiles; /* never empty once built */
 	size_t n_profiles;            /* entries in profiles */
+
+	int mx_id;        /* metrics slot (contrib/metrics.h), -1 none */
+	long long tok_t0; /* metrics: monotonic ms the token fetch left */
 
 	int depth; /* user callbacks running on the stack */
 	int freed; /* free was called while depth > 0 */
@@ -810,6 +816,7 @@ on_op_kick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	op->t0 = clock_mono_ms();
 	if (evcurl_add(op->ca->ec, op->easy, on_op_done, op) == 0) {
 		op->in_flight = 1;
 		return;
@@ -820,6 +827,65 @@ on_op_kick(evutil_socket_t fd, short what, void *arg)
 		test_report(op, 0, "cannot start HTTP transfer");
 	else
 		op_fail_internal(op, "cannot start HTTP transfer");
+}
+
+/* The metrics endpoint of an op's requests. */
+static enum mx_scm
+op_metric(const struct op *op)
+{
+	static const enum mx_scm m[] = {[OP_SUBMIT] = MX_SCM_ENROLL,
+	    [OP_FIND] = MX_SCM_FIND,
+	    [OP_COLLECT] = MX_SCM_COLLECT,
+	    [OP_REVOKE] = MX_SCM_REVOKE,
+	    [OP_TEST] = MX_SCM_TEST,
+	    [OP_DCV] = MX_SCM_DCV,
+	    [OP_DETAILS] = MX_SCM_DETAILS,
+	    [OP_REPORT] = MX_SCM_REPORT,
+	    [OP_RENEW] = MX_SCM_RENEW,
+	    [OP_REPLACE] = MX_SCM_REPLACE};
+
+	/* the probe and test-connection's connectivity check: any answer
+	 * passes */
+	if (op->kind == OP_TEST && (op->probe || op->noauth))
+		return MX_SCM_PROBE;
+	return m[op->kind];
+}
+
+/* Count one finished HTTP request to SCM (contrib/metrics.h), and keep a
+ * line about a failure for the status page: method, path without the
+ * query, and the status or curl's error (no secrets in either). */
+static void
+mx_note(struct sca *ca, enum mx_scm ep, CURLcode cc, long status, long long t0,
+    const char *curl_err, const char *method, const char *path)
+{
+	enum mx_outcome o;
+	char line[256];
+
+	if (ca->mx_id < 0)
+		return;
+	if (cc == CURLE_OPERATION_TIMEDOUT)
+		o = MX_TIMEOUT;
+	else if (cc != CURLE_OK)
+		o = MX_ERROR;
+	else if (status >= 200 && status < 300)
+		o = MX_OK;
+	else if (status >= 400 && status < 500)
+		o = MX_HTTP_4XX;
+	else if (status >= 500)
+		o = MX_HTTP_5XX;
+	else
+		o = MX_HTTP_OTHER;
+	mx_scm_call(ca->mx_id, ep, o, (double)(clock_mono_ms() - t0) / 1000.0);
+	if (o == MX_OK || (ep == MX_SCM_PROBE && o <= MX_HTTP_OTHER))
+		return;
+	if (cc != CURLE_OK)
+		snprintf(line, sizeof(line), "%s %.*s: %s", method,
+		    path_len(path), path,
+		    curl_err != NULL ? curl_err : curl_easy_strerror(cc));
+	else
+		snprintf(line, sizeof(line), "%s %.*s: HTTP %ld", method,
+		    path_len(path), path, status);
+	mx_scm_error(ca->mx_id, line);
 }
 
 static void
@@ -868,6 +934,8 @@ on_op_done(CURL *easy, CURLcode cc, void *arg)
 		    "scm connector=%s %s %s -> %ld code=%d", ca->name,
 		    op->method, op->path, status, op->err.code);
 	}
+	mx_note(ca, op_metric(op), cc, status, op->t0,
+	    op->errbuf[0] != '\0' ? op->errbuf : NULL, op->method, op->path);
 	if (cc == CURLE_OK && status == 401 && ca->oauth && !op->noauth &&
 	    !op->retried) {
 		/* the token may have been revoked or expired early: fetch a
@@ -914,6 +982,7 @@ on_tok_kick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	ca->tok_t0 = clock_mono_ms();
 	if (evcurl_add(ca->ec, ca->tok_easy, on_token_done, ca) == 0) {
 		ca->tok_in_evcurl = 1;
 		return;
@@ -1088,6 +1157,9 @@ on_token_done(CURL *easy, CURLcode cc, void *arg)
 		        LOG_I("status", status), LOG_END},
 		    "scm connector=%s POST %s -> %ld", ca->name, ca->token_path,
 		    status);
+	mx_note(ca, MX_SCM_TOKEN, cc, status, ca->tok_t0,
+	    ca->tok_errbuf[0] != '\0' ? ca->tok_errbuf : NULL, "POST",
+	    ca->token_path);
 	ok = token_take(ca, cc, status, msg, sizeof(msg)) == 0;
 	if (!ok)
 		log_warn("scm connector=%s: %s", ca->name, msg);
@@ -2381,6 +2453,10 @@ test_report(struct op *op, int ok, const char *detail)
 {
 	if (test_line(op, ok, detail))
 		return;
+	if (op->probe) {
+		test_finish(op);
+		return;
+	}
 	if (!ok && op->step <= T_AUTH) {
 		/* without a connection or credentials the rest cannot
 		 * work: say so rather than waiting for more timeouts */
@@ -2669,6 +2745,40 @@ sectigo_test_connection(struct acme_ca *base, sectigo_line_cb *line,
 		return -ENOMEM;
 	op->line = line;
 	op->done = done;
+	op->step = T_CONNECTIVITY;
+	op->noauth = 1;
+	rc = op_request(op, "GET", NULL, test_conn_done, "/");
+	if (rc < 0) {
+		op_release(op);
+		return rc;
+	}
+	return op_launch(op);
+}
+
+static void
+probe_line(void *arg, const char *check, int ok, const char *detail)
+{
+	(void)arg;
+	(void)check;
+	(void)ok;
+	(void)detail;
+}
+
+int
+sectigo_probe(struct acme_ca *base, sectigo_done_cb *done, void *arg)
+{
+	struct sca *ca = (struct sca *)base;
+	struct op *op;
+	int rc;
+
+	if (ca == NULL || base->ops != &sectigo_ops || done == NULL)
+		return -EINVAL;
+	op = op_new(ca, OP_TEST, NULL, arg);
+	if (op == NULL)
+		return -ENOMEM;
+	op->line = probe_line;
+	op->done = done;
+	op->probe = 1;
 	op->step = T_CONNECTIVITY;
 	op->noauth = 1;
 	rc = op_request(op, "GET", NULL, test_conn_done, "/");
@@ -3202,6 +3312,7 @@ sectigo_ca_new(
 	if (ca == NULL)
 		goto oom;
 	ca->base.ops = &sectigo_ops;
+	ca->mx_id = mx_scm_id(name);
 	ca->evb = base;
 	ca->ec = ec;
 	ca->oauth = strcmp(conf->auth, "oauth2") == 0;

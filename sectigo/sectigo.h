@@ -98,3 +98,12 @@ typedef void sectigo_line_cb(
 typedef void sectigo_done_cb(void *arg, int failures);
 int sectigo_test_connection(struct acme_ca *ca, sectigo_line_cb *line,
     sectigo_done_cb *done, void *arg);
+
+/**
+ * A cheap liveness probe: one unauthenticated GET of base_url (the
+ * connectivity check of test-connection), counted in the metrics as
+ * endpoint "probe". Any HTTP answer is a pass. done_cb(arg, failures)
+ * runs once, later, from the loop (failures 0 or 1).
+ * @return 0, or -EINVAL / -ENOMEM (no callback runs).
+ */
+int sectigo_probe(struct acme_ca *ca, sectigo_done_cb *done, void *arg);

@@ -32,6 +32,8 @@ PACKAGES=(
 	ca-certificates python3 python3-cryptography clang-format
 	# ACME clients the integration tests drive
 	certbot python3-certbot-dns-rfc2136 lego dehydrated uacme acme-tiny pebble
+	# test_admin takes a screenshot of the status page (headless)
+	chromium
 )
 # Node.js: Debian's nodejs + npm unless a Node.js with npm is already
 # installed (some images ship a nodejs package that bundles npm and
