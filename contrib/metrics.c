@@ -382,10 +382,10 @@ family(FILE *f, const char *name, const char *type, const char *help)
 
 /* A label value from the configuration: escape '\\', '"' and newlines as
  * the text format asks. */
-static void
-label_value(FILE *f, const char *s)
+void
+mx_label_value(FILE *f, const char *s)
 {
-	for (; *s != '\0'; s++) {
+	for (; s != NULL && *s != '\0'; s++) {
 		if (*s == '\\' || *s == '"')
 			fprintf(f, "\\%c", *s);
 		else if (*s == '\n')
@@ -515,7 +515,7 @@ mx_render(FILE *f)
 		fputs("acmebridge_scm_last_success_timestamp_seconds{"
 		      "connector=\"",
 		    f);
-		label_value(f, R.scm[i].c.name);
+		mx_label_value(f, R.scm[i].c.name);
 		fprintf(f, "\"} %lld\n", atomic_load(&R.scm[i].c.last_success));
 	}
 	family(f, "acmebridge_scm_last_reached_timestamp_seconds", "gauge",
@@ -524,7 +524,7 @@ mx_render(FILE *f)
 		fputs("acmebridge_scm_last_reached_timestamp_seconds{"
 		      "connector=\"",
 		    f);
-		label_value(f, R.scm[i].c.name);
+		mx_label_value(f, R.scm[i].c.name);
 		fprintf(f, "\"} %lld\n", atomic_load(&R.scm[i].c.last_reached));
 	}
 

@@ -81,6 +81,9 @@ enum mx_rl {
 
 #define MX_CONN_MAX 32 /* SCM (and DNS) connectors counted at most */
 
+/** Write s as a Prometheus label value (backslash, quote and newline
+ * escaped). */
+void mx_label_value(FILE *f, const char *s);
 /** The endpoint of a request path below base_url ("/new-order", ...). */
 enum mx_ep mx_ep_of_path(const char *path);
 /** Count one answered ACME request (any thread). */

@@ -208,7 +208,7 @@ grouped(struct px_admin *a, FILE *f, const char *family, const char *label,
 		const char *k = json_string_value(json_object_get(r, "k"));
 
 		fprintf(f, "%s{%s=\"", family, label);
-		px_admin_label(f, k != NULL ? k : "");
+		mx_label_value(f, k != NULL ? k : "");
 		fprintf(f, "\"} %lld\n",
 		    (long long)json_integer_value(json_object_get(r, "n")));
 	}
@@ -272,7 +272,7 @@ db_gauges(struct px_admin *a)
 		rc = -1;
 	json_array_foreach(rows, i, r) {
 		fputs("acmebridge_jobs_queued{kind=\"", f);
-		px_admin_label(
+		mx_label_value(
 		    f, json_string_value(json_object_get(r, "kind")));
 		fprintf(f, "\"} %lld\n",
 		    (long long)json_integer_value(json_object_get(r, "n")));
@@ -283,7 +283,7 @@ db_gauges(struct px_admin *a)
 		long long age =
 		    now - json_integer_value(json_object_get(r, "oldest"));
 		fputs("acmebridge_jobs_oldest_age_seconds{kind=\"", f);
-		px_admin_label(
+		mx_label_value(
 		    f, json_string_value(json_object_get(r, "kind")));
 		fprintf(f, "\"} %lld\n", age > 0 ? age : 0);
 	}
@@ -320,10 +320,10 @@ db_gauges(struct px_admin *a)
 		long long n = json_integer_value(json_object_get(r, "n"));
 
 		fputs("acmebridge_scm_domains{connector=\"", f);
-		px_admin_label(f, c);
+		mx_label_value(f, c);
 		fprintf(f, "\",validated=\"yes\"} %lld\n", ok);
 		fputs("acmebridge_scm_domains{connector=\"", f);
-		px_admin_label(f, c);
+		mx_label_value(f, c);
 		fprintf(f, "\",validated=\"no\"} %lld\n", n - ok);
 	}
 	json_decref(rows);
@@ -344,29 +344,10 @@ db_gauges(struct px_admin *a)
 	return text;
 }
 
-void
-px_admin_label(FILE *f, const char *s)
-{
-	for (; s != NULL && *s != '\0'; s++) {
-		if (*s == '\\' || *s == '"')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-}
-
 struct acme_db *
 px_admin_db(struct px_admin *a)
 {
 	return a->db;
-}
-
-const struct px_conf *
-px_admin_conf(const struct px_admin *a)
-{
-	return a->conf;
 }
 
 /* ---- HTTP ------------------------------------------------------------- */

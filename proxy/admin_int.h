@@ -8,12 +8,9 @@
 
 /** The admin thread's read-only connection. */
 struct acme_db *px_admin_db(struct px_admin *a);
-const struct px_conf *px_admin_conf(const struct px_admin *a);
 /** The readiness checks, one line each ("ok ..." / "fail ..."), into f.
  * @return 1 when all passed. */
 int px_admin_ready(const struct px_admin *a, FILE *f);
-/** Write s as a Prometheus label value (escaped). */
-void px_admin_label(FILE *f, const char *s);
 /**
  * Render the status page (HTML with inline SVG; every string from the
  * database or SCM escaped).

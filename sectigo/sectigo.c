@@ -2729,9 +2729,11 @@ test_next(struct op *op)
 		test_report(op, 0, "cannot start HTTP transfer");
 }
 
-int
-sectigo_test_connection(struct acme_ca *base, sectigo_line_cb *line,
-    sectigo_done_cb *done, void *arg)
+/* The connectivity check's first request (test-connection and the admin
+ * listener's probe share it): an unauthenticated GET of the base URL. */
+static int
+test_start(struct acme_ca *base, sectigo_line_cb *line, sectigo_done_cb *done,
+    void *arg, int probe)
 {
 	struct sca *ca = (struct sca *)base;
 	struct op *op;
@@ -2745,6 +2747,7 @@ sectigo_test_connection(struct acme_ca *base, sectigo_line_cb *line,
 		return -ENOMEM;
 	op->line = line;
 	op->done = done;
+	op->probe = probe;
 	op->step = T_CONNECTIVITY;
 	op->noauth = 1;
 	rc = op_request(op, "GET", NULL, test_conn_done, "/");
@@ -2753,6 +2756,13 @@ sectigo_test_connection(struct acme_ca *base, sectigo_line_cb *line,
 		return rc;
 	}
 	return op_launch(op);
+}
+
+int
+sectigo_test_connection(struct acme_ca *base, sectigo_line_cb *line,
+    sectigo_done_cb *done, void *arg)
+{
+	return test_start(base, line, done, arg, 0);
 }
 
 static void
@@ -2767,26 +2777,7 @@ probe_line(void *arg, const char *check, int ok, const char *detail)
 int
 sectigo_probe(struct acme_ca *base, sectigo_done_cb *done, void *arg)
 {
-	struct sca *ca = (struct sca *)base;
-	struct op *op;
-	int rc;
-
-	if (ca == NULL || base->ops != &sectigo_ops || done == NULL)
-		return -EINVAL;
-	op = op_new(ca, OP_TEST, NULL, arg);
-	if (op == NULL)
-		return -ENOMEM;
-	op->line = probe_line;
-	op->done = done;
-	op->probe = 1;
-	op->step = T_CONNECTIVITY;
-	op->noauth = 1;
-	rc = op_request(op, "GET", NULL, test_conn_done, "/");
-	if (rc < 0) {
-		op_release(op);
-		return rc;
-	}
-	return op_launch(op);
+	return test_start(base, probe_line, done, arg, 1);
 }
 
 /* ---- construction ------------------------------------------------------- */
