@@ -225,7 +225,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 	-out "$R/etc/acmebridge/tls/fullchain.pem" 2>/dev/null || fail "openssl req failed"
 in_root chown acmebridge:acmebridge /etc/acmebridge/tls/privkey.pem
 chmod 600 "$R/etc/acmebridge/tls/privkey.pem"
-printf '[Service]\nWatchdogSec=3s\nRestartSec=1s\n' \
+# a stopped (SIGSTOP) process cannot act on the watchdog's SIGABRT: the
+# SIGKILL after TimeoutAbortSec= ends it (TimeoutStopSec's 30 s otherwise)
+printf '[Service]\nWatchdogSec=3s\nRestartSec=1s\nTimeoutAbortSec=2s\n' \
 	>"$R/etc/systemd/system/acmebridge.service.d/test.conf"
 umount "$R/proc" # nspawn mounts its own
 phase "systemd installed in the root"
@@ -259,10 +261,12 @@ else
 	check_bad "port 443 or the database: $(ns ls -la /var/lib/acmebridge 2>&1)"
 fi
 ns kill -STOP "$mp"
-for ((i = 0; i < 150; i++)); do
+# 3 s to the timeout, 2 s to the SIGKILL, 1 s to the restart: 30 s at most
+deadline=$(($(date +%s) + 30))
+while [ "$(date +%s)" -lt "$deadline" ]; do
 	[ "$(ns systemctl show -p NRestarts --value acmebridge)" -ge 1 ] &&
 		ns systemctl is-active -q acmebridge && break
-	sleep 0.1
+	sleep 0.2
 done
 if ns journalctl -u acmebridge --no-pager -o cat | grep -q 'Watchdog timeout' &&
 	ns systemctl is-active -q acmebridge &&
