@@ -260,12 +260,15 @@ if ns bash -c 'exec 3<>/dev/tcp/127.0.0.1/443' 2>/dev/null &&
 else
 	check_bad "port 443 or the database: $(ns ls -la /var/lib/acmebridge 2>&1)"
 fi
+n0=$(ns systemctl show -p NRestarts --value acmebridge)
 ns kill -STOP "$mp"
 # 3 s to the timeout, 2 s to the SIGKILL, 1 s to the restart: 30 s at most
 deadline=$(($(date +%s) + 30))
 while [ "$(date +%s)" -lt "$deadline" ]; do
-	[ "$(ns systemctl show -p NRestarts --value acmebridge)" -ge 1 ] &&
-		ns systemctl is-active -q acmebridge && break
+	[ "$(ns systemctl show -p NRestarts --value acmebridge)" -gt "$n0" ] &&
+		ns systemctl is-active -q acmebridge &&
+		[ "$(ns systemctl show -p MainPID --value acmebridge)" != "$mp" ] &&
+		break
 	sleep 0.2
 done
 if ns journalctl -u acmebridge --no-pager -o cat | grep -q 'Watchdog timeout' &&
@@ -274,7 +277,7 @@ if ns journalctl -u acmebridge --no-pager -o cat | grep -q 'Watchdog timeout' &&
 	check_ok "a stopped server is restarted by the watchdog (WatchdogSec=3s)"
 else
 	ns journalctl -u acmebridge --no-pager -n 20 >&2 || true
-	check_bad "the watchdog did not restart the stopped server"
+	check_bad "the watchdog did not restart the stopped server (restarts $n0 before, $(ns systemctl show -p NRestarts --value acmebridge) after)"
 fi
 if ns systemctl stop acmebridge &&
 	[ "$(ns systemctl show -p Result --value acmebridge)" = success ]; then
