@@ -408,6 +408,9 @@ log_format_line(char *buf, size_t len, int json, long long now_ms,
 	return l.n;
 }
 
+static void emit(enum log_level lvl, const char *event, const struct log_kv *kv,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
 static void
 emit(enum log_level lvl, const char *event, const struct log_kv *kv,
     const char *fmt, va_list ap)
