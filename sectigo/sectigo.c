@@ -19,6 +19,9 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include "contrib/clock.h"
 #include "contrib/log.h"
@@ -160,6 +163,7 @@ struct sca {
 	char *password;         /* header auth (secret) */
 	char *customer_uri;     /* header auth */
 	char *ca_file;          /* NULL = system store */
+	X509_STORE *store;      /* the trust store, loaded once, or NULL */
 	char *ext_req;          /* externalRequester or NULL */
 	long org_id;            /* organization / department */
 	int cert_type;          /* SSL profile id */
@@ -414,6 +418,7 @@ ca_destroy(struct sca *ca)
 	free_secret(ca->password);
 	free(ca->customer_uri);
 	free(ca->ca_file);
+	X509_STORE_free(ca->store);
 	free(ca->ext_req);
 	for (size_t i = 0; i < ca->n_profiles; i++)
 		free(ca->profiles[i].name);
@@ -596,6 +601,59 @@ bearer_header(struct op *op)
 	return 0;
 }
 
+/*
+ * The trust store, loaded once per connector. libcurl 7.88 with OpenSSL
+ * makes an SSL_CTX for each new connection and reads CURLOPT_CAINFO into
+ * it every time, and an enrollment always goes on a new connection
+ * (op_start_http): with the system bundle (no ca_file; ~140 roots) that
+ * was about 40 ms of the serving thread's CPU per enrollment, with a
+ * one-certificate ca_file 0.6 ms (SSL_CTX_new + load, measured on this
+ * machine; with the store handed over: 0.24 ms).
+ */
+static CURLcode
+ca_store_cb(CURL *e, void *sslctx, void *arg)
+{
+	struct sca *ca = arg;
+
+	(void)e;
+	SSL_CTX_set1_cert_store(sslctx, ca->store);
+	return CURLE_OK;
+}
+
+/* ca_file, else the CA bundle and directory libcurl would use by default.
+ * When that cannot be loaded the store stays NULL and libcurl reads the
+ * file per connection as before, naming it in its error. */
+static void
+ca_store_load(struct sca *ca)
+{
+	X509_STORE *st = X509_STORE_new();
+	const char *file = ca->ca_file, *dir = NULL;
+	CURL *e = NULL;
+	int ok = 0;
+
+	if (st == NULL)
+		return;
+	if (file == NULL) {
+		e = curl_easy_init();
+		if (e != NULL) {
+			curl_easy_getinfo(e, CURLINFO_CAINFO, &file);
+			curl_easy_getinfo(e, CURLINFO_CAPATH, &dir);
+		}
+	}
+	if (file != NULL)
+		ok = X509_STORE_load_file(st, file) == 1;
+	if (dir != NULL)
+		ok = X509_STORE_load_path(st, dir) == 1 || ok;
+	ERR_clear_error();
+	if (e != NULL)
+		curl_easy_cleanup(e);
+	if (!ok) {
+		X509_STORE_free(st);
+		return;
+	}
+	ca->store = st;
+}
+
 static void
 common_opts(struct sca *ca, CURL *e, char *errbuf)
 {
@@ -607,8 +665,14 @@ common_opts(struct sca *ca, CURL *e, char *errbuf)
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (ca->ca_file != NULL)
+	if (ca->store != NULL) {
+		curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+		curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ca_store_cb);
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, ca);
+	} else if (ca->ca_file != NULL) {
 		curl_easy_setopt(e, CURLOPT_CAINFO, ca->ca_file);
+	}
 	curl_easy_setopt(
 	    e, CURLOPT_USERAGENT, "acmebridge/" ACMEBRIDGE_VERSION);
 	errbuf[0] = '\0';
@@ -3323,6 +3387,7 @@ sectigo_ca_new(
 		goto oom;
 	if (profiles_copy(ca, conf) < 0)
 		goto oom;
+	ca_store_load(ca);
 	n = strlen(ca->base_url);
 	while (n > 8 && ca->base_url[n - 1] == '/')
 		ca->base_url[--n] = '\0';

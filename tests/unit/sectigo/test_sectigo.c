@@ -1258,6 +1258,50 @@ to_pem(X509 *x)
 	return s;
 }
 
+/* The trust store a connector loads once (ca_file, else the system's)
+ * trusts what it should and nothing else: the simulator's root passes
+ * (test_connection), another CA's root and the system store fail at
+ * connectivity, naming the certificate check; so does a ca_file that
+ * cannot be read (libcurl then reads it per connection and names it). */
+static void
+test_tls_trust(void **state)
+{
+	struct ctx *c = *state;
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *other = mk_cert("another test root", k, NULL, NULL);
+	char path[] = "/tmp/acmebridge-test-ca.XXXXXX", *pem = to_pem(other);
+	struct sectigo_conf conf;
+	struct lines l;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, pem, strlen(pem)), (ssize_t)strlen(pem));
+	close(fd);
+
+	conf_oauth(&conf);
+	conf.ca_file = path;
+	run_test_connection(c, &conf, &l);
+	assert_false(l.ok[0]);
+	assert_non_null(strstr(l.detail[0], "certificate"));
+	assert_int_equal(l.failures, 4);
+
+	conf_oauth(&conf);
+	conf.ca_file = NULL; /* the system store: no test root in it */
+	run_test_connection(c, &conf, &l);
+	assert_false(l.ok[0]);
+	assert_non_null(strstr(l.detail[0], "certificate"));
+
+	conf_oauth(&conf);
+	conf.ca_file = "/nonexistent/acmebridge-ca.pem";
+	run_test_connection(c, &conf, &l);
+	assert_false(l.ok[0]);
+
+	unlink(path);
+	free(pem);
+	X509_free(other);
+	EVP_PKEY_free(k);
+}
+
 /* CRLF in, LF out; the root at the end is dropped, leaf and intermediate
  * stay in order. */
 static void
@@ -2215,6 +2259,7 @@ main(void)
 	    T(test_unreachable),
 	    T(test_free_in_flight),
 	    T(test_connection),
+	    T(test_tls_trust),
 	    T(test_token_handling),
 	    T(test_error_classes),
 	    T(test_timeout_then_find),
