@@ -72,7 +72,8 @@ pebble_start() { # dir port
 	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n' >"$d/ext.cnf"
 	openssl x509 -req -in "$d/csr.pem" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
 		-days 7 -out "$d/cert.pem" -extfile "$d/ext.cnf" 2>/dev/null
-	jq -n --arg l "127.0.0.1:$port" --arg m "127.0.0.1:$((port + 1))" --arg c "$d/cert.pem" --arg k "$d/key.pem" \
+	# the management port is a free port of its own (port + 1 may be taken)
+	jq -n --arg l "127.0.0.1:$port" --arg m "127.0.0.1:$(free_port)" --arg c "$d/cert.pem" --arg k "$d/key.pem" \
 		'{pebble: {listenAddress: $l, managementListenAddress: $m, certificate: $c, privateKey: $k,
 		  httpPort: 5002, tlsPort: 5001, ocspResponderURL: "", externalAccountBindingRequired: false}}' >"$d/pebble.json"
 	PEBBLE_VA_ALWAYS_VALID=1 PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
