@@ -147,7 +147,8 @@ else
 	check_bad "user/group acmebridge: $(cat "$T/pw" 2>/dev/null)"
 fi
 # shellcheck disable=SC2016 # dpkg-query's ${field}, not the shell's
-if in_root dpkg-query -W -f='${Conffiles}\n' acmebridge | grep -q '^ /etc/acmebridge/acmebridge.json '; then
+conffiles=$(in_root dpkg-query -W -f='${Conffiles}\n' acmebridge)
+if grep -q '^ /etc/acmebridge/acmebridge.json ' <<<"$conffiles"; then
 	check_ok "/etc/acmebridge/acmebridge.json is a conffile"
 else
 	check_bad "/etc/acmebridge/acmebridge.json is not a conffile: $(in_root dpkg-query -W -f='${Conffiles}' acmebridge)"
@@ -271,7 +272,11 @@ while [ "$(date +%s)" -lt "$deadline" ]; do
 		break
 	sleep 0.2
 done
-if ns journalctl -u acmebridge --no-pager -o cat | grep -q 'Watchdog timeout' &&
+# the journal into a variable first: with pipefail, grep -q leaving at the
+# first match makes journalctl's next write fail (SIGPIPE) and the check
+# with it
+journal=$(ns journalctl -u acmebridge --no-pager -o cat)
+if [[ $journal == *'Watchdog timeout'* ]] &&
 	ns systemctl is-active -q acmebridge &&
 	[ "$(ns systemctl show -p MainPID --value acmebridge)" != "$mp" ]; then
 	check_ok "a stopped server is restarted by the watchdog (WatchdogSec=3s)"
